@@ -1,0 +1,130 @@
+"""The ``stages`` application: client-awareness courses for French justice partners."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from stages.extensions import csrf, db, limiter, login_manager, migrate
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    url: str
+
+
+def create_app(config=None) -> Flask:
+    """Build the app. ``config`` is a mapping or an object of settings overriding ``Config``."""
+    from config import INSTANCE_DIR, Config
+
+    project = _project_dir()
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(project / "templates"),
+        static_folder=str(project / "static"),
+    )
+    app.config.from_object(Config)
+    if config is not None:
+        if isinstance(config, dict):
+            app.config.from_mapping(config)
+        else:
+            app.config.from_object(config)
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    from stages import models  # noqa: F401  (register every model before binding)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(project / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    _register_sqlite_pragmas(app)
+
+    from stages.auth.views import bp as auth_bp
+    from stages.enrollment.views import bp as enrollment_bp
+    from stages.errors import register_error_handlers
+    from stages.home import bp as main_bp
+    from stages.scheduling.views import bp as scheduling_bp
+
+    for blueprint in (main_bp, auth_bp, scheduling_bp, enrollment_bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    _register_template_helpers(app)
+
+    from stages.cli import stages_cli
+
+    app.cli.add_command(stages_cli)
+    return app
+
+
+def _project_dir() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def _init_login(app: Flask) -> None:
+    from stages.auth.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(identity: str):
+        user_id, _, epoch = identity.partition(":")
+        if not user_id.isdigit() or not epoch.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_epoch != int(epoch) or not user.active:
+            return None
+        return user
+
+
+def _register_sqlite_pragmas(app: Flask) -> None:
+    """SQLite enforces foreign keys only when asked, per connection; WAL lets readers run along."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _navigation() -> list[NavItem]:
+    from stages.auth.models import Role
+
+    if not current_user.is_authenticated:
+        return []
+    items = [("main.index", "Tableau de bord")]
+    if current_user.role == Role.ADMIN:
+        items.append(("auth.users", "Comptes"))
+    items.append(("auth.profile", "Mon compte"))
+    return [NavItem(endpoint, label, url_for(endpoint)) for endpoint, label in items]
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from stages import timeutil
+
+    app.jinja_env.filters["fr_date"] = timeutil.fr_date
+    app.jinja_env.filters["fr_time"] = timeutil.fr_time
+    app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
+    app.jinja_env.filters["euros"] = lambda cents: (
+        f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""
+    )
+
+    @app.context_processor
+    def inject_layout():
+        return {"app_name": "Stages", "nav_items": _navigation() if request else []}

@@ -1,0 +1,1 @@
+"""Sign-in per half-day and rosters."""

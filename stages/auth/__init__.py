@@ -1,0 +1,1 @@
+"""Accounts, roles and scopes, login, the permission helper and the audit log."""

@@ -1,0 +1,36 @@
+"""The one place that writes audit entries."""
+from __future__ import annotations
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from stages.auth.models import AuditEntry
+from stages.extensions import db
+
+
+def audit(
+    action: str,
+    obj=None,
+    *,
+    participant_id: int | None = None,
+    details: str | None = None,
+    user=None,
+) -> AuditEntry:
+    """Record who did ``action`` on ``obj`` (and which participant's data it touched).
+
+    The entry joins the caller's transaction: it is written when the view commits, so a failed
+    action leaves no trace of having succeeded. ``details`` must never carry personal data.
+    """
+    if user is None and has_request_context() and current_user.is_authenticated:
+        user = current_user
+    entry = AuditEntry(
+        action=action,
+        object_type=type(obj).__name__ if obj is not None else None,
+        object_id=getattr(obj, "id", None),
+        participant_id=participant_id,
+        user_id=user.id if user is not None else None,
+        ip=request.remote_addr if has_request_context() else None,
+        details=details[:500] if details else None,
+    )
+    db.session.add(entry)
+    return entry

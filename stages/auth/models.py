@@ -1,0 +1,111 @@
+"""Users, their role and scope, and the append-only audit log."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from stages.enums import LabelledEnum, enum_column_type
+from stages.extensions import db
+from stages.timeutil import now_utc
+
+
+class Role(LabelledEnum):
+    ADMIN = "admin", "Administrateur·rice"
+    ORGANIZER = "organizer", "Organisateur·rice"
+    FACILITATOR = "facilitator", "Intervenant·e"
+    LIAISON = "liaison", "Référent·e du parquet"
+
+
+# A user's scope: the associations an organizer or facilitator works for, or the referring
+# authorities (parquet, tribunal, SPIP) a liaison may see.
+user_organizations = sa.Table(
+    "user_organizations",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Index("ix_user_organizations_organization_id", "organization_id"),
+)
+
+
+class User(UserMixin, db.Model):
+    """A staff account. Participants never have accounts."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(enum_column_type(Role, "role"))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # Bumped by "log out everywhere" and password changes: older login sessions stop working.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Secret in this user's calendar feed URLs; regenerating it revokes the old URLs.
+    feed_token: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
+    )
+
+    organizations: Mapped[list["Organization"]] = relationship(  # noqa: F821
+        secondary=user_organizations, order_by="Organization.name"
+    )
+
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+    def get_id(self) -> str:
+        """Flask-Login identity: the id and the session epoch, so old sessions can be revoked."""
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def role_label(self) -> str:
+        return self.role.label
+
+    @property
+    def organization_ids(self) -> set[int]:
+        return {org.id for org in self.organizations}
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class AuditEntry(db.Model):
+    """One read, export or change of protected data.
+
+    Append-only: a trigger created by the initial migration makes the database refuse updates.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(default=now_utc)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    object_type: Mapped[str | None] = mapped_column(sa.String(40))
+    object_id: Mapped[int | None]
+    # Not a foreign key: the trail must outlive the participant's anonymisation.
+    participant_id: Mapped[int | None]
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    details: Mapped[str | None] = mapped_column(sa.String(500))
+
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.Index("ix_audit_entries_at", "at"),
+        sa.Index("ix_audit_entries_user_id_at", "user_id", "at"),
+        sa.Index("ix_audit_entries_participant_id_at", "participant_id", "at"),
+        sa.Index("ix_audit_entries_action_at", "action", "at"),
+    )
+

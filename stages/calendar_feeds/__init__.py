@@ -1,0 +1,1 @@
+"""The pure iCal builder and the token-protected feed views."""

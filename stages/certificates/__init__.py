@@ -1,0 +1,1 @@
+"""Attestation PDFs, numbering and public verification."""

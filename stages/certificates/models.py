@@ -1,0 +1,41 @@
+"""Attestations de stage: numbered per year, verifiable by a random code, revocable."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from stages.enrollment.models import Enrollment
+from stages.extensions import db
+from stages.timeutil import now_utc
+
+
+class Certificate(db.Model):
+    """One attestation de stage for one completed enrollment."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), unique=True)
+    year: Mapped[int]
+    sequence: Mapped[int]
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    # At least 80 bits of randomness, shown on the PDF and behind its QR code.
+    verification_code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    hours_attended_minutes: Mapped[int]
+    issued_at: Mapped[datetime] = mapped_column(default=now_utc)
+    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+
+    enrollment: Mapped[Enrollment] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("year", "sequence"),
+        sa.CheckConstraint("hours_attended_minutes >= 0", name="hours_positive"),
+        sa.CheckConstraint(
+            "(revoked_at IS NULL) = (revocation_reason IS NULL)", name="revocation_has_reason"
+        ),
+    )

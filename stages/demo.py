@@ -1,0 +1,357 @@
+"""Realistic demo data: the Paris set-up of the seed text, a year of courses around today."""
+from __future__ import annotations
+
+import random
+import unicodedata
+from datetime import date, time, timedelta
+
+import sqlalchemy as sa
+
+from stages.attendance.models import AttendanceMark, AttendanceStatus
+from stages.auth.models import Role, User
+from stages.auth.services import hash_password
+from stages.enrollment.models import (
+    SEAT_HOLDING_STATUSES,
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    LegalFrame,
+    LegalMeasure,
+    MeasureStatus,
+    Participant,
+    PaymentStatus,
+)
+from stages.extensions import db
+from stages.scheduling.models import (
+    CourseSession,
+    Organization,
+    OrganizationKind,
+    SessionPart,
+    SessionStatus,
+    Venue,
+)
+from stages.timeutil import local_to_utc, now_utc, today_local
+
+ORGANIZATIONS = [
+    ("APCARS", "APCARS", OrganizationKind.ASSOCIATION, "4 boulevard du Palais, 75001 Paris"),
+    ("Fondation Scelles", "Fondation Scelles", OrganizationKind.ASSOCIATION,
+     "14 rue Mondétour, 75001 Paris"),
+    ("Parquet de Paris", "Parquet de Paris", OrganizationKind.PARQUET,
+     "Parvis du Tribunal de Paris, 75017 Paris"),
+    ("Tribunal judiciaire de Paris", "TJ Paris", OrganizationKind.TRIBUNAL,
+     "Parvis du Tribunal de Paris, 75017 Paris"),
+    ("SPIP de Paris", "SPIP Paris", OrganizationKind.SPIP, "12-14 rue Charles Fourier, 75013 Paris"),
+]
+
+VENUES = [
+    dict(
+        name="Préfecture de la Région Île-de-France",
+        address="5 rue Leblanc",
+        postal_code="75015",
+        city="Paris",
+        room="Salle de formation, 3e étage",
+        capacity=16,
+        accessibility="Accès de plain-pied et ascenseur ; boucle magnétique sur demande.",
+        access_instructions=(
+            "Métro Balard (ligne 8) ou tramway T3a. Présentez-vous à l'accueil avec votre "
+            "convocation et une pièce d'identité ; contrôle de sécurité à l'entrée."
+        ),
+        opening_hours="Du lundi au vendredi, 8 h 30 – 18 h",
+    ),
+    dict(
+        name="Maison de Justice et du Droit du 17e",
+        address="16 rue Jacques Kellner",
+        postal_code="75017",
+        city="Paris",
+        room="Salle polyvalente",
+        capacity=14,
+        accessibility="Rez-de-chaussée accessible aux fauteuils roulants.",
+        access_instructions=(
+            "Métro Porte de Saint-Ouen (ligne 13) ou Guy Môquet. Sonnez à l'interphone « MJD » "
+            "et annoncez-vous comme participant au stage."
+        ),
+        opening_hours="Du lundi au vendredi, 9 h – 17 h 30",
+    ),
+]
+
+# email, full name, role, password (demo only), scope (organization names)
+DEMO_ACCOUNTS = [
+    ("admin@demo.stages.test", "Claire Administratrice", Role.ADMIN, "demo-admin-2026", []),
+    ("organisation@demo.stages.test", "Nadia Benali", Role.ORGANIZER, "demo-orga-2026",
+     ["APCARS"]),
+    ("intervenant@demo.stages.test", "Julien Morel", Role.FACILITATOR, "demo-interv-2026",
+     ["APCARS"]),
+    ("referent@demo.stages.test", "Sophie Garnier", Role.LIAISON, "demo-parquet-2026",
+     ["Parquet de Paris"]),
+]
+# Facilitators without a printed login, so that every course has one of each association.
+EXTRA_FACILITATORS = [
+    ("l.fabre@demo.stages.test", "Léa Fabre", ["Fondation Scelles"]),
+    ("m.diallo@demo.stages.test", "Moussa Diallo", ["APCARS"]),
+    ("a.roux@demo.stages.test", "Anne Roux", ["Fondation Scelles"]),
+]
+
+SURNAMES = (
+    "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefebvre "
+    "Michel Garcia David Bertrand Roux Vincent Fournier Morel Girard Andre Lefevre Mercier Dupont "
+    "Lambert Bonnet Francois Martinez Legrand Garnier Faure Rousseau Blanc Guerin Muller Henry "
+    "Roussel Nicolas Perrin Morin Mathieu Clement Gauthier Dumont Lopez Fontaine Chevalier Robin "
+    "Masson Sanchez Gerard Nguyen Boyer Denis Lemaire Duval Joly Gautier Roger Roche Roy Noel "
+    "Meyer Lucas Meunier Jean Perez Marchand Dufour Blanchard Marie Barbier Brun Dumas Brunet "
+    "Schmitt Leroux Colin Fernandez Pierre Renard Arnaud Rolland Caron Aubert Giraud Leclerc "
+    "Vidal Bourgeois Renaud Lemoine Picard Gaillard Philippe Leclercq Lacroix Fabre Dupuis"
+).split()
+FIRST_NAMES = (
+    "Jean Pierre Michel Philippe Alain Nicolas Christophe Patrick Christian Daniel Laurent "
+    "Frédéric Éric Stéphane David Olivier Sébastien Thierry Pascal Julien Thomas Bruno Mohamed "
+    "Karim Antoine Vincent Franck Jérôme Romain Guillaume Mathieu Maxime Alexandre Kevin Yann "
+    "Hugo Lucas Paul Rachid Samir Didier Marc Gilles Hervé Yves Benoît Arnaud Cédric Fabrice"
+).split()
+BIRTH_PLACES = (
+    "Paris", "Lyon", "Marseille", "Lille", "Toulouse", "Bordeaux", "Nantes", "Saint-Denis",
+    "Créteil", "Versailles", "Montreuil", "Argenteuil", "Boulogne-Billancourt", "Rouen", "Alger",
+    "Casablanca", "Tunis", "Bamako", "Lisbonne", "Bucarest",
+)
+STREETS = (
+    "rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Voltaire",
+    "rue du Faubourg Saint-Antoine", "avenue de Clichy", "rue de Belleville", "rue Oberkampf",
+    "avenue d'Italie", "rue de Vaugirard", "rue Lecourbe", "boulevard de Ménilmontant",
+)
+FEES = (0, 6500, 9000, 12000, 15000, 18000)
+MORNING = (time(9, 30), time(12, 30))
+AFTERNOON = (time(13, 30), time(16, 30))
+
+
+def search_key(surname: str, first_names: str) -> str:
+    """Lower-case, accent-free « surname first names », the participants' search index."""
+    text = unicodedata.normalize("NFKD", f"{surname} {first_names}")
+    return "".join(c for c in text if not unicodedata.combining(c)).lower().strip()
+
+
+def load_demo(seed: int = 2026) -> bool:
+    """Create the demo organizations, venues, accounts and a year of sessions; False if present."""
+    rng = random.Random(seed)
+    orgs = {name: _get_or_create_org(name, short, kind, addr) for name, short, kind, addr in ORGANIZATIONS}
+    venues = [_get_or_create_venue(data) for data in VENUES]
+    accounts = {
+        email: _get_or_create_user(email, name, role, password, [orgs[o] for o in scope])
+        for email, name, role, password, scope in DEMO_ACCOUNTS
+    }
+    for email, name, scope in EXTRA_FACILITATORS:
+        accounts[email] = _get_or_create_user(
+            email, name, Role.FACILITATOR, "demo-interv-2026", [orgs[o] for o in scope]
+        )
+    db.session.flush()
+    already = db.session.scalar(
+        sa.select(sa.func.count(CourseSession.id)).where(
+            CourseSession.venue_id.in_([v.id for v in venues])
+        )
+    )
+    if already:
+        return False
+    apcars = [accounts["intervenant@demo.stages.test"], accounts["m.diallo@demo.stages.test"]]
+    scelles = [accounts["l.fabre@demo.stages.test"], accounts["a.roux@demo.stages.test"]]
+    organizer = accounts["organisation@demo.stages.test"]
+    _create_sessions(rng, orgs, venues, apcars, scelles, organizer)
+    _create_waiting_referrals(rng, orgs, count=18)
+    return True
+
+
+def _get_or_create_org(name, short, kind, address) -> Organization:
+    org = db.session.scalar(sa.select(Organization).where(Organization.name == name))
+    if org is None:
+        org = Organization(name=name, short_name=short, kind=kind, address=address)
+        db.session.add(org)
+    return org
+
+
+def _get_or_create_venue(data) -> Venue:
+    venue = db.session.scalar(sa.select(Venue).where(Venue.name == data["name"]))
+    if venue is None:
+        venue = Venue(**data)
+        db.session.add(venue)
+    return venue
+
+
+def _get_or_create_user(email, name, role, password, organizations) -> User:
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(
+            email=email,
+            full_name=name,
+            role=role,
+            password_hash=hash_password(password),
+            organizations=organizations,
+        )
+        db.session.add(user)
+    return user
+
+
+def _session_dates(today: date) -> list[date]:
+    """About every three weeks, on Thursdays, from six months ago to six months ahead."""
+    start = today - timedelta(days=182)
+    start += timedelta(days=(3 - start.weekday()) % 7)  # next Thursday
+    return [start + timedelta(weeks=3 * i) for i in range(18)]
+
+
+def _create_sessions(rng, orgs, venues, apcars, scelles, organizer) -> None:
+    today = today_local()
+    for index, day in enumerate(_session_dates(today)):
+        venue = venues[index % 2]
+        two_days = index % 4 == 3
+        days = [day, day + timedelta(days=1)] if two_days else [day]
+        parts = [
+            SessionPart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
+            for d in days
+            for start, end in (MORNING, AFTERNOON)
+        ]
+        if day < today - timedelta(days=14):
+            status = SessionStatus.CLOSED
+        elif day < today:
+            status = SessionStatus.HELD
+        elif index == 17:
+            status = SessionStatus.DRAFT
+        else:
+            status = SessionStatus.SCHEDULED
+        session = CourseSession(
+            title="Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
+            venue=venue,
+            status=status,
+            capacity=venue.capacity,
+            min_participants=5,
+            fee_cents=18000,
+            parts=parts,
+            starts_at=parts[0].starts_at,
+            ends_at=parts[-1].ends_at,
+            organizations=[orgs["APCARS"], orgs["Fondation Scelles"]],
+            facilitators=[apcars[index % 2], scelles[index % 2]],
+            created_by_id=organizer.id,
+        )
+        if index == 12:
+            session.status = SessionStatus.CANCELLED
+            session.cancel_reason = "Salle indisponible (réquisition de la préfecture)."
+        db.session.add(session)
+        db.session.flush()
+        if session.status in (SessionStatus.DRAFT, SessionStatus.CANCELLED):
+            continue
+        for _ in range(rng.randint(8, min(14, session.capacity))):
+            measure = _new_measure(rng, orgs, decided_before=day)
+            _enroll(rng, session, measure, organizer)
+
+
+def _new_participant(rng) -> Participant:
+    surname = rng.choice(SURNAMES)
+    first = rng.choice(FIRST_NAMES)
+    birth = date(rng.randint(1955, 2004), rng.randint(1, 12), rng.randint(1, 28))
+    participant = Participant(
+        surname=surname.upper(),
+        first_names=first,
+        birth_date=birth,
+        birth_place=rng.choice(BIRTH_PLACES),
+        address=f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
+        postal_code=f"750{rng.randint(1, 20):02d}",
+        city="Paris",
+        phone=f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+        email=f"{search_key(first, '').strip()}.{search_key(surname, '').strip()}{rng.randint(1, 99)}@example.org",
+        search_key=search_key(surname, first),
+    )
+    db.session.add(participant)
+    return participant
+
+
+def _new_measure(rng, orgs, decided_before: date) -> LegalMeasure:
+    frame = rng.choice(list(LegalFrame))
+    authority = (
+        orgs["SPIP de Paris"]
+        if frame in (LegalFrame.PEINE_STAGE, LegalFrame.SURSIS_PROBATOIRE)
+        else orgs["Parquet de Paris"]
+    )
+    decision = decided_before - timedelta(days=rng.randint(20, 120))
+    facts = decision - timedelta(days=rng.randint(15, 90))
+    final = decision + timedelta(days=10) if frame != LegalFrame.ALTERNATIVE_POURSUITES else None
+    fee = rng.choice(FEES)
+    measure = LegalMeasure(
+        participant=_new_participant(rng),
+        frame=frame,
+        authority=authority,
+        handling_organization=orgs["APCARS"],
+        case_reference=f"{decision.year % 100:02d}{rng.randint(100, 365):03d}{rng.randint(0, 999999):06d}",
+        facts_date=facts,
+        decision_date=decision,
+        final_date=final,
+        deadline=decision + timedelta(days=180),
+        fee_cents=fee,
+        payment_status=PaymentStatus.WAIVED if fee == 0 else PaymentStatus.DUE,
+        certificate_recipient=authority.name,
+    )
+    db.session.add(measure)
+    return measure
+
+
+def _enroll(rng, session: CourseSession, measure: LegalMeasure, organizer: User) -> None:
+    past = session.status in (SessionStatus.HELD, SessionStatus.CLOSED)
+    if past:
+        status = rng.choices(
+            [
+                EnrollmentStatus.ATTENDED,
+                EnrollmentStatus.PARTLY_ATTENDED,
+                EnrollmentStatus.ABSENT_EXCUSED,
+                EnrollmentStatus.ABSENT_UNEXCUSED,
+            ],
+            weights=[80, 6, 8, 6],
+        )[0]
+    else:
+        status = rng.choice([EnrollmentStatus.SUMMONED, EnrollmentStatus.CONFIRMED])
+    enrollment = Enrollment(
+        measure=measure,
+        session=session,
+        status=status,
+        created_by_id=organizer.id,
+        convocation_sent_at=now_utc() if not past else session.starts_at - timedelta(days=30),
+    )
+    db.session.add(enrollment)
+    db.session.add(
+        EnrollmentEvent(
+            enrollment=enrollment, user_id=organizer.id, from_status=None, to_status=status.value,
+            note="Données de démonstration",
+        )
+    )
+    measure.status = MeasureStatus(status.value)
+    if status in SEAT_HOLDING_STATUSES:
+        session.seats_taken += 1
+    if past:
+        _mark_attendance(rng, enrollment, session, status, organizer)
+
+
+def _mark_attendance(rng, enrollment, session, status, organizer) -> None:
+    parts = session.parts
+    if status == EnrollmentStatus.ATTENDED:
+        marks = [
+            AttendanceStatus.LATE if rng.random() < 0.08 else AttendanceStatus.PRESENT
+            for _ in parts
+        ]
+    elif status == EnrollmentStatus.PARTLY_ATTENDED:
+        marks = [AttendanceStatus.PRESENT] * (len(parts) - 1) + [AttendanceStatus.ABSENT]
+    elif status == EnrollmentStatus.ABSENT_EXCUSED:
+        marks = [AttendanceStatus.EXCUSED] * len(parts)
+    else:
+        marks = [AttendanceStatus.ABSENT] * len(parts)
+    for part, mark in zip(parts, marks):
+        arrived = part.starts_at + timedelta(minutes=rng.randint(10, 25)) if mark == AttendanceStatus.LATE else None
+        db.session.add(
+            AttendanceMark(
+                enrollment=enrollment, part=part, status=mark, arrived_at=arrived,
+                updated_by_id=organizer.id,
+            )
+        )
+
+
+def _create_waiting_referrals(rng, orgs, count: int) -> None:
+    """Measures received but not yet enrolled, some with a deadline close or passed."""
+    today = today_local()
+    for i in range(count):
+        measure = _new_measure(rng, orgs, decided_before=today - timedelta(days=rng.randint(0, 150)))
+        if i % 6 == 0:
+            measure.deadline = today + timedelta(days=rng.randint(5, 25))
+        if i % 9 == 0:
+            measure.deadline = max(measure.decision_date, today - timedelta(days=rng.randint(1, 10)))

@@ -1,0 +1,1 @@
+"""Participants, legal measures, enrollments, convocations and the waitlist."""

@@ -1,0 +1,226 @@
+"""Participants, their legal measures, enrollments into sessions and the enrollment history."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from stages.auth.models import User
+from stages.enums import LabelledEnum, enum_column_type
+from stages.extensions import db
+from stages.scheduling.models import MAX_FEE_CENTS, CourseSession, Organization
+from stages.timeutil import now_utc
+
+
+class LegalFrame(LabelledEnum):
+    """The legal frame under which the course is ordered (see DOMAIN.md)."""
+
+    ALTERNATIVE_POURSUITES = "alternative_poursuites", "Alternative aux poursuites (art. 41-1 CPP)"
+    COMPOSITION_PENALE = "composition_penale", "Composition pénale (art. 41-2 CPP)"
+    ORDONNANCE_PENALE = "ordonnance_penale", "Ordonnance pénale (art. 131-16 9° bis CP)"
+    PEINE_STAGE = "peine_stage", "Peine de stage (art. 131-5-1 CP)"
+    SURSIS_PROBATOIRE = "sursis_probatoire", "Sursis probatoire (art. 132-45 CP)"
+
+
+class Payer(LabelledEnum):
+    PARTICIPANT = "participant", "La personne convoquée"
+    AUTHORITY = "authority", "L'autorité prescriptrice"
+    WAIVED = "waived", "Dispensé"
+
+
+class PaymentStatus(LabelledEnum):
+    DUE = "due", "À payer"
+    PAID = "paid", "Payé"
+    WAIVED = "waived", "Dispensé"
+
+
+class MeasureStatus(LabelledEnum):
+    """Where a measure stands in the participant lifecycle (DOMAIN.md)."""
+
+    REFERRED = "referred", "À convoquer"
+    ENROLLED = "enrolled", "Inscrit·e"
+    SUMMONED = "summoned", "Convoqué·e"
+    CONFIRMED = "confirmed", "Présence confirmée"
+    ATTENDED = "attended", "Stage effectué"
+    PARTLY_ATTENDED = "partly_attended", "Stage partiellement effectué"
+    ABSENT_EXCUSED = "absent_excused", "Absent·e excusé·e"
+    ABSENT_UNEXCUSED = "absent_unexcused", "Absent·e non excusé·e"
+    CERTIFICATE_ISSUED = "certificate_issued", "Attestation délivrée"
+    REPORTED = "reported", "Bilan transmis"
+    WITHDRAWN = "withdrawn", "Renvoyé·e à l'autorité"
+
+
+class Participant(db.Model):
+    """A person ordered to attend a course (« stagiaire »). Identity fields are erased on purge."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surname: Mapped[str] = mapped_column(sa.String(120))
+    first_names: Mapped[str] = mapped_column(sa.String(200))
+    birth_date: Mapped[date | None]
+    birth_place: Mapped[str | None] = mapped_column(sa.String(120))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(10))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Lower-case, accent-free "surname first names", for indexed prefix search.
+    search_key: Mapped[str] = mapped_column(sa.String(330), default="")
+    anonymized_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    measures: Mapped[list["LegalMeasure"]] = relationship(
+        back_populates="participant", order_by="LegalMeasure.decision_date"
+    )
+
+    __table_args__ = (
+        sa.Index("ix_participants_identity", "surname", "first_names", "birth_date"),
+        sa.Index("ix_participants_search_key", "search_key"),
+    )
+
+    @property
+    def display_name(self) -> str:
+        """« DUPONT Jean » as French administrations write names."""
+        if self.anonymized_at:
+            return "Personne anonymisée"
+        return f"{self.surname.upper()} {self.first_names}"
+
+
+class LegalMeasure(db.Model):
+    """One court or prosecutor decision ordering a participant to attend a course."""
+
+    __tablename__ = "legal_measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participants.id"))
+    frame: Mapped[LegalFrame] = mapped_column(enum_column_type(LegalFrame, "legal_frame"))
+    authority_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
+    # The association that received the referral and organizes the course.
+    handling_organization_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organizations.id"))
+    case_reference: Mapped[str] = mapped_column(sa.String(80))
+    facts_date: Mapped[date | None]
+    decision_date: Mapped[date]
+    final_date: Mapped[date | None]
+    deadline: Mapped[date]
+    fee_cents: Mapped[int] = mapped_column(default=0)
+    payer: Mapped[Payer] = mapped_column(enum_column_type(Payer, "payer"), default=Payer.PARTICIPANT)
+    payment_status: Mapped[PaymentStatus] = mapped_column(
+        enum_column_type(PaymentStatus, "payment_status"), default=PaymentStatus.DUE
+    )
+    certificate_recipient: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[MeasureStatus] = mapped_column(
+        enum_column_type(MeasureStatus, "measure_status"), default=MeasureStatus.REFERRED
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(default=now_utc)
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # When the measure ended (reported or withdrawn): the retention period counts from here.
+    closed_at: Mapped[datetime | None]
+    # Identifies the referral-list row it came from, so a re-import creates nothing twice.
+    import_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    participant: Mapped[Participant] = relationship(back_populates="measures")
+    authority: Mapped[Organization] = relationship(foreign_keys=[authority_id])
+    handling_organization: Mapped[Organization | None] = relationship(
+        foreign_keys=[handling_organization_id]
+    )
+    enrollments: Mapped[list["Enrollment"]] = relationship(
+        back_populates="measure", order_by="Enrollment.created_at"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(f"fee_cents >= 0 AND fee_cents <= {MAX_FEE_CENTS}", name="fee_range"),
+        sa.CheckConstraint("deadline >= decision_date", name="deadline_after_decision"),
+        sa.Index("ix_legal_measures_participant_id", "participant_id"),
+        sa.Index("ix_legal_measures_authority_id_status", "authority_id", "status"),
+        sa.Index("ix_legal_measures_authority_id_deadline", "authority_id", "deadline"),
+        sa.Index("ix_legal_measures_handling_status", "handling_organization_id", "status"),
+        sa.Index("ix_legal_measures_status_deadline", "status", "deadline"),
+        sa.Index("ix_legal_measures_closed_at", "closed_at"),
+    )
+
+
+class EnrollmentStatus(LabelledEnum):
+    WAITLISTED = "waitlisted", "Liste d'attente"
+    ENROLLED = "enrolled", "Inscrit·e"
+    SUMMONED = "summoned", "Convoqué·e"
+    CONFIRMED = "confirmed", "Présence confirmée"
+    ATTENDED = "attended", "Présent·e à tout le stage"
+    PARTLY_ATTENDED = "partly_attended", "Présence partielle"
+    ABSENT_EXCUSED = "absent_excused", "Absent·e excusé·e"
+    ABSENT_UNEXCUSED = "absent_unexcused", "Absent·e non excusé·e"
+    RESCHEDULED = "rescheduled", "Reporté·e sur un autre stage"
+    WITHDRAWN = "withdrawn", "Retiré·e"
+
+
+# Enrollments that hold a seat in the session.
+SEAT_HOLDING_STATUSES = (
+    EnrollmentStatus.ENROLLED,
+    EnrollmentStatus.SUMMONED,
+    EnrollmentStatus.CONFIRMED,
+    EnrollmentStatus.ATTENDED,
+    EnrollmentStatus.PARTLY_ATTENDED,
+    EnrollmentStatus.ABSENT_EXCUSED,
+    EnrollmentStatus.ABSENT_UNEXCUSED,
+)
+
+
+class Enrollment(db.Model):
+    """A measure's place (or waitlist position) in one session."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(sa.ForeignKey("legal_measures.id"))
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("course_sessions.id"))
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        enum_column_type(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ENROLLED
+    )
+    waitlist_position: Mapped[int | None]
+    # An organizer's decision that overrides the computed outcome, with its reason.
+    outcome_override_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    convocation_sent_at: Mapped[datetime | None]
+    reminder_7d_sent_at: Mapped[datetime | None]
+    reminder_1d_sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    measure: Mapped[LegalMeasure] = relationship(back_populates="enrollments")
+    session: Mapped[CourseSession] = relationship()
+    events: Mapped[list["EnrollmentEvent"]] = relationship(
+        back_populates="enrollment", order_by="EnrollmentEvent.at"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("measure_id", "session_id"),
+        sa.CheckConstraint(
+            "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
+        ),
+        sa.Index("ix_enrollments_session_id_status", "session_id", "status"),
+        sa.Index("ix_enrollments_measure_id", "measure_id"),
+    )
+
+
+class EnrollmentEvent(db.Model):
+    """One step in an enrollment's history: who moved it from which status to which, and why."""
+
+    __tablename__ = "enrollment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("enrollments.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(default=now_utc)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    from_status: Mapped[str | None] = mapped_column(sa.String(30))
+    to_status: Mapped[str] = mapped_column(sa.String(30))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+
+    enrollment: Mapped[Enrollment] = relationship(back_populates="events")
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_enrollment_events_enrollment_id_at", "enrollment_id", "at"),)

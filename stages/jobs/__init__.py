@@ -1,0 +1,1 @@
+"""The schedule (one registry) and the scheduler process."""

@@ -1,0 +1,33 @@
+"""Every area's models in one import, so Alembic and ``flask shell`` see them all."""
+from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
+from stages.auth.models import AuditEntry, Role, User, user_organizations
+from stages.certificates.models import Certificate
+from stages.enrollment.models import (
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    LegalFrame,
+    LegalMeasure,
+    MeasureStatus,
+    Participant,
+    Payer,
+    PaymentStatus,
+)
+from stages.jobs.models import JobRun
+from stages.reports.models import Bilan
+from stages.scheduling.models import (
+    CourseSession,
+    Organization,
+    OrganizationKind,
+    SessionPart,
+    SessionStatus,
+    Venue,
+)
+
+__all__ = [
+    "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
+    "Certificate", "CourseSession", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
+    "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization", "OrganizationKind",
+    "Participant", "Payer", "PaymentStatus", "Role", "SessionPart", "SessionStatus", "User",
+    "Venue", "user_organizations",
+]

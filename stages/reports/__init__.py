@@ -1,0 +1,1 @@
+"""Liaison dashboard, bilans, exports and statistics."""

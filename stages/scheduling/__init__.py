@@ -1,0 +1,1 @@
+"""Venues, organizations, course sessions and their parts, series, conflicts."""

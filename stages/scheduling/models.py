@@ -1,0 +1,190 @@
+"""Organizations, venues, course sessions and their half-day parts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from stages.auth.models import User
+from stages.enums import LabelledEnum, enum_column_type
+from stages.extensions import db
+from stages.timeutil import now_utc
+
+MAX_FEE_CENTS = 45_000  # €450, the maximum 3rd-class fine
+
+
+class OrganizationKind(LabelledEnum):
+    ASSOCIATION = "association", "Association"
+    PARQUET = "parquet", "Parquet"
+    TRIBUNAL = "tribunal", "Tribunal judiciaire"
+    SPIP = "spip", "SPIP"
+
+
+AUTHORITY_KINDS = (OrganizationKind.PARQUET, OrganizationKind.TRIBUNAL, OrganizationKind.SPIP)
+
+
+class Organization(db.Model):
+    """An association that runs courses, or a referring authority (parquet, tribunal, SPIP)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    short_name: Mapped[str] = mapped_column(sa.String(60))
+    kind: Mapped[OrganizationKind] = mapped_column(enum_column_type(OrganizationKind, "org_kind"))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (sa.Index("ix_organizations_kind", "kind"),)
+
+    @property
+    def is_authority(self) -> bool:
+        return self.kind in AUTHORITY_KINDS
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.short_name}>"
+
+
+class Venue(db.Model):
+    """A room where courses are held, usually borrowed (préfecture, MJD)."""
+
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    address: Mapped[str] = mapped_column(sa.String(300))
+    postal_code: Mapped[str] = mapped_column(sa.String(10))
+    city: Mapped[str] = mapped_column(sa.String(100))
+    room: Mapped[str | None] = mapped_column(sa.String(120))
+    capacity: Mapped[int]
+    accessibility: Mapped[str | None] = mapped_column(sa.Text)
+    access_instructions: Mapped[str | None] = mapped_column(sa.Text)
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(300))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (sa.CheckConstraint("capacity > 0", name="capacity_positive"),)
+
+    @property
+    def full_address(self) -> str:
+        return f"{self.address}, {self.postal_code} {self.city}"
+
+
+class SessionStatus(LabelledEnum):
+    DRAFT = "draft", "Brouillon"
+    SCHEDULED = "scheduled", "Programmé"
+    HELD = "held", "Tenu"
+    CLOSED = "closed", "Clôturé"
+    CANCELLED = "cancelled", "Annulé"
+
+
+session_organizations = sa.Table(
+    "session_organizations",
+    db.metadata,
+    sa.Column(
+        "session_id", sa.ForeignKey("course_sessions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Index("ix_session_organizations_organization_id", "organization_id"),
+)
+
+session_facilitators = sa.Table(
+    "session_facilitators",
+    db.metadata,
+    sa.Column(
+        "session_id", sa.ForeignKey("course_sessions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    sa.Index("ix_session_facilitators_user_id", "user_id"),
+)
+
+
+class CourseSession(db.Model):
+    """One course (« stage »): one or two days split into half-day parts."""
+
+    __tablename__ = "course_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    venue_id: Mapped[int] = mapped_column(sa.ForeignKey("venues.id"))
+    status: Mapped[SessionStatus] = mapped_column(
+        enum_column_type(SessionStatus, "session_status"), default=SessionStatus.DRAFT
+    )
+    capacity: Mapped[int]
+    min_participants: Mapped[int] = mapped_column(default=0)
+    fee_cents: Mapped[int] = mapped_column(default=0)
+    # Seats held by enrollments, updated with a conditional UPDATE so it can never overbook.
+    seats_taken: Mapped[int] = mapped_column(default=0, server_default="0")
+    # First part's start and last part's end, kept in step with the parts for range queries.
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    # iCalendar SEQUENCE: bumped on every change that calendar apps must pick up.
+    ical_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    venue: Mapped[Venue] = relationship()
+    parts: Mapped[list["SessionPart"]] = relationship(
+        back_populates="session", order_by="SessionPart.starts_at", cascade="all, delete-orphan"
+    )
+    organizations: Mapped[list[Organization]] = relationship(
+        secondary=session_organizations, order_by=Organization.name
+    )
+    facilitators: Mapped[list[User]] = relationship(
+        secondary=session_facilitators, order_by=User.full_name
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("capacity > 0", name="capacity_positive"),
+        sa.CheckConstraint(
+            "min_participants >= 0 AND min_participants <= capacity", name="min_participants_range"
+        ),
+        sa.CheckConstraint(f"fee_cents >= 0 AND fee_cents <= {MAX_FEE_CENTS}", name="fee_range"),
+        sa.CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="seats_range"),
+        sa.CheckConstraint(
+            "starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at", name="span_order"
+        ),
+        sa.Index("ix_course_sessions_starts_at", "starts_at"),
+        sa.Index("ix_course_sessions_venue_id_starts_at", "venue_id", "starts_at"),
+        sa.Index("ix_course_sessions_status_starts_at", "status", "starts_at"),
+    )
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.seats_taken, 0)
+
+    def __repr__(self) -> str:
+        return f"<CourseSession {self.id} {self.title!r}>"
+
+
+class SessionPart(db.Model):
+    """A half-day of a session (morning or afternoon), with its own start and end."""
+
+    __tablename__ = "session_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+
+    session: Mapped[CourseSession] = relationship(back_populates="parts")
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="end_after_start"),
+        sa.Index("ix_session_parts_session_id_starts_at", "session_id", "starts_at"),
+        sa.Index("ix_session_parts_starts_at", "starts_at"),
+    )
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)

@@ -1,0 +1,98 @@
+"""Time helpers: store UTC, convert to the local zone (Europe/Paris) only at the edges."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from flask import current_app, has_app_context
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+UTC = timezone.utc
+LOCALE = "fr_FR"
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no zone type and silently drops offsets, so values
+    are normalised to UTC before they are written and marked UTC when they are read back. Naive
+    datetimes are refused: they are always a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: use an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    """The current time, aware, in UTC (tests freeze it with time-machine)."""
+    return datetime.now(UTC)
+
+
+def local_zone(name: str | None = None) -> ZoneInfo:
+    """The zone of a venue, or the application's default zone."""
+    if name:
+        return ZoneInfo(name)
+    if has_app_context():
+        return ZoneInfo(current_app.config.get("TIMEZONE", "Europe/Paris"))
+    return ZoneInfo("Europe/Paris")
+
+
+def to_local(value: datetime, zone: str | None = None) -> datetime:
+    """Convert an aware UTC datetime to local time (Europe/Paris unless a zone is given)."""
+    return value.astimezone(local_zone(zone))
+
+
+def local_to_utc(day: date, at: time, zone: str | None = None) -> datetime:
+    """Combine a local date and wall-clock time in ``zone`` and return it in UTC."""
+    return datetime.combine(day, at, tzinfo=local_zone(zone)).astimezone(UTC)
+
+
+def today_local(zone: str | None = None) -> date:
+    """Today's date in the local zone."""
+    return to_local(now_utc(), zone).date()
+
+
+def fr_date(value: date | datetime | None, fmt: str = "long", zone: str | None = None) -> str:
+    """Format a date in French: ``long`` gives « jeudi 12 mars 2026 », ``short`` « 12/03/2026 »."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value, zone).date()
+    pattern = {"long": "EEEE d MMMM y", "medium": "d MMMM y", "short": "dd/MM/y"}.get(fmt, fmt)
+    return format_date(value, pattern, locale=LOCALE)
+
+
+def fr_time(value: datetime | time | None, zone: str | None = None) -> str:
+    """Format a time in French: « 09 h 30 »."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value, zone)
+        return format_datetime(value, "HH' h 'mm", locale=LOCALE, tzinfo=value.tzinfo)
+    return format_time(value, "HH' h 'mm", locale=LOCALE)
+
+
+def fr_datetime(value: datetime | None, zone: str | None = None) -> str:
+    """Format a moment in French: « 12/03/2026 à 09 h 30 »."""
+    if value is None:
+        return ""
+    return f"{fr_date(value, 'short', zone)} à {fr_time(value, zone)}"

@@ -1,0 +1,154 @@
+"""Login, logout, CSRF, session revocation and the navigation each role sees."""
+import statistics
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from stages.auth.models import AuditEntry, Role, User
+from stages.demo import DEMO_ACCOUNTS, load_demo
+from stages.extensions import db
+from tests.factories import PASSWORD
+from tests.helpers import login
+
+FAILED = "Adresse électronique ou mot de passe incorrect."
+
+
+def test_login_and_logout(client, make):
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    response = login(client, user)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert db.session.get(User, user.id).last_login_at is not None
+    assert client.get("/deconnexion").status_code == 405  # logout is POST only
+    client.post("/deconnexion")
+    assert client.get("/").status_code == 302
+
+
+def test_email_is_case_insensitive(client, make):
+    user = make.user(Role.ADMIN)
+    response = client.post("/connexion", data={"email": user.email.upper(), "password": PASSWORD})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("case", ["wrong password", "unknown email", "inactive account"])
+def test_failed_logins_read_the_same(client, make, case):
+    user = make.user(Role.ADMIN, active=case != "inactive account")
+    email = "nobody@stages.test" if case == "unknown email" else user.email
+    password = "not the password" if case == "wrong password" else PASSWORD
+    response = client.post("/connexion", data={"email": email, "password": password})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert FAILED in html
+    assert "inconnu" not in html and "désactivé" not in html
+    assert client.get("/").status_code == 302
+    assert db.session.scalar(sa.select(AuditEntry.action)) == "auth.login_failed"
+
+
+def test_unknown_email_and_wrong_password_take_the_same_time(client, make):
+    """Both paths verify an argon2 hash, so timing does not reveal which emails exist."""
+    user = make.user(Role.ADMIN)
+
+    def median_time(email):
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            client.post("/connexion", data={"email": email, "password": "wrong password!"})
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    known, unknown = median_time(user.email), median_time("nobody@stages.test")
+    assert 0.6 < known / unknown < 1.6, (known, unknown)
+
+
+def test_missing_or_wrong_csrf_token_gets_400(client, make, csrf_enabled):
+    user = make.user(Role.ADMIN)
+    response = client.post("/connexion", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "jeton de sécurité" in response.get_data(as_text=True)
+    response = client.post(
+        "/connexion", data={"email": user.email, "password": PASSWORD, "csrf_token": "forged"}
+    )
+    assert response.status_code == 400
+
+
+def test_login_with_a_real_csrf_token_works(client, make, csrf_enabled):
+    import re
+
+    user = make.user(Role.ADMIN)
+    page = client.get("/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/connexion", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+
+
+def test_next_parameter_cannot_redirect_off_site(client, make):
+    user = make.user(Role.ADMIN)
+    for target in ("https://evil.example/", "//evil.example/", "javascript:alert(1)"):
+        response = client.post(
+            "/connexion", data={"email": user.email, "password": PASSWORD, "next": target}
+        )
+        assert response.headers["Location"] == "/"
+        client.post("/deconnexion")
+    response = client.post(
+        "/connexion", data={"email": user.email, "password": PASSWORD, "next": "/mon-compte"}
+    )
+    assert response.headers["Location"] == "/mon-compte"
+
+
+def test_password_change_ends_other_sessions(app, make):
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    from tests.conftest import IsolatedClient
+
+    app.test_client_class = IsolatedClient
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, user)
+    login(phone, user)
+    response = laptop.post(
+        "/mon-compte",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+        },
+    )
+    assert response.status_code == 302
+    assert laptop.get("/").status_code == 200
+    assert phone.get("/").status_code == 302  # the old session no longer works
+
+
+def test_password_change_refuses_a_short_password(client, make):
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    login(client, user)
+    response = client.post(
+        "/mon-compte",
+        data={"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"},
+    )
+    assert "au moins 12 caractères" in response.get_data(as_text=True)
+
+
+EXPECTED_NAV = {
+    Role.ADMIN: {"Tableau de bord", "Comptes", "Mon compte"},
+    Role.ORGANIZER: {"Tableau de bord", "Mon compte"},
+    Role.FACILITATOR: {"Tableau de bord", "Mon compte"},
+    Role.LIAISON: {"Tableau de bord", "Mon compte"},
+}
+
+
+def test_each_demo_account_logs_in_and_sees_its_navigation(app, client):
+    import re
+
+    load_demo()
+    db.session.commit()
+    for email, _name, role, password, _scope in DEMO_ACCOUNTS:
+        response = client.post("/connexion", data={"email": email, "password": password})
+        assert response.status_code == 302, email
+        html = client.get("/").get_data(as_text=True)
+        nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
+        labels = set(re.findall(r"<a [^>]*>\s*([^<]+?)\s*</a>", nav))
+        assert labels == EXPECTED_NAV[role], (email, labels)
+        assert role.label in html
+        client.post("/deconnexion")

@@ -1,0 +1,169 @@
+"""The permission helper: role and scope, 403 on the objects of others (never 404, never 500)."""
+import pytest
+import sqlalchemy as sa
+
+from stages.auth.models import AuditEntry, Role
+from stages.auth.permissions import Permission, can, visible_measures, visible_sessions
+from stages.extensions import db
+from stages.models import OrganizationKind
+from tests.helpers import login
+
+
+@pytest.fixture
+def world(make):
+    """Two associations, two authorities, one session and one measure on each side."""
+    w = type("World", (), {})()
+    w.assoc_a, w.assoc_b = make.organization(), make.organization()
+    w.parquet_a, w.parquet_b = make.authority(), make.authority()
+    w.fac_a = make.user(Role.FACILITATOR, [w.assoc_a])
+    w.fac_b = make.user(Role.FACILITATOR, [w.assoc_b])
+    w.org_a = make.user(Role.ORGANIZER, [w.assoc_a])
+    w.org_b = make.user(Role.ORGANIZER, [w.assoc_b])
+    w.liaison_a = make.user(Role.LIAISON, [w.parquet_a])
+    w.liaison_b = make.user(Role.LIAISON, [w.parquet_b])
+    w.admin = make.user(Role.ADMIN)
+    w.session_a = make.session(organizations=[w.assoc_a], facilitators=[w.fac_a])
+    w.session_b = make.session(organizations=[w.assoc_b], facilitators=[w.fac_b])
+    w.measure_a = make.measure(authority=w.parquet_a, handling=w.assoc_a)
+    w.measure_b = make.measure(authority=w.parquet_b, handling=w.assoc_b)
+    make.enrollment(w.measure_a, w.session_a)
+    make.enrollment(w.measure_b, w.session_b)
+    db.session.commit()
+    return w
+
+
+def test_matrix_of_the_helper(world):
+    w = world
+    pa, pb = w.measure_a.participant, w.measure_b.participant
+    expectations = [
+        (w.admin, Permission.ADMIN, None, True),
+        (w.org_a, Permission.ADMIN, None, False),
+        (w.org_a, Permission.SESSION_VIEW, w.session_a, True),
+        (w.org_a, Permission.SESSION_EDIT, w.session_b, False),
+        (w.org_a, Permission.MEASURE_VIEW, w.measure_a, True),
+        (w.org_a, Permission.MEASURE_VIEW, w.measure_b, False),
+        (w.org_a, Permission.PARTICIPANT_VIEW, pb, False),
+        (w.fac_a, Permission.SESSION_RUN, w.session_a, True),
+        (w.fac_a, Permission.SESSION_RUN, w.session_b, False),
+        (w.fac_a, Permission.PARTICIPANT_VIEW, pa, True),
+        (w.fac_a, Permission.PARTICIPANT_LEGAL_VIEW, pa, False),
+        (w.fac_a, Permission.PARTICIPANT_VIEW, pb, False),
+        (w.fac_a, Permission.MEASURE_VIEW, w.measure_a, False),
+        (w.fac_a, Permission.SCHEDULE, None, False),
+        (w.liaison_a, Permission.MEASURE_VIEW, w.measure_a, True),
+        (w.liaison_a, Permission.MEASURE_EDIT, w.measure_a, False),
+        (w.liaison_a, Permission.MEASURE_VIEW, w.measure_b, False),
+        (w.liaison_a, Permission.PARTICIPANT_VIEW, pb, False),
+        (w.liaison_a, Permission.SESSION_VIEW, w.session_a, False),
+        (None, Permission.SESSION_VIEW, w.session_a, False),
+    ]
+    wrong = [
+        (u and u.email, p, o, expected)
+        for u, p, o, expected in expectations
+        if can(u, p, o) != expected
+    ]
+    assert wrong == []
+
+
+def test_inactive_users_can_do_nothing(world):
+    world.admin.active = False
+    assert not can(world.admin, Permission.ADMIN)
+
+
+def test_scoped_queries(world):
+    w = world
+    ids = lambda query: set(db.session.scalars(query).all())  # noqa: E731
+    assert ids(visible_sessions(w.fac_a)) == {w.session_a}
+    assert ids(visible_sessions(w.org_b)) == {w.session_b}
+    assert ids(visible_sessions(w.liaison_a)) == set()
+    assert ids(visible_measures(w.liaison_a)) == {w.measure_a}
+    assert ids(visible_measures(w.fac_a)) == set()
+    assert ids(visible_measures(w.admin)) == {w.measure_a, w.measure_b}
+
+
+def test_objects_of_others_give_403(client, world):
+    w = world
+    session_b = f"/stages/{w.session_b.id}"
+    person_b = f"/personnes/{w.measure_b.participant_id}"
+    for user, url in [
+        (w.fac_a, session_b),
+        (w.fac_a, person_b),
+        (w.org_a, session_b),
+        (w.org_a, person_b),
+        (w.liaison_a, person_b),
+        (w.liaison_a, session_b),
+    ]:
+        login(client, user)
+        response = client.get(url)
+        assert response.status_code == 403, (user.role, url)
+        html = response.get_data(as_text=True)
+        assert "Accès refusé" in html
+        assert w.measure_b.participant.surname not in html
+        client.post("/deconnexion")
+
+
+def test_ids_cannot_be_probed_for_existence(client, world):
+    login(client, world.liaison_a)
+    assert client.get("/personnes/999999").status_code == 403
+    client.post("/deconnexion")
+    login(client, world.admin)
+    assert client.get("/personnes/999999").status_code == 404
+
+
+def test_own_objects_are_visible(client, world):
+    w = world
+    login(client, w.fac_a)
+    html = client.get(f"/stages/{w.session_a.id}").get_data(as_text=True)
+    assert w.measure_a.participant.surname.upper() in html
+    assert w.measure_a.case_reference not in html  # facilitators see no legal data
+    person = client.get(f"/personnes/{w.measure_a.participant_id}").get_data(as_text=True)
+    assert w.measure_a.case_reference not in person
+    client.post("/deconnexion")
+    login(client, w.liaison_a)
+    person = client.get(f"/personnes/{w.measure_a.participant_id}").get_data(as_text=True)
+    assert w.measure_a.case_reference in person
+
+
+def test_each_participant_page_view_writes_one_audit_entry(client, world):
+    w = world
+    login(client, w.liaison_a)
+    for _ in range(2):
+        assert client.get(f"/personnes/{w.measure_a.participant_id}").status_code == 200
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "participant.viewed")
+    ).all()
+    assert len(entries) == 2
+    assert {(e.user_id, e.participant_id) for e in entries} == {
+        (w.liaison_a.id, w.measure_a.participant_id)
+    }
+
+
+def test_liaison_home_lists_only_their_authority(client, world):
+    w = world
+    login(client, w.liaison_a)
+    html = client.get("/").get_data(as_text=True)
+    assert w.measure_a.case_reference in html
+    assert w.measure_b.case_reference not in html
+    assert db.session.scalar(
+        sa.select(sa.func.count()).where(AuditEntry.action == "measures.list")
+    ) == 1
+
+
+def test_admin_pages_are_for_admins_only(client, world):
+    login(client, world.org_a)
+    assert client.get("/admin/comptes").status_code == 403
+    client.post("/deconnexion")
+    login(client, world.admin)
+    html = client.get("/admin/comptes").get_data(as_text=True)
+    assert world.liaison_a.email in html
+
+
+def test_create_user_enforces_scope_kinds(make):
+    from stages.auth.services import create_user
+    from stages.errors import DomainError
+
+    association = make.organization(OrganizationKind.ASSOCIATION)
+    with pytest.raises(DomainError):
+        create_user("l@x.test", "L", Role.LIAISON, "long enough password", [association])
+    with pytest.raises(DomainError):
+        create_user("f@x.test", "F", Role.FACILITATOR, "long enough password", [])
