@@ -1,6 +1,7 @@
 """The ``stages`` application: client-awareness courses for French justice partners."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,15 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 
 from stages.extensions import csrf, db, limiter, login_manager, migrate
+
+
+# Each module defines a blueprint named ``bp``.
+BLUEPRINT_MODULES = (
+    "stages.home",
+    "stages.auth.views",
+    "stages.scheduling.views",
+    "stages.enrollment.views",
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,10 @@ def create_app(config=None) -> Flask:
     _init_login(app)
     _register_sqlite_pragmas(app)
 
-    from stages.auth.views import bp as auth_bp
-    from stages.enrollment.views import bp as enrollment_bp
     from stages.errors import register_error_handlers
-    from stages.home import bp as main_bp
-    from stages.scheduling.views import bp as scheduling_bp
 
-    for blueprint in (main_bp, auth_bp, scheduling_bp, enrollment_bp):
-        app.register_blueprint(blueprint)
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(module).bp)
     register_error_handlers(app)
     _register_template_helpers(app)
 

@@ -1,7 +1,7 @@
 """Organizations, venues, course sessions and their half-day parts."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stages.auth.models import User
 from stages.enums import LabelledEnum, enum_column_type
 from stages.extensions import db
-from stages.timeutil import now_utc
+from stages.timeutil import now_utc, to_local
 
 MAX_FEE_CENTS = 45_000  # €450, the maximum 3rd-class fine
 
@@ -160,6 +160,14 @@ class CourseSession(db.Model):
     @property
     def seats_left(self) -> int:
         return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def days(self) -> list[tuple[date, list["SessionPart"]]]:
+        """The parts grouped by local day (the venue's zone), in order."""
+        grouped: dict[date, list[SessionPart]] = {}
+        for part in self.parts:
+            grouped.setdefault(to_local(part.starts_at, self.venue.timezone).date(), []).append(part)
+        return list(grouped.items())
 
     def __repr__(self) -> str:
         return f"<CourseSession {self.id} {self.title!r}>"
