@@ -61,7 +61,11 @@ class Config:
     BABEL_DEFAULT_LOCALE = "fr_FR"
     # Public base URL, used in emails, PDFs (QR codes) and calendar feeds.
     BASE_URL = os.environ.get("STAGES_BASE_URL", "http://127.0.0.1:5000")
+    # Domain part of calendar event UIDs: set once, never change (calendars would duplicate).
+    ICAL_UID_DOMAIN = os.environ.get("STAGES_ICAL_UID_DOMAIN")
 
+    # WTForms' built-in messages come from its own French catalogue (see stages.forms.BaseForm).
+    WTF_I18N_ENABLED = False
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the login session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

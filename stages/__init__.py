@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, request, url_for
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from stages.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -17,8 +18,18 @@ BLUEPRINT_MODULES = (
     "stages.home",
     "stages.auth.views",
     "stages.scheduling.views",
+    "stages.scheduling.calendar_views",
     "stages.enrollment.views",
+    "stages.calendar_feeds.views",
 )
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` limited to what an INTEGER column holds."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ def create_app(config=None) -> Flask:
         template_folder=str(project / "templates"),
         static_folder=str(project / "static"),
     )
+    # Ids in URLs fit the database's integers: a larger one is a 404, never an overflow (500).
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_object(Config)
     if config is not None:
         if isinstance(config, dict):
@@ -114,19 +127,32 @@ def _navigation() -> list[NavItem]:
 
     if not current_user.is_authenticated:
         return []
+    role = current_user.role
     items = [("main.index", "Tableau de bord")]
-    if current_user.role == Role.ADMIN:
-        items.append(("auth.users", "Comptes"))
+    if role != Role.LIAISON:
+        items.append(("calendar.month", "Calendrier"))
+    if role in (Role.ADMIN, Role.ORGANIZER):
+        items += [
+            ("enrollment.measures", "Personnes"),
+            ("scheduling.series_create", "Programmer une série"),
+            ("scheduling.venues", "Lieux"),
+        ]
+    if role == Role.ADMIN:
+        items += [("scheduling.organizations", "Organisations"), ("auth.users", "Comptes")]
     items.append(("auth.profile", "Mon compte"))
     return [NavItem(endpoint, label, url_for(endpoint)) for endpoint, label in items]
 
 
 def _register_template_helpers(app: Flask) -> None:
     from stages import timeutil
+    from stages.auth.audit import action_label
+    from stages.enrollment.models import EnrollmentStatus
 
     app.jinja_env.filters["fr_date"] = timeutil.fr_date
     app.jinja_env.filters["fr_time"] = timeutil.fr_time
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
+    app.jinja_env.filters["audit_action_label"] = action_label
+    app.jinja_env.filters["enrollment_status_label"] = lambda value: EnrollmentStatus(value).label
     app.jinja_env.filters["euros"] = lambda cents: (
         f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""
     )

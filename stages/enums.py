@@ -18,9 +18,11 @@ class LabelledEnum(StrEnum):
         return member
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        """(value, French label) pairs for select fields."""
-        return [(member.value, member.label) for member in cls]
+    def choices(cls):
+        """WTForms choices: each value with its French label."""
+        from stages.forms import select_choices
+
+        return select_choices((member.value, member.label) for member in cls)
 
 
 def enum_column_type(enum_cls: type[StrEnum], name: str) -> sa.Enum:

@@ -17,8 +17,10 @@ from stages.jobs.models import JobRun
 from stages.reports.models import Bilan
 from stages.scheduling.models import (
     CourseSession,
+    FacilitatorBooking,
     Organization,
     OrganizationKind,
+    SessionChange,
     SessionPart,
     SessionStatus,
     Venue,
@@ -26,7 +28,7 @@ from stages.scheduling.models import (
 
 __all__ = [
     "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
-    "Certificate", "CourseSession", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
+    "Certificate", "CourseSession", "FacilitatorBooking", "SessionChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization", "OrganizationKind",
     "Participant", "Payer", "PaymentStatus", "Role", "SessionPart", "SessionStatus", "User",
     "Venue", "user_organizations",

@@ -153,3 +153,32 @@ def enrollment(measure, session, status=EnrollmentStatus.SUMMONED, **kw) -> Enro
     session.seats_taken += 1
     db.session.flush()
     return item
+
+
+def session_at(
+    spans,
+    venue=None,
+    organizations=(),
+    facilitators=(),
+    status=SessionStatus.SCHEDULED,
+    capacity=12,
+    **kw,
+) -> CourseSession:
+    """A session whose parts are given as aware (start, end) datetimes, e.g. in UTC."""
+    venue = venue or globals()["venue"]()
+    built_parts = [SessionPart(starts_at=start, ends_at=end) for start, end in spans]
+    course = CourseSession(
+        title=kw.pop("title", "Stage de sensibilisation"),
+        venue=venue,
+        status=status,
+        capacity=capacity,
+        parts=built_parts,
+        starts_at=built_parts[0].starts_at,
+        ends_at=built_parts[-1].ends_at,
+        organizations=list(organizations),
+        facilitators=list(facilitators),
+        **kw,
+    )
+    db.session.add(course)
+    db.session.flush()
+    return course

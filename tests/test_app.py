@@ -75,3 +75,12 @@ def test_anonymous_home_redirects_to_login(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/connexion")
+
+
+def test_huge_ids_in_urls_are_404_not_500(client, make):
+    from stages.auth.models import Role
+    from tests.helpers import login
+
+    login(client, make.user(Role.ADMIN))
+    for url in ("/stages/99999999999999999999", "/personnes/2147483648", "/lieux/10000000000/modifier"):
+        assert client.get(url).status_code == 404, url

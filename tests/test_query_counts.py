@@ -6,13 +6,13 @@ from stages.timeutil import today_local
 from tests.helpers import login, queries_for
 
 
-def _sessions(make, n, orgs, facilitators):
+def _sessions(make, n, orgs, facilitators, first_day=1):
     venue = make.venue()
     authority = make.authority()
     for i in range(n):
         s = make.session(
             venue=venue, organizations=orgs, facilitators=facilitators,
-            day=today_local() + timedelta(days=i + 1),
+            day=today_local() + timedelta(days=first_day + i),
         )
         m = make.measure(authority=authority, handling=orgs[0])
         make.enrollment(m, s)
@@ -26,7 +26,7 @@ def test_home_page_query_count_is_constant(client, make):
     _sessions(make, 3, [org], [fac])
     login(client, organizer)
     small = queries_for(client, "/")
-    _sessions(make, 40, [org], [fac])
+    _sessions(make, 40, [org], [fac], first_day=10)
     assert queries_for(client, "/") == small
 
 

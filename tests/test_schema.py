@@ -16,7 +16,7 @@ def test_migrated_schema_matches_the_models():
 
 
 # "Who did it" columns: shown, never filtered or joined on from the user's side.
-AUTHOR_COLUMNS = {"enrollment_events.user_id"}
+AUTHOR_COLUMNS = {"enrollment_events.user_id", "session_changes.user_id"}
 
 
 def test_every_foreign_key_is_indexed():

@@ -1,6 +1,6 @@
 """Initial schema: the whole data model of the mission.
 
-Revision ID: 7531e387f81e
+Revision ID: 0001_initial_schema
 Revises: 
 Create Date: 2026-11-27 05:36:43.256599
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '7531e387f81e'
+revision = '0001_initial_schema'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -23,6 +23,8 @@ def audit(
     """
     if user is None and has_request_context() and current_user.is_authenticated:
         user = current_user
+    # current_user is a proxy: record the real object's type.
+    obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     entry = AuditEntry(
         action=action,
         object_type=type(obj).__name__ if obj is not None else None,
@@ -34,3 +36,25 @@ def audit(
     )
     db.session.add(entry)
     return entry
+
+
+# French wording of the actions shown to users (the code stays in the log).
+ACTION_LABELS = {
+    "participant.viewed": "consultation du dossier",
+    "participant.rectified": "rectification de l'identité",
+    "measure.created": "enregistrement d'une mesure",
+    "measure.saved": "modification d'une mesure",
+    "measure.withdrawn": "renvoi à l'autorité prescriptrice",
+    "enrollment.created": "inscription à un stage",
+    "enrollment.status_changed": "changement de statut d'une inscription",
+    "enrollment.rescheduled": "report sur un autre stage",
+    "convocation.downloaded": "téléchargement de la convocation",
+    "convocation.sent": "envoi de la convocation",
+    "certificate.downloaded": "téléchargement de l'attestation",
+    "export.downloaded": "export",
+}
+
+
+def action_label(action: str) -> str:
+    """The French wording of an audit action."""
+    return ACTION_LABELS.get(action, action)

@@ -1,10 +1,11 @@
 """Login and password forms."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from stages.forms import BaseForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(BaseForm):
     email = EmailField(
         "Adresse électronique",
         validators=[DataRequired("Saisissez votre adresse électronique."), Length(max=254)],
@@ -16,7 +17,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Rester connecté·e sur cet appareil")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     current_password = PasswordField(
         "Mot de passe actuel", validators=[DataRequired("Saisissez votre mot de passe actuel.")]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stages.auth.models import User
@@ -162,6 +163,11 @@ class CourseSession(db.Model):
         return max(self.capacity - self.seats_taken, 0)
 
     @property
+    def last_day(self) -> date | None:
+        """The local date (venue's zone) of the session's last part."""
+        return to_local(self.ends_at, self.venue.timezone).date() if self.ends_at else None
+
+    @property
     def days(self) -> list[tuple[date, list["SessionPart"]]]:
         """The parts grouped by local day (the venue's zone), in order."""
         grouped: dict[date, list[SessionPart]] = {}
@@ -174,7 +180,12 @@ class CourseSession(db.Model):
 
 
 class SessionPart(db.Model):
-    """A half-day of a session (morning or afternoon), with its own start and end."""
+    """A half-day of a session (morning or afternoon), with its own start and end.
+
+    ``venue_id`` and ``is_active`` copy the session's venue and "not cancelled" so that the
+    database itself can refuse two active parts in one room at once: an exclusion constraint on
+    PostgreSQL, a trigger on SQLite (migration 0002). ``sync_bookings`` keeps them in step.
+    """
 
     __tablename__ = "session_parts"
 
@@ -184,15 +195,108 @@ class SessionPart(db.Model):
     )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+    venue_id: Mapped[int] = mapped_column(sa.ForeignKey("venues.id"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     session: Mapped[CourseSession] = relationship(back_populates="parts")
+    venue: Mapped[Venue] = relationship()
+    bookings: Mapped[list["FacilitatorBooking"]] = relationship(
+        back_populates="part", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="end_after_start"),
         sa.Index("ix_session_parts_session_id_starts_at", "session_id", "starts_at"),
         sa.Index("ix_session_parts_starts_at", "starts_at"),
+        sa.Index("ix_session_parts_venue_id_starts_at", "venue_id", "starts_at"),
     )
 
-    @property
-    def duration_minutes(self) -> int:
-        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+class FacilitatorBooking(db.Model):
+    """A facilitator held by a session part; the database refuses overlapping active bookings."""
+
+    __tablename__ = "facilitator_bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(sa.ForeignKey("session_parts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+
+    part: Mapped[SessionPart] = relationship(back_populates="bookings")
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("part_id", "user_id"),
+        sa.CheckConstraint("ends_at > starts_at", name="end_after_start"),
+        sa.Index("ix_facilitator_bookings_user_id_starts_at", "user_id", "starts_at"),
+    )
+
+
+class SessionChange(db.Model):
+    """What an organizer changed in a session, and when: shown on the session page."""
+
+    __tablename__ = "session_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(default=now_utc)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    summary: Mapped[str] = mapped_column(sa.Text)
+
+    session: Mapped[CourseSession] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_session_changes_session_id_at", "session_id", "at"),)
+
+
+def sync_bookings(course: CourseSession) -> None:
+    """Copy the session's venue, status and facilitators onto its parts and booking rows."""
+    active = course.status != SessionStatus.CANCELLED
+    if course.parts:
+        course.starts_at = min(part.starts_at for part in course.parts)
+        course.ends_at = max(part.ends_at for part in course.parts)
+    for part in course.parts:
+        part.venue = course.venue
+        part.is_active = active
+        wanted = list(course.facilitators)
+        for booking in list(part.bookings):
+            if booking.user in wanted:
+                wanted.remove(booking.user)
+                booking.starts_at, booking.ends_at = part.starts_at, part.ends_at
+                booking.is_active = active
+            else:
+                part.bookings.remove(booking)
+        for user in wanted:
+            part.bookings.append(
+                FacilitatorBooking(
+                    user=user, starts_at=part.starts_at, ends_at=part.ends_at, is_active=active
+                )
+            )
+
+
+_BOOKING_INPUTS = {
+    CourseSession: ("venue", "venue_id", "status", "facilitators", "parts"),
+    SessionPart: ("starts_at", "ends_at"),
+}
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _keep_bookings_in_step(session, _flush_context, _instances) -> None:
+    """Whatever path changes a session (service, demo, import), its bookings follow."""
+    courses = set()
+    for obj in list(session.new) + list(session.dirty):
+        fields = _BOOKING_INPUTS.get(type(obj))
+        if fields is None:
+            continue
+        state = sa.inspect(obj)
+        if not state.pending and not any(state.attrs[f].history.has_changes() for f in fields):
+            continue
+        course = obj if isinstance(obj, CourseSession) else obj.session
+        if course is not None and course not in session.deleted:
+            courses.add(course)
+    for course in courses:
+        sync_bookings(course)

@@ -131,9 +131,14 @@ def test_password_change_refuses_a_short_password(client, make):
 
 
 EXPECTED_NAV = {
-    Role.ADMIN: {"Tableau de bord", "Comptes", "Mon compte"},
-    Role.ORGANIZER: {"Tableau de bord", "Mon compte"},
-    Role.FACILITATOR: {"Tableau de bord", "Mon compte"},
+    Role.ADMIN: {
+        "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
+        "Organisations", "Comptes", "Mon compte",
+    },
+    Role.ORGANIZER: {
+        "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux", "Mon compte",
+    },
+    Role.FACILITATOR: {"Tableau de bord", "Calendrier", "Mon compte"},
     Role.LIAISON: {"Tableau de bord", "Mon compte"},
 }
 

@@ -1,0 +1,148 @@
+"""The one iCalendar builder: course sessions in, RFC 5545 bytes out.
+
+Pure: no request, no database query. The caller loads the sessions with their parts, venue,
+organizations and facilitators. A feed carries no participant's data, only the session's title,
+times, venue, co-organizers, facilitators' names and the number of people enrolled.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import STATUS, TRANSP, Calendar, Event, Timezone, vDuration
+
+from stages.scheduling.models import CourseSession, SessionPart, SessionStatus
+from stages.timeutil import now_utc
+
+PRODID = "-//Stages//Stages de sensibilisation//FR"
+DEFAULT_ZONE = "Europe/Paris"
+# How often calendar apps should poll (RFC 7986 REFRESH-INTERVAL, and Outlook's X-PUBLISHED-TTL).
+REFRESH_INTERVAL = timedelta(hours=1)
+
+
+def build_calendar(
+    sessions: Iterable[CourseSession],
+    *,
+    name: str,
+    uid_domain: str,
+    base_url: str,
+    default_zone: str = DEFAULT_ZONE,
+    stamp: datetime | None = None,
+) -> bytes:
+    """An RFC 5545 calendar with one VEVENT per half-day part of each non-draft session."""
+    stamp = stamp or now_utc()
+    base_url = base_url.rstrip("/")
+    events: list[Event] = []
+    spans: dict[str, tuple[date, date]] = {}  # zone -> first and last local dates used
+    for session in sessions:
+        # Drafts may still move or vanish: never announce them (the queries filter them too).
+        if session.status == SessionStatus.DRAFT:
+            continue
+        zone_name = _zone_name(session.venue.timezone, default_zone)
+        zone = ZoneInfo(zone_name)
+        for index, part in enumerate(session.parts, start=1):
+            start, end = part.starts_at.astimezone(zone), part.ends_at.astimezone(zone)
+            events.append(_event(session, part, index, start, end, uid_domain, base_url, stamp))
+            first, last = spans.get(zone_name, (start.date(), end.date()))
+            spans[zone_name] = (min(first, start.date()), max(last, end.date()))
+
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add("X-WR-CALNAME", name)
+    calendar.add("X-WR-TIMEZONE", next(iter(spans)) if len(spans) == 1 else default_zone)
+    calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
+    if not spans:
+        # RFC 5545 wants at least one component: an empty feed still describes its zone.
+        today = stamp.astimezone(ZoneInfo(default_zone)).date()
+        spans[_zone_name(default_zone, DEFAULT_ZONE)] = (today, today)
+    for zone_name in sorted(spans):
+        first, last = spans[zone_name]
+        calendar.add_component(_timezone(zone_name, first, last))
+    for event in events:
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _zone_name(name: str | None, default: str) -> str:
+    """The venue's zone if it is a real IANA zone, else the default: a bad value must not 500."""
+    for candidate in (name, default):
+        if not candidate:
+            continue
+        try:
+            ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return candidate
+    return DEFAULT_ZONE
+
+
+def _timezone(zone_name: str, first: date, last: date) -> Timezone:
+    """A VTIMEZONE covering whole years around the events, not the default 1970–2100.
+
+    Rounding to years keeps it small and lets clients that cache zones see the same definition
+    from one request to the next.
+    """
+    return Timezone.from_tzid(
+        zone_name, first_date=date(first.year, 1, 1), last_date=date(last.year + 1, 1, 1)
+    )
+
+
+def _event(
+    session: CourseSession,
+    part: SessionPart,
+    index: int,
+    start: datetime,
+    end: datetime,
+    uid_domain: str,
+    base_url: str,
+    stamp: datetime,
+) -> Event:
+    cancelled = session.status == SessionStatus.CANCELLED
+    url = f"{base_url}/stages/{session.id}"
+    return Event.new(
+        # Stable per part, so clients update the event in place when it moves.
+        uid=f"session-part-{part.id}@{uid_domain}",
+        stamp=stamp,
+        created=session.created_at,
+        last_modified=session.updated_at,
+        sequence=session.ical_sequence,
+        start=start,
+        end=end,
+        summary=f"{session.title} (annulé)" if cancelled else session.title,
+        location=_location(session),
+        description=_description(session, index, url, cancelled),
+        status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
+        # A cancelled half-day no longer blocks the facilitator's time in free/busy lookups.
+        transparency=TRANSP.TRANSPARENT if cancelled else TRANSP.OPAQUE,
+        url=url,
+    )
+
+
+def _location(session: CourseSession) -> str:
+    venue = session.venue
+    return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
+
+
+def _description(session: CourseSession, index: int, url: str, cancelled: bool) -> str:
+    lines = []
+    if cancelled:
+        lines.append("Stage annulé.")
+    if len(session.parts) > 1:
+        lines.append(f"Demi-journée {index} sur {len(session.parts)}.")
+    organizations = ", ".join(org.name for org in session.organizations)
+    facilitators = ", ".join(user.full_name for user in session.facilitators)
+    lines.append(f"Co-organisation : {organizations or 'à préciser'}")
+    lines.append(f"Intervenant·es : {facilitators or 'à préciser'}")
+    lines.append(_enrolled(session.seats_taken))
+    lines.append(f"Fiche du stage : {url}")
+    return "\n".join(lines)
+
+
+def _enrolled(count: int) -> str:
+    # French puts 0 and 1 in the singular.
+    return f"{count} personne inscrite" if count <= 1 else f"{count} personnes inscrites"

@@ -1,0 +1,185 @@
+"""Which sessions each calendar feed holds, its HTTP validator, and the feed token."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from stages.auth.models import Role, User
+from stages.auth.permissions import visible_sessions
+from stages.extensions import db
+from stages.scheduling.models import (
+    CourseSession,
+    Organization,
+    OrganizationKind,
+    SessionStatus,
+    Venue,
+    session_facilitators,
+    session_organizations,
+)
+from stages.timeutil import local_to_utc, today_local
+
+# Feeds show the past year (for bilans and memory) and everything ahead.
+HISTORY_DAYS = 365
+# Bump when the builder's output changes, so clients holding an old ETag download again.
+FEED_FORMAT = "1"
+# secrets.token_urlsafe(32) gives 43 characters; the column holds 64. Anything else is refused
+# before it reaches the database (a NUL byte, for one, makes PostgreSQL raise).
+_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
+class FeedKind(StrEnum):
+    """The four feeds a user may subscribe to."""
+
+    MINE = "mine"
+    ALL = "all"
+    VENUE = "venue"
+    ORGANIZATION = "organization"
+
+
+@dataclass(frozen=True)
+class FeedValidator:
+    """What a conditional GET compares: a weak ETag and a Last-Modified date."""
+
+    etag: str
+    last_modified: datetime
+
+
+def user_for_feed_token(token: str) -> User | None:
+    """The active user whose feed token this is, or None (malformed, revoked, unknown)."""
+    if not _TOKEN_PATTERN.fullmatch(token):
+        return None
+    user = db.session.scalar(sa.select(User).where(User.feed_token == token))
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
+    """A SELECT of the sessions in one of ``user``'s feeds, or None if they have no such feed.
+
+    Every feed stays within ``visible_sessions(user)``, except that "my sessions" also holds the
+    sessions the user facilitates. Drafts never appear.
+    """
+    if not user.active or user.role == Role.LIAISON:
+        return None
+    if kind == FeedKind.MINE:
+        query = _my_sessions(user)
+    elif kind == FeedKind.ALL:
+        if user.role not in (Role.ADMIN, Role.ORGANIZER):
+            return None
+        query = visible_sessions(user)
+    elif kind == FeedKind.VENUE:
+        query = visible_sessions(user).where(CourseSession.venue_id == target_id)
+    elif kind == FeedKind.ORGANIZATION:
+        query = visible_sessions(user).where(
+            CourseSession.id.in_(
+                sa.select(session_organizations.c.session_id).where(
+                    session_organizations.c.organization_id == target_id
+                )
+            )
+        )
+    else:  # pragma: no cover - every kind is handled above
+        return None
+    return query.where(
+        CourseSession.status != SessionStatus.DRAFT,
+        CourseSession.ends_at >= feed_window_start(),
+    )
+
+
+def _my_sessions(user: User) -> sa.Select:
+    if user.role == Role.ADMIN:
+        return visible_sessions(user)
+    facilitated = CourseSession.id.in_(
+        sa.select(session_facilitators.c.session_id).where(
+            session_facilitators.c.user_id == user.id
+        )
+    )
+    if user.role == Role.ORGANIZER:
+        # Their associations' sessions, as the permission helper defines them.
+        return sa.select(CourseSession).where(
+            sa.or_(facilitated, visible_sessions(user).whereclause)
+        )
+    return sa.select(CourseSession).where(facilitated)
+
+
+def feed_window_start() -> datetime:
+    """Local midnight ``HISTORY_DAYS`` ago: the window moves once a day, not every second."""
+    return local_to_utc(today_local() - timedelta(days=HISTORY_DAYS), time(0))
+
+
+def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = None) -> FeedValidator:
+    """The feed's validator, from one aggregate query, before anything is loaded or built.
+
+    Services bump ``updated_at`` (and ``ical_sequence``) on each change, so these aggregates move
+    whenever the feed's content does; the window's start covers sessions leaving the past year.
+    Renaming a venue or an organization does not touch its sessions: that shows up the next day,
+    when the window moves.
+    """
+    feed = query.subquery()
+    count, id_sum, newest, sequence_sum, seats_sum = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(feed.c.id), 0),
+            sa.func.max(feed.c.updated_at),
+            sa.func.coalesce(sa.func.sum(feed.c.ical_sequence), 0),
+            sa.func.coalesce(sa.func.sum(feed.c.seats_taken), 0),
+        ).select_from(feed)
+    ).one()
+    window_start = feed_window_start()
+    key = ":".join(
+        str(value)
+        for value in (
+            FEED_FORMAT, kind, target_id, window_start.isoformat(), count, id_sum,
+            newest.isoformat() if newest else "", sequence_sum, seats_sum,
+        )
+    )
+    # The window moved last at local midnight today: that is a change too.
+    moved_at = window_start + timedelta(days=HISTORY_DAYS)
+    last_modified = max(newest, moved_at) if newest else moved_at
+    return FeedValidator(hashlib.sha256(key.encode()).hexdigest()[:32], last_modified)
+
+
+def load_feed_sessions(query: sa.Select) -> list[CourseSession]:
+    """The feed's sessions with everything the builder reads, in a fixed number of queries."""
+    return list(
+        db.session.scalars(
+            query.options(
+                selectinload(CourseSession.parts),
+                selectinload(CourseSession.venue),
+                selectinload(CourseSession.organizations),
+                selectinload(CourseSession.facilitators),
+            ).order_by(CourseSession.starts_at, CourseSession.id)
+        )
+    )
+
+
+def feed_targets(user: User) -> tuple[list[Organization], list[Venue]]:
+    """The organizations and venues ``user`` is offered a feed for on their profile."""
+    if user.role == Role.ADMIN:
+        organizations = db.session.scalars(
+            sa.select(Organization)
+            .where(
+                Organization.kind == OrganizationKind.ASSOCIATION,
+                Organization.archived_at.is_(None),
+            )
+            .order_by(Organization.name)
+        ).all()
+    else:
+        organizations = [org for org in user.organizations if org.archived_at is None]
+    venues = db.session.scalars(
+        sa.select(Venue).where(Venue.archived_at.is_(None)).order_by(Venue.name)
+    ).all()
+    return list(organizations), list(venues)
+
+
+def regenerate_feed_token(user: User) -> None:
+    """Give ``user`` a new feed token: every feed URL they had stops working."""
+    user.feed_token = secrets.token_urlsafe(32)
+    db.session.flush()
