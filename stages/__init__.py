@@ -20,6 +20,8 @@ BLUEPRINT_MODULES = (
     "stages.scheduling.views",
     "stages.scheduling.calendar_views",
     "stages.enrollment.views",
+    "stages.enrollment.import_views",
+    "stages.attendance.views",
     "stages.calendar_feeds.views",
 )
 
@@ -151,6 +153,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fr_date"] = timeutil.fr_date
     app.jinja_env.filters["fr_time"] = timeutil.fr_time
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
+    app.jinja_env.filters["hhmm"] = timeutil.hhmm
     app.jinja_env.filters["audit_action_label"] = action_label
     app.jinja_env.filters["enrollment_status_label"] = lambda value: EnrollmentStatus(value).label
     app.jinja_env.filters["euros"] = lambda cents: (

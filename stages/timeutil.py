@@ -96,3 +96,8 @@ def fr_datetime(value: datetime | None, zone: str | None = None) -> str:
     if value is None:
         return ""
     return f"{fr_date(value, 'short', zone)} à {fr_time(value, zone)}"
+
+
+def hhmm(value: datetime | None, zone: str | None = None) -> str:
+    """Local wall-clock « 09:45 », the value of an HTML time input."""
+    return to_local(value, zone).strftime("%H:%M") if value else ""

@@ -72,6 +72,7 @@ def session_detail(session_id: int):
         enrollments=enrollments,
         show_legal=can(current_user, Permission.PARTICIPANT_LEGAL_VIEW),
         can_edit=can_edit,
+        can_run=can(current_user, Permission.SESSION_RUN, session),
         history=history,
         transitions=services.ALLOWED_TRANSITIONS[session.status],
         SessionStatus=SessionStatus,

@@ -1,0 +1,246 @@
+"""Attendance per half-day, outcomes at closing, and the hours that count.
+
+A mark is upserted (one row per enrollment and part, last write wins) and every write that
+changes it is kept as a revision, so two facilitators saving at once never lose a mark.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
+
+from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
+from stages.auth.models import Role, User
+from stages.enrollment import services as enrollment_services
+from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, EnrollmentStatus, LegalMeasure
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import CourseSession, SessionPart, SessionStatus
+from stages.timeutil import now_utc, to_local
+
+PRESENT_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
+OUTCOMES = (
+    EnrollmentStatus.ATTENDED,
+    EnrollmentStatus.PARTLY_ATTENDED,
+    EnrollmentStatus.ABSENT_EXCUSED,
+    EnrollmentStatus.ABSENT_UNEXCUSED,
+)
+# Statuses of people expected on the day (the roster and the attendance sheet list them).
+EXPECTED_STATUSES = tuple(SEAT_HOLDING_STATUSES)
+
+
+@dataclass(frozen=True)
+class MarkInput:
+    enrollment_id: int
+    status: AttendanceStatus
+    arrived_at: datetime | None = None
+    left_at: datetime | None = None
+    note: str | None = None
+
+
+def expected_enrollments(session: CourseSession) -> list[Enrollment]:
+    """The people holding a seat in ``session``, by name, with their participant loaded."""
+    return list(
+        db.session.scalars(
+            sa.select(Enrollment)
+            .join(Enrollment.measure)
+            .join(LegalMeasure.participant)
+            .where(Enrollment.session_id == session.id, Enrollment.status.in_(EXPECTED_STATUSES))
+            .options(selectinload(Enrollment.measure).selectinload(LegalMeasure.participant))
+            .order_by(sa.text("participants.surname"), sa.text("participants.first_names"))
+        )
+    )
+
+
+def marks_by_key(session: CourseSession) -> dict[tuple[int, int], AttendanceMark]:
+    """Every mark of a session, keyed by (enrollment id, part id), in one query."""
+    marks = db.session.scalars(
+        sa.select(AttendanceMark)
+        .join(AttendanceMark.part)
+        .where(SessionPart.session_id == session.id)
+    )
+    return {(m.enrollment_id, m.part_id): m for m in marks}
+
+
+def is_correction(part: SessionPart) -> bool:
+    """After the day of the part, changes are corrections: organizers only, with a reason."""
+    zone = part.session.venue.timezone
+    return to_local(now_utc(), zone).date() > to_local(part.ends_at, zone).date()
+
+
+def can_record(part: SessionPart, user: User) -> bool:
+    """Facilitators record on the day; afterwards only organizers and admins correct."""
+    if part.session.status in (SessionStatus.CLOSED, SessionStatus.CANCELLED, SessionStatus.DRAFT):
+        return False
+    if is_correction(part):
+        return user.role in (Role.ORGANIZER, Role.ADMIN)
+    return True
+
+
+def record_marks(
+    part: SessionPart, inputs: list[MarkInput], *, by: User, reason: str | None = None
+) -> int:
+    """Save the marks of one part; returns how many changed. Idempotent; history kept."""
+    session = part.session
+    if not can_record(part, by):
+        if session.status == SessionStatus.CLOSED:
+            raise DomainError("Le stage est clôturé : la présence ne peut plus être modifiée.")
+        raise DomainError(
+            "Cette demi-journée est passée : seule une personne organisatrice peut corriger "
+            "la présence, en indiquant le motif."
+        )
+    correction = is_correction(part)
+    reason = (reason or "").strip() or None
+    if correction and not reason:
+        raise DomainError("Indiquez le motif de la correction de présence.")
+    allowed = {e.id for e in expected_enrollments(session)}
+    current = {m.enrollment_id: m for m in db.session.scalars(
+        sa.select(AttendanceMark).where(AttendanceMark.part_id == part.id)
+    )}
+    changed = 0
+    for item in inputs:
+        if item.enrollment_id not in allowed:
+            raise DomainError("Une des personnes n'est pas inscrite à ce stage.")
+        _check_times(part, item)
+        mark = current.get(item.enrollment_id)
+        values = (item.status, item.arrived_at, item.left_at, item.note or None)
+        if mark is not None and (mark.status, mark.arrived_at, mark.left_at, mark.note) == values:
+            continue
+        mark_id = _upsert(part.id, item, by)
+        db.session.add(
+            AttendanceRevision(
+                mark_id=mark_id, status=item.status, arrived_at=item.arrived_at,
+                left_at=item.left_at, note=item.note or None, reason=reason if correction else None,
+                changed_by_id=by.id,
+            )
+        )
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def _check_times(part: SessionPart, item: MarkInput) -> None:
+    if item.status == AttendanceStatus.LATE and item.arrived_at is None:
+        raise DomainError("Indiquez l'heure d'arrivée des personnes en retard.")
+    if item.status == AttendanceStatus.LEFT_EARLY and item.left_at is None:
+        raise DomainError("Indiquez l'heure de départ des personnes parties plus tôt.")
+    for moment in (item.arrived_at, item.left_at):
+        if moment is not None and not part.starts_at <= moment <= part.ends_at:
+            raise DomainError(
+                "Les heures d'arrivée et de départ doivent être comprises dans la demi-journée."
+            )
+    if item.arrived_at and item.left_at and item.left_at <= item.arrived_at:
+        raise DomainError("L'heure de départ doit suivre l'heure d'arrivée.")
+
+
+def _upsert(part_id: int, item: MarkInput, by: User) -> int:
+    """INSERT … ON CONFLICT UPDATE: concurrent saves of one mark never fail, the last wins."""
+    values = dict(
+        enrollment_id=item.enrollment_id, part_id=part_id, status=item.status.value,
+        arrived_at=item.arrived_at, left_at=item.left_at, note=item.note or None,
+        updated_at=now_utc(), updated_by_id=by.id,
+    )
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(AttendanceMark).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["enrollment_id", "part_id"],
+        set_={k: statement.excluded[k] for k in ("status", "arrived_at", "left_at", "note", "updated_at", "updated_by_id")},
+    ).returning(AttendanceMark.id)
+    return db.session.execute(statement).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+
+
+def compute_outcome(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> EnrollmentStatus:
+    """Attended when present at every part; partly when at some; absent otherwise.
+
+    ``marks`` maps part id → mark. An absence where every missed part is excused is excused.
+    """
+    present = [p for p in parts if p.id in marks and marks[p.id].status in PRESENT_STATUSES]
+    if len(present) == len(parts):
+        return EnrollmentStatus.ATTENDED
+    if present:
+        return EnrollmentStatus.PARTLY_ATTENDED
+    if parts and all(p.id in marks and marks[p.id].status == AttendanceStatus.EXCUSED for p in parts):
+        return EnrollmentStatus.ABSENT_EXCUSED
+    return EnrollmentStatus.ABSENT_UNEXCUSED
+
+
+def has_reservations(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> bool:
+    """Lateness or early departure: recorded, and left to the organizer to judge."""
+    return any(p.id in marks and marks[p.id].status in (AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY) for p in parts)
+
+
+def attended_minutes(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> int:
+    """Minutes actually attended: arrival and departure times cut the half-days."""
+    total = 0
+    for part in parts:
+        mark = marks.get(part.id)
+        if mark is None or mark.status not in PRESENT_STATUSES:
+            continue
+        start = max(part.starts_at, mark.arrived_at) if mark.arrived_at else part.starts_at
+        end = min(part.ends_at, mark.left_at) if mark.left_at else part.ends_at
+        total += max(int((end - start).total_seconds() // 60), 0)
+    return total
+
+
+@dataclass
+class OutcomeRow:
+    enrollment: Enrollment
+    computed: EnrollmentStatus
+    reservations: bool
+    minutes: int
+    marks: dict[int, AttendanceMark]
+
+
+def outcome_rows(session: CourseSession) -> list[OutcomeRow]:
+    """Each expected person with the outcome their marks give (a constant number of queries)."""
+    parts = list(session.parts)
+    all_marks = marks_by_key(session)
+    rows = []
+    for enrollment in expected_enrollments(session):
+        marks = {p.id: all_marks[(enrollment.id, p.id)] for p in parts if (enrollment.id, p.id) in all_marks}
+        rows.append(
+            OutcomeRow(
+                enrollment, compute_outcome(parts, marks), has_reservations(parts, marks),
+                attended_minutes(parts, marks), marks,
+            )
+        )
+    return rows
+
+
+def close_session(
+    session: CourseSession, decisions: dict[int, tuple[EnrollmentStatus, str | None]], *, by: User
+) -> list[OutcomeRow]:
+    """Close a held session: every expected person gets an outcome, overrides need a reason.
+
+    ``decisions`` maps enrollment id → (outcome, reason); a person left out keeps the
+    computed outcome. All or nothing: the caller commits once.
+    """
+    from stages.scheduling.services import change_status
+
+    if session.status != SessionStatus.HELD:
+        raise DomainError("Seul un stage tenu peut être clôturé.")
+    rows = outcome_rows(session)
+    for row in rows:
+        outcome, reason = decisions.get(row.enrollment.id, (row.computed, None))
+        if outcome not in OUTCOMES:
+            raise DomainError("Issue inconnue.")
+        reason = (reason or "").strip() or None
+        name = row.enrollment.measure.participant.display_name
+        if outcome != row.computed and not reason:
+            raise DomainError(
+                f"{name} : indiquez le motif pour retenir « {outcome.label} » au lieu de "
+                f"« {row.computed.label} »."
+            )
+        row.enrollment.outcome_override_reason = reason if outcome != row.computed else None
+        note = f"Clôture du stage{' — ' + reason if reason and outcome != row.computed else ''}."
+        enrollment_services.set_enrollment_status(row.enrollment, outcome, by=by, note=note)
+    change_status(session, SessionStatus.CLOSED, by=by)
+    return rows
