@@ -161,19 +161,24 @@ def validate_measure(data: MeasureData) -> list[str]:
     return errors
 
 
-def find_duplicates(surname: str, first_names: str, birth_date: date | None) -> list[Participant]:
-    """People already on file with the same surname, first names and birth date (accent-blind)."""
+def find_duplicates(
+    surname: str, first_names: str, birth_date: date | None, within: sa.Select | None = None
+) -> list[Participant]:
+    """People on file with the same surname, first names and birth date (accent-blind).
+
+    ``within`` (a SELECT of participant ids) limits the search to what the user may see:
+    offering someone else's file would reveal that it exists.
+    """
     if birth_date is None:
         return []
-    return list(
-        db.session.scalars(
-            sa.select(Participant).where(
-                Participant.search_key == search_key(surname, first_names),
-                Participant.birth_date == birth_date,
-                Participant.anonymized_at.is_(None),
-            )
-        )
+    query = sa.select(Participant).where(
+        Participant.search_key == search_key(surname, first_names),
+        Participant.birth_date == birth_date,
+        Participant.anonymized_at.is_(None),
     )
+    if within is not None:
+        query = query.where(Participant.id.in_(within))
+    return list(db.session.scalars(query))
 
 
 def create_participant(data: ParticipantData) -> Participant:

@@ -224,7 +224,8 @@ def referral_create():
                 )
             elif form.confirm_new.data != "1":
                 duplicates = services.find_duplicates(
-                    form.surname.data, form.first_names.data, form.birth_date.data
+                    form.surname.data, form.first_names.data, form.birth_date.data,
+                    within=visible_measures(current_user).with_only_columns(LegalMeasure.participant_id),
                 )
             if not duplicates:
                 if person is None:
