@@ -37,6 +37,7 @@ def app(tmp_path_factory):
             "RATELIMIT_ENABLED": False,
             "SERVER_NAME": "stages.test",
             "BASE_URL": "http://stages.test",
+            "MAIL_BACKEND": "memory",
         }
     )
     with app.app_context():
@@ -60,6 +61,7 @@ def _clean_database(request, app):
         db.session.rollback()
         db.session.remove()
         _empty_all_tables()
+        app.extensions.get("mail_outbox", []).clear()
 
 
 def _empty_all_tables() -> None:

@@ -3,14 +3,17 @@
 Pure: no request, no database query. The caller loads the sessions with their parts, venue,
 organizations and facilitators. A feed carries no participant's data, only the session's title,
 times, venue, co-organizers, facilitators' names and the number of people enrolled.
+``build_invitation`` is the one exception: an invitation mailed to a single participant, which
+names their own address as ATTENDEE and nothing else about them.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import STATUS, TRANSP, Calendar, Event, Timezone, vDuration
+from icalendar import STATUS, TRANSP, Calendar, Event, Timezone, vCalAddress, vDuration
 
 from stages.scheduling.models import CourseSession, SessionPart, SessionStatus
 from stages.timeutil import now_utc
@@ -146,3 +149,86 @@ def _description(session: CourseSession, index: int, url: str, cancelled: bool) 
 def _enrolled(count: int) -> str:
     # French puts 0 and 1 in the singular.
     return f"{count} personne inscrite" if count <= 1 else f"{count} personnes inscrites"
+
+
+def default_uid_domain(configured: str | None, base_url: str) -> str:
+    """The domain part of event UIDs: ``ICAL_UID_DOMAIN`` if set, else the public URL's host."""
+    return configured or urlsplit(base_url).hostname or "stages"
+
+
+def build_invitation(
+    session: CourseSession,
+    *,
+    method: str,
+    uid_prefix: str,
+    uid_domain: str,
+    organizer: str,
+    organizer_name: str | None,
+    attendee: str,
+    sequence: int,
+    summary: str,
+    description: str,
+    default_zone: str = DEFAULT_ZONE,
+    stamp: datetime | None = None,
+) -> bytes:
+    """An iTIP (RFC 5546) ``REQUEST`` or ``CANCEL`` for one attendee: a VEVENT per half-day part.
+
+    Pure, like ``build_calendar``. UIDs are ``{uid_prefix}-{part.id}@{uid_domain}``: a
+    cancellation built with the same prefix and a higher ``sequence`` removes exactly the events
+    the request added. The caller chooses ``summary`` and ``description``; calendar apps copy
+    them to third-party servers, so they must hold no personal or judicial data.
+    """
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"unsupported iTIP method: {method}")
+    stamp = stamp or now_utc()
+    cancelled = method == "CANCEL"
+    zone_name = _zone_name(session.venue.timezone, default_zone)
+    zone = ZoneInfo(zone_name)
+    organizer_address = vCalAddress(f"mailto:{organizer}")
+    if organizer_name:
+        organizer_address.params["CN"] = organizer_name
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", method)
+    events = []
+    first = last = stamp.astimezone(zone).date()
+    for index, part in enumerate(session.parts, start=1):
+        start, end = part.starts_at.astimezone(zone), part.ends_at.astimezone(zone)
+        if index == 1:
+            first = last = start.date()
+        first, last = min(first, start.date()), max(last, end.date())
+        # RSVP=FALSE: attendance is compulsory, a "decline" button would only mislead.
+        attendee_address = vCalAddress(f"mailto:{attendee}")
+        attendee_address.params.update(
+            {
+                "CUTYPE": "INDIVIDUAL",
+                "ROLE": "REQ-PARTICIPANT",
+                "PARTSTAT": "NEEDS-ACTION",
+                "RSVP": "FALSE",
+            }
+        )
+        part_summary = summary
+        if len(session.parts) > 1:
+            part_summary += f" ({index}/{len(session.parts)})"
+        events.append(
+            Event.new(
+                uid=f"{uid_prefix}-{part.id}@{uid_domain}",
+                stamp=stamp,
+                sequence=sequence,
+                start=start,
+                end=end,
+                summary=part_summary,
+                location=_location(session),
+                description=description,
+                organizer=organizer_address,
+                attendees=[attendee_address],
+                status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
+                transparency=TRANSP.TRANSPARENT if cancelled else TRANSP.OPAQUE,
+            )
+        )
+    calendar.add_component(_timezone(zone_name, first, last))
+    for event in events:
+        calendar.add_component(event)
+    return calendar.to_ical()

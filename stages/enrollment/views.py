@@ -12,7 +12,7 @@ from stages.attendance.models import AttendanceMark
 from stages.auth.audit import audit
 from stages.auth.models import AuditEntry, Role
 from stages.auth.permissions import Permission, authorize, can, get_authorized, visible_measures
-from stages.enrollment import services
+from stages.enrollment import convocation, services
 from stages.enrollment.forms import (
     EnrollForm,
     MeasureForm,
@@ -35,6 +35,7 @@ from stages.enrollment.models import (
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.forms import select_choices
+from stages.mail import MailError
 from stages.scheduling.models import (
     AUTHORITY_KINDS,
     CourseSession,
@@ -342,6 +343,17 @@ def measure_enroll(measure_id: int):
     )
 
 
+def _cancel_convocation(enrollment: Enrollment) -> None:
+    """Withdraw an emailed convocation once the change is committed; the change stands anyway."""
+    try:
+        if convocation.send_cancellation(enrollment, by=current_user):
+            db.session.commit()
+    except MailError:
+        db.session.rollback()
+        flash("L'annulation de la convocation n'a pas pu être envoyée par courriel : "
+              "prévenez la personne.", "warning")
+
+
 def _flash_result(result: services.EnrollResult) -> None:
     if result.waitlisted:
         flash("Le stage est complet : la personne est placée sur liste d'attente.", "warning")
@@ -402,6 +414,7 @@ def enrollment_reschedule(enrollment_id: int):
             audit("enrollment.rescheduled", result.enrollment, participant_id=measure.participant_id)
             db.session.commit()
             _flash_result(result)
+            _cancel_convocation(enrollment)
             return redirect(url_for("enrollment.participant_detail", participant_id=measure.participant_id))
     return render_template(
         "enrollment/reschedule_form.html", form=form, enrollment=enrollment, measure=measure, proposals=proposals
@@ -415,6 +428,7 @@ def measure_withdraw(measure_id: int):
     measure = get_authorized(LegalMeasure, measure_id, Permission.MEASURE_EDIT)
     form = ReasonForm()
     if form.validate_on_submit():
+        current = services.live_enrollment(measure)
         try:
             services.withdraw_measure(measure, form.reason.data, by=current_user)
         except DomainError as error:
@@ -424,6 +438,8 @@ def measure_withdraw(measure_id: int):
             audit("measure.withdrawn", measure, participant_id=measure.participant_id)
             db.session.commit()
             flash("La mesure est renvoyée à l'autorité prescriptrice.", "success")
+            if current is not None:
+                _cancel_convocation(current)
             return redirect(url_for("enrollment.participant_detail", participant_id=measure.participant_id))
     return render_template("enrollment/withdraw_form.html", form=form, measure=measure)
 

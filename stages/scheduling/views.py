@@ -283,8 +283,21 @@ def session_cancel(session_id: int):
             audit("session.cancelled", session)
             db.session.commit()
             flash("Le stage est annulé.", "success")
+            _cancel_convocations(session)
             return redirect(url_for("scheduling.session_detail", session_id=session.id))
     return render_template("scheduling/session_cancel.html", form=form, session=session)
+
+
+def _cancel_convocations(session: CourseSession) -> None:
+    """Tell the people summoned that the session is cancelled (their calendars too)."""
+    # Enrollment builds on scheduling: imported here, where the page needs both.
+    from stages.enrollment.convocation import send_cancellations_for_session
+
+    result = send_cancellations_for_session(session, by=current_user)
+    db.session.commit()
+    if result.failed:
+        flash(f"{result.failed} annulation(s) n'ont pas pu être envoyées par courriel : "
+              "prévenez ces personnes.", "warning")
 
 
 # ---------------------------------------------------------------------------------------------
