@@ -78,3 +78,110 @@ def create_user_command(email, role, scopes, full_name, password) -> None:
     click.echo(f"Compte créé : {user.email} ({user.role.label}).")
     if generated:
         click.echo(f"Mot de passe provisoire : {password}")
+
+
+
+@stages_cli.command("import-referrals")
+@click.argument("path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--association",
+    "association_name",
+    default=None,
+    help="Nom ou nom court de l'association chargée des stages (par défaut : la seule "
+    "association enregistrée).",
+)
+@click.option("--dry-run", is_flag=True, help="Afficher l'aperçu sans rien enregistrer.")
+def import_referrals_command(path: str, association_name: str | None, dry_run: bool) -> None:
+    """Import a referral list (CSV or XLSX): a French preview, then an all-or-nothing import.
+
+    Exits with status 1, having written nothing, when the file or any of its rows has an error.
+    """
+    import os
+
+    from stages.enrollment import importer
+
+    ctx = click.get_current_context()
+    try:
+        association = _import_association(association_name)
+        importer.check_size(os.path.getsize(path))  # before reading a 20 MB file into memory
+        with open(path, "rb") as handle:
+            table = importer.read_table(handle.read(), os.path.basename(path))
+        with _progressbar(len(table.rows), "Vérification") as bar:
+            report = importer.plan_import(table, association, progress=bar.update)
+    except DomainError as error:
+        db.session.rollback()
+        click.echo(f"Erreur : {error.message}", err=True)
+        ctx.exit(1)
+    _echo_import_report(report)
+    if not report.ok:
+        db.session.rollback()
+        click.echo("Aucune mesure importée : corrigez ces lignes puis relancez l'import.", err=True)
+        ctx.exit(1)
+    if dry_run:
+        db.session.rollback()
+        click.echo("Simulation (--dry-run) : rien n'a été enregistré.")
+        return
+    try:
+        with _progressbar(len(report.to_create), "Import") as bar:
+            importer.create_from_plan(report, progress=bar.update)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another import of the same rows committed first (unique import key): nothing is kept.
+        db.session.rollback()
+        click.echo(
+            "Erreur : une partie de ces mesures vient d'être importée par ailleurs ; rien n'a été "
+            "enregistré. Relancez la commande.",
+            err=True,
+        )
+        ctx.exit(1)
+    plural = "s" if report.created > 1 else ""
+    click.echo(f"{report.created} mesure{plural} importée{plural} pour {association.name}.")
+
+
+def _progressbar(length: int, label: str):
+    """A progress bar on stderr, so that the preview on stdout stays clean for scripts."""
+    import sys
+
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+def _import_association(name: str | None):
+    """The association named by ``--association`` (name or short name), or the only one."""
+    from stages.enrollment.importer import normalize
+    from stages.scheduling.models import Organization, OrganizationKind
+
+    associations = db.session.scalars(
+        sa.select(Organization)
+        .where(
+            Organization.kind == OrganizationKind.ASSOCIATION, Organization.archived_at.is_(None)
+        )
+        .order_by(Organization.name)
+    ).all()
+    if name is None:
+        if len(associations) == 1:
+            return associations[0]
+        known = ", ".join(org.short_name for org in associations) or "aucune"
+        raise DomainError(
+            "Précisez l'association chargée des stages avec --association "
+            f"(associations : {known})."
+        )
+    for org in associations:
+        if normalize(name) in (normalize(org.name), normalize(org.short_name)):
+            return org
+    raise DomainError(f"Association inconnue : {name}")
+
+
+def _echo_import_report(report, limit: int = 50) -> None:
+    """The French preview: how the file was read, the counts, every error, remarks by line."""
+    for note in report.notes:
+        click.echo(note)
+    click.echo(report.summary())
+    if report.errors:
+        click.echo("Erreurs :")
+    for error in report.errors:
+        click.echo(f"  {error}")
+    remarks = [row for row in report.rows if row.outcome != "new_person"]
+    for row in remarks[:limit]:
+        click.echo(f"  Ligne {row.line} : {row.remark}")
+    if len(remarks) > limit:
+        click.echo(f"  … et {len(remarks) - limit} autres lignes déjà connues ou en double.")
