@@ -21,7 +21,10 @@ demo: db
 	$(BIN)/flask stages demo
 
 ## Set up, load the demo data on first run, and serve on http://127.0.0.1:5000
+## with the job scheduler running beside the development server.
 run: demo
+	$(BIN)/flask stages scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## Set up and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)

@@ -20,8 +20,10 @@ BLUEPRINT_MODULES = (
     "stages.scheduling.views",
     "stages.scheduling.calendar_views",
     "stages.enrollment.views",
+    "stages.enrollment.convocation_views",
     "stages.enrollment.import_views",
     "stages.attendance.views",
+    "stages.jobs.views",
     "stages.calendar_feeds.views",
 )
 
@@ -79,6 +81,7 @@ def create_app(config=None) -> Flask:
     _register_template_helpers(app)
 
     from stages.cli import stages_cli
+    from stages.jobs import cli as _jobs_cli  # noqa: F401  (adds the scheduler commands)
 
     app.cli.add_command(stages_cli)
     return app
@@ -140,7 +143,11 @@ def _navigation() -> list[NavItem]:
             ("scheduling.venues", "Lieux"),
         ]
     if role == Role.ADMIN:
-        items += [("scheduling.organizations", "Organisations"), ("auth.users", "Comptes")]
+        items += [
+            ("scheduling.organizations", "Organisations"),
+            ("auth.users", "Comptes"),
+            ("jobs.runs", "Tâches"),
+        ]
     items.append(("auth.profile", "Mon compte"))
     return [NavItem(endpoint, label, url_for(endpoint)) for endpoint, label in items]
 

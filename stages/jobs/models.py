@@ -1,6 +1,7 @@
 """Claims that make each scheduled run happen once across hosts, and the record of each run."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,3 +32,10 @@ class JobRun(db.Model):
         sa.CheckConstraint("outcome IN ('running', 'success', 'failure')", name="outcome_values"),
         sa.Index("ix_job_runs_job_started_at", "job", "started_at"),
     )
+
+    @property
+    def counts_text(self) -> str:
+        """« rappels envoyés : 3, rappels non envoyés : 0 »."""
+        if not self.counts:
+            return ""
+        return ", ".join(f"{key} : {value}" for key, value in json.loads(self.counts).items())

@@ -126,6 +126,9 @@ class CourseSession(db.Model):
     ends_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # When the organizers were reminded to close the session, then to send its bilans.
+    closing_reminder_sent_at: Mapped[datetime | None]
+    bilan_reminder_sent_at: Mapped[datetime | None]
     # iCalendar SEQUENCE: bumped on every change that calendar apps must pick up.
     ical_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now_utc)

@@ -557,3 +557,15 @@ def check_venue_capacity(venue: Venue, capacity: int) -> None:
 def set_archived(obj: Venue | Organization, archived: bool) -> None:
     """Archive (hide from new choices) or restore a venue or an organization; never delete."""
     obj.archived_at = now_utc() if archived else None
+
+
+def mark_finished_sessions_held() -> int:
+    """Scheduled sessions whose last half-day is over become « tenu »; returns how many."""
+    finished = db.session.scalars(
+        sa.select(CourseSession).where(
+            CourseSession.status == SessionStatus.SCHEDULED, CourseSession.ends_at < now_utc()
+        )
+    ).all()
+    for session in finished:
+        change_status(session, SessionStatus.HELD, by=None)
+    return len(finished)

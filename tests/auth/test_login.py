@@ -133,7 +133,7 @@ def test_password_change_refuses_a_short_password(client, make):
 EXPECTED_NAV = {
     Role.ADMIN: {
         "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
-        "Organisations", "Comptes", "Mon compte",
+        "Organisations", "Comptes", "Tâches", "Mon compte",
     },
     Role.ORGANIZER: {
         "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux", "Mon compte",

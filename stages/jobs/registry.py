@@ -1,0 +1,75 @@
+"""The one list of scheduled jobs and when they run (Europe/Paris wall-clock time).
+
+Nothing runs between 02:00 and 03:00: that hour is skipped or repeated when the clocks change.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from apscheduler.triggers.cron import CronTrigger
+
+TIMEZONE = "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    target: str  # "module:function" — imported when the job runs, so the registry stays light
+    description: str
+    cron: dict = field(default_factory=dict)
+    period: str = "daily"  # the slot size: "daily" or "hourly"
+
+    def trigger(self) -> CronTrigger:
+        return CronTrigger(timezone=TIMEZONE, **self.cron)
+
+    @property
+    def func(self) -> Callable[[], dict]:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def schedule_label(self) -> str:
+        if self.period == "hourly":
+            return f"toutes les heures à {int(self.cron.get('minute', 0)):02d}"
+        return f"chaque jour à {int(self.cron['hour']):02d} h {int(self.cron.get('minute', 0)):02d}"
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in [
+        Job(
+            "session_status",
+            "stages.jobs.tasks:session_status",
+            "Passe au statut « tenu » les stages programmés dont la dernière demi-journée est finie.",
+            {"hour": "0-1,3-23", "minute": "5"},
+            period="hourly",
+        ),
+        Job(
+            "convocation_reminders",
+            "stages.jobs.tasks:convocation_reminders",
+            "Rappels de convocation par courriel, 7 jours et 1 jour avant le stage.",
+            {"hour": "8", "minute": "0"},
+        ),
+        Job(
+            "deadline_alerts",
+            "stages.jobs.tasks:deadline_alerts",
+            "Récapitulatif quotidien des dates limites proches ou dépassées, aux organisateurs et aux référents.",
+            {"hour": "7", "minute": "30"},
+        ),
+        Job(
+            "closing_reminders",
+            "stages.jobs.tasks:closing_reminders",
+            "Rappelle aux organisateurs de clôturer les stages tenus et d'envoyer les bilans.",
+            {"hour": "9", "minute": "0"},
+        ),
+        Job(
+            "retention_purge",
+            "stages.jobs.tasks:retention_purge",
+            "Anonymise les données personnelles des mesures closes depuis la durée de conservation "
+            "et supprime le journal d'accès ancien.",
+            {"hour": "3", "minute": "30"},
+        ),
+    ]
+}
