@@ -48,6 +48,13 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     # Bumped by "log out everywhere" and password changes: older login sessions stop working.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Failed logins in a row and the lockout they earned (progressive: held in the database
+    # so that it holds across workers and hosts).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    # TOTP second factor (pyotp): the shared secret, and when the user confirmed it.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_confirmed_at: Mapped[datetime | None]
     # Secret in this user's calendar feed URLs; regenerating it revokes the old URLs.
     feed_token: Mapped[str] = mapped_column(
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
