@@ -1,0 +1,365 @@
+"""The attestation de stage as a one-page A4 PDF, drawn identically every time.
+
+A pure function of a ``CertificateDocument`` (plain, already formatted French texts): it reads no
+database and no clock, so the services can regenerate the exact bytes of an attestation from
+stored data instead of keeping the file. What makes the output byte-stable:
+
+- ReportLab's ``invariant`` mode (no random document ID, no "now" timestamp); the creation and
+  modification dates written in the metadata are the certificate's ``issued_at``;
+- the QR code is drawn as vector rectangles from segno's module matrix, with a fixed error level,
+  so no image encoder or compression settings of a raster library enter the file;
+- only the standard Helvetica fonts (nothing embedded), whose WinAnsi encoding covers French.
+  Characters it lacks (e.g. « Ł », « ș » in foreign names) are transliterated by ``pdf_text``
+  rather than printed as black boxes.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import segno
+from reportlab.lib.colors import HexColor, black
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen import canvas
+
+COURSE_NAME = "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 20 * mm
+TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+LABEL_WIDTH = 52 * mm
+QR_SIZE = 30 * mm
+QR_BOTTOM = MARGIN + 20 * mm
+# The body must end above the verification block (QR code and its explanation).
+BODY_FLOOR = QR_BOTTOM + QR_SIZE + 4 * mm
+BODY_SCALES = (1.0, 0.92, 0.84, 0.76, 0.68)
+RULE_GREY = HexColor("#8a8f98")
+MUTED = HexColor("#444a52")
+
+
+# Line breaking is pure Python and the measuring pass then the drawing pass split the same
+# texts: remember the splits while one document is drawn (cleared after it: names and case
+# references are not kept in memory between documents).
+@functools.lru_cache(maxsize=4096)
+def _split(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+    return tuple(simpleSplit(text, font, size, width))
+
+
+# Letters outside WinAnsi that NFKD does not reduce to a base letter.
+_TRANSLITERATIONS = str.maketrans({
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "ĸ": "k",
+    "Ŀ": "L", "ŀ": "l", "Ŋ": "N", "ŋ": "n", "Ŧ": "T", "ŧ": "t", "ǅ": "Dz",
+    "\u202f": " ", "\u2009": " ", "\u2011": "-", "\u2010": "-",
+})
+
+
+@dataclass(frozen=True)
+class CertificateDocument:
+    """Everything printed on one attestation, already formatted in French."""
+
+    number: str
+    verification_code: str  # grouped for reading: ABCD-EFGH-JKLM-NPQR
+    verification_url: str
+    verification_page: str  # where to type the code by hand
+    organizations: tuple[str, ...]
+    surname: str
+    first_names: str
+    birth: str  # « 17 mai 1980 à Lyon », or « — »
+    legal_frame: str
+    authority: str
+    case_reference: str
+    course_title: str
+    half_days: tuple[str, ...]  # « lundi 16 mars 2026, de 09 h 30 à 12 h 30 »
+    hours_attended: str  # « 6 h 00 »
+    venue: str
+    signatory: str
+    signatory_organization: str
+    recipient: str
+    issued_place: str
+    issued_on: str  # « 16 mars 2026 »
+    issued_at: datetime  # aware; becomes the PDF's creation date
+
+
+def pdf_text(text: str | None) -> str:
+    """``text`` reduced to what the standard Helvetica font can print (WinAnsi)."""
+    text = (text or "").translate(_TRANSLITERATIONS)
+    if _winansi(text):  # nearly always: French text is
+        return text
+    out = []
+    for char in text:
+        if _winansi(char):
+            out.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        out.append(base if base and all(_winansi(c) for c in base) else "?")
+    return "".join(out)
+
+
+def _winansi(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def render_certificate(doc: CertificateDocument) -> bytes:
+    """The attestation as PDF bytes: the same ``doc`` always gives the same bytes."""
+    try:
+        return _render(doc)
+    finally:
+        _split.cache_clear()
+
+
+def _render(doc: CertificateDocument) -> bytes:
+    # Long names, addresses or a two-day course can push the text into the verification block:
+    # measure without drawing first, and tighten the body until it fits (same input, same
+    # choice, so the output stays deterministic).
+    scale = next(
+        (s for s in BODY_SCALES if _draw_body(_MeasuringCanvas(), doc, s) >= BODY_FLOOR),
+        BODY_SCALES[-1],
+    )
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, lang="fr-FR")
+    # Metadata carries the number only: a PDF's properties travel further than its page.
+    c.setTitle(f"Attestation de stage n° {doc.number}")
+    c.setAuthor(pdf_text(", ".join(doc.organizations)))
+    c.setSubject(COURSE_NAME)
+    c.setCreator("Stages")
+    c.setKeywords("")
+    c.setDateFormatter(_pdf_date(doc.issued_at))
+    _draw_body(c, doc, scale)
+    _verification(c, doc)
+    _footer(c, doc)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> float:
+    """Everything above the verification block; returns the lowest y used."""
+    y = _header(c, doc)
+    y = _title(c, y, scale)
+    y = _paragraph(
+        c,
+        f"Je soussigné·e, {doc.signatory}, {for_organization(doc.signatory_organization)}, "
+        f"atteste que la personne désignée ci-dessous a suivi le stage de sensibilisation à la "
+        f"lutte contre l'achat d'actes sexuels organisé par {_and_join(doc.organizations)}.",
+        y, scale,
+    )
+    y = _section(c, "Personne concernée", [
+        ("Nom", doc.surname),
+        ("Prénoms", doc.first_names),
+        ("Née ou né le", doc.birth),
+    ], y, scale)
+    y = _section(c, "Mesure judiciaire", [
+        ("Cadre légal", doc.legal_frame),
+        ("Autorité prescriptrice", doc.authority),
+        ("Référence de la procédure", doc.case_reference),
+    ], y, scale)
+    y = _section(c, "Stage suivi", [
+        ("Intitulé", doc.course_title),
+        ("Lieu", doc.venue),
+        ("Demi-journées", "\n".join(doc.half_days)),
+        ("Durée de présence", doc.hours_attended),
+    ], y, scale)
+    y = _section(c, "Transmission", [("Destinataire", doc.recipient)], y, scale)
+    return _signature(c, doc, y - 4 * mm * scale, scale)
+
+
+class _MeasuringCanvas:
+    """Stands in for a canvas while measuring: text widths are real, drawing does nothing."""
+
+    @staticmethod
+    def stringWidth(text: str, font: str, size: float) -> float:  # noqa: N802 (ReportLab's name)
+        return pdfmetrics.stringWidth(text, font, size)
+
+    def __getattr__(self, _name):
+        return _ignore
+
+
+def _ignore(*_args, **_kwargs) -> None:
+    return None
+
+
+def for_organization(name: str) -> str:
+    """« pour l'association APCARS », without doubling a name that already says what it is."""
+    first = name.split(" ", 1)[0].lower()
+    if first == "association":
+        return f"pour l'{name}"
+    if first == "fondation":
+        return f"pour la {name}"
+    return f"pour l'association {name}"
+
+
+def _pdf_date(moment: datetime):
+    """A ReportLab date formatter that writes ``moment`` (in UTC) instead of the invariant date."""
+    stamp = moment.astimezone(timezone.utc).strftime("D:%Y%m%d%H%M%S+00'00'")
+    return lambda *_ignored: stamp
+
+
+def _and_join(names: tuple[str, ...]) -> str:
+    names = tuple(names) or ("l'association",)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1]
+
+
+def _header(c: canvas.Canvas, doc: CertificateDocument) -> float:
+    top = PAGE_HEIGHT - MARGIN
+    c.setFillColor(black)
+    c.setFont("Helvetica-Bold", 10)
+    number = pdf_text(f"N° {doc.number}")
+    c.drawRightString(PAGE_WIDTH - MARGIN, top - 10, number)
+    width = TEXT_WIDTH - c.stringWidth(number, "Helvetica-Bold", 10) - 10 * mm
+    lines = _split(pdf_text(" — ".join(doc.organizations)), "Helvetica-Bold", 10, width)
+    y = top - 10
+    for line in lines:
+        c.drawString(MARGIN, y, line)
+        y -= 13
+    c.setStrokeColor(RULE_GREY)
+    c.setLineWidth(0.6)
+    c.line(MARGIN, y - 2, PAGE_WIDTH - MARGIN, y - 2)
+    return y - 2
+
+
+def _title(c: canvas.Canvas, y: float, scale: float) -> float:
+    y -= 16 * mm * scale
+    c.setFont("Helvetica-Bold", 22)
+    c.drawCentredString(PAGE_WIDTH / 2, y, "Attestation de stage")
+    y -= 8 * mm
+    c.setFont("Helvetica", 12)
+    c.drawCentredString(PAGE_WIDTH / 2, y, pdf_text(COURSE_NAME))
+    return y - 11 * mm * scale
+
+
+def _paragraph(c: canvas.Canvas, text: str, y: float, scale: float) -> float:
+    size = 10.5 * scale
+    c.setFont("Helvetica", size)
+    for line in _split(pdf_text(text), "Helvetica", size, TEXT_WIDTH):
+        c.drawString(MARGIN, y, line)
+        y -= size * 1.35
+    return y - 3 * mm * scale
+
+
+def _section(
+    c: canvas.Canvas, heading: str, rows: list[tuple[str, str]], y: float, scale: float
+) -> float:
+    """A heading over label/value rows; long values wrap, ``\\n`` starts a new line."""
+    c.setFont("Helvetica-Bold", 11 * scale)
+    c.drawString(MARGIN, y, pdf_text(heading))
+    c.setStrokeColor(RULE_GREY)
+    c.setLineWidth(0.4)
+    c.line(MARGIN, y - 3, PAGE_WIDTH - MARGIN, y - 3)
+    y -= 16 * scale
+    size = 10.5 * scale
+    for label, value in rows:
+        c.setFont("Helvetica", 9.5 * scale)
+        c.setFillColor(MUTED)
+        c.drawString(MARGIN, y, pdf_text(label))
+        c.setFillColor(black)
+        c.setFont("Helvetica", size)
+        lines = []
+        for piece in (value or "—").split("\n"):
+            lines += _split(pdf_text(piece), "Helvetica", size, TEXT_WIDTH - LABEL_WIDTH) or [""]
+        for line in lines:
+            c.drawString(MARGIN + LABEL_WIDTH, y, line)
+            y -= size * 1.33
+    return y - 5 * mm * scale
+
+
+def _signature(c: canvas.Canvas, doc: CertificateDocument, y: float, scale: float) -> float:
+    size = 10.5 * scale
+    c.setFont("Helvetica", size)
+    c.drawString(MARGIN, y, pdf_text(f"Fait à {doc.issued_place}, le {doc.issued_on}."))
+    x = PAGE_WIDTH / 2 + 10 * mm
+    width = PAGE_WIDTH - MARGIN - x
+    y -= 8 * mm * scale
+    for line in _split(
+        pdf_text(_upper_first(for_organization(doc.signatory_organization)) + ","),
+        "Helvetica", size, width,
+    ):
+        c.drawString(x, y, line)
+        y -= size * 1.33
+    c.setFont("Helvetica-Bold", size)
+    for line in _split(pdf_text(doc.signatory), "Helvetica-Bold", size, width):
+        c.drawString(x, y, line)
+        y -= size * 1.33
+    c.setFont("Helvetica", 8.5 * scale)
+    c.setFillColor(MUTED)
+    c.drawString(x, y, "Signature et cachet")
+    c.setFillColor(black)
+    # Room left under the name for a handwritten signature and a stamp.
+    return y - 14 * mm * scale
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _verification(c: canvas.Canvas, doc: CertificateDocument) -> None:
+    """The QR code in the bottom-left corner, the URL and the code under it."""
+    bottom = QR_BOTTOM
+    draw_qr(c, doc.verification_url, MARGIN, bottom, QR_SIZE)
+    # Text starts four modules below the symbol: the quiet zone scanners need.
+    c.setFont("Helvetica", 7.5)
+    c.drawString(MARGIN, bottom - 16, pdf_text(doc.verification_url))
+    c.setFont("Helvetica-Bold", 9)
+    c.drawString(MARGIN, bottom - 28, f"Code de vérification : {doc.verification_code}")
+    x = MARGIN + QR_SIZE + 6 * mm
+    c.setFont("Helvetica", 8.5)
+    c.setFillColor(MUTED)
+    text = (
+        "Authenticité : scannez le code QR, ou saisissez le code de vérification sur "
+        f"{doc.verification_page}. Sans compte ni identifiant, la page indique si "
+        "l'attestation est valide ou révoquée et n'affiche que son numéro, les dates du "
+        "stage, les initiales et l'année de naissance de la personne."
+    )
+    y = bottom + QR_SIZE - 9
+    for line in _split(pdf_text(text), "Helvetica", 8.5, PAGE_WIDTH - MARGIN - x):
+        c.drawString(x, y, line)
+        y -= 11
+    c.setFillColor(black)
+
+
+def draw_qr(c: canvas.Canvas, data: str, x: float, y: float, size: float) -> None:
+    """Draw a QR code for ``data`` as one vector path of dark modules (deterministic)."""
+    qr = segno.make(data, error="m", micro=False, boost_error=False)
+    matrix = qr.matrix  # rows of 0/1, without the quiet zone
+    module = size / len(matrix)
+    path = c.beginPath()
+    for row_index, row in enumerate(matrix):
+        top = y + size - (row_index + 1) * module
+        col = 0
+        while col < len(row):
+            if not row[col]:
+                col += 1
+                continue
+            start = col
+            while col < len(row) and row[col]:
+                col += 1
+            # One rectangle per run of dark modules keeps the page small and fast to draw.
+            path.rect(x + start * module, top, (col - start) * module, module)
+    c.setFillColor(black)
+    c.drawPath(path, stroke=0, fill=1)
+
+
+def _footer(c: canvas.Canvas, doc: CertificateDocument) -> None:
+    c.setStrokeColor(RULE_GREY)
+    c.setLineWidth(0.4)
+    c.line(MARGIN, MARGIN + 4 * mm, PAGE_WIDTH - MARGIN, MARGIN + 4 * mm)
+    c.setFont("Helvetica", 7.5)
+    c.setFillColor(MUTED)
+    c.drawString(
+        MARGIN, MARGIN,
+        pdf_text(
+            f"Attestation n° {doc.number} — document confidentiel : il contient des données "
+            "relatives à une procédure pénale. Toute modification le rend invalide."
+        ),
+    )
+    c.setFillColor(black)

@@ -1,0 +1,535 @@
+"""Issuing attestations: rules, numbering, codes, the PDF and its fingerprint, revocation,
+downloads and their permissions, the session-wide issue, and the page loaders."""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import threading
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from pypdf import PdfReader
+
+from stages.attendance.models import AttendanceMark, AttendanceStatus
+from stages.auth.models import AuditEntry, Role
+from stages.certificates import services
+from stages.certificates.models import Certificate
+from stages.enrollment.models import EnrollmentStatus, MeasureStatus
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import OrganizationKind, SessionStatus
+from tests.helpers import count_queries, login
+
+# Monday 16 March 2026, a one-day course of two half-days (3 h + 3 h).
+COURSE_DAY = date(2026, 3, 16)
+NOW = datetime(2026, 3, 20, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def team(make):
+    """Two co-organizing associations, their organizer, a parquet and its liaison."""
+    team = type("Team", (), {})()
+    team.apcars = make.organization(name="APCARS")
+    team.scelles = make.organization(name="Fondation Scelles")
+    team.parquet = make.organization(OrganizationKind.PARQUET, name="Parquet de Paris")
+    team.organizer = make.user(Role.ORGANIZER, [team.apcars], full_name="Claire Martin")
+    team.liaison = make.user(Role.LIAISON, [team.parquet])
+    return team
+
+
+@pytest.fixture
+def closed(make, team):
+    """A closed session at the MJD du 17e with two people present at every half-day."""
+    venue = make.venue(name="MJD du 17e", city="Paris")
+    course, enrollments = make.closed_session_with(
+        people=2, organizations=[team.apcars, team.scelles], authority=team.parquet,
+        handling=team.apcars, day=COURSE_DAY, venue=venue,
+        title="Stage de sensibilisation — mars",
+    )
+    person = enrollments[0].measure.participant
+    person.surname, person.first_names = "VERCINGETORIX", "Maximilien Aurèle"
+    person.birth_place = "Lyon"
+    enrollments[0].measure.case_reference = "24-PARQ-0042"
+    db.session.flush()
+    return course, enrollments
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    return reader.pages[0].extract_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing rules
+
+
+def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(closed, team):
+    course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    db.session.commit()
+
+    assert certificate.number == "2026-00001"
+    assert certificate.hours_attended_minutes == 6 * 60
+    assert enrollment.measure.status == MeasureStatus.CERTIFICATE_ISSUED
+    text = pdf_text(services.certificate_pdf(certificate))
+    for expected in (
+        "Attestation de stage",
+        "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
+        "VERCINGETORIX", "Maximilien Aurèle", "17 mai 1980 à Lyon",
+        "lundi 16 mars 2026, de 09 h 30 à 12 h 30", "lundi 16 mars 2026, de 13 h 30 à 16 h 30",
+        "6 h 00", "2026-00001", "APCARS", "Fondation Scelles", "Parquet de Paris",
+        "24-PARQ-0042", "Composition pénale", "Claire Martin", "pour l'association APCARS",
+        "MJD du 17e", "Fait à Paris, le 20 mars 2026",
+        services.format_code(certificate.verification_code),
+        f"http://stages.test/verification/{services.format_code(certificate.verification_code)}",
+    ):
+        assert expected in text, expected
+
+
+def test_hours_are_cut_by_late_arrival(make, closed, team):
+    course, (enrollment, _other) = closed
+    mark = next(m for m in db.session.scalars(sa.select(AttendanceMark)) if m.enrollment_id == enrollment.id)
+    mark.status = AttendanceStatus.LATE
+    mark.arrived_at = mark.part.starts_at.replace(minute=mark.part.starts_at.minute + 15)
+    db.session.flush()
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    assert certificate.hours_attended_minutes == 5 * 60 + 45
+    assert "5 h 45" in pdf_text(services.certificate_pdf(certificate))
+
+
+def test_not_closed_session_is_refused(make, closed, team):
+    course, (enrollment, _other) = closed
+    course.status = SessionStatus.HELD
+    with pytest.raises(DomainError, match="clôturé"):
+        services.issue_certificate(enrollment, by=team.organizer)
+    with pytest.raises(DomainError, match="clôturé"):
+        services.issue_for_session(course, by=team.organizer)
+
+
+def test_not_attended_is_refused(make, team):
+    _course, (enrollment,) = make.closed_session_with(
+        people=1, organizations=[team.apcars], status=EnrollmentStatus.PARTLY_ATTENDED
+    )
+    with pytest.raises(DomainError, match="présentes à tout le stage"):
+        services.issue_certificate(enrollment, by=team.organizer)
+
+
+def test_second_certificate_is_refused(closed, team):
+    _course, (enrollment, _other) = closed
+    first = services.issue_certificate(enrollment, by=team.organizer)
+    with pytest.raises(DomainError, match=f"déjà été délivrée \\(n° {first.number}\\)"):
+        services.issue_certificate(enrollment, by=team.organizer)
+
+
+def test_attended_without_any_mark_is_refused(make, closed, team):
+    """An override to ATTENDED without marks would give an attestation of « 0 h 00 »."""
+    course, (enrollment, _other) = closed
+    for mark in db.session.scalars(sa.select(AttendanceMark)):
+        if mark.enrollment_id == enrollment.id:
+            db.session.delete(mark)
+    db.session.flush()
+    with pytest.raises(DomainError, match="aucune présence"):
+        services.issue_certificate(enrollment, by=team.organizer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbering
+
+
+def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
+    numbers = []
+    for moment in (
+        datetime(2026, 12, 31, 10, 0, tzinfo=timezone.utc),
+        datetime(2026, 12, 31, 22, 30, tzinfo=timezone.utc),  # 23 h 30 in Paris: still 2026
+        datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc),  # 00 h 30 in Paris: 2027
+        datetime(2027, 1, 2, 9, 0, tzinfo=timezone.utc),
+    ):
+        with time_machine.travel(moment, tick=False):
+            _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
+            numbers.append(services.issue_certificate(enrollment, by=team.organizer).number)
+    assert numbers == ["2026-00001", "2026-00002", "2027-00001", "2027-00002"]
+    rows = db.session.execute(sa.select(Certificate.year, Certificate.sequence).order_by(Certificate.id)).all()
+    assert [tuple(r) for r in rows] == [(2026, 1), (2026, 2), (2027, 1), (2027, 2)]
+
+
+def test_numbering_continues_after_existing_certificates(make, closed, team):
+    course, enrollments = closed
+    issued = services.issue_for_session(course, by=team.organizer)
+    _course, (later,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    assert [c.number for c in issued] + [services.issue_certificate(later, by=team.organizer).number] == [
+        "2026-00001", "2026-00002", "2026-00003",
+    ]
+
+
+def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
+    """Both pass the checks together; the per-year lock makes the second wait, then continue."""
+    _c1, (first,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    _c2, (second,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    db.session.commit()
+    ids = [first.id, second.id]
+    organizer_id = team.organizer.id
+    barrier = threading.Barrier(2, timeout=20)
+    original = services._lock_year
+    results, errors = [], []
+
+    def lock_after_both_arrive(year):
+        barrier.wait()  # both transactions are open and about to draw a number
+        original(year)
+
+    def issue(enrollment_id):
+        with app.app_context():
+            try:
+                from stages.auth.models import User
+                from stages.enrollment.models import Enrollment
+
+                enrollment = db.session.get(Enrollment, enrollment_id)
+                user = db.session.get(User, organizer_id)
+                results.append(services.issue_certificate(enrollment, by=user).number)
+                db.session.commit()
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(repr(error))
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    services._lock_year = lock_after_both_arrive
+    try:
+        threads = [threading.Thread(target=issue, args=(i,)) for i in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        services._lock_year = original
+    assert errors == []
+    assert sorted(results) == ["2026-00001", "2026-00002"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification codes
+
+
+def test_code_has_80_random_bits_in_an_unambiguous_alphabet(closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    code = certificate.verification_code
+    assert len(code) == services.CODE_LENGTH == 16
+    assert len(set(services.CODE_ALPHABET)) == 32
+    assert not set("ILOU") & set(services.CODE_ALPHABET)
+    assert set(code) <= set(services.CODE_ALPHABET)
+    assert services.CODE_LENGTH * math.log2(len(services.CODE_ALPHABET)) >= 80
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", services.format_code(code))
+
+
+def test_codes_are_random_and_use_every_symbol():
+    codes = [services.new_verification_code() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)
+    symbols = "".join(codes)
+    assert set(symbols) == set(services.CODE_ALPHABET)
+    # 32,000 symbols: each of the 32 appears ~1,000 times; a biased generator would not.
+    counts = [symbols.count(s) for s in services.CODE_ALPHABET]
+    assert min(counts) > 800 and max(counts) < 1200
+
+
+@pytest.mark.parametrize("typed", [
+    "abcd-efgh-jkmn-pqrs", "ABCD EFGH JKMN PQRS", "ABCDEFGHJKMNPQRS", " abcd-efgh jkmn-pqrs ",
+])
+def test_typed_codes_are_case_and_separator_insensitive(typed):
+    assert services.normalize_code(typed) == "ABCDEFGHJKMNPQRS"
+
+
+def test_look_alike_letters_are_read_as_digits():
+    assert services.normalize_code("O0IL-1111-2222-3333") == "0011111122223333"
+
+
+@pytest.mark.parametrize("typed", ["", None, "ABCD", "ABCD-EFGH-JKMN-PQR", "ABCD-EFGH-JKMN-PQRSX", "ÀBCD-EFGH-JKMN-PQRS", "U" * 16, "x" * 500])
+def test_malformed_codes_are_none(typed):
+    assert services.normalize_code(typed) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The PDF: regenerated identically
+
+
+def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    db.session.commit()
+    certificate_id = certificate.id
+    first = services.certificate_pdf(certificate)
+    db.session.expire_all()
+    db.session.remove()  # a new request: everything read again from the database
+    reloaded = db.session.get(Certificate, certificate_id)
+    second = services.certificate_pdf(reloaded)
+    assert first == second
+    assert hashlib.sha256(second).hexdigest() == reloaded.sha256
+    assert services.pdf_matches(reloaded, second)
+    assert first.startswith(b"%PDF-")
+    # Metadata carries the number, never the name.
+    info = PdfReader(io.BytesIO(first)).metadata
+    assert info.title == f"Attestation de stage n° {reloaded.number}"
+    assert "VERCINGETORIX" not in str(dict(info))
+    assert info["/CreationDate"] == "D:20260320100000+00'00'"
+
+
+def test_later_change_of_data_is_detected(closed, team, caplog):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    enrollment.measure.participant.first_names = "Max"
+    pdf = services.certificate_pdf(certificate)
+    assert not services.pdf_matches(certificate, pdf)
+    assert "differs from its stored SHA-256" in caplog.text
+    assert "Max" not in caplog.text and "VERCINGETORIX" not in caplog.text
+
+
+def test_names_outside_the_standard_font_are_transliterated(make, team):
+    _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    enrollment.measure.participant.surname = "WAŁĘSA"
+    enrollment.measure.participant.first_names = "Ștefan"
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    text = pdf_text(services.certificate_pdf(certificate))
+    assert "WALESA" in text and "Stefan" in text
+    assert "\u25a0" not in text  # no black boxes
+
+
+# ---------------------------------------------------------------------------------------------
+# Revocation
+
+
+def test_revocation_requires_a_reason_and_returns_the_measure_to_attended(closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    for blank in ("", "   ", None):
+        with pytest.raises(DomainError, match="motif"):
+            services.revoke_certificate(certificate, blank, by=team.organizer)
+    assert certificate.revoked_at is None
+    services.revoke_certificate(certificate, "Erreur de saisie de la présence", by=team.organizer)
+    db.session.commit()
+    assert certificate.revoked_at == NOW
+    assert certificate.revocation_reason == "Erreur de saisie de la présence"
+    assert enrollment.measure.status == MeasureStatus.ATTENDED
+    with pytest.raises(DomainError, match="déjà révoquée"):
+        services.revoke_certificate(certificate, "encore", by=team.organizer)
+    with pytest.raises(DomainError, match="révoquée"):
+        services.issue_certificate(enrollment, by=team.organizer)
+    # Revoking does not change the document: the same bytes can still be downloaded.
+    assert services.pdf_matches(certificate, services.certificate_pdf(certificate))
+
+
+def test_revoke_page(client, closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    login(client, team.organizer)
+    url = f"/attestations/{certificate.id}/revoquer"
+    page = client.get(url)
+    assert page.status_code == 200 and "Motif de la révocation" in page.text
+    refused = client.post(url, data={"reason": "  "})
+    assert refused.status_code == 200 and "Indiquez le motif" in refused.text
+    assert db.session.get(Certificate, certificate.id).revoked_at is None
+    done = client.post(url, data={"reason": "Présence contestée"})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(f"/personnes/{enrollment.measure.participant_id}")
+    certificate = db.session.get(Certificate, certificate.id)
+    assert certificate.revoked_at is not None
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "certificate.revoked"))
+    assert entry.object_id == certificate.id and entry.details is None
+    assert entry.participant_id == enrollment.measure.participant_id
+
+
+def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
+    for user in (team.liaison, other):
+        login(client, user)
+        assert client.post(f"/attestations/{certificate.id}/revoquer", data={"reason": "x"}).status_code == 403
+        client.post("/deconnexion")
+    assert db.session.get(Certificate, certificate.id).revoked_at is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads and permissions
+
+
+def test_download_by_organizer_and_liaison_of_the_authority(client, closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    expected = services.certificate_pdf(certificate)
+    for user in (team.organizer, team.liaison):
+        login(client, user)
+        response = client.get(f"/attestations/{certificate.id}.pdf")
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data == expected
+        disposition = response.headers["Content-Disposition"]
+        assert disposition == f'attachment; filename="attestation-{certificate.number}.pdf"'
+        assert "VERCINGETORIX" not in disposition
+        client.post("/deconnexion")
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "certificate.downloaded")
+    ).all()
+    assert {e.user_id for e in entries} == {team.organizer.id, team.liaison.id}
+    assert {e.participant_id for e in entries} == {enrollment.measure.participant_id}
+
+
+def test_download_refused_to_other_liaison_and_facilitator(client, make, closed, team):
+    course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    other_liaison = make.user(Role.LIAISON, [make.organization(OrganizationKind.PARQUET, name="Parquet de Lyon")])
+    facilitator = make.user(Role.FACILITATOR, [team.apcars])
+    course.facilitators.append(facilitator)
+    for user in (other_liaison, facilitator):
+        login(client, user)
+        assert client.get(f"/attestations/{certificate.id}.pdf").status_code == 403
+        # A missing id reads the same: ids cannot be probed.
+        assert client.get(f"/attestations/{certificate.id + 1000}.pdf").status_code == 403
+        client.post("/deconnexion")
+    assert db.session.scalar(
+        sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "certificate.downloaded")
+    ) == 0
+
+
+def test_download_needs_login(client, closed, team):
+    _course, (enrollment, _other) = closed
+    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    response = client.get(f"/attestations/{certificate.id}.pdf")
+    assert response.status_code == 302
+    assert "/connexion" in response.headers["Location"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing for a whole session
+
+
+def test_session_issue_view_issues_all_due_and_flashes(client, make, closed, team):
+    course, enrollments = closed
+    _absent = make.enrollment(make.measure(), course, status=EnrollmentStatus.ABSENT_UNEXCUSED)
+    login(client, team.organizer)
+    response = client.post(f"/stages/{course.id}/attestations", follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/stages/{course.id}")
+    certificates = db.session.scalars(sa.select(Certificate).order_by(Certificate.sequence)).all()
+    assert {c.enrollment_id for c in certificates} == {e.id for e in enrollments}
+    assert [c.number for c in certificates] == ["2026-00001", "2026-00002"]
+    with client.session_transaction() as flask_session:
+        flashes = flask_session["_flashes"]
+    assert ("success", "2 attestations délivrées (n° 2026-00001 à 2026-00002).") in flashes
+    assert db.session.scalar(
+        sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "certificate.issued")
+    ) == 2
+    again = client.post(f"/stages/{course.id}/attestations", follow_redirects=True)
+    assert "Aucune attestation à délivrer" in again.text
+
+
+def test_session_issue_needs_session_edit(client, make, closed, team):
+    course, _enrollments = closed
+    other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
+    for user in (other, team.liaison):
+        login(client, user)
+        assert client.post(f"/stages/{course.id}/attestations").status_code == 403
+        client.post("/deconnexion")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
+
+
+def test_session_issue_is_all_or_nothing(client, make, closed, team):
+    """One person cannot be certified: nobody is, and the organizer reads why."""
+    course, enrollments = closed
+    bad = make.enrollment(make.measure(status=MeasureStatus.ATTENDED), course, status=EnrollmentStatus.ATTENDED)
+    bad.measure.participant.surname = "SANSMARQUE"
+    login(client, team.organizer)
+    response = client.post(f"/stages/{course.id}/attestations", follow_redirects=True)
+    assert "SANSMARQUE" in response.text and "aucune présence" in response.text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
+    assert all(e.measure.status == MeasureStatus.ATTENDED for e in enrollments)
+
+
+def test_session_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, team):
+    course, _enrollments = closed
+    calls = []
+    original = services.render_certificate
+
+    def fail_on_second(document):
+        calls.append(document.number)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return original(document)
+
+    monkeypatch.setattr(services, "render_certificate", fail_on_second)
+    with pytest.raises(RuntimeError):
+        services.issue_for_session(course, by=team.organizer)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaders and the page sections
+
+
+def test_certificates_for_session_is_one_query_whatever_the_size(make, team):
+    sizes = {}
+    for people in (1, 6):
+        course, _enrollments = make.closed_session_with(people=people, organizations=[team.apcars])
+        services.issue_for_session(course, by=team.organizer)
+        db.session.commit()
+        course_id = course.id
+        db.session.expire_all()
+        with count_queries() as counter:
+            found = services.certificates_for_session(course_id)
+            [c.enrollment.status for c in found.values()]  # what the section reads
+        sizes[people] = counter.count
+        assert len(found) == people
+    assert sizes[1] == sizes[6] == 1
+
+
+def test_certificates_for_enrollments_is_one_query(make, closed, team):
+    course, enrollments = closed
+    services.issue_for_session(course, by=team.organizer)
+    db.session.commit()
+    ids = [e.id for e in enrollments]
+    db.session.expire_all()
+    with count_queries() as counter:
+        found = services.certificates_for_enrollments(ids)
+        [(c.enrollment.session.title, c.enrollment.session.venue.timezone) for c in found.values()]
+    assert counter.count == 1
+    assert set(found) == set(ids)
+    assert services.certificates_for_enrollments([]) == {}
+
+
+def test_included_sections_render(app, make, closed, team):
+    from flask import render_template
+    from flask_login import login_user
+
+    course, enrollments = closed
+    services.issue_certificate(enrollments[0], by=team.organizer)
+    certificates = services.certificates_for_session(course.id)
+    with app.test_request_context():
+        login_user(team.organizer)
+        html = render_template(
+            "certificates/_session_actions.html", session=course, enrollments=enrollments,
+            certificates=certificates, can_edit=True,
+            certificates_due=services.count_due(enrollments, certificates),
+        )
+        assert "Délivrer les attestations (1)" in html
+        assert f"/stages/{course.id}/attestations" in html
+        assert "2026-00001" in html and "VERCINGETORIX" in html
+        participant_html = render_template(
+            "certificates/_participant_certificates.html",
+            certificates=services.certificates_for_enrollments([enrollments[0].id]), can_revoke=True,
+        )
+        assert "N° 2026-00001" in participant_html and "/revoquer" in participant_html
+        hidden = render_template(
+            "certificates/_session_actions.html", session=course, enrollments=enrollments,
+            certificates=certificates, can_edit=False,
+        )
+        assert hidden.strip() == ""
