@@ -1,8 +1,18 @@
-"""Login and password forms."""
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length
+"""Login, second-factor, password and account-management forms."""
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from stages.forms import BaseForm
+from stages.auth.models import Role
+from stages.forms import BaseForm, strip_filter
+
+TEXT = {"filters": [strip_filter]}
 
 
 class LoginForm(BaseForm):
@@ -17,13 +27,25 @@ class LoginForm(BaseForm):
     remember = BooleanField("Rester connecté·e sur cet appareil")
 
 
+class TotpCodeForm(BaseForm):
+    """A six-digit code from the authenticator app (login second step, enrolment, disabling)."""
+
+    code = StringField(
+        "Code à 6 chiffres",
+        description="Le code affiché en ce moment par votre application d'authentification.",
+        validators=[DataRequired("Saisissez le code à 6 chiffres."), Length(max=12)],
+        **TEXT,
+    )
+
+
 class ChangePasswordForm(BaseForm):
     current_password = PasswordField(
         "Mot de passe actuel", validators=[DataRequired("Saisissez votre mot de passe actuel.")]
     )
     new_password = PasswordField(
         "Nouveau mot de passe",
-        description="Au moins 12 caractères.",
+        description="Au moins 12 caractères, difficile à deviner : une phrase de plusieurs mots "
+        "sans rapport entre eux convient bien.",
         validators=[DataRequired("Saisissez un nouveau mot de passe."), Length(max=200)],
     )
     confirm_password = PasswordField(
@@ -33,3 +55,47 @@ class ChangePasswordForm(BaseForm):
             EqualTo("new_password", "Les deux mots de passe ne correspondent pas."),
         ],
     )
+
+
+class UserEditForm(BaseForm):
+    """Admin: the role, scope and state of an account."""
+
+    role = SelectField("Rôle", choices=Role.choices())
+    organizations = SelectMultipleField(
+        "Rattachement",
+        description="Associations pour les organisateur·rices et intervenant·es ; autorités "
+        "prescriptrices (parquet, tribunal, SPIP) pour les référent·es. Aucun pour un·e "
+        "administrateur·rice.",
+        coerce=int,
+    )
+    active = BooleanField(
+        "Compte actif",
+        description="Un compte désactivé ne peut plus se connecter ; il n'est jamais supprimé "
+        "(le journal des accès y renvoie).",
+    )
+
+
+class UserCreateForm(UserEditForm):
+    """Admin: a new account."""
+
+    full_name = StringField(
+        "Nom complet",
+        validators=[DataRequired("Indiquez le nom complet."), Length(max=200)],
+        **TEXT,
+    )
+    email = EmailField(
+        "Adresse électronique",
+        validators=[
+            DataRequired("Indiquez l'adresse électronique."),
+            Email("Adresse électronique invalide."),
+            Length(max=254),
+        ],
+        **TEXT,
+    )
+    password = PasswordField(
+        "Mot de passe",
+        description="Laissez vide pour générer un mot de passe provisoire, affiché une seule "
+        "fois, à transmettre à la personne par un canal sûr.",
+        validators=[Optional(), Length(max=200)],
+    )
+    active = None  # a new account is active

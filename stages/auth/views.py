@@ -1,24 +1,70 @@
-"""Login, logout, the user's own profile, and the admin's list of accounts."""
+"""Login and its second step, logout, the user's own account and security settings, and the
+admin's management of accounts."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
 
+from stages.auth import totp
 from stages.auth.audit import audit
-from stages.auth.forms import ChangePasswordForm, LoginForm
-from stages.auth.models import User
-from stages.auth.permissions import Permission, authorize
-from stages.auth.services import authenticate, change_password
+from stages.auth.forms import (
+    ChangePasswordForm,
+    LoginForm,
+    TotpCodeForm,
+    UserCreateForm,
+    UserEditForm,
+)
+from stages.auth.models import Role, User
+from stages.auth.permissions import Permission, authorize, get_authorized
+from stages.auth.services import (
+    WRONG_CURRENT_PASSWORD,
+    authenticate,
+    change_password,
+    complete_login,
+    create_user,
+    end_all_sessions,
+    generate_temporary_password,
+    is_locked,
+    password_inputs,
+    record_failed_login,
+    reset_password,
+    unlock_user,
+    update_user,
+)
 from stages.errors import DomainError
 from stages.extensions import db, limiter
+from stages.forms import select_choices
+from stages.scheduling.models import Organization
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
+# One message for every failure of the first step: unknown email, wrong password, deactivated or
+# locked account. Naming the lock would tell an attacker the email exists; this wording still
+# tells a real user who locked themselves out why their right password fails, and to wait.
+LOGIN_FAILED = (
+    "Adresse électronique ou mot de passe incorrect, ou compte temporairement bloqué après "
+    "plusieurs échecs."
+)
+# Session key of a login waiting for its second factor: the user is NOT logged in meanwhile.
+PENDING_LOGIN = "pending_login"
+
+
+def _login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -31,26 +77,92 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# --- Login -------------------------------------------------------------------------------------
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
 def login():
-    """Log in with email and password; unknown email and wrong password read the same."""
+    """Log in with email and password; every failure reads the same (no account enumeration)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     next_url = _safe_next(request.values.get("next"))
     if form.validate_on_submit():
+        session.pop(PENDING_LOGIN, None)
         user = authenticate(form.email.data, form.password.data)
         if user is None:
             audit("auth.login_failed", details="échec de connexion")
             db.session.commit()
             flash(LOGIN_FAILED, "error")
+        elif totp.is_enabled(user):
+            session[PENDING_LOGIN] = {
+                "user_id": user.id,
+                "epoch": user.session_epoch,
+                "expires": time.time() + current_app.config["TOTP_LOGIN_TIMEOUT"],
+                "remember": bool(form.remember.data),
+                "next": next_url,
+            }
+            db.session.commit()  # a password rehash, if argon2's parameters changed
+            return redirect(url_for("auth.login_code"))
         else:
-            login_user(user, remember=form.remember.data)
-            audit("auth.login", user, user=user)
-            db.session.commit()
-            return redirect(next_url or url_for("main.index"))
+            return _finish_login(user, bool(form.remember.data), next_url)
     return render_template("auth/login.html", form=form, next=next_url or "")
+
+
+@bp.route("/connexion/code", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login_code():
+    """Second step of login: the code of the user's authenticator app."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    user, pending = _pending_login()
+    if user is None:
+        flash(
+            "Votre demande de connexion a expiré : saisissez de nouveau vos identifiants.", "info"
+        )
+        return redirect(url_for("auth.login"))
+    form = TotpCodeForm()
+    if form.validate_on_submit():
+        if not is_locked(user) and totp.verify_login_code(user, form.code.data):
+            return _finish_login(user, pending["remember"], pending["next"])
+        audit("auth.login_failed", details="code de double authentification refusé")
+        locked = is_locked(user) or record_failed_login(user)
+        db.session.commit()
+        if locked:
+            # The code step no longer helps: start again, with the first step's single message.
+            session.pop(PENDING_LOGIN, None)
+            flash(LOGIN_FAILED, "error")
+            return redirect(url_for("auth.login"))
+        form.code.errors.append(totp.WRONG_CODE)
+    return render_template("auth/login_code.html", form=form)
+
+
+def _pending_login() -> tuple[User | None, dict]:
+    """The user whose password was right and who still owes a code, if not expired."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict) or pending.get("expires", 0) < time.time():
+        session.pop(PENDING_LOGIN, None)
+        return None, {}
+    user_id = pending.get("user_id")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    # A password change or "log out everywhere" since the first step cancels it.
+    if user is None or not user.active or user.session_epoch != pending.get("epoch"):
+        session.pop(PENDING_LOGIN, None)
+        return None, {}
+    return user, pending
+
+
+def _finish_login(user: User, remember: bool, next_url: str | None):
+    """Every factor checked: log in, then go on (to enrolment first when 2FA is required)."""
+    session.pop(PENDING_LOGIN, None)
+    complete_login(user)
+    login_user(user, remember=remember)
+    audit("auth.login", user, user=user)
+    db.session.commit()
+    if totp.enrolment_required(user):
+        return redirect(url_for("auth.totp_setup"))
+    return redirect(next_url or url_for("main.index"))
 
 
 @bp.route("/deconnexion", methods=["POST"])
@@ -60,34 +172,111 @@ def logout():
         audit("auth.logout", current_user)
         db.session.commit()
         logout_user()
+    session.pop(PENDING_LOGIN, None)
     flash("Vous êtes déconnecté·e.", "info")
     return redirect(url_for("auth.login"))
+
+
+# --- The user's own account --------------------------------------------------------------------
 
 
 @bp.route("/mon-compte", methods=["GET", "POST"])
 @login_required
 def profile():
-    """The user's own account: identity, role, scope, password."""
+    """The user's own account: identity, role, scope, password, 2FA, sessions."""
+    user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            change_password(current_user, form.current_password.data, form.new_password.data)
+            change_password(user, form.current_password.data, form.new_password.data)
         except DomainError as error:
-            form.current_password.errors.append(error.message)
+            wrong_current = error.message == WRONG_CURRENT_PASSWORD
+            (form.current_password if wrong_current else form.new_password).errors.append(
+                error.message
+            )
         else:
-            audit("auth.password_changed", current_user)
             db.session.commit()
             # The epoch changed: log in again in this browser with the new identity.
-            login_user(current_user)
+            login_user(user)
             flash("Votre mot de passe a été modifié.", "success")
             return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", form=form)
+    return render_template(
+        "auth/profile.html",
+        form=form,
+        totp_form=TotpCodeForm(formdata=None),
+        totp_enabled=totp.is_enabled(user),
+        totp_required=totp.enrolment_required_for_role(user),
+    )
+
+
+@bp.route("/mon-compte/double-authentification", methods=["GET", "POST"])
+@login_required
+def totp_setup():
+    """Enrol an authenticator app: its secret and QR code, confirmed by a first code."""
+    user = current_user._get_current_object()
+    if totp.is_enabled(user):
+        flash("La double authentification est déjà activée sur votre compte.", "info")
+        return redirect(url_for("auth.profile"))
+    form = TotpCodeForm()
+    if form.validate_on_submit():
+        try:
+            totp.confirm_enrolment(user, form.code.data)
+        except DomainError as error:
+            form.code.errors.append(error.message)
+        else:
+            db.session.commit()
+            login_user(user)  # the epoch changed: keep this browser logged in
+            flash("La double authentification est activée.", "success")
+            return redirect(url_for("auth.profile"))
+    secret = totp.begin_enrolment(user)
+    db.session.commit()  # the same secret on every reload, until confirmed
+    return render_template(
+        "auth/totp_setup.html",
+        form=form,
+        secret_groups=[secret[i:i + 4] for i in range(0, len(secret), 4)],
+        qr_code=totp.qr_code_svg(totp.provisioning_uri(user)),
+        required=totp.enrolment_required(user),
+    )
+
+
+@bp.route("/mon-compte/double-authentification/desactiver", methods=["POST"])
+@limiter.limit(_login_rate_limit)
+@login_required
+def totp_disable():
+    """Turn 2FA off, proven by a current code."""
+    form = TotpCodeForm()
+    if not form.validate_on_submit():
+        flash("Saisissez le code à 6 chiffres de votre application.", "error")
+        return redirect(url_for("auth.profile"))
+    try:
+        totp.disable(current_user._get_current_object(), form.code.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("La double authentification est désactivée.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.route("/mon-compte/deconnexion-partout", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every login session of the user, on every device, this one included."""
+    end_all_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    flash("Vous êtes déconnecté·e de tous vos appareils.", "success")
+    return redirect(url_for("auth.login"))
+
+
+# --- Accounts (admin) --------------------------------------------------------------------------
 
 
 @bp.route("/admin/comptes")
 @login_required
 def users():
-    """Admin: every account with its role and scope."""
+    """Admin: every account with its role, scope and state."""
     authorize(Permission.ADMIN)
     page = request.args.get("page", 1, type=int)
     query = (
@@ -98,4 +287,142 @@ def users():
     pagination = db.paginate(
         query, page=page, per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False
     )
-    return render_template("auth/users.html", pagination=pagination)
+    return render_template("auth/users.html", pagination=pagination, is_locked=is_locked)
+
+
+@bp.route("/admin/comptes/nouveau", methods=["GET", "POST"])
+@login_required
+def user_create():
+    """Admin: create an account; a generated temporary password is shown once."""
+    authorize(Permission.ADMIN)
+    form = UserCreateForm()
+    _set_organization_choices(form, [])
+    if form.validate_on_submit():
+        generated = not form.password.data
+        password = form.password.data or generate_temporary_password(
+            password_inputs(form.full_name.data, form.email.data)
+        )
+        try:
+            account = create_user(
+                form.email.data,
+                form.full_name.data,
+                Role(form.role.data),
+                password,
+                _organizations(form.organizations.data),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+        else:
+            db.session.commit()
+            if generated:
+                # Rendered, not redirected: a flash would keep the password in the session cookie.
+                return render_template(
+                    "auth/temporary_password.html", account=account, password=password, created=True
+                )
+            flash("Le compte a été créé.", "success")
+            return redirect(url_for("auth.user_edit", user_id=account.id))
+    return render_template("auth/user_form.html", form=form, account=None)
+
+
+@bp.route("/admin/comptes/<int:user_id>/modifier", methods=["GET", "POST"])
+@login_required
+def user_edit(user_id: int):
+    """Admin: an account's role, scope and active flag, and its security actions."""
+    account = get_authorized(User, user_id, Permission.ADMIN)
+    form = UserEditForm(
+        data={
+            "role": account.role.value,
+            "organizations": [o.id for o in account.organizations],
+            "active": account.active,
+        }
+    )
+    _set_organization_choices(form, account.organizations)
+    if form.validate_on_submit():
+        try:
+            changes = update_user(
+                account,
+                role=Role(form.role.data),
+                organizations=_organizations(form.organizations.data),
+                active=form.active.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+        else:
+            db.session.commit()
+            if changes:
+                flash("Compte modifié : " + ", ".join(changes) + ".", "success")
+            else:
+                flash("Aucune modification.", "info")
+            return redirect(url_for("auth.user_edit", user_id=account.id))
+    return render_template(
+        "auth/user_form.html",
+        form=form,
+        account=account,
+        locked=is_locked(account),
+        totp_enabled=totp.is_enabled(account),
+    )
+
+
+@bp.route("/admin/comptes/<int:user_id>/mot-de-passe", methods=["POST"])
+@login_required
+def user_reset_password(user_id: int):
+    """Admin: replace an account's password by a temporary one, shown once; ends its sessions."""
+    account = get_authorized(User, user_id, Permission.ADMIN)
+    if account.id == current_user.id:
+        flash(_OWN_ACCOUNT, "error")
+        return redirect(url_for("auth.user_edit", user_id=account.id))
+    password = reset_password(account)
+    db.session.commit()
+    return render_template(
+        "auth/temporary_password.html", account=account, password=password, created=False
+    )
+
+
+@bp.route("/admin/comptes/<int:user_id>/debloquer", methods=["POST"])
+@login_required
+def user_unlock(user_id: int):
+    """Admin: lift a lockout after failed logins."""
+    account = get_authorized(User, user_id, Permission.ADMIN)
+    unlock_user(account)
+    db.session.commit()
+    flash("Le compte est débloqué.", "success")
+    return redirect(url_for("auth.user_edit", user_id=account.id))
+
+
+@bp.route("/admin/comptes/<int:user_id>/double-authentification", methods=["POST"])
+@login_required
+def user_reset_totp(user_id: int):
+    """Admin: forget an account's authenticator app (lost phone); ends its sessions."""
+    account = get_authorized(User, user_id, Permission.ADMIN)
+    if account.id == current_user.id:
+        flash(_OWN_ACCOUNT, "error")
+        return redirect(url_for("auth.user_edit", user_id=account.id))
+    totp.reset(account)
+    db.session.commit()
+    flash("La double authentification de ce compte est réinitialisée.", "success")
+    return redirect(url_for("auth.user_edit", user_id=account.id))
+
+
+# Resetting one's own password or 2FA here would skip the proof "Mon compte" asks for.
+_OWN_ACCOUNT = "Pour votre propre compte, passez par « Mon compte »."
+
+
+def _set_organization_choices(form: UserEditForm, current: list[Organization]) -> None:
+    """Every organization not archived, plus the archived ones the account still belongs to."""
+    current_ids = [o.id for o in current]
+    organizations = db.session.scalars(
+        sa.select(Organization)
+        .where(sa.or_(Organization.archived_at.is_(None), Organization.id.in_(current_ids)))
+        .order_by(Organization.kind, Organization.name)
+    ).all()
+    form.organizations.choices = select_choices(
+        (o.id, f"{o.name} ({o.kind.label})") for o in organizations
+    )
+
+
+def _organizations(ids: list[int] | None) -> list[Organization]:
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Organization).where(Organization.id.in_(ids))))

@@ -1,0 +1,126 @@
+"""Request hooks that protect every page: security headers, idle timeout, required 2FA.
+
+``register_security(app)`` is called once by ``create_app``. The headers come from ONE
+``after_request`` hook, so HTML pages, PDFs, calendar feeds, error pages and static files all
+carry them; a view never sets them itself.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask_login import (
+    current_user,
+    logout_user,
+    user_loaded_from_cookie,
+    user_logged_in,
+    user_logged_out,
+)
+
+from stages.auth.totp import enrolment_required
+
+# Scripts and styles only from our own files: no inline <script>, no style="" attribute, no
+# onclick= handler in any template (images may be data: URIs, e.g. QR codes in a PDF preview).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
+    # Our URLs carry ids and feed tokens: never send them to another site.
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+# Session key: when the logged-in user last made a request (epoch seconds).
+LAST_SEEN = "last_seen"
+SESSION_EXPIRED = "Votre session a expiré après une période d'inactivité."
+
+# What a user who must enrol in 2FA may still reach.
+ENROLMENT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.logout_everywhere", "static"}
+
+
+def register_security(app: Flask) -> None:
+    """Install the security hooks on ``app``."""
+    # A site that announces HSTS is only reached over HTTPS: its cookies must say so too.
+    if app.config.get("HSTS"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.before_request(end_idle_session)
+    app.before_request(require_2fa_enrolment)
+    app.after_request(set_security_headers)
+    # Module-level receivers: blinker keeps them (it holds receivers weakly) and connects each
+    # once however many apps are created.
+    user_logged_in.connect(_mark_seen)
+    user_loaded_from_cookie.connect(_mark_seen)
+    user_logged_out.connect(_forget_seen)
+
+
+def set_security_headers(response):
+    """Add the security headers to every response (the one hook; see the module docstring)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    if request.is_secure or current_app.config.get("HSTS"):
+        response.headers["Strict-Transport-Security"] = HSTS
+    # What a logged-in user is shown may hold personal data: it must not sit in a shared or
+    # back-button cache. Not only HTML: a PDF served without a policy (a sign-in sheet) holds
+    # names too. Responses that chose their own policy (calendar feeds, exports) keep it, and
+    # static files hold nothing personal.
+    if (
+        "Cache-Control" not in response.headers
+        and request.endpoint != "static"
+        and current_user.is_authenticated
+    ):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def end_idle_session():
+    """Log out a user idle for longer than IDLE_TIMEOUT seconds; otherwise note this request.
+
+    The time lives in the (signed) session cookie, so no database write per request. A
+    "remember me" cookie only restores a session whose browser was closed: an idle one is
+    logged out, remember cookie included.
+    """
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    timeout = current_app.config.get("IDLE_TIMEOUT") or 0
+    now = int(time.time())
+    last_seen = session.get(LAST_SEEN)
+    if timeout and isinstance(last_seen, int) and now - last_seen > timeout:
+        logout_user()
+        flash(SESSION_EXPIRED, "info")
+        # Path only: a query string may hold a search for a person's name.
+        target = request.path if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))
+    session[LAST_SEEN] = now
+    return None
+
+
+def require_2fa_enrolment():
+    """With STAGES_REQUIRE_2FA, admins and liaisons without 2FA can only enrol (or log out)."""
+    if request.endpoint in ENROLMENT_ENDPOINTS or not current_user.is_authenticated:
+        return None
+    if not enrolment_required(current_user):
+        return None
+    # No flash: the enrolment page says why, and a flash per redirected request would pile up.
+    return redirect(url_for("auth.totp_setup"))
+
+
+def _mark_seen(sender, user, **extra) -> None:
+    session[LAST_SEEN] = int(time.time())
+
+
+def _forget_seen(sender, user, **extra) -> None:
+    session.pop(LAST_SEEN, None)

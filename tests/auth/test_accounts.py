@@ -1,0 +1,325 @@
+"""Account management by admins: create, edit role/scope/state, reset, unlock; audited; guarded."""
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from stages.auth.models import AuditEntry, Role, User
+from stages.auth.services import authenticate, check_password
+from stages.extensions import db
+from stages.models import OrganizationKind
+from stages.timeutil import now_utc
+from tests.conftest import IsolatedClient
+from tests.factories import PASSWORD
+from tests.helpers import login
+
+
+@pytest.fixture
+def world(make):
+    w = type("World", (), {})()
+    w.association = make.organization(OrganizationKind.ASSOCIATION)
+    w.parquet = make.authority()
+    w.admin = make.user(Role.ADMIN)
+    w.organizer = make.user(
+        Role.ORGANIZER, [w.association], full_name="Camille Martin",
+        email="camille.martin@example.org",
+    )
+    db.session.commit()
+    return w
+
+
+@pytest.fixture
+def admin_client(client, world):
+    login(client, world.admin)
+    return client
+
+
+def entries(action: str) -> list[AuditEntry]:
+    return db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    ).all()
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def shown_password(response) -> str:
+    page = response.get_data(as_text=True)
+    return re.search(r'id="temporary-password" value="([^"]+)"', page).group(1)
+
+
+def fresh(user: User) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+# --- Create ------------------------------------------------------------------------------------
+
+
+def test_admin_creates_an_account_with_a_temporary_password(admin_client, world):
+    assert "Créer un compte" in text(admin_client.get("/admin/comptes"))
+    assert admin_client.get("/admin/comptes/nouveau").status_code == 200
+    response = admin_client.post(
+        "/admin/comptes/nouveau",
+        data={
+            "full_name": "Nadia Benali",
+            "email": "N.Benali@Example.org",
+            "role": "liaison",
+            "organizations": [str(world.parquet.id)],
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"  # the password must not be cached
+    password = shown_password(response)
+    user = authenticate("n.benali@example.org", password)
+    assert user is not None and user.role == Role.LIAISON
+    assert [o.id for o in user.organizations] == [world.parquet.id]
+    [created] = entries("user.created")
+    assert (created.user_id, created.object_id, created.details) == (
+        world.admin.id, user.id, "rôle : liaison"
+    )
+    assert password not in (created.details or "")
+
+
+def test_admin_may_set_the_password_but_not_a_weak_one(admin_client, world):
+    data = {"full_name": "Paul Durand", "email": "p.durand@example.org", "role": "admin"}
+    weak = admin_client.post("/admin/comptes/nouveau", data={**data, "password": "motdepasse123"})
+    assert weak.status_code == 200
+    assert "trop courant ou trop facile à deviner" in text(weak)
+    assert db.session.scalar(sa.select(User).where(User.email == "p.durand@example.org")) is None
+
+    strong = "girafe lunaire sous la pluie tiède"
+    response = admin_client.post("/admin/comptes/nouveau", data={**data, "password": strong})
+    assert response.status_code == 302
+    assert authenticate("p.durand@example.org", strong) is not None
+
+
+def test_creation_applies_the_scope_rules(admin_client, world):
+    response = admin_client.post(
+        "/admin/comptes/nouveau",
+        data={
+            "full_name": "Léa Petit",
+            "email": "l.petit@example.org",
+            "role": "liaison",
+            "organizations": [str(world.association.id)],
+        },
+    )
+    assert response.status_code == 200
+    assert "autorité prescriptrice" in text(response)
+    duplicate = admin_client.post(
+        "/admin/comptes/nouveau",
+        data={
+            "full_name": "Autre",
+            "email": world.organizer.email,
+            "role": "organizer",
+            "organizations": [str(world.association.id)],
+        },
+    )
+    assert "Un compte existe déjà" in text(duplicate)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
+
+
+# --- Edit: role, scope, state ------------------------------------------------------------------
+
+
+def test_role_and_scope_changes_are_audited(admin_client, world):
+    response = admin_client.post(
+        f"/admin/comptes/{world.organizer.id}/modifier",
+        data={"role": "liaison", "organizations": [str(world.parquet.id)], "active": "y"},
+    )
+    assert response.status_code == 302
+    user = fresh(world.organizer)
+    assert user.role == Role.LIAISON and [o.id for o in user.organizations] == [world.parquet.id]
+    [role] = entries("user.role_changed")
+    assert (role.details, role.object_id, role.user_id) == (
+        "organizer → liaison", user.id, world.admin.id
+    )
+    [scope] = entries("user.scope_changed")
+    assert scope.details == f"{world.association.short_name} → {world.parquet.short_name}"
+    # Nothing personal in the details: no name, no email.
+    for entry in (role, scope):
+        assert "Camille" not in entry.details and "@" not in entry.details
+    assert "Compte modifié" in text(admin_client.get(response.headers["Location"]))
+
+
+def test_saving_without_change_writes_nothing(admin_client, world):
+    admin_client.post(
+        f"/admin/comptes/{world.organizer.id}/modifier",
+        data={"role": "organizer", "organizations": [str(world.association.id)], "active": "y"},
+    )
+    assert entries("user.role_changed") == entries("user.scope_changed") == []
+
+
+def test_edit_applies_the_scope_rules(admin_client, world):
+    response = admin_client.post(
+        f"/admin/comptes/{world.organizer.id}/modifier",
+        data={"role": "liaison", "organizations": [str(world.association.id)], "active": "y"},
+    )
+    assert response.status_code == 200 and "autorité prescriptrice" in text(response)
+    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert entries("user.role_changed") == []
+
+
+def test_deactivated_accounts_cannot_log_in_and_are_kept(app, admin_client, world):
+    app.test_client_class = IsolatedClient
+    their = app.test_client()
+    login(their, world.organizer)
+    response = admin_client.post(
+        f"/admin/comptes/{world.organizer.id}/modifier",
+        data={"role": "organizer", "organizations": [str(world.association.id)]},
+    )
+    assert response.status_code == 302
+    assert fresh(world.organizer).active is False
+    assert len(entries("user.deactivated")) == 1
+    assert their.get("/").status_code == 302  # their open session ends at once
+    assert login(their, world.organizer).status_code == 200  # refused
+    assert "Désactivé" in text(admin_client.get("/admin/comptes"))
+
+
+# --- The last admin ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"role": "organizer", "active": "y"},  # demote
+        {"role": "admin"},  # deactivate (the checkbox unticked)
+    ],
+)
+def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(admin_client, world, data):
+    organizations = [str(world.association.id)] if data["role"] == "organizer" else []
+    response = admin_client.post(
+        f"/admin/comptes/{world.admin.id}/modifier", data={**data, "organizations": organizations}
+    )
+    assert response.status_code == 200
+    assert "dernier compte administrateur actif" in text(response)
+    admin = fresh(world.admin)
+    assert (admin.role, admin.active) == (Role.ADMIN, True)
+    assert entries("user.role_changed") == entries("user.deactivated") == []
+
+
+def test_an_admin_may_step_down_when_another_remains(admin_client, world, make):
+    make.user(Role.ADMIN)
+    response = admin_client.post(
+        f"/admin/comptes/{world.admin.id}/modifier",
+        data={"role": "organizer", "organizations": [str(world.association.id)], "active": "y"},
+    )
+    assert response.status_code == 302
+    assert fresh(world.admin).role == Role.ORGANIZER
+    assert entries("user.role_changed")[0].details == "admin → organizer"
+    assert admin_client.get("/admin/comptes").status_code == 403  # the new role applies at once
+
+
+def test_an_inactive_admin_does_not_count(admin_client, world, make):
+    make.user(Role.ADMIN, active=False)
+    response = admin_client.post(
+        f"/admin/comptes/{world.admin.id}/modifier", data={"role": "admin", "organizations": []}
+    )
+    assert "dernier compte administrateur actif" in text(response)
+
+
+# --- Reset password, unlock, reset 2FA ---------------------------------------------------------
+
+
+def test_reset_password_shows_a_temporary_one_and_ends_sessions(app, admin_client, world):
+    app.test_client_class = IsolatedClient
+    their = app.test_client()
+    login(their, world.organizer)
+    world.organizer.locked_until = now_utc() + timedelta(minutes=10)
+    world.organizer.failed_logins = 7
+    response = admin_client.post(f"/admin/comptes/{world.organizer.id}/mot-de-passe")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    password = shown_password(response)
+    user = fresh(world.organizer)
+    assert check_password(user, password) and not check_password(user, PASSWORD)
+    assert (user.failed_logins, user.locked_until) == (0, None)
+    assert their.get("/").status_code == 302
+    assert len(entries("user.password_reset")) == 1
+    assert login(their, user, password).status_code == 302
+
+
+def test_unlock(admin_client, world):
+    world.organizer.locked_until = now_utc() + timedelta(minutes=10)
+    world.organizer.failed_logins = 6
+    page = text(admin_client.get(f"/admin/comptes/{world.organizer.id}/modifier"))
+    assert "Débloquer le compte" in page
+    admin_client.post(f"/admin/comptes/{world.organizer.id}/debloquer")
+    user = fresh(world.organizer)
+    assert (user.failed_logins, user.locked_until) == (0, None)
+    assert len(entries("user.unlocked")) == 1
+
+
+def test_reset_two_factor(admin_client, world):
+    world.organizer.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    world.organizer.totp_confirmed_at = now_utc()
+    epoch = world.organizer.session_epoch
+    response = admin_client.post(f"/admin/comptes/{world.organizer.id}/double-authentification")
+    assert response.status_code == 302
+    user = fresh(world.organizer)
+    assert (user.totp_secret, user.totp_confirmed_at) == (None, None)
+    assert user.session_epoch == epoch + 1
+    assert len(entries("user.2fa_reset")) == 1
+
+
+def test_own_password_and_2fa_go_through_my_account(admin_client, world):
+    for action in ("mot-de-passe", "double-authentification"):
+        response = admin_client.post(f"/admin/comptes/{world.admin.id}/{action}")
+        assert response.status_code == 302
+    assert check_password(fresh(world.admin), PASSWORD)
+    assert entries("user.password_reset") == entries("user.2fa_reset") == []
+
+
+# --- Permissions and CSRF ----------------------------------------------------------------------
+
+
+ADMIN_REQUESTS = [
+    ("get", "/admin/comptes"),
+    ("get", "/admin/comptes/nouveau"),
+    ("post", "/admin/comptes/nouveau"),
+    ("get", "/admin/comptes/{id}/modifier"),
+    ("post", "/admin/comptes/{id}/modifier"),
+    ("post", "/admin/comptes/{id}/mot-de-passe"),
+    ("post", "/admin/comptes/{id}/debloquer"),
+    ("post", "/admin/comptes/{id}/double-authentification"),
+]
+
+
+@pytest.mark.parametrize("role", [Role.ORGANIZER, Role.FACILITATOR, Role.LIAISON])
+def test_only_admins_manage_accounts(client, world, make, role):
+    scope = [world.parquet] if role == Role.LIAISON else [world.association]
+    login(client, make.user(role, scope))
+    for method, url in ADMIN_REQUESTS:
+        response = getattr(client, method)(
+            url.format(id=world.organizer.id),
+            data={"role": "admin", "full_name": "X", "email": "x@example.org"},
+        )
+        assert response.status_code == 403, (role, method, url)
+    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert client.get("/admin/comptes/999999/modifier").status_code == 403  # no probing
+
+
+def test_anonymous_users_are_sent_to_login(client, world):
+    for method, url in ADMIN_REQUESTS:
+        response = getattr(client, method)(url.format(id=world.organizer.id))
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/connexion")
+
+
+def test_unknown_account_is_404_for_admins(admin_client):
+    assert admin_client.get("/admin/comptes/999999/modifier").status_code == 404
+
+
+def test_a_post_without_csrf_token_is_refused(admin_client, world, csrf_enabled):
+    response = admin_client.post(
+        f"/admin/comptes/{world.organizer.id}/modifier",
+        data={"role": "admin", "organizations": [], "active": "y"},
+    )
+    assert response.status_code == 400
+    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert admin_client.post("/admin/comptes/nouveau", data={}).status_code == 400
