@@ -1,9 +1,12 @@
 """The domain error that services raise, and the French error pages."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+import sqlalchemy as sa
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from stages.extensions import db, login_manager
 
 
 class DomainError(Exception):
@@ -42,8 +45,90 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
+# Seconds a client (or a proxy's health check) is asked to wait before trying again.
+RETRY_AFTER_SECONDS = 30
+# SQLSTATE classes that mean "the server cannot serve us right now": connection exceptions,
+# insufficient resources (too many connections…), operator intervention (shutting down…).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+# SQLite has no SQLSTATE: these messages mean the file is out of reach or busy, not a bug.
+_UNAVAILABLE_SQLITE_MESSAGES = ("unable to open database file", "database is locked", "disk i/o error")
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database is out of reach (a 503) rather than a bug (a 500).
+
+    SQLite reports a missing table as an OperationalError too: that one must stay a 500 (and
+    propagate in tests), so the decision reads the driver's error, not only its class.
+    """
+    if isinstance(error, sa.exc.TimeoutError):  # every pooled connection busy
+        return True
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    module = type(orig).__module__
+    if module.startswith("psycopg"):
+        import psycopg
+
+        if not isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return False
+        # No SQLSTATE: the client library failed to reach or keep the server.
+        return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    if module == "sqlite3":
+        return str(orig).lower().startswith(_UNAVAILABLE_SQLITE_MESSAGES)
+    return False
+
+
+def render_unavailable():
+    """The French 503 page, rendered without touching the database again.
+
+    The user is forgotten for the rest of the request: loading them, the navigation and the
+    security headers' hook would each query the database that just failed.
+    """
+    # Flask-Login keeps the request's user in g._login_user: an anonymous one there is never
+    # loaded again from the database.
+    g._login_user = login_manager.anonymous_user()
+    title, message = ERROR_TEXTS[503]
+    body = render_template("errors/unavailable.html", code=503, title=title, message=message)
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+
+
+def _database_error(error: Exception):
+    """A 503 while the database is unreachable; any other database error stays a 500.
+
+    The session is rolled back so that the request's teardown does not wait on a dead
+    connection; the pool needs no disposal: ``pool_pre_ping`` tests each connection at
+    checkout and SQLAlchemy already invalidated the pool on a disconnect, so the app recovers
+    by itself when the server is back (disposing here would close other threads' connections).
+    """
+    if not is_database_unavailable(error):
+        raise error
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        pass  # the connection is gone; the teardown's remove() discards the session
+    orig = getattr(error, "orig", None)
+    # Never str(error): it quotes the SQL statement and its parameters (names, case numbers).
+    current_app.logger.warning(
+        "Base de données injoignable (%s%s) : page 503 pour %s %s",
+        type(orig or error).__name__,
+        f", SQLSTATE {orig.sqlstate}" if getattr(orig, "sqlstate", None) else "",
+        request.method,
+        request.path,
+    )
+    return render_unavailable()
+
+
 def register_error_handlers(app: Flask) -> None:
-    """French pages for every HTTP error; a CSRF failure is a 400 that says why."""
+    """French pages for every HTTP error; a CSRF failure is a 400 that says why; a 503 page
+    while the database is unreachable."""
+
+    # DBAPIError covers OperationalError and InterfaceError (and connection_invalidated on any
+    # of its kinds); the handler re-raises what is not an outage, which then takes the 500 path.
+    app.register_error_handler(sa.exc.DBAPIError, _database_error)
+    app.register_error_handler(sa.exc.TimeoutError, _database_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -1,0 +1,104 @@
+"""A TCP forwarder for tests: 127.0.0.1:<port> → a target, that can be stopped and started.
+
+Stopping closes the listening socket and cuts every forwarded connection, as a database server
+that goes down would: pooled connections break, new ones are refused. Starting again listens on
+the same port, so the application's URL stays valid and it can recover by itself.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
+
+class TcpProxy:
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.port: int | None = None
+        self._server: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Listen (on the same port as before, after a stop)."""
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port or 0))
+        server.listen(16)
+        # accept() wakes up regularly to notice stop(): closing a socket another thread is
+        # blocked on does not wake it up reliably on Linux.
+        server.settimeout(0.05)
+        self.port = server.getsockname()[1]
+        self._server = server
+        self._stopping.clear()
+        self._spawn(self._accept_loop, server)
+
+    def stop(self) -> None:
+        """Refuse new connections and cut the open ones; returns once every thread is done."""
+        self._stopping.set()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            _close(sock)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def __enter__(self) -> TcpProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._stopping.is_set():
+                    _close(client)
+                    _close(upstream)
+                    return
+                self._sockets.update((client, upstream))
+            self._spawn(self._pump, client, upstream)
+            self._spawn(self._pump, upstream, client)
+
+    def _pump(self, source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                destination.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # One side ended: end the other too, as a dropped TCP connection would.
+            _close(source)
+            _close(destination)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
