@@ -182,3 +182,111 @@ def session_at(
     db.session.add(course)
     db.session.flush()
     return course
+
+
+# --- Attendance marks and closed sessions (certificates) -------------------------------------
+
+
+def attendance_mark(enrollment, part, status=None, **kw):
+    """The mark of one enrollment for one half-day part (present by default)."""
+    from stages.attendance.models import AttendanceMark, AttendanceStatus
+
+    mark = AttendanceMark(
+        enrollment=enrollment, part=part, status=status or AttendanceStatus.PRESENT, **kw
+    )
+    db.session.add(mark)
+    db.session.flush()
+    return mark
+
+
+def closed_session_with(
+    people=2,
+    organizations=(),
+    authority=None,
+    handling=None,
+    day: date | None = None,
+    status=EnrollmentStatus.ATTENDED,
+    **kw,
+):
+    """A CLOSED session whose ``people`` enrollments have ``status`` and a present mark on
+    every part (none when the status is an absence). Returns (session, enrollments)."""
+    from stages.attendance.models import AttendanceStatus
+    from stages.enrollment.models import MeasureStatus
+
+    course = session(
+        organizations=organizations, day=day or today_local() - timedelta(days=3),
+        status=SessionStatus.CLOSED, **kw,
+    )
+    measure_status = {
+        EnrollmentStatus.ATTENDED: MeasureStatus.ATTENDED,
+        EnrollmentStatus.PARTLY_ATTENDED: MeasureStatus.PARTLY_ATTENDED,
+        EnrollmentStatus.ABSENT_UNEXCUSED: MeasureStatus.ABSENT_UNEXCUSED,
+        EnrollmentStatus.ABSENT_EXCUSED: MeasureStatus.ABSENT_EXCUSED,
+    }.get(status, MeasureStatus.ENROLLED)
+    enrollments = []
+    for _ in range(people):
+        item = enrollment(
+            measure(authority=authority, handling=handling, status=measure_status), course,
+            status=status,
+        )
+        if status in (EnrollmentStatus.ATTENDED, EnrollmentStatus.PARTLY_ATTENDED):
+            parts = course.parts if status == EnrollmentStatus.ATTENDED else course.parts[:1]
+            for part in parts:
+                attendance_mark(item, part, AttendanceStatus.PRESENT)
+        enrollments.append(item)
+    return course, enrollments
+
+
+# --- Reports: certificates and bulk measures ---------------------------------------------------
+
+
+def certificate(enrollment, **kw):
+    """An attestation for ``enrollment`` (numbered from a counter, no PDF)."""
+    from stages.certificates.models import Certificate
+
+    n = next(_counter)
+    year = kw.pop("year", today_local().year)
+    item = Certificate(
+        enrollment=enrollment,
+        year=year,
+        sequence=kw.pop("sequence", n),
+        number=kw.pop("number", f"{year}-{n:05d}"),
+        verification_code=kw.pop("verification_code", f"CODE{n:012d}"),
+        hours_attended_minutes=kw.pop("hours_attended_minutes", 360),
+        **kw,
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def bulk_measures(count: int, authority, *, handling=None, prefix="MASSE", **kw) -> None:
+    """``count`` participants with one measure each, in two bulk INSERTs (fast at 10,000)."""
+    import sqlalchemy as sa
+
+    start = next(_counter) * 100_000
+    people = [
+        {
+            "surname": f"{prefix}{start + i}",
+            "first_names": "Paul",
+            "search_key": f"{prefix.lower()}{start + i} paul",
+        }
+        for i in range(count)
+    ]
+    ids = db.session.scalars(sa.insert(Participant).returning(Participant.id), people).all()
+    decision = kw.pop("decision_date", today_local() - timedelta(days=30))
+    db.session.execute(
+        sa.insert(LegalMeasure),
+        [
+            {
+                "participant_id": participant_id,
+                "authority_id": authority.id,
+                "handling_organization_id": handling.id if handling else None,
+                "frame": kw.get("frame", LegalFrame.COMPOSITION_PENALE),
+                "case_reference": f"B{start + i:010d}",
+                "decision_date": decision,
+                "deadline": decision + timedelta(days=180 + i % 200),
+            }
+            for i, participant_id in enumerate(ids)
+        ],
+    )

@@ -1,0 +1,376 @@
+"""Liaison dashboard, its exports, bilans and statistics pages."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from stages.auth.audit import audit
+from stages.auth.models import Role
+from stages.auth.permissions import Permission, authorize, can, get_authorized
+from stages.enrollment.models import LegalFrame
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.reports import exports, services
+from stages.reports.pdf import bilan_pdf
+from stages.reports.services import Bucket, DashboardFilters
+from stages.scheduling.models import AUTHORITY_KINDS, CourseSession, Organization, SessionStatus
+from stages.timeutil import now_utc, today_local
+
+bp = Blueprint("reports", __name__)
+
+# An XLSX is built in memory; past this, CSV (streamed) is the format for the whole list.
+XLSX_MAX_ROWS = 50_000
+EXPORT_WIDTHS = (22, 20, 34, 30, 18, 14, 14, 24, 34, 14, 16)
+BILAN_WIDTHS = (22, 20, 34, 18, 26, 30, 30, 40, 16)
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard
+
+
+def _is_liaison() -> bool:
+    return current_user.role == Role.LIAISON
+
+
+def _authority_choices() -> list[Organization]:
+    """Authorities offered in the filter: a liaison's own only, every authority for staff."""
+    query = sa.select(Organization).where(Organization.kind.in_(AUTHORITY_KINDS))
+    if _is_liaison():
+        query = query.where(Organization.id.in_(current_user.organization_ids))
+    return list(db.session.scalars(query.order_by(Organization.name)))
+
+
+def _date_arg(name: str, errors: list[str]) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"Date invalide ignorée : « {raw[:12]} » (format attendu : AAAA-MM-JJ).")
+        return None
+
+
+def _filters(authorities: list[Organization]) -> tuple[DashboardFilters, list[str]]:
+    """The filters of the query string; an authority outside the user's choices is a 403."""
+    errors: list[str] = []
+    bucket = request.args.get("statut", "")
+    frame = request.args.get("cadre", "")
+    authority_id = request.args.get("autorite", type=int)
+    if authority_id is not None and authority_id not in {a.id for a in authorities}:
+        # Guessing another jurisdiction's id must not even confirm that it exists.
+        abort(403)
+    filters = DashboardFilters(
+        bucket=Bucket(bucket) if bucket in {b.value for b in Bucket} else None,
+        frame=LegalFrame(frame) if frame in {f.value for f in LegalFrame} else None,
+        authority_id=authority_id,
+        deadline_from=_date_arg("echeance_du", errors),
+        deadline_to=_date_arg("echeance_au", errors),
+        q=(request.args.get("q") or "").strip()[:100],
+    )
+    return filters, errors
+
+
+def _filter_args(filters: DashboardFilters, **overrides) -> dict:
+    """The filters as query-string arguments, for links that keep them."""
+    args = {
+        "statut": filters.bucket.value if filters.bucket else None,
+        "cadre": filters.frame.value if filters.frame else None,
+        "autorite": filters.authority_id,
+        "echeance_du": filters.deadline_from.isoformat() if filters.deadline_from else None,
+        "echeance_au": filters.deadline_to.isoformat() if filters.deadline_to else None,
+        "q": filters.q or None,
+    }
+    args.update(overrides)
+    return {key: value for key, value in args.items() if value not in (None, "")}
+
+
+@bp.route("/tableau-de-bord")
+@login_required
+def dashboard():
+    """Measures in the user's scope by situation and deadline, filterable, read-only."""
+    authorize(Permission.MEASURE_VIEW)
+    authorities = _authority_choices()
+    filters, errors = _filters(authorities)
+    today = today_local()
+    counts = services.bucket_counts(current_user, filters, today)
+    page = services.dashboard_page(
+        current_user, filters, today,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["ITEMS_PER_PAGE"],
+        total=services.total_of(counts, filters.bucket),
+    )
+    html = render_template(
+        "reports/dashboard.html",
+        page=page,
+        counts=counts,
+        all_count=services.total_of(counts, None),
+        is_liaison=_is_liaison(),
+        filters=filters,
+        errors=errors,
+        args=_filter_args(filters),
+        bucket_args={b: _filter_args(filters, statut=b.value) for b in Bucket},
+        all_args=_filter_args(filters, statut=None),
+        buckets=Bucket,
+        tones=services.BUCKET_TONES,
+        frames=LegalFrame,
+        authorities=authorities,
+        bilans=services.recent_bilans(current_user.organization_ids) if _is_liaison() else [],
+        certificate_endpoint=(
+            "certificates.download" if "certificates.download" in current_app.view_functions else None
+        ),
+        today=today,
+    )
+    # The page shows names: a read of participants' data, logged without them.
+    audit("dashboard.viewed", details=f"tableau de bord, page {page.page}, {filters.describe()}")
+    db.session.commit()
+    return html
+
+
+def _fr_int(number: int) -> str:
+    """« 50 000 »: thousands grouped by a narrow no-break space, as French typography wants."""
+    return f"{number:,}".replace(",", "\u202f")
+
+
+@bp.route("/tableau-de-bord/export.<any(csv, xlsx):fmt>")
+@login_required
+def dashboard_export(fmt: str):
+    """Every measure matching the dashboard's filters, as CSV (streamed) or XLSX."""
+    authorize(Permission.MEASURE_VIEW)
+    filters, _ = _filters(_authority_choices())
+    today = today_local()
+    total = services.count_measures(current_user, filters, today)
+    if fmt == "xlsx" and total > XLSX_MAX_ROWS:
+        flash(
+            f"L'export Excel est limité à {_fr_int(XLSX_MAX_ROWS)} lignes et la sélection en "
+            f"compte {_fr_int(total)} : affinez les filtres ou choisissez l'export CSV.",
+            "warning",
+        )
+        return redirect(url_for("reports.dashboard", **_filter_args(filters)))
+    rows = services.export_rows(current_user, filters, today)
+    filename = f"mesures-{today.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE}
+    details = f"tableau de bord, {fmt}, {total} lignes"
+    if fmt == "csv":
+        # A stream is sent after the view returns: the export is logged before the first byte.
+        audit("export.downloaded", details=details)
+        db.session.commit()
+        return Response(
+            stream_with_context(exports.csv_chunks(services.EXPORT_HEADER, rows)),
+            mimetype="text/csv",
+            headers=headers,
+        )
+    content = exports.xlsx_bytes(services.EXPORT_HEADER, rows, title="Mesures", widths=EXPORT_WIDTHS)
+    audit("export.downloaded", details=details)
+    db.session.commit()
+    return Response(
+        content,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Bilans
+
+
+@bp.route("/stages/<int:session_id>/bilans")
+@login_required
+def bilans(session_id: int):
+    """The bilans of a closed session: one per referring authority, to download and mark sent."""
+    session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
+    if session.status != SessionStatus.CLOSED:
+        flash("Les bilans sont disponibles une fois le stage clôturé.", "warning")
+        return redirect(url_for("scheduling.session_detail", session_id=session.id))
+    return render_template(
+        "reports/bilans.html", session=session, authorities=services.bilan_authorities(session)
+    )
+
+
+def _readable_bilan_session(session_id: int, authority_id: int) -> CourseSession:
+    """The session, if the user may read its bilan for ``authority_id`` (403 otherwise).
+
+    Its organizers may; so may a liaison of that very authority (read-only), the scope
+    ``visible_measures`` gives them. A missing session is a 403 too, so ids cannot be probed.
+    """
+    session = db.session.get(CourseSession, session_id)
+    if session is None:
+        abort(404 if can(current_user, Permission.ADMIN) else 403)
+    if can(current_user, Permission.SESSION_EDIT, session):
+        return session
+    if (
+        _is_liaison()
+        and can(current_user, Permission.MEASURE_VIEW)
+        and authority_id in current_user.organization_ids
+    ):
+        return session
+    abort(403)
+
+
+@bp.route("/stages/<int:session_id>/bilans/<int:authority_id>.<any(pdf, csv):fmt>")
+@login_required
+def bilan_download(session_id: int, authority_id: int, fmt: str):
+    """The bilan of one closed session for one authority, as PDF or CSV."""
+    session = _readable_bilan_session(session_id, authority_id)
+    authority = db.session.get(Organization, authority_id)
+    if session.status != SessionStatus.CLOSED or authority is None:
+        abort(404)
+    rows = services.bilan_rows(session, authority_id)
+    if not rows:
+        abort(404)
+    generated_at = now_utc()
+    if fmt == "pdf":
+        content = bilan_pdf(session, authority, rows, services.bilan_summary(rows), generated_at)
+        mimetype = "application/pdf"
+    else:
+        content = exports.csv_bytes(
+            services.BILAN_HEADER, (services.bilan_csv_row(row) for row in rows)
+        )
+        mimetype = "text/csv"
+    audit(
+        "export.downloaded", session,
+        details=f"bilan, {fmt}, autorité n° {authority_id}, {len(rows)} lignes",
+    )
+    db.session.commit()
+    filename = f"bilan-stage-{session_id}-autorite-{authority_id}.{fmt}"
+    disposition = "inline" if fmt == "pdf" else "attachment"
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"', **NO_STORE},
+    )
+
+
+@bp.route("/stages/<int:session_id>/bilans/<int:authority_id>/envoye", methods=["POST"])
+@login_required
+def bilan_mark_sent(session_id: int, authority_id: int):
+    """Record that the bilan was sent; the measures it reports on become « bilan transmis »."""
+    session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
+    try:
+        closed = services.mark_bilan_sent(session, authority_id, by=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        audit("bilan.sent", session, details=f"autorité n° {authority_id}, {closed} mesures closes")
+        db.session.commit()
+        flash(
+            "Le bilan est marqué comme envoyé"
+            + (f" ; {closed} mesure{'s' if closed > 1 else ''} passée{'s' if closed > 1 else ''} "
+               "en « bilan transmis »." if closed else "."),
+            "success",
+        )
+    return redirect(url_for("reports.bilans", session_id=session_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float
+    text: str
+    y: int
+    width: int
+
+
+@dataclass
+class Chart:
+    """A horizontal bar chart drawn as SVG by the template: geometry computed here."""
+
+    id: str
+    title: str
+    bars: list[Bar]
+    height: int
+    label_width: int
+
+    BAR_AREA = 360
+    ROW = 26
+    BAR = 18
+    # Room for the value after the longest bar.
+    VALUE_WIDTH = 80
+
+    @property
+    def width(self) -> int:
+        return self.label_width + self.BAR_AREA + self.VALUE_WIDTH
+
+    @property
+    def description(self) -> str:
+        return " ; ".join(f"{bar.label} : {bar.text}" for bar in self.bars)
+
+
+def bar_chart(chart_id: str, title: str, items: list[tuple[str, float]], fmt=str) -> Chart:
+    """Bars proportional to the largest value (an empty chart keeps its labels).
+
+    The label column fits the longest label (about 7 px a character at 13 px), so legal frames'
+    long names are not cut off while months keep a compact chart.
+    """
+    largest = max((value for _, value in items), default=0) or 1
+    label_width = min(max(7 * max((len(label) for label, _ in items), default=0) + 16, 60), 340)
+    bars = [
+        Bar(label, value, fmt(value), 8 + index * Chart.ROW, round(Chart.BAR_AREA * value / largest))
+        for index, (label, value) in enumerate(items)
+    ]
+    return Chart(chart_id, title, bars, 16 + len(items) * Chart.ROW, label_width)
+
+
+def percent(rate: float | None) -> str:
+    """« 66,7 % », or a dash when there is nothing to divide."""
+    return "—" if rate is None else f"{rate * 100:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def days(value: float | None) -> str:
+    """« 42 jours », « 42,5 jours »."""
+    if value is None:
+        return "—"
+    text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text} jour{'s' if value >= 2 else ''}"
+
+
+@bp.route("/statistiques")
+@login_required
+def statistics():
+    """Sessions, people, attendance, completion and delays for one year, in the user's scope."""
+    authorize(Permission.MEASURE_VIEW)
+    this_year = today_local().year
+    year = request.args.get("annee", this_year, type=int)
+    if not 2000 <= year <= this_year + 5:
+        year = this_year
+    stats = services.statistics(current_user, year)
+    years = sorted({y for y, _ in stats.years} | {this_year, year}, reverse=True)
+    charts = {
+        "years": bar_chart("stages-par-annee", "Stages par année", [(str(y), n) for y, n in stats.years]),
+        "months": bar_chart("stages-par-mois", f"Stages par mois en {year}", stats.months),
+        "frames": bar_chart("personnes-par-cadre", f"Personnes par cadre légal en {year}", stats.frames),
+        "outcomes": bar_chart("issues", f"Issues des stages clôturés en {year}", stats.outcomes),
+        "delays": bar_chart(
+            "delais", f"Délai entre la décision et le stage en {year}", stats.delays.histogram
+        ),
+    }
+    return render_template(
+        "reports/statistics.html",
+        stats=stats,
+        charts=charts,
+        year=year,
+        years=years,
+        percent=percent,
+        days=days,
+    )

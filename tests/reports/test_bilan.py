@@ -1,0 +1,293 @@
+"""Bilans: one per closed session and authority, everyone once, who may read them, marking sent."""
+import csv
+import io
+from datetime import time, timedelta
+
+import pypdf
+import pytest
+import sqlalchemy as sa
+
+from stages.attendance.models import AttendanceStatus
+from stages.auth.models import AuditEntry, Role
+from stages.enrollment.models import EnrollmentStatus, MeasureStatus
+from stages.extensions import db
+from stages.reports import services
+from stages.reports.models import Bilan
+from stages.scheduling.models import SessionStatus
+from stages.timeutil import local_to_utc, today_local
+from tests.helpers import count_queries, login
+
+OUTCOME = {
+    "attended": EnrollmentStatus.ATTENDED,
+    "partly": EnrollmentStatus.PARTLY_ATTENDED,
+    "excused": EnrollmentStatus.ABSENT_EXCUSED,
+    "unexcused": EnrollmentStatus.ABSENT_UNEXCUSED,
+}
+MEASURE_FOR = {
+    EnrollmentStatus.ATTENDED: MeasureStatus.ATTENDED,
+    EnrollmentStatus.PARTLY_ATTENDED: MeasureStatus.PARTLY_ATTENDED,
+    EnrollmentStatus.ABSENT_EXCUSED: MeasureStatus.ABSENT_EXCUSED,
+    EnrollmentStatus.ABSENT_UNEXCUSED: MeasureStatus.ABSENT_UNEXCUSED,
+    EnrollmentStatus.RESCHEDULED: MeasureStatus.ENROLLED,
+}
+
+
+@pytest.fixture
+def world(make):
+    """A closed one-day session (09:30–12:30, 13:30–16:30) with people of two parquets."""
+    w = type("World", (), {})()
+    w.assoc, w.other_assoc = make.organization(), make.organization()
+    w.parquet_a = make.authority("Parquet de Paris")
+    w.parquet_b = make.authority("Parquet de Bobigny")
+    w.organizer = make.user(Role.ORGANIZER, [w.assoc])
+    w.other_organizer = make.user(Role.ORGANIZER, [w.other_assoc])
+    w.facilitator = make.user(Role.FACILITATOR, [w.assoc])
+    w.liaison_a = make.user(Role.LIAISON, [w.parquet_a])
+    w.liaison_b = make.user(Role.LIAISON, [w.parquet_b])
+    w.day = today_local() - timedelta(days=3)
+    w.session = make.session(
+        organizations=[w.assoc], facilitators=[w.facilitator], status=SessionStatus.CLOSED,
+        day=w.day, capacity=15,
+    )
+    morning, afternoon = w.session.parts
+    w.morning, w.afternoon = morning, afternoon
+
+    def person(surname, authority, status, marks=()):
+        measure = make.measure(
+            make.participant(surname, "Jean"), authority, w.assoc, status=MEASURE_FOR[status],
+        )
+        enrollment = make.enrollment(measure, w.session, status=status)
+        for part, mark_status, extra in marks:
+            make.attendance_mark(enrollment, part, mark_status, **extra)
+        return enrollment
+
+    at = lambda h, m: local_to_utc(w.day, time(h, m))  # noqa: E731
+    w.attended = person("ASSIDU", w.parquet_a, EnrollmentStatus.ATTENDED, [
+        (morning, AttendanceStatus.LATE, {"arrived_at": at(9, 50), "note": "Téléphone en cours de séance"}),
+        (afternoon, AttendanceStatus.PRESENT, {}),
+    ])
+    w.partly = person("PARTIEL", w.parquet_a, EnrollmentStatus.PARTLY_ATTENDED, [
+        (morning, AttendanceStatus.PRESENT, {}),
+        (afternoon, AttendanceStatus.LEFT_EARLY, {"left_at": at(15, 10)}),
+    ])
+    w.excused = person("EXCUSE", w.parquet_a, EnrollmentStatus.ABSENT_EXCUSED, [
+        (morning, AttendanceStatus.EXCUSED, {"note": "Certificat médical"}),
+        (afternoon, AttendanceStatus.EXCUSED, {}),
+    ])
+    w.unexcused = person("ABSENT", w.parquet_a, EnrollmentStatus.ABSENT_UNEXCUSED)
+    w.moved = person("REPORTE", w.parquet_a, EnrollmentStatus.RESCHEDULED)
+    w.other = person("BRAVO", w.parquet_b, EnrollmentStatus.ATTENDED, [
+        (morning, AttendanceStatus.PRESENT, {}), (afternoon, AttendanceStatus.PRESENT, {}),
+    ])
+    w.attended.measure.status = MeasureStatus.CERTIFICATE_ISSUED
+    w.certificate = make.certificate(w.attended, number="2026-00007")
+    db.session.commit()
+    return w
+
+
+def _csv(response):
+    assert response.status_code == 200, response.status_code
+    data = response.get_data()
+    assert data.startswith("\ufeff".encode())
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+def _url(w, authority=None, fmt="csv"):
+    return f"/stages/{w.session.id}/bilans/{(authority or w.parquet_a).id}.{fmt}"
+
+
+def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(client, world):
+    login(client, world.organizer)
+    rows = _csv(client.get(_url(world)))
+    assert sorted(r["Nom"] for r in rows) == ["ABSENT", "ASSIDU", "EXCUSE", "PARTIEL"]
+    by_name = {r["Nom"]: r for r in rows}
+    assert by_name["ASSIDU"]["Issue"] == "Présent·e à tout le stage"
+    assert by_name["PARTIEL"]["Issue"] == "Présence partielle"
+    assert by_name["EXCUSE"]["Issue"] == "Absent·e excusé·e"
+    assert by_name["ABSENT"]["Issue"] == "Absent·e non excusé·e"
+    assert by_name["ASSIDU"]["Retards"] == "retard à 09 h 50"
+    assert by_name["ASSIDU"]["Incidents"] == "Téléphone en cours de séance"
+    assert by_name["ASSIDU"]["N° d'attestation"] == "2026-00007"
+    assert by_name["PARTIEL"]["Départs anticipés"] == "départ à 15 h 10"
+    assert by_name["PARTIEL"]["Retards"] == "" and by_name["ABSENT"]["N° d'attestation"] == ""
+    assert by_name["ASSIDU"]["N° de parquet"] == world.attended.measure.case_reference
+    # The reason of an absence (here medical) is not the referrer's business.
+    assert by_name["EXCUSE"]["Incidents"] == ""
+
+
+def test_other_authority_bilan_holds_only_its_people(client, world):
+    login(client, world.organizer)
+    rows = _csv(client.get(_url(world, world.parquet_b)))
+    assert [r["Nom"] for r in rows] == ["BRAVO"]
+
+
+def test_two_day_session_dates_each_lateness(make, world):
+    day2 = world.day + timedelta(days=1)
+    session = make.session(
+        organizations=[world.assoc], status=SessionStatus.CLOSED, day=world.day,
+        parts=((time(9, 30), time(12, 30)),),
+    )
+    from stages.scheduling.models import SessionPart
+
+    second = SessionPart(starts_at=local_to_utc(day2, time(9, 30)), ends_at=local_to_utc(day2, time(12, 30)))
+    session.parts.append(second)
+    db.session.flush()
+    enrollment = make.enrollment(
+        make.measure(authority=world.parquet_a), session, status=EnrollmentStatus.ATTENDED
+    )
+    make.attendance_mark(enrollment, session.parts[0], AttendanceStatus.PRESENT)
+    make.attendance_mark(enrollment, second, AttendanceStatus.LATE,
+                         arrived_at=local_to_utc(day2, time(10, 5)))
+    (row,) = services.bilan_rows(session, world.parquet_a.id)
+    assert row.lateness == [f"retard le {day2:%d/%m} à 10 h 05"]
+
+
+def test_bilan_pdf(client, world):
+    login(client, world.organizer)
+    response = client.get(_url(world, fmt="pdf"))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f'inline; filename="bilan-stage-{world.session.id}-autorite-{world.parquet_a.id}.pdf"'
+    )
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.get_data())).pages)
+    assert "Parquet de Paris" in text and "ASSIDU Jean" in text and "retard à 09 h 50" in text
+    assert "BRAVO" not in text
+
+
+def test_bilan_queries_do_not_grow_with_people(client, make, world):
+    with count_queries() as small:
+        services.bilan_rows(world.session, world.parquet_a.id)
+    for _ in range(6):
+        enrollment = make.enrollment(
+            make.measure(authority=world.parquet_a), world.session, status=EnrollmentStatus.ATTENDED
+        )
+        make.attendance_mark(enrollment, world.morning, AttendanceStatus.PRESENT, note="RAS")
+    db.session.commit()
+    with count_queries() as large:
+        assert len(services.bilan_rows(world.session, world.parquet_a.id)) == 10
+    assert large.count == small.count
+
+
+def test_liaison_reads_their_authoritys_bilan_only(client, world):
+    login(client, world.liaison_a)
+    assert client.get(_url(world)).status_code == 200
+    assert client.get(_url(world, fmt="pdf")).status_code == 200
+    assert client.get(_url(world, world.parquet_b)).status_code == 403
+    assert client.get(_url(world, world.parquet_b, "pdf")).status_code == 403
+    # Read-only: no bilan list, no marking as sent.
+    assert client.get(f"/stages/{world.session.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+    client.post("/deconnexion")
+    login(client, world.liaison_b)
+    assert client.get(_url(world)).status_code == 403
+    assert "ASSIDU" not in client.get(_url(world)).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", ["other_organizer", "facilitator"])
+def test_others_get_403(client, world, who):
+    login(client, getattr(world, who))
+    assert client.get(_url(world)).status_code == 403
+    assert client.get(f"/stages/{world.session.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+
+
+def test_missing_session_is_403_for_non_admins(client, world):
+    login(client, world.liaison_a)
+    assert client.get(f"/stages/999999/bilans/{world.parquet_a.id}.csv").status_code == 403
+
+
+def test_each_bilan_download_is_audited(client, world):
+    login(client, world.liaison_a)
+    client.get(_url(world))
+    client.get(_url(world, fmt="pdf"))
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "export.downloaded").order_by(AuditEntry.id)
+    ).all()
+    assert [e.details for e in entries] == [
+        f"bilan, csv, autorité n° {world.parquet_a.id}, 4 lignes",
+        f"bilan, pdf, autorité n° {world.parquet_a.id}, 4 lignes",
+    ]
+    assert all(e.object_type == "CourseSession" and e.object_id == world.session.id for e in entries)
+
+
+def test_bilans_page_lists_one_row_per_authority(client, world):
+    login(client, world.organizer)
+    html = client.get(f"/stages/{world.session.id}/bilans").get_data(as_text=True)
+    assert "Parquet de Paris" in html and "Parquet de Bobigny" in html
+    assert html.count("Marquer comme envoyé") == 2
+    assert [(a.name, a.people) for a in services.bilan_authorities(world.session)] == [
+        ("Parquet de Bobigny", 1), ("Parquet de Paris", 4),
+    ]
+
+
+def test_no_bilan_before_the_session_is_closed(client, make, world):
+    open_session = make.session(organizations=[world.assoc], status=SessionStatus.HELD,
+                                day=today_local())
+    make.enrollment(make.measure(authority=world.parquet_a), open_session,
+                    status=EnrollmentStatus.ATTENDED)
+    db.session.commit()
+    login(client, world.organizer)
+    response = client.get(f"/stages/{open_session.id}/bilans")
+    assert response.status_code == 302
+    assert client.get(f"/stages/{open_session.id}/bilans/{world.parquet_a.id}.csv").status_code == 404
+    response = client.post(f"/stages/{open_session.id}/bilans/{world.parquet_a.id}/envoye")
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
+
+
+def test_marking_sent_closes_the_covered_measures(client, world):
+    login(client, world.organizer)
+    response = client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye")
+    assert response.status_code == 302
+    bilan = db.session.scalar(sa.select(Bilan))
+    assert bilan.session_id == world.session.id and bilan.authority_id == world.parquet_a.id
+    assert bilan.sent_at is not None and bilan.sent_by_id == world.organizer.id
+    for enrollment in (world.attended, world.unexcused):
+        measure = enrollment.measure
+        assert measure.status == MeasureStatus.REPORTED, measure.participant.surname
+        assert measure.closed_at == bilan.sent_at
+        assert measure.status_changed_at == bilan.sent_at
+    # Excused or partly there: reported in the bilan, but still to be rescheduled.
+    for enrollment in (world.partly, world.excused):
+        assert enrollment.measure.status != MeasureStatus.REPORTED
+        assert enrollment.measure.closed_at is None
+    # Someone rescheduled elsewhere, and the other parquet's people, stay as they were.
+    assert world.moved.measure.status == MeasureStatus.ENROLLED
+    assert world.moved.measure.closed_at is None
+    assert world.other.measure.status == MeasureStatus.ATTENDED
+    audit = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "bilan.sent"))
+    assert audit.details == f"autorité n° {world.parquet_a.id}, 2 mesures closes"
+    page = client.get(f"/stages/{world.session.id}/bilans").get_data(as_text=True)
+    assert "Envoyé" in page and "Marquer comme renvoyé" in page
+
+
+def test_marking_sent_twice_keeps_one_bilan(client, world):
+    login(client, world.organizer)
+    url = f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye"
+    client.post(url)
+    client.post(url)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 1
+    entries = db.session.scalars(sa.select(AuditEntry.details).where(AuditEntry.action == "bilan.sent")).all()
+    assert entries[-1].endswith(", 0 mesures closes")
+
+
+def test_marking_sent_for_an_authority_without_people_is_refused(client, make, world):
+    stranger = make.authority()
+    db.session.commit()
+    login(client, world.organizer)
+    response = client.post(f"/stages/{world.session.id}/bilans/{stranger.id}/envoye", follow_redirects=True)
+    assert "Aucune personne de cette autorité" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
+
+
+def test_sent_bilans_reach_the_liaisons_dashboard(client, world):
+    login(client, world.organizer)
+    client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye")
+    client.post("/deconnexion")
+    login(client, world.liaison_a)
+    html = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Derniers bilans transmis" in html
+    assert f"/stages/{world.session.id}/bilans/{world.parquet_a.id}.pdf" in html
+    client.post("/deconnexion")
+    login(client, world.liaison_b)
+    assert "Derniers bilans transmis" not in client.get("/tableau-de-bord").get_data(as_text=True)
