@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -56,7 +57,8 @@ class Config:
 
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a logged database error never shows names or case numbers.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     TIMEZONE = os.environ.get("STAGES_TIMEZONE", "Europe/Paris")
     BABEL_DEFAULT_LOCALE = "fr_FR"
     # Public base URL, used in emails, PDFs (QR codes) and calendar feeds.
@@ -67,18 +69,52 @@ class Config:
     # WTForms' built-in messages come from its own French catalogue (see stages.forms.BaseForm).
     WTF_I18N_ENABLED = False
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the login session
+
+    # --- HTTPS, cookies and sessions (stages/security.py) ---------------------------------------
+    # STAGES_HSTS: the site is only ever served over HTTPS. Requests seen as HTTPS
+    # (request.is_secure) always get Strict-Transport-Security; behind a TLS-terminating proxy the
+    # app sees plain HTTP, so set this to send the header on every response.
+    HSTS = _bool("STAGES_HSTS", False)
+    # Cookies only travel over HTTPS. Defaults to STAGES_HSTS; create_app also turns it on
+    # whenever HSTS is set, so the two cannot disagree. Off by default so the embedded
+    # http://127.0.0.1 setup can log in at all.
+    SESSION_COOKIE_SECURE = _bool("STAGES_SECURE_COOKIES", HSTS)
+    # Scripts never need the cookies; Lax still lets a link from an email open the app logged in.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("STAGES_SECURE_COOKIES", False)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # "Rester connecté·e" survives closing the browser, not the idle timeout below; Flask-Login's
+    # default of a year is far too long for criminal-offence data.
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("STAGES_REMEMBER_DAYS", 7)))
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("STAGES_SESSION_LIFETIME", 8 * 3600))
+    # Seconds without a request after which a login session ends (0 turns the check off).
+    IDLE_TIMEOUT = int(os.environ.get("STAGES_IDLE_TIMEOUT", 30 * 60))
 
-    # Rate limits: memory for the embedded default; set redis://... or similar for several workers.
+    # --- Login protection (stages/auth/services.py) ---------------------------------------------
+    # Rate limits per IP address: memory for the embedded default, which each worker counts on
+    # its own; with several workers or hosts set a shared store, e.g.
+    # STAGES_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (needs the `redis` package).
     RATELIMIT_STORAGE_URI = os.environ.get("STAGES_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("STAGES_LOGIN_RATE_LIMIT", "10 per minute")
+    # Progressive lockout per account, kept in the database so that it holds across workers and
+    # hosts: after LOGIN_LOCKOUT_THRESHOLD failures in a row (wrong password or wrong second-factor
+    # code), the account is locked for LOGIN_LOCKOUT_SECONDS, doubled at each further failure, up
+    # to LOGIN_LOCKOUT_MAX_SECONDS.
+    LOGIN_LOCKOUT_THRESHOLD = int(os.environ.get("STAGES_LOGIN_LOCKOUT_THRESHOLD", 5))
+    LOGIN_LOCKOUT_SECONDS = int(os.environ.get("STAGES_LOGIN_LOCKOUT_SECONDS", 60))
+    LOGIN_LOCKOUT_MAX_SECONDS = int(os.environ.get("STAGES_LOGIN_LOCKOUT_MAX_SECONDS", 3600))
+
+    # --- Two-factor authentication (stages/auth/totp.py) ----------------------------------------
+    # When true, admins and liaisons must enrol a TOTP authenticator app before they can do
+    # anything else; every other role may enable it from "Mon compte".
+    REQUIRE_2FA = _bool("STAGES_REQUIRE_2FA", False)
+    # Name shown for the account in the authenticator app.
+    TOTP_ISSUER = os.environ.get("STAGES_TOTP_ISSUER", "Stages")
+    # Seconds allowed between a correct password and the code of the second step.
+    TOTP_LOGIN_TIMEOUT = int(os.environ.get("STAGES_TOTP_LOGIN_TIMEOUT", 5 * 60))
 
     # Email: "file" writes .eml files under instance/mail (embedded default), "smtp" sends.
     MAIL_BACKEND = os.environ.get("STAGES_MAIL_BACKEND", "file")
@@ -92,5 +128,9 @@ class Config:
     # Data retention (see README, "Opérations").
     RETENTION_MEASURE_DAYS = int(os.environ.get("STAGES_RETENTION_MEASURE_DAYS", 3 * 365))
     RETENTION_AUDIT_DAYS = int(os.environ.get("STAGES_RETENTION_AUDIT_DAYS", 365))
+
+    # Behind a reverse proxy (nginx, Apache) that sets X-Forwarded-For/-Proto: trust one hop,
+    # so that HTTPS is seen as such (Secure cookies, HSTS) and the audit log has real addresses.
+    PROXY_FIX = _bool("STAGES_PROXY_FIX", False)
 
     ITEMS_PER_PAGE = 25

@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, request, url_for
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from stages.extensions import csrf, db, limiter, login_manager, migrate
@@ -24,7 +25,11 @@ BLUEPRINT_MODULES = (
     "stages.enrollment.import_views",
     "stages.attendance.views",
     "stages.jobs.views",
+    "stages.certificates.views",
     "stages.calendar_feeds.views",
+    "stages.reports.views",
+    "stages.auth.audit_views",
+    "stages.enrollment.subject_views",
 )
 
 
@@ -63,6 +68,8 @@ def create_app(config=None) -> Flask:
         else:
             app.config.from_object(config)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    if app.config.get("PROXY_FIX"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     from stages import models  # noqa: F401  (register every model before binding)
 
@@ -74,14 +81,17 @@ def create_app(config=None) -> Flask:
     _register_sqlite_pragmas(app)
 
     from stages.errors import register_error_handlers
+    from stages.security import register_security
 
     for module in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module).bp)
     register_error_handlers(app)
+    register_security(app)
     _register_template_helpers(app)
 
     from stages.cli import stages_cli
     from stages.jobs import cli as _jobs_cli  # noqa: F401  (adds the scheduler commands)
+    from stages import backup_cli as _backup_cli  # noqa: F401  (adds backup / restore)
 
     app.cli.add_command(stages_cli)
     return app
@@ -133,7 +143,7 @@ def _navigation() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     role = current_user.role
-    items = [("main.index", "Tableau de bord")]
+    items = [("reports.dashboard" if role == Role.LIAISON else "main.index", "Tableau de bord")]
     if role != Role.LIAISON:
         items.append(("calendar.month", "Calendrier"))
     if role in (Role.ADMIN, Role.ORGANIZER):
@@ -142,11 +152,14 @@ def _navigation() -> list[NavItem]:
             ("scheduling.series_create", "Programmer une série"),
             ("scheduling.venues", "Lieux"),
         ]
+    if role != Role.FACILITATOR:
+        items.append(("reports.statistics", "Statistiques"))
     if role == Role.ADMIN:
         items += [
             ("scheduling.organizations", "Organisations"),
             ("auth.users", "Comptes"),
             ("jobs.runs", "Tâches"),
+            ("audit_log.entries", "Journal"),
         ]
     items.append(("auth.profile", "Mon compte"))
     return [NavItem(endpoint, label, url_for(endpoint)) for endpoint, label in items]

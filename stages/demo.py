@@ -154,6 +154,7 @@ def load_demo(seed: int = 2026) -> bool:
     organizer = accounts["organisation@demo.stages.test"]
     _create_sessions(rng, orgs, venues, apcars, scelles, organizer)
     _create_waiting_referrals(rng, orgs, count=18)
+    _issue_certificates_and_bilans(organizer)
     return True
 
 
@@ -344,6 +345,24 @@ def _mark_attendance(rng, enrollment, session, status, organizer) -> None:
                 updated_by_id=organizer.id,
             )
         )
+
+
+def _issue_certificates_and_bilans(organizer: User) -> None:
+    """Closed sessions get their attestations; those closed over a month ago, their bilans."""
+    from stages.certificates.services import issue_for_session
+    from stages.reports.services import bilan_authorities, mark_bilan_sent
+
+    db.session.flush()
+    closed = db.session.scalars(
+        sa.select(CourseSession)
+        .where(CourseSession.status == SessionStatus.CLOSED)
+        .order_by(CourseSession.starts_at)
+    ).all()
+    for session in closed:
+        issue_for_session(session, by=organizer)
+        if session.ends_at < now_utc() - timedelta(days=30):
+            for authority in bilan_authorities(session):
+                mark_bilan_sent(session, authority.authority_id, by=organizer)
 
 
 def _create_waiting_referrals(rng, orgs, count: int) -> None:

@@ -135,7 +135,8 @@ class LegalMeasure(db.Model):
         sa.CheckConstraint(f"fee_cents >= 0 AND fee_cents <= {MAX_FEE_CENTS}", name="fee_range"),
         sa.CheckConstraint("deadline >= decision_date", name="deadline_after_decision"),
         sa.Index("ix_legal_measures_participant_id", "participant_id"),
-        sa.Index("ix_legal_measures_authority_id_status", "authority_id", "status"),
+        sa.Index("ix_legal_measures_authority_status_deadline", "authority_id", "status", "deadline"),
+        sa.Index("ix_legal_measures_case_reference", "case_reference"),
         sa.Index("ix_legal_measures_authority_id_deadline", "authority_id", "deadline"),
         sa.Index("ix_legal_measures_handling_status", "handling_organization_id", "status"),
         sa.Index("ix_legal_measures_status_deadline", "status", "deadline"),
@@ -168,6 +169,12 @@ SEAT_HOLDING_STATUSES = (
 )
 
 
+LIVE_CONDITION = (
+    "status IN ('waitlisted', 'enrolled', 'summoned', 'confirmed', 'attended', "
+    "'partly_attended', 'absent_excused', 'absent_unexcused')"
+)
+
+
 class Enrollment(db.Model):
     """A measure's place (or waitlist position) in one session."""
 
@@ -197,6 +204,14 @@ class Enrollment(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("measure_id", "session_id"),
+        # At most one live enrollment (seat or waitlist) per measure, even under races.
+        sa.Index(
+            "uq_enrollments_one_live_per_measure",
+            "measure_id",
+            unique=True,
+            postgresql_where=sa.text(LIVE_CONDITION),
+            sqlite_where=sa.text(LIVE_CONDITION),
+        ),
         sa.CheckConstraint(
             "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
         ),

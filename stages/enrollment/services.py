@@ -326,12 +326,28 @@ def enroll(
     _log(enrollment, previous, status, by, note)
     measure.status = MEASURE_STATUS_FOR[status]
     measure.status_changed_at = now_utc()
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as error:
+        # Another request enrolled the same measure at the same moment: the database's
+        # one-live-enrollment index refused the second; nothing of this one is kept.
+        if "one_live_per_measure" not in str(error.orig) and "measure_id" not in str(error.orig):
+            raise
+        db.session.rollback()
+        raise DomainError("Cette personne vient d'être inscrite à un stage par ailleurs.") from None
     db.session.refresh(session, ["seats_taken"])
     return EnrollResult(enrollment, not seated, is_after_deadline(measure, session))
 
 
 def _next_waitlist_position(session_id: int) -> int:
+    """The next place in line. A no-op UPDATE first locks the session's row (the database on
+    SQLite), so two people joining a full session at once never get the same place."""
+    db.session.execute(
+        sa.update(CourseSession)
+        .where(CourseSession.id == session_id)
+        .values(seats_taken=CourseSession.seats_taken)
+        .execution_options(synchronize_session=False)
+    )
     last = db.session.scalar(
         sa.select(sa.func.max(Enrollment.waitlist_position)).where(
             Enrollment.session_id == session_id

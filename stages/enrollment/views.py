@@ -125,6 +125,11 @@ def participant_detail(participant_id: int):
             m.id: next((e for e in m.enrollments if e.status in services.ACTIVE_STATUSES), None)
             for m in measures
         }
+    certificates = {}
+    if full_view:
+        from stages.certificates.services import certificates_for_enrollments
+
+        certificates = certificates_for_enrollments([e.id for m in measures for e in m.enrollments])
     can_edit = can(current_user, Permission.PARTICIPANT_EDIT, participant)
     if can_edit:
         views = db.session.scalars(
@@ -143,6 +148,8 @@ def participant_detail(participant_id: int):
         views=views,
         full_view=full_view,
         can_edit=can_edit,
+        certificates=certificates,
+        can_revoke=can(current_user, Permission.MEASURE_EDIT),
         today=today_local(),
         EnrollmentStatus=EnrollmentStatus,
         transitions=services.TRANSITIONS,

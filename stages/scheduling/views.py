@@ -66,10 +66,16 @@ def session_detail(session_id: int):
             .order_by(SessionChange.at.desc())
             .limit(50)
         ).all()
+    # The session page gathers what later areas hold about the session.
+    from stages.certificates.services import certificates_for_session, count_due
+
+    certificates = certificates_for_session(session.id) if session.status == SessionStatus.CLOSED else {}
     page = render_template(
         "scheduling/session_detail.html",
         session=session,
         enrollments=enrollments,
+        certificates=certificates,
+        certificates_due=count_due(enrollments, certificates),
         show_legal=can(current_user, Permission.PARTICIPANT_LEGAL_VIEW),
         can_edit=can_edit,
         can_run=can(current_user, Permission.SESSION_RUN, session),

@@ -11,7 +11,11 @@ from stages.extensions import db
 from tests.factories import PASSWORD
 from tests.helpers import login
 
-FAILED = "Adresse électronique ou mot de passe incorrect."
+# One message for every failure, the lockout included (see stages/auth/views.py, LOGIN_FAILED).
+FAILED = (
+    "Adresse électronique ou mot de passe incorrect, ou compte temporairement bloqué après "
+    "plusieurs échecs."
+)
 
 
 def test_login_and_logout(client, make):
@@ -133,13 +137,14 @@ def test_password_change_refuses_a_short_password(client, make):
 EXPECTED_NAV = {
     Role.ADMIN: {
         "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
-        "Organisations", "Comptes", "Tâches", "Mon compte",
+        "Statistiques", "Organisations", "Comptes", "Tâches", "Journal", "Mon compte",
     },
     Role.ORGANIZER: {
-        "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux", "Mon compte",
+        "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
+        "Statistiques", "Mon compte",
     },
     Role.FACILITATOR: {"Tableau de bord", "Calendrier", "Mon compte"},
-    Role.LIAISON: {"Tableau de bord", "Mon compte"},
+    Role.LIAISON: {"Tableau de bord", "Statistiques", "Mon compte"},
 }
 
 
@@ -151,7 +156,7 @@ def test_each_demo_account_logs_in_and_sees_its_navigation(app, client):
     for email, _name, role, password, _scope in DEMO_ACCOUNTS:
         response = client.post("/connexion", data={"email": email, "password": password})
         assert response.status_code == 302, email
-        html = client.get("/").get_data(as_text=True)
+        html = client.get("/", follow_redirects=True).get_data(as_text=True)
         nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
         labels = set(re.findall(r"<a [^>]*>\s*([^<]+?)\s*</a>", nav))
         assert labels == EXPECTED_NAV[role], (email, labels)

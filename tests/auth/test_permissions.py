@@ -141,11 +141,11 @@ def test_each_participant_page_view_writes_one_audit_entry(client, world):
 def test_liaison_home_lists_only_their_authority(client, world):
     w = world
     login(client, w.liaison_a)
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert w.measure_a.case_reference in html
     assert w.measure_b.case_reference not in html
     assert db.session.scalar(
-        sa.select(sa.func.count()).where(AuditEntry.action == "measures.list")
+        sa.select(sa.func.count()).where(AuditEntry.action == "dashboard.viewed")
     ) == 1
 
 

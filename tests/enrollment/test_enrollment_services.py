@@ -130,3 +130,14 @@ def test_duplicates_are_found_accent_blind(make):
     db.session.flush()
     assert services.find_duplicates("Leger", "frederic", date(1980, 1, 2)) == [person]
     assert services.find_duplicates("Leger", "frederic", date(1980, 1, 3)) == []
+
+
+def test_one_live_enrollment_per_measure_is_a_database_rule(make):
+    measure = make.measure()
+    make.enrollment(measure, make.session(), status=EnrollmentStatus.ENROLLED)
+    other = make.session(day=today_local() + timedelta(days=45))
+    db.session.commit()
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.add(Enrollment(measure_id=measure.id, session_id=other.id, status=EnrollmentStatus.ENROLLED))
+        db.session.flush()
+    db.session.rollback()

@@ -1,0 +1,230 @@
+"""Every route × every role, generated from the URL map: who gets in, who gets 403.
+
+A route that is not listed in EXPECTED fails the test: a new page must say who may use it.
+Object ids of others lead to 403, never data; nothing ever answers 500.
+"""
+from datetime import timedelta
+
+import pytest
+
+from stages.auth.models import Role
+from stages.enrollment.models import EnrollmentStatus
+from stages.extensions import db
+from stages.timeutil import today_local
+from tests.conftest import IsolatedClient
+from tests.factories import PASSWORD
+
+ROLES = [
+    "anonymous", "liaison_other", "liaison", "facilitator_other", "facilitator",
+    "organizer_other", "organizer", "admin",
+]
+ALL_STAFF = set(ROLES) - {"anonymous"}
+ORGANIZERS = {"admin", "organizer", "organizer_other"}
+SESSION_VIEWERS = {"admin", "organizer", "organizer_other", "facilitator", "facilitator_other"}
+MEASURE_VIEWERS = {"admin", "organizer", "organizer_other", "liaison", "liaison_other"}
+THIS_SESSION_RUN = {"admin", "organizer", "facilitator"}
+THIS_SESSION_EDIT = {"admin", "organizer"}
+THIS_MEASURE_VIEW = {"admin", "organizer", "liaison"}
+THIS_PERSON_VIEW = {"admin", "organizer", "facilitator", "liaison"}
+ADMIN = {"admin"}
+PUBLIC = set(ROLES)
+
+# endpoint → roles that get in (everyone else: 403 when logged in, the login page when not).
+EXPECTED = {
+    "main.index": ALL_STAFF,
+    "auth.login": PUBLIC,
+    "auth.login_code": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.logout_everywhere": ALL_STAFF,
+    "auth.profile": ALL_STAFF,
+    "auth.totp_setup": ALL_STAFF,
+    "auth.totp_disable": ALL_STAFF,
+    "auth.users": ADMIN,
+    "auth.user_create": ADMIN,
+    "auth.user_edit": ADMIN,
+    "auth.user_reset_password": ADMIN,
+    "auth.user_reset_totp": ADMIN,
+    "auth.user_unlock": ADMIN,
+    "audit_log.entries": ADMIN,
+    "audit_log.export": ADMIN,
+    "jobs.runs": ADMIN,
+    "scheduling.organizations": ADMIN,
+    "scheduling.organization_form": ADMIN,
+    "scheduling.organization_archive": ADMIN,
+    "scheduling.venues": ORGANIZERS,
+    "scheduling.venue_form": ORGANIZERS,
+    "scheduling.venue_archive": ORGANIZERS,
+    "scheduling.session_create": ORGANIZERS,
+    "scheduling.series_create": ORGANIZERS,
+    "scheduling.session_detail": {"admin", "organizer", "facilitator"},
+    "scheduling.session_edit": THIS_SESSION_EDIT,
+    "scheduling.session_status": THIS_SESSION_EDIT,
+    "scheduling.session_cancel": THIS_SESSION_EDIT,
+    "calendar.month": SESSION_VIEWERS,
+    "calendar.week": SESSION_VIEWERS,
+    "calendar.list": SESSION_VIEWERS,
+    "calendar_feeds.my_feed": PUBLIC,  # the token authenticates, not the login
+    "calendar_feeds.all_feed": PUBLIC,
+    "calendar_feeds.venue_feed": PUBLIC,
+    "calendar_feeds.organization_feed": PUBLIC,
+    "calendar_feeds.regenerate_token": ALL_STAFF,
+    "calendar_feeds.session_ics": {"admin", "organizer", "facilitator"},
+    "enrollment.measures": MEASURE_VIEWERS,
+    "enrollment.participant_detail": THIS_PERSON_VIEW,
+    "enrollment.participant_edit": THIS_SESSION_EDIT,
+    "enrollment.referral_create": ORGANIZERS,
+    "enrollment.measure_form": THIS_SESSION_EDIT,
+    "enrollment.measure_enroll": THIS_SESSION_EDIT,
+    "enrollment.measure_withdraw": THIS_SESSION_EDIT,
+    "enrollment.enrollment_status": THIS_SESSION_EDIT,
+    "enrollment.enrollment_reschedule": THIS_SESSION_EDIT,
+    "enrollment.session_bulk_enroll": THIS_SESSION_EDIT,
+    "imports.upload": ORGANIZERS,
+    "imports.confirm": ORGANIZERS,
+    "convocations.enrollment_pdf": THIS_SESSION_EDIT,
+    "convocations.send": THIS_SESSION_EDIT,
+    "convocations.mark_by_post": THIS_SESSION_EDIT,
+    "convocations.send_all": THIS_SESSION_EDIT,
+    "convocations.session_pdf": THIS_SESSION_EDIT,
+    "attendance.roster": THIS_SESSION_RUN,
+    "attendance.roster_download": THIS_SESSION_RUN,
+    "attendance.take_attendance": THIS_SESSION_RUN,
+    "attendance.close": THIS_SESSION_EDIT,
+    "certificates.download": THIS_MEASURE_VIEW,
+    "certificates.revoke": THIS_SESSION_EDIT,
+    "certificates.session_issue": THIS_SESSION_EDIT,
+    "certificates.verify_form": PUBLIC,
+    "certificates.verify_code": PUBLIC,
+    "certificates.verify_submit": PUBLIC,
+    "reports.dashboard": MEASURE_VIEWERS,
+    "reports.dashboard_export": MEASURE_VIEWERS,
+    "reports.statistics": ORGANIZERS | {"liaison", "liaison_other"},
+    "reports.bilans": THIS_SESSION_EDIT,
+    "reports.bilan_download": THIS_MEASURE_VIEW,
+    "reports.bilan_mark_sent": THIS_SESSION_EDIT,
+    "subject_access.export_json": THIS_SESSION_EDIT,
+    "subject_access.export_pdf": THIS_SESSION_EDIT,
+    "static": PUBLIC,
+}
+# Routes about the closed session (certificates, bilans) rather than the coming one.
+CLOSED_SESSION_ENDPOINTS = {
+    "certificates.session_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+    "attendance.close",
+}
+
+
+def _rules(app):
+    return sorted((r for r in app.url_map.iter_rules()), key=lambda r: (r.endpoint, r.rule))
+
+
+def test_every_route_has_an_entry(app):
+    missing = sorted({r.endpoint for r in _rules(app)} - set(EXPECTED))
+    assert missing == [], f"routes without an access rule: {missing}"
+
+
+@pytest.fixture
+def world(make):
+    w = type("World", (), {})()
+    assoc, other_assoc = make.organization(name="APCARS"), make.organization(name="Autre")
+    authority, other_authority = make.authority(name="Parquet A"), make.authority(name="Parquet B")
+    w.users = {
+        "admin": make.user(Role.ADMIN),
+        "organizer": make.user(Role.ORGANIZER, [assoc]),
+        "organizer_other": make.user(Role.ORGANIZER, [other_assoc]),
+        "facilitator": make.user(Role.FACILITATOR, [assoc]),
+        "facilitator_other": make.user(Role.FACILITATOR, [other_assoc]),
+        "liaison": make.user(Role.LIAISON, [authority]),
+        "liaison_other": make.user(Role.LIAISON, [other_authority]),
+    }
+    session = make.session(organizations=[assoc], facilitators=[w.users["facilitator"]],
+                           day=today_local() + timedelta(days=20))
+    make.session(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
+                 day=today_local() + timedelta(days=21))
+    measure = make.measure(authority=authority, handling=assoc,
+                           participant=make.participant(email="p@example.org"))
+    enrollment = make.enrollment(measure, session, status=EnrollmentStatus.SUMMONED)
+    closed, closed_enrollments = make.closed_session_with(
+        people=1, organizations=[assoc], authority=authority, handling=assoc,
+        facilitators=[w.users["facilitator"]],
+    )
+    certificate = make.certificate(closed_enrollments[0])
+    spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
+    db.session.commit()
+    w.params = {
+        "session_id": session.id, "part_id": session.parts[0].id,
+        "participant_id": measure.participant_id, "measure_id": measure.id,
+        "enrollment_id": enrollment.id, "venue_id": session.venue_id, "organization_id": assoc.id,
+        "user_id": spare.id, "certificate_id": certificate.id,
+        "authority_id": authority.id, "token": w.users["organizer"].feed_token,
+        "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
+        "fmt": "csv",
+    }
+    w.closed_session_id = closed.id
+    w.emails = {role: user.email for role, user in w.users.items()}
+    return w
+
+
+def _url(rule, world):
+    values = {}
+    for name in rule.arguments:
+        if name == "session_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
+            values[name] = world.closed_session_id
+        else:
+            values[name] = world.params[name]
+    return rule.build(values)[1]
+
+
+# Routes that end a login session: checked each on a world of their own.
+SESSION_ENDING = {"auth.logout", "auth.logout_everywhere"}
+
+
+def _clients(app, world) -> dict:
+    """One logged-in client per role (logging in costs an argon2 verification: once each)."""
+    clients = {}
+    for role in ROLES:
+        client = IsolatedClient(app, app.response_class, use_cookies=True)
+        if role != "anonymous":
+            response = client.post("/connexion", data={"email": world.emails[role], "password": PASSWORD})
+            assert response.status_code == 302, role
+        clients[role] = client
+    return clients
+
+
+def _check(app, world, clients, endpoint) -> list:
+    rules = [r for r in _rules(app) if r.endpoint == endpoint]
+    assert rules, f"{endpoint} is listed but has no route"
+    allowed = EXPECTED[endpoint]
+    failures = []
+    for rule in rules:
+        method = "GET" if "GET" in rule.methods else "POST"
+        url = _url(rule, world)
+        for role in ROLES:
+            response = clients[role].open(url, method=method)
+            code = response.status_code
+            response.close()
+            to_login = code == 302 and "/connexion" in response.headers.get("Location", "")
+            if code >= 500:
+                failures.append((role, method, url, code))
+            elif role in allowed:
+                if code == 403 or (to_login and endpoint not in SESSION_ENDING | {"auth.login_code"}):
+                    failures.append((role, method, url, code, "should get in"))
+            elif role == "anonymous":
+                if not to_login:
+                    failures.append((role, method, url, code, "should be sent to the login page"))
+            elif code != 403:
+                failures.append((role, method, url, code, "should get 403"))
+    return failures
+
+
+def test_access_of_every_route(app, world):
+    """All routes but the session-ending ones, on one world with one login per role."""
+    clients = _clients(app, world)
+    failures = []
+    for endpoint in sorted(set(EXPECTED) - SESSION_ENDING):
+        failures += _check(app, world, clients, endpoint)
+    assert failures == []
+
+
+@pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
+def test_access_of_session_ending_routes(app, world, endpoint):
+    assert _check(app, world, _clients(app, world), endpoint) == []
