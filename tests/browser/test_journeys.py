@@ -1,0 +1,329 @@
+"""The five journeys of the issue « Proof at national scale and in a real browser », in Chromium.
+
+Each journey builds its data with the factories, commits it, logs in through the real login form
+and clicks its way through, saving a screenshot per step (in the test's tmp_path and in
+test-output/screenshots/<journey>/) and running axe-core (WCAG 2.1 A and AA rules, as RGAA asks)
+on every page it visits: a serious or critical violation fails the journey.
+
+Dates and times are set through JavaScript: Chromium's date and time pickers take keystrokes in
+the order of the browser's locale (mm/dd/yyyy here, dd/mm/yyyy for a French user), which a test
+cannot rely on. Everything else is typed and clicked.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import time, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from stages.attendance.models import AttendanceMark, AttendanceStatus
+from stages.auth.models import Role
+from stages.certificates.models import Certificate
+from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalFrame
+from stages.extensions import db
+from stages.scheduling.models import CourseSession, SessionStatus
+from stages.timeutil import today_local
+from tests.browser.conftest import MISSING, SKIP_REASON, TABLET, wait_for_download
+from tests.factories import PASSWORD
+
+if MISSING:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+# The afternoon runs late so that a session built "today" is still upcoming (listed on the home
+# page) whatever the hour the suite runs at.
+TODAY_PARTS = ((time(9, 30), time(12, 30)), (time(13, 30), time(23, 59)))
+
+
+def fill(journey, selector: str, value: str) -> None:
+    """Set a date or time input as the picker would (see the module docstring)."""
+    journey.driver.execute_script(
+        "const el = arguments[0]; el.value = arguments[1];"
+        "el.dispatchEvent(new Event('input', {bubbles: true}));"
+        "el.dispatchEvent(new Event('change', {bubbles: true}));",
+        journey.css(selector),
+        value,
+    )
+
+
+def check(journey, selector: str) -> None:
+    """Tick a checkbox or a radio button by clicking it, as a person would."""
+    box = journey.css(selector)
+    box.click()
+    assert box.is_selected(), selector
+
+
+def refresh() -> None:
+    """Forget what the test's session holds: the browser changed the database."""
+    db.session.rollback()
+    db.session.expire_all()
+
+
+# --- 1. The organizer creates a session and enrolls two people ------------------------------
+
+
+def test_organizer_creates_a_session_and_enrolls_two_people(journey, make):
+    association = make.organization(name="Association Ariane")
+    organizer = make.user(Role.ORGANIZER, organizations=[association], full_name="Olga Organisatrice")
+    venue = make.venue(name="Maison des associations", capacity=15)
+    people = [
+        make.measure(make.participant(surname=surname, first_names=first), handling=association)
+        for surname, first in (("MARTIN", "Luc"), ("BERNARD", "Marc"))
+    ]
+    email, association_id, venue_id = organizer.email, association.id, venue.id
+    measure_ids = [m.id for m in people]
+    day = today_local() + timedelta(days=10)
+    db.session.commit()
+
+    journey.log_in(email, PASSWORD)
+    # No link leads to /stages/nouveau yet: the organizer types it (or follows a bookmark).
+    journey.get("/stages/nouveau", "nouveau-stage")
+    from selenium.webdriver.support.ui import Select
+
+    Select(journey.css("#venue")).select_by_value(str(venue_id))
+    capacity = journey.css("#capacity")
+    capacity.clear()
+    capacity.send_keys("10")
+    fill(journey, "#parts-0-day", day.isoformat())
+    fill(journey, "#parts-1-day", day.isoformat())
+    check(journey, f"input[name=organizations][value='{association_id}']")
+    journey.css("#notes").send_keys("Salle au 2e étage, accès PMR par la cour.")
+    journey.step("formulaire-rempli")
+    journey.click(journey.button("Programmer le stage"), "stage-programme")
+    assert "Le stage est programmé." in " ".join(journey.flashes())
+    session_path = journey.path()
+    assert session_path.startswith("/stages/")
+
+    journey.click(journey.link("Inscrire des personnes"), "inscription-groupee")
+    for measure_id in measure_ids:
+        check(journey, f"#m-{measure_id}")
+    journey.step("personnes-cochees")
+    journey.click(journey.button("Inscrire les personnes cochées"), "personnes-inscrites")
+    assert "2 personne(s) inscrite(s)." in " ".join(journey.flashes())
+    assert journey.path() == session_path
+    assert "Personnes inscrites (2 / 10)" in journey.text()
+    assert "MARTIN" in journey.text() and "BERNARD" in journey.text()
+
+    refresh()
+    session = db.session.scalar(sa.select(CourseSession))
+    assert session.status == SessionStatus.SCHEDULED
+    assert session.capacity == 10 and len(session.parts) == 2
+    assert [o.id for o in session.organizations] == [association_id]
+    enrolled = db.session.scalars(sa.select(Enrollment).where(Enrollment.session_id == session.id))
+    assert sorted(e.measure_id for e in enrolled) == sorted(measure_ids)
+    journey.assert_accessible()
+
+
+# --- 2. A facilitator on a tablet takes attendance --------------------------------------------
+
+
+def _session_today(make, association, *, facilitators=(), people=2, status=SessionStatus.SCHEDULED):
+    session = make.session(
+        organizations=[association], facilitators=list(facilitators), day=today_local(),
+        parts=TODAY_PARTS, status=status,
+    )
+    enrollments = [
+        make.enrollment(
+            make.measure(make.participant(surname=surname), handling=association), session
+        )
+        for surname in ("MARTIN", "BERNARD", "PETIT")[:people]
+    ]
+    return session, enrollments
+
+
+def test_facilitator_takes_attendance_on_a_tablet(journey, make):
+    association = make.organization(name="Association Ariane")
+    facilitator = make.user(Role.FACILITATOR, organizations=[association], full_name="Farid Intervenant")
+    session, enrollments = _session_today(make, association, facilitators=[facilitator])
+    email, session_id = facilitator.email, session.id
+    part_ids = [p.id for p in session.parts]
+    first, second = (e.id for e in enrollments)
+    db.session.commit()
+
+    journey.set_viewport(*TABLET)
+    journey.log_in(email, PASSWORD)
+    journey.click(journey.css(f"main a[href='/stages/{session_id}']"), "stage-du-jour")
+    journey.click(
+        journey.css(f"a[href='/stages/{session_id}/presence/{part_ids[0]}']"), "presence-matin"
+    )
+    check(journey, f"input[name='status-{first}'][value='present']")
+    check(journey, f"input[name='status-{second}'][value='late']")
+    fill(journey, f"#arrived-{second}", "09:50")
+    journey.css(f"#note-{second}").send_keys("Train en retard")
+    journey.step("matin-saisi")
+    journey.click(journey.button("Enregistrer la présence"), "matin-enregistre")
+    assert "Présence enregistrée (2 modification(s))." in " ".join(journey.flashes())
+    assert journey.css(f"input[name='status-{second}'][value='late']").is_selected()
+
+    journey.click(
+        journey.css(f"nav a[href='/stages/{session_id}/presence/{part_ids[1]}']"), "presence-apres-midi"
+    )
+    check(journey, f"input[name='status-{first}'][value='present']")
+    check(journey, f"input[name='status-{second}'][value='present']")
+    journey.click(journey.button("Enregistrer la présence"), "apres-midi-enregistre")
+    assert "Présence enregistrée (2 modification(s))." in " ".join(journey.flashes())
+
+    refresh()
+    marks = {
+        (m.enrollment_id, m.part_id): m for m in db.session.scalars(sa.select(AttendanceMark))
+    }
+    assert len(marks) == 4
+    late = marks[(second, part_ids[0])]
+    assert late.status == AttendanceStatus.LATE and late.note == "Train en retard"
+    assert late.arrived_at is not None
+    assert marks[(first, part_ids[1])].status == AttendanceStatus.PRESENT
+    journey.assert_accessible()
+
+
+# --- 3. The organizer closes the session and issues the certificates --------------------------
+
+
+def test_organizer_closes_the_session_and_issues_certificates(journey, make):
+    association = make.organization(name="Association Ariane")
+    organizer = make.user(Role.ORGANIZER, organizations=[association])
+    session, enrollments = _session_today(make, association)
+    for enrollment in enrollments:
+        for part in session.parts:
+            make.attendance_mark(enrollment, part, AttendanceStatus.PRESENT)
+    email, session_id = organizer.email, session.id
+    db.session.commit()
+
+    journey.log_in(email, PASSWORD)
+    journey.click(journey.css(f"main a[href='/stages/{session_id}']"), "stage")
+    # The day is over: the job that marks sessions held runs after the last half-day ends.
+    db.session.get(CourseSession, session_id).status = SessionStatus.HELD
+    db.session.commit()
+    journey.get(f"/stages/{session_id}", "stage-tenu")
+
+    journey.click(journey.css(f"a[href='/stages/{session_id}/cloture']"), "cloture")
+    proposed = [td.text for td in journey.all("main tbody tr td:nth-of-type(2)")]
+    assert proposed == [EnrollmentStatus.ATTENDED.label] * 2, proposed
+    journey.click(journey.button("Clôturer le stage"), "stage-cloture")
+    assert "Le stage est clôturé." in " ".join(journey.flashes())
+
+    journey.click(journey.button("Délivrer les attestations (2)"), "attestations-delivrees")
+    assert "2 attestations" in " ".join(journey.flashes())
+    assert "Attestations délivrées (2)" in journey.text()
+
+    refresh()
+    assert db.session.get(CourseSession, session_id).status == SessionStatus.CLOSED
+    assert {e.status for e in db.session.scalars(sa.select(Enrollment))} == {EnrollmentStatus.ATTENDED}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 2
+    journey.assert_accessible()
+
+
+# --- 4. A liaison filters the dashboard and downloads an export -------------------------------
+
+
+def test_liaison_filters_the_dashboard_and_downloads_an_export(journey, make):
+    parquet = make.authority(name="Parquet de Bobigny")
+    elsewhere = make.authority(name="Parquet de Créteil")
+    liaison = make.user(Role.LIAISON, organizations=[parquet], full_name="Lina Référente")
+    wanted = [
+        make.measure(authority=parquet, frame=LegalFrame.COMPOSITION_PENALE) for _ in range(3)
+    ]
+    for _ in range(2):
+        make.measure(authority=parquet, frame=LegalFrame.ALTERNATIVE_POURSUITES)
+    make.measure(authority=elsewhere, frame=LegalFrame.COMPOSITION_PENALE)
+    email = liaison.email
+    references = sorted(m.case_reference for m in wanted)
+    db.session.commit()
+
+    journey.log_in(email, PASSWORD)
+    # The liaison's dashboard, from a bookmark (the home page lists the same measures).
+    journey.get("/tableau-de-bord", "tableau-de-bord")
+    assert len(journey.all("main table tbody tr")) == 5
+    from selenium.webdriver.support.ui import Select
+
+    Select(journey.css("#cadre")).select_by_value(LegalFrame.COMPOSITION_PENALE.value)
+    journey.click(journey.button("Filtrer"), "filtre-composition-penale")
+    rows = journey.all("main table tbody tr")
+    assert len(rows) == 3
+    assert sorted(r.find_element("css selector", "td.nowrap").text for r in rows) == references
+
+    export = journey.css("a[href*='/tableau-de-bord/export.csv']")
+    assert "cadre=composition_penale" in export.get_attribute("href")
+    export.click()
+    downloaded = wait_for_download(journey.downloads, ".csv")
+    journey.step("export-telecharge")
+    content = downloaded.read_bytes().decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(content), delimiter=";" if ";" in content.splitlines()[0] else ","))
+    assert len(table) == 1 + 3, table
+    assert all(any(ref in row for ref in references) for row in table[1:])
+    journey.assert_accessible()
+
+
+# --- 5. An anonymous visitor verifies a certificate -------------------------------------------
+
+
+def test_anonymous_visitor_verifies_a_certificate(journey, make):
+    session, (enrollment,) = make.closed_session_with(people=1)
+    surname = enrollment.measure.participant.surname
+    certificate = make.certificate(enrollment, verification_code="7K3M9QX2PR4TB8VW")
+    number = certificate.number
+    db.session.commit()
+
+    journey.get("/verification", "verification")
+    journey.css("#code").send_keys("7k3m-9qx2-pr4t-b8vw")
+    journey.click(journey.button("Vérifier"), "attestation-valide")
+    result = journey.css("[role=status]").text
+    assert "Attestation valide" in result and number in result
+    assert surname not in journey.text()
+
+    code = journey.css("#code")
+    code.clear()
+    code.send_keys("7K3M9QX2PR4TB8VX")
+    journey.click(journey.button("Vérifier"), "code-inconnu")
+    assert "Code inconnu" in journey.css("[role=status]").text
+
+    # The QR code printed on the attestation leads straight to the result.
+    journey.get("/verification/7K3M-9QX2-PR4T-B8VW", "qr-code")
+    assert "Attestation valide" in journey.css("[role=status]").text
+    journey.assert_accessible()
+
+
+# --- Keyboard: the login form ------------------------------------------------------------------
+
+
+def test_login_form_works_with_the_keyboard(journey, make):
+    """TAB goes skip link → … → email → password → « remember me » → submit; Enter submits;
+    a failed login is announced (role="alert") and the next try succeeds."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    organizer = make.user(Role.ORGANIZER, organizations=[make.organization()])
+    email = organizer.email
+    db.session.commit()
+    journey.get("/connexion", "connexion")
+    driver = journey.driver
+
+    def active():
+        return driver.switch_to.active_element
+
+    def tab():
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        return active()
+
+    assert "skip-link" in tab().get_attribute("class")
+    order = []
+    for _ in range(10):
+        element = tab()
+        order.append(element.get_attribute("id") or element.text.strip())
+        if element.tag_name == "button":
+            break
+    fields = [item for item in order if item in ("email", "password", "remember", "Se connecter")]
+    assert fields == ["email", "password", "remember", "Se connecter"], order
+
+    journey.css("#email").send_keys(email)
+    journey.css("#password").send_keys("not the password")
+    journey.submit_with_enter(journey.css("#password"), "echec-annonce")
+    alert = journey.css("[role=alert]")
+    assert alert.is_displayed() and alert.text
+    assert journey.path() == "/connexion"
+
+    journey.css("#password").send_keys(PASSWORD)
+    journey.submit_with_enter(journey.css("#password"), "connecte-au-clavier")
+    assert journey.path() == "/"
+    assert "Se déconnecter" in driver.find_element("css selector", "header").text
+    journey.assert_accessible()
