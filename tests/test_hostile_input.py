@@ -1,0 +1,616 @@
+"""Bad input everywhere: hostile values sent to every route, form and query parameter.
+
+Property-based (hypothesis): very long strings, control characters, HTML/JS, SQL fragments,
+wrong types (lists where one value is expected), dates out of range…
+
+* The sweep is generated from the URL map: every rule (but ``static``), every method it
+  accepts, as an administrator and as an organizer of the world's association. GETs carry
+  1–4 random query parameters (the names the views read, and random ones); POSTs carry every
+  field of the page's forms (read from the rendered page) plus the dynamic names of the
+  attendance and closing pages, all filled with hostile values. Nothing may answer 500.
+* The forms that store text get focused property tests, then a stored-script check: a record
+  saved with a script in one free-text field is shown, escaped, on every page that lists it.
+
+Runs are derandomized (the same examples every time), so a failure is reproducible; hypothesis
+prints the falsifying example.
+"""
+from __future__ import annotations
+
+import html
+import io
+import os
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stages.auth.models import Role
+from stages.enrollment.models import EnrollmentStatus, LegalMeasure, Participant
+from stages.extensions import db
+from stages.scheduling.models import CourseSession, Organization, SessionStatus, Venue
+from stages.timeutil import today_local
+from tests.conftest import IsolatedClient
+from tests.factories import PASSWORD
+
+# --- Hostile values ----------------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+PAYLOAD = f"X{SCRIPT}{IMG}"
+
+HOSTILE = st.one_of(
+    st.text(max_size=50),
+    st.text(min_size=1000, max_size=5000),
+    st.text(st.characters(whitelist_categories=("Cc",)), min_size=1, max_size=20),
+    st.sampled_from(
+        [
+            SCRIPT, IMG, "'; DROP TABLE users; --", "' OR 1=1 --", "%00", "\x00",
+            "../../etc/passwd", "9" * 40, "-1", "0", "1e309", "NaN", "2026-02-30", "0000-00-00",
+            "9999-12-31", "31/12/99999", "😀" * 100, '=HYPERLINK("http://x")', "", " ",
+            "99:99", "25:00", "-99999999999999999999", "0x10", "1.5", "true", "[]", "{}",
+        ]
+    ),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.dates().map(lambda d: d.isoformat()),
+)
+# Wrong types: several values where the view expects one.
+HOSTILE_FIELD = st.one_of(HOSTILE, st.lists(HOSTILE, min_size=2, max_size=3))
+
+# Query parameters the views read (grep request.args / request.values / parse_filters).
+QUERY_NAMES = [
+    "page", "q", "statut", "cadre", "annee", "mois", "date", "lieu", "organisation",
+    "intervenant", "mes", "quand", "depuis", "du", "au", "utilisateur", "personne", "action",
+    "autorite", "echeance_du", "echeance_au", "archives", "sans_courriel", "next", "format",
+]
+QUERY = st.dictionaries(
+    st.one_of(st.sampled_from(QUERY_NAMES), st.text(min_size=1, max_size=12)),
+    HOSTILE_FIELD, min_size=1, max_size=4,
+)
+
+# Names of POST-only routes (no page to read them from) and of the dynamic rows.
+FALLBACK_FIELDS = ["status", "note", "reason", "next_page", "archive", "code", "measure", "session",
+                   "selected", "token", "confirm", "email", "password", "next", "q", "create"]
+# Always sent too: names that appear only on some states of a page (series preview, search hits).
+EXTRA_FIELDS = {"measure", "session", "selected", "create", "confirm", "confirm_new", "attach_to",
+                "next_page", "status", "note"}
+
+# Kept small so the module runs in about a minute; HOSTILE_SCALE=10 for a deeper (nightly) run.
+_SCALE = max(1, int(os.environ.get("HOSTILE_SCALE", "1")))
+SWEEP_EXAMPLES = 1 * _SCALE      # per rule × method × role
+FOCUSED_EXAMPLES = 25 * _SCALE   # per form that stores text
+
+
+def _settings(examples: int):
+    return settings(
+        max_examples=examples, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                               HealthCheck.data_too_large, HealthCheck.large_base_example],
+        print_blob=True,
+    )
+
+
+# --- The world (as in test_access_matrix, with the two roles used here) -------------------------
+
+
+@pytest.fixture
+def world(app, make):
+    w = type("World", (), {})()
+    assoc, other_assoc = make.organization(name="APCARS"), make.organization(name="Autre")
+    authority = make.authority(name="Parquet A")
+    w.admin = make.user(Role.ADMIN)
+    w.organizer = make.user(Role.ORGANIZER, [assoc])
+    facilitator = make.user(Role.FACILITATOR, [assoc])
+    session = make.session(organizations=[assoc], facilitators=[facilitator],
+                           day=today_local() + timedelta(days=20))
+    make.session(organizations=[other_assoc], day=today_local() + timedelta(days=21))
+    measure = make.measure(authority=authority, handling=assoc,
+                           participant=make.participant(email="p@example.org"))
+    enrollment = make.enrollment(measure, session, status=EnrollmentStatus.SUMMONED)
+    # A session that is over but not closed yet: what the attendance and closing pages expect.
+    past = make.session(organizations=[assoc], facilitators=[facilitator],
+                        day=today_local() - timedelta(days=2), status=SessionStatus.HELD)
+    past_enrollment = make.enrollment(make.measure(authority=authority, handling=assoc), past)
+    closed, closed_enrollments = make.closed_session_with(
+        people=1, organizations=[assoc], authority=authority, handling=assoc,
+        facilitators=[facilitator],
+    )
+    certificate = make.certificate(closed_enrollments[0])
+    spare = make.user(Role.ORGANIZER, [assoc])
+    db.session.commit()
+    w.assoc_id, w.authority_id = assoc.id, authority.id
+    w.session_id, w.venue_id, w.measure_id = session.id, session.venue_id, measure.id
+    w.participant_id, w.enrollment_id = measure.participant_id, enrollment.id
+    w.past_session_id, w.past_part_id = past.id, past.parts[0].id
+    w.past_enrollment_id = past_enrollment.id
+    w.certificate_id = certificate.id
+    w.params = {
+        "session_id": session.id, "part_id": session.parts[0].id,
+        "participant_id": measure.participant_id, "measure_id": measure.id,
+        "enrollment_id": enrollment.id, "venue_id": session.venue_id, "organization_id": assoc.id,
+        "user_id": spare.id, "certificate_id": certificate.id,
+        "authority_id": authority.id, "token": w.organizer.feed_token,
+        "code": certificate.verification_code, "fmt": "csv",
+    }
+    w.closed_session_id = closed.id
+    w.enrollment_ids = [enrollment.id, past_enrollment.id, closed_enrollments[0].id]
+    return w
+
+
+def _logged_in(app, user) -> IsolatedClient:
+    client = IsolatedClient(app, app.response_class, use_cookies=True)
+    response = client.post("/connexion", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, user.email
+    return client
+
+
+# Pages about a closed session, or one that is over (attendance, closing).
+CLOSED_SESSION_ENDPOINTS = {
+    "certificates.session_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+}
+PAST_SESSION_ENDPOINTS = {"attendance.close", "attendance.take_attendance", "attendance.roster"}
+# Ending the login session would log the sweeping client out: checked on their own client.
+SESSION_ENDING = {"auth.logout", "auth.logout_everywhere"}
+
+
+def _url(rule, world) -> str:
+    values = {}
+    for name in rule.arguments:
+        if name == "session_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
+            values[name] = world.closed_session_id
+        elif name == "session_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
+            values[name] = world.past_session_id
+        elif name == "part_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
+            values[name] = world.past_part_id
+        else:
+            values[name] = world.params[name]
+    return rule.build(values)[1]
+
+
+def _rules(app, endpoint=None):
+    return sorted(
+        (r for r in app.url_map.iter_rules()
+         if r.endpoint != "static" and (endpoint is None or r.endpoint == endpoint)),
+        key=lambda r: (r.endpoint, r.rule),
+    )
+
+
+_FIELD = re.compile(r"<(input|select|textarea|button)\b([^>]*)>", re.I)
+_NAME = re.compile(r'\sname="([^"]+)"')
+
+
+def _field_names(page: str) -> tuple[set[str], set[str]]:
+    """(text-ish field names, file field names) of the forms of a rendered page."""
+    names, files = set(), set()
+    for _tag, attrs in _FIELD.findall(page):
+        found = _NAME.search(attrs)
+        if not found:
+            continue
+        name = html.unescape(found.group(1))
+        if name == "csrf_token":
+            continue
+        (files if 'type="file"' in attrs else names).add(name)
+    return names, files
+
+
+def _dynamic_fields(world) -> set[str]:
+    names = {"measure", "selected", "session", "reason", "status"}
+    for eid in world.enrollment_ids:
+        names |= {f"status-{eid}", f"arrived-{eid}", f"left-{eid}", f"note-{eid}",
+                  f"outcome-{eid}", f"reason-{eid}"}
+    return names
+
+
+def _check(response, what) -> None:
+    code = response.status_code
+    response.get_data()  # a streamed body (CSV exports) runs, and ends its contexts, here
+    response.close()
+    assert code < 500, (code, what)
+
+
+def _sweep(app, world, client, rule, method, fields, files):
+    url = _url(rule, world)
+    if method == "GET":
+        @_settings(SWEEP_EXAMPLES)
+        @given(query=QUERY)
+        def run(query):
+            _check(client.get(url, query_string=query), (method, url, query))
+    else:
+        strategy = st.fixed_dictionaries({name: HOSTILE_FIELD for name in sorted(fields)})
+
+        @_settings(SWEEP_EXAMPLES)
+        @given(form=strategy, query=st.one_of(st.just({}), QUERY),
+               upload=st.binary(max_size=2000) | HOSTILE.map(lambda s: s.encode()))
+        def run(form, query, upload):
+            data = dict(form)
+            for name in files:
+                data[name] = (io.BytesIO(upload), "fichier.csv")
+            _check(client.post(url, data=data, query_string=query,
+                               content_type="multipart/form-data" if files else None),
+                   (method, url, form, query))
+    run()
+
+
+def _sweep_endpoint(app, world, endpoint, client_for):
+    rules = _rules(app, endpoint)
+    assert rules
+    for role in ("admin", "organizer"):
+        client = client_for(role)
+        for rule in rules:
+            url = _url(rule, world)
+            fields, files = set(), set()
+            if "GET" in rule.methods:
+                page = client.get(url)
+                body = page.get_data(as_text=page.mimetype == "text/html")
+                page.close()
+                assert page.status_code < 500, (role, url)
+                if page.status_code == 200 and page.mimetype == "text/html":
+                    fields, files = _field_names(body)
+                _sweep(app, world, client, rule, "GET", fields, files)
+            if "POST" in rule.methods:
+                fields = (fields or set(FALLBACK_FIELDS)) | EXTRA_FIELDS
+                fields |= _dynamic_fields(world) if endpoint.startswith("attendance.") else set()
+                _sweep(app, world, client, rule, "POST", fields, files)
+
+
+# Endpoints known when the module is collected (from an app built without a database).
+def _all_endpoints() -> list[str]:
+    from stages import create_app
+
+    bare = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return sorted({r.endpoint for r in bare.url_map.iter_rules() if r.endpoint != "static"})
+
+
+@pytest.mark.parametrize("endpoint", _all_endpoints())
+def test_no_500_on_hostile_input(app, world, endpoint):
+    """Every rule × method × role of ``endpoint``, with hostile query strings and forms."""
+    clients = {}
+
+    def client_for(role):
+        if role not in clients:
+            clients[role] = _logged_in(app, world.admin if role == "admin" else world.organizer)
+        return clients[role]
+
+    _sweep_endpoint(app, world, endpoint, client_for)
+
+
+def test_the_sweep_covers_every_route(app):
+    """The parametrized sweep was built from the same URL map as the test app's."""
+    assert _all_endpoints() == sorted({r.endpoint for r in _rules(app)})
+
+
+@pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
+def test_session_ending_routes_survive_hostile_input(app, world, endpoint):
+    """Logging out with a hostile body and query string: never a 500 (checked again logged in)."""
+    for user in (world.admin, world.organizer):
+        client = _logged_in(app, user)
+
+        @_settings(SWEEP_EXAMPLES * 2)
+        @given(form=st.fixed_dictionaries({n: HOSTILE_FIELD for n in FALLBACK_FIELDS}), query=QUERY)
+        def run(form, query):
+            _check(client.post(_url(_rules(app, endpoint)[0], world), data=form, query_string=query),
+                   (endpoint, form, query))
+
+        run()
+
+
+# --- Forms that store text: focused properties, then stored script ------------------------------
+
+RAW_MARKERS = (SCRIPT, "<img src=x onerror")
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+_serial = iter(range(10**9))
+
+
+def _page(client, url) -> str:
+    response = client.get(url)
+    body = response.get_data(as_text=True)
+    response.close()
+    assert response.status_code < 500, (url, response.status_code)
+    return body
+
+
+def _no_raw_script(client, urls) -> dict[str, str]:
+    pages = {url: _page(client, url) for url in urls}
+    for url, body in pages.items():
+        for marker in RAW_MARKERS:  # case-insensitive: names are upper-cased, HTML is not
+            assert marker.lower() not in body.lower(), f"unescaped {marker!r} on {url}"
+    return pages
+
+
+def _post(client, url, data):
+    response = client.post(url, data=data)
+    response.get_data()
+    response.close()
+    assert response.status_code < 500, (url, response.status_code, data)
+    return response
+
+
+def _saved(response) -> bool:
+    return response.status_code == 302
+
+
+def _referral_data(world, **overrides) -> dict:
+    n = next(_serial)
+    today = today_local()
+    data = {
+        "surname": f"MARTIN{n}", "first_names": "Paul", "birth_date": "1980-05-17",
+        "birth_place": "Lyon", "address": "1 rue de la Paix", "postal_code": "75002",
+        "city": "Paris", "phone": "0102030405", "email": f"p{n}@example.org",
+        "frame": "composition_penale", "authority": str(world.authority_id),
+        "handling_organization": str(world.assoc_id), "case_reference": f"24{n:09d}",
+        "decision_date": (today - timedelta(days=10)).isoformat(),
+        "deadline": (today + timedelta(days=170)).isoformat(), "fee": "0",
+        "payer": "participant", "payment_status": "due", "certificate_recipient": "",
+        "confirm_new": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+def _session_data(world, **overrides) -> dict:
+    day = today_local() + timedelta(days=40 + next(_serial) % 300)
+    data = {
+        "title": "Stage", "venue": str(world.venue_id), "capacity": "12", "min_participants": "5",
+        "fee": "0", "organizations": str(world.assoc_id), "notes": "",
+        "parts-0-day": day.isoformat(), "parts-0-start": "09:30", "parts-0-end": "12:30",
+        "schedule": "Programmer le stage",
+    }
+    data.update(overrides)
+    return data
+
+
+def _venue_data(**overrides) -> dict:
+    data = {
+        "name": f"Salle hostile {next(_serial)}", "room": "", "address": "2 rue du Bac",
+        "postal_code": "75007", "city": "Paris", "capacity": "20", "timezone": "Europe/Paris",
+        "opening_hours": "", "accessibility": "", "access_instructions": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def _organization_data(**overrides) -> dict:
+    n = next(_serial)
+    data = {"name": f"Association {n}", "short_name": f"Asso {n}", "kind": "association",
+            "address": "", "email": "", "phone": ""}
+    data.update(overrides)
+    return data
+
+
+REFERRAL_TEXT = ["surname", "first_names", "birth_place", "address", "postal_code", "city", "phone",
+                 "email", "case_reference", "certificate_recipient", "birth_date", "decision_date",
+                 "deadline", "fee", "frame", "authority", "payer"]
+SESSION_TEXT = ["title", "notes", "capacity", "min_participants", "fee", "venue", "organizations",
+                "facilitators", "parts-0-day", "parts-0-start", "parts-0-end", "parts-1-day"]
+VENUE_TEXT = ["name", "room", "address", "postal_code", "city", "capacity", "timezone",
+              "opening_hours", "accessibility", "access_instructions"]
+ORGANIZATION_TEXT = ["name", "short_name", "kind", "address", "email", "phone"]
+
+
+@pytest.fixture
+def admin_client(app, world):
+    return _logged_in(app, world.admin)
+
+
+def test_referral_form_property(admin_client, world):
+    @_settings(FOCUSED_EXAMPLES)
+    @given(field=st.sampled_from(REFERRAL_TEXT), value=HOSTILE)
+    def run(field, value):
+        response = _post(admin_client, "/personnes/nouvelle", _referral_data(world, **{field: value}))
+        urls = ["/personnes", "/tableau-de-bord", f"/stages/{world.session_id}/inscrire"]
+        if _saved(response):
+            urls.append(response.headers["Location"])
+        _no_raw_script(admin_client, urls)
+
+    run()
+
+
+def test_session_form_property(admin_client, world):
+    @_settings(FOCUSED_EXAMPLES)
+    @given(field=st.sampled_from(SESSION_TEXT), value=HOSTILE_FIELD)
+    def run(field, value):
+        data = _session_data(world, **{field: value})
+        response = _post(admin_client, "/stages/nouveau", data)
+        urls = ["/calendrier/liste"]
+        if _saved(response):
+            day = data["parts-0-day"]
+            urls += [response.headers["Location"], f"/calendrier/semaine?date={day}",
+                     f"/calendrier?annee={day[:4]}&mois={int(day[5:7])}"]
+        _no_raw_script(admin_client, urls)
+
+    run()
+
+
+def test_venue_form_property(admin_client, world):
+    @_settings(FOCUSED_EXAMPLES)
+    @given(field=st.sampled_from(VENUE_TEXT), value=HOSTILE, edit=st.booleans())
+    def run(field, value, edit):
+        url = f"/lieux/{world.venue_id}/modifier" if edit else "/lieux/nouveau"
+        _post(admin_client, url, _venue_data(**{field: value}))
+        _no_raw_script(admin_client, ["/lieux", f"/lieux/{world.venue_id}/modifier",
+                                      f"/stages/{world.session_id}", "/calendrier/liste"])
+
+    run()
+
+
+def test_organization_form_property(admin_client, world):
+    @_settings(FOCUSED_EXAMPLES)
+    @given(field=st.sampled_from(ORGANIZATION_TEXT), value=HOSTILE, edit=st.booleans())
+    def run(field, value, edit):
+        url = f"/organisations/{world.assoc_id}/modifier" if edit else "/organisations/nouvelle"
+        data = _organization_data(**{field: value})
+        if edit:
+            data["kind"] = "association" if field != "kind" else value
+        _post(admin_client, url, data)
+        _no_raw_script(admin_client, ["/organisations", "/calendrier", f"/stages/{world.session_id}"])
+
+    run()
+
+
+def test_attendance_notes_property(admin_client, world):
+    eid = world.past_enrollment_id
+    url = f"/stages/{world.past_session_id}/presence/{world.past_part_id}"
+
+    @_settings(FOCUSED_EXAMPLES)
+    @given(note=HOSTILE, arrived=HOSTILE, reason=HOSTILE,
+           status=st.sampled_from(["present", "late", "left_early", "absent", "excused"]) | HOSTILE)
+    def run(note, arrived, reason, status):
+        _post(admin_client, url, {f"status-{eid}": status, f"note-{eid}": note,
+                                  f"arrived-{eid}": arrived, "reason": reason})
+        _no_raw_script(admin_client, [url, f"/stages/{world.past_session_id}/emargement",
+                                      f"/personnes/{_participant_of(eid)}"])
+
+    run()
+
+
+def _participant_of(enrollment_id: int) -> int:
+    from stages.enrollment.models import Enrollment
+
+    return db.session.get(Enrollment, enrollment_id).measure.participant_id
+
+
+def _fresh_measure_with_certificate(world):
+    """A measure and its attestation, of a session closed three days ago (for one example)."""
+    from tests import factories as make
+
+    assoc = db.session.get(Organization, world.assoc_id)
+    authority = db.session.get(Organization, world.authority_id)
+    _, enrollments = make.closed_session_with(
+        people=1, organizations=[assoc], authority=authority, handling=assoc,
+        day=today_local() - timedelta(days=3 + next(_serial) % 200),
+    )
+    certificate = make.certificate(enrollments[0])
+    db.session.commit()
+    return enrollments[0].measure, certificate
+
+
+def test_reasons_property(admin_client, world):
+    """Cancellation, withdrawal and revocation reasons, on fresh objects each time."""
+    from tests import factories as make
+
+    @_settings(FOCUSED_EXAMPLES)
+    @given(kind=st.sampled_from(["cancel", "withdraw", "revoke"]), reason=HOSTILE_FIELD)
+    def run(kind, reason):
+        if kind == "cancel":
+            session = make.session(organizations=[db.session.get(Organization, world.assoc_id)],
+                                   day=today_local() + timedelta(days=30 + next(_serial) % 300))
+            db.session.commit()
+            _post(admin_client, f"/stages/{session.id}/annuler", {"reason": reason})
+            _no_raw_script(admin_client, [f"/stages/{session.id}", "/calendrier/liste?quand=tous"])
+        elif kind == "withdraw":
+            measure = make.measure(authority=db.session.get(Organization, world.authority_id))
+            db.session.commit()
+            _post(admin_client, f"/mesures/{measure.id}/renvoyer", {"reason": reason})
+            _no_raw_script(admin_client, [f"/personnes/{measure.participant_id}", "/personnes"])
+        else:
+            measure, certificate = _fresh_measure_with_certificate(world)
+            _post(admin_client, f"/attestations/{certificate.id}/revoquer", {"reason": reason})
+            _no_raw_script(admin_client, [f"/personnes/{measure.participant_id}",
+                                          f"/verification/{certificate.verification_code}"])
+
+    run()
+
+
+# --- Stored script: saved for real, shown escaped -----------------------------------------------
+
+
+def _shown_escaped(client, urls) -> None:
+    pages = _no_raw_script(client, urls)
+    assert any(ESCAPED.lower() in body.lower() for body in pages.values()), (
+        f"the payload is shown nowhere: {urls}"
+    )
+
+
+def test_referral_stores_script_as_text(admin_client, world):
+    data = _referral_data(world, surname=f"DURAND{PAYLOAD}", first_names=PAYLOAD, city=PAYLOAD,
+                          address=PAYLOAD)
+    response = _post(admin_client, "/personnes/nouvelle", data)
+    assert _saved(response), response.get_data(as_text=True)
+    person = db.session.scalar(sa.select(Participant).where(Participant.surname.startswith("DURAND")))
+    # Stored as typed (names upper-cased): escaping is the templates' job.
+    assert SCRIPT.lower() in person.surname.lower() and SCRIPT in person.city
+    detail = f"/personnes/{person.id}"
+    _shown_escaped(admin_client, [detail])
+    _shown_escaped(admin_client, ["/personnes", "/personnes?q=DURAND"])
+    _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{world.session_id}/inscrire",
+                                  f"/personnes/{person.id}/modifier"])
+
+
+def test_referral_refuses_a_formula(admin_client, world):
+    for surname in ('=HYPERLINK("http://x")', "+33 1", "@SUM(A1)"):
+        response = _post(admin_client, "/personnes/nouvelle", _referral_data(world, surname=surname))
+        assert response.status_code == 200
+        assert "ne peut pas commencer par" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 3  # the world's
+
+
+def test_session_stores_script_as_text(admin_client, world):
+    data = _session_data(world, title=f"Stage {PAYLOAD}", notes=PAYLOAD)
+    response = _post(admin_client, "/stages/nouveau", data)
+    assert _saved(response), response.get_data(as_text=True)
+    day = data["parts-0-day"]
+    _shown_escaped(admin_client, [response.headers["Location"]])
+    _shown_escaped(admin_client, ["/calendrier/liste", f"/calendrier/semaine?date={day}",
+                                  f"/calendrier?annee={day[:4]}&mois={int(day[5:7])}"])
+
+
+def test_venue_stores_script_as_text(admin_client, world):
+    response = _post(admin_client, f"/lieux/{world.venue_id}/modifier",
+                     _venue_data(name=f"Salle {PAYLOAD}", room=PAYLOAD, address=PAYLOAD,
+                                 access_instructions=PAYLOAD))
+    assert _saved(response), response.get_data(as_text=True)
+    assert SCRIPT in db.session.get(Venue, world.venue_id).room
+    for url in ["/lieux", f"/stages/{world.session_id}", "/calendrier/liste",
+                f"/stages/{world.session_id}/emargement"]:
+        _shown_escaped(admin_client, [url])
+
+
+def test_organization_stores_script_as_text(admin_client, world):
+    response = _post(admin_client, f"/organisations/{world.assoc_id}/modifier",
+                     _organization_data(name=f"Asso {PAYLOAD}", short_name="Asso <b>x</b>",
+                                        address=PAYLOAD))
+    assert _saved(response), response.get_data(as_text=True)
+    assert SCRIPT in db.session.get(Organization, world.assoc_id).name
+    for url in ["/organisations", "/calendrier", f"/stages/{world.session_id}"]:
+        _no_raw_script(admin_client, [url])
+    _shown_escaped(admin_client, ["/organisations"])
+
+
+def test_attendance_note_stores_script_as_text(admin_client, world):
+    eid = world.past_enrollment_id
+    url = f"/stages/{world.past_session_id}/presence/{world.past_part_id}"
+    response = _post(admin_client, url, {f"status-{eid}": "present", f"note-{eid}": PAYLOAD,
+                                      "reason": "Saisie après coup"})
+    assert _saved(response), response.get_data(as_text=True)
+    _shown_escaped(admin_client, [f"/personnes/{_participant_of(eid)}"])
+    _no_raw_script(admin_client, [url, f"/stages/{world.past_session_id}/emargement"])
+
+
+def test_cancellation_reason_stores_script_as_text(admin_client, world):
+    response = _post(admin_client, f"/stages/{world.session_id}/annuler", {"reason": PAYLOAD})
+    assert _saved(response), response.get_data(as_text=True)
+    assert db.session.get(CourseSession, world.session_id).status == SessionStatus.CANCELLED
+    _shown_escaped(admin_client, [f"/stages/{world.session_id}"])
+
+
+def test_withdrawal_reason_stores_script_as_text(admin_client, world):
+    response = _post(admin_client, f"/mesures/{world.measure_id}/renvoyer", {"reason": PAYLOAD})
+    assert _saved(response), response.get_data(as_text=True)
+    assert SCRIPT in db.session.get(LegalMeasure, world.measure_id).withdrawal_reason
+    _shown_escaped(admin_client, [f"/personnes/{world.participant_id}"])
+    _no_raw_script(admin_client, ["/personnes", "/tableau-de-bord"])
+
+
+def test_revocation_reason_stores_script_as_text(admin_client, world):
+    from stages.certificates.models import Certificate
+
+    response = _post(admin_client, f"/attestations/{world.certificate_id}/revoquer", {"reason": PAYLOAD})
+    assert _saved(response), response.get_data(as_text=True)
+    certificate = db.session.get(Certificate, world.certificate_id)
+    assert certificate.revoked_at is not None and SCRIPT in certificate.revocation_reason
+    participant_id = certificate.enrollment.measure.participant_id
+    # The reason is kept on the row, not displayed: the pages around it must stay clean.
+    _no_raw_script(admin_client, [f"/personnes/{participant_id}",
+                                  f"/verification/{certificate.verification_code}"])
