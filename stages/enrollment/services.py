@@ -235,6 +235,24 @@ def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
     db.session.flush()
 
 
+def measure_search_condition(q: str) -> sa.ColumnElement[bool]:
+    """An exact case reference when the text holds a digit, else a name prefix.
+
+    Case references always carry digits and names never do, so one indexed condition answers
+    each search: an equality on ``case_reference`` or a range on ``participants.search_key``.
+    An OR of both would stop PostgreSQL from using either index on a national table.
+    """
+    if any(character.isdigit() for character in q):
+        return LegalMeasure.case_reference == q
+    key = search_key(q, "")
+    # correlate(None): the page query joins participants, yet this lookup stands alone.
+    return LegalMeasure.participant_id.in_(
+        sa.select(Participant.id)
+        .where(Participant.search_key >= key, Participant.search_key < key + "\uffff")
+        .correlate(None)
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Enrollment, seats and the waitlist
 

@@ -62,13 +62,7 @@ def measures():
     frame = request.args.get("cadre", "")
     query = visible_measures(current_user).join(LegalMeasure.participant)
     if q:
-        key = services.search_key(q, "")
-        query = query.where(
-            sa.or_(
-                sa.and_(Participant.search_key >= key, Participant.search_key < key + "\uffff"),
-                LegalMeasure.case_reference == q,
-            )
-        )
+        query = query.where(services.measure_search_condition(q))
     if status in {m.value for m in MeasureStatus}:
         query = query.where(LegalMeasure.status == status)
     if frame in {f.value for f in LegalFrame}:
@@ -468,13 +462,7 @@ def session_bulk_enroll(session_id: int):
         )
     )
     if q:
-        key = services.search_key(q, "")
-        waiting = waiting.where(
-            sa.or_(
-                sa.and_(Participant.search_key >= key, Participant.search_key < key + "\uffff"),
-                LegalMeasure.case_reference == q,
-            )
-        )
+        waiting = waiting.where(services.measure_search_condition(q))
     if request.method == "POST":
         ids = [int(v) for v in request.form.getlist("measure") if v.isdigit()][:200]
         chosen = db.session.scalars(

@@ -32,7 +32,7 @@ from stages.enrollment.models import (
     MeasureStatus,
     Participant,
 )
-from stages.enrollment.services import search_key
+from stages.enrollment.services import measure_search_condition
 from stages.enums import LabelledEnum
 from stages.errors import DomainError
 from stages.extensions import db
@@ -182,24 +182,6 @@ def buckets_of(status: MeasureStatus, deadline: date, today: date) -> list[Bucke
     return buckets
 
 
-def _search_condition(q: str) -> sa.ColumnElement[bool]:
-    """An exact case reference when the text holds a digit, else a name prefix.
-
-    Case references always carry digits and names never do, so one indexed condition answers
-    each search: an equality on ``case_reference`` or a range on ``participants.search_key``.
-    An OR of both would stop PostgreSQL from using either index on a national table.
-    """
-    if any(character.isdigit() for character in q):
-        return LegalMeasure.case_reference == q
-    key = search_key(q, "")
-    # correlate(None): the page query joins participants, yet this lookup stands alone.
-    return LegalMeasure.participant_id.in_(
-        sa.select(Participant.id)
-        .where(Participant.search_key >= key, Participant.search_key < key + "\uffff")
-        .correlate(None)
-    )
-
-
 def filtered_measures(
     user: User, filters: DashboardFilters, today: date, *, with_bucket: bool = True
 ) -> sa.Select:
@@ -216,7 +198,7 @@ def filtered_measures(
     if filters.deadline_to:
         query = query.where(LegalMeasure.deadline <= filters.deadline_to)
     if filters.q:
-        query = query.where(_search_condition(filters.q))
+        query = query.where(measure_search_condition(filters.q))
     return query
 
 
