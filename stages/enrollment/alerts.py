@@ -14,8 +14,8 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from stages.auth.models import Role, User, user_organizations
-from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
-from stages.enrollment.services import ACTIVE_STATUSES
+from stages.enrollment.models import LegalMeasure, MeasureStatus
+from stages.enrollment.services import has_no_live_enrollment
 from stages.extensions import db
 from stages.mail import MailError, build_message, send_email
 from stages.timeutil import fr_date
@@ -27,14 +27,13 @@ WAITING = (MeasureStatus.REFERRED, MeasureStatus.ABSENT_EXCUSED, MeasureStatus.A
 
 def due_measures(today: date) -> list[LegalMeasure]:
     """Measures with no course booked whose deadline is passed or within 30 days."""
-    booked = sa.select(Enrollment.measure_id).where(Enrollment.status.in_(ACTIVE_STATUSES))
     return list(
         db.session.scalars(
             sa.select(LegalMeasure)
             .where(
                 LegalMeasure.status.in_(WAITING),
                 LegalMeasure.deadline < today + timedelta(days=ALERT_DAYS),
-                LegalMeasure.id.not_in(booked),
+                has_no_live_enrollment(),
             )
             .options(selectinload(LegalMeasure.participant))
             .order_by(LegalMeasure.deadline)

@@ -264,6 +264,14 @@ class EnrollResult:
     after_deadline: bool
 
 
+def has_no_live_enrollment() -> sa.ColumnElement[bool]:
+    """Measures without a seat or waitlist place: NOT EXISTS, an anti-join on the partial
+    unique index (NOT IN would read every live enrollment of the country)."""
+    return ~sa.exists().where(
+        Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(ACTIVE_STATUSES)
+    )
+
+
 def live_enrollment(measure: LegalMeasure) -> Enrollment | None:
     """The measure's current enrollment (seat or waitlist), if any."""
     return db.session.scalar(

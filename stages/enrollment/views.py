@@ -456,9 +456,7 @@ def session_bulk_enroll(session_id: int):
         .join(LegalMeasure.participant)
         .where(
             LegalMeasure.status.in_([MeasureStatus.REFERRED, MeasureStatus.ABSENT_EXCUSED]),
-            ~LegalMeasure.id.in_(
-                sa.select(Enrollment.measure_id).where(Enrollment.status.in_(services.ACTIVE_STATUSES))
-            ),
+            services.has_no_live_enrollment(),
         )
     )
     if q:

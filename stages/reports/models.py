@@ -28,5 +28,5 @@ class Bilan(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("session_id", "authority_id"),
-        sa.Index("ix_bilans_authority_id", "authority_id"),
+        sa.Index("ix_bilans_authority_id_sent_at", "authority_id", "sent_at"),
     )

@@ -157,6 +157,7 @@ class CourseSession(db.Model):
             "starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at", name="span_order"
         ),
         sa.Index("ix_course_sessions_starts_at", "starts_at"),
+        sa.Index("ix_course_sessions_ends_at", "ends_at"),
         sa.Index("ix_course_sessions_venue_id_starts_at", "venue_id", "starts_at"),
         sa.Index("ix_course_sessions_status_starts_at", "status", "starts_at"),
     )
