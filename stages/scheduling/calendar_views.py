@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from stages.auth.models import Role, User
+from stages.auth.models import Role, User, user_organizations
 from stages.auth.permissions import Permission, authorize, visible_sessions
 from stages.extensions import db
 from stages.scheduling.models import (
@@ -98,6 +98,17 @@ def filter_options(user: User) -> FilterOptions:
             sa.select(session_facilitators.c.user_id).where(
                 session_facilitators.c.session_id.in_(scope)
             )
+        )
+    elif user.role == Role.ORGANIZER:
+        # The staff of their own associations: at national scale, listing every facilitator
+        # of France on each calendar page cost more than the calendar itself.
+        who = sa.and_(
+            User.role.in_((Role.FACILITATOR, Role.ORGANIZER)),
+            User.id.in_(
+                sa.select(user_organizations.c.user_id).where(
+                    user_organizations.c.organization_id.in_(user.organization_ids)
+                )
+            ),
         )
     else:
         # Organizers sometimes facilitate too: list everyone who ever did.
