@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install db demo clean
+.PHONY: run test install db demo clean bench load
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,16 @@ run: demo
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Generate scales 0.01 and 0.1 into SQLite files under bench/results/ and time the key pages
+## (in-process and through gunicorn on 127.0.0.1); see bench/README.md
+bench: install
+	$(BIN)/python -m bench.run --scale 0.1
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## Load test: 50 users for 60 s against gunicorn on a throwaway PostgreSQL database, loopback
+## only (< 3 minutes); see bench/LOAD.md. LOAD_DATABASE is the server URL, without database name.
+LOAD_DATABASE ?= postgresql+psycopg://postgres@127.0.0.1:5432
+load: install
+	$(BIN)/python -m bench.load --users 50 --seconds 60 --database $(LOAD_DATABASE)

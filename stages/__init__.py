@@ -92,6 +92,7 @@ def create_app(config=None) -> Flask:
     from stages.cli import stages_cli
     from stages.jobs import cli as _jobs_cli  # noqa: F401  (adds the scheduler commands)
     from stages import backup_cli as _backup_cli  # noqa: F401  (adds backup / restore)
+    from stages import bench_cli  # noqa: F401  (adds `flask stages generate`)
 
     app.cli.add_command(stages_cli)
     return app

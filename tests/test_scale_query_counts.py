@@ -1,0 +1,112 @@
+"""The key pages send as many SQL statements on a national-scale database as on a tiny one.
+
+The generator (stages/generate.py) fills the test database at two scales, ten times apart; the
+benchmark's pages (bench/run.py) are opened on the same Paris objects at both, and each page must
+send the same number of statements: a page that queries per venue, per association or per year of
+history fails here. The Paris pages show the same rows at both scales; the admin's national views
+(calendar, iCal feed, dashboard) show ten times more at the larger one, so a query per row shows
+up too.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from stages.auth.models import User
+from stages.extensions import db
+from stages.generate import (
+    BENCH_ADMIN,
+    BENCH_LIAISON,
+    BENCH_ORGANIZER,
+    BENCH_PASSWORD,
+    bench_targets,
+    generate,
+)
+from tests.conftest import _empty_all_tables
+from tests.helpers import count_queries, login
+
+SMALL, LARGE = 0.001, 0.01  # 20 and 200 courses: a few seconds each
+
+
+def _clients(client) -> dict:
+    """One logged-in client per account the benchmark uses, and one anonymous."""
+    clients = {None: client.application.test_client()}
+    for who, email in (("organizer", BENCH_ORGANIZER), ("liaison", BENCH_LIAISON),
+                       ("admin", BENCH_ADMIN)):
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        logged_in = client.application.test_client()
+        assert login(logged_in, user, BENCH_PASSWORD).status_code == 302, email
+        clients[who] = logged_in
+    return clients
+
+
+def _page_counts(client) -> dict[str, int]:
+    """The statements each key page sends (writes included: attendance save, bulk enrollment)."""
+    t = bench_targets()
+    clients = _clients(client)
+    session = f"/stages/{t.session_id}"
+    attendance = f"{session}/presence/{t.part_id}"
+    feed = f"/agenda/{t.organizer_token}/tous.ics"
+    admin_token = db.session.scalar(sa.select(User.feed_token).where(User.email == BENCH_ADMIN))
+    expected = _expected_enrollments(t.session_id)
+    pages = {
+        "calendar": ("organizer", "GET", "/calendrier", None, 200),
+        "calendar_admin": ("admin", "GET", "/calendrier", None, 200),
+        "calendar_admin_list": ("admin", "GET", "/calendrier/liste?quand=passes", None, 200),
+        "ical_admin": (None, "GET", f"/agenda/{admin_token}/tous.ics", None, 200),
+        "dashboard_admin": ("admin", "GET", "/tableau-de-bord", None, 200),
+        "session": ("organizer", "GET", session, None, 200),
+        "roster_pdf": ("organizer", "GET", f"{session}/emargement.pdf", None, 200),
+        "attendance": ("organizer", "GET", attendance, None, 200),
+        "attendance_save": ("organizer", "POST", attendance,
+                            {**{f"status-{e}": "present" for e in expected},
+                             "reason": "Correction"}, 302),
+        "participant": ("organizer", "GET", f"/personnes/{t.participant_id}", None, 200),
+        "dashboard": ("liaison", "GET", "/tableau-de-bord", None, 200),
+        "dashboard_search": ("liaison", "GET", f"/tableau-de-bord?q={t.search_prefix}", None, 200),
+        "ical": (None, "GET", feed, None, 200),
+        "verification": (None, "GET", f"/verification/{t.certificate_code}", None, 200),
+        "bulk_enroll": ("organizer", "POST", f"/stages/{t.enroll_session_id}/inscrire",
+                        {"measure": [str(i) for i in t.measure_ids]}, 302),
+    }
+    counts = {}
+    for key, (who, method, url, data, status) in pages.items():
+        with count_queries() as counter:
+            response = clients[who].open(url, method=method, data=data)
+        assert response.status_code == status, (key, url, response.status_code)
+        counts[key] = counter.count
+        if key == "ical":
+            etag = response.headers["ETag"]
+            with count_queries() as counter:
+                response = clients[None].get(feed, headers={"If-None-Match": etag})
+            assert response.status_code == 304
+            counts["ical_304"] = counter.count
+    return counts
+
+
+def _expected_enrollments(session_id: int) -> list[int]:
+    from stages.attendance.services import EXPECTED_STATUSES
+    from stages.enrollment.models import Enrollment
+
+    return list(db.session.scalars(
+        sa.select(Enrollment.id).where(
+            Enrollment.session_id == session_id, Enrollment.status.in_(EXPECTED_STATUSES)
+        )
+    ))
+
+
+def _at_scale(client, scale: float) -> dict[str, int]:
+    report = generate(scale, seed=7)
+    db.session.commit()
+    assert report.counts["course_sessions"] >= 20 * scale / 0.001 * 0.9
+    try:
+        return _page_counts(client)
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        _empty_all_tables()
+
+
+def test_key_pages_send_the_same_queries_at_every_scale(client):
+    small = _at_scale(client, SMALL)
+    large = _at_scale(client, LARGE)
+    assert large == small
