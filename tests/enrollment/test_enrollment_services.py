@@ -116,7 +116,9 @@ def test_seat_count_has_a_database_guard(make):
     session = make.session(capacity=1)
     db.session.commit()
     with pytest.raises(sa.exc.IntegrityError):
-        db.session.execute(sa.update(CourseSession).values(seats_taken=2))
+        db.session.execute(
+            sa.update(CourseSession).where(CourseSession.id == session.id).values(seats_taken=2)
+        )
         db.session.flush()
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Enrollment)) == 0

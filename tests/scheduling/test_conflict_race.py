@@ -5,7 +5,7 @@ write; the exclusion constraint (PostgreSQL) or the trigger under SQLite's singl
 the second. Runs on both databases.
 """
 import threading
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
