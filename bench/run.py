@@ -333,10 +333,10 @@ def _context(targets) -> dict:
     """How much the Paris pages show, and how big the whole database is: to read the ratios."""
     import sqlalchemy as sa
 
+    from stages.auth.models import User
     from stages.enrollment.models import LegalMeasure, Participant
     from stages.extensions import db
     from stages.generate import BENCH_LIAISON
-    from stages.auth.models import User
     from stages.scheduling.models import CourseSession
 
     liaison = db.session.scalar(sa.select(User).where(User.email == BENCH_LIAISON))

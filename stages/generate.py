@@ -1,4 +1,4 @@
-"""National-scale data for benchmarks: ``flask stages generate --scale 1.0`` fills a database in bulk.
+"""National-scale data for benchmarks: ``flask stages generate --scale 1.0`` fills a database.
 
 Scale 1.0 is the sizing of DOMAIN.md: 160 referring authorities, 40 associations, 400 venues,
 2,000 staff accounts and 20,000 sessions over ten years of history plus a year ahead, with about
@@ -40,9 +40,18 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 
 from stages.attendance.models import AttendanceStatus
+from stages.attendance.services import PRESENT_STATUSES
 from stages.auth.models import Role
+from stages.certificates.services import CODE_ALPHABET, CODE_LENGTH
 from stages.demo import BIRTH_PLACES, FIRST_NAMES, STREETS, SURNAMES, VENUES as PARIS_VENUES
-from stages.enrollment.models import EnrollmentStatus, LegalFrame, MeasureStatus, Payer, PaymentStatus
+from stages.enrollment.models import (
+    SEAT_HOLDING_STATUSES,
+    EnrollmentStatus,
+    LegalFrame,
+    MeasureStatus,
+    Payer,
+    PaymentStatus,
+)
 from stages.enrollment.services import search_key
 from stages.errors import DomainError
 from stages.extensions import db
@@ -98,7 +107,8 @@ CITIES = (
     ("Brest", "29200", "Finistère", None), ("Limoges", "87000", "Haute-Vienne", None),
     ("Poitiers", "86000", "Vienne", None), ("Perpignan", "66000", "Pyrénées-Orientales", None),
     ("Nîmes", "30000", "Gard", None), ("Avignon", "84000", "Vaucluse", None),
-    ("Aix-en-Provence", "13100", "Bouches-du-Rhône", None), ("Pau", "64000", "Pyrénées-Atlantiques", None),
+    ("Aix-en-Provence", "13100", "Bouches-du-Rhône", None),
+    ("Pau", "64000", "Pyrénées-Atlantiques", None),
     ("Bayonne", "64100", "Pyrénées-Atlantiques", None), ("Amiens", "80000", "Somme", None),
     ("Valenciennes", "59300", "Nord", None), ("Douai", "59500", "Nord", None),
     ("Béthune", "62400", "Pas-de-Calais", None), ("Le Mans", "72000", "Sarthe", None),
@@ -161,13 +171,6 @@ OUTCOMES = (
     (EnrollmentStatus.ABSENT_UNEXCUSED, 6),
 )
 FEES = (0, 6500, 9000, 12000, 15000, 18000)
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # certificates.services: Crockford base32
-SEAT_HOLDING = {
-    EnrollmentStatus.ENROLLED, EnrollmentStatus.SUMMONED, EnrollmentStatus.CONFIRMED,
-    EnrollmentStatus.ATTENDED, EnrollmentStatus.PARTLY_ATTENDED, EnrollmentStatus.ABSENT_EXCUSED,
-    EnrollmentStatus.ABSENT_UNEXCUSED,
-}
-PRESENT = {AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY}
 
 
 class DatabaseNotEmpty(DomainError):
@@ -707,7 +710,9 @@ class _World:
         organizer = cluster.organizers[0] if rng.random() < 0.7 else rng.choice(cluster.organizers)
         entrants = self._entrants(cluster, slots, index, slot, capacity)
         # Rescheduling frees the seat, as ``set_enrollment_status`` does.
-        seats = sum(1 for _m, status, _o, moved in entrants if status in SEAT_HOLDING and not moved)
+        seats = sum(
+            1 for _m, status, _o, moved in entrants if status in SEAT_HOLDING_STATUSES and not moved
+        )
         w.add("course_sessions", dict(
             id=slot.id, title=TITLE, venue_id=slot.venue.id, status=slot.status,
             capacity=capacity, min_participants=5, fee_cents=rng.choice((0, 18000, 18000, 15000)),
@@ -916,11 +921,13 @@ class _World:
             statuses = [AttendanceStatus.ABSENT] * len(parts)
         minutes = 0
         for (part_id, begins, ends), status in zip(parts, statuses):
-            arrived = begins + timedelta(minutes=rng.randint(10, 25)) if status == AttendanceStatus.LATE else None
+            arrived = None
+            if status == AttendanceStatus.LATE:
+                arrived = begins + timedelta(minutes=rng.randint(10, 25))
             note = None
             if status == AttendanceStatus.LATE and not old and rng.random() < 0.3:
                 note = "Retard signalé par téléphone (transports)."
-            if status in PRESENT:
+            if status in PRESENT_STATUSES:
                 minutes += int(((ends - (arrived or begins)).total_seconds()) // 60)
             mark_id = self.w.next_id("attendance_marks")
             saved = ends - timedelta(minutes=rng.randint(5, 60))
@@ -940,7 +947,7 @@ class _World:
         revoked = rng.random() < 0.002
         self.certificates.append(dict(
             id=0, enrollment_id=enrollment_id, year=0, sequence=0, number="",
-            verification_code="".join(rng.choice(CODE_ALPHABET) for _ in range(16)),
+            verification_code="".join(rng.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
             hours_attended_minutes=minutes, issued_at=issued_at.replace(microsecond=0),
             issued_by_id=organizer,
             revoked_at=issued_at + timedelta(days=3) if revoked else None,
@@ -978,15 +985,18 @@ class _World:
         payer = Payer.PARTICIPANT if fee else Payer.WAIVED
         measure_id = self.w.next_id("legal_measures")
         paris = cluster.key == "paris"
-        reference = (f"{decided.year % 100:02d}{rng.randint(100, 365):03d}{rng.randint(0, 999999):06d}"
-                     if paris or rng.random() < 0.5
-                     else f"{decided.year}/{rng.randint(1, 99999):05d}")
+        if paris or rng.random() < 0.5:  # the Paris format: year, day, number
+            reference = (f"{decided.year % 100:02d}{rng.randint(100, 365):03d}"
+                         f"{rng.randint(0, 999999):06d}")
+        else:
+            reference = f"{decided.year}/{rng.randint(1, 99999):05d}"
         created = local_to_utc(decided + timedelta(days=rng.randint(3, 15)), time(10, 30))
         row = dict(
             id=measure_id, participant_id=participant_id, frame=frame, authority_id=authority.id,
             handling_organization_id=cluster.associations[0].id, case_reference=reference,
             facts_date=facts, decision_date=decided,
-            final_date=None if frame == LegalFrame.ALTERNATIVE_POURSUITES else decided + timedelta(days=10),
+            final_date=(None if frame == LegalFrame.ALTERNATIVE_POURSUITES
+                        else decided + timedelta(days=10)),
             deadline=deadline, fee_cents=fee, payer=payer,
             payment_status=PaymentStatus.WAIVED if fee == 0 else PaymentStatus.PAID,
             certificate_recipient=authority.name, status=MeasureStatus.REFERRED,
@@ -1010,7 +1020,7 @@ class _World:
             address=f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
             postal_code=postal if cluster.key != "paris" else f"750{rng.randint(1, 20):02d}",
             city=city,
-            phone=f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+            phone="06 " + " ".join(f"{rng.randint(10, 99)}" for _ in range(4)),
             email=(f"{_ascii(first.split()[0])}.{_ascii(surname)}{rng.randint(1, 99)}@example.org"
                    if rng.random() < 0.7 else None),
             search_key=search_key(surname, first), anonymized_at=None, created_at=created,
