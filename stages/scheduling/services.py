@@ -554,6 +554,27 @@ def check_venue_capacity(venue: Venue, capacity: int) -> None:
         )
 
 
+NAME_TAKEN = {
+    Venue: "Un lieu porte déjà ce nom.",
+    Organization: "Une organisation porte déjà ce nom.",
+}
+
+
+def check_name_free(model: type[Venue] | type[Organization], name: str, exclude_id: int | None) -> None:
+    """Venues and organizations are told apart by their name (the database is unique too)."""
+    taken = db.session.scalar(
+        sa.select(model.id).where(model.name == name, model.id != (exclude_id or 0))
+    )
+    if taken is not None:
+        raise DomainError(NAME_TAKEN[model])
+
+
+def archivable_query(model: type[Venue] | type[Organization], archived: bool) -> sa.Select:
+    """Venues or organizations in service, or the archived ones."""
+    column = model.archived_at
+    return sa.select(model).where(column.is_not(None) if archived else column.is_(None))
+
+
 def set_archived(obj: Venue | Organization, archived: bool) -> None:
     """Archive (hide from new choices) or restore a venue or an organization; never delete."""
     obj.archived_at = now_utc() if archived else None

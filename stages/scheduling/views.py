@@ -382,18 +382,21 @@ def series_create():
 # Venues
 
 
+def _page(query):
+    """One page of a list, by the ``page`` argument."""
+    return db.paginate(
+        query, page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False,
+    )
+
+
 @bp.route("/lieux")
 @login_required
 def venues():
     """Venues, in service first; archived ones on request."""
     authorize(Permission.SCHEDULE)
     show_archived = request.args.get("archives") == "1"
-    query = sa.select(Venue).order_by(Venue.name)
-    query = query.where(Venue.archived_at.is_not(None) if show_archived else Venue.archived_at.is_(None))
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False,
-    )
+    pagination = _page(services.archivable_query(Venue, show_archived).order_by(Venue.name))
     return render_template("scheduling/venues.html", pagination=pagination, show_archived=show_archived)
 
 
@@ -411,11 +414,7 @@ def venue_form(venue_id: int | None):
         try:
             if venue is not None:
                 services.check_venue_capacity(venue, form.capacity.data)
-            duplicate = db.session.scalar(
-                sa.select(Venue.id).where(Venue.name == form.name.data, Venue.id != (venue_id or 0))
-            )
-            if duplicate:
-                raise DomainError("Un lieu porte déjà ce nom.")
+            services.check_name_free(Venue, form.name.data, venue_id)
         except DomainError as error:
             form.form_errors.append(error.message)
         else:
@@ -455,13 +454,10 @@ def organizations():
     """Associations and referring authorities."""
     authorize(Permission.ADMIN)
     show_archived = request.args.get("archives") == "1"
-    query = sa.select(Organization).order_by(Organization.kind, Organization.name)
-    query = query.where(
-        Organization.archived_at.is_not(None) if show_archived else Organization.archived_at.is_(None)
-    )
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False,
+    pagination = _page(
+        services.archivable_query(Organization, show_archived).order_by(
+            Organization.kind, Organization.name
+        )
     )
     return render_template(
         "scheduling/organizations.html", pagination=pagination, show_archived=show_archived
@@ -479,13 +475,10 @@ def organization_form(organization_id: int | None):
         abort(404)
     form = OrganizationForm(obj=organization)
     if form.validate_on_submit():
-        duplicate = db.session.scalar(
-            sa.select(Organization.id).where(
-                Organization.name == form.name.data, Organization.id != (organization_id or 0)
-            )
-        )
-        if duplicate:
-            form.name.errors = [*form.name.errors, "Une organisation porte déjà ce nom."]
+        try:
+            services.check_name_free(Organization, form.name.data, organization_id)
+        except DomainError as error:
+            form.name.errors = [*form.name.errors, error.message]
         else:
             if organization is None:
                 organization = Organization()
