@@ -485,18 +485,11 @@ def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
     """The convocation email: letter and calendar invitation attached, no name in the subject."""
     session, participant = enrollment.session, enrollment.measure.participant
     organization = sender_organization(enrollment)
-    venue = session.venue
     lines = [
         _greeting(participant),
         "",
         f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
-        *(f"- {line}" for line in schedule_lines(session)),
-        "",
-        f"Lieu : {_venue_line(session)}",
-    ]
-    if venue.access_instructions:
-        lines.append(f"Accès : {venue.access_instructions}")
-    lines += [
+        *_when_and_where(session),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce "
         "d'identité et de la convocation jointe (imprimée ou sur votre téléphone).",
@@ -514,20 +507,30 @@ def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
         participant.email,
         f"Convocation à un stage de sensibilisation — {_first_day(session)}",
         "\n".join(lines) + "\n",
-        [
-            ("convocation.pdf", pdf, "application/pdf"),
-            (
-                "invitation.ics",
-                _invitation(enrollment, "REQUEST", session.ical_sequence),
-                "text/calendar; method=REQUEST; charset=UTF-8",
-            ),
-        ],
+        [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
     )
     return _with_reply_to(message, organization)
 
 
+def _when_and_where(session: CourseSession) -> list[str]:
+    """The half-days, the venue and how to get in, as lines of an email."""
+    lines = [*(f"- {line}" for line in schedule_lines(session)), "", f"Lieu : {_venue_line(session)}"]
+    if session.venue.access_instructions:
+        lines.append(f"Accès : {session.venue.access_instructions}")
+    return lines
+
+
+def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
+    """The calendar invitation (METHOD:REQUEST), the same in convocations and reminders."""
+    return (
+        "invitation.ics",
+        _invitation(enrollment, "REQUEST", enrollment.session.ical_sequence),
+        "text/calendar; method=REQUEST; charset=UTF-8",
+    )
+
+
 def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
-    """A short reminder with the same calendar invitation as the """
+    """A short reminder with the same calendar invitation as the convocation."""
     session, participant = enrollment.session, enrollment.measure.participant
     organization = sender_organization(enrollment)
     when = "demain" if days == 1 else f"dans {days} jours"
@@ -535,13 +538,7 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
         _greeting(participant),
         "",
         f"Nous vous rappelons que votre stage de sensibilisation a lieu {when} :",
-        *(f"- {line}" for line in schedule_lines(session)),
-        "",
-        f"Lieu : {_venue_line(session)}",
-    ]
-    if session.venue.access_instructions:
-        lines.append(f"Accès : {session.venue.access_instructions}")
-    lines += [
+        *_when_and_where(session),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce d'identité.",
         "",
@@ -555,11 +552,7 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
         participant.email,
         f"Rappel : stage de sensibilisation — {_first_day(session)}",
         "\n".join(lines) + "\n",
-        [(
-            "invitation.ics",
-            _invitation(enrollment, "REQUEST", session.ical_sequence),
-            "text/calendar; method=REQUEST; charset=UTF-8",
-        )],
+        [_invitation_attachment(enrollment)],
     )
     return _with_reply_to(message, organization)
 
