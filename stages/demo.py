@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import unicodedata
 from datetime import date, time, timedelta
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from stages.enrollment.models import (
     Participant,
     PaymentStatus,
 )
+from stages.enrollment.services import search_key
 from stages.extensions import db
 from stages.scheduling.models import (
     CourseSession,
@@ -120,12 +120,6 @@ STREETS = (
 FEES = (0, 6500, 9000, 12000, 15000, 18000)
 MORNING = (time(9, 30), time(12, 30))
 AFTERNOON = (time(13, 30), time(16, 30))
-
-
-def search_key(surname: str, first_names: str) -> str:
-    """Lower-case, accent-free « surname first names », the participants' search index."""
-    text = unicodedata.normalize("NFKD", f"{surname} {first_names}")
-    return "".join(c for c in text if not unicodedata.combining(c)).lower().strip()
 
 
 def load_demo(seed: int = 2026) -> bool:
@@ -253,7 +247,7 @@ def _new_participant(rng) -> Participant:
         postal_code=f"750{rng.randint(1, 20):02d}",
         city="Paris",
         phone=f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
-        email=f"{search_key(first, '').strip()}.{search_key(surname, '').strip()}{rng.randint(1, 99)}@example.org",
+        email=f"{search_key(first, '')}.{search_key(surname, '')}{rng.randint(1, 99)}@example.org",
         search_key=search_key(surname, first),
     )
     db.session.add(participant)
