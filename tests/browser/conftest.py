@@ -132,25 +132,39 @@ class Journey:
 
     def click(self, element, step: str):
         """Click ``element`` (a link or a submit button) and wait for the next page."""
-        html = self.driver.find_element("tag name", "html")
+        self._mark_page()
         element.click()
-        self._wait_new_page(html)
+        self._wait_new_page()
         return self.step(step)
 
     def submit_with_enter(self, element, step: str):
         from selenium.webdriver.common.keys import Keys
 
-        html = self.driver.find_element("tag name", "html")
+        self._mark_page()
         element.send_keys(Keys.ENTER)
-        self._wait_new_page(html)
+        self._wait_new_page()
         return self.step(step)
 
-    def _wait_new_page(self, old_html):
-        from selenium.webdriver.support import expected_conditions as ec
+    def _mark_page(self):
+        """Tag the current page's window, so that the next page is known by the tag's absence.
+
+        Waiting for the old <html> element to go stale raced with Chromium's inspector
+        ("Node with given id does not belong to the document") while the page was unloading;
+        a property on ``window`` disappears with the old page and needs no element reference.
+        """
+        self.driver.execute_script("window.__journeyOldPage = true;")
+
+    def _wait_new_page(self):
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        WebDriverWait(self.driver, TIMEOUT).until(ec.staleness_of(old_html))
-        self._wait_loaded()
+        # While the browser swaps pages a script can fail (no execution context yet): retry.
+        WebDriverWait(self.driver, TIMEOUT, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return window.__journeyOldPage === undefined"
+                " && document.readyState === 'complete'"
+            )
+        )
 
     def _wait_loaded(self):
         from selenium.webdriver.support.ui import WebDriverWait
