@@ -82,9 +82,19 @@ def can_record(part: SessionPart, user: User) -> bool:
 
 
 def record_marks(
-    part: SessionPart, inputs: list[MarkInput], *, by: User, reason: str | None = None
+    part: SessionPart,
+    inputs: list[MarkInput],
+    *,
+    by: User,
+    reason: str | None = None,
+    expected: list[Enrollment] | None = None,
 ) -> int:
-    """Save the marks of one part; returns how many changed. Idempotent; history kept."""
+    """Save the marks of one part; returns how many changed. Idempotent; history kept.
+
+    ``expected`` is the session's :func:`expected_enrollments`, when the caller has them already.
+    Whatever the number of people, the save is a fixed number of statements: the current marks,
+    one multi-row upsert, and one insert of the revisions.
+    """
     session = part.session
     if not can_record(part, by):
         if session.status == SessionStatus.CLOSED:
@@ -97,30 +107,40 @@ def record_marks(
     reason = (reason or "").strip() or None
     if correction and not reason:
         raise DomainError("Indiquez le motif de la correction de présence.")
-    allowed = {e.id for e in expected_enrollments(session)}
-    current = {m.enrollment_id: m for m in db.session.scalars(
-        sa.select(AttendanceMark).where(AttendanceMark.part_id == part.id)
-    )}
-    changed = 0
+    allowed = {e.id for e in (expected if expected is not None else expected_enrollments(session))}
+    current = {
+        mark.enrollment_id: (mark.status, mark.arrived_at, mark.left_at, mark.note)
+        for mark in db.session.execute(
+            sa.select(
+                AttendanceMark.enrollment_id, AttendanceMark.status, AttendanceMark.arrived_at,
+                AttendanceMark.left_at, AttendanceMark.note,
+            ).where(AttendanceMark.part_id == part.id)
+        )
+    }
+    changes: dict[int, MarkInput] = {}  # by enrollment: one row each in the upsert, the last wins
     for item in inputs:
         if item.enrollment_id not in allowed:
             raise DomainError("Une des personnes n'est pas inscrite à ce stage.")
         _check_times(part, item)
-        mark = current.get(item.enrollment_id)
         values = (item.status, item.arrived_at, item.left_at, item.note or None)
-        if mark is not None and (mark.status, mark.arrived_at, mark.left_at, mark.note) == values:
-            continue
-        mark_id = _upsert(part.id, item, by)
-        db.session.add(
-            AttendanceRevision(
-                mark_id=mark_id, status=item.status, arrived_at=item.arrived_at,
-                left_at=item.left_at, note=item.note or None, reason=reason if correction else None,
-                changed_by_id=by.id,
+        if current.get(item.enrollment_id) != values:
+            changes[item.enrollment_id] = item
+    if not changes:
+        return 0
+    mark_ids = _upsert(part.id, list(changes.values()), by)
+    changed_at = now_utc()
+    db.session.execute(
+        sa.insert(AttendanceRevision),
+        [
+            dict(
+                mark_id=mark_ids[item.enrollment_id], status=item.status,
+                arrived_at=item.arrived_at, left_at=item.left_at, note=item.note or None,
+                reason=reason if correction else None, changed_at=changed_at, changed_by_id=by.id,
             )
-        )
-        changed += 1
-    db.session.flush()
-    return changed
+            for item in changes.values()
+        ],
+    )
+    return len(changes)
 
 
 def _check_times(part: SessionPart, item: MarkInput) -> None:
@@ -137,20 +157,30 @@ def _check_times(part: SessionPart, item: MarkInput) -> None:
         raise DomainError("L'heure de départ doit suivre l'heure d'arrivée.")
 
 
-def _upsert(part_id: int, item: MarkInput, by: User) -> int:
-    """INSERT … ON CONFLICT UPDATE: concurrent saves of one mark never fail, the last wins."""
-    values = dict(
-        enrollment_id=item.enrollment_id, part_id=part_id, status=item.status.value,
-        arrived_at=item.arrived_at, left_at=item.left_at, note=item.note or None,
-        updated_at=now_utc(), updated_by_id=by.id,
-    )
+_UPSERT_COLUMNS = ("status", "arrived_at", "left_at", "note", "updated_at", "updated_by_id")
+
+
+def _upsert(part_id: int, items: list[MarkInput], by: User) -> dict[int, int]:
+    """One INSERT … ON CONFLICT UPDATE for all ``items`` (one per enrollment); mark id by enrollment.
+
+    Concurrent saves of one mark never fail: the last one wins, and each keeps its revision.
+    """
+    updated_at = now_utc()
+    rows = [
+        dict(
+            enrollment_id=item.enrollment_id, part_id=part_id, status=item.status.value,
+            arrived_at=item.arrived_at, left_at=item.left_at, note=item.note or None,
+            updated_at=updated_at, updated_by_id=by.id,
+        )
+        for item in items
+    ]
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AttendanceMark).values(**values)
+    statement = insert(AttendanceMark).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["enrollment_id", "part_id"],
-        set_={k: statement.excluded[k] for k in ("status", "arrived_at", "left_at", "note", "updated_at", "updated_by_id")},
-    ).returning(AttendanceMark.id)
-    return db.session.execute(statement).scalar_one()
+        set_={column: statement.excluded[column] for column in _UPSERT_COLUMNS},
+    ).returning(AttendanceMark.enrollment_id, AttendanceMark.id)
+    return dict(db.session.execute(statement).tuples().all())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,7 +97,9 @@ def take_attendance(session_id: int, part_id: int):
                         note=(request.form.get(f"note-{enrollment.id}") or "").strip()[:500] or None,
                     )
                 )
-            changed = services.record_marks(part, inputs, by=current_user, reason=request.form.get("reason"))
+            changed = services.record_marks(
+                part, inputs, by=current_user, reason=request.form.get("reason"), expected=enrollments
+            )
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")

@@ -211,3 +211,33 @@ def test_attendance_page_query_count_is_constant(client, make, course):
         for _ in range(8):
             make.enrollment(make.measure(authority=course.authority), course.session)
         assert queries_for(client, url) == small
+
+
+def test_attendance_save_sends_the_same_statements_for_3_or_11_people(client, make, course):
+    """The save is one upsert and one insert of revisions, whatever the number of people."""
+    from tests.helpers import count_queries
+
+    morning = course.parts[0]
+
+    def save(status):
+        enrollments = db.session.scalars(
+            sa.select(Enrollment).where(Enrollment.session_id == course.session.id)
+        ).all()
+        with count_queries() as counter:
+            response = post_marks(client, course, morning, [(e, status, "", "", "") for e in enrollments])
+        assert "modification(s)" in response.get_data(as_text=True)
+        # The redirected GET is counted too: it does not depend on the number of people either.
+        return counter.count, len(enrollments)
+
+    with time_machine.travel(ON_THE_DAY, tick=False):
+        login(client, course.facilitator)
+        small, three = save("present")
+        for _ in range(8):
+            make.enrollment(make.measure(authority=course.authority), course.session)
+        db.session.commit()
+        large, eleven = save("absent")
+    assert (three, eleven) == (3, 11)
+    assert large == small, (small, large)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AttendanceRevision)) == 3 + 11
+    statuses = db.session.scalars(sa.select(AttendanceMark.status).where(AttendanceMark.part_id == morning.id))
+    assert set(statuses) == {AttendanceStatus.ABSENT}
