@@ -92,6 +92,7 @@ EXPECTED = {
     "attendance.close": THIS_SESSION_EDIT,
     "certificates.download": THIS_MEASURE_VIEW,
     "certificates.revoke": THIS_SESSION_EDIT,
+    "certificates.replace": THIS_SESSION_EDIT,
     "certificates.session_issue": THIS_SESSION_EDIT,
     "certificates.verify_form": PUBLIC,
     "certificates.verify_code": PUBLIC,

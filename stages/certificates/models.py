@@ -1,4 +1,4 @@
-"""Attestations de stage: numbered per year, verifiable by a random code, revocable."""
+"""Attestations de stage: numbered per year, verifiable by a random code, revocable, replaceable."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,12 +12,16 @@ from stages.timeutil import now_utc
 
 
 class Certificate(db.Model):
-    """One attestation de stage for one completed enrollment."""
+    """An attestation de stage for a completed enrollment.
+
+    An enrollment has at most one valid attestation (a partial unique index). A revoked one may
+    be replaced once, by a new attestation with its own number that names it (``replaces_id``).
+    """
 
     __tablename__ = "certificates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), unique=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
     year: Mapped[int]
     sequence: Mapped[int]
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
@@ -29,11 +33,19 @@ class Certificate(db.Model):
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(sa.String(500))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # The revoked attestation this one replaces (same enrollment), if any.
+    replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id"), unique=True)
 
     enrollment: Mapped[Enrollment] = relationship()
+    replaces: Mapped[Certificate | None] = relationship(remote_side=[id])
 
     __table_args__ = (
         sa.UniqueConstraint("year", "sequence"),
+        sa.Index("ix_certificates_enrollment_id", "enrollment_id"),
+        sa.Index(
+            "uq_certificates_one_valid_per_enrollment", "enrollment_id", unique=True,
+            postgresql_where=sa.text("revoked_at IS NULL"), sqlite_where=sa.text("revoked_at IS NULL"),
+        ),
         sa.CheckConstraint("hours_attended_minutes >= 0", name="hours_positive"),
         sa.CheckConstraint(
             "(revoked_at IS NULL) = (revocation_reason IS NULL)", name="revocation_has_reason"

@@ -83,6 +83,7 @@ class CertificateDocument:
     issued_place: str
     issued_on: str  # « 16 mars 2026 »
     issued_at: datetime  # aware; becomes the PDF's creation date
+    replaces: str | None = None  # number of the revoked attestation this one replaces
 
 
 def pdf_text(text: str | None) -> str:
@@ -170,7 +171,10 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
         ("Demi-journées", "\n".join(doc.half_days)),
         ("Durée de présence", doc.hours_attended),
     ], y, scale)
-    y = _section(c, "Transmission", [("Destinataire", doc.recipient)], y, scale)
+    transmission = [("Destinataire", doc.recipient)]
+    if doc.replaces:
+        transmission.append(("Annule et remplace", f"l'attestation n° {doc.replaces}, révoquée"))
+    y = _section(c, "Transmission", transmission, y, scale)
     return _signature(c, doc, y - 4 * mm * scale, scale)
 
 

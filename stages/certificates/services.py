@@ -1,9 +1,11 @@
 """Attestations de stage: issuing, numbering, the PDF and its fingerprint, revocation, checks.
 
 Rules (DOMAIN.md): an attestation is issued only for an enrollment that is ATTENDED in a CLOSED
-session, once; it states the hours actually attended (from the attendance marks); it carries a
-number ``YYYY-NNNNN`` (year of issue in the application's zone, Europe/Paris) and a random
-verification code printed under a QR code that leads to the public verification page.
+session, once; a revoked attestation may be replaced by an *attestation rectificative* (a new
+number and code, naming the one it replaces), so that an enrollment has at most one valid
+attestation at a time. It states the hours actually attended (from the attendance marks); it
+carries a number ``YYYY-NNNNN`` (year of issue in the application's zone, Europe/Paris) and a
+random verification code printed under a QR code that leads to the public verification page.
 
 Numbering under concurrency. The next number is ``max(sequence) + 1`` for the year, read inside
 the issuing transaction *after* taking a per-year lock, so two organizers issuing at once queue up
@@ -128,6 +130,39 @@ def issue_certificate(enrollment: Enrollment, *, by: User) -> Certificate:
     return certificate
 
 
+def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
+    """Issue the attestation that replaces ``revoked`` (the enrollment's latest); flushes.
+
+    The hours are computed again from the marks; the new attestation has its own number and
+    code, and says which one it replaces. The bulk issue of a session never does this: a
+    revocation is undone only by someone who decides to, for that person.
+    """
+    if revoked.revoked_at is None:
+        raise DomainError(
+            f"L'attestation n° {revoked.number} est valide : révoquez-la d'abord, avec le motif, "
+            "pour délivrer une attestation rectificative."
+        )
+    enrollment = revoked.enrollment
+    session = enrollment.session
+    _check_session(session)
+    numbering = _Numbering.locked()
+    _check_attended(enrollment)
+    newer = db.session.scalar(
+        sa.select(Certificate.number)
+        .where(Certificate.enrollment_id == enrollment.id, Certificate.id > revoked.id)
+        .order_by(Certificate.id.desc())
+        .limit(1)
+    )
+    if newer is not None:
+        raise DomainError(
+            f"L'attestation n° {revoked.number} a déjà été remplacée (attestation n° {newer})."
+        )
+    minutes = _minutes_by_enrollment(session, [enrollment])[enrollment.id]
+    certificate = _issue(enrollment, minutes, by, numbering, replaces=revoked)
+    db.session.flush()
+    return certificate
+
+
 def issue_for_session(session: CourseSession, *, by: User) -> list[Certificate]:
     """Issue every attestation still due in ``session``: all or nothing (the caller commits).
 
@@ -147,7 +182,10 @@ def issue_for_session(session: CourseSession, *, by: User) -> list[Certificate]:
 
 
 def due_enrollments(session: CourseSession) -> list[Enrollment]:
-    """The session's ATTENDED enrollments that have no attestation yet, by name."""
+    """The session's ATTENDED enrollments that never had an attestation, by name.
+
+    A revoked attestation keeps its enrollment out: replacing it is a decision per person.
+    """
     return list(
         db.session.scalars(
             sa.select(Enrollment)
@@ -176,20 +214,27 @@ def _check_session(session: CourseSession) -> None:
         )
 
 
-def _check_enrollment(enrollment: Enrollment) -> None:
+def _check_attended(enrollment: Enrollment) -> None:
     if enrollment.status != EnrollmentStatus.ATTENDED:
         raise DomainError(
             "Une attestation n'est délivrée qu'aux personnes présentes à tout le stage "
             f"(inscription « {enrollment.status.label.lower()} »)."
         )
+
+
+def _check_enrollment(enrollment: Enrollment) -> None:
+    _check_attended(enrollment)
     existing = db.session.scalar(
-        sa.select(Certificate).where(Certificate.enrollment_id == enrollment.id)
+        sa.select(Certificate)
+        .where(Certificate.enrollment_id == enrollment.id)
+        .order_by(Certificate.id.desc())
+        .limit(1)
     )
     if existing is not None:
         if existing.revoked_at is not None:
             raise DomainError(
                 f"L'attestation n° {existing.number} de cette inscription a été révoquée : "
-                "une nouvelle attestation ne peut pas être délivrée pour la même inscription."
+                "délivrez une attestation rectificative, qui la remplace."
             )
         raise DomainError(f"Une attestation a déjà été délivrée (n° {existing.number}).")
 
@@ -261,7 +306,13 @@ def _lock_year(year: int) -> None:
         db.session.execute(sa.text("UPDATE certificates SET sequence = sequence WHERE 0"))
 
 
-def _issue(enrollment: Enrollment, minutes: int, by: User, numbering: _Numbering) -> Certificate:
+def _issue(
+    enrollment: Enrollment,
+    minutes: int,
+    by: User,
+    numbering: _Numbering,
+    replaces: Certificate | None = None,
+) -> Certificate:
     # Whole seconds: the PDF's dates have no fractions, and the stored value must redraw it.
     issued_at = now_utc().replace(microsecond=0)
     year = to_local(issued_at).year
@@ -275,6 +326,7 @@ def _issue(enrollment: Enrollment, minutes: int, by: User, numbering: _Numbering
         hours_attended_minutes=minutes,
         issued_at=issued_at,
         issued_by_id=by.id,
+        replaces=replaces,
     )
     db.session.add(certificate)
     certificate.sha256 = hashlib.sha256(_render(certificate, issuer=by)).hexdigest()
@@ -376,6 +428,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         issued_place=venue.city,
         issued_on=fr_date(certificate.issued_at, "medium", zone),
         issued_at=certificate.issued_at,
+        replaces=certificate.replaces.number if certificate.replaces is not None else None,
     )
 
 
@@ -423,6 +476,7 @@ class VerificationResult:
     initials: str | None = None
     birth_year: int | None = None
     revoked_on: date | None = None
+    replaced_by: str | None = None  # the number of the attestation that replaces a revoked one
 
     @property
     def well_formed(self) -> bool:
@@ -452,6 +506,11 @@ def verify(raw_code: str | None) -> VerificationResult:
     person = certificate.enrollment.measure.participant
     zone = session.venue.timezone
     revoked = certificate.revoked_at is not None
+    replaced_by = None
+    if revoked:
+        replaced_by = db.session.scalar(
+            sa.select(Certificate.number).where(Certificate.replaces_id == certificate.id)
+        )
     return VerificationResult(
         status=VerificationStatus.REVOKED if revoked else VerificationStatus.VALID,
         certificate_id=certificate.id,
@@ -461,6 +520,7 @@ def verify(raw_code: str | None) -> VerificationResult:
         initials=initials(person),
         birth_year=person.birth_date.year if person.birth_date and not person.anonymized_at else None,
         revoked_on=to_local(certificate.revoked_at, zone).date() if revoked else None,
+        replaced_by=replaced_by,
     )
 
 
@@ -477,31 +537,44 @@ def initials(person: Participant) -> str | None:
 
 
 def certificates_for_session(session_id: int) -> dict[int, Certificate]:
-    """The session's attestations keyed by enrollment id, in one query."""
+    """Each enrollment's latest attestation (valid, or revoked and not replaced), in one query."""
     rows = db.session.scalars(
         sa.select(Certificate)
         .join(Certificate.enrollment)
         .where(Enrollment.session_id == session_id)
         .options(contains_eager(Certificate.enrollment))
+        .order_by(Certificate.id)
     )
     return {certificate.enrollment_id: certificate for certificate in rows}
 
 
-def certificates_for_enrollments(enrollment_ids) -> dict[int, Certificate]:
-    """The attestations of these enrollments keyed by enrollment id, in one query."""
+def certificates_for_enrollments(enrollment_ids) -> list[Certificate]:
+    """Every attestation of these enrollments, replaced ones included, in issue order (one query)."""
     ids = list(enrollment_ids)
     if not ids:
-        return {}
-    rows = db.session.scalars(
-        sa.select(Certificate)
-        .where(Certificate.enrollment_id.in_(ids))
-        .options(
-            joinedload(Certificate.enrollment)
-            .joinedload(Enrollment.session)
-            .joinedload(CourseSession.venue)
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Certificate)
+            .where(Certificate.enrollment_id.in_(ids))
+            .options(
+                joinedload(Certificate.enrollment)
+                .joinedload(Enrollment.session)
+                .joinedload(CourseSession.venue)
+            )
+            .order_by(Certificate.id)
         )
     )
-    return {certificate.enrollment_id: certificate for certificate in rows}
+
+
+def replaceable(certificates: list[Certificate]) -> set[int]:
+    """Ids of the revoked attestations that are their enrollment's latest (no query)."""
+    latest: dict[int, Certificate] = {}
+    for certificate in certificates:
+        current = latest.get(certificate.enrollment_id)
+        if current is None or certificate.id > current.id:
+            latest[certificate.enrollment_id] = certificate
+    return {c.id for c in latest.values() if c.revoked_at is not None}
 
 
 def count_due(enrollments, certificates: dict[int, Certificate]) -> int:

@@ -9,6 +9,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -159,6 +160,43 @@ def revoke(certificate_id: int):
         participant=certificate.enrollment.measure.participant,
         session=certificate.enrollment.session,
     )
+
+
+@bp.route("/attestations/<int:certificate_id>/remplacer", methods=["POST"])
+@login_required
+def replace(certificate_id: int):
+    """Issue the attestation rectificative that replaces a revoked one (organizers of the measure)."""
+    revoked = _certificate_for(certificate_id, Permission.MEASURE_EDIT)
+    participant_id = revoked.enrollment.measure.participant_id
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    try:
+        certificate = services.replace_certificate(revoked, by=current_user)
+        audit(
+            "certificate.issued", certificate, participant_id=participant_id,
+            details=f"remplace l'attestation n° {revoked.number}",
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    except IntegrityError:
+        # Another replacement committed first (one valid attestation per enrollment).
+        db.session.rollback()
+        flash(
+            "Une attestation a été délivrée pour cette personne au même moment par une autre "
+            "personne. Rien n'a été enregistré : vérifiez ses attestations.",
+            "error",
+        )
+    else:
+        flash(
+            f"Attestation rectificative n° {certificate.number} délivrée : elle remplace "
+            f"l'attestation n° {revoked.number}.",
+            "success",
+        )
+    if request.form.get("retour") == "stage":
+        return redirect(url_for("scheduling.session_detail", session_id=revoked.enrollment.session_id))
+    return redirect(url_for("enrollment.participant_detail", participant_id=participant_id))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from stages.scheduling.models import CourseSession
 from stages.timeutil import fr_date, fr_datetime, fr_time, now_utc
 
 FORMAT = "stages.subject-export"
-FORMAT_VERSION = 1
+# 2: ``certificates`` (every attestation of an enrollment, replaced ones included).
+FORMAT_VERSION = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,10 +80,15 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
         .where(AttendanceRevision.mark_id.in_([m.id for m in marks]))
         .order_by(AttendanceRevision.changed_at, AttendanceRevision.id)
     )
-    certificates = {
-        c.enrollment_id: c
-        for c in _all(sa.select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids)))
-    }
+    certificates = _all(
+        sa.select(Certificate)
+        .where(Certificate.enrollment_id.in_(enrollment_ids))
+        .order_by(Certificate.id)
+    )
+    numbers = {c.id: c.number for c in certificates}
+    certificates_by_enrollment = defaultdict(list)
+    for certificate in certificates:
+        certificates_by_enrollment[certificate.enrollment_id].append(certificate)
     bilans = _all(
         sa.select(Bilan).where(
             Bilan.session_id.in_({e.session_id for e in enrollments}),
@@ -101,7 +107,7 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
         + [ev.user_id for e in enrollments for ev in e.events]
         + [m.updated_by_id for m in marks]
         + [r.changed_by_id for r in revisions]
-        + [c.issued_by_id for c in certificates.values()]
+        + [c.issued_by_id for c in certificates]
     )
 
     revisions_by_mark = defaultdict(list)
@@ -114,7 +120,6 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
 
     def enrollment_data(enrollment: Enrollment, measure: LegalMeasure) -> dict:
         session = enrollment.session
-        certificate = certificates.get(enrollment.id)
         bilan = bilans_by_key.get((session.id, measure.authority_id))
         return {
             "id": enrollment.id,
@@ -155,7 +160,10 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 for part in session.parts
                 if part.id in marks_by_enrollment[enrollment.id]
             ],
-            "certificate": _certificate(certificate, names) if certificate else None,
+            "certificates": [
+                _certificate(certificate, names, numbers)
+                for certificate in certificates_by_enrollment[enrollment.id]
+            ],
             "report_sent_at": bilan.sent_at if bilan else None,
         }
 
@@ -252,9 +260,10 @@ def _attendance(part, mark, revisions_by_mark, names) -> dict:
     }
 
 
-def _certificate(certificate, names) -> dict:
+def _certificate(certificate, names, numbers) -> dict:
     return {
         "number": certificate.number,
+        "replaces": numbers.get(certificate.replaces_id),
         "issued_at": certificate.issued_at,
         "issued_by": names.get(certificate.issued_by_id),
         "hours_attended_minutes": certificate.hours_attended_minutes,
@@ -319,7 +328,7 @@ ENROLLMENT_FIELDS = [
     ("report_sent_at", "Bilan transmis à l'autorité le"),
 ]
 CERTIFICATE_FIELDS = [
-    ("number", "N° d'attestation"), ("issued_at", "Délivrée le"), ("issued_by", "Délivrée par"),
+    ("number", "N° d'attestation"), ("replaces", "Remplace l'attestation n°"), ("issued_at", "Délivrée le"), ("issued_by", "Délivrée par"),
     ("hours_attended_minutes", "Durée suivie"), ("revoked", "Révoquée"),
     ("revoked_at", "Révoquée le"), ("revocation_reason", "Motif de la révocation"),
 ]
@@ -397,8 +406,8 @@ def _enrollment_story(enrollment: dict) -> list:
                 history,
             ])
         story += [Paragraph("Présence", H4), _grid(rows, (32, 32, 24, 36, 56))]
-    if enrollment["certificate"]:
-        story += [Paragraph("Attestation de stage", H4), _fields_table(enrollment["certificate"], CERTIFICATE_FIELDS)]
+    for certificate in enrollment["certificates"]:
+        story += [Paragraph("Attestation de stage", H4), _fields_table(certificate, CERTIFICATE_FIELDS)]
     return [KeepTogether(story[:2])] + story[2:] + [Spacer(1, 3 * mm)]
 
 

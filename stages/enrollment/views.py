@@ -119,11 +119,13 @@ def participant_detail(participant_id: int):
             m.id: next((e for e in m.enrollments if e.status in services.ACTIVE_STATUSES), None)
             for m in measures
         }
-    certificates = {}
+    certificates, replaceable = [], set()
     if full_view:
         from stages.certificates.services import certificates_for_enrollments
+        from stages.certificates.services import replaceable as replaceable_certificates
 
         certificates = certificates_for_enrollments([e.id for m in measures for e in m.enrollments])
+        replaceable = replaceable_certificates(certificates)
     can_edit = can(current_user, Permission.PARTICIPANT_EDIT, participant)
     if can_edit:
         views = db.session.scalars(
@@ -143,6 +145,7 @@ def participant_detail(participant_id: int):
         full_view=full_view,
         can_edit=can_edit,
         certificates=certificates,
+        replaceable=replaceable,
         can_revoke=can(current_user, Permission.MEASURE_EDIT),
         today=today_local(),
         EnrollmentStatus=EnrollmentStatus,

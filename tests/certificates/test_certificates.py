@@ -321,7 +321,7 @@ def test_revocation_requires_a_reason_and_returns_the_measure_to_attended(closed
     assert enrollment.measure.status == MeasureStatus.ATTENDED
     with pytest.raises(DomainError, match="déjà révoquée"):
         services.revoke_certificate(certificate, "encore", by=team.organizer)
-    with pytest.raises(DomainError, match="révoquée"):
+    with pytest.raises(DomainError, match="attestation rectificative"):
         services.issue_certificate(enrollment, by=team.organizer)
     # Revoking does not change the document: the same bytes can still be downloaded.
     assert services.pdf_matches(certificate, services.certificate_pdf(certificate))
@@ -356,6 +356,117 @@ def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
         assert client.post(f"/attestations/{certificate.id}/revoquer", data={"reason": "x"}).status_code == 403
         client.post("/deconnexion")
     assert db.session.get(Certificate, certificate.id).revoked_at is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Replacement of a revoked attestation (attestation rectificative)
+
+
+def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(closed, team):
+    course, (enrollment, other) = closed
+    first = services.issue_certificate(enrollment, by=team.organizer)
+    with pytest.raises(DomainError, match="révoquez-la d'abord"):
+        services.replace_certificate(first, by=team.organizer)
+    services.revoke_certificate(first, "Erreur sur le prénom", by=team.organizer)
+    enrollment.measure.participant.first_names = "Maximilien Aurélien"
+    second = services.replace_certificate(first, by=team.organizer)
+    db.session.commit()
+    assert (second.number, second.replaces_id, second.enrollment_id) == ("2026-00002", first.id, enrollment.id)
+    assert second.verification_code != first.verification_code
+    assert second.hours_attended_minutes == first.hours_attended_minutes
+    assert enrollment.measure.status == MeasureStatus.CERTIFICATE_ISSUED
+    text = pdf_text(services.certificate_pdf(second))
+    assert "Annule et remplace" in text and "2026-00001" in text and "Aurélien" in text
+    assert services.pdf_matches(second, services.certificate_pdf(second))
+    with pytest.raises(DomainError, match="déjà été remplacée .*2026-00002"):
+        services.replace_certificate(first, by=team.organizer)
+    with pytest.raises(DomainError, match="déjà été délivrée"):
+        services.issue_certificate(enrollment, by=team.organizer)
+    # The replacement may itself be revoked and replaced; the bulk issue never replaces.
+    services.revoke_certificate(second, "Erreur de date de naissance", by=team.organizer)
+    assert services.due_enrollments(course) == [other]
+    third = services.replace_certificate(second, by=team.organizer)
+    assert third.replaces_id == second.id
+    certificates = services.certificates_for_enrollments([enrollment.id])
+    assert [c.number for c in certificates] == ["2026-00001", "2026-00002", "2026-00003"]
+    assert services.replaceable(certificates) == set()
+    assert services.certificates_for_session(course.id)[enrollment.id].id == third.id
+
+
+def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, team):
+    from sqlalchemy.exc import IntegrityError
+
+    _course, (enrollment, _other) = closed
+    first = services.issue_certificate(enrollment, by=team.organizer)
+    db.session.commit()
+    db.session.add(Certificate(
+        enrollment_id=enrollment.id, year=2026, sequence=99, number="2026-00099",
+        verification_code="0" * 16, hours_attended_minutes=60, issued_by_id=team.organizer.id,
+    ))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    db.session.add(Certificate(
+        enrollment_id=enrollment.id, year=2026, sequence=98, number="2026-00098",
+        verification_code="1" * 16, hours_attended_minutes=60, replaces_id=first.id,
+        revoked_at=NOW, revocation_reason="x",
+    ))
+    db.session.flush()  # a revoked one beside the valid one is fine…
+    db.session.add(Certificate(
+        enrollment_id=enrollment.id, year=2026, sequence=97, number="2026-00097",
+        verification_code="2" * 16, hours_attended_minutes=60, replaces_id=first.id,
+        revoked_at=NOW, revocation_reason="x",
+    ))
+    with pytest.raises(IntegrityError):  # …but an attestation is replaced only once
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_replace_from_the_participant_and_session_pages(client, closed, team):
+    course, (enrollment, _other) = closed
+    first = services.issue_certificate(enrollment, by=team.organizer)
+    services.revoke_certificate(first, "Erreur sur le nom", by=team.organizer)
+    db.session.commit()
+    participant_id = enrollment.measure.participant_id
+    login(client, team.organizer)
+    page = client.get(f"/personnes/{participant_id}").text
+    assert "Délivrer une attestation rectificative" in page
+    assert f"/attestations/{first.id}/remplacer" in page
+    session_page = client.get(f"/stages/{course.id}").text
+    assert f"/attestations/{first.id}/remplacer" in session_page
+    done = client.post(f"/attestations/{first.id}/remplacer", data={"retour": "stage"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/stages/{course.id}")
+    page = client.get(f"/personnes/{participant_id}").text
+    assert "Attestation rectificative n° 2026-00002 délivrée" in page
+    assert "en remplacement de l'attestation n° 2026-00001" in page
+    assert "Délivrer une attestation rectificative" not in page
+    again = client.post(f"/attestations/{first.id}/remplacer", follow_redirects=True)
+    assert "déjà été remplacée" in again.text
+    entry = db.session.scalar(
+        sa.select(AuditEntry).where(AuditEntry.action == "certificate.issued").order_by(AuditEntry.id.desc())
+    )
+    assert entry.details == "remplace l'attestation n° 2026-00001"
+    assert entry.participant_id == participant_id
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 2
+
+
+def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make, closed, team):
+    _course, (enrollment, _other) = closed
+    first = services.issue_certificate(enrollment, by=team.organizer)
+    services.revoke_certificate(first, "Erreur", by=team.organizer)
+    db.session.commit()
+    other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
+    for user in (team.liaison, other):
+        login(client, user)
+        assert client.post(f"/attestations/{first.id}/remplacer").status_code == 403
+        client.post("/deconnexion")
+    login(client, team.organizer)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"/attestations/{first.id}/remplacer").status_code == 400  # no CSRF token
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,10 +611,10 @@ def test_certificates_for_enrollments_is_one_query(make, closed, team):
     db.session.expire_all()
     with count_queries() as counter:
         found = services.certificates_for_enrollments(ids)
-        [(c.enrollment.session.title, c.enrollment.session.venue.timezone) for c in found.values()]
+        [(c.enrollment.session.title, c.enrollment.session.venue.timezone) for c in found]
     assert counter.count == 1
-    assert set(found) == set(ids)
-    assert services.certificates_for_enrollments([]) == {}
+    assert {c.enrollment_id for c in found} == set(ids)
+    assert services.certificates_for_enrollments([]) == []
 
 
 def test_included_sections_render(app, make, closed, team):
@@ -526,6 +637,7 @@ def test_included_sections_render(app, make, closed, team):
         participant_html = render_template(
             "certificates/_participant_certificates.html",
             certificates=services.certificates_for_enrollments([enrollments[0].id]), can_revoke=True,
+            replaceable=set(),
         )
         assert "N° 2026-00001" in participant_html and "/revoquer" in participant_html
         hidden = render_template(

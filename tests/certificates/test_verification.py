@@ -90,6 +90,19 @@ def test_revoked_after_revocation(client, certificate):
     assert_nothing_personal(response.text)  # the reason is not shown either
 
 
+def test_revoked_and_replaced_names_the_replacement_which_is_valid(client, certificate):
+    services.revoke_certificate(certificate, "Erreur sur le prénom", by=certificate.organizer)
+    replacement = services.replace_certificate(certificate, by=certificate.organizer)
+    db.session.commit()
+    old = client.get(f"/verification/{certificate.verification_code}").text
+    assert "Attestation révoquée le 20 mars 2026" in old
+    assert f"Elle est remplacée par l'attestation n° {replacement.number}" in old
+    assert_nothing_personal(old)
+    new = client.get(f"/verification/{replacement.verification_code}").text
+    assert "Attestation valide" in new and replacement.number in new
+    assert_nothing_personal(new)
+
+
 def test_unknown_for_a_random_code(client, certificate):
     random_code = services.new_verification_code()
     response = client.get(f"/verification/{random_code}")

@@ -93,7 +93,7 @@ def test_json_holds_everything_an_organizer_may_see(client, file):
         f'attachment; filename="export-personne-{file.person.id}.json"'
     )
     data = json.loads(response.get_data(as_text=True))
-    assert data["format"] == "stages.subject-export" and data["format_version"] == 1
+    assert data["format"] == "stages.subject-export" and data["format_version"] == 2
     assert data["complete"] is False
     person = data["participant"]
     assert person["surname"] == "Lefèvre" and person["first_names"] == "Jean-Éric"
@@ -124,7 +124,8 @@ def test_json_holds_everything_an_organizer_may_see(client, file):
     assert [(r["status"], r["reason"]) for r in late["revisions"]] == [
         ("absent", None), ("late", "Arrivée notée après coup"),
     ]
-    certificate = enrollment["certificate"]
+    [certificate] = enrollment["certificates"]
+    assert certificate["replaces"] is None
     assert certificate["number"] == "2026-00042" and certificate["revoked"] is True
     assert certificate["revocation_reason"] == "Erreur de nom"
     assert "verification_code" not in certificate  # an authenticator, not data about the person
