@@ -319,67 +319,173 @@ def enroll(
     note: str | None = None,
 ) -> EnrollResult:
     """Give ``measure`` a seat in ``session``, or a waitlist place when it is full."""
-    if measure.status in CLOSED_MEASURE_STATUSES or measure.status in (
-        MeasureStatus.ATTENDED, MeasureStatus.CERTIFICATE_ISSUED,
-    ):
-        raise DomainError("Cette mesure n'attend plus de stage.")
+    return enroll_many([measure], session, by=by, waitlist_if_full=waitlist_if_full, note=note)[0]
+
+
+def enroll_many(
+    measures: list[LegalMeasure],
+    session: CourseSession,
+    *,
+    by: User,
+    waitlist_if_full: bool = True,
+    note: str | None = None,
+) -> list[EnrollResult]:
+    """Seat ``measures`` in ``session`` in the given order; once it is full, the waitlist.
+
+    All or nothing: a refusal raises DomainError before anything is written (or the flush
+    fails), and the caller rolls back. The statements sent do not depend on how many people
+    are enrolled: the checks read them all at once, the session's row is locked and its seats
+    counted in one UPDATE … RETURNING (so concurrent enrollments queue behind this one), and the
+    new rows go in as one batch per table.
+    """
+    measures = list(dict.fromkeys(measures))  # the same measure twice is enrolled once
+    if not measures:
+        return []
+    for measure in measures:
+        if measure.status in CLOSED_MEASURE_STATUSES or measure.status in (
+            MeasureStatus.ATTENDED, MeasureStatus.CERTIFICATE_ISSUED,
+        ):
+            raise DomainError(
+                "Cette mesure n'attend plus de stage." if len(measures) == 1
+                else f"La mesure de {measure.participant.display_name} n'attend plus de stage."
+            )
     if session.status not in ENROLLABLE_SESSION_STATUSES:
         raise DomainError(
             f"On ne peut pas inscrire à un stage « {session.status.label.lower()} »."
         )
-    current = live_enrollment(measure)
+    ids = [measure.id for measure in measures]
+    current = db.session.execute(
+        sa.select(Enrollment.measure_id, CourseSession.starts_at)
+        .join(Enrollment.session)
+        .where(Enrollment.measure_id.in_(ids), Enrollment.status.in_(ACTIVE_STATUSES))
+        .limit(1)
+    ).first()
     if current is not None:
-        when = fr_date(current.session.starts_at) if current.session.starts_at else ""
+        measure = next(m for m in measures if m.id == current.measure_id)
+        when = fr_date(current.starts_at) if current.starts_at else ""
         raise DomainError(
-            f"Cette personne est déjà inscrite au stage du {when} : reportez l'inscription "
-            "plutôt que d'en créer une seconde."
+            _who(measure, measures) + f"est déjà inscrite au stage du {when} : reportez "
+            "l'inscription plutôt que d'en créer une seconde."
         )
-    enrollment = db.session.scalar(
-        sa.select(Enrollment).where(
-            Enrollment.measure_id == measure.id, Enrollment.session_id == session.id
+    # Earlier enrollments of these measures in this session (cancelled, rescheduled…) come back.
+    earlier = {
+        enrollment.measure_id: enrollment
+        for enrollment in db.session.scalars(
+            sa.select(Enrollment).where(
+                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+            )
         )
-    )
-    seated = _take_seat(session.id)
-    if not seated and not waitlist_if_full:
+    }
+    seated_count, first_position = _hold_seats(session.id, len(measures))
+    if seated_count < len(measures) and not waitlist_if_full:
         raise DomainError("Ce stage est complet.")
-    status = EnrollmentStatus.ENROLLED if seated else EnrollmentStatus.WAITLISTED
-    position = None if seated else _next_waitlist_position(session.id)
-    if enrollment is None:
-        enrollment = Enrollment(measure=measure, session=session, created_by_id=by.id)
-        db.session.add(enrollment)
-    previous = enrollment.status if enrollment.id else None
-    enrollment.status, enrollment.waitlist_position = status, position
-    _log(enrollment, previous, status, by, note)
-    measure.status = MEASURE_STATUS_FOR[status]
-    measure.status_changed_at = now_utc()
+    changed_at = now_utc()
+    wanted: dict[int, tuple[EnrollmentStatus, int | None]] = {}
+    for index, measure in enumerate(measures):
+        seated = index < seated_count
+        wanted[measure.id] = (
+            (EnrollmentStatus.ENROLLED, None) if seated
+            else (EnrollmentStatus.WAITLISTED, first_position + index - seated_count)
+        )
+        measure.status = MEASURE_STATUS_FOR[wanted[measure.id][0]]
+        measure.status_changed_at = changed_at
+    previous = {measure_id: e.status for measure_id, e in earlier.items()}
     try:
+        # New rows in one executemany (the ORM would send one INSERT … RETURNING per row on
+        # SQLite), then read back with the earlier ones; the earlier ones are updated in place.
+        new_rows = [
+            dict(measure_id=measure_id, session_id=session.id, status=status,
+                 waitlist_position=position, created_by_id=by.id, created_at=changed_at,
+                 updated_at=changed_at)
+            for measure_id, (status, position) in wanted.items() if measure_id not in earlier
+        ]
+        if new_rows:
+            # render_nulls: rows with and without a waitlist position go in one batch.
+            db.session.execute(
+                sa.insert(Enrollment), new_rows, execution_options={"render_nulls": True}
+            )
+        for measure_id, enrollment in earlier.items():
+            enrollment.status, enrollment.waitlist_position = wanted[measure_id]
         db.session.flush()
     except sa.exc.IntegrityError as error:
-        # Another request enrolled the same measure at the same moment: the database's
-        # one-live-enrollment index refused the second; nothing of this one is kept.
+        # Another request enrolled one of them at the same moment: the database's
+        # one-live-enrollment index refused this one; nothing of it is kept.
         if "one_live_per_measure" not in str(error.orig) and "measure_id" not in str(error.orig):
             raise
         db.session.rollback()
-        raise DomainError("Cette personne vient d'être inscrite à un stage par ailleurs.") from None
-    db.session.refresh(session, ["seats_taken"])
-    return EnrollResult(enrollment, not seated, is_after_deadline(measure, session))
-
-
-def _next_waitlist_position(session_id: int) -> int:
-    """The next place in line. A no-op UPDATE first locks the session's row (the database on
-    SQLite), so two people joining a full session at once never get the same place."""
+        raise DomainError(
+            "Cette personne vient d'être inscrite à un stage par ailleurs."
+            if len(measures) == 1
+            else "Une de ces personnes vient d'être inscrite à un stage par ailleurs : rien n'a "
+            "été enregistré, recommencez."
+        ) from None
+    by_measure = {
+        enrollment.measure_id: enrollment
+        for enrollment in db.session.scalars(
+            sa.select(Enrollment).where(
+                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+            )
+        )
+    }
+    enrollments = [by_measure[measure.id] for measure in measures]
     db.session.execute(
+        sa.insert(EnrollmentEvent),
+        [
+            dict(enrollment_id=enrollment.id, at=changed_at, user_id=by.id,
+                 from_status=previous[enrollment.measure_id].value
+                 if enrollment.measure_id in previous else None,
+                 to_status=enrollment.status.value, note=(note or None) and note[:500])
+            for enrollment in enrollments
+        ],
+        execution_options={"render_nulls": True},
+    )
+    db.session.refresh(session, ["seats_taken"])
+    return [
+        EnrollResult(enrollment, enrollment.status == EnrollmentStatus.WAITLISTED,
+                     is_after_deadline(enrollment.measure, session))
+        for enrollment in enrollments
+    ]
+
+
+def _who(measure: LegalMeasure, measures: list[LegalMeasure]) -> str:
+    """The subject of a refusal: « Cette personne », or the person's name among several."""
+    if len(measures) == 1:
+        return "Cette personne "
+    return f"{measure.participant.display_name} "
+
+
+def _hold_seats(session_id: int, wanted: int) -> tuple[int, int]:
+    """Take up to ``wanted`` free seats; returns how many, and the next waitlist position.
+
+    The first UPDATE locks the session's row (the whole database on SQLite) until the commit and
+    reads its seats, so two requests never hand out the same seat or waitlist place.
+    """
+    taken, capacity, status = db.session.execute(
         sa.update(CourseSession)
         .where(CourseSession.id == session_id)
         .values(seats_taken=CourseSession.seats_taken)
+        .returning(CourseSession.seats_taken, CourseSession.capacity, CourseSession.status)
         .execution_options(synchronize_session=False)
-    )
-    last = db.session.scalar(
-        sa.select(sa.func.max(Enrollment.waitlist_position)).where(
-            Enrollment.session_id == session_id
+    ).one()
+    if status not in ENROLLABLE_SESSION_STATUSES:  # changed since the page was read
+        raise DomainError(f"On ne peut pas inscrire à un stage « {status.label.lower()} ».")
+    seated = min(max(capacity - taken, 0), wanted)
+    if seated:
+        db.session.execute(
+            sa.update(CourseSession)
+            .where(CourseSession.id == session_id)
+            .values(seats_taken=CourseSession.seats_taken + seated)
+            .execution_options(synchronize_session=False)
         )
-    )
-    return (last or 0) + 1
+    first_position = 1
+    if seated < wanted:
+        last = db.session.scalar(
+            sa.select(sa.func.max(Enrollment.waitlist_position)).where(
+                Enrollment.session_id == session_id
+            )
+        )
+        first_position = (last or 0) + 1
+    return seated, first_position
 
 
 def _log(enrollment, previous, status, by: User | None, note: str | None) -> None:

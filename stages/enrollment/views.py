@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from stages.attendance.models import AttendanceMark
-from stages.auth.audit import audit
+from stages.auth.audit import audit, audit_many
 from stages.auth.models import AuditEntry, Role
 from stages.auth.permissions import Permission, authorize, can, get_authorized, visible_measures
 from stages.enrollment import convocation, services
@@ -473,14 +473,14 @@ def session_bulk_enroll(session_id: int):
             flash("Cochez au moins une personne à inscrire.", "error")
         else:
             try:
-                results = [services.enroll(m, session, by=current_user) for m in chosen]
+                results = services.enroll_many(chosen, session, by=current_user)
             except DomainError as error:
                 db.session.rollback()
                 flash(error.message, "error")
             else:
-                for result in results:
-                    audit("enrollment.created", result.enrollment,
-                          participant_id=result.enrollment.measure.participant_id)
+                audit_many("enrollment.created", [
+                    (r.enrollment, r.enrollment.measure.participant_id) for r in results
+                ])
                 db.session.commit()
                 seated = sum(not r.waitlisted for r in results)
                 message = f"{seated} personne(s) inscrite(s)"

@@ -130,6 +130,37 @@ def test_bulk_enrollment_fills_seats_then_waitlists(client, make, office):
     assert db.session.get(CourseSession, small.id).seats_taken == 2
 
 
+def test_bulk_enrollment_sends_the_same_statements_for_3_or_12_people(client, make, office):
+    """Checks read everyone at once, rows go in as one batch per table: no statement per person."""
+    from tests.helpers import count_queries
+
+    login(client, office.organizer)
+    counts = {}
+    for people, capacity in ((3, 2), (12, 10)):  # both fill the course and start a waitlist
+        course = make.session(organizations=[office.apcars], capacity=capacity,
+                              day=today_local() + timedelta(days=30 + people))
+        measures = [make.measure(authority=office.parquet, handling=office.apcars) for _ in range(people)]
+        data = {"measure": [str(m.id) for m in measures]}
+        db.session.commit()
+        with count_queries() as counter:
+            response = client.post(f"/stages/{course.id}/inscrire", data=data)
+        assert response.status_code == 302
+        counts[people] = counter.count
+        statuses = db.session.scalars(
+            sa.select(Enrollment.status).where(Enrollment.session_id == course.id).order_by(Enrollment.id)
+        ).all()
+        assert len(statuses) == people
+        seated = capacity
+        assert statuses.count(EnrollmentStatus.ENROLLED) == seated
+        assert db.session.get(CourseSession, course.id).seats_taken == seated
+    positions = db.session.scalars(
+        sa.select(Enrollment.waitlist_position).where(Enrollment.status == EnrollmentStatus.WAITLISTED)
+        .order_by(Enrollment.waitlist_position)
+    ).all()
+    assert positions == [1, 1, 2]  # one course's waitlist, then the other's
+    assert counts[3] == counts[12], counts
+
+
 def test_status_actions_reschedule_and_withdraw(client, make, office):
     measure = make.measure(authority=office.parquet, handling=office.apcars)
     enrollment = make.enrollment(measure, office.session, status=EnrollmentStatus.SUMMONED)
