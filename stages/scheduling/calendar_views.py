@@ -81,8 +81,15 @@ class CalendarFilters:
 
 def filter_options(user: User) -> FilterOptions:
     """The venues, associations and facilitators to filter on: one cheap query each."""
+    in_service = Venue.archived_at.is_(None)
+    if user.role in (Role.ORGANIZER, Role.FACILITATOR):
+        # The rooms of the sessions they may see, not every room in France.
+        in_service = sa.and_(
+            in_service,
+            Venue.id.in_(visible_sessions(user).with_only_columns(CourseSession.venue_id)),
+        )
     venues = db.session.execute(
-        sa.select(Venue.id, Venue.name).where(Venue.archived_at.is_(None)).order_by(Venue.name)
+        sa.select(Venue.id, Venue.name).where(in_service).order_by(Venue.name)
     ).all()
     organizations = db.session.execute(
         sa.select(Organization.id, Organization.short_name)

@@ -330,14 +330,26 @@ def test_filter_options_list_venues_associations_and_facilitators(client, make, 
     w = filtered
     make.venue(name="Salle fermée", archived_at=NOW)
     make.authority(name="Parquet de Paris")
+    # A room only another association uses: not offered to this organizer, offered to admins.
+    lyon = make.venue(name="Salle de Lyon")
+    make.session(venue=lyon, organizations=[make.organization(name="Association lyonnaise")],
+                 day=date(2026, 3, 20))
+
+    def filter_form():
+        html = client.get("/calendrier").get_data(as_text=True)
+        start = html.index('<form class="filters')
+        return html[start:html.index("</form>", start)]
+
     login(client, w.organizer)
-    html = client.get("/calendrier").get_data(as_text=True)
-    start = html.index('<form class="filters')
-    form = html[start:html.index("</form>", start)]
+    form = filter_form()
     for text in ("Préfecture de région", "MJD du 17e", "APCARS", "Fondation Scelles",
                  "Alice Intervenante", "Bruno Intervenant", "Olga Organisatrice", "Mes stages"):
         assert text in form
     assert "Salle fermée" not in form and "Parquet de Paris" not in form
+    assert "Salle de Lyon" not in form
+    client.post("/deconnexion")
+    login(client, w.admin)
+    assert "Salle de Lyon" in filter_form()
 
 
 @pytest.mark.parametrize("view", VIEWS)
