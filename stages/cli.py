@@ -70,14 +70,16 @@ def create_user_command(email, role, scopes, full_name, password) -> None:
     if generated:
         password = secrets.token_urlsafe(12)
     try:
-        user = create_user(email, full_name or email, Role(role), password, organizations)
+        user = create_user(
+            email, full_name or email, Role(role), password, organizations, temporary=generated
+        )
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"Compte créé : {user.email} ({user.role.label}).")
     if generated:
-        click.echo(f"Mot de passe provisoire : {password}")
+        click.echo(f"Mot de passe provisoire (à remplacer à la première connexion) : {password}")
 
 
 

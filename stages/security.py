@@ -1,4 +1,5 @@
-"""Request hooks that protect every page: security headers, idle timeout, required 2FA.
+"""Request hooks that protect every page: security headers, idle timeout, a temporary password
+to replace, required 2FA.
 
 ``register_security(app)`` is called once by ``create_app``. The headers come from ONE
 ``after_request`` hook, so HTML pages, PDFs, calendar feeds, error pages and static files all
@@ -47,6 +48,8 @@ HSTS = "max-age=31536000; includeSubDomains"
 LAST_SEEN = "last_seen"
 SESSION_EXPIRED = "Votre session a expiré après une période d'inactivité."
 
+# What a user who must replace a temporary password may still reach ("Mon compte" has the form).
+PASSWORD_CHANGE_ENDPOINTS = {"auth.profile", "auth.logout", "auth.logout_everywhere", "static"}
 # What a user who must enrol in 2FA may still reach.
 ENROLMENT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.logout_everywhere", "static"}
 
@@ -58,6 +61,7 @@ def register_security(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
     app.before_request(end_idle_session)
+    app.before_request(require_password_change)
     app.before_request(require_2fa_enrolment)
     app.after_request(set_security_headers)
     # Module-level receivers: blinker keeps them (it holds receivers weakly) and connects each
@@ -108,10 +112,22 @@ def end_idle_session():
     return None
 
 
+def require_password_change():
+    """A password an admin chose (new account, reset) is replaced first: only "Mon compte" opens."""
+    if request.endpoint in PASSWORD_CHANGE_ENDPOINTS or not current_user.is_authenticated:
+        return None
+    if not current_user.password_change_required:
+        return None
+    # No flash: "Mon compte" says why, and a flash per redirected request would pile up.
+    return redirect(url_for("auth.profile"))
+
+
 def require_2fa_enrolment():
     """With STAGES_REQUIRE_2FA, admins and liaisons without 2FA can only enrol (or log out)."""
     if request.endpoint in ENROLMENT_ENDPOINTS or not current_user.is_authenticated:
         return None
+    if current_user.password_change_required:
+        return None  # the password comes first (require_password_change), then the enrolment
     if not enrolment_required(current_user):
         return None
     # No flash: the enrolment page says why, and a flash per redirected request would pile up.

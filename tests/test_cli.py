@@ -67,8 +67,13 @@ def test_create_user_generates_a_password_when_none_is_given(runner):
     runner.invoke(args=["stages", "demo"])
     result = runner.invoke(args=["stages", "create-user", "x@example.org", "--role", "admin"])
     assert result.exit_code == 0
-    password = result.output.split("Mot de passe provisoire : ")[1].strip()
-    assert authenticate("x@example.org", password) is not None
+    password = result.output.split("à la première connexion) : ")[1].strip()
+    user = authenticate("x@example.org", password)
+    assert user is not None and user.password_change_required is True
+    given = runner.invoke(args=["stages", "create-user", "z@example.org", "--role", "admin",
+                                "--password", "a long enough password"])
+    assert given.exit_code == 0
+    assert authenticate("z@example.org", "a long enough password").password_change_required is False
 
 
 def test_create_user_errors_are_french(runner):

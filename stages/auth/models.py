@@ -48,6 +48,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     # Bumped by "log out everywhere" and password changes: older login sessions stop working.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when someone else chose the password (an admin creating or resetting the account):
+    # until the user picks their own, "Mon compte" is the only page they may use.
+    password_change_required: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
     # Failed logins in a row and the lockout they earned (progressive: held in the database
     # so that it holds across workers and hosts).
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -244,7 +244,10 @@ def change_password(user: User, current: str, new: str) -> None:
     if not check_password(user, current):
         raise DomainError(WRONG_CURRENT_PASSWORD)
     validate_password(new, password_inputs(user.full_name, user.email))
+    if new == current:
+        raise DomainError("Choisissez un mot de passe différent du mot de passe actuel.")
     user.password_hash = hash_password(new)
+    user.password_change_required = False
     user.session_epoch += 1
     audit("auth.password_changed", user)
 
@@ -256,6 +259,7 @@ def reset_password(user: User) -> str:
     """
     password = generate_temporary_password(password_inputs(user.full_name, user.email))
     user.password_hash = hash_password(password)
+    user.password_change_required = True
     user.session_epoch += 1
     user.failed_logins = 0
     user.locked_until = None
@@ -272,8 +276,14 @@ def create_user(
     role: Role,
     password: str,
     organizations: list[Organization] = (),
+    *,
+    temporary: bool = False,
 ) -> User:
-    """Create an account with a role and a scope; liaisons must be scoped to an authority."""
+    """Create an account with a role and a scope; liaisons must be scoped to an authority.
+
+    ``temporary``: the password was chosen by someone else (an admin), the user must replace it
+    at their first login.
+    """
     email = normalize_email(email)
     validate_password(password, password_inputs(full_name, email))
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
@@ -285,6 +295,7 @@ def create_user(
         role=role,
         password_hash=hash_password(password),
         organizations=list(organizations),
+        password_change_required=temporary,
     )
     db.session.add(user)
     db.session.flush()

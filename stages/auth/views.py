@@ -309,6 +309,7 @@ def user_create():
                 Role(form.role.data),
                 password,
                 _organizations(form.organizations.data),
+                temporary=True,
             )
         except DomainError as error:
             db.session.rollback()

@@ -323,3 +323,64 @@ def test_a_post_without_csrf_token_is_refused(admin_client, world, csrf_enabled)
     assert response.status_code == 400
     assert fresh(world.organizer).role == Role.ORGANIZER
     assert admin_client.post("/admin/comptes/nouveau", data={}).status_code == 400
+
+
+# --- A password chosen by an admin is replaced at the first login ------------------------------
+
+
+def change_own_password(client, current: str, new: str):
+    return client.post(
+        "/mon-compte",
+        data={"current_password": current, "new_password": new, "confirm_password": new},
+    )
+
+
+def test_a_new_account_must_choose_its_own_password_before_anything_else(app, admin_client, world):
+    response = admin_client.post(
+        "/admin/comptes/nouveau",
+        data={"full_name": "Nadia Benali", "email": "n.benali@example.org", "role": "organizer",
+              "organizations": [str(world.association.id)]},
+    )
+    temporary = shown_password(response)
+    app.test_client_class = IsolatedClient
+    theirs = app.test_client()
+    assert theirs.post("/connexion", data={"email": "n.benali@example.org", "password": temporary}).status_code == 302
+    for url in ("/", "/calendrier", "/personnes", "/mon-compte/double-authentification"):
+        blocked = theirs.get(url)
+        assert (blocked.status_code, blocked.headers.get("Location")) == (302, "/mon-compte"), url
+    page = text(theirs.get("/mon-compte"))
+    assert "Votre mot de passe actuel est provisoire" in page
+    same = change_own_password(theirs, temporary, temporary)
+    assert "différent du mot de passe actuel" in text(same)
+    own = "girafe lunaire sous la pluie tiède"
+    assert change_own_password(theirs, temporary, own).status_code == 302
+    user = db.session.scalar(sa.select(User).where(User.email == "n.benali@example.org"))
+    assert user.password_change_required is False and check_password(user, own)
+    assert theirs.get("/calendrier").status_code == 200
+    assert "provisoire" not in text(theirs.get("/mon-compte"))
+
+
+def test_a_reset_password_must_be_replaced_but_a_password_typed_by_the_admin_too(admin_client, world):
+    admin_client.post(f"/admin/comptes/{world.organizer.id}/mot-de-passe")
+    assert fresh(world.organizer).password_change_required is True
+    admin_client.post("/admin/comptes/nouveau", data={
+        "full_name": "Paul Durand", "email": "p.durand@example.org", "role": "admin",
+        "password": "girafe lunaire sous la pluie tiède",
+    })
+    created = db.session.scalar(sa.select(User).where(User.email == "p.durand@example.org"))
+    assert created.password_change_required is True  # the admin knows it: it is not the user's own
+    # The admin's own session is untouched.
+    assert admin_client.get("/admin/comptes").status_code == 200
+
+
+def test_with_required_2fa_the_password_comes_first_then_the_enrolment(app, client, make, monkeypatch):
+    monkeypatch.setitem(app.config, "REQUIRE_2FA", True)
+    liaison = make.user(Role.LIAISON, [make.authority()])
+    liaison.password_change_required = True
+    db.session.commit()
+    login(client, liaison)
+    assert client.get("/").headers["Location"] == "/mon-compte"
+    assert client.get("/mon-compte").status_code == 200  # no loop between the two guards
+    assert client.get("/mon-compte/double-authentification").headers["Location"] == "/mon-compte"
+    change_own_password(client, PASSWORD, "girafe lunaire sous la pluie tiède")
+    assert client.get("/").headers["Location"] == "/mon-compte/double-authentification"
