@@ -48,3 +48,33 @@ def test_audit_log_is_append_only(make):
     # Deleting stays possible: the retention purge needs it.
     db.session.execute(sa.delete(AuditEntry))
     db.session.commit()
+
+
+def test_migrations_upgrade_a_sqlite_database_that_holds_data(tmp_path):
+    """Later migrations run over a database in use: here users with audit entries.
+
+    On SQLite, a migration that copies the `users` table (batch mode) drops the old one, which
+    nulls audit_entries.user_id and is refused by the append-only trigger: such a migration
+    passes on an empty test database and fails in production. Migrations must not do that.
+    """
+    from flask_migrate import upgrade
+
+    from stages import create_app
+
+    old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with old.app_context():
+        upgrade(revision="0006_feed_and_bilan_indexes")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO users (id, email, full_name, password_hash, role, active, created_at,"
+                " session_epoch, failed_logins, feed_token)"
+                " VALUES (7, 'a@example.org', 'A', 'x', 'admin', 1, '2026-01-01 00:00:00', 0, 0, 't')"
+            ))
+            conn.execute(sa.text(
+                "INSERT INTO audit_entries (at, user_id, action) VALUES ('2026-01-01 00:00:00', 7, 'test')"
+            ))
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT user_id FROM audit_entries")).scalar_one() == 7
+            assert not conn.execute(sa.text("SELECT password_change_required FROM users")).scalar_one()
+        db.engine.dispose()
