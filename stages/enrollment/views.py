@@ -6,7 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from stages.attendance.models import AttendanceMark
 from stages.auth.audit import audit, audit_many
@@ -101,12 +101,17 @@ def participant_detail(participant_id: int):
         measures = db.session.scalars(
             visible_measures(current_user)
             .where(LegalMeasure.participant_id == participant.id)
+            # One tree of options: many-to-ones joined to their parent's query, collections
+            # selected in one query each (the same path repeated costs statements and cache keys).
             .options(
-                selectinload(LegalMeasure.authority),
-                selectinload(LegalMeasure.handling_organization),
-                selectinload(LegalMeasure.enrollments).selectinload(Enrollment.session).selectinload(CourseSession.venue),
-                selectinload(LegalMeasure.enrollments).selectinload(Enrollment.session).selectinload(CourseSession.parts),
-                selectinload(LegalMeasure.enrollments).selectinload(Enrollment.events).selectinload(EnrollmentEvent.user),
+                joinedload(LegalMeasure.authority),
+                joinedload(LegalMeasure.handling_organization),
+                selectinload(LegalMeasure.enrollments).options(
+                    joinedload(Enrollment.session).options(
+                        joinedload(CourseSession.venue), selectinload(CourseSession.parts)
+                    ),
+                    selectinload(Enrollment.events).joinedload(EnrollmentEvent.user),
+                ),
             )
             .order_by(LegalMeasure.decision_date)
         ).all()
