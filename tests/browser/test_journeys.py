@@ -1,4 +1,5 @@
-"""The five journeys of the issue « Proof at national scale and in a real browser », in Chromium.
+"""The five journeys of the issue « Proof at national scale and in a real browser », in Chromium,
+and a few more (keyboard login, attestation rectificative, a temporary password replaced).
 
 Each journey builds its data with the factories, commits it, logs in through the real login form
 and clicks its way through, saving a screenshot per step (in the test's tmp_path and in
@@ -326,4 +327,66 @@ def test_login_form_works_with_the_keyboard(journey, make):
     journey.submit_with_enter(journey.css("#password"), "connecte-au-clavier")
     assert journey.path() == "/"
     assert "Se déconnecter" in driver.find_element("css selector", "header").text
+    journey.assert_accessible()
+
+
+# --- Attestation rectificative: revoke with a reason, then replace ------------------------------
+
+
+def test_organizer_revokes_an_attestation_and_issues_its_replacement(journey, make):
+    from stages.certificates import services as certificates
+
+    association = make.organization(name="Association Ariane")
+    organizer = make.user(Role.ORGANIZER, organizations=[association])
+    _course, (enrollment,) = make.closed_session_with(people=1, organizations=[association],
+                                                      handling=association)
+    first = certificates.issue_certificate(enrollment, by=organizer)
+    email, participant_id, first_id = organizer.email, enrollment.measure.participant_id, first.id
+    old_code, old_number = first.verification_code, first.number
+    db.session.commit()
+
+    journey.log_in(email, PASSWORD)
+    journey.get(f"/personnes/{participant_id}", "dossier")
+    journey.click(journey.css(f"a[href='/attestations/{first_id}/revoquer']"), "revocation")
+    journey.css("#reason").send_keys("Erreur sur le prénom")
+    journey.click(journey.button("Révoquer l'attestation"), "attestation-revoquee")
+    assert f"L'attestation n° {old_number} est révoquée." in " ".join(journey.flashes())
+    journey.click(
+        journey.css(f"form[action='/attestations/{first_id}/remplacer'] button"),
+        "attestation-rectificative",
+    )
+    assert "Attestation rectificative" in " ".join(journey.flashes())
+    assert f"en remplacement de l'attestation n° {old_number}" in journey.text()
+
+    refresh()
+    replacement = db.session.scalar(sa.select(Certificate).where(Certificate.replaces_id == first_id))
+    assert replacement is not None and replacement.revoked_at is None
+    journey.get(f"/verification/{old_code}", "ancienne-attestation")
+    assert f"Elle est remplacée par l'attestation n° {replacement.number}" in journey.text()
+    journey.assert_accessible()
+
+
+# --- A temporary password is replaced before anything else --------------------------------------
+
+
+def test_a_new_account_chooses_its_own_password_first(journey, make):
+    temporary, own = "Kx7q-Vn3p-Hd9w-Lr2m", "girafe lunaire sous la pluie tiède"
+    user = make.user(Role.ORGANIZER, organizations=[make.organization()], password=temporary)
+    user.password_change_required = True
+    email = user.email
+    db.session.commit()
+
+    journey.log_in(email, temporary)
+    assert journey.path() == "/mon-compte"
+    assert "mot de passe actuel est provisoire" in journey.text()
+    journey.get("/calendrier", "calendrier-redirige")
+    assert journey.path() == "/mon-compte"
+    journey.css("#current_password").send_keys(temporary)
+    journey.css("#new_password").send_keys(own)
+    journey.css("#confirm_password").send_keys(own)
+    journey.click(journey.button("Enregistrer"), "mot-de-passe-choisi")
+    assert "Votre mot de passe a été modifié." in " ".join(journey.flashes())
+    assert "provisoire" not in journey.text()
+    journey.get("/calendrier", "calendrier")
+    assert journey.path() == "/calendrier"
     journey.assert_accessible()
