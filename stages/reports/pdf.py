@@ -10,7 +10,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from stages.reports.services import BilanRow
+from stages.reports.bilans import BilanRow
 from stages.scheduling.models import CourseSession, Organization
 from stages.timeutil import fr_date, fr_datetime, fr_time
 

@@ -25,9 +25,28 @@ from stages.auth.permissions import Permission, authorize, can, get_authorized
 from stages.enrollment.models import LegalFrame
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.reports import exports, services
+from stages.reports import exports
+from stages.reports.bilans import (
+    BILAN_HEADER,
+    bilan_authorities,
+    bilan_csv_row,
+    bilan_rows,
+    bilan_summary,
+    mark_bilan_sent,
+)
+from stages.reports.dashboard import (
+    BUCKET_TONES,
+    Bucket,
+    DashboardFilters,
+    bucket_counts,
+    dashboard_page,
+    recent_bilans,
+    total_of,
+)
+from stages.reports.dashboard_export import EXPORT_HEADER, count_measures, export_rows
 from stages.reports.pdf import bilan_pdf
-from stages.reports.services import Bucket, DashboardFilters
+# The view below is named ``statistics`` too (its endpoint is reports.statistics).
+from stages.reports.statistics import statistics as compute_statistics
 from stages.scheduling.models import AUTHORITY_KINDS, CourseSession, Organization, SessionStatus
 from stages.timeutil import now_utc, today_local
 
@@ -109,18 +128,18 @@ def dashboard():
     authorities = _authority_choices()
     filters, errors = _filters(authorities)
     today = today_local()
-    counts = services.bucket_counts(current_user, filters, today)
-    page = services.dashboard_page(
+    counts = bucket_counts(current_user, filters, today)
+    page = dashboard_page(
         current_user, filters, today,
         page=request.args.get("page", 1, type=int),
         per_page=current_app.config["ITEMS_PER_PAGE"],
-        total=services.total_of(counts, filters.bucket),
+        total=total_of(counts, filters.bucket),
     )
     html = render_template(
         "reports/dashboard.html",
         page=page,
         counts=counts,
-        all_count=services.total_of(counts, None),
+        all_count=total_of(counts, None),
         is_liaison=_is_liaison(),
         filters=filters,
         errors=errors,
@@ -128,10 +147,10 @@ def dashboard():
         bucket_args={b: _filter_args(filters, statut=b.value) for b in Bucket},
         all_args=_filter_args(filters, statut=None),
         buckets=Bucket,
-        tones=services.BUCKET_TONES,
+        tones=BUCKET_TONES,
         frames=LegalFrame,
         authorities=authorities,
-        bilans=services.recent_bilans(current_user.organization_ids) if _is_liaison() else [],
+        bilans=recent_bilans(current_user.organization_ids) if _is_liaison() else [],
         certificate_endpoint=(
             "certificates.download" if "certificates.download" in current_app.view_functions else None
         ),
@@ -155,7 +174,7 @@ def dashboard_export(fmt: str):
     authorize(Permission.MEASURE_VIEW)
     filters, _ = _filters(_authority_choices())
     today = today_local()
-    total = services.count_measures(current_user, filters, today)
+    total = count_measures(current_user, filters, today)
     if fmt == "xlsx" and total > XLSX_MAX_ROWS:
         flash(
             f"L'export Excel est limité à {_fr_int(XLSX_MAX_ROWS)} lignes et la sélection en "
@@ -163,7 +182,7 @@ def dashboard_export(fmt: str):
             "warning",
         )
         return redirect(url_for("reports.dashboard", **_filter_args(filters)))
-    rows = services.export_rows(current_user, filters, today)
+    rows = export_rows(current_user, filters, today)
     filename = f"mesures-{today.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE}
     details = f"tableau de bord, {fmt}, {total} lignes"
@@ -172,11 +191,11 @@ def dashboard_export(fmt: str):
         audit("export.downloaded", details=details)
         db.session.commit()
         return Response(
-            stream_with_context(exports.csv_chunks(services.EXPORT_HEADER, rows)),
+            stream_with_context(exports.csv_chunks(EXPORT_HEADER, rows)),
             mimetype="text/csv",
             headers=headers,
         )
-    content = exports.xlsx_bytes(services.EXPORT_HEADER, rows, title="Mesures", widths=EXPORT_WIDTHS)
+    content = exports.xlsx_bytes(EXPORT_HEADER, rows, title="Mesures", widths=EXPORT_WIDTHS)
     audit("export.downloaded", details=details)
     db.session.commit()
     return Response(
@@ -199,7 +218,7 @@ def bilans(session_id: int):
         flash("Les bilans sont disponibles une fois le stage clôturé.", "warning")
         return redirect(url_for("scheduling.session_detail", session_id=session.id))
     return render_template(
-        "reports/bilans.html", session=session, authorities=services.bilan_authorities(session)
+        "reports/bilans.html", session=session, authorities=bilan_authorities(session)
     )
 
 
@@ -231,16 +250,16 @@ def bilan_download(session_id: int, authority_id: int, fmt: str):
     authority = db.session.get(Organization, authority_id)
     if session.status != SessionStatus.CLOSED or authority is None:
         abort(404)
-    rows = services.bilan_rows(session, authority_id)
+    rows = bilan_rows(session, authority_id)
     if not rows:
         abort(404)
     generated_at = now_utc()
     if fmt == "pdf":
-        content = bilan_pdf(session, authority, rows, services.bilan_summary(rows), generated_at)
+        content = bilan_pdf(session, authority, rows, bilan_summary(rows), generated_at)
         mimetype = "application/pdf"
     else:
         content = exports.csv_bytes(
-            services.BILAN_HEADER, (services.bilan_csv_row(row) for row in rows)
+            BILAN_HEADER, (bilan_csv_row(row) for row in rows)
         )
         mimetype = "text/csv"
     audit(
@@ -263,7 +282,7 @@ def bilan_mark_sent(session_id: int, authority_id: int):
     """Record that the bilan was sent; the measures it reports on become « bilan transmis »."""
     session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
     try:
-        closed = services.mark_bilan_sent(session, authority_id, by=current_user)
+        closed = mark_bilan_sent(session, authority_id, by=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -354,7 +373,7 @@ def statistics():
     year = request.args.get("annee", this_year, type=int)
     if not 2000 <= year <= this_year + 5:
         year = this_year
-    stats = services.statistics(current_user, year)
+    stats = compute_statistics(current_user, year)
     years = sorted({y for y, _ in stats.years} | {this_year, year}, reverse=True)
     charts = {
         "years": bar_chart("stages-par-annee", "Stages par année", [(str(y), n) for y, n in stats.years]),

@@ -11,7 +11,7 @@ from stages.attendance.models import AttendanceStatus
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.extensions import db
-from stages.reports import services
+from stages.reports import bilans
 from stages.reports.models import Bilan
 from stages.scheduling.models import SessionStatus
 from stages.timeutil import local_to_utc, today_local
@@ -138,7 +138,7 @@ def test_two_day_session_dates_each_lateness(make, world):
     make.attendance_mark(enrollment, session.parts[0], AttendanceStatus.PRESENT)
     make.attendance_mark(enrollment, second, AttendanceStatus.LATE,
                          arrived_at=local_to_utc(day2, time(10, 5)))
-    (row,) = services.bilan_rows(session, world.parquet_a.id)
+    (row,) = bilans.bilan_rows(session, world.parquet_a.id)
     assert row.lateness == [f"retard le {day2:%d/%m} à 10 h 05"]
 
 
@@ -156,7 +156,7 @@ def test_bilan_pdf(client, world):
 
 def test_bilan_queries_do_not_grow_with_people(client, make, world):
     with count_queries() as small:
-        services.bilan_rows(world.session, world.parquet_a.id)
+        bilans.bilan_rows(world.session, world.parquet_a.id)
     for _ in range(6):
         enrollment = make.enrollment(
             make.measure(authority=world.parquet_a), world.session, status=EnrollmentStatus.ATTENDED
@@ -164,7 +164,7 @@ def test_bilan_queries_do_not_grow_with_people(client, make, world):
         make.attendance_mark(enrollment, world.morning, AttendanceStatus.PRESENT, note="RAS")
     db.session.commit()
     with count_queries() as large:
-        assert len(services.bilan_rows(world.session, world.parquet_a.id)) == 10
+        assert len(bilans.bilan_rows(world.session, world.parquet_a.id)) == 10
     assert large.count == small.count
 
 
@@ -215,7 +215,7 @@ def test_bilans_page_lists_one_row_per_authority(client, world):
     html = client.get(f"/stages/{world.session.id}/bilans").get_data(as_text=True)
     assert "Parquet de Paris" in html and "Parquet de Bobigny" in html
     assert html.count("Marquer comme envoyé") == 2
-    assert [(a.name, a.people) for a in services.bilan_authorities(world.session)] == [
+    assert [(a.name, a.people) for a in bilans.bilan_authorities(world.session)] == [
         ("Parquet de Bobigny", 1), ("Parquet de Paris", 4),
     ]
 

@@ -8,8 +8,8 @@ import time_machine
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment.models import LegalFrame, MeasureStatus
 from stages.extensions import db
-from stages.reports import services
-from stages.reports.services import Bucket, DashboardFilters
+from stages.reports import dashboard
+from stages.reports.dashboard import Bucket, DashboardFilters
 from tests.helpers import login, queries_for
 
 # Thursday 12 March 2026, 11:00 in Paris.
@@ -121,7 +121,7 @@ def deadlines(make):
 
 def test_bucket_counts_against_today_in_paris(deadlines):
     with time_machine.travel(NOW, tick=False):
-        counts = services.bucket_counts(deadlines, DashboardFilters(), TODAY)
+        counts = dashboard.bucket_counts(deadlines, DashboardFilters(), TODAY)
     assert counts == {
         Bucket.TO_SUMMON: 2,  # PASSEE, VINGTNEUF
         Bucket.SUMMONED: 2,  # AUJOURDHUI, TRENTE
@@ -133,7 +133,7 @@ def test_bucket_counts_against_today_in_paris(deadlines):
         Bucket.DEADLINE_PASSED: 2,  # PASSEE, PASSEEEXCUSE (not EFFECTUE nor ATTESTE)
         Bucket.DEADLINE_SOON: 2,  # AUJOURDHUI (day 0), VINGTNEUF (day 29); TRENTE is day 30
     }
-    assert services.total_of(counts, None) == 11
+    assert dashboard.total_of(counts, None) == 11
 
 
 @pytest.mark.parametrize(

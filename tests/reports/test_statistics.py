@@ -7,8 +7,8 @@ import time_machine
 from stages.auth.models import Role
 from stages.enrollment.models import EnrollmentStatus, LegalFrame
 from stages.extensions import db
-from stages.reports import services
-from stages.reports.services import _percentile
+from stages.reports import statistics
+from stages.reports.statistics import _percentile
 from stages.scheduling.models import SessionStatus
 from stages.timeutil import local_to_utc
 from tests.helpers import login
@@ -68,7 +68,7 @@ def world(make):
 
 def test_figures_for_the_organizer(world):
     with time_machine.travel(NOW, tick=False):
-        stats = services.statistics(world.organizer, 2025)
+        stats = statistics.statistics(world.organizer, 2025)
     assert dict(stats.years) == {2024: 1, 2025: 3}
     months = dict(stats.months)
     assert months["janvier"] == 2 and months["mars"] == 1 and months["avril"] == 0
@@ -87,10 +87,10 @@ def test_figures_for_the_organizer(world):
 
 def test_scope_of_liaisons_and_admins(world):
     with time_machine.travel(NOW, tick=False):
-        mine = services.statistics(world.liaison_a, 2025)
-        theirs = services.statistics(world.liaison_b, 2025)
-        everything = services.statistics(world.admin, 2025)
-        other = services.statistics(world.other_organizer, 2025)
+        mine = statistics.statistics(world.liaison_a, 2025)
+        theirs = statistics.statistics(world.liaison_b, 2025)
+        everything = statistics.statistics(world.admin, 2025)
+        other = statistics.statistics(world.other_organizer, 2025)
     assert mine.seats == 4 and sum(n for _, n in mine.months) == 3
     assert theirs.seats == 1 and theirs.attended == 1 and theirs.completion_rate == 0
     assert sum(n for _, n in theirs.months) == 1
@@ -108,7 +108,7 @@ def test_months_follow_paris_time(make):
     assert start.month == 2
     make.session_at([(start, start + timedelta(hours=3))], organizations=[assoc])
     db.session.commit()
-    months = dict(services.sessions_per_month(organizer, 2025))
+    months = dict(statistics.sessions_per_month(organizer, 2025))
     assert months["mars"] == 1 and months["février"] == 0
 
 
