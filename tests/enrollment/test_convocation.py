@@ -480,7 +480,7 @@ def test_send_all_goes_on_after_a_failure_and_keeps_what_was_sent(client, make, 
             raise MailError()
         real_send(message)
 
-    monkeypatch.setattr(convocation, "send_email", flaky)
+    monkeypatch.setattr(convocation.sending, "send_email", flaky)
     login(client, case["organizer"])
     client.post(f"/stages/{session.id}/convocations")
     assert _flashes(client)[0].startswith("2 convocations envoyées, 0 personne sans adresse "
@@ -501,7 +501,7 @@ def test_send_all_commits_each_email_as_it_goes(client, make, case, monkeypatch)
             raise RuntimeError("le processus s'arrête")
         real_send(message)
 
-    monkeypatch.setattr(convocation, "send_email", crash_on_second)
+    monkeypatch.setattr(convocation.sending, "send_email", crash_on_second)
     login(client, case["organizer"])
     db.session.commit()
     with pytest.raises(RuntimeError):
@@ -537,7 +537,7 @@ def test_a_failed_send_says_so_and_leaves_it_due(client, case, monkeypatch):
     def refuse(message):
         raise MailError()
 
-    monkeypatch.setattr(convocation, "send_email", refuse)
+    monkeypatch.setattr(convocation.sending, "send_email", refuse)
     login(client, case["organizer"])
     client.post(f"/inscriptions/{case['enrollment'].id}/convoquer")
     assert _flashes(client) == ["L'envoi a échoué ; la convocation reste à envoyer."]

@@ -1,0 +1,71 @@
+"""Convocations: the summons letter (PDF), its email with a calendar invitation, and sending them.
+
+A convocation tells a person when and where to attend, what to bring, what the course costs, what
+happens if they do not come (which depends on their legal frame) and how to ask for another date.
+It goes by email (letter + ``.ics`` invitation) or, for people without an address, by post.
+
+State follows what really happened: the enrollment becomes « convoqué·e » only after the mail
+server has accepted the message, and a failure leaves it « à convoquer ». Services flush; the
+caller commits — after each email, since a sent email cannot be rolled back.
+
+The package reads in one direction: ``wording`` (what every document says) ← ``letter`` (the
+PDF) and ``emails`` (the emails and their ``.ics`` invitation) ← ``sending`` (send and record).
+"""
+from stages.enrollment.convocation.emails import (
+    EVENT_SUMMARY,
+    cancellation_email,
+    convocation_email,
+    reminder_email,
+)
+from stages.enrollment.convocation.letter import convocation_pdf, session_convocations_pdf
+from stages.enrollment.convocation.sending import (
+    CANCELLABLE_STATUSES,
+    EXPECTED_STATUSES,
+    SUMMONABLE_STATUSES,
+    CancellationSummary,
+    ConvocationSummary,
+    due_convocations,
+    expected_enrollments,
+    mark_summoned_by_post,
+    send_cancellation,
+    send_cancellations_for_session,
+    send_convocation,
+    send_session_convocations,
+)
+from stages.enrollment.convocation.wording import (
+    CONSEQUENCES,
+    COURSE,
+    fee_text,
+    letter_date,
+    new_date_text,
+    schedule_lines,
+    sender_organization,
+)
+
+__all__ = [
+    "CANCELLABLE_STATUSES",
+    "CONSEQUENCES",
+    "COURSE",
+    "EVENT_SUMMARY",
+    "EXPECTED_STATUSES",
+    "SUMMONABLE_STATUSES",
+    "CancellationSummary",
+    "ConvocationSummary",
+    "cancellation_email",
+    "convocation_email",
+    "convocation_pdf",
+    "due_convocations",
+    "expected_enrollments",
+    "fee_text",
+    "letter_date",
+    "mark_summoned_by_post",
+    "new_date_text",
+    "reminder_email",
+    "schedule_lines",
+    "send_cancellation",
+    "send_cancellations_for_session",
+    "send_convocation",
+    "send_session_convocations",
+    "sender_organization",
+    "session_convocations_pdf",
+]

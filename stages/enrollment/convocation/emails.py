@@ -1,0 +1,192 @@
+"""The convocation, reminder and cancellation emails, with their ``.ics`` calendar invitation."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from flask import current_app
+
+from stages.calendar_feeds.ical import DEFAULT_ZONE, build_invitation, default_uid_domain
+from stages.enrollment.convocation.wording import (
+    COURSE,
+    _contact,
+    _first_day,
+    _venue_line,
+    new_date_text,
+    schedule_lines,
+    sender_organization,
+)
+from stages.enrollment.models import Enrollment, Participant
+from stages.mail import build_message, sender_address
+from stages.scheduling.models import CourseSession, Organization, SessionStatus
+
+# Calendar apps copy events to third-party servers: a neutral title, nothing about the person.
+EVENT_SUMMARY = "Stage de sensibilisation"
+
+
+# ---------------------------------------------------------------------------------------------
+# The emails
+
+
+def _uid_domain() -> str:
+    return default_uid_domain(current_app.config.get("ICAL_UID_DOMAIN"), current_app.config["BASE_URL"])
+
+
+def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
+    organization = sender_organization(enrollment)
+    session = enrollment.session
+    description = [f"Convocation à un {COURSE}.", "Présence obligatoire à chaque demi-journée."]
+    if session.venue.access_instructions:
+        description.append(f"Accès : {session.venue.access_instructions}")
+    if organization:
+        description.append(f"Contact : {organization.name}, {_contact(organization)}.")
+    if method == "CANCEL":
+        description.insert(0, "Convocation annulée.")
+    return build_invitation(
+        session,
+        method=method,
+        uid_prefix=f"convocation-{enrollment.id}",
+        uid_domain=_uid_domain(),
+        organizer=sender_address(),
+        organizer_name=organization.name if organization else None,
+        attendee=enrollment.measure.participant.email,
+        sequence=sequence,
+        summary=EVENT_SUMMARY,
+        description="\n".join(description),
+        default_zone=current_app.config.get("TIMEZONE", DEFAULT_ZONE),
+    )
+
+
+def _greeting(participant: Participant) -> str:
+    return f"Bonjour {participant.first_names} {participant.surname.upper()},"
+
+
+def _signature(organization: Organization | None) -> str:
+    if organization is None:
+        return "Le service des stages de sensibilisation"
+    lines = [organization.name, organization.address, organization.email, organization.phone]
+    return "\n".join(line for line in lines if line)
+
+
+def _with_reply_to(message: EmailMessage, organization: Organization | None) -> EmailMessage:
+    # Replies reach the association, not the application's (often unattended) sender address.
+    if organization and organization.email:
+        message["Reply-To"] = organization.email
+    return message
+
+
+def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
+    """The convocation email: letter and calendar invitation attached, no name in the subject."""
+    session, participant = enrollment.session, enrollment.measure.participant
+    organization = sender_organization(enrollment)
+    lines = [
+        _greeting(participant),
+        "",
+        f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
+        *_when_and_where(session),
+        "",
+        "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce "
+        "d'identité et de la convocation jointe (imprimée ou sur votre téléphone).",
+        "Les conséquences d'une absence et les frais éventuels sont précisés dans la convocation.",
+        "",
+        "L'invitation jointe (invitation.ics) ajoute ces dates à votre agenda.",
+        "",
+        new_date_text(enrollment, organization),
+        "",
+        "Cordialement,",
+        "",
+        _signature(organization),
+    ]
+    message = build_message(
+        participant.email,
+        f"Convocation à un stage de sensibilisation — {_first_day(session)}",
+        "\n".join(lines) + "\n",
+        [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
+    )
+    return _with_reply_to(message, organization)
+
+
+def _when_and_where(session: CourseSession) -> list[str]:
+    """The half-days, the venue and how to get in, as lines of an email."""
+    lines = [*(f"- {line}" for line in schedule_lines(session)), "", f"Lieu : {_venue_line(session)}"]
+    if session.venue.access_instructions:
+        lines.append(f"Accès : {session.venue.access_instructions}")
+    return lines
+
+
+def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
+    """The calendar invitation (METHOD:REQUEST), the same in convocations and reminders."""
+    return (
+        "invitation.ics",
+        _invitation(enrollment, "REQUEST", enrollment.session.ical_sequence),
+        "text/calendar; method=REQUEST; charset=UTF-8",
+    )
+
+
+def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
+    """A short reminder with the same calendar invitation as the convocation."""
+    session, participant = enrollment.session, enrollment.measure.participant
+    organization = sender_organization(enrollment)
+    when = "demain" if days == 1 else f"dans {days} jours"
+    lines = [
+        _greeting(participant),
+        "",
+        f"Nous vous rappelons que votre stage de sensibilisation a lieu {when} :",
+        *_when_and_where(session),
+        "",
+        "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce d'identité.",
+        "",
+        new_date_text(enrollment, organization),
+        "",
+        "Cordialement,",
+        "",
+        _signature(organization),
+    ]
+    message = build_message(
+        participant.email,
+        f"Rappel : stage de sensibilisation — {_first_day(session)}",
+        "\n".join(lines) + "\n",
+        [_invitation_attachment(enrollment)],
+    )
+    return _with_reply_to(message, organization)
+
+
+def cancellation_email(enrollment: Enrollment) -> EmailMessage:
+    """The email withdrawing a convocation: a METHOD:CANCEL invitation with the same UIDs."""
+    session, participant = enrollment.session, enrollment.measure.participant
+    organization = sender_organization(enrollment)
+    contact_name = organization.name if organization else "l'association organisatrice"
+    reason = (
+        "Ce stage est annulé."
+        if session.status == SessionStatus.CANCELLED
+        else "Votre inscription à ce stage a pris fin."
+    )
+    lines = [
+        _greeting(participant),
+        "",
+        f"La convocation qui vous a été adressée pour le {COURSE} du {_first_day(session)} "
+        f"({session.venue.name}) est annulée. {reason} Vous n'avez pas à vous présenter à cette "
+        "date.",
+        "",
+        "Si vous devez toujours accomplir ce stage, une nouvelle convocation vous sera adressée.",
+        "L'invitation jointe (invitation.ics) retire ces dates de votre agenda.",
+        "",
+        f"Pour toute question, contactez {contact_name}, {_contact(organization)}.",
+        "",
+        "Cordialement,",
+        "",
+        _signature(organization),
+    ]
+    message = build_message(
+        participant.email,
+        f"Annulation de convocation — stage du {_first_day(session)}",
+        "\n".join(lines) + "\n",
+        [
+            (
+                "invitation.ics",
+                # Above any SEQUENCE already sent for these UIDs, so calendars apply it.
+                _invitation(enrollment, "CANCEL", session.ical_sequence + 1),
+                "text/calendar; method=CANCEL; charset=UTF-8",
+            )
+        ],
+    )
+    return _with_reply_to(message, organization)

@@ -1,0 +1,275 @@
+"""The convocation letter as a PDF: one enrollment's letter, or a session's letters to print."""
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import cm
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from stages.enrollment.convocation.wording import (
+    CONSEQUENCES,
+    COURSE,
+    _check_identity,
+    fee_text,
+    letter_date,
+    new_date_text,
+    sender_organization,
+)
+from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment
+from stages.errors import DomainError
+from stages.timeutil import fr_time, to_local, today_local
+
+
+# ---------------------------------------------------------------------------------------------
+# The letter (PDF)
+
+
+_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=12.5, spaceAfter=3)
+_SMALL = ParagraphStyle("small", parent=_BASE, fontSize=9, leading=11.5, spaceAfter=0)
+_RIGHT = ParagraphStyle("right", parent=_BASE, alignment=TA_RIGHT)
+_HEADING = ParagraphStyle(
+    "heading", parent=_BASE, fontName="Helvetica-Bold", spaceBefore=4, spaceAfter=1
+)
+_SIGNATURE = ParagraphStyle("signature", parent=_BASE, leftIndent=9 * cm)
+_FOOTER = "Document personnel — à présenter, avec une pièce d'identité, le premier jour du stage."
+_NO_PADDING = [
+    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+]
+# French puts a (no-break) space before these marks: never let a line start with one.
+_FRENCH_SPACING = re.compile(r" ([;:!?»])|(«) ")
+
+
+def _text(value: str | None) -> str:
+    """Paragraph markup for user data: escaped, line breaks kept, WinAnsi-safe."""
+    return escape(_winansi(value or "")).replace("\n", "<br/>")
+
+
+def _para(markup: str, style: ParagraphStyle = _BASE) -> Paragraph:
+    """A paragraph whose French spaces before « ; : ! ? » and inside guillemets never break."""
+    return Paragraph(_FRENCH_SPACING.sub(_no_break, markup), style)
+
+
+def _no_break(match: re.Match) -> str:
+    return f"\u00a0{match[1]}" if match[1] else f"{match[2]}\u00a0"
+
+
+def _nowrap(text: str) -> str:
+    """Keep « jeudi 12 mars 2026 » or « 09 h 30 » on one line."""
+    return text.replace(" ", "\u00a0")
+
+
+def _winansi(text: str) -> str:
+    """Letters the standard PDF fonts lack lose their accent (« Ş » → « S ») rather than print ■.
+
+    Helvetica is limited to WinAnsi (cp1252), which covers French; a name such as « Łukasz »
+    would otherwise show a black square on an official letter.
+    """
+    out = []
+    for char in text:
+        try:
+            char.encode("cp1252")
+        except UnicodeEncodeError:
+            base = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
+            char = _WINANSI_FALLBACK.get(char, base)
+            try:
+                char.encode("cp1252")
+            except UnicodeEncodeError:
+                char = "?"
+        out.append(char)
+    return "".join(out)
+
+
+_WINANSI_FALLBACK = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "\u202f": "\u00a0"}
+
+
+def convocation_pdf(enrollment: Enrollment, *, issued_on: date | None = None) -> bytes:
+    """The convocation letter of one enrollment, as PDF bytes (same data, same bytes)."""
+    return _render(_letter(enrollment, issued_on))
+
+
+def session_convocations_pdf(enrollments: Iterable[Enrollment]) -> bytes:
+    """Several letters in one PDF to print, each starting on a new page."""
+    story = []
+    for enrollment in enrollments:
+        if story:
+            story.append(PageBreak())
+        story.extend(_letter(enrollment, None))
+    if not story:
+        raise DomainError("Aucune convocation à imprimer pour ce stage.")
+    return _render(story)
+
+
+def _render(story: list) -> bytes:
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=1.5 * cm,
+        bottomMargin=1.8 * cm,
+        # Metadata is readable by anyone holding the file: no name, no case reference.
+        title="Convocation",
+        subject=COURSE[0].upper() + COURSE[1:],
+        author="Stages",
+        creator="Stages",
+        lang="fr-FR",
+        # Fixed creation date and document id: the same data always gives the same bytes.
+        invariant=True,
+    )
+    document.build(story, onFirstPage=_footer, onLaterPages=_footer)
+    return buffer.getvalue()
+
+
+def _footer(canvas, document) -> None:
+    canvas.saveState()
+    canvas.setFont("Helvetica", 7.5)
+    canvas.setFillColor(colors.grey)
+    canvas.drawString(document.leftMargin, 1.1 * cm, _FOOTER)
+    canvas.restoreState()
+
+
+def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
+    """The flowables of one letter."""
+    measure, session = enrollment.measure, enrollment.session
+    participant, venue = measure.participant, session.venue
+    _check_identity(participant)
+    if enrollment.status not in SEAT_HOLDING_STATUSES:
+        raise DomainError("Seule une personne qui a une place dans le stage peut être convoquée.")
+    if not session.parts:
+        raise DomainError("Ce stage n'a encore aucune demi-journée.")
+    organization = sender_organization(enrollment)
+    signed_by = _text(organization.name) if organization else "l'association organisatrice"
+    if issued_on is None:
+        # A re-download carries the date it was sent, so the copy matches what the person holds.
+        sent = enrollment.convocation_sent_at
+        issued_on = to_local(sent, venue.timezone).date() if sent else today_local(venue.timezone)
+
+    sender = [f"<b>{signed_by}</b>"]
+    if organization:
+        sender += [_text(line) for line in (organization.address, organization.email) if line]
+        if organization.phone:
+            sender.append("Tél. : " + _text(organization.phone))
+    recipient = [f"<b>{_text(participant.surname.upper())}</b> {_text(participant.first_names)}"]
+    if participant.address:
+        recipient.append(_text(participant.address))
+    if participant.postal_code or participant.city:
+        recipient.append(_text(" ".join(x for x in (participant.postal_code, participant.city) if x)))
+    birth = ""
+    if participant.birth_date:
+        birth = letter_date(participant.birth_date, "medium")
+        if participant.birth_place:
+            birth += " à " + participant.birth_place
+    identity = [
+        ("Personne convoquée", f"{participant.surname.upper()} {participant.first_names}"),
+        ("Date et lieu de naissance", birth or "—"),
+        ("Cadre", measure.frame.label),
+        ("Autorité prescriptrice", measure.authority.name),
+        ("N° de parquet", measure.case_reference),
+        ("Stage à accomplir avant le", letter_date(measure.deadline)),
+    ]
+    days = [
+        f"<b>{_nowrap(letter_date(day))}</b>, "
+        + " et ".join(
+            f"de {_nowrap(fr_time(p.starts_at, venue.timezone))} à "
+            f"{_nowrap(fr_time(p.ends_at, venue.timezone))}"
+            for p in parts
+        )
+        for day, parts in session.days
+    ]
+    place = [f"<b>{_text(venue.name)}</b>" + (f", {_text(venue.room)}" if venue.room else "")]
+    place.append(_text(venue.full_address))
+    if venue.access_instructions:
+        place.append("Accès : " + _text(venue.access_instructions))
+
+    story = [
+        Table(
+            [[_para("<br/>".join(sender), _SMALL), [Spacer(0, 1.2 * cm), _para("<br/>".join(recipient))]]],
+            colWidths=[9 * cm, None],
+            style=TableStyle(_NO_PADDING),
+        ),
+        Spacer(0, 0.5 * cm),
+        _para(f"{_text(venue.city)}, le {letter_date(issued_on, 'medium')}", _RIGHT),
+        Spacer(0, 0.3 * cm),
+        _para(f"<b>Objet : convocation à un {COURSE}</b><br/>"
+              f"Réf. : n° de parquet {_text(measure.case_reference)}"),
+        Spacer(0, 0.2 * cm),
+        _para("Madame, Monsieur,"),
+        _para(
+            f"Dans le cadre de la mesure rappelée ci-dessous, vous devez suivre un {COURSE}. "
+            f"Vous êtes convoqué·e au stage organisé par {signed_by}, aux dates et lieu suivants."
+        ),
+        Table(
+            [[_para(label, _SMALL), _para(_text(value), _SMALL)] for label, value in identity],
+            colWidths=[4.6 * cm, None],
+            style=TableStyle(
+                [
+                    ("LINEBEFORE", (0, 0), (0, -1), 0.75, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 0.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
+                ]
+            ),
+            hAlign="LEFT",
+        ),
+        _section(
+            "Dates et horaires",
+            ["<br/>".join(days),
+             "Votre présence à chaque demi-journée est obligatoire : l'attestation de stage n'est "
+             "délivrée que pour un stage suivi en entier. Présentez-vous un quart d'heure avant "
+             "le début."],
+        ),
+        _section("Lieu", ["<br/>".join(place)]),
+        _section(
+            "À apporter",
+            ["Une pièce d'identité en cours de validité (carte d'identité, passeport ou titre de "
+             "séjour) et la présente convocation."],
+        ),
+    ]
+    fee = fee_text(measure, organization)
+    if fee:
+        story.append(_section("Frais de stage", [_text(fee)]))
+    story += [
+        _section(
+            "Si vous ne vous présentez pas",
+            ["Si vous ne vous présentez pas au stage, ou ne le suivez pas en entier, sans motif "
+             "reconnu, l'autorité prescriptrice en sera informée. "
+             + _text(CONSEQUENCES[measure.frame])],
+        ),
+        _section("Demander une autre date", [_text(new_date_text(enrollment, organization))]),
+        KeepTogether(
+            [
+                _para("Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos "
+                      "salutations distinguées."),
+                Spacer(0, 0.2 * cm),
+                _para(f"Pour {signed_by},<br/>le service des stages", _SIGNATURE),
+            ]
+        ),
+    ]
+    return story
+
+
+def _section(title: str, paragraphs: list[str]) -> KeepTogether:
+    """A bold heading kept on the same page as its text."""
+    return KeepTogether([_para(title, _HEADING)] + [_para(p) for p in paragraphs])

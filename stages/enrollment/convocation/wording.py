@@ -1,0 +1,143 @@
+"""What every convocation document says: the course, what absence leads to, dates, fees, contacts.
+
+Shared by the letter (``letter``) and the emails (``emails``); no drawing and no sending here.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from stages.enrollment.models import (
+    Enrollment,
+    LegalFrame,
+    LegalMeasure,
+    Participant,
+    Payer,
+    PaymentStatus,
+)
+from stages.errors import DomainError
+from stages.scheduling.models import CourseSession, Organization
+from stages.timeutil import fr_date, fr_time, to_local
+
+COURSE = "stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
+
+# What not attending leads to, per frame (DOMAIN.md, « if not attended »).
+CONSEQUENCES = {
+    LegalFrame.ALTERNATIVE_POURSUITES: (
+        "Le procureur de la République pourra alors mettre en œuvre une composition pénale ou "
+        "engager des poursuites pénales à votre encontre."
+    ),
+    LegalFrame.COMPOSITION_PENALE: (
+        "La composition pénale n'étant pas exécutée, le procureur de la République pourra alors "
+        "engager des poursuites pénales à votre encontre."
+    ),
+    LegalFrame.ORDONNANCE_PENALE: (
+        "Le stage étant une peine prononcée par ordonnance pénale, ne pas l'accomplir vous "
+        "exposera à de nouvelles poursuites pénales."
+    ),
+    LegalFrame.PEINE_STAGE: (
+        "Le juge de l'application des peines pourra alors faire exécuter, en tout ou partie, la "
+        "peine d'emprisonnement ou d'amende prévue par le tribunal."
+    ),
+    LegalFrame.SURSIS_PROBATOIRE: (
+        "Le juge de l'application des peines pourra alors révoquer tout ou partie du sursis : "
+        "vous devriez exécuter la peine d'emprisonnement prononcée."
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# What every document says
+
+
+def sender_organization(enrollment: Enrollment) -> Organization | None:
+    """The association that signs: the one handling the measure, else the first co-organizer."""
+    handling = enrollment.measure.handling_organization
+    if handling is not None:
+        return handling
+    organizations = enrollment.session.organizations
+    return organizations[0] if organizations else None
+
+
+def letter_date(day: date, fmt: str = "long") -> str:
+    """``fr_date`` as a letter writes it: « dimanche 1er mars 2026 », not « 1 mars »."""
+    text = fr_date(day, fmt)
+    if day.day == 1:
+        text = re.sub(r"(^|\s)1 ", r"\g<1>1er ", text, count=1)
+    return text
+
+
+def schedule_lines(session: CourseSession) -> list[str]:
+    """One French line per day: « jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30 »."""
+    zone = session.venue.timezone
+    return [
+        f"{letter_date(day)}, "
+        + " et ".join(f"de {fr_time(p.starts_at, zone)} à {fr_time(p.ends_at, zone)}" for p in parts)
+        for day, parts in session.days
+    ]
+
+
+def _first_day(session: CourseSession) -> str:
+    if session.starts_at is None:
+        return ""
+    return letter_date(to_local(session.starts_at, session.venue.timezone).date())
+
+
+def _venue_line(session: CourseSession) -> str:
+    venue = session.venue
+    return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
+
+
+def _euros(cents: int) -> str:
+    # A no-break space that the PDF's standard fonts hold (the narrow one is not in WinAnsi).
+    return f"{cents / 100:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0€"
+
+
+def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | None:
+    """What the person owes and how to pay, or None when the course is free."""
+    if measure.fee_cents <= 0:
+        return None
+    amount = _euros(measure.fee_cents)
+    if measure.payer == Payer.WAIVED or measure.payment_status == PaymentStatus.WAIVED:
+        return "Vous êtes dispensé·e des frais de stage : vous n'avez rien à régler."
+    if measure.payer == Payer.AUTHORITY:
+        return (
+            f"Les frais de stage ({amount}) sont pris en charge par l'autorité prescriptrice : "
+            "vous n'avez rien à régler."
+        )
+    if measure.payment_status == PaymentStatus.PAID:
+        return f"Les frais de stage ({amount}) sont réglés : vous n'avez plus rien à payer."
+    payee = organization.name if organization else "l'association organisatrice"
+    return (
+        f"Les frais de stage, à votre charge, s'élèvent à {amount}. Ils sont à régler à {payee} "
+        "au plus tard le premier jour du stage ; contactez l'association (coordonnées en tête "
+        "de ce courrier) pour connaître les moyens de paiement acceptés."
+    )
+
+
+def _contact(organization: Organization | None) -> str:
+    """« par courriel (…) ou par téléphone (…) », from what the association has on file."""
+    ways = []
+    if organization and organization.email:
+        ways.append(f"par courriel ({organization.email})")
+    if organization and organization.phone:
+        ways.append(f"par téléphone ({organization.phone})")
+    return " ou ".join(ways) if ways else "par courrier"
+
+
+def new_date_text(enrollment: Enrollment, organization: Organization | None) -> str:
+    """How to ask for another date: before the session, with a serious reason and a proof."""
+    name = organization.name if organization else "l'association organisatrice"
+    return (
+        "Si un motif sérieux vous empêche d'être présent·e à ces dates (raison médicale, "
+        f"obligation professionnelle impérieuse…), contactez {name} avant le stage, "
+        f"{_contact(organization)}, en joignant un justificatif. Une nouvelle date pourra vous "
+        "être proposée ; elle ne repousse pas la date limite fixée par l'autorité prescriptrice "
+        f"({letter_date(enrollment.measure.deadline)})."
+    )
+
+
+def _check_identity(participant: Participant) -> None:
+    if participant.anonymized_at is not None:
+        raise DomainError("Les données de cette personne ont été anonymisées.")
+
