@@ -80,13 +80,14 @@ def referral_csv(count: int) -> bytes:
 
 def test_import_that_crashes_half_way_creates_nothing(app, make, monkeypatch):
     from stages.enrollment import importer
+    from stages.enrollment.importer import writing
 
     make.organization(OrganizationKind.PARQUET, name="Parquet de Paris", short_name="Parquet Paris")
     apcars = make.organization(name="APCARS", short_name="APCARS")
     organizer = make.user(Role.ORGANIZER, [apcars])
     db.session.commit()
     table = importer.read_table(referral_csv(5), "liste.csv")
-    calls = crash_on_call(monkeypatch, importer, "add_measure", 3)
+    calls = crash_on_call(monkeypatch, writing, "add_measure", 3)
 
     with app.test_request_context(), pytest.raises(Crash):
         importer.run_import(table, apcars, by=organizer)
