@@ -375,7 +375,7 @@ class User(threading.Thread):
             pages = [
                 "/", "/calendrier", f"/stages/{rng.choice(s.full_sessions)}",
                 f"/stages/{rng.choice(s.today_parts)[0]}",
-                f"/personnes?q={rng.choice(s.search_terms)}",
+                "search",
                 f"/personnes/{rng.choice(s.waiting_participants)}", "/tableau-de-bord",
             ]
         else:
@@ -385,7 +385,22 @@ class User(threading.Thread):
                 f"/stages/{session_id}/presence/{part_id}",
                 f"/personnes/{rng.choice(s.today_participants[session_id])}",
             ]
-        self.call("browse", "GET", rng.choice(pages))
+        page = rng.choice(pages)
+        if page == "search":
+            self.search(rng.choice(s.search_terms))
+        else:
+            self.call("browse", "GET", page)
+
+    def search(self, term: str):
+        """Search the list of people: the form is POSTed (names stay out of URLs), then read."""
+        _status, _loc, html = self.call("browse", "GET", "/personnes")
+        status, location, _html = self.call(
+            "browse", "POST", "/personnes",
+            {"q": term, "recherche": "1", "csrf_token": _csrf(html)}, expect=(302,),
+        )
+        if status == 302 and location:
+            target = urlsplit(location)
+            self.call("browse", "GET", f"{target.path}?{target.query}")
 
     def attendance(self):
         session_id, part_id = self.rng.choice(self.my_parts())

@@ -42,6 +42,16 @@ def count_queries():
         sa.event.remove(engine, "before_cursor_execute", counter._on_execute)
 
 
+def search(client, url: str, term: str, **filters) -> str:
+    """Search ``term`` with the list's search form (a POST: names stay out of URLs, see
+    stages.search); returns the URL the form redirects to, which shows the results."""
+    response = client.post(url, data={"q": term, "recherche": "1", **filters})
+    assert response.status_code == 302, (url, response.status_code)
+    location = response.headers["Location"]
+    assert term not in location
+    return location
+
+
 def queries_for(client, url: str) -> int:
     """The number of SQL statements one GET of ``url`` sends (asserting it succeeds)."""
     with count_queries() as counter:

@@ -34,6 +34,7 @@ from stages.scheduling.models import CourseSession, Organization, SessionStatus,
 from stages.timeutil import today_local
 from tests.conftest import IsolatedClient
 from tests.factories import PASSWORD
+from tests.helpers import search
 
 # --- Hostile values ----------------------------------------------------------------------------
 
@@ -533,7 +534,7 @@ def test_referral_stores_script_as_text(admin_client, world):
     assert SCRIPT.lower() in person.surname.lower() and SCRIPT in person.city
     detail = f"/personnes/{person.id}"
     _shown_escaped(admin_client, [detail])
-    _shown_escaped(admin_client, ["/personnes", "/personnes?q=DURAND"])
+    _shown_escaped(admin_client, ["/personnes", search(admin_client, "/personnes", "DURAND")])
     _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{world.session_id}/inscrire",
                                   f"/personnes/{person.id}/modifier"])
 

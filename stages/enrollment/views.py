@@ -42,6 +42,7 @@ from stages.scheduling.models import (
     Organization,
     OrganizationKind,
 )
+from stages.search import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import fr_date, today_local
 
 bp = Blueprint("enrollment", __name__)
@@ -51,13 +52,20 @@ bp = Blueprint("enrollment", __name__)
 # Lists and the participant page
 
 
-@bp.route("/personnes")
+@bp.route("/personnes", methods=["GET", "POST"])
 @login_required
 def measures():
-    """Measures in the user's scope, searchable by name or case reference, filterable."""
+    """Measures in the user's scope, searchable by name or case reference, filterable.
+
+    The search form is POSTed so that a name searched never appears in a URL (stages.search).
+    """
     authorize(Permission.MEASURE_VIEW)
+    if search_submitted():
+        return remember_search("measures")
+    if request.method == "POST":
+        abort(400)
     page = request.args.get("page", 1, type=int)
-    q = (request.args.get("q") or "").strip()[:100]
+    q = search_term("measures")
     status = request.args.get("statut", "")
     frame = request.args.get("cadre", "")
     query = visible_measures(current_user).join(LegalMeasure.participant)
@@ -77,6 +85,7 @@ def measures():
         "enrollment/measures.html",
         pagination=pagination,
         q=q,
+        search_args=search_args(q),
         status=status,
         frame=frame,
         today=today_local(),
@@ -458,7 +467,9 @@ def measure_withdraw(measure_id: int):
 def session_bulk_enroll(session_id: int):
     """Enroll several referred people into one session at once."""
     session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
-    q = (request.values.get("q") or "").strip()[:100]
+    if search_submitted():  # the search form (names stay out of URLs: stages.search)
+        return remember_search(f"bulk-enroll-{session.id}")
+    q = search_term(f"bulk-enroll-{session.id}") if request.method == "GET" else ""
     waiting = (
         visible_measures(current_user)
         .join(LegalMeasure.participant)
@@ -505,6 +516,7 @@ def session_bulk_enroll(session_id: int):
     )
     html = render_template(
         "enrollment/bulk_enroll.html", session=session, pagination=pagination, q=q,
+        search_args=search_args(q),
         last_day=session.last_day,
     )
     audit("measures.list", session, details=f"inscription groupée, page {pagination.page}")

@@ -48,6 +48,7 @@ from stages.reports.pdf import bilan_pdf
 # The view below is named ``statistics`` too (its endpoint is reports.statistics).
 from stages.reports.statistics import statistics as compute_statistics
 from stages.scheduling.models import AUTHORITY_KINDS, CourseSession, Organization, SessionStatus
+from stages.search import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import now_utc, today_local
 
 bp = Blueprint("reports", __name__)
@@ -86,6 +87,9 @@ def _date_arg(name: str, errors: list[str]) -> date | None:
         return None
 
 
+SEARCH_SCOPE = "dashboard"
+
+
 def _filters(authorities: list[Organization]) -> tuple[DashboardFilters, list[str]]:
     """The filters of the query string; an authority outside the user's choices is a 403."""
     errors: list[str] = []
@@ -101,7 +105,7 @@ def _filters(authorities: list[Organization]) -> tuple[DashboardFilters, list[st
         authority_id=authority_id,
         deadline_from=_date_arg("echeance_du", errors),
         deadline_to=_date_arg("echeance_au", errors),
-        q=(request.args.get("q") or "").strip()[:100],
+        q=search_term(SEARCH_SCOPE),
     )
     return filters, errors
 
@@ -114,17 +118,24 @@ def _filter_args(filters: DashboardFilters, **overrides) -> dict:
         "autorite": filters.authority_id,
         "echeance_du": filters.deadline_from.isoformat() if filters.deadline_from else None,
         "echeance_au": filters.deadline_to.isoformat() if filters.deadline_to else None,
-        "q": filters.q or None,
+        **search_args(filters.q),
     }
     args.update(overrides)
     return {key: value for key, value in args.items() if value not in (None, "")}
 
 
-@bp.route("/tableau-de-bord")
+@bp.route("/tableau-de-bord", methods=["GET", "POST"])
 @login_required
 def dashboard():
-    """Measures in the user's scope by situation and deadline, filterable, read-only."""
+    """Measures in the user's scope by situation and deadline, filterable, read-only.
+
+    The filter form is POSTed so that a name searched never appears in a URL (stages.search).
+    """
     authorize(Permission.MEASURE_VIEW)
+    if search_submitted():
+        return remember_search(SEARCH_SCOPE)
+    if request.method == "POST":
+        abort(400)
     authorities = _authority_choices()
     filters, errors = _filters(authorities)
     today = today_local()

@@ -18,7 +18,7 @@ from stages.extensions import db
 from stages.scheduling.models import CourseSession
 from stages.timeutil import today_local
 from tests.factories import PASSWORD
-from tests.helpers import login, queries_for
+from tests.helpers import login, queries_for, search
 
 
 @pytest.fixture
@@ -223,10 +223,14 @@ def test_search_by_name_prefix_and_case_reference(client, make, office):
     b = make.measure(authority=office.parquet, handling=office.apcars, participant=make.participant(surname="MOREAU"))
     b.participant.search_key = "moreau jean"
     login(client, office.organizer)
-    html = client.get("/personnes?q=Lefè").get_data(as_text=True)
+    html = client.get(search(client, "/personnes", "Lefè")).get_data(as_text=True)
     assert "LEFEVRE" in html and "MOREAU" not in html
-    html = client.get(f"/personnes?q={b.case_reference}").get_data(as_text=True)
+    assert 'value="Lefè"' in html  # the search box shows the term; the URL does not
+    html = client.get(search(client, "/personnes", b.case_reference)).get_data(as_text=True)
     assert "MOREAU" in html and "LEFEVRE" not in html
+    # The menu (no « recherche ») opens the whole list again.
+    html = client.get("/personnes").get_data(as_text=True)
+    assert "MOREAU" in html and "LEFEVRE" in html
 
 
 def test_participant_page_query_count_is_constant(client, make, office):

@@ -10,7 +10,7 @@ from stages.enrollment.models import LegalFrame, MeasureStatus
 from stages.extensions import db
 from stages.reports import dashboard
 from stages.reports.dashboard import Bucket, DashboardFilters
-from tests.helpers import login, queries_for
+from tests.helpers import login, queries_for, search
 
 # Thursday 12 March 2026, 11:00 in Paris.
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=timezone.utc)
@@ -56,7 +56,7 @@ def test_liaison_guessing_another_authority_gets_403(client, world):
     other = world.b_measures[0].participant_id
     assert client.get(f"/personnes/{other}").status_code == 403
     # Searching another jurisdiction's case reference finds nothing.
-    html = client.get("/tableau-de-bord?q=B-001").get_data(as_text=True)
+    html = client.get(search(client, "/tableau-de-bord", "B-001")).get_data(as_text=True)
     assert "BRAVO" not in html and "Aucune mesure ne correspond" in html
 
 
@@ -162,12 +162,12 @@ def test_bucket_filter_lists_exactly_its_measures(client, deadlines, bucket, exp
 def test_deadline_badges_follow_the_clock(client, deadlines):
     with time_machine.travel(NOW, tick=False):
         login(client, deadlines)
-        html = client.get("/tableau-de-bord?q=vingtneuf").get_data(as_text=True)
+        html = client.get(search(client, "/tableau-de-bord", "vingtneuf")).get_data(as_text=True)
     assert "Échéance dans moins de 30 jours" in html
     # A day later than its deadline, the same measure is overdue.
     with time_machine.travel(datetime(2026, 4, 11, 10, 0, tzinfo=timezone.utc), tick=False):
         login(client, deadlines)
-        html = client.get("/tableau-de-bord?q=vingtneuf").get_data(as_text=True)
+        html = client.get(search(client, "/tableau-de-bord", "vingtneuf")).get_data(as_text=True)
     row = html[html.index("VINGTNEUF Jean"):]
     assert "Échéance dépassée" in row[: row.index("</tr>")]
 
@@ -191,21 +191,21 @@ def test_filters_by_frame_authority_and_deadline_range(client, make, world):
 
 def test_search_by_name_prefix_or_exact_case_reference(client, world):
     login(client, world.liaison_a)
-    html = client.get("/tableau-de-bord?q=Alph").get_data(as_text=True)
+    html = client.get(search(client, "/tableau-de-bord", "Alph")).get_data(as_text=True)
     assert "ALPHA Anne" in html and "ALPHONSE Marc" in html
-    html = client.get("/tableau-de-bord?q=alphons").get_data(as_text=True)
+    html = client.get(search(client, "/tableau-de-bord", "alphons")).get_data(as_text=True)
     assert "ALPHONSE Marc" in html and "ALPHA Anne" not in html
-    html = client.get("/tableau-de-bord?q=A-002").get_data(as_text=True)
+    html = client.get(search(client, "/tableau-de-bord", "A-002")).get_data(as_text=True)
     assert "ALPHONSE Marc" in html and "ALPHA Anne" not in html
     # A case reference is matched exactly, never as a prefix.
-    assert "Aucune mesure ne correspond" in client.get("/tableau-de-bord?q=A-00").get_data(as_text=True)
+    assert "Aucune mesure ne correspond" in client.get(search(client, "/tableau-de-bord", "A-00")).get_data(as_text=True)
     # Accents and case do not matter.
-    assert "ALPHA Anne" in client.get("/tableau-de-bord?q=%C3%A2lpha").get_data(as_text=True)
+    assert "ALPHA Anne" in client.get(search(client, "/tableau-de-bord", "âlpha")).get_data(as_text=True)
 
 
 def test_each_page_view_is_audited_without_personal_data(client, world):
     login(client, world.liaison_a)
-    client.get("/tableau-de-bord?q=alpha&statut=a-convoquer")
+    client.get(search(client, "/tableau-de-bord", "alpha", statut="a-convoquer"))
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "dashboard.viewed")
     ).all()
@@ -255,12 +255,13 @@ def test_query_count_is_constant_from_100_to_10000_measures(client, make, world)
     url = "/tableau-de-bord?statut=a-convoquer&cadre=composition_penale"
     small = queries_for(client, "/tableau-de-bord")
     small_filtered = queries_for(client, url)
-    small_search = queries_for(client, "/tableau-de-bord?q=masse")
+    searched = search(client, "/tableau-de-bord", "masse")
+    small_search = queries_for(client, searched)
     make.bulk_measures(9_900, world.parquet_a)
     db.session.commit()
     assert queries_for(client, "/tableau-de-bord") == small
     assert queries_for(client, url) == small_filtered
-    assert queries_for(client, "/tableau-de-bord?q=masse") == small_search
+    assert queries_for(client, searched) == small_search
     assert queries_for(client, "/tableau-de-bord?page=300") == small
     # login, user + organizations, authorities, counts, page, audit… a handful, not one per row.
     assert small <= 10
@@ -271,6 +272,6 @@ def test_rows_show_the_current_session_date(client, make, world):
     make.enrollment(world.a_measures[0], course)
     db.session.commit()
     login(client, world.liaison_a)
-    html = client.get("/tableau-de-bord?q=alpha").get_data(as_text=True)
+    html = client.get(search(client, "/tableau-de-bord", "alpha")).get_data(as_text=True)
     row = html[html.index("ALPHA Anne"):]
     assert "04/05/2026" in row[: row.index("</tr>")]

