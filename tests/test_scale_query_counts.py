@@ -1,6 +1,6 @@
 """The key pages send as many SQL statements on a national-scale database as on a tiny one.
 
-The generator (stages/generate.py) fills the test database at two scales, ten times apart; the
+The generator (stages/generate/) fills the test database at two scales, ten times apart; the
 benchmark's pages (bench/run.py) are opened on the same Paris objects at both, and each page must
 send the same number of statements: a page that queries per venue, per association or per year of
 history fails here. The Paris pages show the same rows at both scales; the admin's national views
