@@ -343,7 +343,7 @@ def _mark_attendance(rng, enrollment, session, status, organizer) -> None:
 
 def _issue_certificates_and_bilans(organizer: User) -> None:
     """Closed sessions get their attestations; those closed over a month ago, their bilans."""
-    from stages.certificates.services import issue_for_session
+    from stages.certificates.issuing import issue_for_session
     from stages.reports.bilans import bilan_authorities, mark_bilan_sent
 
     db.session.flush()

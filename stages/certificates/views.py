@@ -19,8 +19,11 @@ from wtforms.validators import DataRequired, Length
 
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
-from stages.certificates import services
+from stages.certificates.codes import MAX_CODE_INPUT
+from stages.certificates.document import certificate_pdf
+from stages.certificates.issuing import issue_for_session, replace_certificate, revoke_certificate
 from stages.certificates.models import Certificate
+from stages.certificates.verification import verify
 from stages.enrollment.forms import ReasonForm
 from stages.enrollment.models import LegalMeasure
 from stages.errors import DomainError
@@ -40,7 +43,7 @@ class VerificationForm(BaseForm):
         "Code de vérification",
         validators=[
             DataRequired("Saisissez le code de vérification imprimé sous le code QR."),
-            Length(max=services.MAX_CODE_INPUT, message="Ce code est trop long."),
+            Length(max=MAX_CODE_INPUT, message="Ce code est trop long."),
         ],
         filters=[strip_filter],
         description=(
@@ -68,7 +71,7 @@ def session_issue(session_id: int):
     """Issue every attestation due in a closed session, all or nothing."""
     session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
     try:
-        issued = services.issue_for_session(session, by=current_user)
+        issued = issue_for_session(session, by=current_user)
         for certificate in issued:
             audit(
                 "certificate.issued", certificate,
@@ -117,7 +120,7 @@ def _certificate_for(certificate_id: int, permission: Permission) -> Certificate
 def download(certificate_id: int):
     """The attestation's PDF, identical at every download (liaisons of the authority included)."""
     certificate = _certificate_for(certificate_id, Permission.MEASURE_VIEW)
-    pdf = services.certificate_pdf(certificate)
+    pdf = certificate_pdf(certificate)
     number = certificate.number
     audit(
         "certificate.downloaded", certificate,
@@ -144,7 +147,7 @@ def revoke(certificate_id: int):
     form = ReasonForm()
     if form.validate_on_submit():
         try:
-            services.revoke_certificate(certificate, form.reason.data, by=current_user)
+            revoke_certificate(certificate, form.reason.data, by=current_user)
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
@@ -171,7 +174,7 @@ def replace(certificate_id: int):
     if not BaseForm().validate_on_submit():
         abort(400)
     try:
-        certificate = services.replace_certificate(revoked, by=current_user)
+        certificate = replace_certificate(revoked, by=current_user)
         audit(
             "certificate.issued", certificate, participant_id=participant_id,
             details=f"remplace l'attestation n° {revoked.number}",
@@ -227,7 +230,7 @@ def verify_code(code: str):
 
 
 def _check(raw_code: str, form: VerificationForm):
-    result = services.verify(raw_code)
+    result = verify(raw_code)
     certificate = db.session.get(Certificate, result.certificate_id) if result.certificate_id else None
     # The outcome only: never the code typed, nor anything about the person.
     audit("certificate.verified", certificate, details=result.status.value)

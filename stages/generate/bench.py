@@ -38,7 +38,7 @@ def bench_targets() -> BenchTargets:
     """Pick the benchmark's objects in a database made by ``generate``."""
     from stages.auth.models import User, user_organizations
     from stages.certificates.models import Certificate
-    from stages.certificates.services import format_code
+    from stages.certificates.codes import format_code
     from stages.enrollment.models import Enrollment, LegalMeasure, Participant
     from stages.enrollment.services import ACTIVE_STATUSES
     from stages.scheduling.models import (

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 
 from stages.attendance.models import AttendanceStatus
 from stages.attendance.services import PRESENT_STATUSES
-from stages.certificates.services import CODE_ALPHABET, CODE_LENGTH
+from stages.certificates.codes import CODE_ALPHABET, CODE_LENGTH
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus, PaymentStatus
 from stages.generate.plan import OUTCOMES
 from stages.generate.records import _Measure, _Slot

@@ -334,7 +334,7 @@ def test_login_form_works_with_the_keyboard(journey, make):
 
 
 def test_organizer_revokes_an_attestation_and_issues_its_replacement(journey, make):
-    from stages.certificates import services as certificates
+    from stages.certificates import issuing as certificates
 
     association = make.organization(name="Association Ariane")
     organizer = make.user(Role.ORGANIZER, organizations=[association])

@@ -16,7 +16,14 @@ from pypdf import PdfReader
 
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.auth.models import AuditEntry, Role
-from stages.certificates import services
+from stages.certificates import document, issuing, loaders
+from stages.certificates.codes import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    format_code,
+    new_verification_code,
+    normalize_code,
+)
 from stages.certificates.models import Certificate
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.errors import DomainError
@@ -76,13 +83,13 @@ def pdf_text(pdf: bytes) -> str:
 
 def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(closed, team):
     course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     db.session.commit()
 
     assert certificate.number == "2026-00001"
     assert certificate.hours_attended_minutes == 6 * 60
     assert enrollment.measure.status == MeasureStatus.CERTIFICATE_ISSUED
-    text = pdf_text(services.certificate_pdf(certificate))
+    text = pdf_text(document.certificate_pdf(certificate))
     for expected in (
         "Attestation de stage",
         "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
@@ -91,8 +98,8 @@ def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(cl
         "6 h 00", "2026-00001", "APCARS", "Fondation Scelles", "Parquet de Paris",
         "24-PARQ-0042", "Composition pénale", "Claire Martin", "pour l'association APCARS",
         "MJD du 17e", "Fait à Paris, le 20 mars 2026",
-        services.format_code(certificate.verification_code),
-        f"http://stages.test/verification/{services.format_code(certificate.verification_code)}",
+        format_code(certificate.verification_code),
+        f"http://stages.test/verification/{format_code(certificate.verification_code)}",
     ):
         assert expected in text, expected
 
@@ -103,18 +110,18 @@ def test_hours_are_cut_by_late_arrival(make, closed, team):
     mark.status = AttendanceStatus.LATE
     mark.arrived_at = mark.part.starts_at.replace(minute=mark.part.starts_at.minute + 15)
     db.session.flush()
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     assert certificate.hours_attended_minutes == 5 * 60 + 45
-    assert "5 h 45" in pdf_text(services.certificate_pdf(certificate))
+    assert "5 h 45" in pdf_text(document.certificate_pdf(certificate))
 
 
 def test_not_closed_session_is_refused(make, closed, team):
     course, (enrollment, _other) = closed
     course.status = SessionStatus.HELD
     with pytest.raises(DomainError, match="clôturé"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
     with pytest.raises(DomainError, match="clôturé"):
-        services.issue_for_session(course, by=team.organizer)
+        issuing.issue_for_session(course, by=team.organizer)
 
 
 def test_not_attended_is_refused(make, team):
@@ -122,14 +129,14 @@ def test_not_attended_is_refused(make, team):
         people=1, organizations=[team.apcars], status=EnrollmentStatus.PARTLY_ATTENDED
     )
     with pytest.raises(DomainError, match="présentes à tout le stage"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
 
 
 def test_second_certificate_is_refused(closed, team):
     _course, (enrollment, _other) = closed
-    first = services.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=team.organizer)
     with pytest.raises(DomainError, match=f"déjà été délivrée \\(n° {first.number}\\)"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
 
 
 def test_attended_without_any_mark_is_refused(make, closed, team):
@@ -140,7 +147,7 @@ def test_attended_without_any_mark_is_refused(make, closed, team):
             db.session.delete(mark)
     db.session.flush()
     with pytest.raises(DomainError, match="aucune présence"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +164,7 @@ def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
     ):
         with time_machine.travel(moment, tick=False):
             _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
-            numbers.append(services.issue_certificate(enrollment, by=team.organizer).number)
+            numbers.append(issuing.issue_certificate(enrollment, by=team.organizer).number)
     assert numbers == ["2026-00001", "2026-00002", "2027-00001", "2027-00002"]
     rows = db.session.execute(sa.select(Certificate.year, Certificate.sequence).order_by(Certificate.id)).all()
     assert [tuple(r) for r in rows] == [(2026, 1), (2026, 2), (2027, 1), (2027, 2)]
@@ -165,9 +172,9 @@ def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
 
 def test_numbering_continues_after_existing_certificates(make, closed, team):
     course, enrollments = closed
-    issued = services.issue_for_session(course, by=team.organizer)
+    issued = issuing.issue_for_session(course, by=team.organizer)
     _course, (later,) = make.closed_session_with(people=1, organizations=[team.apcars])
-    assert [c.number for c in issued] + [services.issue_certificate(later, by=team.organizer).number] == [
+    assert [c.number for c in issued] + [issuing.issue_certificate(later, by=team.organizer).number] == [
         "2026-00001", "2026-00002", "2026-00003",
     ]
 
@@ -180,7 +187,7 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
     ids = [first.id, second.id]
     organizer_id = team.organizer.id
     barrier = threading.Barrier(2, timeout=20)
-    original = services._lock_year
+    original = issuing._lock_year
     results, errors = [], []
 
     def lock_after_both_arrive(year):
@@ -195,7 +202,7 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
 
                 enrollment = db.session.get(Enrollment, enrollment_id)
                 user = db.session.get(User, organizer_id)
-                results.append(services.issue_certificate(enrollment, by=user).number)
+                results.append(issuing.issue_certificate(enrollment, by=user).number)
                 db.session.commit()
             except Exception as error:  # pragma: no cover - reported below
                 errors.append(repr(error))
@@ -203,7 +210,7 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
             finally:
                 db.session.remove()
 
-    services._lock_year = lock_after_both_arrive
+    issuing._lock_year = lock_after_both_arrive
     try:
         threads = [threading.Thread(target=issue, args=(i,)) for i in ids]
         for thread in threads:
@@ -211,7 +218,7 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
         for thread in threads:
             thread.join(30)
     finally:
-        services._lock_year = original
+        issuing._lock_year = original
     assert errors == []
     assert sorted(results) == ["2026-00001", "2026-00002"]
 
@@ -222,23 +229,23 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
 
 def test_code_has_80_random_bits_in_an_unambiguous_alphabet(closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     code = certificate.verification_code
-    assert len(code) == services.CODE_LENGTH == 16
-    assert len(set(services.CODE_ALPHABET)) == 32
-    assert not set("ILOU") & set(services.CODE_ALPHABET)
-    assert set(code) <= set(services.CODE_ALPHABET)
-    assert services.CODE_LENGTH * math.log2(len(services.CODE_ALPHABET)) >= 80
-    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", services.format_code(code))
+    assert len(code) == CODE_LENGTH == 16
+    assert len(set(CODE_ALPHABET)) == 32
+    assert not set("ILOU") & set(CODE_ALPHABET)
+    assert set(code) <= set(CODE_ALPHABET)
+    assert CODE_LENGTH * math.log2(len(CODE_ALPHABET)) >= 80
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", format_code(code))
 
 
 def test_codes_are_random_and_use_every_symbol():
-    codes = [services.new_verification_code() for _ in range(2000)]
+    codes = [new_verification_code() for _ in range(2000)]
     assert len(set(codes)) == len(codes)
     symbols = "".join(codes)
-    assert set(symbols) == set(services.CODE_ALPHABET)
+    assert set(symbols) == set(CODE_ALPHABET)
     # 32,000 symbols: each of the 32 appears ~1,000 times; a biased generator would not.
-    counts = [symbols.count(s) for s in services.CODE_ALPHABET]
+    counts = [symbols.count(s) for s in CODE_ALPHABET]
     assert min(counts) > 800 and max(counts) < 1200
 
 
@@ -246,16 +253,16 @@ def test_codes_are_random_and_use_every_symbol():
     "abcd-efgh-jkmn-pqrs", "ABCD EFGH JKMN PQRS", "ABCDEFGHJKMNPQRS", " abcd-efgh jkmn-pqrs ",
 ])
 def test_typed_codes_are_case_and_separator_insensitive(typed):
-    assert services.normalize_code(typed) == "ABCDEFGHJKMNPQRS"
+    assert normalize_code(typed) == "ABCDEFGHJKMNPQRS"
 
 
 def test_look_alike_letters_are_read_as_digits():
-    assert services.normalize_code("O0IL-1111-2222-3333") == "0011111122223333"
+    assert normalize_code("O0IL-1111-2222-3333") == "0011111122223333"
 
 
 @pytest.mark.parametrize("typed", ["", None, "ABCD", "ABCD-EFGH-JKMN-PQR", "ABCD-EFGH-JKMN-PQRSX", "ÀBCD-EFGH-JKMN-PQRS", "U" * 16, "x" * 500])
 def test_malformed_codes_are_none(typed):
-    assert services.normalize_code(typed) is None
+    assert normalize_code(typed) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,17 +271,17 @@ def test_malformed_codes_are_none(typed):
 
 def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     db.session.commit()
     certificate_id = certificate.id
-    first = services.certificate_pdf(certificate)
+    first = document.certificate_pdf(certificate)
     db.session.expire_all()
     db.session.remove()  # a new request: everything read again from the database
     reloaded = db.session.get(Certificate, certificate_id)
-    second = services.certificate_pdf(reloaded)
+    second = document.certificate_pdf(reloaded)
     assert first == second
     assert hashlib.sha256(second).hexdigest() == reloaded.sha256
-    assert services.pdf_matches(reloaded, second)
+    assert document.pdf_matches(reloaded, second)
     assert first.startswith(b"%PDF-")
     # Metadata carries the number, never the name.
     info = PdfReader(io.BytesIO(first)).metadata
@@ -285,10 +292,10 @@ def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, tea
 
 def test_later_change_of_data_is_detected(closed, team, caplog):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     enrollment.measure.participant.first_names = "Max"
-    pdf = services.certificate_pdf(certificate)
-    assert not services.pdf_matches(certificate, pdf)
+    pdf = document.certificate_pdf(certificate)
+    assert not document.pdf_matches(certificate, pdf)
     assert "differs from its stored SHA-256" in caplog.text
     assert "Max" not in caplog.text and "VERCINGETORIX" not in caplog.text
 
@@ -297,8 +304,8 @@ def test_names_outside_the_standard_font_are_transliterated(make, team):
     _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
     enrollment.measure.participant.surname = "WAŁĘSA"
     enrollment.measure.participant.first_names = "Ștefan"
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
-    text = pdf_text(services.certificate_pdf(certificate))
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    text = pdf_text(document.certificate_pdf(certificate))
     assert "WALESA" in text and "Stefan" in text
     assert "\u25a0" not in text  # no black boxes
 
@@ -309,27 +316,27 @@ def test_names_outside_the_standard_font_are_transliterated(make, team):
 
 def test_revocation_requires_a_reason_and_returns_the_measure_to_attended(closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     for blank in ("", "   ", None):
         with pytest.raises(DomainError, match="motif"):
-            services.revoke_certificate(certificate, blank, by=team.organizer)
+            issuing.revoke_certificate(certificate, blank, by=team.organizer)
     assert certificate.revoked_at is None
-    services.revoke_certificate(certificate, "Erreur de saisie de la présence", by=team.organizer)
+    issuing.revoke_certificate(certificate, "Erreur de saisie de la présence", by=team.organizer)
     db.session.commit()
     assert certificate.revoked_at == NOW
     assert certificate.revocation_reason == "Erreur de saisie de la présence"
     assert enrollment.measure.status == MeasureStatus.ATTENDED
     with pytest.raises(DomainError, match="déjà révoquée"):
-        services.revoke_certificate(certificate, "encore", by=team.organizer)
+        issuing.revoke_certificate(certificate, "encore", by=team.organizer)
     with pytest.raises(DomainError, match="attestation rectificative"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
     # Revoking does not change the document: the same bytes can still be downloaded.
-    assert services.pdf_matches(certificate, services.certificate_pdf(certificate))
+    assert document.pdf_matches(certificate, document.certificate_pdf(certificate))
 
 
 def test_revoke_page(client, closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     login(client, team.organizer)
     url = f"/attestations/{certificate.id}/revoquer"
     page = client.get(url)
@@ -349,7 +356,7 @@ def test_revoke_page(client, closed, team):
 
 def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
     for user in (team.liaison, other):
         login(client, user)
@@ -364,40 +371,40 @@ def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
 
 def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(closed, team):
     course, (enrollment, other) = closed
-    first = services.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=team.organizer)
     with pytest.raises(DomainError, match="révoquez-la d'abord"):
-        services.replace_certificate(first, by=team.organizer)
-    services.revoke_certificate(first, "Erreur sur le prénom", by=team.organizer)
+        issuing.replace_certificate(first, by=team.organizer)
+    issuing.revoke_certificate(first, "Erreur sur le prénom", by=team.organizer)
     enrollment.measure.participant.first_names = "Maximilien Aurélien"
-    second = services.replace_certificate(first, by=team.organizer)
+    second = issuing.replace_certificate(first, by=team.organizer)
     db.session.commit()
     assert (second.number, second.replaces_id, second.enrollment_id) == ("2026-00002", first.id, enrollment.id)
     assert second.verification_code != first.verification_code
     assert second.hours_attended_minutes == first.hours_attended_minutes
     assert enrollment.measure.status == MeasureStatus.CERTIFICATE_ISSUED
-    text = pdf_text(services.certificate_pdf(second))
+    text = pdf_text(document.certificate_pdf(second))
     assert "Annule et remplace" in text and "2026-00001" in text and "Aurélien" in text
-    assert services.pdf_matches(second, services.certificate_pdf(second))
+    assert document.pdf_matches(second, document.certificate_pdf(second))
     with pytest.raises(DomainError, match="déjà été remplacée .*2026-00002"):
-        services.replace_certificate(first, by=team.organizer)
+        issuing.replace_certificate(first, by=team.organizer)
     with pytest.raises(DomainError, match="déjà été délivrée"):
-        services.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=team.organizer)
     # The replacement may itself be revoked and replaced; the bulk issue never replaces.
-    services.revoke_certificate(second, "Erreur de date de naissance", by=team.organizer)
-    assert services.due_enrollments(course) == [other]
-    third = services.replace_certificate(second, by=team.organizer)
+    issuing.revoke_certificate(second, "Erreur de date de naissance", by=team.organizer)
+    assert issuing.due_enrollments(course) == [other]
+    third = issuing.replace_certificate(second, by=team.organizer)
     assert third.replaces_id == second.id
-    certificates = services.certificates_for_enrollments([enrollment.id])
+    certificates = loaders.certificates_for_enrollments([enrollment.id])
     assert [c.number for c in certificates] == ["2026-00001", "2026-00002", "2026-00003"]
-    assert services.replaceable(certificates) == set()
-    assert services.certificates_for_session(course.id)[enrollment.id].id == third.id
+    assert loaders.replaceable(certificates) == set()
+    assert loaders.certificates_for_session(course.id)[enrollment.id].id == third.id
 
 
 def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, team):
     from sqlalchemy.exc import IntegrityError
 
     _course, (enrollment, _other) = closed
-    first = services.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=team.organizer)
     db.session.commit()
     db.session.add(Certificate(
         enrollment_id=enrollment.id, year=2026, sequence=99, number="2026-00099",
@@ -424,8 +431,8 @@ def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, 
 
 def test_replace_from_the_participant_and_session_pages(client, closed, team):
     course, (enrollment, _other) = closed
-    first = services.issue_certificate(enrollment, by=team.organizer)
-    services.revoke_certificate(first, "Erreur sur le nom", by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=team.organizer)
+    issuing.revoke_certificate(first, "Erreur sur le nom", by=team.organizer)
     db.session.commit()
     participant_id = enrollment.measure.participant_id
     login(client, team.organizer)
@@ -452,8 +459,8 @@ def test_replace_from_the_participant_and_session_pages(client, closed, team):
 
 def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make, closed, team):
     _course, (enrollment, _other) = closed
-    first = services.issue_certificate(enrollment, by=team.organizer)
-    services.revoke_certificate(first, "Erreur", by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=team.organizer)
+    issuing.revoke_certificate(first, "Erreur", by=team.organizer)
     db.session.commit()
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
     for user in (team.liaison, other):
@@ -475,8 +482,8 @@ def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make
 
 def test_download_by_organizer_and_liaison_of_the_authority(client, closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
-    expected = services.certificate_pdf(certificate)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    expected = document.certificate_pdf(certificate)
     for user in (team.organizer, team.liaison):
         login(client, user)
         response = client.get(f"/attestations/{certificate.id}.pdf")
@@ -496,7 +503,7 @@ def test_download_by_organizer_and_liaison_of_the_authority(client, closed, team
 
 def test_download_refused_to_other_liaison_and_facilitator(client, make, closed, team):
     course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     other_liaison = make.user(Role.LIAISON, [make.organization(OrganizationKind.PARQUET, name="Parquet de Lyon")])
     facilitator = make.user(Role.FACILITATOR, [team.apcars])
     course.facilitators.append(facilitator)
@@ -513,7 +520,7 @@ def test_download_refused_to_other_liaison_and_facilitator(client, make, closed,
 
 def test_download_needs_login(client, closed, team):
     _course, (enrollment, _other) = closed
-    certificate = services.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
     response = client.get(f"/attestations/{certificate.id}.pdf")
     assert response.status_code == 302
     assert "/connexion" in response.headers["Location"]
@@ -568,17 +575,17 @@ def test_session_issue_is_all_or_nothing(client, make, closed, team):
 def test_session_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, team):
     course, _enrollments = closed
     calls = []
-    original = services.render_certificate
+    original = document.render_certificate
 
-    def fail_on_second(document):
-        calls.append(document.number)
+    def fail_on_second(doc):
+        calls.append(doc.number)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return original(document)
+        return original(doc)
 
-    monkeypatch.setattr(services, "render_certificate", fail_on_second)
+    monkeypatch.setattr(document, "render_certificate", fail_on_second)
     with pytest.raises(RuntimeError):
-        services.issue_for_session(course, by=team.organizer)
+        issuing.issue_for_session(course, by=team.organizer)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
 
@@ -591,12 +598,12 @@ def test_certificates_for_session_is_one_query_whatever_the_size(make, team):
     sizes = {}
     for people in (1, 6):
         course, _enrollments = make.closed_session_with(people=people, organizations=[team.apcars])
-        services.issue_for_session(course, by=team.organizer)
+        issuing.issue_for_session(course, by=team.organizer)
         db.session.commit()
         course_id = course.id
         db.session.expire_all()
         with count_queries() as counter:
-            found = services.certificates_for_session(course_id)
+            found = loaders.certificates_for_session(course_id)
             [c.enrollment.status for c in found.values()]  # what the section reads
         sizes[people] = counter.count
         assert len(found) == people
@@ -605,16 +612,16 @@ def test_certificates_for_session_is_one_query_whatever_the_size(make, team):
 
 def test_certificates_for_enrollments_is_one_query(make, closed, team):
     course, enrollments = closed
-    services.issue_for_session(course, by=team.organizer)
+    issuing.issue_for_session(course, by=team.organizer)
     db.session.commit()
     ids = [e.id for e in enrollments]
     db.session.expire_all()
     with count_queries() as counter:
-        found = services.certificates_for_enrollments(ids)
+        found = loaders.certificates_for_enrollments(ids)
         [(c.enrollment.session.title, c.enrollment.session.venue.timezone) for c in found]
     assert counter.count == 1
     assert {c.enrollment_id for c in found} == set(ids)
-    assert services.certificates_for_enrollments([]) == []
+    assert loaders.certificates_for_enrollments([]) == []
 
 
 def test_included_sections_render(app, make, closed, team):
@@ -622,21 +629,21 @@ def test_included_sections_render(app, make, closed, team):
     from flask_login import login_user
 
     course, enrollments = closed
-    services.issue_certificate(enrollments[0], by=team.organizer)
-    certificates = services.certificates_for_session(course.id)
+    issuing.issue_certificate(enrollments[0], by=team.organizer)
+    certificates = loaders.certificates_for_session(course.id)
     with app.test_request_context():
         login_user(team.organizer)
         html = render_template(
             "certificates/_session_actions.html", session=course, enrollments=enrollments,
             certificates=certificates, can_edit=True,
-            certificates_due=services.count_due(enrollments, certificates),
+            certificates_due=loaders.count_due(enrollments, certificates),
         )
         assert "Délivrer les attestations (1)" in html
         assert f"/stages/{course.id}/attestations" in html
         assert "2026-00001" in html and "VERCINGETORIX" in html
         participant_html = render_template(
             "certificates/_participant_certificates.html",
-            certificates=services.certificates_for_enrollments([enrollments[0].id]), can_revoke=True,
+            certificates=loaders.certificates_for_enrollments([enrollments[0].id]), can_revoke=True,
             replaceable=set(),
         )
         assert "N° 2026-00001" in participant_html and "/revoquer" in participant_html

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 import time_machine
 
 from stages.auth.models import AuditEntry, Role
-from stages.certificates import services
+from stages.certificates import issuing
+from stages.certificates.codes import format_code, new_verification_code, verification_url
 from stages.extensions import db, limiter
 from stages.scheduling.models import OrganizationKind
 
@@ -36,7 +37,7 @@ def certificate(make):
     person = enrollment.measure.participant
     person.surname, person.first_names, person.birth_place = SURNAME, FIRST_NAMES, "Lyon"
     enrollment.measure.case_reference = CASE_REFERENCE
-    certificate = services.issue_certificate(enrollment, by=organizer)
+    certificate = issuing.issue_certificate(enrollment, by=organizer)
     certificate.organizer = organizer  # for the tests, not stored
     db.session.commit()
     return certificate
@@ -55,7 +56,7 @@ def verifications() -> list[AuditEntry]:
 
 
 def test_valid_code_shows_only_number_dates_initials_birth_year(client, certificate):
-    response = client.get(f"/verification/{services.format_code(certificate.verification_code)}")
+    response = client.get(f"/verification/{format_code(certificate.verification_code)}")
     assert response.status_code == 200
     html = response.text
     assert "Attestation valide" in html
@@ -68,7 +69,7 @@ def test_valid_code_shows_only_number_dates_initials_birth_year(client, certific
 
 
 def test_qr_url_printed_on_the_pdf_leads_to_the_valid_page(client, certificate):
-    url = services.verification_url(certificate.verification_code)
+    url = verification_url(certificate.verification_code)
     assert url.startswith("http://stages.test/verification/")
     assert "Attestation valide" in client.get(url.removeprefix("http://stages.test")).text
 
@@ -82,7 +83,7 @@ def test_typed_code_in_lower_case_without_dashes_is_found(client, certificate):
 
 
 def test_revoked_after_revocation(client, certificate):
-    services.revoke_certificate(certificate, f"Erreur sur {SURNAME}", by=certificate.organizer)
+    issuing.revoke_certificate(certificate, f"Erreur sur {SURNAME}", by=certificate.organizer)
     response = client.get(f"/verification/{certificate.verification_code}")
     assert "Attestation révoquée le 20 mars 2026" in response.text
     assert certificate.number in response.text
@@ -91,8 +92,8 @@ def test_revoked_after_revocation(client, certificate):
 
 
 def test_revoked_and_replaced_names_the_replacement_which_is_valid(client, certificate):
-    services.revoke_certificate(certificate, "Erreur sur le prénom", by=certificate.organizer)
-    replacement = services.replace_certificate(certificate, by=certificate.organizer)
+    issuing.revoke_certificate(certificate, "Erreur sur le prénom", by=certificate.organizer)
+    replacement = issuing.replace_certificate(certificate, by=certificate.organizer)
     db.session.commit()
     old = client.get(f"/verification/{certificate.verification_code}").text
     assert "Attestation révoquée le 20 mars 2026" in old
@@ -104,7 +105,7 @@ def test_revoked_and_replaced_names_the_replacement_which_is_valid(client, certi
 
 
 def test_unknown_for_a_random_code(client, certificate):
-    random_code = services.new_verification_code()
+    random_code = new_verification_code()
     response = client.get(f"/verification/{random_code}")
     assert response.status_code == 200
     assert "Code inconnu" in response.text
@@ -145,7 +146,7 @@ def test_form_page_needs_no_login_and_checks_nothing(client, certificate):
 
 def test_every_check_is_logged_without_code_or_personal_data(client, certificate):
     client.get(f"/verification/{certificate.verification_code}")
-    client.post("/verification", data={"code": services.new_verification_code()})
+    client.post("/verification", data={"code": new_verification_code()})
     client.get("/verification/pas-un-code")
     entries = verifications()
     assert [e.details for e in entries] == ["valide", "inconnue", "inconnue"]
@@ -158,7 +159,7 @@ def test_every_check_is_logged_without_code_or_personal_data(client, certificate
 
 
 def test_revoked_check_is_logged_as_revoked(client, certificate):
-    services.revoke_certificate(certificate, "Erreur", by=certificate.organizer)
+    issuing.revoke_certificate(certificate, "Erreur", by=certificate.organizer)
     client.get(f"/verification/{certificate.verification_code}")
     assert [e.details for e in verifications()] == ["révoquée"]
 
