@@ -187,7 +187,7 @@ def test_issuing_certificates_that_crashes_half_way_issues_none(client, make, mo
 
 
 def test_series_that_crashes_half_way_creates_no_session(client, make, monkeypatch):
-    from stages.scheduling import services as scheduling_services
+    from stages.scheduling.services import series as scheduling_series
 
     apcars = make.organization(name="APCARS")
     organizer = make.user(Role.ORGANIZER, [apcars])
@@ -201,7 +201,7 @@ def test_series_that_crashes_half_way_creates_no_session(client, make, monkeypat
         "afternoon_start": "13:30", "afternoon_end": "16:30", "create": "1",
         "selected": ["2026-03-05", "2026-03-12", "2026-03-19", "2026-03-26"],
     }
-    calls = crash_on_call(monkeypatch, scheduling_services, "create_session", 3)
+    calls = crash_on_call(monkeypatch, scheduling_series, "create_session", 3)
     with time_machine.travel(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc), tick=False):
         login(client, organizer)
         with pytest.raises(Crash):

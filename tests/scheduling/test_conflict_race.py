@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from stages.auth.models import Role
 from stages.extensions import db
-from stages.scheduling import services
+from stages.scheduling.services import conflicts
 from stages.scheduling.models import CourseSession
 from tests.factories import PASSWORD
 from tests.scheduling.test_sessions import form_data
@@ -38,7 +38,7 @@ def test_concurrent_overlapping_bookings_only_one_wins(app, make, monkeypatch, c
     db.session.commit()
 
     barrier = threading.Barrier(2, timeout=20)
-    original = services.find_conflicts
+    original = conflicts.find_conflicts
 
     def check_then_wait(*args, **kwargs):
         found = original(*args, **kwargs)
@@ -53,7 +53,7 @@ def test_concurrent_overlapping_bookings_only_one_wins(app, make, monkeypatch, c
         requests.append(
             (organizers[index].email, form_data(team, day="2026-03-12", facilitators=facilitators))
         )
-    monkeypatch.setattr(services, "find_conflicts", check_then_wait)
+    monkeypatch.setattr(conflicts, "find_conflicts", check_then_wait)
     results = []
 
     def organizer_saves(index):

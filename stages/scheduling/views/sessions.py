@@ -1,12 +1,11 @@
-"""Scheduling pages: sessions (create, edit, cancel, duplicate, series), venues, organizations."""
+"""Session pages: one session, creating, editing and duplicating it, its status, cancelling it."""
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, time, timedelta
+from datetime import time
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
@@ -18,13 +17,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.forms import select_choices
 from stages.scheduling import services
-from stages.scheduling.forms import (
-    CancelForm,
-    OrganizationForm,
-    SeriesForm,
-    SessionForm,
-    VenueForm,
-)
+from stages.scheduling.forms import CancelForm, SessionForm
 from stages.scheduling.models import (
     CourseSession,
     Organization,
@@ -33,9 +26,8 @@ from stages.scheduling.models import (
     SessionStatus,
     Venue,
 )
-from stages.timeutil import to_local, today_local
-
-bp = Blueprint("scheduling", __name__)
+from stages.scheduling.views import bp
+from stages.timeutil import to_local
 
 FACILITATOR_ROLES = (Role.FACILITATOR, Role.ORGANIZER)
 
@@ -67,7 +59,7 @@ def session_detail(session_id: int):
             .limit(50)
         ).all()
     # The session page gathers what later areas hold about the session.
-    from stages.certificates.services import certificates_for_session, count_due
+    from stages.certificates.loaders import certificates_for_session, count_due
 
     certificates = certificates_for_session(session.id) if session.status == SessionStatus.CLOSED else {}
     page = render_template(
@@ -304,204 +296,3 @@ def _cancel_convocations(session: CourseSession) -> None:
     if result.failed:
         flash(f"{result.failed} annulation(s) n'ont pas pu être envoyées par courriel : "
               "prévenez ces personnes.", "warning")
-
-
-# ---------------------------------------------------------------------------------------------
-# Series
-
-
-def _series_parts(form: SeriesForm) -> list[tuple[int, object, object]]:
-    halves = [(form.morning_start.data, form.morning_end.data)]
-    if form.afternoon_start.data and form.afternoon_end.data:
-        halves.append((form.afternoon_start.data, form.afternoon_end.data))
-    days = (0, 1) if form.two_days.data else (0,)
-    return [(offset, start, end) for offset in days for start, end in halves]
-
-
-def _series_rule(form: SeriesForm) -> services.SeriesRule:
-    frequency = form.frequency.data
-    return services.SeriesRule(
-        first_day=form.first_day.data,
-        last_day=form.last_day.data,
-        weekday=form.weekday.data,
-        every_weeks={"weekly": 1, "biweekly": 2}.get(frequency),
-        nth_of_month=form.nth.data if frequency == "monthly" else None,
-    )
-
-
-@bp.route("/stages/serie", methods=["GET", "POST"])
-@login_required
-def series_create():
-    """Plan several sessions at once: preview the dates, untick some, create the rest."""
-    authorize(Permission.SCHEDULE)
-    form = SeriesForm()
-    _fill_choices(form)
-    candidates = None
-    if request.method == "GET":
-        form.morning_start.data, form.morning_end.data = time(9, 30), time(12, 30)
-        form.afternoon_start.data, form.afternoon_end.data = time(13, 30), time(16, 30)
-    if request.method == "POST":
-        # The date checkboxes come from the preview: accept any ISO date, validate below.
-        form.selected.choices = select_choices((v, v) for v in request.form.getlist("selected"))
-    if form.validate_on_submit():
-        try:
-            template = _settings(form)
-            parts = _series_parts(form)
-            # Validate the day's shape once, on the first date, with the session rules.
-            first = [
-                services.PartSpec(form.first_day.data + timedelta(days=offset), start, end)
-                for offset, start, end in parts
-            ]
-            errors = services.validate_session_data(
-                dataclasses.replace(template, parts=first), is_new=True, today=today_local()
-            )
-            if errors:
-                raise DomainError(" ".join(errors))
-            if form.create.data:
-                try:
-                    chosen = [date.fromisoformat(v) for v in form.selected.data]
-                    created = services.create_series(chosen, template, parts, by=current_user)
-                except DomainError as error:
-                    db.session.rollback()
-                    form.form_errors.append(error.message)
-                else:
-                    audit("session.series_created", details=f"{len(created)} stages")
-                    db.session.commit()
-                    flash(f"{len(created)} stages ont été programmés.", "success")
-                    return redirect(url_for("calendar.list"))
-            candidates = services.preview_series(_series_rule(form), template, parts)
-            if not candidates:
-                form.form_errors.append("Aucune date ne correspond à cette règle sur la période.")
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-    return render_template("scheduling/series_form.html", form=form, candidates=candidates, today=today_local())
-
-
-# ---------------------------------------------------------------------------------------------
-# Venues
-
-
-def _page(query):
-    """One page of a list, by the ``page`` argument."""
-    return db.paginate(
-        query, page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False,
-    )
-
-
-@bp.route("/lieux")
-@login_required
-def venues():
-    """Venues, in service first; archived ones on request."""
-    authorize(Permission.SCHEDULE)
-    show_archived = request.args.get("archives") == "1"
-    pagination = _page(services.archivable_query(Venue, show_archived).order_by(Venue.name))
-    return render_template("scheduling/venues.html", pagination=pagination, show_archived=show_archived)
-
-
-@bp.route("/lieux/nouveau", methods=["GET", "POST"], defaults={"venue_id": None})
-@bp.route("/lieux/<int:venue_id>/modifier", methods=["GET", "POST"])
-@login_required
-def venue_form(venue_id: int | None):
-    """Create or edit a venue."""
-    authorize(Permission.SCHEDULE)
-    venue = db.session.get(Venue, venue_id) if venue_id else None
-    if venue_id and venue is None:
-        abort(404)
-    form = VenueForm(obj=venue)
-    if form.validate_on_submit():
-        try:
-            if venue is not None:
-                services.check_venue_capacity(venue, form.capacity.data)
-            services.check_name_free(Venue, form.name.data, venue_id)
-        except DomainError as error:
-            form.form_errors.append(error.message)
-        else:
-            if venue is None:
-                venue = Venue()
-                db.session.add(venue)
-            form.populate_obj(venue)
-            db.session.flush()
-            audit("venue.saved", venue)
-            db.session.commit()
-            flash("Le lieu est enregistré.", "success")
-            return redirect(url_for("scheduling.venues"))
-    return render_template("scheduling/venue_form.html", form=form, venue=venue)
-
-
-@bp.route("/lieux/<int:venue_id>/archiver", methods=["POST"])
-@login_required
-def venue_archive(venue_id: int):
-    """Archive or restore a venue (sessions keep referring to it)."""
-    authorize(Permission.SCHEDULE)
-    venue = db.session.get(Venue, venue_id) or abort(404)
-    archived = request.form.get("archive") == "1"
-    services.set_archived(venue, archived)
-    audit("venue.archived" if archived else "venue.restored", venue)
-    db.session.commit()
-    flash("Le lieu est archivé." if archived else "Le lieu est de nouveau proposé.", "success")
-    return redirect(url_for("scheduling.venues"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Organizations
-
-
-@bp.route("/organisations")
-@login_required
-def organizations():
-    """Associations and referring authorities."""
-    authorize(Permission.ADMIN)
-    show_archived = request.args.get("archives") == "1"
-    pagination = _page(
-        services.archivable_query(Organization, show_archived).order_by(
-            Organization.kind, Organization.name
-        )
-    )
-    return render_template(
-        "scheduling/organizations.html", pagination=pagination, show_archived=show_archived
-    )
-
-
-@bp.route("/organisations/nouvelle", methods=["GET", "POST"], defaults={"organization_id": None})
-@bp.route("/organisations/<int:organization_id>/modifier", methods=["GET", "POST"])
-@login_required
-def organization_form(organization_id: int | None):
-    """Create or edit an association or a referring authority."""
-    authorize(Permission.ADMIN)
-    organization = db.session.get(Organization, organization_id) if organization_id else None
-    if organization_id and organization is None:
-        abort(404)
-    form = OrganizationForm(obj=organization)
-    if form.validate_on_submit():
-        try:
-            services.check_name_free(Organization, form.name.data, organization_id)
-        except DomainError as error:
-            form.name.errors = [*form.name.errors, error.message]
-        else:
-            if organization is None:
-                organization = Organization()
-                db.session.add(organization)
-            form.populate_obj(organization)
-            organization.email = organization.email or None
-            db.session.flush()
-            audit("organization.saved", organization)
-            db.session.commit()
-            flash("L'organisation est enregistrée.", "success")
-            return redirect(url_for("scheduling.organizations"))
-    return render_template("scheduling/organization_form.html", form=form, organization=organization)
-
-
-@bp.route("/organisations/<int:organization_id>/archiver", methods=["POST"])
-@login_required
-def organization_archive(organization_id: int):
-    """Archive or restore an organization."""
-    authorize(Permission.ADMIN)
-    organization = db.session.get(Organization, organization_id) or abort(404)
-    archived = request.form.get("archive") == "1"
-    services.set_archived(organization, archived)
-    audit("organization.archived" if archived else "organization.restored", organization)
-    db.session.commit()
-    flash("L'organisation est archivée." if archived else "L'organisation est rétablie.", "success")
-    return redirect(url_for("scheduling.organizations"))

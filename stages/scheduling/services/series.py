@@ -1,0 +1,139 @@
+"""Series: several sessions planned at once by a rule, public holidays and conflicts flagged."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+import holidays
+
+from stages.auth.models import User
+from stages.errors import DomainError
+from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.services.conflicts import Conflict, find_conflicts
+from stages.scheduling.services.sessions import _spans, create_session
+from stages.scheduling.services.validation import PartSpec, SessionData
+from stages.timeutil import fr_date
+
+
+# ---------------------------------------------------------------------------------------------
+# Series
+
+
+WEEKDAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+
+
+@dataclass
+class SeriesRule:
+    """When the sessions of a series fall: every N weeks, or the n-th weekday of each month."""
+
+    first_day: date
+    last_day: date
+    weekday: int  # 0 = Monday
+    every_weeks: int | None = None  # 1 = every week, 2 = every other week
+    nth_of_month: int | None = None  # 1..4, or -1 for the last one
+
+
+@dataclass
+class SeriesCandidate:
+    """One proposed date, with why it might be skipped."""
+
+    day: date
+    holiday: str | None = None
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def selected_by_default(self) -> bool:
+        return self.holiday is None and not self.conflicts
+
+
+def series_dates(rule: SeriesRule) -> list[date]:
+    """The dates a rule gives, first to last (at most 60, a generous year of courses)."""
+    if rule.last_day < rule.first_day:
+        raise DomainError("La date de fin de la série doit suivre sa date de début.")
+    if (rule.last_day - rule.first_day).days > 731:
+        raise DomainError("Une série couvre au plus deux ans.")
+    days: list[date] = []
+    if rule.every_weeks:
+        day = rule.first_day + timedelta(days=(rule.weekday - rule.first_day.weekday()) % 7)
+        while day <= rule.last_day:
+            days.append(day)
+            day += timedelta(weeks=rule.every_weeks)
+    elif rule.nth_of_month:
+        month = date(rule.first_day.year, rule.first_day.month, 1)
+        while month <= rule.last_day:
+            day = _nth_weekday(month, rule.weekday, rule.nth_of_month)
+            if day and rule.first_day <= day <= rule.last_day:
+                days.append(day)
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    else:
+        raise DomainError("Choisissez une fréquence pour la série.")
+    if len(days) > 60:
+        raise DomainError("Une série compte au plus 60 stages : réduisez la période.")
+    return days
+
+
+def _nth_weekday(month_start: date, weekday: int, nth: int) -> date | None:
+    first = month_start + timedelta(days=(weekday - month_start.weekday()) % 7)
+    if nth > 0:
+        day = first + timedelta(weeks=nth - 1)
+        return day if day.month == month_start.month else None
+    last = first
+    while (last + timedelta(weeks=1)).month == month_start.month:
+        last += timedelta(weeks=1)
+    return last
+
+
+def french_holidays(years: set[int]) -> dict[date, str]:
+    """French public holidays (metropolitan calendar) by date, with their French names."""
+    return dict(holidays.France(years=sorted(years), language="fr"))
+
+
+def preview_series(
+    rule: SeriesRule, template: SessionData, day_offsets_parts: list[tuple[int, time, time]]
+) -> list[SeriesCandidate]:
+    """Each date of the rule, flagged when it is a public holiday or conflicts with a booking."""
+    days = series_dates(rule)
+    names = french_holidays({d.year for d in days} | {(d + timedelta(days=1)).year for d in days})
+    candidates = []
+    for day in days:
+        parts = _parts_for(day, day_offsets_parts)
+        holiday = next((names[p.day] for p in parts if p.day in names), None)
+        spans = _spans(parts, template.venue.timezone)
+        conflicts = find_conflicts(template.venue, template.facilitators, spans)
+        candidates.append(SeriesCandidate(day=day, holiday=holiday, conflicts=conflicts))
+    return candidates
+
+
+def _parts_for(day: date, day_offsets_parts: list[tuple[int, time, time]]) -> list[PartSpec]:
+    return [PartSpec(day + timedelta(days=offset), start, end) for offset, start, end in day_offsets_parts]
+
+
+def create_series(
+    days: list[date],
+    template: SessionData,
+    day_offsets_parts: list[tuple[int, time, time]],
+    *,
+    by: User,
+    status: SessionStatus = SessionStatus.SCHEDULED,
+) -> list[CourseSession]:
+    """Create one session per chosen date, all or none (the caller commits once)."""
+    if not days:
+        raise DomainError("Cochez au moins une date.")
+    created = []
+    for day in sorted(days):
+        data = SessionData(
+            title=template.title,
+            venue=template.venue,
+            capacity=template.capacity,
+            min_participants=template.min_participants,
+            fee_cents=template.fee_cents,
+            parts=_parts_for(day, day_offsets_parts),
+            organizations=template.organizations,
+            facilitators=template.facilitators,
+            notes=template.notes,
+        )
+        try:
+            created.append(create_session(data, by=by, status=status))
+        except DomainError as error:
+            raise DomainError(f"Stage du {fr_date(day)} : {error.message}") from None
+    return created

@@ -1,0 +1,101 @@
+"""What a session form carries, parsed, and the rules a session's data must follow."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from stages.auth.models import User
+from stages.scheduling.models import MAX_FEE_CENTS, Organization, Venue
+from stages.timeutil import fr_date, fr_time
+
+# Code de procédure pénale, R. 131-35: a course day holds at most six hours of training.
+MAX_TRAINING_MINUTES_PER_DAY = 6 * 60
+MAX_DAYS = 2
+MAX_PARTS = 4
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One half-day as the organizer typed it: a local date and wall-clock times."""
+
+    day: date
+    start: time
+    end: time
+
+
+@dataclass
+class SessionData:
+    """Everything a session form carries, already parsed."""
+
+    title: str
+    venue: Venue
+    capacity: int
+    min_participants: int
+    fee_cents: int
+    parts: list[PartSpec]
+    organizations: list[Organization] = field(default_factory=list)
+    facilitators: list[User] = field(default_factory=list)
+    notes: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def validate_session_data(data: SessionData, *, is_new: bool, today: date) -> list[str]:
+    """French messages for every rule the data breaks (empty when it is valid)."""
+    errors: list[str] = []
+    if not data.title.strip():
+        errors.append("Indiquez un intitulé.")
+    if data.venue.archived_at is not None and is_new:
+        errors.append("Ce lieu est archivé : choisissez un lieu en service.")
+    if data.capacity < 1:
+        errors.append("La capacité doit être d'au moins une place.")
+    if data.capacity > data.venue.capacity:
+        errors.append(
+            f"La capacité ({data.capacity}) dépasse celle du lieu « {data.venue.name} » "
+            f"({data.venue.capacity} places)."
+        )
+    if not 0 <= data.min_participants <= data.capacity:
+        errors.append("Le minimum de participants doit être compris entre 0 et la capacité.")
+    if not 0 <= data.fee_cents <= MAX_FEE_CENTS:
+        errors.append("Le montant du stage doit être compris entre 0 et 450 €.")
+    errors.extend(_validate_parts(data.parts, is_new=is_new, today=today))
+    return errors
+
+
+def _validate_parts(parts: list[PartSpec], *, is_new: bool, today: date) -> list[str]:
+    errors: list[str] = []
+    if not parts:
+        return ["Indiquez au moins une demi-journée (date, heure de début et de fin)."]
+    if len(parts) > MAX_PARTS:
+        errors.append(f"Un stage compte au plus {MAX_PARTS} demi-journées.")
+    for part in parts:
+        if part.end <= part.start:
+            errors.append(
+                f"Le {fr_date(part.day)} : l'heure de fin ({fr_time(part.end)}) doit suivre "
+                f"l'heure de début ({fr_time(part.start)})."
+            )
+    days = sorted({part.day for part in parts})
+    if len(days) > MAX_DAYS:
+        errors.append("Un stage se déroule sur un ou deux jours au plus.")
+    if is_new and days and days[0] < today:
+        errors.append("La date d'un nouveau stage ne peut pas être dans le passé.")
+    for day in days:
+        minutes = sum(
+            _minutes(p.start, p.end) for p in parts if p.day == day and p.end > p.start
+        )
+        if minutes > MAX_TRAINING_MINUTES_PER_DAY:
+            errors.append(
+                f"Le {fr_date(day)} compte {minutes // 60} h {minutes % 60:02d} de formation : "
+                "la loi limite une journée de stage à 6 heures."
+            )
+        same_day = sorted((p for p in parts if p.day == day), key=lambda p: p.start)
+        for first, second in zip(same_day, same_day[1:]):
+            if second.start < first.end:
+                errors.append(f"Le {fr_date(day)} : deux demi-journées se chevauchent.")
+    return errors
+
+
+def _minutes(start: time, end: time) -> int:
+    return (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
