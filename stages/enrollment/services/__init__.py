@@ -1,0 +1,68 @@
+"""Participants, legal measures and enrollments: the rules of the participant lifecycle.
+
+referred → enrolled (seat held) → summoned → confirmed → attended / absent → certificate → reported;
+side paths: waitlisted, excused → rescheduled to another session, withdrawn (returned to the
+referrer). Every change of an enrollment is an ``EnrollmentEvent``: when, who, from, to, why.
+
+The package reads in one direction: ``statuses`` (which statuses are live, closed or enrollable,
+the allowed transitions) ← ``enrolling`` (``enroll``/``enroll_many``: a seat, else the waitlist)
+← ``lifecycle`` (status changes, freed seats and the waitlist, rescheduling, withdrawal, the
+sessions to propose). ``participants`` (people and their legal measures: validation, duplicates,
+search) stands apart.
+"""
+from stages.enrollment.services.enrolling import (
+    EnrollResult,
+    enroll,
+    enroll_many,
+    has_no_live_enrollment,
+    live_enrollment,
+)
+from stages.enrollment.services.lifecycle import (
+    change_enrollment_status,
+    proposed_sessions,
+    reschedule,
+    set_enrollment_status,
+    upcoming_sessions_query,
+    withdraw_measure,
+)
+from stages.enrollment.services.participants import (
+    MeasureData,
+    ParticipantData,
+    add_measure,
+    create_participant,
+    find_duplicates,
+    measure_search_condition,
+    search_key,
+    update_measure,
+    update_participant,
+    validate_measure,
+    validate_participant,
+)
+from stages.enrollment.services.statuses import ACTIVE_STATUSES, TRANSITIONS
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TRANSITIONS",
+    "EnrollResult",
+    "MeasureData",
+    "ParticipantData",
+    "add_measure",
+    "change_enrollment_status",
+    "create_participant",
+    "enroll",
+    "enroll_many",
+    "find_duplicates",
+    "has_no_live_enrollment",
+    "live_enrollment",
+    "measure_search_condition",
+    "proposed_sessions",
+    "reschedule",
+    "search_key",
+    "set_enrollment_status",
+    "update_measure",
+    "update_participant",
+    "upcoming_sessions_query",
+    "validate_measure",
+    "validate_participant",
+    "withdraw_measure",
+]

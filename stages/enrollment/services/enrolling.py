@@ -1,0 +1,240 @@
+"""Enrolling measures into a session: a seat while there are free ones, then the waitlist.
+
+Seats are counted on the session's row, which the first UPDATE locks until the commit, so
+concurrent requests never hand out the same seat or waitlist place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from stages.auth.models import User
+from stages.enrollment.models import (
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    LegalMeasure,
+    MeasureStatus,
+)
+from stages.enrollment.services.statuses import (
+    ACTIVE_STATUSES,
+    CLOSED_MEASURE_STATUSES,
+    ENROLLABLE_SESSION_STATUSES,
+    MEASURE_STATUS_FOR,
+)
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import CourseSession
+from stages.timeutil import fr_date, now_utc
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrollment, seats and the waitlist
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    enrollment: Enrollment
+    waitlisted: bool
+    after_deadline: bool
+
+
+def has_no_live_enrollment() -> sa.ColumnElement[bool]:
+    """Measures without a seat or waitlist place: NOT EXISTS, an anti-join on the partial
+    unique index (NOT IN would read every live enrollment of the country)."""
+    return ~sa.exists().where(
+        Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(ACTIVE_STATUSES)
+    )
+
+
+def live_enrollment(measure: LegalMeasure) -> Enrollment | None:
+    """The measure's current enrollment (seat or waitlist), if any."""
+    return db.session.scalar(
+        sa.select(Enrollment).where(
+            Enrollment.measure_id == measure.id, Enrollment.status.in_(ACTIVE_STATUSES)
+        )
+    )
+
+
+def is_after_deadline(measure: LegalMeasure, session: CourseSession) -> bool:
+    """Whether the course would end after the measure's legal deadline."""
+    return bool(session.last_day and session.last_day > measure.deadline)
+
+
+def enroll(
+    measure: LegalMeasure,
+    session: CourseSession,
+    *,
+    by: User,
+    waitlist_if_full: bool = True,
+    note: str | None = None,
+) -> EnrollResult:
+    """Give ``measure`` a seat in ``session``, or a waitlist place when it is full."""
+    return enroll_many([measure], session, by=by, waitlist_if_full=waitlist_if_full, note=note)[0]
+
+
+def enroll_many(
+    measures: list[LegalMeasure],
+    session: CourseSession,
+    *,
+    by: User,
+    waitlist_if_full: bool = True,
+    note: str | None = None,
+) -> list[EnrollResult]:
+    """Seat ``measures`` in ``session`` in the given order; once it is full, the waitlist.
+
+    All or nothing: a refusal raises DomainError before anything is written (or the flush
+    fails), and the caller rolls back. The statements sent do not depend on how many people
+    are enrolled: the checks read them all at once, the session's row is locked and its seats
+    counted in one UPDATE … RETURNING (so concurrent enrollments queue behind this one), and the
+    new rows go in as one batch per table.
+    """
+    measures = list(dict.fromkeys(measures))  # the same measure twice is enrolled once
+    if not measures:
+        return []
+    for measure in measures:
+        if measure.status in CLOSED_MEASURE_STATUSES or measure.status in (
+            MeasureStatus.ATTENDED, MeasureStatus.CERTIFICATE_ISSUED,
+        ):
+            raise DomainError(
+                "Cette mesure n'attend plus de stage." if len(measures) == 1
+                else f"La mesure de {measure.participant.display_name} n'attend plus de stage."
+            )
+    if session.status not in ENROLLABLE_SESSION_STATUSES:
+        raise DomainError(
+            f"On ne peut pas inscrire à un stage « {session.status.label.lower()} »."
+        )
+    ids = [measure.id for measure in measures]
+    current = db.session.execute(
+        sa.select(Enrollment.measure_id, CourseSession.starts_at)
+        .join(Enrollment.session)
+        .where(Enrollment.measure_id.in_(ids), Enrollment.status.in_(ACTIVE_STATUSES))
+        .limit(1)
+    ).first()
+    if current is not None:
+        measure = next(m for m in measures if m.id == current.measure_id)
+        when = fr_date(current.starts_at) if current.starts_at else ""
+        raise DomainError(
+            _who(measure, measures) + f"est déjà inscrite au stage du {when} : reportez "
+            "l'inscription plutôt que d'en créer une seconde."
+        )
+    # Earlier enrollments of these measures in this session (cancelled, rescheduled…) come back.
+    earlier = {
+        enrollment.measure_id: enrollment
+        for enrollment in db.session.scalars(
+            sa.select(Enrollment).where(
+                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+            )
+        )
+    }
+    seated_count, first_position = _hold_seats(session.id, len(measures))
+    if seated_count < len(measures) and not waitlist_if_full:
+        raise DomainError("Ce stage est complet.")
+    changed_at = now_utc()
+    wanted: dict[int, tuple[EnrollmentStatus, int | None]] = {}
+    for index, measure in enumerate(measures):
+        seated = index < seated_count
+        wanted[measure.id] = (
+            (EnrollmentStatus.ENROLLED, None) if seated
+            else (EnrollmentStatus.WAITLISTED, first_position + index - seated_count)
+        )
+        measure.status = MEASURE_STATUS_FOR[wanted[measure.id][0]]
+        measure.status_changed_at = changed_at
+    previous = {measure_id: e.status for measure_id, e in earlier.items()}
+    try:
+        # New rows in one executemany (the ORM would send one INSERT … RETURNING per row on
+        # SQLite), then read back with the earlier ones; the earlier ones are updated in place.
+        new_rows = [
+            dict(measure_id=measure_id, session_id=session.id, status=status,
+                 waitlist_position=position, created_by_id=by.id, created_at=changed_at,
+                 updated_at=changed_at)
+            for measure_id, (status, position) in wanted.items() if measure_id not in earlier
+        ]
+        if new_rows:
+            # render_nulls: rows with and without a waitlist position go in one batch.
+            db.session.execute(
+                sa.insert(Enrollment), new_rows, execution_options={"render_nulls": True}
+            )
+        for measure_id, enrollment in earlier.items():
+            enrollment.status, enrollment.waitlist_position = wanted[measure_id]
+        db.session.flush()
+    except sa.exc.IntegrityError as error:
+        # Another request enrolled one of them at the same moment: the database's
+        # one-live-enrollment index refused this one; nothing of it is kept.
+        if "one_live_per_measure" not in str(error.orig) and "measure_id" not in str(error.orig):
+            raise
+        db.session.rollback()
+        raise DomainError(
+            "Cette personne vient d'être inscrite à un stage par ailleurs."
+            if len(measures) == 1
+            else "Une de ces personnes vient d'être inscrite à un stage par ailleurs : rien n'a "
+            "été enregistré, recommencez."
+        ) from None
+    by_measure = {
+        enrollment.measure_id: enrollment
+        for enrollment in db.session.scalars(
+            sa.select(Enrollment).where(
+                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+            )
+        )
+    }
+    enrollments = [by_measure[measure.id] for measure in measures]
+    db.session.execute(
+        sa.insert(EnrollmentEvent),
+        [
+            dict(enrollment_id=enrollment.id, at=changed_at, user_id=by.id,
+                 from_status=previous[enrollment.measure_id].value
+                 if enrollment.measure_id in previous else None,
+                 to_status=enrollment.status.value, note=(note or None) and note[:500])
+            for enrollment in enrollments
+        ],
+        execution_options={"render_nulls": True},
+    )
+    db.session.refresh(session, ["seats_taken"])
+    return [
+        EnrollResult(enrollment, enrollment.status == EnrollmentStatus.WAITLISTED,
+                     is_after_deadline(enrollment.measure, session))
+        for enrollment in enrollments
+    ]
+
+
+def _who(measure: LegalMeasure, measures: list[LegalMeasure]) -> str:
+    """The subject of a refusal: « Cette personne », or the person's name among several."""
+    if len(measures) == 1:
+        return "Cette personne "
+    return f"{measure.participant.display_name} "
+
+
+def _hold_seats(session_id: int, wanted: int) -> tuple[int, int]:
+    """Take up to ``wanted`` free seats; returns how many, and the next waitlist position.
+
+    The first UPDATE locks the session's row (the whole database on SQLite) until the commit and
+    reads its seats, so two requests never hand out the same seat or waitlist place.
+    """
+    taken, capacity, status = db.session.execute(
+        sa.update(CourseSession)
+        .where(CourseSession.id == session_id)
+        .values(seats_taken=CourseSession.seats_taken)
+        .returning(CourseSession.seats_taken, CourseSession.capacity, CourseSession.status)
+        .execution_options(synchronize_session=False)
+    ).one()
+    if status not in ENROLLABLE_SESSION_STATUSES:  # changed since the page was read
+        raise DomainError(f"On ne peut pas inscrire à un stage « {status.label.lower()} ».")
+    seated = min(max(capacity - taken, 0), wanted)
+    if seated:
+        db.session.execute(
+            sa.update(CourseSession)
+            .where(CourseSession.id == session_id)
+            .values(seats_taken=CourseSession.seats_taken + seated)
+            .execution_options(synchronize_session=False)
+        )
+    first_position = 1
+    if seated < wanted:
+        last = db.session.scalar(
+            sa.select(sa.func.max(Enrollment.waitlist_position)).where(
+                Enrollment.session_id == session_id
+            )
+        )
+        first_position = (last or 0) + 1
+    return seated, first_position

@@ -1,0 +1,189 @@
+"""After enrollment: status changes, freed seats and the waitlist, rescheduling, withdrawal.
+
+Every change of an enrollment is logged as an ``EnrollmentEvent``; a seat freed goes to the
+first person on the waitlist. Also the sessions to propose when enrolling or rescheduling.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from stages.auth.models import User
+from stages.enrollment.models import (
+    SEAT_HOLDING_STATUSES,
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    LegalMeasure,
+    MeasureStatus,
+)
+from stages.enrollment.services.enrolling import (
+    EnrollResult,
+    enroll,
+    is_after_deadline,
+    live_enrollment,
+)
+from stages.enrollment.services.statuses import (
+    CLOSED_MEASURE_STATUSES,
+    ENROLLABLE_SESSION_STATUSES,
+    MEASURE_STATUS_FOR,
+    TRANSITIONS,
+)
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import CourseSession
+from stages.timeutil import fr_date, now_utc
+
+
+# ---------------------------------------------------------------------------------------------
+# Status changes and the waitlist
+
+
+def _take_seat(session_id: int) -> bool:
+    """Hold one seat if one is free: a conditional UPDATE, safe under concurrent requests."""
+    result = db.session.execute(
+        sa.update(CourseSession)
+        .where(
+            CourseSession.id == session_id,
+            CourseSession.seats_taken < CourseSession.capacity,
+            CourseSession.status.in_(ENROLLABLE_SESSION_STATUSES),
+        )
+        .values(seats_taken=CourseSession.seats_taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _free_seat(session_id: int) -> None:
+    db.session.execute(
+        sa.update(CourseSession)
+        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
+        .values(seats_taken=CourseSession.seats_taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _log(enrollment, previous, status, by: User | None, note: str | None) -> None:
+    db.session.add(
+        EnrollmentEvent(
+            enrollment=enrollment,
+            user_id=by.id if by else None,
+            from_status=previous.value if previous else None,
+            to_status=status.value,
+            note=(note or None) and note[:500],
+        )
+    )
+
+
+def change_enrollment_status(
+    enrollment: Enrollment, status: EnrollmentStatus, *, by: User | None, note: str | None = None
+) -> None:
+    """Move an enrollment along its lifecycle, freeing its seat (and promoting) when it leaves."""
+    if status not in TRANSITIONS[enrollment.status]:
+        raise DomainError(
+            f"Une inscription « {enrollment.status.label.lower()} » ne peut pas passer à "
+            f"« {status.label.lower()} »."
+        )
+    set_enrollment_status(enrollment, status, by=by, note=note)
+
+
+def set_enrollment_status(
+    enrollment: Enrollment, status: EnrollmentStatus, *, by: User | None, note: str | None = None
+) -> None:
+    """Record a new status (no transition check: attendance outcomes use it too)."""
+    previous = enrollment.status
+    was_seated = previous in SEAT_HOLDING_STATUSES
+    enrollment.status = status
+    enrollment.waitlist_position = (
+        enrollment.waitlist_position if status == EnrollmentStatus.WAITLISTED else None
+    )
+    _log(enrollment, previous, status, by, note)
+    measure = enrollment.measure
+    measure.status = MEASURE_STATUS_FOR[status]
+    measure.status_changed_at = now_utc()
+    db.session.flush()
+    if was_seated and status not in SEAT_HOLDING_STATUSES:
+        _free_seat(enrollment.session_id)
+        promote_waitlist(enrollment.session, by=by)
+
+
+def promote_waitlist(session: CourseSession, *, by: User | None) -> list[Enrollment]:
+    """Seat waitlisted people, first come first served, while seats are free."""
+    promoted = []
+    if session.status not in ENROLLABLE_SESSION_STATUSES:
+        return promoted
+    while True:
+        candidate = db.session.scalar(
+            sa.select(Enrollment)
+            .where(
+                Enrollment.session_id == session.id,
+                Enrollment.status == EnrollmentStatus.WAITLISTED,
+            )
+            .order_by(Enrollment.waitlist_position, Enrollment.id)
+            .limit(1)
+        )
+        if candidate is None or not _take_seat(session.id):
+            break
+        candidate.status, candidate.waitlist_position = EnrollmentStatus.ENROLLED, None
+        _log(candidate, EnrollmentStatus.WAITLISTED, EnrollmentStatus.ENROLLED, by,
+             "Place libérée : sortie de la liste d'attente.")
+        candidate.measure.status = MeasureStatus.ENROLLED
+        candidate.measure.status_changed_at = now_utc()
+        db.session.flush()
+        promoted.append(candidate)
+    db.session.refresh(session, ["seats_taken"])
+    return promoted
+
+
+def reschedule(
+    enrollment: Enrollment, new_session: CourseSession, *, by: User, note: str | None = None
+) -> EnrollResult:
+    """Move a person to another session: same measure, same deadline, the history kept."""
+    if new_session.id == enrollment.session_id:
+        raise DomainError("Choisissez un autre stage que le stage actuel.")
+    old_date = fr_date(enrollment.session.starts_at) if enrollment.session.starts_at else ""
+    change_enrollment_status(
+        enrollment, EnrollmentStatus.RESCHEDULED, by=by,
+        note=note or "Report sur un autre stage.",
+    )
+    return enroll(
+        enrollment.measure, new_session, by=by,
+        note=f"Reporté·e depuis le stage du {old_date}." + (f" {note}" if note else ""),
+    )
+
+
+def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
+    """Return a measure to the referring authority, with the reason; its seat is freed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Indiquez le motif du renvoi à l'autorité prescriptrice.")
+    if measure.status in CLOSED_MEASURE_STATUSES:
+        raise DomainError("Cette mesure est déjà close.")
+    current = live_enrollment(measure)
+    if current is not None:
+        set_enrollment_status(current, EnrollmentStatus.WITHDRAWN, by=by, note=reason)
+    measure.status = MeasureStatus.WITHDRAWN
+    measure.status_changed_at = now_utc()
+    measure.withdrawal_reason = reason[:500]
+    measure.closed_at = now_utc()
+    db.session.flush()
+
+
+def proposed_sessions(measure: LegalMeasure, candidates: list[CourseSession]) -> list[tuple[CourseSession, bool]]:
+    """Each candidate session with whether it would end after the measure's deadline."""
+    return [(session, is_after_deadline(measure, session)) for session in candidates]
+
+
+def upcoming_sessions_query(user: User) -> sa.Select:
+    """Sessions still open to enrollment, visible to ``user``, soonest first."""
+    from stages.auth.permissions import visible_sessions
+
+    return (
+        visible_sessions(user)
+        .where(
+            CourseSession.status.in_(ENROLLABLE_SESSION_STATUSES),
+            CourseSession.starts_at > now_utc(),
+        )
+        .options(selectinload(CourseSession.venue))
+        .order_by(CourseSession.starts_at)
+    )

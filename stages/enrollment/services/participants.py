@@ -1,0 +1,200 @@
+"""Participants and their legal measures: identity, duplicates, validation and search.
+
+The validators return French messages, so the pages and the referral import show the same ones;
+the services raise ``DomainError`` with them and flush, the caller commits.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from stages.enrollment.models import (
+    LegalFrame,
+    LegalMeasure,
+    Participant,
+    Payer,
+    PaymentStatus,
+)
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import (
+    AUTHORITY_KINDS,
+    MAX_FEE_CENTS,
+    Organization,
+    OrganizationKind,
+)
+from stages.timeutil import today_local
+
+
+# ---------------------------------------------------------------------------------------------
+# Participants and measures
+
+
+def search_key(surname: str, first_names: str) -> str:
+    """Lower-case, accent-free « surname first names », the participants' search index."""
+    text = unicodedata.normalize("NFKD", f"{surname} {first_names}")
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).lower().split())
+
+
+@dataclass
+class ParticipantData:
+    surname: str
+    first_names: str
+    birth_date: date | None
+    birth_place: str | None = None
+    address: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class MeasureData:
+    frame: LegalFrame
+    authority: Organization
+    case_reference: str
+    decision_date: date
+    deadline: date
+    handling_organization: Organization | None = None
+    facts_date: date | None = None
+    final_date: date | None = None
+    fee_cents: int = 0
+    payer: Payer = Payer.PARTICIPANT
+    payment_status: PaymentStatus = PaymentStatus.DUE
+    certificate_recipient: str | None = None
+
+
+def validate_participant(data: ParticipantData, today: date | None = None) -> list[str]:
+    """French messages for each identity rule broken."""
+    today = today or today_local()
+    errors = []
+    if not data.surname.strip():
+        errors.append("Le nom est obligatoire.")
+    if not data.first_names.strip():
+        errors.append("Le prénom est obligatoire.")
+    if data.birth_date is not None:
+        age = (today - data.birth_date).days / 365.25
+        if age < 13 or age > 110:
+            errors.append(
+                "La date de naissance n'est pas plausible (la personne aurait "
+                f"{int(age)} ans)." if age >= 0 else "La date de naissance est dans le futur."
+            )
+    return errors
+
+
+def validate_measure(data: MeasureData) -> list[str]:
+    """French messages for each rule of a legal measure broken."""
+    errors = []
+    if data.authority is None or data.authority.kind not in AUTHORITY_KINDS:
+        errors.append("L'autorité prescriptrice doit être un parquet, un tribunal ou un SPIP.")
+    if data.handling_organization is not None and (
+        data.handling_organization.kind != OrganizationKind.ASSOCIATION
+    ):
+        errors.append("L'association chargée du stage doit être une association.")
+    if not data.case_reference.strip():
+        errors.append("Le numéro de parquet (référence de la procédure) est obligatoire.")
+    if data.deadline < data.decision_date:
+        errors.append("La date limite doit suivre la date de la décision.")
+    if data.facts_date and data.facts_date > data.decision_date:
+        errors.append("La date des faits doit précéder la date de la décision.")
+    if data.final_date and data.final_date < data.decision_date:
+        errors.append("La date à laquelle la décision est devenue définitive suit la décision.")
+    if not 0 <= data.fee_cents <= MAX_FEE_CENTS:
+        errors.append("Le montant du stage doit être compris entre 0 et 450 €.")
+    return errors
+
+
+def find_duplicates(
+    surname: str, first_names: str, birth_date: date | None, within: sa.Select | None = None
+) -> list[Participant]:
+    """People on file with the same surname, first names and birth date (accent-blind).
+
+    ``within`` (a SELECT of participant ids) limits the search to what the user may see:
+    offering someone else's file would reveal that it exists.
+    """
+    if birth_date is None:
+        return []
+    query = sa.select(Participant).where(
+        Participant.search_key == search_key(surname, first_names),
+        Participant.birth_date == birth_date,
+        Participant.anonymized_at.is_(None),
+    )
+    if within is not None:
+        query = query.where(Participant.id.in_(within))
+    return list(db.session.scalars(query))
+
+
+def create_participant(data: ParticipantData) -> Participant:
+    """Add a person; the caller has offered the duplicates found by ``find_duplicates``."""
+    errors = validate_participant(data)
+    if errors:
+        raise DomainError(" ".join(errors))
+    participant = Participant(**_clean(data.__dict__))
+    participant.surname = participant.surname.upper()
+    participant.search_key = search_key(participant.surname, participant.first_names)
+    db.session.add(participant)
+    db.session.flush()
+    return participant
+
+
+def update_participant(participant: Participant, data: ParticipantData) -> None:
+    """Rectify a person's identity."""
+    if participant.anonymized_at is not None:
+        raise DomainError("Les données de cette personne ont été anonymisées.")
+    errors = validate_participant(data)
+    if errors:
+        raise DomainError(" ".join(errors))
+    for key, value in _clean(data.__dict__).items():
+        setattr(participant, key, value)
+    participant.surname = participant.surname.upper()
+    participant.search_key = search_key(participant.surname, participant.first_names)
+    db.session.flush()
+
+
+def _clean(values: dict) -> dict:
+    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def add_measure(participant: Participant, data: MeasureData, import_key: str | None = None) -> LegalMeasure:
+    """Attach a new legal measure to a participant (one person may have several over time)."""
+    errors = validate_measure(data)
+    if errors:
+        raise DomainError(" ".join(errors))
+    values = _clean(data.__dict__)
+    values["case_reference"] = data.case_reference.strip()
+    measure = LegalMeasure(participant=participant, import_key=import_key, **values)
+    db.session.add(measure)
+    db.session.flush()
+    return measure
+
+
+def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
+    """Correct a measure's references, dates or fee."""
+    errors = validate_measure(data)
+    if errors:
+        raise DomainError(" ".join(errors))
+    for key, value in _clean(data.__dict__).items():
+        setattr(measure, key, value)
+    db.session.flush()
+
+
+def measure_search_condition(q: str) -> sa.ColumnElement[bool]:
+    """An exact case reference when the text holds a digit, else a name prefix.
+
+    Case references always carry digits and names never do, so one indexed condition answers
+    each search: an equality on ``case_reference`` or a range on ``participants.search_key``.
+    An OR of both would stop PostgreSQL from using either index on a national table.
+    """
+    if any(character.isdigit() for character in q):
+        return LegalMeasure.case_reference == q
+    key = search_key(q, "")
+    # correlate(None): the page query joins participants, yet this lookup stands alone.
+    return LegalMeasure.participant_id.in_(
+        sa.select(Participant.id)
+        .where(Participant.search_key >= key, Participant.search_key < key + "\uffff")
+        .correlate(None)
+    )
