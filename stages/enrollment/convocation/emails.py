@@ -15,7 +15,7 @@ from stages.enrollment.convocation.wording import (
     schedule_lines,
     sender_organization,
 )
-from stages.enrollment.models import Enrollment, Participant
+from stages.enrollment.models import Enrollment
 from stages.mail import build_message, sender_address
 from stages.scheduling.models import CourseSession, Organization, SessionStatus
 
@@ -56,8 +56,29 @@ def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
     )
 
 
-def _greeting(participant: Participant) -> str:
-    return f"Bonjour {participant.first_names} {participant.surname.upper()},"
+def _email(
+    enrollment: Enrollment,
+    organization: Organization | None,
+    subject: str,
+    body: list[str],
+    attachments: list[tuple[str, bytes, str]],
+) -> EmailMessage:
+    """A letter to the participant: greeting, ``body``, the association's signature."""
+    participant = enrollment.measure.participant
+    lines = [
+        f"Bonjour {participant.first_names} {participant.surname.upper()},",
+        "",
+        *body,
+        "",
+        "Cordialement,",
+        "",
+        _signature(organization),
+    ]
+    message = build_message(participant.email, subject, "\n".join(lines) + "\n", attachments)
+    # Replies reach the association, not the application's (often unattended) sender address.
+    if organization and organization.email:
+        message["Reply-To"] = organization.email
+    return message
 
 
 def _signature(organization: Organization | None) -> str:
@@ -67,20 +88,11 @@ def _signature(organization: Organization | None) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _with_reply_to(message: EmailMessage, organization: Organization | None) -> EmailMessage:
-    # Replies reach the association, not the application's (often unattended) sender address.
-    if organization and organization.email:
-        message["Reply-To"] = organization.email
-    return message
-
-
 def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
     """The convocation email: letter and calendar invitation attached, no name in the subject."""
-    session, participant = enrollment.session, enrollment.measure.participant
+    session = enrollment.session
     organization = sender_organization(enrollment)
-    lines = [
-        _greeting(participant),
-        "",
+    body = [
         f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
         *_when_and_where(session),
         "",
@@ -91,18 +103,13 @@ def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
         "L'invitation jointe (invitation.ics) ajoute ces dates à votre agenda.",
         "",
         new_date_text(enrollment, organization),
-        "",
-        "Cordialement,",
-        "",
-        _signature(organization),
     ]
-    message = build_message(
-        participant.email,
+    return _email(
+        enrollment, organization,
         f"Convocation à un stage de sensibilisation — {_first_day(session)}",
-        "\n".join(lines) + "\n",
+        body,
         [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
     )
-    return _with_reply_to(message, organization)
 
 
 def _when_and_where(session: CourseSession) -> list[str]:
@@ -124,35 +131,28 @@ def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
 
 def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
     """A short reminder with the same calendar invitation as the convocation."""
-    session, participant = enrollment.session, enrollment.measure.participant
+    session = enrollment.session
     organization = sender_organization(enrollment)
     when = "demain" if days == 1 else f"dans {days} jours"
-    lines = [
-        _greeting(participant),
-        "",
+    body = [
         f"Nous vous rappelons que votre stage de sensibilisation a lieu {when} :",
         *_when_and_where(session),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce d'identité.",
         "",
         new_date_text(enrollment, organization),
-        "",
-        "Cordialement,",
-        "",
-        _signature(organization),
     ]
-    message = build_message(
-        participant.email,
+    return _email(
+        enrollment, organization,
         f"Rappel : stage de sensibilisation — {_first_day(session)}",
-        "\n".join(lines) + "\n",
+        body,
         [_invitation_attachment(enrollment)],
     )
-    return _with_reply_to(message, organization)
 
 
 def cancellation_email(enrollment: Enrollment) -> EmailMessage:
     """The email withdrawing a convocation: a METHOD:CANCEL invitation with the same UIDs."""
-    session, participant = enrollment.session, enrollment.measure.participant
+    session = enrollment.session
     organization = sender_organization(enrollment)
     contact_name = organization.name if organization else "l'association organisatrice"
     reason = (
@@ -160,9 +160,7 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
         if session.status == SessionStatus.CANCELLED
         else "Votre inscription à ce stage a pris fin."
     )
-    lines = [
-        _greeting(participant),
-        "",
+    body = [
         f"La convocation qui vous a été adressée pour le {COURSE} du {_first_day(session)} "
         f"({session.venue.name}) est annulée. {reason} Vous n'avez pas à vous présenter à cette "
         "date.",
@@ -171,15 +169,11 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
         "L'invitation jointe (invitation.ics) retire ces dates de votre agenda.",
         "",
         f"Pour toute question, contactez {contact_name}, {_contact(organization)}.",
-        "",
-        "Cordialement,",
-        "",
-        _signature(organization),
     ]
-    message = build_message(
-        participant.email,
+    return _email(
+        enrollment, organization,
         f"Annulation de convocation — stage du {_first_day(session)}",
-        "\n".join(lines) + "\n",
+        body,
         [
             (
                 "invitation.ics",
@@ -189,4 +183,3 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
             )
         ],
     )
-    return _with_reply_to(message, organization)
