@@ -450,7 +450,12 @@ class User(threading.Thread):
                 if measure_id in self.shared.pool:
                     self.shared.pool.remove(measure_id)
             elif status == 200:
-                self.shared.refused["déjà inscrite" if "déjà inscrite" in html else "autre refus"] += 1
+                reason = next((r for r in REFUSALS if r in html), "autre refus")
+                self.shared.refused[reason] += 1
+
+
+# The refusals an enrollment may meet under this load, by the words of their French message.
+REFUSALS = ("déjà inscrite", "vient d'être inscrite", "n'attend plus de stage")
 
 
 class _Deadline:
