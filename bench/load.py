@@ -45,6 +45,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from html import unescape
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -450,7 +451,8 @@ class User(threading.Thread):
                 if measure_id in self.shared.pool:
                     self.shared.pool.remove(measure_id)
             elif status == 200:
-                reason = next((r for r in REFUSALS if r in html), "autre refus")
+                text = unescape(html)  # the flash's apostrophes are HTML entities
+                reason = next((r for r in REFUSALS if r in text), "autre refus")
                 self.shared.refused[reason] += 1
 
 
