@@ -21,6 +21,7 @@ Prints a table per mode and writes ``bench/results/bench-<db>-<scale>.json``.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import http.client
 import json
@@ -264,9 +265,8 @@ def bench_app(url: str | None = None, *, csrf: bool = True):
 
 def gunicorn_app():
     """``gunicorn 'bench.run:gunicorn_app()'``: the app as served, CSRF on, plus the floor."""
-    app = bench_app()
-    gc.freeze()  # as wsgi.py does
-    return app
+    faulthandler.enable()  # as wsgi.py does
+    return bench_app()
 
 
 @dataclass
@@ -303,10 +303,6 @@ def _measure_databases(urls: dict[str, str], args) -> dict:
         entry = {"targets": _public_targets(targets), "context": context, "runs": {}}
         databases.append(_Database(label, url, app, targets, undo,
                                    _pages(targets, args.requests), engine, entry))
-    # As wsgi.py does in production: what lives as long as the process is kept out of the
-    # garbage collector's full passes.
-    gc.collect()
-    gc.freeze()
     counter = _QueryCounter()
     # No app context is held while measuring: each request pushes its own, with a fresh
     # database session, and tears it down, as in production.
