@@ -253,11 +253,12 @@ class _Stopwatch:
 
 
 def _bare_reportlab(doc) -> bytes:
-    """The attestation's texts and QR code with plain canvas calls: no helpers, no wrapping."""
-    import segno
+    """The attestation's texts and QR code with plain canvas calls: no layout, no wrapping."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
+
+    from stages.certificates.pdf import draw_qr
 
     width, height = A4
     left = 20 * mm
@@ -298,23 +299,10 @@ def _bare_reportlab(doc) -> bytes:
     for line in lines:
         c.drawString(left, y, line)
         y -= 15
-    qr = segno.make(doc.verification_url, error="m", micro=False, boost_error=False)
     size, bottom = 30 * mm, 36 * mm
-    module = size / len(qr.matrix)
-    # The same drawing as the attestation's (one rectangle per run of dark modules), so that the
-    # ratio measures the application's layers, not a different way of drawing the QR code.
-    path = c.beginPath()
-    for r, modules in enumerate(qr.matrix):
-        col = 0
-        while col < len(modules):
-            if not modules[col]:
-                col += 1
-                continue
-            start = col
-            while col < len(modules) and modules[col]:
-                col += 1
-            path.rect(left + start * module, bottom + size - (r + 1) * module, (col - start) * module, module)
-    c.drawPath(path, stroke=0, fill=1)
+    # The attestation's own QR drawing (plain canvas calls), so that the ratio measures the
+    # application's layers, not a different way of drawing the QR code.
+    draw_qr(c, doc.verification_url, left, bottom, size)
     c.setFont("Helvetica", 7.5)
     c.drawString(left, bottom - 10, doc.verification_url)
     c.setFont("Helvetica-Bold", 9)
