@@ -114,10 +114,11 @@ def enroll_many(
     ).first()
     if current is not None:
         measure = next(m for m in measures if m.id == current.measure_id)
+        who = "Cette personne" if len(measures) == 1 else measure.participant.display_name
         when = fr_date(current.starts_at) if current.starts_at else ""
         raise DomainError(
-            _who(measure, measures) + f"est déjà inscrite au stage du {when} : reportez "
-            "l'inscription plutôt que d'en créer une seconde."
+            f"{who} est déjà inscrite au stage du {when} : reportez l'inscription plutôt que "
+            "d'en créer une seconde."
         )
     # Earlier enrollments of these measures in this session (cancelled, rescheduled…) come back.
     earlier = {
@@ -197,13 +198,6 @@ def enroll_many(
                      is_after_deadline(enrollment.measure, session))
         for enrollment in enrollments
     ]
-
-
-def _who(measure: LegalMeasure, measures: list[LegalMeasure]) -> str:
-    """The subject of a refusal: « Cette personne », or the person's name among several."""
-    if len(measures) == 1:
-        return "Cette personne "
-    return f"{measure.participant.display_name} "
 
 
 def _hold_seats(session_id: int, wanted: int) -> tuple[int, int]:
