@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
         })
         with app.app_context():
             upgrade()
-            session_id, user_id = _build_batch(args.count)
-            figures = _run(session_id, user_id, args.count, args.sample)
+            course_id, user_id = _build_batch(args.count)
+            figures = _run(course_id, user_id, args.count, args.sample)
             db.session.remove()
             db.engine.dispose()
     _print(figures)
@@ -84,14 +84,8 @@ def _build_batch(count: int) -> tuple[int, int]:
         Participant,
     )
     from stages.extensions import db
-    from stages.scheduling.models import (
-        CourseSession,
-        Organization,
-        OrganizationKind,
-        SessionPart,
-        SessionStatus,
-        Venue,
-    )
+    from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
+    from stages.auth.models import Organization, OrganizationKind
     from stages.timeutil import local_to_utc
 
     apcars = Organization(name="APCARS", short_name="APCARS", kind=OrganizationKind.ASSOCIATION)
@@ -112,12 +106,12 @@ def _build_batch(count: int) -> tuple[int, int]:
     )
     day = date(2026, 3, 16)
     parts = [
-        SessionPart(starts_at=local_to_utc(day, clock(9, 30)), ends_at=local_to_utc(day, clock(12, 30))),
-        SessionPart(starts_at=local_to_utc(day, clock(13, 30)), ends_at=local_to_utc(day, clock(16, 30))),
+        CoursePart(starts_at=local_to_utc(day, clock(9, 30)), ends_at=local_to_utc(day, clock(12, 30))),
+        CoursePart(starts_at=local_to_utc(day, clock(13, 30)), ends_at=local_to_utc(day, clock(16, 30))),
     ]
-    course = CourseSession(
+    course = Course(
         title="Stage de sensibilisation — session de mars", venue=venue,
-        status=SessionStatus.CLOSED, capacity=count, seats_taken=count, parts=parts,
+        status=CourseStatus.CLOSED, capacity=count, seats_taken=count, parts=parts,
         starts_at=parts[0].starts_at, ends_at=parts[-1].ends_at, organizations=[apcars, scelles],
     )
     db.session.add_all([apcars, scelles, parquet, user, venue, course])
@@ -168,24 +162,24 @@ def _build_batch(count: int) -> tuple[int, int]:
     return course.id, user.id
 
 
-def _run(session_id: int, user_id: int, count: int, sample: Path | None) -> dict:
+def _run(course_id: int, user_id: int, count: int, sample: Path | None) -> dict:
     import reportlab
     import segno
     import sqlalchemy as sa
 
     from stages.auth.models import User
     from stages.certificates.document import certificate_document, certificate_pdf
-    from stages.certificates.issuing import issue_for_session
+    from stages.certificates.issuing import issue_for_course
     from stages.certificates.models import Certificate
     from stages.extensions import db
-    from stages.scheduling.models import CourseSession
+    from stages.scheduling.models import Course
 
     # 1. Issue: what the organizer's click costs, commit included.
     db.session.remove()
-    course = db.session.get(CourseSession, session_id)
+    course = db.session.get(Course, course_id)
     user = db.session.get(User, user_id)
     clock_ = _Stopwatch()
-    issued = issue_for_session(course, by=user)
+    issued = issue_for_course(course, by=user)
     db.session.commit()
     issue = clock_.stop()
     assert len(issued) == count, (len(issued), count)

@@ -80,8 +80,8 @@ class Scenario:
     facilitators: list[str]
     today_parts: list[tuple[int, int]]  # (session id, part id)
     today_participants: dict[int, list[int]]  # today session id -> its participants
-    facilitator_session: dict[str, int]  # facilitator email -> the today session they run
-    full_sessions: list[int]
+    facilitator_course: dict[str, int]  # facilitator email -> the today session they run
+    full_courses: list[int]
     waiting_measures: list[int]
     waiting_participants: list[int]
     search_terms: list[str]
@@ -97,7 +97,8 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
     from stages.auth.models import Role, User
     from stages.auth.services import hash_password
     from stages.extensions import db
-    from stages.scheduling.models import CourseSession, Organization, SessionPart, SessionStatus, Venue
+    from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
+    from stages.auth.models import Organization
     from stages.timeutil import local_to_utc, today_local
 
     rng = random.Random(seed)
@@ -132,46 +133,46 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
 
         today = today_local()
 
-        def new_session(venue, days, status, facilitators_):
+        def new_course(venue, days, status, facilitators_):
             parts = [
-                SessionPart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
+                CoursePart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
                 for d in days for start, end in (demo.MORNING, demo.AFTERNOON)
             ]
-            session = CourseSession(
+            course = Course(
                 title="Stage de sensibilisation (test de charge)", venue=venue,
                 status=status, capacity=venue.capacity, min_participants=5, fee_cents=18000,
                 parts=parts, starts_at=parts[0].starts_at, ends_at=parts[-1].ends_at,
                 organizations=[apcars, orgs["Fondation Scelles"]], facilitators=facilitators_,
                 created_by_id=organizer_demo.id,
             )
-            db.session.add(session)
+            db.session.add(course)
             db.session.flush()
-            return session
+            return course
 
         # Two sessions held today: every seat taken, attendance open to every load account.
-        today_parts, today_participants, facilitator_session = [], {}, {}
+        today_parts, today_participants, facilitator_course = [], {}, {}
         half = (len(load_facilitators) + 1) // 2
         for venue, team in zip(venues, (load_facilitators[:half], load_facilitators[half:])):
-            session = new_session(venue, [today], SessionStatus.SCHEDULED, team)
-            facilitator_session.update({u.email: session.id for u in team})
-            for _ in range(session.capacity):
+            course = new_course(venue, [today], CourseStatus.SCHEDULED, team)
+            facilitator_course.update({u.email: course.id for u in team})
+            for _ in range(course.capacity):
                 measure = demo._new_measure(rng, orgs, decided_before=today - timedelta(days=10))
-                demo._enroll(rng, session, measure, organizer_demo)
+                demo._enroll(rng, course, measure, organizer_demo)
             db.session.flush()
-            today_parts += [(session.id, p.id) for p in session.parts]
-            today_participants[session.id] = [e.measure.participant_id for e in session_enrollments(session)]
+            today_parts += [(course.id, p.id) for p in course.parts]
+            today_participants[course.id] = [e.measure.participant_id for e in course_enrollments(course)]
 
         # Four scheduled sessions, 2 to 5 weeks ahead, with exactly two seats left.
-        full_sessions, capacities = [], {}
+        full_courses, capacities = [], {}
         for k in range(4):
             day = today + timedelta(weeks=2 + k, days=(1 - today.weekday()) % 7)
-            session = new_session(venues[k % len(venues)], [day], SessionStatus.SCHEDULED,
+            course = new_course(venues[k % len(venues)], [day], CourseStatus.SCHEDULED,
                                   load_facilitators[k % 2:k % 2 + 1])
-            for _ in range(session.capacity - 2):
+            for _ in range(course.capacity - 2):
                 measure = demo._new_measure(rng, orgs, decided_before=today - timedelta(days=5))
-                demo._enroll(rng, session, measure, organizer_demo)
-            full_sessions.append(session.id)
-            capacities[session.id] = session.capacity
+                demo._enroll(rng, course, measure, organizer_demo)
+            full_courses.append(course.id)
+            capacities[course.id] = course.capacity
 
         # Referred measures handled by APCARS, waiting for a session.
         waiting = [demo._new_measure(rng, orgs, decided_before=today) for _ in range(measures)]
@@ -179,8 +180,8 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
         db.session.commit()
         return Scenario(
             organizers=organizers, facilitators=facilitators, today_parts=today_parts,
-            today_participants=today_participants, facilitator_session=facilitator_session,
-            full_sessions=full_sessions,
+            today_participants=today_participants, facilitator_course=facilitator_course,
+            full_courses=full_courses,
             waiting_measures=[m.id for m in waiting],
             waiting_participants=[m.participant_id for m in waiting],
             search_terms=sorted({m.participant.surname[:3].lower() for m in waiting}),
@@ -188,13 +189,13 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
         )
 
 
-def session_enrollments(session):
+def course_enrollments(course):
     import sqlalchemy as sa
 
     from stages.enrollment.models import Enrollment
     from stages.extensions import db
 
-    return list(db.session.scalars(sa.select(Enrollment).where(Enrollment.session_id == session.id)))
+    return list(db.session.scalars(sa.select(Enrollment).where(Enrollment.course_id == course.id)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,7 +367,7 @@ class User(threading.Thread):
     def my_parts(self) -> list[tuple[int, int]]:
         parts = self.scenario.today_parts
         if self.role == "facilitator":
-            mine = self.scenario.facilitator_session.get(self.email)
+            mine = self.scenario.facilitator_course.get(self.email)
             parts = [p for p in parts if p[0] == mine]
         return parts
 
@@ -374,17 +375,17 @@ class User(threading.Thread):
         s, rng = self.scenario, self.rng
         if self.role == "organizer":
             pages = [
-                "/", "/calendrier", f"/stages/{rng.choice(s.full_sessions)}",
+                "/", "/calendrier", f"/stages/{rng.choice(s.full_courses)}",
                 f"/stages/{rng.choice(s.today_parts)[0]}",
                 "search",
                 f"/personnes/{rng.choice(s.waiting_participants)}", "/tableau-de-bord",
             ]
         else:
-            session_id, part_id = rng.choice(self.my_parts())
+            course_id, part_id = rng.choice(self.my_parts())
             pages = [
-                "/", "/calendrier", f"/stages/{session_id}",
-                f"/stages/{session_id}/presence/{part_id}",
-                f"/personnes/{rng.choice(s.today_participants[session_id])}",
+                "/", "/calendrier", f"/stages/{course_id}",
+                f"/stages/{course_id}/presence/{part_id}",
+                f"/personnes/{rng.choice(s.today_participants[course_id])}",
             ]
         page = rng.choice(pages)
         if page == "search":
@@ -404,14 +405,14 @@ class User(threading.Thread):
             self.call("browse", "GET", f"{target.path}?{target.query}")
 
     def attendance(self):
-        session_id, part_id = self.rng.choice(self.my_parts())
-        path = f"/stages/{session_id}/presence/{part_id}"
+        course_id, part_id = self.rng.choice(self.my_parts())
+        path = f"/stages/{course_id}/presence/{part_id}"
         status, _loc, html = self.call("attendance_page", "GET", path)
         token = _csrf(html)
         ids = sorted({int(i) for i in STATUS_FIELD.findall(html)})
         if status != 200 or not token or not ids:
             return
-        part_index = [p for sid, p in self.scenario.today_parts if sid == session_id].index(part_id)
+        part_index = [p for sid, p in self.scenario.today_parts if sid == course_id].index(part_id)
         arrival = "09:50" if part_index % 2 == 0 else "13:50"
         values, data = {}, {"csrf_token": token}
         for enrollment_id in ids:
@@ -431,23 +432,23 @@ class User(threading.Thread):
             match = CHANGED_FLASH.search(page)
             changed = int(match.group(1)) if match else None
         with self.shared.lock:
-            self.shared.saves.append(Save(self.email, (session_id, part_id), values, sent, received, changed))
+            self.shared.saves.append(Save(self.email, (course_id, part_id), values, sent, received, changed))
 
     def enroll(self):
         with self.shared.lock:
             pool = self.shared.pool
             measure_id = self.rng.choice(pool) if pool else self.rng.choice(self.scenario.waiting_measures)
-        session_id = self.rng.choice(self.scenario.full_sessions)
+        course_id = self.rng.choice(self.scenario.full_courses)
         path = f"/mesures/{measure_id}/inscrire"
         status, _loc, html = self.call("enroll_form", "GET", path)
         token = _csrf(html)
         if status != 200 or not token:
             return
         status, _loc, html = self.call(
-            "enroll", "POST", path, {"session": session_id, "csrf_token": token}, expect=(200, 302))
+            "enroll", "POST", path, {"course": course_id, "csrf_token": token}, expect=(200, 302))
         with self.shared.lock:
             if status == 302:
-                self.shared.enrolled.append((measure_id, session_id))
+                self.shared.enrolled.append((measure_id, course_id))
                 if measure_id in self.shared.pool:
                     self.shared.pool.remove(measure_id)
             elif status == 200:
@@ -538,19 +539,19 @@ def check_database(app, scenario: Scenario, shared: Shared, load_emails: list[st
     from stages.attendance.models import AttendanceMark, AttendanceRevision
     from stages.auth.models import User as UserModel
     from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment
-    from stages.enrollment.services import ACTIVE_STATUSES
+    from stages.enrollment.statuses import LIVE_STATUSES
     from stages.extensions import db
-    from stages.scheduling.models import CourseSession
+    from stages.scheduling.models import Course
 
     out: dict = {}
     with app.app_context():
         seat_counts = dict(db.session.execute(
-            sa.select(Enrollment.session_id, sa.func.count())
-            .where(Enrollment.status.in_(SEAT_HOLDING_STATUSES)).group_by(Enrollment.session_id)
+            sa.select(Enrollment.course_id, sa.func.count())
+            .where(Enrollment.status.in_(SEAT_HOLDING_STATUSES)).group_by(Enrollment.course_id)
         ).all())
         overbooked, mismatches, full_state = [], [], {}
         for sid, capacity, taken in db.session.execute(
-            sa.select(CourseSession.id, CourseSession.capacity, CourseSession.seats_taken)
+            sa.select(Course.id, Course.capacity, Course.seats_taken)
         ):
             held = seat_counts.get(sid, 0)
             if taken > capacity or held > capacity:
@@ -559,7 +560,7 @@ def check_database(app, scenario: Scenario, shared: Shared, load_emails: list[st
                 mismatches.append({"session": sid, "seats_taken": taken, "holding": held})
             if sid in scenario.capacities:
                 waitlisted = db.session.scalar(sa.select(sa.func.count()).where(
-                    Enrollment.session_id == sid, Enrollment.status == "waitlisted"))
+                    Enrollment.course_id == sid, Enrollment.status == "waitlisted"))
                 full_state[sid] = {"capacity": capacity, "seats_taken": taken, "holding": held,
                                    "waitlisted": waitlisted}
         out["overbooked"] = overbooked
@@ -567,19 +568,19 @@ def check_database(app, scenario: Scenario, shared: Shared, load_emails: list[st
         out["nearly_full_sessions_after"] = full_state
 
         live = {(m, s) for m, s in db.session.execute(
-            sa.select(Enrollment.measure_id, Enrollment.session_id).where(Enrollment.status.in_(ACTIVE_STATUSES)))}
+            sa.select(Enrollment.measure_id, Enrollment.course_id).where(Enrollment.status.in_(LIVE_STATUSES)))}
         out["lost_enrollments"] = [pair for pair in shared.enrolled if pair not in live]
         out["double_enrollments"] = [
             {"measure": m, "live": n} for m, n in db.session.execute(
                 sa.select(Enrollment.measure_id, sa.func.count())
-                .where(Enrollment.status.in_(ACTIVE_STATUSES))
+                .where(Enrollment.status.in_(LIVE_STATUSES))
                 .group_by(Enrollment.measure_id).having(sa.func.count() > 1))
         ]
         out["duplicate_waitlist_positions"] = [
             {"session": s, "position": p, "count": n} for s, p, n in db.session.execute(
-                sa.select(Enrollment.session_id, Enrollment.waitlist_position, sa.func.count())
+                sa.select(Enrollment.course_id, Enrollment.waitlist_position, sa.func.count())
                 .where(Enrollment.waitlist_position.is_not(None))
-                .group_by(Enrollment.session_id, Enrollment.waitlist_position)
+                .group_by(Enrollment.course_id, Enrollment.waitlist_position)
                 .having(sa.func.count() > 1))
         ]
 

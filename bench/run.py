@@ -66,7 +66,7 @@ class Page:
     data: dict | None = None
     extra: bool = False  # beyond the issue's list: context, not a target
     # A term searched with the page's search form once, before the timed requests: the search
-    # is POSTed and kept in the login session (names stay out of URLs, see stages.search).
+    # is POSTed and kept in the login session (names stay out of URLs, see stages.search_terms).
     search: str | None = None
 
 
@@ -288,7 +288,7 @@ def _measure_databases(urls: dict[str, str], args) -> dict:
     import sqlalchemy as sa
 
     from stages.extensions import db
-    from stages.generate import bench_targets
+    from bench.generate import bench_targets
 
     databases = []
     for label, url in urls.items():
@@ -341,14 +341,14 @@ def _context(targets) -> dict:
     from stages.auth.models import User
     from stages.enrollment.models import LegalMeasure, Participant
     from stages.extensions import db
-    from stages.generate import BENCH_LIAISON
-    from stages.scheduling.models import CourseSession
+    from bench.generate import BENCH_LIAISON
+    from stages.scheduling.models import Course
 
     liaison = db.session.scalar(sa.select(User).where(User.email == BENCH_LIAISON))
     scope = [org.id for org in liaison.organizations]
     key = targets.search_prefix
     return {
-        "sessions": db.session.scalar(sa.select(sa.func.count(CourseSession.id))),
+        "sessions": db.session.scalar(sa.select(sa.func.count(Course.id))),
         "participants": db.session.scalar(sa.select(sa.func.count(Participant.id))),
         "measures": db.session.scalar(sa.select(sa.func.count(LegalMeasure.id))),
         "liaison_scope_measures": db.session.scalar(
@@ -370,15 +370,15 @@ def _public_targets(targets) -> dict:
 
 def _pages(t, requests: int) -> list[Page]:
     few = max(10, requests // 2)
-    session = f"/stages/{t.session_id}"
-    attendance = f"{session}/presence/{t.part_id}"
+    course = f"/stages/{t.course_id}"
+    attendance = f"{course}/presence/{t.part_id}"
     return [
         Page("calendar", "Calendrier du mois", "organizer", "GET", "/calendrier",
              target_ms=HTML_TARGET, requests=requests),
-        Page("session", "Page du stage", "organizer", "GET", session,
+        Page("session", "Page du stage", "organizer", "GET", course,
              target_ms=HTML_TARGET, requests=requests),
         Page("roster_pdf", "Feuille d'émargement (PDF)", "organizer", "GET",
-             f"{session}/emargement.pdf", target_ms=PDF_TARGET, requests=few),
+             f"{course}/emargement.pdf", target_ms=PDF_TARGET, requests=few),
         Page("attendance", "Page de présence", "organizer", "GET", attendance,
              target_ms=HTML_TARGET, requests=requests),
         Page("attendance_save", "Enregistrement de la présence", "organizer", "POST", attendance,
@@ -397,7 +397,7 @@ def _pages(t, requests: int) -> list[Page]:
         Page("verification", "Vérification d'une attestation", None, "GET",
              f"/verification/{t.certificate_code}", target_ms=HTML_TARGET, requests=requests),
         Page("bulk_enroll", "Inscription groupée de 12 personnes", "organizer", "POST",
-             f"/stages/{t.enroll_session_id}/inscrire", expect=302, requests=few,
+             f"/stages/{t.enroll_course_id}/inscrire", expect=302, requests=few,
              data={"measure": [str(i) for i in t.measure_ids]}),
         Page("calendar_admin", "Calendrier du mois, admin (toute la France)", "admin", "GET",
              "/calendrier", requests=requests, extra=True),
@@ -420,10 +420,10 @@ class _Undo:
     def __init__(self, targets):
         import sqlalchemy as sa
 
-        from stages.attendance.services import EXPECTED_STATUSES
+        from stages.enrollment.statuses import SEAT_HOLDING_STATUSES
         from stages.enrollment.models import Enrollment, LegalMeasure
         from stages.extensions import db
-        from stages.scheduling.models import CourseSession
+        from stages.scheduling.models import Course
 
         self.targets = targets
         self.engine = db.engine
@@ -432,12 +432,12 @@ class _Undo:
             .where(LegalMeasure.id.in_(targets.measure_ids))
         ).all()
         self.seats = db.session.scalar(
-            sa.select(CourseSession.seats_taken).where(CourseSession.id == targets.enroll_session_id)
+            sa.select(Course.seats_taken).where(Course.id == targets.enroll_course_id)
         )
         self.expected = list(db.session.scalars(
             sa.select(Enrollment.id).where(
-                Enrollment.session_id == targets.session_id,
-                Enrollment.status.in_(EXPECTED_STATUSES),
+                Enrollment.course_id == targets.course_id,
+                Enrollment.status.in_(SEAT_HOLDING_STATUSES),
             ).order_by(Enrollment.id)
         ))
         self.toggle = 0
@@ -455,11 +455,11 @@ class _Undo:
         import sqlalchemy as sa
 
         from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure
-        from stages.scheduling.models import CourseSession
+        from stages.scheduling.models import Course
 
         t = self.targets
         mine = sa.select(Enrollment.id).where(
-            Enrollment.session_id == t.enroll_session_id, Enrollment.measure_id.in_(t.measure_ids)
+            Enrollment.course_id == t.enroll_course_id, Enrollment.measure_id.in_(t.measure_ids)
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(EnrollmentEvent).where(EnrollmentEvent.enrollment_id.in_(mine)))
@@ -467,7 +467,7 @@ class _Undo:
             for measure_id, status, changed in self.measures:
                 conn.execute(sa.update(LegalMeasure).where(LegalMeasure.id == measure_id)
                              .values(status=status, status_changed_at=changed))
-            conn.execute(sa.update(CourseSession).where(CourseSession.id == t.enroll_session_id)
+            conn.execute(sa.update(Course).where(Course.id == t.enroll_course_id)
                          .values(seats_taken=self.seats))
 
 
@@ -563,7 +563,7 @@ def _run_all(databases: list[_Database], calls: list, mode: str, etag_of) -> lis
 
 def _run_inprocess(databases: list[_Database], counter: _QueryCounter) -> list[Run]:
     """Through ``app.test_client()``: wall and CPU time of each call, the SQL it sent."""
-    from stages.generate import BENCH_ADMIN, BENCH_LIAISON, BENCH_ORGANIZER, BENCH_PASSWORD
+    from bench.generate import BENCH_ADMIN, BENCH_LIAISON, BENCH_ORGANIZER, BENCH_PASSWORD
 
     calls = []
     for database in databases:
@@ -654,7 +654,7 @@ def _free_port() -> int:
 
 def _run_gunicorn(databases: list[_Database]) -> list[Run]:
     """Through gunicorn, one server per database (2 sync workers each, loopback only)."""
-    from stages.generate import BENCH_ADMIN, BENCH_LIAISON, BENCH_ORGANIZER, BENCH_PASSWORD
+    from bench.generate import BENCH_ADMIN, BENCH_LIAISON, BENCH_ORGANIZER, BENCH_PASSWORD
 
     gunicorn = Path(sys.executable).with_name("gunicorn")
     processes = []

@@ -14,23 +14,14 @@ from werkzeug.routing import IntegerConverter
 from stages.extensions import csrf, db, limiter, login_manager, migrate
 
 
-# Each module defines a blueprint named ``bp``.
-BLUEPRINT_MODULES = (
-    "stages.home",
-    "stages.auth.views",
-    "stages.scheduling.views",
-    "stages.scheduling.calendar_views",
-    "stages.enrollment.views",
-    "stages.enrollment.convocation_views",
-    "stages.enrollment.import_views",
-    "stages.attendance.views",
-    "stages.jobs.views",
-    "stages.certificates.views",
-    "stages.calendar_feeds.views",
-    "stages.reports.views",
-    "stages.auth.audit_views",
-    "stages.enrollment.subject_views",
+# The areas in their one-way order (STYLE.md): a higher area may import a lower one, never the
+# reverse. Each area's rules register with the permission helper; each area's views define one
+# blueprint named after it, ``bp``, and register what the area adds to lower areas' pages.
+AREAS = (
+    "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates", "reports",
+    "privacy", "home", "jobs",
 )
+AREAS_WITH_RULES = ("auth", "scheduling", "enrollment", "certificates", "reports")
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -80,21 +71,20 @@ def create_app(config=None) -> Flask:
     _init_login(app)
     _register_sqlite_pragmas(app)
 
+    from stages.auth.security import register_security
     from stages.errors import register_error_handlers
-    from stages.security import register_security
 
-    for module in BLUEPRINT_MODULES:
-        app.register_blueprint(importlib.import_module(module).bp)
+    for area in AREAS_WITH_RULES:
+        importlib.import_module(f"stages.{area}.rules")
+    for area in AREAS:
+        app.register_blueprint(importlib.import_module(f"stages.{area}.views").bp)
     register_error_handlers(app)
     register_security(app)
     _register_template_helpers(app)
 
-    from stages.cli import stages_cli
-    from stages.jobs import cli as _jobs_cli  # noqa: F401  (adds the scheduler commands)
-    from stages import backup_cli as _backup_cli  # noqa: F401  (adds backup / restore)
-    from stages import bench_cli  # noqa: F401  (adds `flask stages generate`)
+    from stages.cli import register_cli
 
-    app.cli.add_command(stages_cli)
+    register_cli(app)
     return app
 
 
@@ -144,9 +134,9 @@ def _navigation() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     role = current_user.role
-    items = [("reports.dashboard" if role == Role.LIAISON else "main.index", "Tableau de bord")]
+    items = [("reports.dashboard" if role == Role.LIAISON else "home.index", "Tableau de bord")]
     if role != Role.LIAISON:
-        items.append(("calendar.month", "Calendrier"))
+        items.append(("scheduling.calendar_month", "Calendrier"))
     if role in (Role.ADMIN, Role.ORGANIZER):
         items += [
             ("enrollment.measures", "Personnes"),
@@ -157,10 +147,10 @@ def _navigation() -> list[NavItem]:
         items.append(("reports.statistics", "Statistiques"))
     if role == Role.ADMIN:
         items += [
-            ("scheduling.organizations", "Organisations"),
+            ("auth.organizations", "Organisations"),
             ("auth.users", "Comptes"),
             ("jobs.runs", "Tâches"),
-            ("audit_log.entries", "Journal"),
+            ("privacy.audit_log", "Journal"),
         ]
     items.append(("auth.profile", "Mon compte"))
     return [NavItem(endpoint, label, url_for(endpoint)) for endpoint, label in items]
@@ -169,6 +159,7 @@ def _navigation() -> list[NavItem]:
 def _register_template_helpers(app: Flask) -> None:
     from stages import timeutil
     from stages.auth.audit import action_label
+    from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
     app.jinja_env.filters["fr_date"] = timeutil.fr_date
@@ -180,6 +171,9 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["euros"] = lambda cents: (
         f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""
     )
+
+    app.jinja_env.globals["deadline_state"] = measure_deadline_state
+    app.jinja_env.globals["is_after_deadline"] = is_after_deadline
 
     @app.context_processor
     def inject_layout():

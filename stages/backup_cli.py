@@ -1,16 +1,16 @@
 """``flask stages backup`` and ``flask stages restore``: whole-database backups (see stages.backup).
 
-Imported by ``create_app`` for its side effect: the commands are added to ``stages_cli``.
+``stages.cli`` adds these commands to ``flask stages``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 from flask import current_app
 
 from stages import backup
-from stages.cli import stages_cli
 from stages.errors import DomainError
 from stages.extensions import db
 
@@ -43,8 +43,9 @@ def _release_connections() -> None:
     db.engine.dispose()
 
 
-@stages_cli.command("backup")
+@click.command("backup")
 @click.argument("path", metavar="[FICHIER]", required=False, type=click.Path(path_type=Path))
+@with_appcontext
 def backup_command(path: Path | None) -> None:
     """Back up the whole database (SQLite: online backup API; PostgreSQL: pg_dump).
 
@@ -67,7 +68,7 @@ def backup_command(path: Path | None) -> None:
     )
 
 
-@stages_cli.command("restore")
+@click.command("restore")
 @click.argument(
     "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -80,6 +81,7 @@ def backup_command(path: Path | None) -> None:
     is_flag=True,
     help="Ne pas sauvegarder la base actuelle avant de la remplacer.",
 )
+@with_appcontext
 def restore_command(path: Path, yes: bool, skip_safety_backup: bool) -> None:
     """Replace the whole database with a backup made by ``flask stages backup``.
 

@@ -54,7 +54,7 @@ def demo_command(seed: int) -> None:
 def create_user_command(email, role, scopes, full_name, password) -> None:
     """Create an account with a role and its scope (organizations)."""
     from stages.auth.services import create_user
-    from stages.scheduling.models import Organization
+    from stages.auth.models import Organization
 
     organizations = []
     for scope in scopes:
@@ -150,7 +150,7 @@ def _progressbar(length: int, label: str):
 def _import_association(name: str | None):
     """The association named by ``--association`` (name or short name), or the only one."""
     from stages.enrollment.importer import normalize
-    from stages.scheduling.models import Organization, OrganizationKind
+    from stages.auth.models import Organization, OrganizationKind
 
     associations = db.session.scalars(
         sa.select(Organization)
@@ -187,3 +187,20 @@ def _echo_import_report(report, limit: int = 50) -> None:
         click.echo(f"  Ligne {row.line} : {row.remark}")
     if len(remarks) > limit:
         click.echo(f"  … et {len(remarks) - limit} autres lignes déjà connues ou en double.")
+
+
+def register_cli(app) -> None:
+    """``flask stages``: these commands, the scheduler's and the backups'; and ``generate`` when
+    the benchmark package is at hand (a source checkout, not an installed package)."""
+    from stages.backup_cli import backup_command, restore_command
+    from stages.jobs.cli import jobs_group, scheduler_command
+
+    for command in (scheduler_command, jobs_group, backup_command, restore_command):
+        stages_cli.add_command(command)
+    try:
+        from bench.cli import generate_command
+    except ImportError:
+        pass
+    else:
+        stages_cli.add_command(generate_command)
+    app.cli.add_command(stages_cli)

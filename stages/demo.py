@@ -22,14 +22,8 @@ from stages.enrollment.models import (
 )
 from stages.enrollment.services import search_key
 from stages.extensions import db
-from stages.scheduling.models import (
-    CourseSession,
-    Organization,
-    OrganizationKind,
-    SessionPart,
-    SessionStatus,
-    Venue,
-)
+from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, now_utc, today_local
 
 ORGANIZATIONS = [
@@ -137,8 +131,8 @@ def load_demo(seed: int = 2026) -> bool:
         )
     db.session.flush()
     already = db.session.scalar(
-        sa.select(sa.func.count(CourseSession.id)).where(
-            CourseSession.venue_id.in_([v.id for v in venues])
+        sa.select(sa.func.count(Course.id)).where(
+            Course.venue_id.in_([v.id for v in venues])
         )
     )
     if already:
@@ -146,7 +140,7 @@ def load_demo(seed: int = 2026) -> bool:
     apcars = [accounts["intervenant@demo.stages.test"], accounts["m.diallo@demo.stages.test"]]
     scelles = [accounts["l.fabre@demo.stages.test"], accounts["a.roux@demo.stages.test"]]
     organizer = accounts["organisation@demo.stages.test"]
-    _create_sessions(rng, orgs, venues, apcars, scelles, organizer)
+    _create_courses(rng, orgs, venues, apcars, scelles, organizer)
     _create_waiting_referrals(rng, orgs, count=18)
     _issue_certificates_and_bilans(organizer)
     return True
@@ -182,33 +176,33 @@ def _get_or_create_user(email, name, role, password, organizations) -> User:
     return user
 
 
-def _session_dates(today: date) -> list[date]:
+def _course_dates(today: date) -> list[date]:
     """About every three weeks, on Thursdays, from six months ago to six months ahead."""
     start = today - timedelta(days=182)
     start += timedelta(days=(3 - start.weekday()) % 7)  # next Thursday
     return [start + timedelta(weeks=3 * i) for i in range(18)]
 
 
-def _create_sessions(rng, orgs, venues, apcars, scelles, organizer) -> None:
+def _create_courses(rng, orgs, venues, apcars, scelles, organizer) -> None:
     today = today_local()
-    for index, day in enumerate(_session_dates(today)):
+    for index, day in enumerate(_course_dates(today)):
         venue = venues[index % 2]
         two_days = index % 4 == 3
         days = [day, day + timedelta(days=1)] if two_days else [day]
         parts = [
-            SessionPart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
+            CoursePart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
             for d in days
             for start, end in (MORNING, AFTERNOON)
         ]
         if day < today - timedelta(days=14):
-            status = SessionStatus.CLOSED
+            status = CourseStatus.CLOSED
         elif day < today:
-            status = SessionStatus.HELD
+            status = CourseStatus.HELD
         elif index == 17:
-            status = SessionStatus.DRAFT
+            status = CourseStatus.DRAFT
         else:
-            status = SessionStatus.SCHEDULED
-        session = CourseSession(
+            status = CourseStatus.SCHEDULED
+        course = Course(
             title="Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
             venue=venue,
             status=status,
@@ -223,15 +217,15 @@ def _create_sessions(rng, orgs, venues, apcars, scelles, organizer) -> None:
             created_by_id=organizer.id,
         )
         if index == 12:
-            session.status = SessionStatus.CANCELLED
-            session.cancel_reason = "Salle indisponible (réquisition de la préfecture)."
-        db.session.add(session)
+            course.status = CourseStatus.CANCELLED
+            course.cancel_reason = "Salle indisponible (réquisition de la préfecture)."
+        db.session.add(course)
         db.session.flush()
-        if session.status in (SessionStatus.DRAFT, SessionStatus.CANCELLED):
+        if course.status in (CourseStatus.DRAFT, CourseStatus.CANCELLED):
             continue
-        for _ in range(rng.randint(8, min(14, session.capacity))):
+        for _ in range(rng.randint(8, min(14, course.capacity))):
             measure = _new_measure(rng, orgs, decided_before=day)
-            _enroll(rng, session, measure, organizer)
+            _enroll(rng, course, measure, organizer)
 
 
 def _new_participant(rng) -> Participant:
@@ -283,8 +277,8 @@ def _new_measure(rng, orgs, decided_before: date) -> LegalMeasure:
     return measure
 
 
-def _enroll(rng, session: CourseSession, measure: LegalMeasure, organizer: User) -> None:
-    past = session.status in (SessionStatus.HELD, SessionStatus.CLOSED)
+def _enroll(rng, course: Course, measure: LegalMeasure, organizer: User) -> None:
+    past = course.status in (CourseStatus.HELD, CourseStatus.CLOSED)
     if past:
         status = rng.choices(
             [
@@ -299,10 +293,10 @@ def _enroll(rng, session: CourseSession, measure: LegalMeasure, organizer: User)
         status = rng.choice([EnrollmentStatus.SUMMONED, EnrollmentStatus.CONFIRMED])
     enrollment = Enrollment(
         measure=measure,
-        session=session,
+        course=course,
         status=status,
         created_by_id=organizer.id,
-        convocation_sent_at=now_utc() if not past else session.starts_at - timedelta(days=30),
+        convocation_sent_at=now_utc() if not past else course.starts_at - timedelta(days=30),
     )
     db.session.add(enrollment)
     db.session.add(
@@ -313,13 +307,13 @@ def _enroll(rng, session: CourseSession, measure: LegalMeasure, organizer: User)
     )
     measure.status = MeasureStatus(status.value)
     if status in SEAT_HOLDING_STATUSES:
-        session.seats_taken += 1
+        course.seats_taken += 1
     if past:
-        _mark_attendance(rng, enrollment, session, status, organizer)
+        _mark_attendance(rng, enrollment, course, status, organizer)
 
 
-def _mark_attendance(rng, enrollment, session, status, organizer) -> None:
-    parts = session.parts
+def _mark_attendance(rng, enrollment, course, status, organizer) -> None:
+    parts = course.parts
     if status == EnrollmentStatus.ATTENDED:
         marks = [
             AttendanceStatus.LATE if rng.random() < 0.08 else AttendanceStatus.PRESENT
@@ -343,20 +337,20 @@ def _mark_attendance(rng, enrollment, session, status, organizer) -> None:
 
 def _issue_certificates_and_bilans(organizer: User) -> None:
     """Closed sessions get their attestations; those closed over a month ago, their bilans."""
-    from stages.certificates.issuing import issue_for_session
+    from stages.certificates.issuing import issue_for_course
     from stages.reports.bilans import bilan_authorities, mark_bilan_sent
 
     db.session.flush()
     closed = db.session.scalars(
-        sa.select(CourseSession)
-        .where(CourseSession.status == SessionStatus.CLOSED)
-        .order_by(CourseSession.starts_at)
+        sa.select(Course)
+        .where(Course.status == CourseStatus.CLOSED)
+        .order_by(Course.starts_at)
     ).all()
-    for session in closed:
-        issue_for_session(session, by=organizer)
-        if session.ends_at < now_utc() - timedelta(days=30):
-            for authority in bilan_authorities(session):
-                mark_bilan_sent(session, authority.authority_id, by=organizer)
+    for course in closed:
+        issue_for_course(course, by=organizer)
+        if course.ends_at < now_utc() - timedelta(days=30):
+            for authority in bilan_authorities(course):
+                mark_bilan_sent(course, authority.authority_id, by=organizer)
 
 
 def _create_waiting_referrals(rng, orgs, count: int) -> None:

@@ -1,8 +1,12 @@
-"""The domain error that services raise, and the French error pages."""
+"""The domain error that services raise, how a view turns it into a French message, and the
+French error pages."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, flash, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -15,6 +19,49 @@ class DomainError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+@dataclass
+class Outcome:
+    """How a user action went: ``ok``, or refused with a French ``message``."""
+
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message is None
+
+
+@contextmanager
+def refused(form=None, *, field=None, also: dict[type[Exception], str] | None = None):
+    """Run one user action; a refusal undoes all of it and tells the user why.
+
+    A ``DomainError`` (or an exception listed in ``also``, with the message to show) rolls the
+    transaction back; its message goes to ``field``'s or ``form``'s errors when the page shows the
+    form again, otherwise it is flashed. The caller reads ``outcome.ok`` after the block::
+
+        with refused(form) as outcome:
+            services.update_measure(measure, data)
+            db.session.commit()
+        if outcome.ok:
+            return redirect(...)
+    """
+    outcome = Outcome()
+    caught = (DomainError, *(also or {}))
+    try:
+        yield outcome
+    except caught as error:
+        db.session.rollback()
+        if isinstance(error, DomainError):
+            outcome.message = error.message
+        else:
+            outcome.message = next(m for kind, m in also.items() if isinstance(error, kind))
+        if field is not None:
+            field.errors = [*field.errors, outcome.message]
+        elif form is not None:
+            form.form_errors.append(outcome.message)
+        else:
+            flash(outcome.message, "error")
 
 
 ERROR_TEXTS = {

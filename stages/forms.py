@@ -24,3 +24,7 @@ def strip_filter(value):
     if isinstance(value, str):
         value = "".join(ch for ch in value if ch >= " " or ch in "\n\t").strip()
     return value
+
+
+# The keyword arguments of every free-text field: trimmed, control characters dropped.
+TEXT = {"filters": [strip_filter]}

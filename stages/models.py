@@ -16,20 +16,19 @@ from stages.enrollment.models import (
 from stages.jobs.models import JobRun
 from stages.reports.models import Bilan
 from stages.scheduling.models import (
-    CourseSession,
+    Course,
     FacilitatorBooking,
-    Organization,
-    OrganizationKind,
-    SessionChange,
-    SessionPart,
-    SessionStatus,
+    CourseChange,
+    CoursePart,
+    CourseStatus,
     Venue,
 )
+from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
     "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
-    "Certificate", "CourseSession", "FacilitatorBooking", "SessionChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
+    "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization", "OrganizationKind",
-    "Participant", "Payer", "PaymentStatus", "Role", "SessionPart", "SessionStatus", "User",
+    "Participant", "Payer", "PaymentStatus", "Role", "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

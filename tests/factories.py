@@ -14,14 +14,8 @@ from stages.enrollment.models import (
     Participant,
 )
 from stages.extensions import db
-from stages.scheduling.models import (
-    CourseSession,
-    Organization,
-    OrganizationKind,
-    SessionPart,
-    SessionStatus,
-    Venue,
-)
+from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, today_local
 
 PASSWORD = "correct horse battery staple"
@@ -80,23 +74,23 @@ def venue(**kw) -> Venue:
     return place
 
 
-def session(
+def course(
     venue=None,
     organizations=(),
     facilitators=(),
     day: date | None = None,
     parts=((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30))),
-    status=SessionStatus.SCHEDULED,
+    status=CourseStatus.SCHEDULED,
     capacity=12,
     **kw,
-) -> CourseSession:
+) -> Course:
     venue = venue or globals()["venue"]()
     day = day or today_local() + timedelta(days=14)
     built_parts = [
-        SessionPart(starts_at=local_to_utc(day, start), ends_at=local_to_utc(day, end))
+        CoursePart(starts_at=local_to_utc(day, start), ends_at=local_to_utc(day, end))
         for start, end in parts
     ]
-    course = CourseSession(
+    course = Course(
         title=kw.pop("title", "Stage de sensibilisation"),
         venue=venue,
         status=status,
@@ -147,27 +141,27 @@ def measure(participant=None, authority=None, handling=None, **kw) -> LegalMeasu
     return item
 
 
-def enrollment(measure, session, status=EnrollmentStatus.SUMMONED, **kw) -> Enrollment:
-    item = Enrollment(measure=measure, session=session, status=status, **kw)
+def enrollment(measure, course, status=EnrollmentStatus.SUMMONED, **kw) -> Enrollment:
+    item = Enrollment(measure=measure, course=course, status=status, **kw)
     db.session.add(item)
-    session.seats_taken += 1
+    course.seats_taken += 1
     db.session.flush()
     return item
 
 
-def session_at(
+def course_at(
     spans,
     venue=None,
     organizations=(),
     facilitators=(),
-    status=SessionStatus.SCHEDULED,
+    status=CourseStatus.SCHEDULED,
     capacity=12,
     **kw,
-) -> CourseSession:
+) -> Course:
     """A session whose parts are given as aware (start, end) datetimes, e.g. in UTC."""
     venue = venue or globals()["venue"]()
-    built_parts = [SessionPart(starts_at=start, ends_at=end) for start, end in spans]
-    course = CourseSession(
+    built_parts = [CoursePart(starts_at=start, ends_at=end) for start, end in spans]
+    course = Course(
         title=kw.pop("title", "Stage de sensibilisation"),
         venue=venue,
         status=status,
@@ -199,7 +193,7 @@ def attendance_mark(enrollment, part, status=None, **kw):
     return mark
 
 
-def closed_session_with(
+def closed_course_with(
     people=2,
     organizations=(),
     authority=None,
@@ -213,9 +207,9 @@ def closed_session_with(
     from stages.attendance.models import AttendanceStatus
     from stages.enrollment.models import MeasureStatus
 
-    course = session(
+    closed = course(
         organizations=organizations, day=day or today_local() - timedelta(days=3),
-        status=SessionStatus.CLOSED, **kw,
+        status=CourseStatus.CLOSED, **kw,
     )
     measure_status = {
         EnrollmentStatus.ATTENDED: MeasureStatus.ATTENDED,
@@ -226,15 +220,15 @@ def closed_session_with(
     enrollments = []
     for _ in range(people):
         item = enrollment(
-            measure(authority=authority, handling=handling, status=measure_status), course,
+            measure(authority=authority, handling=handling, status=measure_status), closed,
             status=status,
         )
         if status in (EnrollmentStatus.ATTENDED, EnrollmentStatus.PARTLY_ATTENDED):
-            parts = course.parts if status == EnrollmentStatus.ATTENDED else course.parts[:1]
+            parts = closed.parts if status == EnrollmentStatus.ATTENDED else closed.parts[:1]
             for part in parts:
                 attendance_mark(item, part, AttendanceStatus.PRESENT)
         enrollments.append(item)
-    return course, enrollments
+    return closed, enrollments
 
 
 # --- Reports: certificates and bulk measures ---------------------------------------------------

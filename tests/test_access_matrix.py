@@ -31,7 +31,7 @@ PUBLIC = set(ROLES)
 
 # endpoint → roles that get in (everyone else: 403 when logged in, the login page when not).
 EXPECTED = {
-    "main.index": ALL_STAFF,
+    "home.index": ALL_STAFF,
     "auth.login": PUBLIC,
     "auth.login_code": PUBLIC,
     "auth.logout": PUBLIC,
@@ -45,30 +45,30 @@ EXPECTED = {
     "auth.user_reset_password": ADMIN,
     "auth.user_reset_totp": ADMIN,
     "auth.user_unlock": ADMIN,
-    "audit_log.entries": ADMIN,
-    "audit_log.export": ADMIN,
+    "privacy.audit_log": ADMIN,
+    "privacy.audit_log_export": ADMIN,
     "jobs.runs": ADMIN,
-    "scheduling.organizations": ADMIN,
-    "scheduling.organization_form": ADMIN,
-    "scheduling.organization_archive": ADMIN,
+    "auth.organizations": ADMIN,
+    "auth.organization_form": ADMIN,
+    "auth.organization_archive": ADMIN,
     "scheduling.venues": ORGANIZERS,
     "scheduling.venue_form": ORGANIZERS,
     "scheduling.venue_archive": ORGANIZERS,
-    "scheduling.session_create": ORGANIZERS,
+    "scheduling.course_create": ORGANIZERS,
     "scheduling.series_create": ORGANIZERS,
-    "scheduling.session_detail": {"admin", "organizer", "facilitator"},
-    "scheduling.session_edit": THIS_SESSION_EDIT,
-    "scheduling.session_status": THIS_SESSION_EDIT,
-    "scheduling.session_cancel": THIS_SESSION_EDIT,
-    "calendar.month": SESSION_VIEWERS,
-    "calendar.week": SESSION_VIEWERS,
-    "calendar.list": SESSION_VIEWERS,
+    "scheduling.course_detail": {"admin", "organizer", "facilitator"},
+    "scheduling.course_edit": THIS_SESSION_EDIT,
+    "scheduling.course_status": THIS_SESSION_EDIT,
+    "scheduling.course_cancel": THIS_SESSION_EDIT,
+    "scheduling.calendar_month": SESSION_VIEWERS,
+    "scheduling.calendar_week": SESSION_VIEWERS,
+    "scheduling.calendar_list": SESSION_VIEWERS,
     "calendar_feeds.my_feed": PUBLIC,  # the token authenticates, not the login
     "calendar_feeds.all_feed": PUBLIC,
     "calendar_feeds.venue_feed": PUBLIC,
     "calendar_feeds.organization_feed": PUBLIC,
     "calendar_feeds.regenerate_token": ALL_STAFF,
-    "calendar_feeds.session_ics": {"admin", "organizer", "facilitator"},
+    "calendar_feeds.course_ics": {"admin", "organizer", "facilitator"},
     "enrollment.measures": MEASURE_VIEWERS,
     "enrollment.participant_detail": THIS_PERSON_VIEW,
     "enrollment.participant_edit": THIS_SESSION_EDIT,
@@ -78,14 +78,14 @@ EXPECTED = {
     "enrollment.measure_withdraw": THIS_SESSION_EDIT,
     "enrollment.enrollment_status": THIS_SESSION_EDIT,
     "enrollment.enrollment_reschedule": THIS_SESSION_EDIT,
-    "enrollment.session_bulk_enroll": THIS_SESSION_EDIT,
-    "imports.upload": ORGANIZERS,
-    "imports.confirm": ORGANIZERS,
-    "convocations.enrollment_pdf": THIS_SESSION_EDIT,
-    "convocations.send": THIS_SESSION_EDIT,
-    "convocations.mark_by_post": THIS_SESSION_EDIT,
-    "convocations.send_all": THIS_SESSION_EDIT,
-    "convocations.session_pdf": THIS_SESSION_EDIT,
+    "enrollment.course_bulk_enroll": THIS_SESSION_EDIT,
+    "enrollment.import_upload": ORGANIZERS,
+    "enrollment.import_confirm": ORGANIZERS,
+    "enrollment.convocation_pdf": THIS_SESSION_EDIT,
+    "enrollment.convocation_send": THIS_SESSION_EDIT,
+    "enrollment.convocation_by_post": THIS_SESSION_EDIT,
+    "enrollment.course_convocations_send": THIS_SESSION_EDIT,
+    "enrollment.course_convocations_pdf": THIS_SESSION_EDIT,
     "attendance.roster": THIS_SESSION_RUN,
     "attendance.roster_download": THIS_SESSION_RUN,
     "attendance.take_attendance": THIS_SESSION_RUN,
@@ -93,7 +93,7 @@ EXPECTED = {
     "certificates.download": THIS_MEASURE_VIEW,
     "certificates.revoke": THIS_SESSION_EDIT,
     "certificates.replace": THIS_SESSION_EDIT,
-    "certificates.session_issue": THIS_SESSION_EDIT,
+    "certificates.course_issue": THIS_SESSION_EDIT,
     "certificates.verify_form": PUBLIC,
     "certificates.verify_code": PUBLIC,
     "certificates.verify_submit": PUBLIC,
@@ -103,13 +103,13 @@ EXPECTED = {
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
-    "subject_access.export_json": THIS_SESSION_EDIT,
-    "subject_access.export_pdf": THIS_SESSION_EDIT,
+    "privacy.subject_export_json": THIS_SESSION_EDIT,
+    "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,
 }
 # Routes about the closed session (certificates, bilans) rather than the coming one.
 CLOSED_SESSION_ENDPOINTS = {
-    "certificates.session_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+    "certificates.course_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
     "attendance.close",
 }
 
@@ -137,14 +137,14 @@ def world(make):
         "liaison": make.user(Role.LIAISON, [authority]),
         "liaison_other": make.user(Role.LIAISON, [other_authority]),
     }
-    session = make.session(organizations=[assoc], facilitators=[w.users["facilitator"]],
+    course = make.course(organizations=[assoc], facilitators=[w.users["facilitator"]],
                            day=today_local() + timedelta(days=20))
-    make.session(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
+    make.course(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
                  day=today_local() + timedelta(days=21))
     measure = make.measure(authority=authority, handling=assoc,
                            participant=make.participant(email="p@example.org"))
-    enrollment = make.enrollment(measure, session, status=EnrollmentStatus.SUMMONED)
-    closed, closed_enrollments = make.closed_session_with(
+    enrollment = make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED)
+    closed, closed_enrollments = make.closed_course_with(
         people=1, organizations=[assoc], authority=authority, handling=assoc,
         facilitators=[w.users["facilitator"]],
     )
@@ -152,15 +152,15 @@ def world(make):
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
     db.session.commit()
     w.params = {
-        "session_id": session.id, "part_id": session.parts[0].id,
+        "course_id": course.id, "part_id": course.parts[0].id,
         "participant_id": measure.participant_id, "measure_id": measure.id,
-        "enrollment_id": enrollment.id, "venue_id": session.venue_id, "organization_id": assoc.id,
+        "enrollment_id": enrollment.id, "venue_id": course.venue_id, "organization_id": assoc.id,
         "user_id": spare.id, "certificate_id": certificate.id,
         "authority_id": authority.id, "token": w.users["organizer"].feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv",
     }
-    w.closed_session_id = closed.id
+    w.closed_course_id = closed.id
     w.emails = {role: user.email for role, user in w.users.items()}
     return w
 
@@ -168,8 +168,8 @@ def world(make):
 def _url(rule, world):
     values = {}
     for name in rule.arguments:
-        if name == "session_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
-            values[name] = world.closed_session_id
+        if name == "course_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
+            values[name] = world.closed_course_id
         else:
             values[name] = world.params[name]
     return rule.build(values)[1]
@@ -227,5 +227,5 @@ def test_access_of_every_route(app, world):
 
 
 @pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
-def test_access_of_session_ending_routes(app, world, endpoint):
+def test_access_of_course_ending_routes(app, world, endpoint):
     assert _check(app, world, _clients(app, world), endpoint) == []

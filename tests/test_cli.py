@@ -6,13 +6,13 @@ from stages.auth.services import authenticate
 from stages.demo import DEMO_ACCOUNTS
 from stages.enrollment.models import LegalFrame, LegalMeasure
 from stages.extensions import db
-from stages.models import CourseSession, Enrollment, Participant, SessionStatus
+from stages.models import Course, Enrollment, Participant, CourseStatus
 
 
 def _counts():
     return tuple(
         db.session.scalar(sa.select(sa.func.count()).select_from(model))
-        for model in (User, CourseSession, Participant, LegalMeasure, Enrollment)
+        for model in (User, Course, Participant, LegalMeasure, Enrollment)
     )
 
 
@@ -27,23 +27,23 @@ def test_demo_loads_realistic_data_idempotently(runner):
     assert "déjà présentes" in result.output
     assert _counts() == first
 
-    sessions = db.session.scalars(sa.select(CourseSession)).all()
-    assert 12 <= len(sessions) <= 20
+    courses = db.session.scalars(sa.select(Course)).all()
+    assert 12 <= len(courses) <= 20
     frames = set(db.session.scalars(sa.select(LegalMeasure.frame)).all())
     assert frames == set(LegalFrame)
-    for s in sessions:
+    for s in courses:
         enrolled = sum(1 for _ in s.parts)  # parts exist on every session
         assert 2 <= enrolled <= 4
         count = db.session.scalar(
-            sa.select(sa.func.count()).where(Enrollment.session_id == s.id)
+            sa.select(sa.func.count()).where(Enrollment.course_id == s.id)
         )
-        if s.status in (SessionStatus.DRAFT, SessionStatus.CANCELLED):
+        if s.status in (CourseStatus.DRAFT, CourseStatus.CANCELLED):
             assert count == 0
         else:
             assert 8 <= count <= 14
             assert s.seats_taken == count
             assert {o.short_name for o in s.organizations} == {"APCARS", "Fondation Scelles"}
-    venues = {s.venue.name for s in sessions}
+    venues = {s.venue.name for s in courses}
     assert venues == {
         "Préfecture de la Région Île-de-France", "Maison de Justice et du Droit du 17e"
     }

@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 from stages.auth.models import Role
 from stages.enrollment.models import EnrollmentStatus, LegalMeasure, Participant
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, Organization, SessionStatus, Venue
+from stages.scheduling.models import Course, CourseStatus, Venue
+from stages.auth.models import Organization
 from stages.timeutil import today_local
 from tests.conftest import IsolatedClient
 from tests.factories import PASSWORD
@@ -104,17 +105,17 @@ def world(app, make):
     w.admin = make.user(Role.ADMIN)
     w.organizer = make.user(Role.ORGANIZER, [assoc])
     facilitator = make.user(Role.FACILITATOR, [assoc])
-    session = make.session(organizations=[assoc], facilitators=[facilitator],
+    course = make.course(organizations=[assoc], facilitators=[facilitator],
                            day=today_local() + timedelta(days=20))
-    make.session(organizations=[other_assoc], day=today_local() + timedelta(days=21))
+    make.course(organizations=[other_assoc], day=today_local() + timedelta(days=21))
     measure = make.measure(authority=authority, handling=assoc,
                            participant=make.participant(email="p@example.org"))
-    enrollment = make.enrollment(measure, session, status=EnrollmentStatus.SUMMONED)
+    enrollment = make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED)
     # A session that is over but not closed yet: what the attendance and closing pages expect.
-    past = make.session(organizations=[assoc], facilitators=[facilitator],
-                        day=today_local() - timedelta(days=2), status=SessionStatus.HELD)
+    past = make.course(organizations=[assoc], facilitators=[facilitator],
+                        day=today_local() - timedelta(days=2), status=CourseStatus.HELD)
     past_enrollment = make.enrollment(make.measure(authority=authority, handling=assoc), past)
-    closed, closed_enrollments = make.closed_session_with(
+    closed, closed_enrollments = make.closed_course_with(
         people=1, organizations=[assoc], authority=authority, handling=assoc,
         facilitators=[facilitator],
     )
@@ -122,20 +123,20 @@ def world(app, make):
     spare = make.user(Role.ORGANIZER, [assoc])
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
-    w.session_id, w.venue_id, w.measure_id = session.id, session.venue_id, measure.id
+    w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
     w.participant_id, w.enrollment_id = measure.participant_id, enrollment.id
-    w.past_session_id, w.past_part_id = past.id, past.parts[0].id
+    w.past_course_id, w.past_part_id = past.id, past.parts[0].id
     w.past_enrollment_id = past_enrollment.id
     w.certificate_id = certificate.id
     w.params = {
-        "session_id": session.id, "part_id": session.parts[0].id,
+        "course_id": course.id, "part_id": course.parts[0].id,
         "participant_id": measure.participant_id, "measure_id": measure.id,
-        "enrollment_id": enrollment.id, "venue_id": session.venue_id, "organization_id": assoc.id,
+        "enrollment_id": enrollment.id, "venue_id": course.venue_id, "organization_id": assoc.id,
         "user_id": spare.id, "certificate_id": certificate.id,
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "fmt": "csv",
     }
-    w.closed_session_id = closed.id
+    w.closed_course_id = closed.id
     w.enrollment_ids = [enrollment.id, past_enrollment.id, closed_enrollments[0].id]
     return w
 
@@ -149,7 +150,7 @@ def _logged_in(app, user) -> IsolatedClient:
 
 # Pages about a closed session, or one that is over (attendance, closing).
 CLOSED_SESSION_ENDPOINTS = {
-    "certificates.session_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+    "certificates.course_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
 }
 PAST_SESSION_ENDPOINTS = {"attendance.close", "attendance.take_attendance", "attendance.roster"}
 # Ending the login session would log the sweeping client out: checked on their own client.
@@ -159,10 +160,10 @@ SESSION_ENDING = {"auth.logout", "auth.logout_everywhere"}
 def _url(rule, world) -> str:
     values = {}
     for name in rule.arguments:
-        if name == "session_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
-            values[name] = world.closed_session_id
-        elif name == "session_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
-            values[name] = world.past_session_id
+        if name == "course_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
+            values[name] = world.closed_course_id
+        elif name == "course_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
+            values[name] = world.past_course_id
         elif name == "part_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
             values[name] = world.past_part_id
         else:
@@ -283,7 +284,7 @@ def test_the_sweep_covers_every_route(app):
 
 
 @pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
-def test_session_ending_routes_survive_hostile_input(app, world, endpoint):
+def test_course_ending_routes_survive_hostile_input(app, world, endpoint):
     """Logging out with a hostile body and query string: never a 500 (checked again logged in)."""
     for user in (world.admin, world.organizer):
         client = _logged_in(app, user)
@@ -350,7 +351,7 @@ def _referral_data(world, **overrides) -> dict:
     return data
 
 
-def _session_data(world, **overrides) -> dict:
+def _course_data(world, **overrides) -> dict:
     day = today_local() + timedelta(days=40 + next(_serial) % 300)
     data = {
         "title": "Stage", "venue": str(world.venue_id), "capacity": "12", "min_participants": "5",
@@ -400,7 +401,7 @@ def test_referral_form_property(admin_client, world):
     @given(field=st.sampled_from(REFERRAL_TEXT), value=HOSTILE)
     def run(field, value):
         response = _post(admin_client, "/personnes/nouvelle", _referral_data(world, **{field: value}))
-        urls = ["/personnes", "/tableau-de-bord", f"/stages/{world.session_id}/inscrire"]
+        urls = ["/personnes", "/tableau-de-bord", f"/stages/{world.course_id}/inscrire"]
         if _saved(response):
             urls.append(response.headers["Location"])
         _no_raw_script(admin_client, urls)
@@ -408,11 +409,11 @@ def test_referral_form_property(admin_client, world):
     run()
 
 
-def test_session_form_property(admin_client, world):
+def test_course_form_property(admin_client, world):
     @_settings(FOCUSED_EXAMPLES)
     @given(field=st.sampled_from(SESSION_TEXT), value=HOSTILE_FIELD)
     def run(field, value):
-        data = _session_data(world, **{field: value})
+        data = _course_data(world, **{field: value})
         response = _post(admin_client, "/stages/nouveau", data)
         urls = ["/calendrier/liste"]
         if _saved(response):
@@ -431,7 +432,7 @@ def test_venue_form_property(admin_client, world):
         url = f"/lieux/{world.venue_id}/modifier" if edit else "/lieux/nouveau"
         _post(admin_client, url, _venue_data(**{field: value}))
         _no_raw_script(admin_client, ["/lieux", f"/lieux/{world.venue_id}/modifier",
-                                      f"/stages/{world.session_id}", "/calendrier/liste"])
+                                      f"/stages/{world.course_id}", "/calendrier/liste"])
 
     run()
 
@@ -445,14 +446,14 @@ def test_organization_form_property(admin_client, world):
         if edit:
             data["kind"] = "association" if field != "kind" else value
         _post(admin_client, url, data)
-        _no_raw_script(admin_client, ["/organisations", "/calendrier", f"/stages/{world.session_id}"])
+        _no_raw_script(admin_client, ["/organisations", "/calendrier", f"/stages/{world.course_id}"])
 
     run()
 
 
 def test_attendance_notes_property(admin_client, world):
     eid = world.past_enrollment_id
-    url = f"/stages/{world.past_session_id}/presence/{world.past_part_id}"
+    url = f"/stages/{world.past_course_id}/presence/{world.past_part_id}"
 
     @_settings(FOCUSED_EXAMPLES)
     @given(note=HOSTILE, arrived=HOSTILE, reason=HOSTILE,
@@ -460,7 +461,7 @@ def test_attendance_notes_property(admin_client, world):
     def run(note, arrived, reason, status):
         _post(admin_client, url, {f"status-{eid}": status, f"note-{eid}": note,
                                   f"arrived-{eid}": arrived, "reason": reason})
-        _no_raw_script(admin_client, [url, f"/stages/{world.past_session_id}/emargement",
+        _no_raw_script(admin_client, [url, f"/stages/{world.past_course_id}/emargement",
                                       f"/personnes/{_participant_of(eid)}"])
 
     run()
@@ -478,7 +479,7 @@ def _fresh_measure_with_certificate(world):
 
     assoc = db.session.get(Organization, world.assoc_id)
     authority = db.session.get(Organization, world.authority_id)
-    _, enrollments = make.closed_session_with(
+    _, enrollments = make.closed_course_with(
         people=1, organizations=[assoc], authority=authority, handling=assoc,
         day=today_local() - timedelta(days=3 + next(_serial) % 200),
     )
@@ -495,11 +496,11 @@ def test_reasons_property(admin_client, world):
     @given(kind=st.sampled_from(["cancel", "withdraw", "revoke"]), reason=HOSTILE_FIELD)
     def run(kind, reason):
         if kind == "cancel":
-            session = make.session(organizations=[db.session.get(Organization, world.assoc_id)],
+            course = make.course(organizations=[db.session.get(Organization, world.assoc_id)],
                                    day=today_local() + timedelta(days=30 + next(_serial) % 300))
             db.session.commit()
-            _post(admin_client, f"/stages/{session.id}/annuler", {"reason": reason})
-            _no_raw_script(admin_client, [f"/stages/{session.id}", "/calendrier/liste?quand=tous"])
+            _post(admin_client, f"/stages/{course.id}/annuler", {"reason": reason})
+            _no_raw_script(admin_client, [f"/stages/{course.id}", "/calendrier/liste?quand=tous"])
         elif kind == "withdraw":
             measure = make.measure(authority=db.session.get(Organization, world.authority_id))
             db.session.commit()
@@ -535,7 +536,7 @@ def test_referral_stores_script_as_text(admin_client, world):
     detail = f"/personnes/{person.id}"
     _shown_escaped(admin_client, [detail])
     _shown_escaped(admin_client, ["/personnes", search(admin_client, "/personnes", "DURAND")])
-    _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{world.session_id}/inscrire",
+    _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{world.course_id}/inscrire",
                                   f"/personnes/{person.id}/modifier"])
 
 
@@ -547,8 +548,8 @@ def test_referral_refuses_a_formula(admin_client, world):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 3  # the world's
 
 
-def test_session_stores_script_as_text(admin_client, world):
-    data = _session_data(world, title=f"Stage {PAYLOAD}", notes=PAYLOAD)
+def test_course_stores_script_as_text(admin_client, world):
+    data = _course_data(world, title=f"Stage {PAYLOAD}", notes=PAYLOAD)
     response = _post(admin_client, "/stages/nouveau", data)
     assert _saved(response), response.get_data(as_text=True)
     day = data["parts-0-day"]
@@ -563,8 +564,8 @@ def test_venue_stores_script_as_text(admin_client, world):
                                  access_instructions=PAYLOAD))
     assert _saved(response), response.get_data(as_text=True)
     assert SCRIPT in db.session.get(Venue, world.venue_id).room
-    for url in ["/lieux", f"/stages/{world.session_id}", "/calendrier/liste",
-                f"/stages/{world.session_id}/emargement"]:
+    for url in ["/lieux", f"/stages/{world.course_id}", "/calendrier/liste",
+                f"/stages/{world.course_id}/emargement"]:
         _shown_escaped(admin_client, [url])
 
 
@@ -574,26 +575,26 @@ def test_organization_stores_script_as_text(admin_client, world):
                                         address=PAYLOAD))
     assert _saved(response), response.get_data(as_text=True)
     assert SCRIPT in db.session.get(Organization, world.assoc_id).name
-    for url in ["/organisations", "/calendrier", f"/stages/{world.session_id}"]:
+    for url in ["/organisations", "/calendrier", f"/stages/{world.course_id}"]:
         _no_raw_script(admin_client, [url])
     _shown_escaped(admin_client, ["/organisations"])
 
 
 def test_attendance_note_stores_script_as_text(admin_client, world):
     eid = world.past_enrollment_id
-    url = f"/stages/{world.past_session_id}/presence/{world.past_part_id}"
+    url = f"/stages/{world.past_course_id}/presence/{world.past_part_id}"
     response = _post(admin_client, url, {f"status-{eid}": "present", f"note-{eid}": PAYLOAD,
                                       "reason": "Saisie après coup"})
     assert _saved(response), response.get_data(as_text=True)
     _shown_escaped(admin_client, [f"/personnes/{_participant_of(eid)}"])
-    _no_raw_script(admin_client, [url, f"/stages/{world.past_session_id}/emargement"])
+    _no_raw_script(admin_client, [url, f"/stages/{world.past_course_id}/emargement"])
 
 
 def test_cancellation_reason_stores_script_as_text(admin_client, world):
-    response = _post(admin_client, f"/stages/{world.session_id}/annuler", {"reason": PAYLOAD})
+    response = _post(admin_client, f"/stages/{world.course_id}/annuler", {"reason": PAYLOAD})
     assert _saved(response), response.get_data(as_text=True)
-    assert db.session.get(CourseSession, world.session_id).status == SessionStatus.CANCELLED
-    _shown_escaped(admin_client, [f"/stages/{world.session_id}"])
+    assert db.session.get(Course, world.course_id).status == CourseStatus.CANCELLED
+    _shown_escaped(admin_client, [f"/stages/{world.course_id}"])
 
 
 def test_withdrawal_reason_stores_script_as_text(admin_client, world):

@@ -6,11 +6,11 @@ from stages.timeutil import today_local
 from tests.helpers import login, queries_for
 
 
-def _sessions(make, n, orgs, facilitators, first_day=1):
+def _courses(make, n, orgs, facilitators, first_day=1):
     venue = make.venue()
     authority = make.authority()
     for i in range(n):
-        s = make.session(
+        s = make.course(
             venue=venue, organizations=orgs, facilitators=facilitators,
             day=today_local() + timedelta(days=first_day + i),
         )
@@ -23,17 +23,17 @@ def test_home_page_query_count_is_constant(client, make):
     org = make.organization()
     fac = make.user(Role.FACILITATOR, [org])
     organizer = make.user(Role.ORGANIZER, [org])
-    _sessions(make, 3, [org], [fac])
+    _courses(make, 3, [org], [fac])
     login(client, organizer)
     small = queries_for(client, "/")
-    _sessions(make, 40, [org], [fac], first_day=10)
+    _courses(make, 40, [org], [fac], first_day=10)
     assert queries_for(client, "/") == small
 
 
 def test_liaison_home_query_count_is_constant(client, make):
     org = make.organization()
     fac = make.user(Role.FACILITATOR, [org])
-    authority = _sessions(make, 3, [org], [fac])
+    authority = _courses(make, 3, [org], [fac])
     liaison = make.user(Role.LIAISON, [authority])
     login(client, liaison)
     small = queries_for(client, "/tableau-de-bord")
@@ -42,14 +42,14 @@ def test_liaison_home_query_count_is_constant(client, make):
     assert queries_for(client, "/tableau-de-bord") == small
 
 
-def test_session_page_query_count_does_not_grow_with_enrollments(client, make):
+def test_course_page_query_count_does_not_grow_with_enrollments(client, make):
     org = make.organization()
     fac = make.user(Role.FACILITATOR, [org])
-    session = make.session(organizations=[org], facilitators=[fac], capacity=15)
+    course = make.course(organizations=[org], facilitators=[fac], capacity=15)
     authority = make.authority()
-    make.enrollment(make.measure(authority=authority), session)
+    make.enrollment(make.measure(authority=authority), course)
     login(client, make.user(Role.ORGANIZER, [org]))
-    small = queries_for(client, f"/stages/{session.id}")
+    small = queries_for(client, f"/stages/{course.id}")
     for _ in range(12):
-        make.enrollment(make.measure(authority=authority), session)
-    assert queries_for(client, f"/stages/{session.id}") == small
+        make.enrollment(make.measure(authority=authority), course)
+    assert queries_for(client, f"/stages/{course.id}") == small

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from stages.auth.models import User
 from stages.extensions import db
-from stages.generate import (
+from bench.generate import (
     BENCH_ADMIN,
     BENCH_LIAISON,
     BENCH_ORGANIZER,
@@ -43,19 +43,19 @@ def _page_counts(client) -> dict[str, int]:
     """The statements each key page sends (writes included: attendance save, bulk enrollment)."""
     t = bench_targets()
     clients = _clients(client)
-    session = f"/stages/{t.session_id}"
-    attendance = f"{session}/presence/{t.part_id}"
+    course = f"/stages/{t.course_id}"
+    attendance = f"{course}/presence/{t.part_id}"
     feed = f"/agenda/{t.organizer_token}/tous.ics"
     admin_token = db.session.scalar(sa.select(User.feed_token).where(User.email == BENCH_ADMIN))
-    expected = _expected_enrollments(t.session_id)
+    expected = _expected_enrollments(t.course_id)
     pages = {
         "calendar": ("organizer", "GET", "/calendrier", None, 200),
         "calendar_admin": ("admin", "GET", "/calendrier", None, 200),
         "calendar_admin_list": ("admin", "GET", "/calendrier/liste?quand=passes", None, 200),
         "ical_admin": (None, "GET", f"/agenda/{admin_token}/tous.ics", None, 200),
         "dashboard_admin": ("admin", "GET", "/tableau-de-bord", None, 200),
-        "session": ("organizer", "GET", session, None, 200),
-        "roster_pdf": ("organizer", "GET", f"{session}/emargement.pdf", None, 200),
+        "session": ("organizer", "GET", course, None, 200),
+        "roster_pdf": ("organizer", "GET", f"{course}/emargement.pdf", None, 200),
         "attendance": ("organizer", "GET", attendance, None, 200),
         "attendance_save": ("organizer", "POST", attendance,
                             {**{f"status-{e}": "present" for e in expected},
@@ -66,7 +66,7 @@ def _page_counts(client) -> dict[str, int]:
         "dashboard_search": ("liaison", "GET", "/tableau-de-bord?recherche=1", None, 200),
         "ical": (None, "GET", feed, None, 200),
         "verification": (None, "GET", f"/verification/{t.certificate_code}", None, 200),
-        "bulk_enroll": ("organizer", "POST", f"/stages/{t.enroll_session_id}/inscrire",
+        "bulk_enroll": ("organizer", "POST", f"/stages/{t.enroll_course_id}/inscrire",
                         {"measure": [str(i) for i in t.measure_ids]}, 302),
     }
     search(clients["liaison"], "/tableau-de-bord", t.search_prefix)
@@ -85,13 +85,13 @@ def _page_counts(client) -> dict[str, int]:
     return counts
 
 
-def _expected_enrollments(session_id: int) -> list[int]:
-    from stages.attendance.services import EXPECTED_STATUSES
+def _expected_enrollments(course_id: int) -> list[int]:
+    from stages.enrollment.statuses import SEAT_HOLDING_STATUSES
     from stages.enrollment.models import Enrollment
 
     return list(db.session.scalars(
         sa.select(Enrollment.id).where(
-            Enrollment.session_id == session_id, Enrollment.status.in_(EXPECTED_STATUSES)
+            Enrollment.course_id == course_id, Enrollment.status.in_(SEAT_HOLDING_STATUSES)
         )
     ))
 

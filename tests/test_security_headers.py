@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stages.auth.models import Role
-from stages.security import CONTENT_SECURITY_POLICY
+from stages.auth.security import CONTENT_SECURITY_POLICY
 from tests.helpers import login
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def test_static_file(client, organizer):
 
 
 def test_pdf_response(client, make, organizer):
-    course = make.session(organizations=[organizer.test_association])
+    course = make.course(organizations=[organizer.test_association])
     login(client, organizer)
     response = client.get(f"/stages/{course.id}/emargement.pdf")
     assert response.status_code == 200
@@ -94,7 +94,7 @@ def test_pdf_response(client, make, organizer):
 def test_calendar_feed_keeps_its_own_cache_policy(client, make, organizer):
     from stages.calendar_feeds.views import FEED_CACHE_CONTROL
 
-    make.session(organizations=[organizer.test_association])
+    make.course(organizations=[organizer.test_association])
     response = client.get(f"/agenda/{organizer.feed_token}/mes-stages.ics")
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"

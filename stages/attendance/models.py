@@ -10,7 +10,7 @@ from stages.auth.models import User
 from stages.enrollment.models import Enrollment
 from stages.enums import LabelledEnum, enum_column_type
 from stages.extensions import db
-from stages.scheduling.models import SessionPart
+from stages.scheduling.models import CoursePart
 from stages.timeutil import now_utc
 
 
@@ -40,7 +40,7 @@ class AttendanceMark(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     enrollment: Mapped[Enrollment] = relationship()
-    part: Mapped[SessionPart] = relationship()
+    part: Mapped[CoursePart] = relationship()
     updated_by: Mapped[User | None] = relationship()
 
     __table_args__ = (

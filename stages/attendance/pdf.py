@@ -10,7 +10,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from stages.enrollment.models import Enrollment
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from stages.timeutil import fr_date, fr_time
 
 STYLES = getSampleStyleSheet()
@@ -18,7 +18,7 @@ SMALL = ParagraphStyle("small", parent=STYLES["Normal"], fontSize=8, leading=10)
 TITLE = ParagraphStyle("title", parent=STYLES["Title"], fontSize=15, leading=18, spaceAfter=4)
 
 
-def roster_pdf(session: CourseSession, enrollments: list[Enrollment]) -> bytes:
+def roster_pdf(course: Course, enrollments: list[Enrollment]) -> bytes:
     """A sign-in sheet: per day, one row per person, arrival/departure/signature per half-day.
 
     Only what a facilitator needs: names, no legal details.
@@ -29,26 +29,26 @@ def roster_pdf(session: CourseSession, enrollments: list[Enrollment]) -> bytes:
         topMargin=12 * mm, bottomMargin=12 * mm, title="Feuille d'émargement",
         author="Stages", invariant=1,
     )
-    zone = session.venue.timezone
+    zone = course.venue.timezone
     story = []
-    for index, (day, parts) in enumerate(session.days):
+    for index, (day, parts) in enumerate(course.days):
         if index:
             story.append(PageBreak())
-        story += _header(session, day, zone)
+        story += _header(course, day, zone)
         story.append(_table(parts, enrollments, zone))
         story.append(Spacer(1, 6 * mm))
-        story.append(_facilitators_table(session))
+        story.append(_facilitators_table(course))
     doc.build(story)
     return buffer.getvalue()
 
 
-def _header(session, day, zone):
-    venue = session.venue
-    organizers = ", ".join(o.name for o in session.organizations)
-    facilitators = ", ".join(u.full_name for u in session.facilitators) or "—"
+def _header(course, day, zone):
+    venue = course.venue
+    organizers = ", ".join(o.name for o in course.organizations)
+    facilitators = ", ".join(u.full_name for u in course.facilitators) or "—"
     return [
         Paragraph("Feuille d'émargement", TITLE),
-        Paragraph(f"<b>{_escape(session.title)}</b>", STYLES["Normal"]),
+        Paragraph(f"<b>{_escape(course.title)}</b>", STYLES["Normal"]),
         Paragraph(
             f"{fr_date(day).capitalize()} — {_escape(venue.name)}"
             + (f", {_escape(venue.room)}" if venue.room else "")
@@ -92,8 +92,8 @@ def _table(parts, enrollments, zone) -> Table:
     return table
 
 
-def _facilitators_table(session) -> Table:
-    names = [u.full_name for u in session.facilitators] or ["", ""]
+def _facilitators_table(course) -> Table:
+    names = [u.full_name for u in course.facilitators] or ["", ""]
     rows = [["Intervenant·e", "Signature"]] + [[name, ""] for name in names]
     table = Table(rows, colWidths=[80 * mm, 80 * mm], rowHeights=[None] + [12 * mm] * len(names))
     table.setStyle(TableStyle([

@@ -11,15 +11,17 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import selectinload
 
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
-from stages.auth.models import Role, User
+from stages.auth.models import User
+from stages.auth.permissions import Permission, can
 from stages.enrollment import services as enrollment_services
-from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, EnrollmentStatus, LegalMeasure
+from stages.enrollment.queries import course_enrollments
+from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, EnrollmentStatus
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionPart, SessionStatus
+from stages.scheduling.models import Course, CoursePart, CourseStatus
+from stages.scheduling.services import change_status
 from stages.timeutil import now_utc, to_local
 
 PRESENT_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
@@ -30,7 +32,6 @@ OUTCOMES = (
     EnrollmentStatus.ABSENT_UNEXCUSED,
 )
 # Statuses of people expected on the day (the roster and the attendance sheet list them).
-EXPECTED_STATUSES = tuple(SEAT_HOLDING_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -42,47 +43,38 @@ class MarkInput:
     note: str | None = None
 
 
-def expected_enrollments(session: CourseSession) -> list[Enrollment]:
-    """The people holding a seat in ``session``, by name, with their participant loaded."""
-    return list(
-        db.session.scalars(
-            sa.select(Enrollment)
-            .join(Enrollment.measure)
-            .join(LegalMeasure.participant)
-            .where(Enrollment.session_id == session.id, Enrollment.status.in_(EXPECTED_STATUSES))
-            .options(selectinload(Enrollment.measure).selectinload(LegalMeasure.participant))
-            .order_by(sa.text("participants.surname"), sa.text("participants.first_names"))
-        )
-    )
+def seat_holders(course: Course) -> list[Enrollment]:
+    """The people holding a seat in ``course``, by name: the sign-in sheet's rows."""
+    return course_enrollments(course, SEAT_HOLDING_STATUSES)
 
 
-def marks_by_key(session: CourseSession) -> dict[tuple[int, int], AttendanceMark]:
+def marks_by_key(course: Course) -> dict[tuple[int, int], AttendanceMark]:
     """Every mark of a session, keyed by (enrollment id, part id), in one query."""
     marks = db.session.scalars(
         sa.select(AttendanceMark)
         .join(AttendanceMark.part)
-        .where(SessionPart.session_id == session.id)
+        .where(CoursePart.course_id == course.id)
     )
     return {(m.enrollment_id, m.part_id): m for m in marks}
 
 
-def is_correction(part: SessionPart) -> bool:
+def is_correction(part: CoursePart) -> bool:
     """After the day of the part, changes are corrections: organizers only, with a reason."""
-    zone = part.session.venue.timezone
+    zone = part.course.venue.timezone
     return to_local(now_utc(), zone).date() > to_local(part.ends_at, zone).date()
 
 
-def can_record(part: SessionPart, user: User) -> bool:
+def can_record(part: CoursePart, user: User) -> bool:
     """Facilitators record on the day; afterwards only organizers and admins correct."""
-    if part.session.status in (SessionStatus.CLOSED, SessionStatus.CANCELLED, SessionStatus.DRAFT):
+    if part.course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED, CourseStatus.DRAFT):
         return False
     if is_correction(part):
-        return user.role in (Role.ORGANIZER, Role.ADMIN)
+        return can(user, Permission.SESSION_EDIT, part.course)
     return True
 
 
 def record_marks(
-    part: SessionPart,
+    part: CoursePart,
     inputs: list[MarkInput],
     *,
     by: User,
@@ -91,13 +83,13 @@ def record_marks(
 ) -> int:
     """Save the marks of one part; returns how many changed. Idempotent; history kept.
 
-    ``expected`` is the session's :func:`expected_enrollments`, when the caller has them already.
+    ``expected`` is the session's :func:`seat_holders`, when the caller has them already.
     Whatever the number of people, the save is a fixed number of statements: the current marks,
     one multi-row upsert, and one insert of the revisions.
     """
-    session = part.session
+    course = part.course
     if not can_record(part, by):
-        if session.status == SessionStatus.CLOSED:
+        if course.status == CourseStatus.CLOSED:
             raise DomainError("Le stage est clôturé : la présence ne peut plus être modifiée.")
         raise DomainError(
             "Cette demi-journée est passée : seule une personne organisatrice peut corriger "
@@ -107,7 +99,7 @@ def record_marks(
     reason = (reason or "").strip() or None
     if correction and not reason:
         raise DomainError("Indiquez le motif de la correction de présence.")
-    allowed = {e.id for e in (expected if expected is not None else expected_enrollments(session))}
+    allowed = {e.id for e in (expected if expected is not None else seat_holders(course))}
     current = {
         mark.enrollment_id: (mark.status, mark.arrived_at, mark.left_at, mark.note)
         for mark in db.session.execute(
@@ -143,7 +135,7 @@ def record_marks(
     return len(changes)
 
 
-def _check_times(part: SessionPart, item: MarkInput) -> None:
+def _check_times(part: CoursePart, item: MarkInput) -> None:
     if item.status == AttendanceStatus.LATE and item.arrived_at is None:
         raise DomainError("Indiquez l'heure d'arrivée des personnes en retard.")
     if item.status == AttendanceStatus.LEFT_EARLY and item.left_at is None:
@@ -187,7 +179,7 @@ def _upsert(part_id: int, items: list[MarkInput], by: User) -> dict[int, int]:
 # Outcomes
 
 
-def compute_outcome(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> EnrollmentStatus:
+def compute_outcome(parts: list[CoursePart], marks: dict[int, AttendanceMark]) -> EnrollmentStatus:
     """Attended when present at every part; partly when at some; absent otherwise.
 
     ``marks`` maps part id → mark. An absence where every missed part is excused is excused.
@@ -202,12 +194,12 @@ def compute_outcome(parts: list[SessionPart], marks: dict[int, AttendanceMark]) 
     return EnrollmentStatus.ABSENT_UNEXCUSED
 
 
-def has_reservations(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> bool:
+def has_reservations(parts: list[CoursePart], marks: dict[int, AttendanceMark]) -> bool:
     """Lateness or early departure: recorded, and left to the organizer to judge."""
     return any(p.id in marks and marks[p.id].status in (AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY) for p in parts)
 
 
-def attended_minutes(parts: list[SessionPart], marks: dict[int, AttendanceMark]) -> int:
+def attended_minutes(parts: list[CoursePart], marks: dict[int, AttendanceMark]) -> int:
     """Minutes actually attended: arrival and departure times cut the half-days."""
     total = 0
     for part in parts:
@@ -229,12 +221,12 @@ class OutcomeRow:
     marks: dict[int, AttendanceMark]
 
 
-def outcome_rows(session: CourseSession) -> list[OutcomeRow]:
+def outcome_rows(course: Course) -> list[OutcomeRow]:
     """Each expected person with the outcome their marks give (a constant number of queries)."""
-    parts = list(session.parts)
-    all_marks = marks_by_key(session)
+    parts = list(course.parts)
+    all_marks = marks_by_key(course)
     rows = []
-    for enrollment in expected_enrollments(session):
+    for enrollment in seat_holders(course):
         marks = {p.id: all_marks[(enrollment.id, p.id)] for p in parts if (enrollment.id, p.id) in all_marks}
         rows.append(
             OutcomeRow(
@@ -245,19 +237,17 @@ def outcome_rows(session: CourseSession) -> list[OutcomeRow]:
     return rows
 
 
-def close_session(
-    session: CourseSession, decisions: dict[int, tuple[EnrollmentStatus, str | None]], *, by: User
+def close_course(
+    course: Course, decisions: dict[int, tuple[EnrollmentStatus, str | None]], *, by: User
 ) -> list[OutcomeRow]:
     """Close a held session: every expected person gets an outcome, overrides need a reason.
 
     ``decisions`` maps enrollment id → (outcome, reason); a person left out keeps the
     computed outcome. All or nothing: the caller commits once.
     """
-    from stages.scheduling.services import change_status
-
-    if session.status != SessionStatus.HELD:
+    if course.status != CourseStatus.HELD:
         raise DomainError("Seul un stage tenu peut être clôturé.")
-    rows = outcome_rows(session)
+    rows = outcome_rows(course)
     for row in rows:
         outcome, reason = decisions.get(row.enrollment.id, (row.computed, None))
         if outcome not in OUTCOMES:
@@ -271,6 +261,6 @@ def close_session(
             )
         row.enrollment.outcome_override_reason = reason if outcome != row.computed else None
         note = f"Clôture du stage{' — ' + reason if reason and outcome != row.computed else ''}."
-        enrollment_services.set_enrollment_status(row.enrollment, outcome, by=by, note=note)
-    change_status(session, SessionStatus.CLOSED, by=by)
+        enrollment_services.set_enrollment_status_unchecked(row.enrollment, outcome, by=by, note=note)
+    change_status(course, CourseStatus.CLOSED, by=by)
     return rows

@@ -1,4 +1,4 @@
-"""Login, second-factor, password and account-management forms."""
+"""Login, second-factor, password, account-management and organization forms."""
 from wtforms import (
     BooleanField,
     EmailField,
@@ -9,10 +9,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from stages.auth.models import Role
-from stages.forms import BaseForm, strip_filter
+from stages.auth.models import OrganizationKind, Role
+from stages.forms import BaseForm, TEXT
 
-TEXT = {"filters": [strip_filter]}
 
 
 class LoginForm(BaseForm):
@@ -99,3 +98,16 @@ class UserCreateForm(UserEditForm):
         validators=[Optional(), Length(max=200)],
     )
     active = None  # a new account is active
+
+
+class OrganizationForm(BaseForm):
+    name = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=200)], **TEXT)
+    short_name = StringField("Nom court", validators=[DataRequired("Indiquez un nom court."), Length(max=60)], **TEXT)
+    kind = SelectField("Type", choices=OrganizationKind.choices())
+    address = StringField("Adresse", validators=[Optional(), Length(max=300)], **TEXT)
+    email = StringField(
+        "Adresse électronique",
+        validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)],
+        **TEXT,
+    )
+    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **TEXT)

@@ -1,4 +1,4 @@
-"""Users, their role and scope, and the append-only audit log."""
+"""Users, their role and scope (the organizations they belong to), and the append-only audit log."""
 from __future__ import annotations
 
 import secrets
@@ -18,6 +18,41 @@ class Role(LabelledEnum):
     ORGANIZER = "organizer", "Organisateur·rice"
     FACILITATOR = "facilitator", "Intervenant·e"
     LIAISON = "liaison", "Référent·e du parquet"
+
+
+class OrganizationKind(LabelledEnum):
+    ASSOCIATION = "association", "Association"
+    PARQUET = "parquet", "Parquet"
+    TRIBUNAL = "tribunal", "Tribunal judiciaire"
+    SPIP = "spip", "SPIP"
+
+
+AUTHORITY_KINDS = (OrganizationKind.PARQUET, OrganizationKind.TRIBUNAL, OrganizationKind.SPIP)
+
+
+class Organization(db.Model):
+    """An association that runs courses, or a referring authority (parquet, tribunal, SPIP)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    short_name: Mapped[str] = mapped_column(sa.String(60))
+    kind: Mapped[OrganizationKind] = mapped_column(enum_column_type(OrganizationKind, "org_kind"))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (sa.Index("ix_organizations_kind", "kind"),)
+
+    @property
+    def is_authority(self) -> bool:
+        return self.kind in AUTHORITY_KINDS
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.short_name}>"
 
 
 # A user's scope: the associations an organizer or facilitator works for, or the referring
@@ -65,7 +100,7 @@ class User(UserMixin, db.Model):
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
     )
 
-    organizations: Mapped[list["Organization"]] = relationship(  # noqa: F821
+    organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organizations, order_by="Organization.name"
     )
 

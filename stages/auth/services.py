@@ -25,7 +25,7 @@ from stages.auth.audit import audit
 from stages.auth.models import Role, User
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import AUTHORITY_KINDS, Organization, OrganizationKind
+from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.timeutil import now_utc
 
 _hasher = PasswordHasher()

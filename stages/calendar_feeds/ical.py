@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import STATUS, TRANSP, Calendar, Event, Timezone, vCalAddress, vDuration
 
-from stages.scheduling.models import CourseSession, SessionPart, SessionStatus
+from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.timeutil import now_utc
 
 PRODID = "-//Stages//Stages de sensibilisation//FR"
@@ -25,7 +25,7 @@ REFRESH_INTERVAL = timedelta(hours=1)
 
 
 def build_calendar(
-    sessions: Iterable[CourseSession],
+    courses: Iterable[Course],
     *,
     name: str,
     uid_domain: str,
@@ -38,15 +38,15 @@ def build_calendar(
     base_url = base_url.rstrip("/")
     events: list[Event] = []
     spans: dict[str, tuple[date, date]] = {}  # zone -> first and last local dates used
-    for session in sessions:
+    for course in courses:
         # Drafts may still move or vanish: never announce them (the queries filter them too).
-        if session.status == SessionStatus.DRAFT:
+        if course.status == CourseStatus.DRAFT:
             continue
-        zone_name = _zone_name(session.venue.timezone, default_zone)
+        zone_name = _zone_name(course.venue.timezone, default_zone)
         zone = ZoneInfo(zone_name)
-        for index, part in enumerate(session.parts, start=1):
+        for index, part in enumerate(course.parts, start=1):
             start, end = part.starts_at.astimezone(zone), part.ends_at.astimezone(zone)
-            events.append(_event(session, part, index, start, end, uid_domain, base_url, stamp))
+            events.append(_event(course, part, index, start, end, uid_domain, base_url, stamp))
             first, last = spans.get(zone_name, (start.date(), end.date()))
             spans[zone_name] = (min(first, start.date()), max(last, end.date()))
 
@@ -96,8 +96,8 @@ def _timezone(zone_name: str, first: date, last: date) -> Timezone:
 
 
 def _event(
-    session: CourseSession,
-    part: SessionPart,
+    course: Course,
+    part: CoursePart,
     index: int,
     start: datetime,
     end: datetime,
@@ -105,20 +105,20 @@ def _event(
     base_url: str,
     stamp: datetime,
 ) -> Event:
-    cancelled = session.status == SessionStatus.CANCELLED
-    url = f"{base_url}/stages/{session.id}"
+    cancelled = course.status == CourseStatus.CANCELLED
+    url = f"{base_url}/stages/{course.id}"
     return Event.new(
         # Stable per part, so clients update the event in place when it moves.
         uid=f"session-part-{part.id}@{uid_domain}",
         stamp=stamp,
-        created=session.created_at,
-        last_modified=session.updated_at,
-        sequence=session.ical_sequence,
+        created=course.created_at,
+        last_modified=course.updated_at,
+        sequence=course.ical_sequence,
         start=start,
         end=end,
-        summary=f"{session.title} (annulé)" if cancelled else session.title,
-        location=_location(session),
-        description=_description(session, index, url, cancelled),
+        summary=f"{course.title} (annulé)" if cancelled else course.title,
+        location=_location(course),
+        description=_description(course, index, url, cancelled),
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
         # A cancelled half-day no longer blocks the facilitator's time in free/busy lookups.
         transparency=TRANSP.TRANSPARENT if cancelled else TRANSP.OPAQUE,
@@ -126,22 +126,22 @@ def _event(
     )
 
 
-def _location(session: CourseSession) -> str:
-    venue = session.venue
+def _location(course: Course) -> str:
+    venue = course.venue
     return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
 
 
-def _description(session: CourseSession, index: int, url: str, cancelled: bool) -> str:
+def _description(course: Course, index: int, url: str, cancelled: bool) -> str:
     lines = []
     if cancelled:
         lines.append("Stage annulé.")
-    if len(session.parts) > 1:
-        lines.append(f"Demi-journée {index} sur {len(session.parts)}.")
-    organizations = ", ".join(org.name for org in session.organizations)
-    facilitators = ", ".join(user.full_name for user in session.facilitators)
+    if len(course.parts) > 1:
+        lines.append(f"Demi-journée {index} sur {len(course.parts)}.")
+    organizations = ", ".join(org.name for org in course.organizations)
+    facilitators = ", ".join(user.full_name for user in course.facilitators)
     lines.append(f"Co-organisation : {organizations or 'à préciser'}")
     lines.append(f"Intervenant·es : {facilitators or 'à préciser'}")
-    lines.append(_enrolled(session.seats_taken))
+    lines.append(_enrolled(course.seats_taken))
     lines.append(f"Fiche du stage : {url}")
     return "\n".join(lines)
 
@@ -157,7 +157,7 @@ def default_uid_domain(configured: str | None, base_url: str) -> str:
 
 
 def build_invitation(
-    session: CourseSession,
+    course: Course,
     *,
     method: str,
     uid_prefix: str,
@@ -182,7 +182,7 @@ def build_invitation(
         raise ValueError(f"unsupported iTIP method: {method}")
     stamp = stamp or now_utc()
     cancelled = method == "CANCEL"
-    zone_name = _zone_name(session.venue.timezone, default_zone)
+    zone_name = _zone_name(course.venue.timezone, default_zone)
     zone = ZoneInfo(zone_name)
     organizer_address = vCalAddress(f"mailto:{organizer}")
     if organizer_name:
@@ -194,7 +194,7 @@ def build_invitation(
     calendar.add("METHOD", method)
     events = []
     first = last = stamp.astimezone(zone).date()
-    for index, part in enumerate(session.parts, start=1):
+    for index, part in enumerate(course.parts, start=1):
         start, end = part.starts_at.astimezone(zone), part.ends_at.astimezone(zone)
         if index == 1:
             first = last = start.date()
@@ -210,8 +210,8 @@ def build_invitation(
             }
         )
         part_summary = summary
-        if len(session.parts) > 1:
-            part_summary += f" ({index}/{len(session.parts)})"
+        if len(course.parts) > 1:
+            part_summary += f" ({index}/{len(course.parts)})"
         events.append(
             Event.new(
                 uid=f"{uid_prefix}-{part.id}@{uid_domain}",
@@ -220,7 +220,7 @@ def build_invitation(
                 start=start,
                 end=end,
                 summary=part_summary,
-                location=_location(session),
+                location=_location(course),
                 description=description,
                 organizer=organizer_address,
                 attendees=[attendee_address],

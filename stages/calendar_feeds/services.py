@@ -12,17 +12,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from stages.auth.models import Role, User
-from stages.auth.permissions import visible_sessions
+from stages.auth.permissions import visible
 from stages.extensions import db
 from stages.scheduling.models import (
-    CourseSession,
-    Organization,
-    OrganizationKind,
-    SessionStatus,
+    Course,
+    CourseStatus,
     Venue,
-    session_facilitators,
-    session_organizations,
+    course_facilitators,
+    course_organizations,
 )
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, today_local
 
 # Feeds show the past year (for bilans and memory) and everything ahead.
@@ -70,43 +69,43 @@ def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.S
     if not user.active or user.role == Role.LIAISON:
         return None
     if kind == FeedKind.MINE:
-        query = _my_sessions(user)
+        query = _my_courses(user)
     elif kind == FeedKind.ALL:
         if user.role not in (Role.ADMIN, Role.ORGANIZER):
             return None
-        query = visible_sessions(user)
+        query = visible(Course, user)
     elif kind == FeedKind.VENUE:
-        query = visible_sessions(user).where(CourseSession.venue_id == target_id)
+        query = visible(Course, user).where(Course.venue_id == target_id)
     elif kind == FeedKind.ORGANIZATION:
-        query = visible_sessions(user).where(
-            CourseSession.id.in_(
-                sa.select(session_organizations.c.session_id).where(
-                    session_organizations.c.organization_id == target_id
+        query = visible(Course, user).where(
+            Course.id.in_(
+                sa.select(course_organizations.c.session_id).where(
+                    course_organizations.c.organization_id == target_id
                 )
             )
         )
     else:  # pragma: no cover - every kind is handled above
         return None
     return query.where(
-        CourseSession.status != SessionStatus.DRAFT,
-        CourseSession.ends_at >= feed_window_start(),
+        Course.status != CourseStatus.DRAFT,
+        Course.ends_at >= feed_window_start(),
     )
 
 
-def _my_sessions(user: User) -> sa.Select:
+def _my_courses(user: User) -> sa.Select:
     if user.role == Role.ADMIN:
-        return visible_sessions(user)
-    facilitated = CourseSession.id.in_(
-        sa.select(session_facilitators.c.session_id).where(
-            session_facilitators.c.user_id == user.id
+        return visible(Course, user)
+    facilitated = Course.id.in_(
+        sa.select(course_facilitators.c.session_id).where(
+            course_facilitators.c.user_id == user.id
         )
     )
     if user.role == Role.ORGANIZER:
         # Their associations' sessions, as the permission helper defines them.
-        return sa.select(CourseSession).where(
-            sa.or_(facilitated, visible_sessions(user).whereclause)
+        return sa.select(Course).where(
+            sa.or_(facilitated, visible(Course, user).whereclause)
         )
-    return sa.select(CourseSession).where(facilitated)
+    return sa.select(Course).where(facilitated)
 
 
 def feed_window_start() -> datetime:
@@ -146,16 +145,16 @@ def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = Non
     return FeedValidator(hashlib.sha256(key.encode()).hexdigest()[:32], last_modified)
 
 
-def load_feed_sessions(query: sa.Select) -> list[CourseSession]:
+def load_feed_courses(query: sa.Select) -> list[Course]:
     """The feed's sessions with everything the builder reads, in a fixed number of queries."""
     return list(
         db.session.scalars(
             query.options(
-                selectinload(CourseSession.parts),
-                selectinload(CourseSession.venue),
-                selectinload(CourseSession.organizations),
-                selectinload(CourseSession.facilitators),
-            ).order_by(CourseSession.starts_at, CourseSession.id)
+                selectinload(Course.parts),
+                selectinload(Course.venue),
+                selectinload(Course.organizations),
+                selectinload(Course.facilitators),
+            ).order_by(Course.starts_at, Course.id)
         )
     )
 

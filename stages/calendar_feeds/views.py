@@ -26,13 +26,15 @@ from stages.calendar_feeds.services import (
     feed_query,
     feed_targets,
     feed_validator,
-    load_feed_sessions,
+    load_feed_courses,
     regenerate_feed_token,
     user_for_feed_token,
 )
 from stages.errors import render_error
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, Organization, SessionStatus, Venue
+from stages.scheduling.queries import course_sections
+from stages.scheduling.models import Course, CourseStatus, Venue
+from stages.auth.models import Organization
 
 bp = Blueprint("calendar_feeds", __name__)
 
@@ -78,17 +80,23 @@ def organization_feed(token: str, organization_id: int):
     )
 
 
-@bp.route("/stages/<int:session_id>/agenda.ics")
+@course_sections.add(template="calendar_feeds/_course_ics.html", slot="actions", position=10)
+def course_ics_button(course: Course, **_) -> dict | None:
+    """« Ajouter à mon agenda » on the course page, once the course is more than a draft."""
+    return None if course.status == CourseStatus.DRAFT else {}
+
+
+@bp.route("/stages/<int:course_id>/agenda.ics")
 @login_required
-def session_ics(session_id: int):
+def course_ics(course_id: int):
     """Download one session's half-days as an .ics file, to add them to a calendar by hand."""
-    session = get_authorized(CourseSession, session_id, Permission.SESSION_VIEW)
-    if session.status == SessionStatus.DRAFT:
+    course = get_authorized(Course, course_id, Permission.SESSION_VIEW)
+    if course.status == CourseStatus.DRAFT:
         return render_error(404, "Ce stage est encore en brouillon : il n'a pas d'agenda.")
     body = build_calendar(
-        [session], name=f"{FEED_TITLE} — {session.title}", **_builder_settings()
+        [course], name=f"{FEED_TITLE} — {course.title}", **_builder_settings()
     )
-    response = _calendar_response(body, f"stage-{session.id}.ics", "attachment")
+    response = _calendar_response(body, f"stage-{course.id}.ics", "attachment")
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
@@ -125,7 +133,7 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
     ):
         response = current_app.response_class(status=304)
     else:
-        body = build_calendar(load_feed_sessions(query), name=name, **_builder_settings())
+        body = build_calendar(load_feed_courses(query), name=name, **_builder_settings())
         response = _calendar_response(body, f"{filename}.ics", "inline")
     # Weak: each body carries its own DTSTAMP, so equal content is not byte-for-byte equal.
     response.set_etag(validator.etag, weak=True)

@@ -16,7 +16,8 @@ from stages.certificates.models import Certificate
 from stages.certificates.pdf import CertificateDocument, render_certificate
 from stages.enrollment.models import LegalMeasure
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, Organization, OrganizationKind
+from stages.scheduling.models import Course
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import fr_date, fr_time
 
 logger = logging.getLogger(__name__)
@@ -50,17 +51,17 @@ def _render(certificate: Certificate, issuer: User | None = None) -> bytes:
 def certificate_document(certificate: Certificate, issuer: User | None = None) -> CertificateDocument:
     """The French texts printed on the attestation, read from the database."""
     enrollment = certificate.enrollment
-    session, measure = enrollment.session, enrollment.measure
+    course, measure = enrollment.course, enrollment.measure
     person = measure.participant
-    zone = session.venue.timezone
+    zone = course.venue.timezone
     if issuer is None and certificate.issued_by_id is not None:
         issuer = db.session.get(User, certificate.issued_by_id)
-    organizations = tuple(org.name for org in session.organizations)
-    signatory_org = _signatory_organization(issuer, session, measure)
+    organizations = tuple(org.name for org in course.organizations)
+    signatory_org = _signatory_organization(issuer, course, measure)
     birth = fr_date(person.birth_date, "medium") if person.birth_date else "—"
     if person.birth_date and person.birth_place:
         birth += f" à {person.birth_place}"
-    venue = session.venue
+    venue = course.venue
     return CertificateDocument(
         number=certificate.number,
         verification_code=format_code(certificate.verification_code),
@@ -73,11 +74,11 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         legal_frame=measure.frame.label,
         authority=measure.authority.name,
         case_reference=measure.case_reference,
-        course_title=session.title,
+        course_title=course.title,
         half_days=tuple(
             f"{fr_date(part.starts_at, zone=zone)}, de {fr_time(part.starts_at, zone)} "
             f"à {fr_time(part.ends_at, zone)}"
-            for part in session.parts
+            for part in course.parts
         ),
         hours_attended=format_minutes(certificate.hours_attended_minutes),
         venue=f"{venue.name}, {venue.full_address}",
@@ -93,18 +94,18 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
 
 
 def _signatory_organization(
-    issuer: User | None, session: CourseSession, measure: LegalMeasure
+    issuer: User | None, course: Course, measure: LegalMeasure
 ) -> str:
     """The association the signatory signs for: theirs among the co-organizers, if any."""
-    session_orgs = list(session.organizations)
+    course_orgs = list(course.organizations)
     if issuer is not None:
-        for org in session_orgs:
+        for org in course_orgs:
             if org.id in issuer.organization_ids and org.kind == OrganizationKind.ASSOCIATION:
                 return org.name
     handling: Organization | None = measure.handling_organization
     if handling is not None:
         return handling.name
-    return session_orgs[0].name if session_orgs else "—"
+    return course_orgs[0].name if course_orgs else "—"
 
 
 def format_minutes(minutes: int) -> str:

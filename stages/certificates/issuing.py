@@ -47,7 +47,7 @@ from stages.enrollment.models import (
 )
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import now_utc, to_local
 
 logger = logging.getLogger(__name__)
@@ -62,12 +62,12 @@ _NUMBERING_LOCK = 0x53544147  # "STAG"
 
 def issue_certificate(enrollment: Enrollment, *, by: User) -> Certificate:
     """Issue the attestation of one ATTENDED enrollment of a CLOSED session; flushes."""
-    session = enrollment.session
-    _check_session(session)
+    course = enrollment.course
+    _check_course(course)
     # Lock first: the "no attestation yet" check then sees what a concurrent issuer committed.
     numbering = _Numbering.locked()
     _check_enrollment(enrollment)
-    minutes = _minutes_by_enrollment(session, [enrollment])[enrollment.id]
+    minutes = _minutes_by_enrollment(course, [enrollment])[enrollment.id]
     certificate = _issue(enrollment, minutes, by, numbering)
     db.session.flush()
     return certificate
@@ -86,8 +86,8 @@ def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
             "pour délivrer une attestation rectificative."
         )
     enrollment = revoked.enrollment
-    session = enrollment.session
-    _check_session(session)
+    course = enrollment.course
+    _check_course(course)
     numbering = _Numbering.locked()
     _check_attended(enrollment)
     newer = db.session.scalar(
@@ -100,31 +100,31 @@ def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
         raise DomainError(
             f"L'attestation n° {revoked.number} a déjà été remplacée (attestation n° {newer})."
         )
-    minutes = _minutes_by_enrollment(session, [enrollment])[enrollment.id]
+    minutes = _minutes_by_enrollment(course, [enrollment])[enrollment.id]
     certificate = _issue(enrollment, minutes, by, numbering, replaces=revoked)
     db.session.flush()
     return certificate
 
 
-def issue_for_session(session: CourseSession, *, by: User) -> list[Certificate]:
+def issue_for_course(course: Course, *, by: User) -> list[Certificate]:
     """Issue every attestation still due in ``session``: all or nothing (the caller commits).
 
     Everything is checked before the first row is written; a refusal raises DomainError and the
     caller's rollback leaves no attestation behind.
     """
-    _check_session(session)
+    _check_course(course)
     # Lock first: two organizers clicking at once must not both find the same people due.
     numbering = _Numbering.locked()
-    due = due_enrollments(session)
+    due = due_enrollments(course)
     if not due:
         return []
-    minutes = _minutes_by_enrollment(session, due)
+    minutes = _minutes_by_enrollment(course, due)
     issued = [_issue(enrollment, minutes[enrollment.id], by, numbering) for enrollment in due]
     db.session.flush()
     return issued
 
 
-def due_enrollments(session: CourseSession) -> list[Enrollment]:
+def due_enrollments(course: Course) -> list[Enrollment]:
     """The session's ATTENDED enrollments that never had an attestation, by name.
 
     A revoked attestation keeps its enrollment out: replacing it is a decision per person.
@@ -136,7 +136,7 @@ def due_enrollments(session: CourseSession) -> list[Enrollment]:
             .join(LegalMeasure.participant)
             .outerjoin(Certificate, Certificate.enrollment_id == Enrollment.id)
             .where(
-                Enrollment.session_id == session.id,
+                Enrollment.course_id == course.id,
                 Enrollment.status == EnrollmentStatus.ATTENDED,
                 Certificate.id.is_(None),
             )
@@ -149,11 +149,11 @@ def due_enrollments(session: CourseSession) -> list[Enrollment]:
     )
 
 
-def _check_session(session: CourseSession) -> None:
-    if session.status != SessionStatus.CLOSED:
+def _check_course(course: Course) -> None:
+    if course.status != CourseStatus.CLOSED:
         raise DomainError(
             "Les attestations ne peuvent être délivrées qu'une fois le stage clôturé "
-            f"(ce stage est « {session.status.label.lower()} »)."
+            f"(ce stage est « {course.status.label.lower()} »)."
         )
 
 
@@ -182,10 +182,10 @@ def _check_enrollment(enrollment: Enrollment) -> None:
         raise DomainError(f"Une attestation a déjà été délivrée (n° {existing.number}).")
 
 
-def _minutes_by_enrollment(session: CourseSession, enrollments: list[Enrollment]) -> dict[int, int]:
+def _minutes_by_enrollment(course: Course, enrollments: list[Enrollment]) -> dict[int, int]:
     """Minutes attended per enrollment, from the session's marks (one query for all)."""
-    parts = list(session.parts)
-    all_marks = marks_by_key(session)
+    parts = list(course.parts)
+    all_marks = marks_by_key(course)
     minutes = {}
     for enrollment in enrollments:
         marks: dict[int, AttendanceMark] = {

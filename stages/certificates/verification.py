@@ -16,7 +16,7 @@ from stages.certificates.codes import format_code, normalize_code
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from stages.timeutil import to_local
 
 
@@ -64,15 +64,15 @@ def verify(raw_code: str | None) -> VerificationResult:
             .joinedload(Enrollment.measure)
             .joinedload(LegalMeasure.participant),
             joinedload(Certificate.enrollment)
-            .joinedload(Enrollment.session)
-            .joinedload(CourseSession.venue),
+            .joinedload(Enrollment.course)
+            .joinedload(Course.venue),
         )
     )
     if certificate is None:
         return VerificationResult(VerificationStatus.UNKNOWN, code=format_code(code))
-    session = certificate.enrollment.session
+    course = certificate.enrollment.course
     person = certificate.enrollment.measure.participant
-    zone = session.venue.timezone
+    zone = course.venue.timezone
     revoked = certificate.revoked_at is not None
     replaced_by = None
     if revoked:
@@ -84,7 +84,7 @@ def verify(raw_code: str | None) -> VerificationResult:
         certificate_id=certificate.id,
         code=format_code(code),
         number=certificate.number,
-        course_days=tuple(day for day, _parts in session.days),
+        course_days=tuple(day for day, _parts in course.days),
         initials=initials(person),
         birth_year=person.birth_date.year if person.birth_date and not person.anonymized_at else None,
         revoked_on=to_local(certificate.revoked_at, zone).date() if revoked else None,

@@ -1,4 +1,5 @@
-"""Attestations: issuing for a session, downloading, revoking, and the public verification page."""
+"""Attestations: issuing for a course, downloading, revoking, replacing, and the public
+verification page; and the attestations shown on the course page and a person's page."""
 from __future__ import annotations
 
 from flask import (
@@ -14,43 +15,31 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
 
-from stages.auth.audit import audit
+from stages.auth.audit import audit, audit_many
 from stages.auth.permissions import Permission, can, get_authorized
-from stages.certificates.codes import MAX_CODE_INPUT
 from stages.certificates.document import certificate_pdf
-from stages.certificates.issuing import issue_for_session, replace_certificate, revoke_certificate
+from stages.certificates.forms import VerificationForm
+from stages.certificates.issuing import issue_for_course, replace_certificate, revoke_certificate
 from stages.certificates.models import Certificate
+from stages.certificates.queries import (
+    certificates_for_course,
+    certificates_for_enrollments,
+    count_due,
+    replaceable,
+)
 from stages.certificates.verification import verify
 from stages.enrollment.forms import ReasonForm
-from stages.enrollment.models import LegalMeasure
-from stages.errors import DomainError
+from stages.enrollment.queries import participant_sections
+from stages.errors import refused
 from stages.extensions import db, limiter
-from stages.forms import BaseForm, strip_filter
-from stages.scheduling.models import CourseSession
+from stages.forms import BaseForm
+from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.queries import course_sections
 
 bp = Blueprint("certificates", __name__)
 
 DEFAULT_VERIFICATION_RATE_LIMIT = "30 per minute"
-
-
-class VerificationForm(BaseForm):
-    """The code typed by whoever holds a paper attestation."""
-
-    code = StringField(
-        "Code de vérification",
-        validators=[
-            DataRequired("Saisissez le code de vérification imprimé sous le code QR."),
-            Length(max=MAX_CODE_INPUT, message="Ce code est trop long."),
-        ],
-        filters=[strip_filter],
-        description=(
-            "16 caractères, imprimés sous le code QR de l'attestation "
-            "(par exemple ABCD-EFGH-JKMN-PQRS). Majuscules ou minuscules, tirets facultatifs."
-        ),
-    )
 
 
 def _verification_limit() -> str:
@@ -62,64 +51,73 @@ verification_limit = limiter.shared_limit(_verification_limit, scope="certificat
 
 
 # ---------------------------------------------------------------------------------------------
+# On the course page and a person's page
+
+
+@course_sections.add(template="certificates/_course_certificates.html", position=20)
+def course_certificates_section(course: Course, can_edit: bool, enrollments: list, **_) -> dict | None:
+    """A closed course's attestations, and how many are still due, for its organizers."""
+    if not can_edit or course.status != CourseStatus.CLOSED:
+        return None
+    certificates = certificates_for_course(course.id)
+    return {"certificates": certificates, "certificates_due": count_due(enrollments, certificates)}
+
+
+@participant_sections.add(template="certificates/_participant_certificates.html", position=20)
+def participant_certificates_section(enrollments: list, full_view: bool, user, **_) -> dict | None:
+    """Every attestation of the person's enrollments (replaced ones included)."""
+    if not full_view:
+        return None
+    certificates = certificates_for_enrollments([e.id for e in enrollments])
+    return {
+        "certificates": certificates,
+        "replaceable": replaceable(certificates),
+        "can_revoke": can(user, Permission.MEASURE_EDIT),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Staff pages
 
 
-@bp.route("/stages/<int:session_id>/attestations", methods=["POST"])
+CONCURRENT_ISSUE = (
+    "Des attestations ont été délivrées pour ce stage au même moment par une autre personne. "
+    "Rien n'a été enregistré : vérifiez la liste puis recommencez si besoin."
+)
+CONCURRENT_REPLACEMENT = (
+    "Une attestation a été délivrée pour cette personne au même moment par une autre personne. "
+    "Rien n'a été enregistré : vérifiez ses attestations."
+)
+
+
+def _issued_message(issued: list[Certificate]) -> tuple[str, str]:
+    if not issued:
+        return "Aucune attestation à délivrer : toutes les personnes présentes en ont une.", "info"
+    if len(issued) == 1:
+        return f"1 attestation délivrée (n° {issued[0].number}).", "success"
+    return f"{len(issued)} attestations délivrées (n° {issued[0].number} à {issued[-1].number}).", "success"
+
+
+@bp.route("/stages/<int:course_id>/attestations", methods=["POST"])
 @login_required
-def session_issue(session_id: int):
-    """Issue every attestation due in a closed session, all or nothing."""
-    session = get_authorized(CourseSession, session_id, Permission.SESSION_EDIT)
-    try:
-        issued = issue_for_session(session, by=current_user)
-        for certificate in issued:
-            audit(
-                "certificate.issued", certificate,
-                participant_id=certificate.enrollment.measure.participant_id,
-            )
+def course_issue(course_id: int):
+    """Issue every attestation due in a closed course, all or nothing."""
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    # The unique constraints catch a concurrent issue: nothing is kept, trying again is safe.
+    with refused(also={IntegrityError: CONCURRENT_ISSUE}) as outcome:
+        issued = issue_for_course(course, by=current_user)
+        audit_many("certificate.issued", [(c, c.enrollment.measure.participant_id) for c in issued])
         db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    except IntegrityError:
-        # The unique constraints caught a concurrent issue: nothing was kept, trying again is safe.
-        db.session.rollback()
-        flash(
-            "Des attestations ont été délivrées pour ce stage au même moment par une autre "
-            "personne. Rien n'a été enregistré : vérifiez la liste puis recommencez si besoin.",
-            "error",
-        )
-    else:
-        if not issued:
-            flash("Aucune attestation à délivrer : toutes les personnes présentes en ont une.", "info")
-        elif len(issued) == 1:
-            flash(f"1 attestation délivrée (n° {issued[0].number}).", "success")
-        else:
-            flash(
-                f"{len(issued)} attestations délivrées (n° {issued[0].number} à "
-                f"{issued[-1].number}).",
-                "success",
-            )
-    return redirect(url_for("scheduling.session_detail", session_id=session_id))
-
-
-def _certificate_for(certificate_id: int, permission: Permission) -> Certificate:
-    """The attestation, if the current user may do ``permission`` on its measure.
-
-    Like ``get_authorized``: a missing attestation is a 403 for non-admins, so ids cannot be probed.
-    """
-    certificate = db.session.get(Certificate, certificate_id)
-    if certificate is None:
-        abort(404 if can(current_user, Permission.ADMIN) else 403)
-    get_authorized(LegalMeasure, certificate.enrollment.measure_id, permission)
-    return certificate
+    if outcome.ok:
+        flash(*_issued_message(issued))
+    return redirect(url_for("scheduling.course_detail", course_id=course_id))
 
 
 @bp.route("/attestations/<int:certificate_id>.pdf")
 @login_required
 def download(certificate_id: int):
     """The attestation's PDF, identical at every download (liaisons of the authority included)."""
-    certificate = _certificate_for(certificate_id, Permission.MEASURE_VIEW)
+    certificate = get_authorized(Certificate, certificate_id, Permission.MEASURE_VIEW)
     pdf = certificate_pdf(certificate)
     number = certificate.number
     audit(
@@ -142,26 +140,22 @@ def download(certificate_id: int):
 @login_required
 def revoke(certificate_id: int):
     """Revoke an attestation, with the reason (organizers of the measure)."""
-    certificate = _certificate_for(certificate_id, Permission.MEASURE_EDIT)
+    certificate = get_authorized(Certificate, certificate_id, Permission.MEASURE_EDIT)
     participant_id = certificate.enrollment.measure.participant_id
     form = ReasonForm()
     if form.validate_on_submit():
-        try:
+        with refused(form) as outcome:
             revoke_certificate(certificate, form.reason.data, by=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
             number = certificate.number
             # The reason stays on the certificate row: it may name people, details may not.
             audit("certificate.revoked", certificate, participant_id=participant_id)
             db.session.commit()
+        if outcome.ok:
             flash(f"L'attestation n° {number} est révoquée.", "success")
             return redirect(url_for("enrollment.participant_detail", participant_id=participant_id))
     return render_template(
         "certificates/revoke.html", form=form, certificate=certificate,
-        participant=certificate.enrollment.measure.participant,
-        session=certificate.enrollment.session,
+        participant=certificate.enrollment.measure.participant, course=certificate.enrollment.course,
     )
 
 
@@ -169,36 +163,21 @@ def revoke(certificate_id: int):
 @login_required
 def replace(certificate_id: int):
     """Issue the attestation rectificative that replaces a revoked one (organizers of the measure)."""
-    revoked = _certificate_for(certificate_id, Permission.MEASURE_EDIT)
-    participant_id = revoked.enrollment.measure.participant_id
+    revoked = get_authorized(Certificate, certificate_id, Permission.MEASURE_EDIT)
+    participant_id, course_id = revoked.enrollment.measure.participant_id, revoked.enrollment.course_id
     if not BaseForm().validate_on_submit():
         abort(400)
-    try:
+    # One valid attestation per enrollment: another replacement may have committed first.
+    with refused(also={IntegrityError: CONCURRENT_REPLACEMENT}) as outcome:
         certificate = replace_certificate(revoked, by=current_user)
-        audit(
-            "certificate.issued", certificate, participant_id=participant_id,
-            details=f"remplace l'attestation n° {revoked.number}",
-        )
+        audit("certificate.issued", certificate, participant_id=participant_id,
+              details=f"remplace l'attestation n° {revoked.number}")
         db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    except IntegrityError:
-        # Another replacement committed first (one valid attestation per enrollment).
-        db.session.rollback()
-        flash(
-            "Une attestation a été délivrée pour cette personne au même moment par une autre "
-            "personne. Rien n'a été enregistré : vérifiez ses attestations.",
-            "error",
-        )
-    else:
-        flash(
-            f"Attestation rectificative n° {certificate.number} délivrée : elle remplace "
-            f"l'attestation n° {revoked.number}.",
-            "success",
-        )
+    if outcome.ok:
+        flash(f"Attestation rectificative n° {certificate.number} délivrée : elle remplace "
+              f"l'attestation n° {revoked.number}.", "success")
     if request.form.get("retour") == "stage":
-        return redirect(url_for("scheduling.session_detail", session_id=revoked.enrollment.session_id))
+        return redirect(url_for("scheduling.course_detail", course_id=course_id))
     return redirect(url_for("enrollment.participant_detail", participant_id=participant_id))
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import sqlalchemy as sa
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     DateField,
     DecimalField,
@@ -15,10 +17,22 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError
 
-from stages.enrollment.models import LegalFrame, Payer, PaymentStatus
-from stages.forms import BaseForm, strip_filter
+from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
+from stages.auth.permissions import visible
+from stages.enrollment.models import LegalFrame, LegalMeasure, Payer, PaymentStatus
+from stages.enrollment.services import (
+    MeasureData,
+    ParticipantData,
+    proposed_courses,
+    upcoming_courses_query,
+)
+from stages.extensions import db
+from stages.forms import TEXT, BaseForm, select_choices
+from stages.timeutil import fr_date
 
-TEXT = {"filters": [strip_filter]}
+# Courses offered when enrolling or rescheduling someone: the next ones, soonest first.
+MAX_PROPOSALS = 60
+
 
 
 def _no_formula(form, field):
@@ -27,7 +41,25 @@ def _no_formula(form, field):
         raise ValidationError("Ce texte ne peut pas commencer par « = », « + » ou « @ ».")
 
 
-class ParticipantForm(BaseForm):
+class ParticipantFields:
+    """Reads the identity fields of a form that has them."""
+
+    def participant_data(self) -> ParticipantData:
+        """The identity typed."""
+        return ParticipantData(
+            surname=self.surname.data or "",
+            first_names=self.first_names.data or "",
+            birth_date=self.birth_date.data,
+            birth_place=self.birth_place.data,
+            address=self.address.data,
+            postal_code=self.postal_code.data,
+            city=self.city.data,
+            phone=self.phone.data,
+            email=self.email.data,
+        )
+
+
+class ParticipantForm(ParticipantFields, BaseForm):
     surname = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=120), _no_formula], **TEXT)
     first_names = StringField("Prénom(s)", validators=[DataRequired("Indiquez le prénom."), Length(max=200), _no_formula], **TEXT)
     birth_date = DateField("Date de naissance", validators=[InputRequired("Indiquez la date de naissance.")])
@@ -71,6 +103,46 @@ class MeasureFields(BaseForm):
         if field.data and self.decision_date.data and field.data < self.decision_date.data:
             raise ValidationError("La date limite doit suivre la date de la décision.")
 
+    def fill_choices(self, user) -> None:
+        """Authorities in service; the associations ``user`` works for (all, for admins)."""
+        authorities = db.session.scalars(
+            sa.select(Organization)
+            .where(Organization.kind.in_(AUTHORITY_KINDS), Organization.archived_at.is_(None))
+            .order_by(Organization.name)
+        )
+        self.authority.choices = select_choices((o.id, o.name) for o in authorities)
+        associations = db.session.scalars(
+            visible(Organization, user)
+            .where(Organization.kind == OrganizationKind.ASSOCIATION, Organization.archived_at.is_(None))
+            .order_by(Organization.name)
+        )
+        self.handling_organization.choices = select_choices((o.id, o.name) for o in associations)
+
+    def load(self, measure: LegalMeasure) -> None:
+        """Fill the choice and money fields from ``measure`` (the others come from ``obj``)."""
+        self.frame.data = measure.frame.value
+        self.authority.data = measure.authority_id
+        self.handling_organization.data = measure.handling_organization_id
+        self.fee.data = Decimal(measure.fee_cents) / 100
+        self.payer.data, self.payment_status.data = measure.payer.value, measure.payment_status.value
+
+    def measure_data(self) -> MeasureData:
+        """The measure typed, with its authority and association loaded."""
+        return MeasureData(
+            frame=LegalFrame(self.frame.data),
+            authority=db.session.get(Organization, self.authority.data),
+            handling_organization=db.session.get(Organization, self.handling_organization.data),
+            case_reference=self.case_reference.data or "",
+            facts_date=self.facts_date.data,
+            decision_date=self.decision_date.data,
+            final_date=self.final_date.data,
+            deadline=self.deadline.data,
+            fee_cents=int((self.fee.data or Decimal(0)) * 100),
+            payer=Payer(self.payer.data),
+            payment_status=PaymentStatus(self.payment_status.data),
+            certificate_recipient=self.certificate_recipient.data or None,
+        )
+
 
 class MeasureForm(MeasureFields):
     """A measure added to a person already on file, or corrected."""
@@ -90,9 +162,47 @@ class ReasonForm(BaseForm):
 
 
 class RescheduleForm(BaseForm):
-    session = SelectField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = SelectField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
     note = TextAreaField("Note (facultatif)", validators=[Optional(), Length(max=500)], **TEXT)
 
 
 class EnrollForm(BaseForm):
-    session = SelectField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = SelectField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+
+
+def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = None) -> list:
+    """Offer the courses still open to enrollment that ``user`` may see, each with its seats and
+    whether it would end after the measure's deadline; returns the proposals."""
+    courses = db.session.scalars(upcoming_courses_query(user).limit(MAX_PROPOSALS)).all()
+    proposals = proposed_courses(measure, [c for c in courses if c.id != exclude_id])
+    form.course.choices = select_choices(
+        (
+            course.id,
+            f"{fr_date(course.starts_at)} — {course.venue.name} — "
+            + (f"{course.seats_left} place(s)" if course.seats_left else "complet : liste d'attente")
+            + (" — APRÈS LA DATE LIMITE" if late else ""),
+        )
+        for course, late in proposals
+    )
+    return proposals
+
+
+class ImportUploadForm(BaseForm):
+    file = FileField(
+        "Fichier de la liste",
+        validators=[
+            FileRequired("Choisissez le fichier à importer."),
+            FileAllowed(["csv", "xlsx"], "Seuls les fichiers .csv et .xlsx sont acceptés."),
+        ],
+        description="CSV (séparateur « ; » ou « , ») ou classeur Excel .xlsx, 10 Mo au maximum ; "
+        "la première ligne porte les intitulés des colonnes.",
+    )
+    association = SelectField(
+        "Association chargée des stages",
+        coerce=int,
+        validators=[DataRequired("Choisissez l'association.")],
+    )
+
+
+class ImportConfirmForm(BaseForm):
+    token = HiddenField(validators=[DataRequired()])

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stages.auth.models import User
 from stages.enums import LabelledEnum, enum_column_type
 from stages.extensions import db
-from stages.scheduling.models import MAX_FEE_CENTS, CourseSession, Organization
+from stages.scheduling.models import MAX_FEE_CENTS, Course
+from stages.auth.models import Organization
 from stages.timeutil import now_utc
 
 
@@ -157,7 +158,7 @@ class EnrollmentStatus(LabelledEnum):
     WITHDRAWN = "withdrawn", "Retiré·e"
 
 
-# Enrollments that hold a seat in the session.
+# Enrollments that hold a seat in their course (counted in ``Course.seats_taken``).
 SEAT_HOLDING_STATUSES = (
     EnrollmentStatus.ENROLLED,
     EnrollmentStatus.SUMMONED,
@@ -169,10 +170,9 @@ SEAT_HOLDING_STATUSES = (
 )
 
 
-LIVE_CONDITION = (
-    "status IN ('waitlisted', 'enrolled', 'summoned', 'confirmed', 'attended', "
-    "'partly_attended', 'absent_excused', 'absent_unexcused')"
-)
+# A measure's live enrollment: its seat or its waitlist place, at most one per measure.
+LIVE_STATUSES = (EnrollmentStatus.WAITLISTED, *SEAT_HOLDING_STATUSES)
+LIVE_CONDITION = "status IN (" + ", ".join(f"'{status.value}'" for status in LIVE_STATUSES) + ")"
 
 
 class Enrollment(db.Model):
@@ -182,7 +182,7 @@ class Enrollment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     measure_id: Mapped[int] = mapped_column(sa.ForeignKey("legal_measures.id"))
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("course_sessions.id"))
+    course_id: Mapped[int] = mapped_column("session_id", sa.ForeignKey("course_sessions.id"))
     status: Mapped[EnrollmentStatus] = mapped_column(
         enum_column_type(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ENROLLED
     )
@@ -197,7 +197,7 @@ class Enrollment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     measure: Mapped[LegalMeasure] = relationship(back_populates="enrollments")
-    session: Mapped[CourseSession] = relationship()
+    course: Mapped[Course] = relationship()
     events: Mapped[list["EnrollmentEvent"]] = relationship(
         back_populates="enrollment", order_by="EnrollmentEvent.at"
     )

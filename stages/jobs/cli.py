@@ -5,14 +5,13 @@ import logging
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
-from stages.cli import stages_cli
 from stages.jobs.registry import JOBS
 from stages.timeutil import fr_datetime
 
 
-@stages_cli.command("scheduler")
+@click.command("scheduler")
 @click.option("--run-now", multiple=True, type=click.Choice(sorted(JOBS)),
               help="Exécuter d'abord cette tâche (répétable).")
 @with_appcontext
@@ -25,7 +24,7 @@ def scheduler_command(run_now) -> None:
     run_forever(current_app._get_current_object(), list(run_now))
 
 
-@stages_cli.group("jobs")
+@click.group("jobs", cls=AppGroup)
 def jobs_group() -> None:
     """Scheduled jobs."""
 

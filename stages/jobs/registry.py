@@ -41,7 +41,7 @@ JOBS: dict[str, Job] = {
     for job in [
         Job(
             "session_status",
-            "stages.jobs.tasks:session_status",
+            "stages.jobs.tasks:course_status",
             "Passe au statut « tenu » les stages programmés dont la dernière demi-journée est finie.",
             {"hour": "0-1,3-23", "minute": "5"},
             period="hourly",

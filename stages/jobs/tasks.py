@@ -11,18 +11,18 @@ from stages.extensions import db
 from stages.timeutil import now_utc, today_local
 
 
-def session_status() -> dict:
+def course_status() -> dict:
     """Scheduled sessions whose last half-day is over become « tenu »."""
-    from stages.scheduling.services import mark_finished_sessions_held
+    from stages.scheduling.services import mark_finished_courses_held
 
-    count = mark_finished_sessions_held()
+    count = mark_finished_courses_held()
     db.session.commit()
     return {"stages passés à « tenu »": count}
 
 
 def convocation_reminders() -> dict:
     """Reminders 7 days and 1 day before the session."""
-    from stages.enrollment.reminders import send_reminders
+    from stages.enrollment.convocation.reminders import send_reminders
 
     counts = send_reminders(now_utc())
     return _with_error(counts, "rappels non envoyés")
@@ -30,21 +30,21 @@ def convocation_reminders() -> dict:
 
 def deadline_alerts() -> dict:
     """The daily digest of deadlines close or passed."""
-    from stages.enrollment.alerts import send_deadline_digests
+    from stages.enrollment.deadline_digest import send_deadline_digests
 
     return _with_error(send_deadline_digests(today_local()), "échecs")
 
 
 def closing_reminders() -> dict:
     """Remind organizers to close held sessions and send their bilans."""
-    from stages.reports.reminders import send_closing_reminders
+    from stages.reports.closing_reminders import send_closing_reminders
 
     return _with_error(send_closing_reminders(), "échecs")
 
 
 def retention_purge() -> dict:
     """Anonymize what passed its retention period; delete old audit entries."""
-    from stages.enrollment.retention import purge
+    from stages.privacy.retention import purge
     from stages.jobs.runner import prune_runs
 
     config = current_app.config

@@ -29,7 +29,8 @@ from stages.enrollment.models import (
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.reports.models import Bilan
-from stages.scheduling.models import CourseSession, Organization, SessionPart, SessionStatus
+from stages.scheduling.models import Course, CoursePart, CourseStatus
+from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, now_utc, to_local
 
 # Final outcomes of a seat in a closed session: the people a bilan reports on.
@@ -85,13 +86,13 @@ BILAN_HEADER = (
 )
 
 
-def require_closed(session: CourseSession) -> None:
+def require_closed(course: Course) -> None:
     """A bilan reports final outcomes: only once the session is closed."""
-    if session.status != SessionStatus.CLOSED:
+    if course.status != CourseStatus.CLOSED:
         raise DomainError("Le bilan n'est disponible qu'une fois le stage clôturé.")
 
 
-def bilan_authorities(session: CourseSession) -> list[BilanAuthority]:
+def bilan_authorities(course: Course) -> list[BilanAuthority]:
     """One line per referring authority of the people who held a seat, with the bilan's state."""
     query = (
         sa.select(
@@ -105,17 +106,17 @@ def bilan_authorities(session: CourseSession) -> list[BilanAuthority]:
         .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
         .join(Organization, Organization.id == LegalMeasure.authority_id)
         .outerjoin(
-            Bilan, sa.and_(Bilan.session_id == session.id, Bilan.authority_id == Organization.id)
+            Bilan, sa.and_(Bilan.course_id == course.id, Bilan.authority_id == Organization.id)
         )
         .outerjoin(User, User.id == Bilan.sent_by_id)
-        .where(Enrollment.session_id == session.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES))
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES))
         .group_by(Organization.id, Organization.name, Bilan.sent_at, User.full_name)
         .order_by(Organization.name)
     )
     return [BilanAuthority(*row) for row in db.session.execute(query)]
 
 
-def bilan_rows(session: CourseSession, authority_id: int) -> list[BilanRow]:
+def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
     """Every person of ``authority_id`` who held a seat in ``session``, once, with what happened.
 
     Three queries whatever the size: the people, the session's marks, their certificates.
@@ -134,7 +135,7 @@ def bilan_rows(session: CourseSession, authority_id: int) -> list[BilanRow]:
         .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
         .join(Participant, Participant.id == LegalMeasure.participant_id)
         .where(
-            Enrollment.session_id == session.id,
+            Enrollment.course_id == course.id,
             Enrollment.status.in_(SEAT_HOLDING_STATUSES),
             LegalMeasure.authority_id == authority_id,
         )
@@ -144,10 +145,10 @@ def bilan_rows(session: CourseSession, authority_id: int) -> list[BilanRow]:
         return []
     enrollment_ids = [row[0] for row in people]
     marks = db.session.execute(
-        sa.select(AttendanceMark, SessionPart.starts_at, SessionPart.ends_at)
-        .join(SessionPart, SessionPart.id == AttendanceMark.part_id)
+        sa.select(AttendanceMark, CoursePart.starts_at, CoursePart.ends_at)
+        .join(CoursePart, CoursePart.id == AttendanceMark.part_id)
         .where(AttendanceMark.enrollment_id.in_(enrollment_ids))
-        .order_by(SessionPart.starts_at)
+        .order_by(CoursePart.starts_at)
     ).all()
     certificates = dict(
         db.session.execute(
@@ -156,8 +157,8 @@ def bilan_rows(session: CourseSession, authority_id: int) -> list[BilanRow]:
             )
         ).all()
     )
-    zone = session.venue.timezone
-    several_days = len({to_local(p.starts_at, zone).date() for p in session.parts}) > 1
+    zone = course.venue.timezone
+    several_days = len({to_local(p.starts_at, zone).date() for p in course.parts}) > 1
     rows = {}
     for enrollment_id, status, person_id, surname, first_names, anonymized_at, frame, reference in people:
         anonymous = anonymized_at is not None
@@ -217,20 +218,20 @@ def bilan_summary(rows: list[BilanRow]) -> dict[str, int]:
     return summary
 
 
-def mark_bilan_sent(session: CourseSession, authority_id: int, *, by: User) -> int:
+def mark_bilan_sent(course: Course, authority_id: int, *, by: User) -> int:
     """Record that the bilan went to the authority and close the measures it reports on.
 
     Upserts the Bilan row (two organizers clicking at once never fail on the unique constraint)
     and moves each covered measure to « bilan transmis », with ``closed_at`` from which the
     retention period runs. Returns how many measures were closed; the caller commits.
     """
-    require_closed(session)
+    require_closed(course)
     now = now_utc()
     covered = (
         sa.select(Enrollment.measure_id)
         .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
         .where(
-            Enrollment.session_id == session.id,
+            Enrollment.course_id == course.id,
             Enrollment.status.in_(OUTCOME_STATUSES),
             LegalMeasure.authority_id == authority_id,
         )
@@ -239,7 +240,7 @@ def mark_bilan_sent(session: CourseSession, authority_id: int, *, by: User) -> i
         raise DomainError("Aucune personne de cette autorité n'a participé à ce stage.")
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Bilan).values(
-        session_id=session.id, authority_id=authority_id, created_at=now, sent_at=now,
+        course_id=course.id, authority_id=authority_id, created_at=now, sent_at=now,
         sent_by_id=by.id,
     )
     db.session.execute(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from stages.auth.models import User
-from stages.auth.permissions import visible_measures
+from stages.auth.permissions import visible
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
@@ -23,22 +23,20 @@ from stages.enrollment.models import (
     MeasureStatus,
     Participant,
 )
+from stages.enrollment.deadlines import (
+    DEADLINE_WARNING_DAYS,
+    DeadlineState,
+    deadline_condition,
+    deadline_state,
+)
 from stages.enrollment.services import measure_search_condition
 from stages.enums import LabelledEnum
 from stages.extensions import db
+from stages.search_terms import search_args
 from stages.reports.models import Bilan
-from stages.scheduling.models import CourseSession, Organization
+from stages.scheduling.models import Course
+from stages.auth.models import Organization
 
-# A measure "still waiting for a course": the deadline matters only for these (the same rule as
-# the measures list and the liaison's home page).
-AWAITING_COURSE = (
-    MeasureStatus.REFERRED,
-    MeasureStatus.ENROLLED,
-    MeasureStatus.SUMMONED,
-    MeasureStatus.CONFIRMED,
-    MeasureStatus.ABSENT_EXCUSED,
-)
-SOON_DAYS = 30
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,7 +54,7 @@ class Bucket(LabelledEnum):
     REPORTED = "bilan-transmis", "Bilan transmis"
     WITHDRAWN = "renvoye", "Renvoyé·e à l'autorité"
     DEADLINE_PASSED = "echeance-depassee", "Échéance dépassée"
-    DEADLINE_SOON = "echeance-30-jours", "Échéance dans moins de 30 jours"
+    DEADLINE_SOON = "echeance-30-jours", f"Échéance dans moins de {DEADLINE_WARNING_DAYS} jours"
 
 
 # Every measure status falls in exactly one of these; the two deadline buckets cut across them.
@@ -73,6 +71,9 @@ STATUS_BUCKETS = {
     Bucket.WITHDRAWN: (MeasureStatus.WITHDRAWN,),
 }
 BUCKET_OF_STATUS = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}
+# The deadline buckets are the deadline states of ``stages.enrollment.deadlines``.
+DEADLINE_BUCKETS = {Bucket.DEADLINE_PASSED: DeadlineState.PASSED, Bucket.DEADLINE_SOON: DeadlineState.SOON}
+BUCKET_OF_DEADLINE = {state: bucket for bucket, state in DEADLINE_BUCKETS.items()}
 BUCKET_TONES = {
     Bucket.TO_SUMMON: "info",
     Bucket.SUMMONED: "info",
@@ -97,6 +98,20 @@ class DashboardFilters:
     deadline_to: date | None = None
     q: str = ""
 
+    def args(self, **overrides) -> dict:
+        """The filters as query-string arguments, for links that keep them (never the searched
+        name: ``search_args`` marks that a search is on)."""
+        args = {
+            "statut": self.bucket.value if self.bucket else None,
+            "cadre": self.frame.value if self.frame else None,
+            "autorite": self.authority_id,
+            "echeance_du": self.deadline_from.isoformat() if self.deadline_from else None,
+            "echeance_au": self.deadline_to.isoformat() if self.deadline_to else None,
+            **search_args(self.q),
+            **overrides,
+        }
+        return {key: value for key, value in args.items() if value not in (None, "")}
+
     def describe(self) -> str:
         """The filters for the audit log: which ones were used, never the searched name."""
         parts = []
@@ -113,45 +128,27 @@ class DashboardFilters:
         return ", ".join(parts) or "sans filtre"
 
 
-def deadline_passed(today: date) -> sa.ColumnElement[bool]:
-    """A course is still awaited and the deadline is behind us."""
-    return sa.and_(LegalMeasure.status.in_(AWAITING_COURSE), LegalMeasure.deadline < today)
-
-
-def deadline_soon(today: date) -> sa.ColumnElement[bool]:
-    """A course is still awaited and the deadline falls within the next 30 days."""
-    return sa.and_(
-        LegalMeasure.status.in_(AWAITING_COURSE),
-        LegalMeasure.deadline >= today,
-        LegalMeasure.deadline < today + timedelta(days=SOON_DAYS),
-    )
-
-
 def bucket_condition(bucket: Bucket, today: date) -> sa.ColumnElement[bool]:
     """The SQL condition of a bucket, against ``today`` (the local date, Europe/Paris)."""
-    if bucket == Bucket.DEADLINE_PASSED:
-        return deadline_passed(today)
-    if bucket == Bucket.DEADLINE_SOON:
-        return deadline_soon(today)
+    if bucket in DEADLINE_BUCKETS:
+        return deadline_condition(DEADLINE_BUCKETS[bucket], today)
     return LegalMeasure.status.in_(STATUS_BUCKETS[bucket])
 
 
 def buckets_of(status: MeasureStatus, deadline: date, today: date) -> list[Bucket]:
     """The badges of one row: its status bucket, then its deadline bucket if any."""
     buckets = [BUCKET_OF_STATUS[status]]
-    if status in AWAITING_COURSE:
-        if deadline < today:
-            buckets.append(Bucket.DEADLINE_PASSED)
-        elif deadline < today + timedelta(days=SOON_DAYS):
-            buckets.append(Bucket.DEADLINE_SOON)
+    state = deadline_state(status, deadline, today)
+    if state is not None:
+        buckets.append(BUCKET_OF_DEADLINE[state])
     return buckets
 
 
 def filtered_measures(
     user: User, filters: DashboardFilters, today: date, *, with_bucket: bool = True
 ) -> sa.Select:
-    """``visible_measures(user)`` narrowed by the filters (the bucket too unless told not to)."""
-    query = visible_measures(user)
+    """``visible(LegalMeasure, user)`` narrowed by the filters (the bucket too unless told not to)."""
+    query = visible(LegalMeasure, user)
     if with_bucket and filters.bucket:
         query = query.where(bucket_condition(filters.bucket, today))
     if filters.frame:
@@ -177,8 +174,8 @@ def bucket_counts(user: User, filters: DashboardFilters, today: date) -> dict[Bu
         .with_only_columns(
             LegalMeasure.status,
             sa.func.count(),
-            sa.func.sum(sa.case((deadline_passed(today), 1), else_=0)),
-            sa.func.sum(sa.case((deadline_soon(today), 1), else_=0)),
+            sa.func.sum(sa.case((deadline_condition(DeadlineState.PASSED, today), 1), else_=0)),
+            sa.func.sum(sa.case((deadline_condition(DeadlineState.SOON, today), 1), else_=0)),
         )
         .group_by(LegalMeasure.status)
     )
@@ -197,11 +194,11 @@ def total_of(counts: dict[Bucket, int], bucket: Bucket | None) -> int:
     return sum(counts[b] for b in STATUS_BUCKETS)
 
 
-def _current_session_start():
+def _current_course_start():
     """The start of the session where the measure holds a seat (correlated, one per row)."""
     return (
-        sa.select(sa.func.max(CourseSession.starts_at))
-        .join(Enrollment, Enrollment.session_id == CourseSession.id)
+        sa.select(sa.func.max(Course.starts_at))
+        .join(Enrollment, Enrollment.course_id == Course.id)
         .where(
             Enrollment.measure_id == LegalMeasure.id,
             Enrollment.status.in_(SEAT_HOLDING_STATUSES),
@@ -227,7 +224,7 @@ class DashboardRow:
     measure: LegalMeasure
     participant: Participant
     authority: Organization
-    session_starts_at: datetime | None
+    course_starts_at: datetime | None
     certificate_id: int | None
     certificate_number: str | None
     buckets: list[Bucket]
@@ -290,7 +287,7 @@ def dashboard_page(
         .add_columns(
             Participant,
             Organization,
-            _current_session_start(),
+            _current_course_start(),
             _certificate_column(Certificate.id),
             _certificate_column(Certificate.number),
         )
@@ -306,16 +303,50 @@ def dashboard_page(
     return Page(items, page, per_page, total)
 
 
-def recent_bilans(authority_ids: set[int], limit: int = 10) -> list[tuple[Bilan, datetime | None, str]]:
-    """The last bilans sent to these authorities (a liaison's inbox), with session start."""
-    if not authority_ids:
-        return []
+def recent_bilans(user: User, limit: int = 10) -> list[tuple[Bilan, datetime | None, str]]:
+    """The last bilans sent that ``user`` may read (a liaison's inbox), with the course's start."""
     query = (
-        sa.select(Bilan, CourseSession.starts_at, Organization.short_name)
-        .join(CourseSession, CourseSession.id == Bilan.session_id)
+        visible(Bilan, user)
+        .add_columns(Course.starts_at, Organization.short_name)
+        .join(Course, Course.id == Bilan.course_id)
         .join(Organization, Organization.id == Bilan.authority_id)
-        .where(Bilan.authority_id.in_(authority_ids), Bilan.sent_at.is_not(None))
+        .where(Bilan.sent_at.is_not(None))
         .order_by(Bilan.sent_at.desc())
         .limit(limit)
     )
     return [tuple(row) for row in db.session.execute(query)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the filters of a query string
+
+
+def _date_arg(args, name: str, errors: list[str]) -> date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"Date invalide ignorée : « {raw[:12]} » (format attendu : AAAA-MM-JJ).")
+        return None
+
+
+def parse_filters(args, authority_ids: set[int], q: str) -> tuple[DashboardFilters, list[str]]:
+    """The filters of a query string and a French message for each value ignored. An authority
+    outside ``authority_ids`` (the user's choices) raises ``PermissionError``: guessing another
+    jurisdiction's id must not even confirm that it exists."""
+    errors: list[str] = []
+    bucket, frame = args.get("statut", ""), args.get("cadre", "")
+    authority_id = args.get("autorite", type=int)
+    if authority_id is not None and authority_id not in authority_ids:
+        raise PermissionError(authority_id)
+    filters = DashboardFilters(
+        bucket=Bucket(bucket) if bucket in {b.value for b in Bucket} else None,
+        frame=LegalFrame(frame) if frame in {f.value for f in LegalFrame} else None,
+        authority_id=authority_id,
+        deadline_from=_date_arg(args, "echeance_du", errors),
+        deadline_to=_date_arg(args, "echeance_au", errors),
+        q=q,
+    )
+    return filters, errors

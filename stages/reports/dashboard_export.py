@@ -24,7 +24,8 @@ from stages.enrollment.models import (
 )
 from stages.extensions import db
 from stages.reports.dashboard import DashboardFilters, buckets_of, filtered_measures
-from stages.scheduling.models import CourseSession, Organization
+from stages.scheduling.models import Course
+from stages.auth.models import Organization
 from stages.timeutil import to_local
 
 
@@ -68,7 +69,7 @@ def export_rows(user: User, filters: DashboardFilters, today: date) -> Iterator[
             LegalMeasure.decision_date,
             LegalMeasure.deadline,
             LegalMeasure.status,
-            CourseSession.starts_at,
+            Course.starts_at,
             Certificate.number,
         )
         .select_from(LegalMeasure)
@@ -78,12 +79,12 @@ def export_rows(user: User, filters: DashboardFilters, today: date) -> Iterator[
             seat,
             sa.and_(seat.measure_id == LegalMeasure.id, seat.status.in_(SEAT_HOLDING_STATUSES)),
         )
-        .outerjoin(CourseSession, CourseSession.id == seat.session_id)
+        .outerjoin(Course, Course.id == seat.course_id)
         .outerjoin(
             Certificate,
             sa.and_(Certificate.enrollment_id == seat.id, Certificate.revoked_at.is_(None)),
         )
-        .order_by(LegalMeasure.deadline, LegalMeasure.id, CourseSession.starts_at.desc())
+        .order_by(LegalMeasure.deadline, LegalMeasure.id, Course.starts_at.desc())
         .execution_options(yield_per=1000)
     )
     return _export_tuples(query, today)

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, Organization
+from stages.scheduling.models import Course
+from stages.auth.models import Organization
 from stages.timeutil import now_utc
 
 
@@ -17,13 +18,13 @@ class Bilan(db.Model):
     __tablename__ = "bilans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("course_sessions.id"))
+    course_id: Mapped[int] = mapped_column("session_id", sa.ForeignKey("course_sessions.id"))
     authority_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     sent_at: Mapped[datetime | None]
     sent_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
-    session: Mapped[CourseSession] = relationship()
+    course: Mapped[Course] = relationship()
     authority: Mapped[Organization] = relationship()
 
     __table_args__ = (

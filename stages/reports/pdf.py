@@ -11,7 +11,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from stages.reports.bilans import BilanRow
-from stages.scheduling.models import CourseSession, Organization
+from stages.scheduling.models import Course
+from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_datetime, fr_time
 
 STYLES = getSampleStyleSheet()
@@ -26,7 +27,7 @@ CONFIDENTIAL = (
 
 
 def bilan_pdf(
-    session: CourseSession,
+    course: Course,
     authority: Organization,
     rows: list[BilanRow],
     summary: dict[str, int],
@@ -39,7 +40,7 @@ def bilan_pdf(
         topMargin=12 * mm, bottomMargin=16 * mm, title="Bilan de stage", author="Stages",
         invariant=1,
     )
-    story = _header(session, authority, generated_at)
+    story = _header(course, authority, generated_at)
     story.append(_summary_table(summary))
     story.append(Spacer(1, 5 * mm))
     story.append(_people_table(rows))
@@ -47,18 +48,18 @@ def bilan_pdf(
     return buffer.getvalue()
 
 
-def _header(session: CourseSession, authority: Organization, generated_at: datetime) -> list:
-    zone = session.venue.timezone
+def _header(course: Course, authority: Organization, generated_at: datetime) -> list:
+    zone = course.venue.timezone
     days = "; ".join(
         f"{fr_date(day)} ({', '.join(f'{fr_time(p.starts_at, zone)} – {fr_time(p.ends_at, zone)}' for p in parts)})"
-        for day, parts in session.days
+        for day, parts in course.days
     )
-    venue = session.venue
-    organizers = ", ".join(o.name for o in session.organizations) or "—"
+    venue = course.venue
+    organizers = ", ".join(o.name for o in course.organizations) or "—"
     return [
         Paragraph("Bilan du stage de sensibilisation à la lutte contre l'achat d'actes sexuels", TITLE),
         Paragraph(f"<b>Destinataire :</b> {_escape(authority.name)}", NORMAL),
-        Paragraph(f"<b>Stage :</b> {_escape(session.title)} — {_escape(days)}", NORMAL),
+        Paragraph(f"<b>Stage :</b> {_escape(course.title)} — {_escape(days)}", NORMAL),
         Paragraph(
             f"<b>Lieu :</b> {_escape(venue.name)}"
             + (f", {_escape(venue.room)}" if venue.room else "")

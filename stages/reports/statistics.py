@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 
 from stages.auth.models import User
-from stages.auth.permissions import Permission, can, visible_measures, visible_sessions
+from stages.auth.permissions import Permission, can, visible
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
@@ -24,11 +24,11 @@ from stages.enrollment.models import (
 )
 from stages.extensions import db
 from stages.reports.bilans import OUTCOME_STATUSES
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import local_to_utc, local_zone, to_local
 
 # Sessions that count in the statistics: planned or held, not drafts nor cancelled ones.
-COUNTED_SESSION_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.HELD, SessionStatus.CLOSED)
+COUNTED_SESSION_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
 
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -72,8 +72,8 @@ class Statistics:
         return self.certificates / self.seats if self.seats else None
 
 
-def _session_scope(user: User):
-    """A condition on CourseSession.id limiting the statistics to what ``user`` may see.
+def _course_scope(user: User):
+    """A condition on Course.id limiting the statistics to what ``user`` may see.
 
     Staff see their sessions (``visible_sessions``); liaisons, who see no sessions as such, see
     those where people of their authorities held a seat (``visible_measures``).
@@ -82,16 +82,16 @@ def _session_scope(user: User):
         return sa.true()
     if can(user, Permission.SESSION_VIEW):
         # correlate(None): the outer query also reads course_sessions, yet this subquery stands alone.
-        return CourseSession.id.in_(
-            visible_sessions(user).with_only_columns(CourseSession.id).correlate(None)
+        return Course.id.in_(
+            visible(Course, user).with_only_columns(Course.id).correlate(None)
         )
     # EXISTS per session (an index probe on enrollments by session) rather than IN over every
     # measure of the authority: a year holds ~2,000 sessions, an authority ~100,000 measures.
     return (
-        visible_measures(user)
+        visible(LegalMeasure, user)
         .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
         .where(
-            Enrollment.session_id == CourseSession.id,
+            Enrollment.course_id == Course.id,
             Enrollment.status.in_(SEAT_HOLDING_STATUSES),
         )
         .exists()
@@ -99,7 +99,7 @@ def _session_scope(user: User):
 
 
 def _measure_ids(user: User) -> sa.Select:
-    return visible_measures(user).with_only_columns(LegalMeasure.id).correlate(None)
+    return visible(LegalMeasure, user).with_only_columns(LegalMeasure.id).correlate(None)
 
 
 def _enrollment_scope(user: User):
@@ -107,7 +107,7 @@ def _enrollment_scope(user: User):
     if can(user, Permission.ADMIN):
         return sa.true()
     if can(user, Permission.SESSION_VIEW):
-        return _session_scope(user)
+        return _course_scope(user)
     return Enrollment.measure_id.in_(_measure_ids(user))
 
 
@@ -126,16 +126,16 @@ def _period_index(column, bounds: list[datetime]):
     return sa.case(*whens, else_=None)
 
 
-def sessions_per_year(user: User) -> list[tuple[int, int]]:
+def courses_per_year(user: User) -> list[tuple[int, int]]:
     """Counted sessions per local year, from the first to the last year with a session."""
-    base = sa.select(CourseSession.starts_at).where(
-        CourseSession.status.in_(COUNTED_SESSION_STATUSES),
-        CourseSession.starts_at.is_not(None),
-        _session_scope(user),
+    base = sa.select(Course.starts_at).where(
+        Course.status.in_(COUNTED_SESSION_STATUSES),
+        Course.starts_at.is_not(None),
+        _course_scope(user),
     )
     first, last = db.session.execute(
         base.with_only_columns(
-            sa.func.min(CourseSession.starts_at), sa.func.max(CourseSession.starts_at),
+            sa.func.min(Course.starts_at), sa.func.max(Course.starts_at),
             maintain_column_froms=True,
         )
     ).one()
@@ -143,30 +143,30 @@ def sessions_per_year(user: User) -> list[tuple[int, int]]:
         return []
     years = list(range(to_local(first).year, to_local(last).year + 1))
     bounds = [_year_bounds(y)[0] for y in years] + [_year_bounds(years[-1])[1]]
-    index = _period_index(CourseSession.starts_at, bounds)
+    index = _period_index(Course.starts_at, bounds)
     counts = dict(
         db.session.execute(
             base.with_only_columns(index, sa.func.count()).where(
-                CourseSession.starts_at >= bounds[0]
+                Course.starts_at >= bounds[0]
             ).group_by(index)
         ).all()
     )
     return [(year, counts.get(i, 0)) for i, year in enumerate(years)]
 
 
-def sessions_per_month(user: User, year: int) -> list[tuple[str, int]]:
+def courses_per_month(user: User, year: int) -> list[tuple[str, int]]:
     """Counted sessions per local month of ``year`` (12 rows, zeros included)."""
     bounds = [local_to_utc(date(year, m, 1), time()) for m in range(1, 13)]
     bounds.append(_year_bounds(year)[1])
-    index = _period_index(CourseSession.starts_at, bounds)
+    index = _period_index(Course.starts_at, bounds)
     counts = dict(
         db.session.execute(
             sa.select(index, sa.func.count())
             .where(
-                CourseSession.status.in_(COUNTED_SESSION_STATUSES),
-                CourseSession.starts_at >= bounds[0],
-                CourseSession.starts_at < bounds[-1],
-                _session_scope(user),
+                Course.status.in_(COUNTED_SESSION_STATUSES),
+                Course.starts_at >= bounds[0],
+                Course.starts_at < bounds[-1],
+                _course_scope(user),
             )
             .group_by(index)
         ).all()
@@ -174,19 +174,19 @@ def sessions_per_month(user: User, year: int) -> list[tuple[str, int]]:
     return [(MONTHS[i], counts.get(i, 0)) for i in range(12)]
 
 
-def _seats_in_year(user: User, year: int, session_statuses) -> sa.Select:
+def _seats_in_year(user: User, year: int, course_statuses) -> sa.Select:
     """Seat-holding enrollments in ``year``'s sessions, joined to session and measure."""
     start, end = _year_bounds(year)
     return (
         sa.select()
         .select_from(Enrollment)
-        .join(CourseSession, CourseSession.id == Enrollment.session_id)
+        .join(Course, Course.id == Enrollment.course_id)
         .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
         .where(
             Enrollment.status.in_(SEAT_HOLDING_STATUSES),
-            CourseSession.status.in_(session_statuses),
-            CourseSession.starts_at >= start,
-            CourseSession.starts_at < end,
+            Course.status.in_(course_statuses),
+            Course.starts_at >= start,
+            Course.starts_at < end,
             _enrollment_scope(user),
         )
     )
@@ -207,7 +207,7 @@ def participants_per_frame(user: User, year: int) -> list[tuple[str, int]]:
 def outcome_counts(user: User, year: int) -> tuple[dict[EnrollmentStatus, int], int]:
     """Final outcomes in ``year``'s closed sessions, and the certificates issued for them."""
     rows = db.session.execute(
-        _seats_in_year(user, year, (SessionStatus.CLOSED,))
+        _seats_in_year(user, year, (CourseStatus.CLOSED,))
         .outerjoin(
             Certificate,
             sa.and_(Certificate.enrollment_id == Enrollment.id, Certificate.revoked_at.is_(None)),
@@ -248,7 +248,7 @@ def decision_delays(user: User, year: int) -> DelayStats:
     SQL returns a histogram (one row per distinct number of days, a few hundred at most) from
     which the quartiles are read: portable, and bounded whatever the number of people.
     """
-    days = _days_between(LegalMeasure.decision_date, CourseSession.starts_at)
+    days = _days_between(LegalMeasure.decision_date, Course.starts_at)
     histogram = sorted(
         (int(d), n)
         for d, n in db.session.execute(
@@ -292,13 +292,13 @@ def _percentile(histogram: list[tuple[int, int]], total: int, fraction: float) -
     return low_value + (high_value - low_value) * (position - lower)
 
 
-def statistics(user: User, year: int) -> Statistics:
+def compute_statistics(user: User, year: int) -> Statistics:
     """Every figure of the statistics page for ``year``, in ``user``'s scope (6 queries)."""
     outcomes, certificates = outcome_counts(user, year)
     return Statistics(
         year=year,
-        years=sessions_per_year(user),
-        months=sessions_per_month(user, year),
+        years=courses_per_year(user),
+        months=courses_per_month(user, year),
         frames=participants_per_frame(user, year),
         outcomes=[(status.label, outcomes[status]) for status in OUTCOME_STATUSES],
         seats=sum(outcomes.values()),

@@ -13,18 +13,17 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from stages.auth.models import Role, User, user_organizations
-from stages.auth.permissions import visible_sessions
+from stages.auth.models import Role, User
+from stages.auth.permissions import visible
 from stages.extensions import db
 from stages.scheduling.models import (
-    CourseSession,
-    Organization,
-    OrganizationKind,
-    SessionPart,
+    Course,
+    CoursePart,
     Venue,
-    session_facilitators,
-    session_organizations,
+    course_facilitators,
+    course_organizations,
 )
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, today_local
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -81,7 +80,7 @@ def filter_options(user: User) -> FilterOptions:
         # The rooms of the sessions they may see, not every room in France.
         in_service = sa.and_(
             in_service,
-            Venue.id.in_(visible_sessions(user).with_only_columns(CourseSession.venue_id)),
+            Venue.id.in_(visible(Course, user).with_only_columns(Course.venue_id)),
         )
     venues = db.session.execute(
         sa.select(Venue.id, Venue.name).where(in_service).order_by(Venue.name)
@@ -93,34 +92,7 @@ def filter_options(user: User) -> FilterOptions:
         )
         .order_by(Organization.short_name)
     ).all()
-    if user.role == Role.FACILITATOR:
-        # Their co-facilitators, i.e. the facilitators of the sessions they may see.
-        scope = visible_sessions(user).with_only_columns(CourseSession.id)
-        who = User.id.in_(
-            sa.select(session_facilitators.c.user_id).where(
-                session_facilitators.c.session_id.in_(scope)
-            )
-        )
-    elif user.role == Role.ORGANIZER:
-        # The staff of their own associations: at national scale, listing every facilitator
-        # of France on each calendar page cost more than the calendar itself.
-        who = sa.and_(
-            User.role.in_((Role.FACILITATOR, Role.ORGANIZER)),
-            User.id.in_(
-                sa.select(user_organizations.c.user_id).where(
-                    user_organizations.c.organization_id.in_(user.organization_ids)
-                )
-            ),
-        )
-    else:
-        # Organizers sometimes facilitate too: list everyone who ever did.
-        who = sa.or_(
-            User.role == Role.FACILITATOR,
-            User.id.in_(sa.select(session_facilitators.c.user_id)),
-        )
-    facilitators = db.session.execute(
-        sa.select(User.id, User.full_name).where(User.active, who).order_by(User.full_name)
-    ).all()
+    facilitators = db.session.execute(visible("facilitator_filter", user)).all()
     return FilterOptions(
         [tuple(row) for row in venues],
         [tuple(row) for row in organizations],
@@ -168,20 +140,20 @@ def _parse_choice(raw, choices, notices: list[str], message: str) -> int | None:
 def apply_filters(query: sa.Select, filters: CalendarFilters, user: User) -> sa.Select:
     """Narrow a SELECT of sessions to the chosen venue, association and facilitators."""
     if filters.venue_id is not None:
-        query = query.where(CourseSession.venue_id == filters.venue_id)
+        query = query.where(Course.venue_id == filters.venue_id)
     if filters.organization_id is not None:
         query = query.where(
-            CourseSession.id.in_(
-                sa.select(session_organizations.c.session_id).where(
-                    session_organizations.c.organization_id == filters.organization_id
+            Course.id.in_(
+                sa.select(course_organizations.c.session_id).where(
+                    course_organizations.c.organization_id == filters.organization_id
                 )
             )
         )
     for facilitator_id in {filters.facilitator_id, user.id if filters.mine else None} - {None}:
         query = query.where(
-            CourseSession.id.in_(
-                sa.select(session_facilitators.c.session_id).where(
-                    session_facilitators.c.user_id == facilitator_id
+            Course.id.in_(
+                sa.select(course_facilitators.c.session_id).where(
+                    course_facilitators.c.user_id == facilitator_id
                 )
             )
         )
@@ -191,10 +163,10 @@ def apply_filters(query: sa.Select, filters: CalendarFilters, user: User) -> sa.
 def _with_details(query: sa.Select) -> sa.Select:
     """Load what the calendar shows in a fixed number of statements, whatever the row count."""
     return query.options(
-        selectinload(CourseSession.venue),
-        selectinload(CourseSession.parts),
-        selectinload(CourseSession.organizations),
-        selectinload(CourseSession.facilitators),
+        selectinload(Course.venue),
+        selectinload(Course.parts),
+        selectinload(Course.organizations),
+        selectinload(Course.facilitators),
     )
 
 
@@ -206,9 +178,9 @@ def _with_details(query: sa.Select) -> sa.Select:
 class CalendarEntry:
     """One day of a session, as placed on the calendar."""
 
-    session: CourseSession
+    course: Course
     day: date
-    parts: list[SessionPart]
+    parts: list[CoursePart]
     day_number: int
     day_count: int
 
@@ -221,7 +193,7 @@ class CalendarEntry:
         return self.parts[-1].ends_at
 
 
-def sessions_by_day(
+def courses_by_day(
     user: User, filters: CalendarFilters, first_day: date, end_day: date
 ) -> dict[date, list[CalendarEntry]]:
     """The visible sessions' days from ``first_day`` to ``end_day`` (excluded), by local date.
@@ -233,22 +205,22 @@ def sessions_by_day(
     range_start = local_to_utc(first_day - timedelta(days=1), time.min)
     range_end = local_to_utc(end_day + timedelta(days=1), time.min)
     query = _with_details(
-        apply_filters(visible_sessions(user), filters, user)
+        apply_filters(visible(Course, user), filters, user)
         .where(
-            CourseSession.starts_at < range_end,
-            CourseSession.starts_at >= range_start - MAX_SESSION_SPAN,
-            CourseSession.ends_at > range_start,
+            Course.starts_at < range_end,
+            Course.starts_at >= range_start - MAX_SESSION_SPAN,
+            Course.ends_at > range_start,
         )
-        .order_by(CourseSession.starts_at, CourseSession.id)
+        .order_by(Course.starts_at, Course.id)
     )
     by_day: dict[date, list[CalendarEntry]] = defaultdict(list)
-    for session in db.session.scalars(query):
-        days = session.days
+    for course in db.session.scalars(query):
+        days = course.days
         for number, (day, parts) in enumerate(days, start=1):
             if first_day <= day < end_day:
-                by_day[day].append(CalendarEntry(session, day, parts, number, len(days)))
+                by_day[day].append(CalendarEntry(course, day, parts, number, len(days)))
     for entries in by_day.values():
-        entries.sort(key=lambda entry: (entry.starts_at, entry.session.id))
+        entries.sort(key=lambda entry: (entry.starts_at, entry.course.id))
     return by_day
 
 

@@ -1,7 +1,10 @@
-"""Forms for venues, organizations, sessions and series."""
+"""Forms for venues, courses and series, and the course data they carry."""
 from __future__ import annotations
 
+from datetime import date, time
 from decimal import Decimal
+
+import sqlalchemy as sa
 from wtforms import (
     BooleanField,
     DateField,
@@ -19,14 +22,19 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError
 
-from stages.forms import BaseForm, select_choices, strip_filter
-from stages.scheduling.models import OrganizationKind
-from stages.scheduling.services import WEEKDAYS_FR
+from stages.auth.models import Organization, User
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.forms import BaseForm, select_choices, TEXT
+from stages.scheduling.models import Course, Venue
+from stages.scheduling.services import WEEKDAYS_FR, CourseData, PartSpec, SeriesRule
+from stages.timeutil import to_local
 
-TEXT = {"filters": [strip_filter]}
+# The usual day of a course: two half-days of three hours.
+USUAL_DAY = ((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30)))
 DEFAULT_TITLE = "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
 
 # Zones of the courts in metropolitan and overseas France.
@@ -73,19 +81,6 @@ class VenueForm(BaseForm):
             raise ValidationError("Le code postal compte 5 chiffres.")
 
 
-class OrganizationForm(BaseForm):
-    name = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=200)], **TEXT)
-    short_name = StringField("Nom court", validators=[DataRequired("Indiquez un nom court."), Length(max=60)], **TEXT)
-    kind = SelectField("Type", choices=OrganizationKind.choices())
-    address = StringField("Adresse", validators=[Optional(), Length(max=300)], **TEXT)
-    email = StringField(
-        "Adresse électronique",
-        validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)],
-        **TEXT,
-    )
-    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **TEXT)
-
-
 class PartForm(Form):
     """One half-day row; blank rows are ignored."""
 
@@ -100,7 +95,7 @@ class PartForm(Form):
         )
 
 
-class SessionSettingsForm(BaseForm):
+class CourseSettingsForm(BaseForm):
     """What a session and a series have in common."""
 
     title = StringField(
@@ -128,13 +123,62 @@ class SessionSettingsForm(BaseForm):
     facilitators = SelectMultipleField("Intervenant·es", coerce=int)
     notes = TextAreaField("Notes internes", validators=[Optional(), Length(max=4000)], **TEXT)
 
+    def course_data(self) -> CourseData:
+        """The settings typed, with their venue, associations and facilitators loaded."""
+        venue = db.session.get(Venue, self.venue.data)
+        if venue is None:
+            raise DomainError("Choisissez un lieu.")
+        return CourseData(
+            title=self.title.data or "",
+            venue=venue,
+            capacity=self.capacity.data,
+            min_participants=self.min_participants.data,
+            fee_cents=int((self.fee.data or Decimal(0)) * 100),
+            parts=[],
+            organizations=_load(Organization, self.organizations.data),
+            facilitators=_load(User, self.facilitators.data),
+            notes=self.notes.data or None,
+        )
 
-class SessionForm(SessionSettingsForm):
+
+def _load(model, ids) -> list:
+    return list(db.session.scalars(sa.select(model).where(model.id.in_(ids or []))))
+
+
+class CourseForm(CourseSettingsForm):
     parts = FieldList(FormField(PartForm), min_entries=4, max_entries=4)
     confirm = HiddenField()
     save_draft = SubmitField("Enregistrer comme brouillon")
     schedule = SubmitField("Programmer le stage")
     save = SubmitField("Enregistrer les modifications")
+
+    def course_data(self) -> CourseData:
+        """The settings and the half-days typed."""
+        data = super().course_data()
+        data.parts = [
+            PartSpec(row.day.data, row.start.data, row.end.data) for row in self.parts if not row.is_blank
+        ]
+        return data
+
+    def load(self, course: Course) -> None:
+        """Fill the form from ``course`` (times in the venue's zone)."""
+        self.title.data = course.title
+        self.venue.data = course.venue_id
+        self.capacity.data = course.capacity
+        self.min_participants.data = course.min_participants
+        self.fee.data = Decimal(course.fee_cents) / 100
+        self.organizations.data = [o.id for o in course.organizations]
+        self.facilitators.data = [u.id for u in course.facilitators]
+        self.notes.data = course.notes
+        for row, part in zip(self.parts, course.parts):
+            start = to_local(part.starts_at, course.venue.timezone)
+            end = to_local(part.ends_at, course.venue.timezone)
+            row.day.data, row.start.data, row.end.data = start.date(), start.time(), end.time()
+
+    def suggest_usual_day(self) -> None:
+        """The usual day: 9 h 30 – 12 h 30 and 13 h 30 – 16 h 30."""
+        for row, (start, end) in zip(self.parts, USUAL_DAY):
+            row.start.data, row.end.data = start, end
 
     def validate_parts(self, field):
         for row in field:
@@ -154,7 +198,7 @@ class CancelForm(BaseForm):
     )
 
 
-class SeriesForm(SessionSettingsForm):
+class SeriesForm(CourseSettingsForm):
     first_day = DateField("Du", validators=[InputRequired("Indiquez la date de début.")])
     last_day = DateField("Au", validators=[InputRequired("Indiquez la date de fin.")])
     weekday = SelectField("Jour", coerce=int, choices=select_choices(enumerate(WEEKDAYS_FR)), default=3)
@@ -183,6 +227,38 @@ class SeriesForm(SessionSettingsForm):
     selected = SelectMultipleField("Dates retenues", coerce=str)
     preview = SubmitField("Prévisualiser les dates")
     create = SubmitField("Créer les stages cochés")
+
+    def day_parts(self) -> list[tuple[int, time, time]]:
+        """The half-days of each course of the series, as (day offset, start, end)."""
+        halves = [(self.morning_start.data, self.morning_end.data)]
+        if self.afternoon_start.data and self.afternoon_end.data:
+            halves.append((self.afternoon_start.data, self.afternoon_end.data))
+        days = (0, 1) if self.two_days.data else (0,)
+        return [(offset, start, end) for offset in days for start, end in halves]
+
+    def chosen_days(self) -> list[date]:
+        """The dates ticked in the preview."""
+        try:
+            return [date.fromisoformat(value) for value in self.selected.data or []]
+        except ValueError:
+            raise DomainError("Une des dates cochées n'est pas valide : prévisualisez de nouveau.") from None
+
+    def rule(self) -> SeriesRule:
+        """The dates' rule chosen."""
+        frequency = self.frequency.data
+        return SeriesRule(
+            first_day=self.first_day.data,
+            last_day=self.last_day.data,
+            weekday=self.weekday.data,
+            every_weeks={"weekly": 1, "biweekly": 2}.get(frequency),
+            nth_of_month=self.nth.data if frequency == "monthly" else None,
+        )
+
+    def suggest_usual_day(self) -> None:
+        """The usual day: 9 h 30 – 12 h 30 and 13 h 30 – 16 h 30."""
+        (self.morning_start.data, self.morning_end.data), (
+            self.afternoon_start.data, self.afternoon_end.data
+        ) = USUAL_DAY
 
     def validate_afternoon_end(self, field):
         if bool(self.afternoon_start.data) != bool(field.data):

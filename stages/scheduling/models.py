@@ -1,4 +1,4 @@
-"""Organizations, venues, course sessions and their half-day parts."""
+"""Venues, courses (« stages ») and their half-day parts."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -7,47 +7,12 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stages.auth.models import User
+from stages.auth.models import Organization, User
 from stages.enums import LabelledEnum, enum_column_type
 from stages.extensions import db
 from stages.timeutil import now_utc, to_local
 
 MAX_FEE_CENTS = 45_000  # €450, the maximum 3rd-class fine
-
-
-class OrganizationKind(LabelledEnum):
-    ASSOCIATION = "association", "Association"
-    PARQUET = "parquet", "Parquet"
-    TRIBUNAL = "tribunal", "Tribunal judiciaire"
-    SPIP = "spip", "SPIP"
-
-
-AUTHORITY_KINDS = (OrganizationKind.PARQUET, OrganizationKind.TRIBUNAL, OrganizationKind.SPIP)
-
-
-class Organization(db.Model):
-    """An association that runs courses, or a referring authority (parquet, tribunal, SPIP)."""
-
-    __tablename__ = "organizations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
-    short_name: Mapped[str] = mapped_column(sa.String(60))
-    kind: Mapped[OrganizationKind] = mapped_column(enum_column_type(OrganizationKind, "org_kind"))
-    address: Mapped[str | None] = mapped_column(sa.String(300))
-    email: Mapped[str | None] = mapped_column(sa.String(254))
-    phone: Mapped[str | None] = mapped_column(sa.String(40))
-    archived_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=now_utc)
-
-    __table_args__ = (sa.Index("ix_organizations_kind", "kind"),)
-
-    @property
-    def is_authority(self) -> bool:
-        return self.kind in AUTHORITY_KINDS
-
-    def __repr__(self) -> str:
-        return f"<Organization {self.short_name}>"
 
 
 class Venue(db.Model):
@@ -76,7 +41,7 @@ class Venue(db.Model):
         return f"{self.address}, {self.postal_code} {self.city}"
 
 
-class SessionStatus(LabelledEnum):
+class CourseStatus(LabelledEnum):
     DRAFT = "draft", "Brouillon"
     SCHEDULED = "scheduled", "Programmé"
     HELD = "held", "Tenu"
@@ -84,7 +49,7 @@ class SessionStatus(LabelledEnum):
     CANCELLED = "cancelled", "Annulé"
 
 
-session_organizations = sa.Table(
+course_organizations = sa.Table(
     "session_organizations",
     db.metadata,
     sa.Column(
@@ -94,7 +59,7 @@ session_organizations = sa.Table(
     sa.Index("ix_session_organizations_organization_id", "organization_id"),
 )
 
-session_facilitators = sa.Table(
+course_facilitators = sa.Table(
     "session_facilitators",
     db.metadata,
     sa.Column(
@@ -105,7 +70,7 @@ session_facilitators = sa.Table(
 )
 
 
-class CourseSession(db.Model):
+class Course(db.Model):
     """One course (« stage »): one or two days split into half-day parts."""
 
     __tablename__ = "course_sessions"
@@ -113,8 +78,8 @@ class CourseSession(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     venue_id: Mapped[int] = mapped_column(sa.ForeignKey("venues.id"))
-    status: Mapped[SessionStatus] = mapped_column(
-        enum_column_type(SessionStatus, "session_status"), default=SessionStatus.DRAFT
+    status: Mapped[CourseStatus] = mapped_column(
+        enum_column_type(CourseStatus, "session_status"), default=CourseStatus.DRAFT
     )
     capacity: Mapped[int]
     min_participants: Mapped[int] = mapped_column(default=0)
@@ -136,14 +101,14 @@ class CourseSession(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     venue: Mapped[Venue] = relationship()
-    parts: Mapped[list["SessionPart"]] = relationship(
-        back_populates="session", order_by="SessionPart.starts_at", cascade="all, delete-orphan"
+    parts: Mapped[list["CoursePart"]] = relationship(
+        back_populates="course", order_by="CoursePart.starts_at", cascade="all, delete-orphan"
     )
     organizations: Mapped[list[Organization]] = relationship(
-        secondary=session_organizations, order_by=Organization.name
+        secondary=course_organizations, order_by=Organization.name
     )
     facilitators: Mapped[list[User]] = relationship(
-        secondary=session_facilitators, order_by=User.full_name
+        secondary=course_facilitators, order_by=User.full_name
     )
 
     __table_args__ = (
@@ -172,18 +137,18 @@ class CourseSession(db.Model):
         return to_local(self.ends_at, self.venue.timezone).date() if self.ends_at else None
 
     @property
-    def days(self) -> list[tuple[date, list["SessionPart"]]]:
+    def days(self) -> list[tuple[date, list["CoursePart"]]]:
         """The parts grouped by local day (the venue's zone), in order."""
-        grouped: dict[date, list[SessionPart]] = {}
+        grouped: dict[date, list[CoursePart]] = {}
         for part in self.parts:
             grouped.setdefault(to_local(part.starts_at, self.venue.timezone).date(), []).append(part)
         return list(grouped.items())
 
     def __repr__(self) -> str:
-        return f"<CourseSession {self.id} {self.title!r}>"
+        return f"<Course {self.id} {self.title!r}>"
 
 
-class SessionPart(db.Model):
+class CoursePart(db.Model):
     """A half-day of a session (morning or afternoon), with its own start and end.
 
     ``venue_id`` and ``is_active`` copy the session's venue and "not cancelled" so that the
@@ -194,15 +159,15 @@ class SessionPart(db.Model):
     __tablename__ = "session_parts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
+    course_id: Mapped[int] = mapped_column(
+        "session_id", sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
     )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     venue_id: Mapped[int] = mapped_column(sa.ForeignKey("venues.id"))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
-    session: Mapped[CourseSession] = relationship(back_populates="parts")
+    course: Mapped[Course] = relationship(back_populates="parts")
     venue: Mapped[Venue] = relationship()
     bookings: Mapped[list["FacilitatorBooking"]] = relationship(
         back_populates="part", cascade="all, delete-orphan"
@@ -228,7 +193,7 @@ class FacilitatorBooking(db.Model):
     ends_at: Mapped[datetime]
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
-    part: Mapped[SessionPart] = relationship(back_populates="bookings")
+    part: Mapped[CoursePart] = relationship(back_populates="bookings")
     user: Mapped[User] = relationship()
 
     __table_args__ = (
@@ -238,28 +203,28 @@ class FacilitatorBooking(db.Model):
     )
 
 
-class SessionChange(db.Model):
+class CourseChange(db.Model):
     """What an organizer changed in a session, and when: shown on the session page."""
 
     __tablename__ = "session_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
+    course_id: Mapped[int] = mapped_column(
+        "session_id", sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
     )
     at: Mapped[datetime] = mapped_column(default=now_utc)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     summary: Mapped[str] = mapped_column(sa.Text)
 
-    session: Mapped[CourseSession] = relationship()
+    course: Mapped[Course] = relationship()
     user: Mapped[User | None] = relationship()
 
     __table_args__ = (sa.Index("ix_session_changes_session_id_at", "session_id", "at"),)
 
 
-def sync_bookings(course: CourseSession) -> None:
+def sync_bookings(course: Course) -> None:
     """Copy the session's venue, status and facilitators onto its parts and booking rows."""
-    active = course.status != SessionStatus.CANCELLED
+    active = course.status != CourseStatus.CANCELLED
     if course.parts:
         course.starts_at = min(part.starts_at for part in course.parts)
         course.ends_at = max(part.ends_at for part in course.parts)
@@ -283,24 +248,24 @@ def sync_bookings(course: CourseSession) -> None:
 
 
 _BOOKING_INPUTS = {
-    CourseSession: ("venue", "venue_id", "status", "facilitators", "parts"),
-    SessionPart: ("starts_at", "ends_at"),
+    Course: ("venue", "venue_id", "status", "facilitators", "parts"),
+    CoursePart: ("starts_at", "ends_at"),
 }
 
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")
-def _keep_bookings_in_step(session, _flush_context, _instances) -> None:
+def _keep_bookings_in_step(orm_course, _flush_context, _instances) -> None:
     """Whatever path changes a session (service, demo, import), its bookings follow."""
     courses = set()
-    for obj in list(session.new) + list(session.dirty):
+    for obj in list(orm_course.new) + list(orm_course.dirty):
         fields = _BOOKING_INPUTS.get(type(obj))
         if fields is None:
             continue
         state = sa.inspect(obj)
         if not state.pending and not any(state.attrs[f].history.has_changes() for f in fields):
             continue
-        course = obj if isinstance(obj, CourseSession) else obj.session
-        if course is not None and course not in session.deleted:
+        course = obj if isinstance(obj, Course) else obj.course
+        if course is not None and course not in orm_course.deleted:
             courses.add(course)
     for course in courses:
         sync_bookings(course)

@@ -13,7 +13,7 @@ from stages.attendance.models import AttendanceMark, AttendanceRevision, Attenda
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment.models import Enrollment, EnrollmentStatus, MeasureStatus
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from tests.factories import PASSWORD
 from tests.helpers import login, queries_for
 
@@ -33,13 +33,13 @@ def course(make):
     c.authority = make.authority()
     c.liaison = make.user(Role.LIAISON, [c.authority])
     with time_machine.travel(datetime(2026, 3, 1, tzinfo=timezone.utc), tick=False):
-        c.session = make.session(organizations=[c.assoc], facilitators=[c.facilitator, c.other_facilitator],
+        c.course = make.course(organizations=[c.assoc], facilitators=[c.facilitator, c.other_facilitator],
                                  day=DAY, capacity=12)
         c.enrollments = [
-            make.enrollment(make.measure(authority=c.authority, participant=make.participant(surname=name)), c.session)
+            make.enrollment(make.measure(authority=c.authority, participant=make.participant(surname=name)), c.course)
             for name in ("ARNAUD", "BERNARD", "CARON")
         ]
-    c.parts = c.session.parts
+    c.parts = c.course.parts
     db.session.commit()
     return c
 
@@ -52,26 +52,26 @@ def post_marks(client, course, part, marks, **extra):
         data[f"left-{enrollment.id}"] = left
         data[f"note-{enrollment.id}"] = note
     data.update(extra)
-    return client.post(f"/stages/{course.session.id}/presence/{part.id}", data=data, follow_redirects=True)
+    return client.post(f"/stages/{course.course.id}/presence/{part.id}", data=data, follow_redirects=True)
 
 
 def test_roster_html_and_pdf_show_names_not_legal_data(client, course):
     login(client, course.facilitator)
-    html = client.get(f"/stages/{course.session.id}/emargement").get_data(as_text=True)
+    html = client.get(f"/stages/{course.course.id}/emargement").get_data(as_text=True)
     assert "ARNAUD" in html and "Signature" in html and "jeudi 12 mars 2026" in html
     assert course.enrollments[0].measure.case_reference not in html
-    response = client.get(f"/stages/{course.session.id}/emargement.pdf")
+    response = client.get(f"/stages/{course.course.id}/emargement.pdf")
     assert response.mimetype == "application/pdf"
     text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
     assert "ARNAUD" in text and "Feuille d'émargement" in text and "Arrivée" in text
     assert course.enrollments[0].measure.case_reference not in text
 
 
-def test_roster_is_for_the_session_staff_only(client, make, course):
+def test_roster_is_for_the_course_staff_only(client, make, course):
     for user in (make.user(Role.FACILITATOR, [course.assoc]), course.liaison):
         login(client, user)
-        assert client.get(f"/stages/{course.session.id}/emargement").status_code == 403
-        assert client.get(f"/stages/{course.session.id}/emargement.pdf").status_code == 403
+        assert client.get(f"/stages/{course.course.id}/emargement").status_code == 403
+        assert client.get(f"/stages/{course.course.id}/emargement.pdf").status_code == 403
         client.post("/deconnexion")
 
 
@@ -111,7 +111,7 @@ def test_bad_attendance_input(client, course, mark, message):
 def test_two_facilitators_saving_at_once_lose_nothing(app, course):
     """Both writes land; the mark holds the last, the history both (SQLite and PostgreSQL)."""
     a_id = course.enrollments[0].id
-    part_id, session_id = course.parts[0].id, course.session.id
+    part_id, course_id = course.parts[0].id, course.course.id
     emails = [course.facilitator.email, course.other_facilitator.email]
     barrier = threading.Barrier(2, timeout=20)
     codes = []
@@ -120,7 +120,7 @@ def test_two_facilitators_saving_at_once_lose_nothing(app, course):
         client = FlaskClient(app, app.response_class, use_cookies=True)
         client.post("/connexion", data={"email": emails[index], "password": PASSWORD})
         barrier.wait()
-        response = client.post(f"/stages/{session_id}/presence/{part_id}",
+        response = client.post(f"/stages/{course_id}/presence/{part_id}",
                                data={f"status-{a_id}": status, f"arrived-{a_id}": "09:45" if status == "late" else ""})
         codes.append(response.status_code)
 
@@ -166,19 +166,19 @@ def test_closing_computes_outcomes_and_overrides_need_a_reason(client, make, cou
     mark_all(course, a, [P, P])
     mark_all(course, b, [P, A])
     mark_all(course, c, [A, A])
-    course.session.status = SessionStatus.HELD
+    course.course.status = CourseStatus.HELD
     db.session.commit()
     with time_machine.travel(NEXT_DAY, tick=False):
         login(client, course.organizer)
-        html = client.get(f"/stages/{course.session.id}/cloture").get_data(as_text=True)
+        html = client.get(f"/stages/{course.course.id}/cloture").get_data(as_text=True)
         assert "Présence partielle" in html
         form = {f"outcome-{a.id}": "attended", f"outcome-{b.id}": "attended", f"outcome-{c.id}": "absent_unexcused"}
-        html = client.post(f"/stages/{course.session.id}/cloture", data=form, follow_redirects=True).get_data(as_text=True)
+        html = client.post(f"/stages/{course.course.id}/cloture", data=form, follow_redirects=True).get_data(as_text=True)
         assert "indiquez le motif" in html
-        assert db.session.get(CourseSession, course.session.id).status == SessionStatus.HELD
+        assert db.session.get(Course, course.course.id).status == CourseStatus.HELD
         form[f"reason-{b.id}"] = "Absence de 30 minutes pour raison médicale, rattrapée"
-        client.post(f"/stages/{course.session.id}/cloture", data=form)
-    assert db.session.get(CourseSession, course.session.id).status == SessionStatus.CLOSED
+        client.post(f"/stages/{course.course.id}/cloture", data=form)
+    assert db.session.get(Course, course.course.id).status == CourseStatus.CLOSED
     statuses = {e.id: db.session.get(Enrollment, e.id) for e in course.enrollments}
     assert statuses[a.id].status == EnrollmentStatus.ATTENDED
     assert statuses[b.id].status == EnrollmentStatus.ATTENDED
@@ -191,9 +191,9 @@ def test_three_of_four_parts_is_partly_attended(make):
     from stages.attendance.services import attended_minutes, compute_outcome
 
     assoc = make.organization()
-    session = make.session(organizations=[assoc], parts=TWO_DAYS + TWO_DAYS[:0], day=DAY)
-    session2 = make.session(organizations=[assoc], day=date(2026, 3, 19))
-    parts = session.parts + session2.parts  # four half-days
+    course = make.course(organizations=[assoc], parts=TWO_DAYS + TWO_DAYS[:0], day=DAY)
+    session2 = make.course(organizations=[assoc], day=date(2026, 3, 19))
+    parts = course.parts + session2.parts  # four half-days
     marks = {p.id: AttendanceMark(part_id=p.id, status=AttendanceStatus.PRESENT) for p in parts[:3]}
     assert compute_outcome(parts, marks) == EnrollmentStatus.PARTLY_ATTENDED
     marks[parts[3].id] = AttendanceMark(part_id=parts[3].id, status=AttendanceStatus.PRESENT)
@@ -206,10 +206,10 @@ def test_three_of_four_parts_is_partly_attended(make):
 def test_attendance_page_query_count_is_constant(client, make, course):
     with time_machine.travel(ON_THE_DAY, tick=False):
         login(client, course.facilitator)
-        url = f"/stages/{course.session.id}/presence/{course.parts[0].id}"
+        url = f"/stages/{course.course.id}/presence/{course.parts[0].id}"
         small = queries_for(client, url)
         for _ in range(8):
-            make.enrollment(make.measure(authority=course.authority), course.session)
+            make.enrollment(make.measure(authority=course.authority), course.course)
         assert queries_for(client, url) == small
 
 
@@ -221,7 +221,7 @@ def test_attendance_save_sends_the_same_statements_for_3_or_11_people(client, ma
 
     def save(status):
         enrollments = db.session.scalars(
-            sa.select(Enrollment).where(Enrollment.session_id == course.session.id)
+            sa.select(Enrollment).where(Enrollment.course_id == course.course.id)
         ).all()
         with count_queries() as counter:
             response = post_marks(client, course, morning, [(e, status, "", "", "") for e in enrollments])
@@ -233,7 +233,7 @@ def test_attendance_save_sends_the_same_statements_for_3_or_11_people(client, ma
         login(client, course.facilitator)
         small, three = save("present")
         for _ in range(8):
-            make.enrollment(make.measure(authority=course.authority), course.session)
+            make.enrollment(make.measure(authority=course.authority), course.course)
         db.session.commit()
         large, eleven = save("absent")
     assert (three, eleven) == (3, 11)

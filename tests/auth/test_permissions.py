@@ -3,7 +3,9 @@ import pytest
 import sqlalchemy as sa
 
 from stages.auth.models import AuditEntry, Role
-from stages.auth.permissions import Permission, can, visible_measures, visible_sessions
+from stages.scheduling.models import Course
+from stages.enrollment.models import LegalMeasure
+from stages.auth.permissions import Permission, can, visible
 from stages.extensions import db
 from stages.models import OrganizationKind
 from tests.helpers import login
@@ -22,12 +24,12 @@ def world(make):
     w.liaison_a = make.user(Role.LIAISON, [w.parquet_a])
     w.liaison_b = make.user(Role.LIAISON, [w.parquet_b])
     w.admin = make.user(Role.ADMIN)
-    w.session_a = make.session(organizations=[w.assoc_a], facilitators=[w.fac_a])
-    w.session_b = make.session(organizations=[w.assoc_b], facilitators=[w.fac_b])
+    w.course_a = make.course(organizations=[w.assoc_a], facilitators=[w.fac_a])
+    w.course_b = make.course(organizations=[w.assoc_b], facilitators=[w.fac_b])
     w.measure_a = make.measure(authority=w.parquet_a, handling=w.assoc_a)
     w.measure_b = make.measure(authority=w.parquet_b, handling=w.assoc_b)
-    make.enrollment(w.measure_a, w.session_a)
-    make.enrollment(w.measure_b, w.session_b)
+    make.enrollment(w.measure_a, w.course_a)
+    make.enrollment(w.measure_b, w.course_b)
     db.session.commit()
     return w
 
@@ -38,13 +40,13 @@ def test_matrix_of_the_helper(world):
     expectations = [
         (w.admin, Permission.ADMIN, None, True),
         (w.org_a, Permission.ADMIN, None, False),
-        (w.org_a, Permission.SESSION_VIEW, w.session_a, True),
-        (w.org_a, Permission.SESSION_EDIT, w.session_b, False),
+        (w.org_a, Permission.SESSION_VIEW, w.course_a, True),
+        (w.org_a, Permission.SESSION_EDIT, w.course_b, False),
         (w.org_a, Permission.MEASURE_VIEW, w.measure_a, True),
         (w.org_a, Permission.MEASURE_VIEW, w.measure_b, False),
         (w.org_a, Permission.PARTICIPANT_VIEW, pb, False),
-        (w.fac_a, Permission.SESSION_RUN, w.session_a, True),
-        (w.fac_a, Permission.SESSION_RUN, w.session_b, False),
+        (w.fac_a, Permission.SESSION_RUN, w.course_a, True),
+        (w.fac_a, Permission.SESSION_RUN, w.course_b, False),
         (w.fac_a, Permission.PARTICIPANT_VIEW, pa, True),
         (w.fac_a, Permission.PARTICIPANT_LEGAL_VIEW, pa, False),
         (w.fac_a, Permission.PARTICIPANT_VIEW, pb, False),
@@ -54,8 +56,8 @@ def test_matrix_of_the_helper(world):
         (w.liaison_a, Permission.MEASURE_EDIT, w.measure_a, False),
         (w.liaison_a, Permission.MEASURE_VIEW, w.measure_b, False),
         (w.liaison_a, Permission.PARTICIPANT_VIEW, pb, False),
-        (w.liaison_a, Permission.SESSION_VIEW, w.session_a, False),
-        (None, Permission.SESSION_VIEW, w.session_a, False),
+        (w.liaison_a, Permission.SESSION_VIEW, w.course_a, False),
+        (None, Permission.SESSION_VIEW, w.course_a, False),
     ]
     wrong = [
         (u and u.email, p, o, expected)
@@ -73,25 +75,25 @@ def test_inactive_users_can_do_nothing(world):
 def test_scoped_queries(world):
     w = world
     ids = lambda query: set(db.session.scalars(query).all())  # noqa: E731
-    assert ids(visible_sessions(w.fac_a)) == {w.session_a}
-    assert ids(visible_sessions(w.org_b)) == {w.session_b}
-    assert ids(visible_sessions(w.liaison_a)) == set()
-    assert ids(visible_measures(w.liaison_a)) == {w.measure_a}
-    assert ids(visible_measures(w.fac_a)) == set()
-    assert ids(visible_measures(w.admin)) == {w.measure_a, w.measure_b}
+    assert ids(visible(Course, w.fac_a)) == {w.course_a}
+    assert ids(visible(Course, w.org_b)) == {w.course_b}
+    assert ids(visible(Course, w.liaison_a)) == set()
+    assert ids(visible(LegalMeasure, w.liaison_a)) == {w.measure_a}
+    assert ids(visible(LegalMeasure, w.fac_a)) == set()
+    assert ids(visible(LegalMeasure, w.admin)) == {w.measure_a, w.measure_b}
 
 
 def test_objects_of_others_give_403(client, world):
     w = world
-    session_b = f"/stages/{w.session_b.id}"
+    course_b = f"/stages/{w.course_b.id}"
     person_b = f"/personnes/{w.measure_b.participant_id}"
     for user, url in [
-        (w.fac_a, session_b),
+        (w.fac_a, course_b),
         (w.fac_a, person_b),
-        (w.org_a, session_b),
+        (w.org_a, course_b),
         (w.org_a, person_b),
         (w.liaison_a, person_b),
-        (w.liaison_a, session_b),
+        (w.liaison_a, course_b),
     ]:
         login(client, user)
         response = client.get(url)
@@ -113,7 +115,7 @@ def test_ids_cannot_be_probed_for_existence(client, world):
 def test_own_objects_are_visible(client, world):
     w = world
     login(client, w.fac_a)
-    html = client.get(f"/stages/{w.session_a.id}").get_data(as_text=True)
+    html = client.get(f"/stages/{w.course_a.id}").get_data(as_text=True)
     assert w.measure_a.participant.surname.upper() in html
     assert w.measure_a.case_reference not in html  # facilitators see no legal data
     person = client.get(f"/personnes/{w.measure_a.participant_id}").get_data(as_text=True)

@@ -24,7 +24,7 @@ from stages.auth.models import Role
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalFrame
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import today_local
 from tests.browser.conftest import MISSING, SKIP_REASON, TABLET, wait_for_download
 from tests.factories import PASSWORD
@@ -64,7 +64,7 @@ def refresh() -> None:
 # --- 1. The organizer creates a session and enrolls two people ------------------------------
 
 
-def test_organizer_creates_a_session_and_enrolls_two_people(journey, make):
+def test_organizer_creates_a_course_and_enrolls_two_people(journey, make):
     association = make.organization(name="Association Ariane")
     organizer = make.user(Role.ORGANIZER, organizations=[association], full_name="Olga Organisatrice")
     venue = make.venue(name="Maison des associations", capacity=15)
@@ -93,8 +93,8 @@ def test_organizer_creates_a_session_and_enrolls_two_people(journey, make):
     journey.step("formulaire-rempli")
     journey.click(journey.button("Programmer le stage"), "stage-programme")
     assert "Le stage est programmé." in " ".join(journey.flashes())
-    session_path = journey.path()
-    assert session_path.startswith("/stages/")
+    course_path = journey.path()
+    assert course_path.startswith("/stages/")
 
     journey.click(journey.link("Inscrire des personnes"), "inscription-groupee")
     for measure_id in measure_ids:
@@ -102,16 +102,16 @@ def test_organizer_creates_a_session_and_enrolls_two_people(journey, make):
     journey.step("personnes-cochees")
     journey.click(journey.button("Inscrire les personnes cochées"), "personnes-inscrites")
     assert "2 personne(s) inscrite(s)." in " ".join(journey.flashes())
-    assert journey.path() == session_path
+    assert journey.path() == course_path
     assert "Personnes inscrites (2 / 10)" in journey.text()
     assert "MARTIN" in journey.text() and "BERNARD" in journey.text()
 
     refresh()
-    session = db.session.scalar(sa.select(CourseSession))
-    assert session.status == SessionStatus.SCHEDULED
-    assert session.capacity == 10 and len(session.parts) == 2
-    assert [o.id for o in session.organizations] == [association_id]
-    enrolled = db.session.scalars(sa.select(Enrollment).where(Enrollment.session_id == session.id))
+    course = db.session.scalar(sa.select(Course))
+    assert course.status == CourseStatus.SCHEDULED
+    assert course.capacity == 10 and len(course.parts) == 2
+    assert [o.id for o in course.organizations] == [association_id]
+    enrolled = db.session.scalars(sa.select(Enrollment).where(Enrollment.course_id == course.id))
     assert sorted(e.measure_id for e in enrolled) == sorted(measure_ids)
     journey.assert_accessible()
 
@@ -119,34 +119,34 @@ def test_organizer_creates_a_session_and_enrolls_two_people(journey, make):
 # --- 2. A facilitator on a tablet takes attendance --------------------------------------------
 
 
-def _session_today(make, association, *, facilitators=(), people=2, status=SessionStatus.SCHEDULED):
-    session = make.session(
+def _course_today(make, association, *, facilitators=(), people=2, status=CourseStatus.SCHEDULED):
+    course = make.course(
         organizations=[association], facilitators=list(facilitators), day=today_local(),
         parts=TODAY_PARTS, status=status,
     )
     enrollments = [
         make.enrollment(
-            make.measure(make.participant(surname=surname), handling=association), session
+            make.measure(make.participant(surname=surname), handling=association), course
         )
         for surname in ("MARTIN", "BERNARD", "PETIT")[:people]
     ]
-    return session, enrollments
+    return course, enrollments
 
 
 def test_facilitator_takes_attendance_on_a_tablet(journey, make):
     association = make.organization(name="Association Ariane")
     facilitator = make.user(Role.FACILITATOR, organizations=[association], full_name="Farid Intervenant")
-    session, enrollments = _session_today(make, association, facilitators=[facilitator])
-    email, session_id = facilitator.email, session.id
-    part_ids = [p.id for p in session.parts]
+    course, enrollments = _course_today(make, association, facilitators=[facilitator])
+    email, course_id = facilitator.email, course.id
+    part_ids = [p.id for p in course.parts]
     first, second = (e.id for e in enrollments)
     db.session.commit()
 
     journey.set_viewport(*TABLET)
     journey.log_in(email, PASSWORD)
-    journey.click(journey.css(f"main a[href='/stages/{session_id}']"), "stage-du-jour")
+    journey.click(journey.css(f"main a[href='/stages/{course_id}']"), "stage-du-jour")
     journey.click(
-        journey.css(f"a[href='/stages/{session_id}/presence/{part_ids[0]}']"), "presence-matin"
+        journey.css(f"a[href='/stages/{course_id}/presence/{part_ids[0]}']"), "presence-matin"
     )
     check(journey, f"input[name='status-{first}'][value='present']")
     check(journey, f"input[name='status-{second}'][value='late']")
@@ -158,7 +158,7 @@ def test_facilitator_takes_attendance_on_a_tablet(journey, make):
     assert journey.css(f"input[name='status-{second}'][value='late']").is_selected()
 
     journey.click(
-        journey.css(f"nav a[href='/stages/{session_id}/presence/{part_ids[1]}']"), "presence-apres-midi"
+        journey.css(f"nav a[href='/stages/{course_id}/presence/{part_ids[1]}']"), "presence-apres-midi"
     )
     check(journey, f"input[name='status-{first}'][value='present']")
     check(journey, f"input[name='status-{second}'][value='present']")
@@ -180,24 +180,24 @@ def test_facilitator_takes_attendance_on_a_tablet(journey, make):
 # --- 3. The organizer closes the session and issues the certificates --------------------------
 
 
-def test_organizer_closes_the_session_and_issues_certificates(journey, make):
+def test_organizer_closes_the_course_and_issues_certificates(journey, make):
     association = make.organization(name="Association Ariane")
     organizer = make.user(Role.ORGANIZER, organizations=[association])
-    session, enrollments = _session_today(make, association)
+    course, enrollments = _course_today(make, association)
     for enrollment in enrollments:
-        for part in session.parts:
+        for part in course.parts:
             make.attendance_mark(enrollment, part, AttendanceStatus.PRESENT)
-    email, session_id = organizer.email, session.id
+    email, course_id = organizer.email, course.id
     db.session.commit()
 
     journey.log_in(email, PASSWORD)
-    journey.click(journey.css(f"main a[href='/stages/{session_id}']"), "stage")
+    journey.click(journey.css(f"main a[href='/stages/{course_id}']"), "stage")
     # The day is over: the job that marks sessions held runs after the last half-day ends.
-    db.session.get(CourseSession, session_id).status = SessionStatus.HELD
+    db.session.get(Course, course_id).status = CourseStatus.HELD
     db.session.commit()
-    journey.get(f"/stages/{session_id}", "stage-tenu")
+    journey.get(f"/stages/{course_id}", "stage-tenu")
 
-    journey.click(journey.css(f"a[href='/stages/{session_id}/cloture']"), "cloture")
+    journey.click(journey.css(f"a[href='/stages/{course_id}/cloture']"), "cloture")
     proposed = [td.text for td in journey.all("main tbody tr td:nth-of-type(2)")]
     assert proposed == [EnrollmentStatus.ATTENDED.label] * 2, proposed
     journey.click(journey.button("Clôturer le stage"), "stage-cloture")
@@ -208,7 +208,7 @@ def test_organizer_closes_the_session_and_issues_certificates(journey, make):
     assert "Attestations délivrées (2)" in journey.text()
 
     refresh()
-    assert db.session.get(CourseSession, session_id).status == SessionStatus.CLOSED
+    assert db.session.get(Course, course_id).status == CourseStatus.CLOSED
     assert {e.status for e in db.session.scalars(sa.select(Enrollment))} == {EnrollmentStatus.ATTENDED}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 2
     journey.assert_accessible()
@@ -259,7 +259,7 @@ def test_liaison_filters_the_dashboard_and_downloads_an_export(journey, make):
 
 
 def test_anonymous_visitor_verifies_a_certificate(journey, make):
-    session, (enrollment,) = make.closed_session_with(people=1)
+    course, (enrollment,) = make.closed_course_with(people=1)
     surname = enrollment.measure.participant.surname
     certificate = make.certificate(enrollment, verification_code="7K3M9QX2PR4TB8VW")
     number = certificate.number
@@ -338,7 +338,7 @@ def test_organizer_revokes_an_attestation_and_issues_its_replacement(journey, ma
 
     association = make.organization(name="Association Ariane")
     organizer = make.user(Role.ORGANIZER, organizations=[association])
-    _course, (enrollment,) = make.closed_session_with(people=1, organizations=[association],
+    _course, (enrollment,) = make.closed_course_with(people=1, organizations=[association],
                                                       handling=association)
     first = certificates.issue_certificate(enrollment, by=organizer)
     email, participant_id, first_id = organizer.email, enrollment.measure.participant_id, first.id

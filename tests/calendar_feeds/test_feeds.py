@@ -6,7 +6,7 @@ from icalendar import Calendar
 
 from stages.auth.models import Role
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import today_local
 from tests.helpers import count_queries, login, queries_for
 
@@ -23,7 +23,7 @@ def _parse(response) -> Calendar:
     return calendar
 
 
-def _session_ids(calendar: Calendar) -> set[int]:
+def _course_ids(calendar: Calendar) -> set[int]:
     return {int(str(event["URL"]).rsplit("/", 1)[1]) for event in calendar.events}
 
 
@@ -41,8 +41,8 @@ def team(make):
         "organizer": make.user(Role.ORGANIZER, [org]),
         "alice": alice,
         "bruno": bruno,
-        "alice_session": make.session(venue, [org], [alice], day=day),
-        "bruno_session": make.session(venue, [org], [bruno], day=day + timedelta(days=1)),
+        "alice_course": make.course(venue, [org], [alice], day=day),
+        "bruno_course": make.course(venue, [org], [bruno], day=day + timedelta(days=1)),
     }
 
 
@@ -52,7 +52,7 @@ def test_a_dst_series_in_the_feed_keeps_0930_paris_time(client, make, time_machi
     venue = make.venue()
     day = date(2026, 3, 5)
     while day <= date(2026, 4, 16):
-        make.session(
+        make.course(
             venue, facilitators=[facilitator], day=day, parts=((time(9, 30), time(12, 30)),)
         )
         day += timedelta(days=7)
@@ -82,54 +82,54 @@ def test_headers_of_a_feed(client, team):
 
 def test_each_feed_holds_its_scope(client, make, team):
     alice, organizer = team["alice"], team["organizer"]
-    mine, theirs = team["alice_session"].id, team["bruno_session"].id
-    elsewhere = make.session(organizations=[make.organization()])  # another association's
+    mine, theirs = team["alice_course"].id, team["bruno_course"].id
+    elsewhere = make.course(organizations=[make.organization()])  # another association's
     venue_id, org_id = team["venue"].id, team["org"].id
 
-    assert _session_ids(_parse(client.get(_feed(alice)))) == {mine}
+    assert _course_ids(_parse(client.get(_feed(alice)))) == {mine}
     # A facilitator's venue and organization feeds still show only their own sessions.
-    assert _session_ids(_parse(client.get(_feed(alice, f"lieu/{venue_id}.ics")))) == {mine}
-    assert _session_ids(_parse(client.get(_feed(alice, f"organisation/{org_id}.ics")))) == {mine}
+    assert _course_ids(_parse(client.get(_feed(alice, f"lieu/{venue_id}.ics")))) == {mine}
+    assert _course_ids(_parse(client.get(_feed(alice, f"organisation/{org_id}.ics")))) == {mine}
     assert client.get(_feed(alice, "tous.ics")).status_code == 404
 
-    assert _session_ids(_parse(client.get(_feed(organizer)))) == {mine, theirs}
-    assert _session_ids(_parse(client.get(_feed(organizer, "tous.ics")))) == {mine, theirs}
-    assert _session_ids(_parse(client.get(_feed(organizer, f"lieu/{venue_id}.ics")))) == {
+    assert _course_ids(_parse(client.get(_feed(organizer)))) == {mine, theirs}
+    assert _course_ids(_parse(client.get(_feed(organizer, "tous.ics")))) == {mine, theirs}
+    assert _course_ids(_parse(client.get(_feed(organizer, f"lieu/{venue_id}.ics")))) == {
         mine, theirs,
     }
 
     admin = make.user(Role.ADMIN)
-    assert _session_ids(_parse(client.get(_feed(admin, "tous.ics")))) == {
+    assert _course_ids(_parse(client.get(_feed(admin, "tous.ics")))) == {
         mine, theirs, elsewhere.id,
     }
 
 
-def test_organizer_my_feed_adds_sessions_they_facilitate(client, make, team):
+def test_organizer_my_feed_adds_courses_they_facilitate(client, make, team):
     organizer = team["organizer"]
-    other = make.session(
+    other = make.course(
         organizations=[make.organization()], facilitators=[organizer],
         day=today_local() + timedelta(days=30),
     )
-    ids = _session_ids(_parse(client.get(_feed(organizer))))
+    ids = _course_ids(_parse(client.get(_feed(organizer))))
     assert other.id in ids
-    assert other.id not in _session_ids(_parse(client.get(_feed(organizer, "tous.ics"))))
+    assert other.id not in _course_ids(_parse(client.get(_feed(organizer, "tous.ics"))))
 
 
 def test_the_time_window_and_drafts(client, make, team):
     alice, venue = team["alice"], team["venue"]
-    recent = make.session(venue, facilitators=[alice], day=today_local() - timedelta(days=300))
-    make.session(venue, facilitators=[alice], day=today_local() - timedelta(days=400))
-    make.session(
+    recent = make.course(venue, facilitators=[alice], day=today_local() - timedelta(days=300))
+    make.course(venue, facilitators=[alice], day=today_local() - timedelta(days=400))
+    make.course(
         venue, facilitators=[alice], day=today_local() + timedelta(days=60),
-        status=SessionStatus.DRAFT,
+        status=CourseStatus.DRAFT,
     )
-    assert _session_ids(_parse(client.get(_feed(alice)))) == {team["alice_session"].id, recent.id}
+    assert _course_ids(_parse(client.get(_feed(alice)))) == {team["alice_course"].id, recent.id}
 
 
-def test_cancelled_session_is_kept_with_status_cancelled_and_its_sequence(client, team):
-    session = team["alice_session"]
-    session.status = SessionStatus.CANCELLED
-    session.ical_sequence = 3
+def test_cancelled_course_is_kept_with_status_cancelled_and_its_sequence(client, team):
+    course = team["alice_course"]
+    course.status = CourseStatus.CANCELLED
+    course.ical_sequence = 3
     calendar = _parse(client.get(_feed(team["alice"])))
     assert len(calendar.events) == 2
     for event in calendar.events:
@@ -139,12 +139,12 @@ def test_cancelled_session_is_kept_with_status_cancelled_and_its_sequence(client
 
 def test_no_feed_ever_holds_a_participant_s_name(client, make, team):
     authority = make.authority()
-    for surname, session in (
-        ("ZORGLUBIANSKI", team["alice_session"]),
-        ("QUIMPERLEAU", team["bruno_session"]),
+    for surname, course in (
+        ("ZORGLUBIANSKI", team["alice_course"]),
+        ("QUIMPERLEAU", team["bruno_course"]),
     ):
         person = make.participant(surname=surname, first_names="Hyacinthe")
-        make.enrollment(make.measure(participant=person, authority=authority), session)
+        make.enrollment(make.measure(participant=person, authority=authority), course)
     admin = make.user(Role.ADMIN)
     venue_id, org_id = team["venue"].id, team["org"].id
     urls = [
@@ -159,7 +159,7 @@ def test_no_feed_ever_holds_a_participant_s_name(client, make, team):
         assert "zorglubianski" not in body and "quimperleau" not in body
         assert "hyacinthe" not in body
     login(client, admin)
-    body = client.get(f"/stages/{team['alice_session'].id}/agenda.ics").get_data(as_text=True)
+    body = client.get(f"/stages/{team['alice_course'].id}/agenda.ics").get_data(as_text=True)
     assert "ZORGLUBIANSKI" not in body.upper() and "1 personne inscrite" in body
 
 
@@ -190,7 +190,7 @@ def test_liaison_inactive_user_and_unknown_targets_answer_404(client, make, team
 def test_conditional_get_answers_304_until_the_feed_changes(client, make, time_machine):
     time_machine.move_to(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc), tick=False)
     facilitator = make.user(Role.FACILITATOR, [make.organization()])
-    session = make.session(facilitators=[facilitator])
+    course = make.course(facilitators=[facilitator])
     url = _feed(facilitator)
     first = client.get(url)
     etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
@@ -202,8 +202,8 @@ def test_conditional_get_answers_304_until_the_feed_changes(client, make, time_m
         assert response.headers["ETag"] == etag
 
     time_machine.move_to(datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc), tick=False)
-    session = db.session.get(CourseSession, session.id)
-    session.ical_sequence += 1  # what a reschedule does; updated_at follows
+    course = db.session.get(Course, course.id)
+    course.ical_sequence += 1  # what a reschedule does; updated_at follows
     db.session.flush()
 
     changed = client.get(url, headers={"If-None-Match": etag})
@@ -216,15 +216,15 @@ def test_conditional_get_answers_304_until_the_feed_changes(client, make, time_m
 def test_enrolling_someone_changes_the_etag(client, make, team):
     url = _feed(team["alice"])
     etag = client.get(url).headers["ETag"]
-    make.enrollment(make.measure(), db.session.get(CourseSession, team["alice_session"].id))
+    make.enrollment(make.measure(), db.session.get(Course, team["alice_course"].id))
     response = client.get(url, headers={"If-None-Match": etag})
     assert response.status_code == 200
     assert "1 personne inscrite" in response.get_data(as_text=True)
 
 
-def _add_sessions(make, count, first_day, venue, org, facilitator):
+def _add_courses(make, count, first_day, venue, org, facilitator):
     for offset in range(count):
-        make.session(
+        make.course(
             venue, [org], [facilitator], day=today_local() + timedelta(days=first_day + offset)
         )
 
@@ -238,20 +238,20 @@ def _add_sessions(make, count, first_day, venue, org, facilitator):
         (Role.ADMIN, "tous.ics"),
     ],
 )
-def test_feed_query_count_does_not_grow_with_sessions(client, make, role, name):
+def test_feed_query_count_does_not_grow_with_courses(client, make, role, name):
     org = make.organization()
     venue = make.venue()
     facilitator = make.user(Role.FACILITATOR, [org])
     owner = facilitator if role == Role.FACILITATOR else make.user(role, [org])
-    _add_sessions(make, 10, 1, venue, org, facilitator)
+    _add_courses(make, 10, 1, venue, org, facilitator)
     small = queries_for(client, _feed(owner, name))
-    _add_sessions(make, 190, 11, venue, org, facilitator)
+    _add_courses(make, 190, 11, venue, org, facilitator)
     response = client.get(_feed(owner, name))
     assert len(Calendar.from_ical(response.data).events) == 400
     assert queries_for(client, _feed(owner, name)) == small
 
 
-def test_a_304_loads_no_session(client, team):
+def test_a_304_loads_no_course(client, team):
     url = _feed(team["alice"])
     etag = client.get(url).headers["ETag"]
     with count_queries() as counter:

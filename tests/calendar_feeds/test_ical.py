@@ -6,7 +6,7 @@ from icalendar import Calendar
 
 from stages.auth.models import Role
 from stages.calendar_feeds.ical import build_calendar
-from stages.scheduling.models import SessionStatus
+from stages.scheduling.models import CourseStatus
 from stages.timeutil import today_local
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -30,11 +30,11 @@ def _thursdays(first: date, last: date):
 
 def test_a_series_across_the_dst_change_keeps_paris_wall_clock_time(make):
     venue = make.venue()
-    sessions = [
-        make.session(venue=venue, day=day, parts=((time(9, 30), time(12, 30)),))
+    courses = [
+        make.course(venue=venue, day=day, parts=((time(9, 30), time(12, 30)),))
         for day in _thursdays(date(2026, 3, 5), date(2026, 4, 16))
     ]
-    calendar = _parse(build_calendar(sessions, name="Série", **SETTINGS))
+    calendar = _parse(build_calendar(courses, name="Série", **SETTINGS))
 
     events = calendar.events
     assert len(events) == 7
@@ -66,7 +66,7 @@ def _rdates(sub):
 
 
 def test_calendar_properties(make):
-    body = build_calendar([make.session()], name="Mes stages", **SETTINGS).decode()
+    body = build_calendar([make.course()], name="Mes stages", **SETTINGS).decode()
     for line in (
         "VERSION:2.0",
         "CALSCALE:GREGORIAN",
@@ -84,41 +84,41 @@ def test_one_event_per_part_with_stable_uids_and_details(make):
     org = make.organization(name="APCARS")
     alice = make.user(Role.FACILITATOR, [org], full_name="Alice Martin")
     venue = make.venue(name="MJD du 17e", room="Salle 2")
-    session = make.session(
+    course = make.course(
         venue=venue, organizations=[org], facilitators=[alice], title="Stage de mars",
         ical_sequence=4,
     )
-    make.enrollment(make.measure(), session)
-    make.enrollment(make.measure(), session)
+    make.enrollment(make.measure(), course)
+    make.enrollment(make.measure(), course)
 
-    first = _parse(build_calendar([session], name="x", **SETTINGS))
+    first = _parse(build_calendar([course], name="x", **SETTINGS))
     later = {**SETTINGS, "stamp": STAMP + timedelta(hours=5)}
-    again = _parse(build_calendar([session], name="x", **later))
+    again = _parse(build_calendar([course], name="x", **later))
 
     uids = [str(event["UID"]) for event in first.events]
-    assert uids == [f"session-part-{part.id}@stages.test" for part in session.parts]
+    assert uids == [f"session-part-{part.id}@stages.test" for part in course.parts]
     assert [str(event["UID"]) for event in again.events] == uids
     event = first.events[0]
     assert event["SUMMARY"] == "Stage de mars"
     assert event["STATUS"] == "CONFIRMED"
     assert event["SEQUENCE"] == 4
     assert event.DTSTAMP == STAMP
-    assert event["LAST-MODIFIED"].dt == session.updated_at.replace(microsecond=0)
-    assert event["URL"] == f"http://stages.test/stages/{session.id}"
+    assert event["LAST-MODIFIED"].dt == course.updated_at.replace(microsecond=0)
+    assert event["URL"] == f"http://stages.test/stages/{course.id}"
     assert event["LOCATION"] == f"MJD du 17e, Salle 2, {venue.full_address}"
     description = str(event["DESCRIPTION"])
     assert "Co-organisation : APCARS" in description
     assert "Intervenant·es : Alice Martin" in description
     assert "2 personnes inscrites" in description
     assert "Demi-journée 1 sur 2." in description
-    assert f"http://stages.test/stages/{session.id}" in description
+    assert f"http://stages.test/stages/{course.id}" in description
 
 
-def test_cancelled_sessions_stay_with_status_cancelled_and_drafts_never_appear(make):
+def test_cancelled_courses_stay_with_status_cancelled_and_drafts_never_appear(make):
     venue = make.venue()
-    cancelled = make.session(venue=venue, status=SessionStatus.CANCELLED, ical_sequence=2)
-    draft = make.session(
-        venue=venue, status=SessionStatus.DRAFT, day=today_local() + timedelta(days=40)
+    cancelled = make.course(venue=venue, status=CourseStatus.CANCELLED, ical_sequence=2)
+    draft = make.course(
+        venue=venue, status=CourseStatus.DRAFT, day=today_local() + timedelta(days=40)
     )
     calendar = _parse(build_calendar([cancelled, draft], name="x", **SETTINGS))
 
@@ -132,18 +132,18 @@ def test_cancelled_sessions_stay_with_status_cancelled_and_drafts_never_appear(m
 
 
 def test_no_participant_data_in_the_calendar(make):
-    session = make.session()
+    course = make.course()
     person = make.participant(surname="ZORGLUBIANSKI", first_names="Hyacinthe")
-    make.enrollment(make.measure(participant=person, case_reference="PARQUET-4242"), session)
-    body = build_calendar([session], name="x", **SETTINGS).decode().lower()
+    make.enrollment(make.measure(participant=person, case_reference="PARQUET-4242"), course)
+    body = build_calendar([course], name="x", **SETTINGS).decode().lower()
     for secret in ("zorglubianski", "hyacinthe", "parquet-4242"):
         assert secret not in body
     assert "1 personne inscrite" in body
 
 
 def test_the_venue_timezone_is_used_and_a_bad_one_falls_back(make):
-    reunion = make.session(venue=make.venue(timezone="Indian/Reunion"))
-    broken = make.session(venue=make.venue(timezone="Not/AZone"))
+    reunion = make.course(venue=make.venue(timezone="Indian/Reunion"))
+    broken = make.course(venue=make.venue(timezone="Not/AZone"))
     calendar = _parse(build_calendar([reunion, broken], name="x", **SETTINGS))
 
     zones = [event["DTSTART"].params["TZID"] for event in calendar.events]

@@ -8,7 +8,7 @@ from markupsafe import escape
 
 from stages.auth.models import AuditEntry, Role, User
 from stages.extensions import db
-from stages.scheduling.models import SessionStatus
+from stages.scheduling.models import CourseStatus
 from stages.timeutil import now_utc, today_local
 from tests.factories import PASSWORD
 from tests.helpers import login
@@ -44,7 +44,7 @@ def test_profile_lists_the_feeds_with_webcal_links_and_copy_buttons(client, make
         assert client.get(url).status_code == 200, url
 
 
-def test_facilitators_get_no_all_sessions_feed_and_liaisons_no_section(client, make):
+def test_facilitators_get_no_all_courses_feed_and_liaisons_no_section(client, make):
     facilitator = make.user(Role.FACILITATOR, [make.organization()])
     login(client, facilitator)
     html = client.get("/mon-compte").get_data(as_text=True)
@@ -60,7 +60,7 @@ def test_facilitators_get_no_all_sessions_feed_and_liaisons_no_section(client, m
 
 def test_renewing_the_token_revokes_the_old_urls(client, make):
     facilitator = make.user(Role.FACILITATOR, [make.organization()])
-    make.session(facilitators=[facilitator])
+    make.course(facilitators=[facilitator])
     old_url = f"/agenda/{facilitator.feed_token}/mes-stages.ics"
     assert client.get(old_url).status_code == 200
     login(client, facilitator)
@@ -108,12 +108,12 @@ def test_renewing_needs_the_form_s_csrf_token(client, make, csrf_enabled):
     assert db.session.get(User, facilitator.id).feed_token != token
 
 
-def test_one_session_ics_for_those_who_may_see_it(client, make):
+def test_one_course_ics_for_those_who_may_see_it(client, make):
     org = make.organization()
     alice = make.user(Role.FACILITATOR, [org])
     bruno = make.user(Role.FACILITATOR, [org])
-    session = make.session(organizations=[org], facilitators=[alice], ical_sequence=1)
-    url = f"/stages/{session.id}/agenda.ics"
+    course = make.course(organizations=[org], facilitators=[alice], ical_sequence=1)
+    url = f"/stages/{course.id}/agenda.ics"
 
     assert client.get(url).status_code == 302  # login first
     login(client, alice)
@@ -121,10 +121,10 @@ def test_one_session_ics_for_those_who_may_see_it(client, make):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     disposition = response.headers["Content-Disposition"]
-    assert disposition == f'attachment; filename="stage-{session.id}.ics"'
+    assert disposition == f'attachment; filename="stage-{course.id}.ics"'
     calendar = Calendar.from_ical(response.data)
     assert [str(e["UID"]) for e in calendar.events] == [
-        f"session-part-{part.id}@stages.test" for part in session.parts
+        f"session-part-{part.id}@stages.test" for part in course.parts
     ]
     assert all(e["SEQUENCE"] == 1 for e in calendar.events)
     assert all(not c.errors for c in calendar.walk())
@@ -137,8 +137,8 @@ def test_one_session_ics_for_those_who_may_see_it(client, make):
 
 def test_a_draft_has_no_ics(client, make):
     org = make.organization()
-    draft = make.session(
-        organizations=[org], status=SessionStatus.DRAFT, day=today_local() + timedelta(days=3)
+    draft = make.course(
+        organizations=[org], status=CourseStatus.DRAFT, day=today_local() + timedelta(days=3)
     )
     login(client, make.user(Role.ORGANIZER, [org]))
     response = client.get(f"/stages/{draft.id}/agenda.ics")

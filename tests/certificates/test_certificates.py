@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.auth.models import AuditEntry, Role
-from stages.certificates import document, issuing, loaders
+from stages.certificates import document, issuing, queries as loaders
 from stages.certificates.codes import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -28,7 +28,8 @@ from stages.certificates.models import Certificate
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import OrganizationKind, SessionStatus
+from stages.scheduling.models import CourseStatus
+from stages.auth.models import OrganizationKind
 from tests.helpers import count_queries, login
 
 # Monday 16 March 2026, a one-day course of two half-days (3 h + 3 h).
@@ -58,7 +59,7 @@ def team(make):
 def closed(make, team):
     """A closed session at the MJD du 17e with two people present at every half-day."""
     venue = make.venue(name="MJD du 17e", city="Paris")
-    course, enrollments = make.closed_session_with(
+    course, enrollments = make.closed_course_with(
         people=2, organizations=[team.apcars, team.scelles], authority=team.parquet,
         handling=team.apcars, day=COURSE_DAY, venue=venue,
         title="Stage de sensibilisation — mars",
@@ -115,17 +116,17 @@ def test_hours_are_cut_by_late_arrival(make, closed, team):
     assert "5 h 45" in pdf_text(document.certificate_pdf(certificate))
 
 
-def test_not_closed_session_is_refused(make, closed, team):
+def test_not_closed_course_is_refused(make, closed, team):
     course, (enrollment, _other) = closed
-    course.status = SessionStatus.HELD
+    course.status = CourseStatus.HELD
     with pytest.raises(DomainError, match="clôturé"):
         issuing.issue_certificate(enrollment, by=team.organizer)
     with pytest.raises(DomainError, match="clôturé"):
-        issuing.issue_for_session(course, by=team.organizer)
+        issuing.issue_for_course(course, by=team.organizer)
 
 
 def test_not_attended_is_refused(make, team):
-    _course, (enrollment,) = make.closed_session_with(
+    _course, (enrollment,) = make.closed_course_with(
         people=1, organizations=[team.apcars], status=EnrollmentStatus.PARTLY_ATTENDED
     )
     with pytest.raises(DomainError, match="présentes à tout le stage"):
@@ -163,7 +164,7 @@ def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
         datetime(2027, 1, 2, 9, 0, tzinfo=timezone.utc),
     ):
         with time_machine.travel(moment, tick=False):
-            _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
+            _course, (enrollment,) = make.closed_course_with(people=1, organizations=[team.apcars])
             numbers.append(issuing.issue_certificate(enrollment, by=team.organizer).number)
     assert numbers == ["2026-00001", "2026-00002", "2027-00001", "2027-00002"]
     rows = db.session.execute(sa.select(Certificate.year, Certificate.sequence).order_by(Certificate.id)).all()
@@ -172,8 +173,8 @@ def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
 
 def test_numbering_continues_after_existing_certificates(make, closed, team):
     course, enrollments = closed
-    issued = issuing.issue_for_session(course, by=team.organizer)
-    _course, (later,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    issued = issuing.issue_for_course(course, by=team.organizer)
+    _course, (later,) = make.closed_course_with(people=1, organizations=[team.apcars])
     assert [c.number for c in issued] + [issuing.issue_certificate(later, by=team.organizer).number] == [
         "2026-00001", "2026-00002", "2026-00003",
     ]
@@ -181,8 +182,8 @@ def test_numbering_continues_after_existing_certificates(make, closed, team):
 
 def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
     """Both pass the checks together; the per-year lock makes the second wait, then continue."""
-    _c1, (first,) = make.closed_session_with(people=1, organizations=[team.apcars])
-    _c2, (second,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    _c1, (first,) = make.closed_course_with(people=1, organizations=[team.apcars])
+    _c2, (second,) = make.closed_course_with(people=1, organizations=[team.apcars])
     db.session.commit()
     ids = [first.id, second.id]
     organizer_id = team.organizer.id
@@ -301,7 +302,7 @@ def test_later_change_of_data_is_detected(closed, team, caplog):
 
 
 def test_names_outside_the_standard_font_are_transliterated(make, team):
-    _course, (enrollment,) = make.closed_session_with(people=1, organizations=[team.apcars])
+    _course, (enrollment,) = make.closed_course_with(people=1, organizations=[team.apcars])
     enrollment.measure.participant.surname = "WAŁĘSA"
     enrollment.measure.participant.first_names = "Ștefan"
     certificate = issuing.issue_certificate(enrollment, by=team.organizer)
@@ -397,7 +398,7 @@ def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(cl
     certificates = loaders.certificates_for_enrollments([enrollment.id])
     assert [c.number for c in certificates] == ["2026-00001", "2026-00002", "2026-00003"]
     assert loaders.replaceable(certificates) == set()
-    assert loaders.certificates_for_session(course.id)[enrollment.id].id == third.id
+    assert loaders.certificates_for_course(course.id)[enrollment.id].id == third.id
 
 
 def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, team):
@@ -429,7 +430,7 @@ def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, 
     db.session.rollback()
 
 
-def test_replace_from_the_participant_and_session_pages(client, closed, team):
+def test_replace_from_the_participant_and_course_pages(client, closed, team):
     course, (enrollment, _other) = closed
     first = issuing.issue_certificate(enrollment, by=team.organizer)
     issuing.revoke_certificate(first, "Erreur sur le nom", by=team.organizer)
@@ -439,8 +440,8 @@ def test_replace_from_the_participant_and_session_pages(client, closed, team):
     page = client.get(f"/personnes/{participant_id}").text
     assert "Délivrer une attestation rectificative" in page
     assert f"/attestations/{first.id}/remplacer" in page
-    session_page = client.get(f"/stages/{course.id}").text
-    assert f"/attestations/{first.id}/remplacer" in session_page
+    course_page = client.get(f"/stages/{course.id}").text
+    assert f"/attestations/{first.id}/remplacer" in course_page
     done = client.post(f"/attestations/{first.id}/remplacer", data={"retour": "stage"})
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/stages/{course.id}")
     page = client.get(f"/personnes/{participant_id}").text
@@ -530,7 +531,7 @@ def test_download_needs_login(client, closed, team):
 # Issuing for a whole session
 
 
-def test_session_issue_view_issues_all_due_and_flashes(client, make, closed, team):
+def test_course_issue_view_issues_all_due_and_flashes(client, make, closed, team):
     course, enrollments = closed
     _absent = make.enrollment(make.measure(), course, status=EnrollmentStatus.ABSENT_UNEXCUSED)
     login(client, team.organizer)
@@ -550,7 +551,7 @@ def test_session_issue_view_issues_all_due_and_flashes(client, make, closed, tea
     assert "Aucune attestation à délivrer" in again.text
 
 
-def test_session_issue_needs_session_edit(client, make, closed, team):
+def test_course_issue_needs_course_edit(client, make, closed, team):
     course, _enrollments = closed
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
     for user in (other, team.liaison):
@@ -560,7 +561,7 @@ def test_session_issue_needs_session_edit(client, make, closed, team):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
 
 
-def test_session_issue_is_all_or_nothing(client, make, closed, team):
+def test_course_issue_is_all_or_nothing(client, make, closed, team):
     """One person cannot be certified: nobody is, and the organizer reads why."""
     course, enrollments = closed
     bad = make.enrollment(make.measure(status=MeasureStatus.ATTENDED), course, status=EnrollmentStatus.ATTENDED)
@@ -572,7 +573,7 @@ def test_session_issue_is_all_or_nothing(client, make, closed, team):
     assert all(e.measure.status == MeasureStatus.ATTENDED for e in enrollments)
 
 
-def test_session_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, team):
+def test_course_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, team):
     course, _enrollments = closed
     calls = []
     original = document.render_certificate
@@ -585,7 +586,7 @@ def test_session_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, te
 
     monkeypatch.setattr(document, "render_certificate", fail_on_second)
     with pytest.raises(RuntimeError):
-        issuing.issue_for_session(course, by=team.organizer)
+        issuing.issue_for_course(course, by=team.organizer)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
 
@@ -594,16 +595,16 @@ def test_session_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, te
 # Loaders and the page sections
 
 
-def test_certificates_for_session_is_one_query_whatever_the_size(make, team):
+def test_certificates_for_course_is_one_query_whatever_the_size(make, team):
     sizes = {}
     for people in (1, 6):
-        course, _enrollments = make.closed_session_with(people=people, organizations=[team.apcars])
-        issuing.issue_for_session(course, by=team.organizer)
+        course, _enrollments = make.closed_course_with(people=people, organizations=[team.apcars])
+        issuing.issue_for_course(course, by=team.organizer)
         db.session.commit()
         course_id = course.id
         db.session.expire_all()
         with count_queries() as counter:
-            found = loaders.certificates_for_session(course_id)
+            found = loaders.certificates_for_course(course_id)
             [c.enrollment.status for c in found.values()]  # what the section reads
         sizes[people] = counter.count
         assert len(found) == people
@@ -612,13 +613,13 @@ def test_certificates_for_session_is_one_query_whatever_the_size(make, team):
 
 def test_certificates_for_enrollments_is_one_query(make, closed, team):
     course, enrollments = closed
-    issuing.issue_for_session(course, by=team.organizer)
+    issuing.issue_for_course(course, by=team.organizer)
     db.session.commit()
     ids = [e.id for e in enrollments]
     db.session.expire_all()
     with count_queries() as counter:
         found = loaders.certificates_for_enrollments(ids)
-        [(c.enrollment.session.title, c.enrollment.session.venue.timezone) for c in found]
+        [(c.enrollment.course.title, c.enrollment.course.venue.timezone) for c in found]
     assert counter.count == 1
     assert {c.enrollment_id for c in found} == set(ids)
     assert loaders.certificates_for_enrollments([]) == []
@@ -630,11 +631,11 @@ def test_included_sections_render(app, make, closed, team):
 
     course, enrollments = closed
     issuing.issue_certificate(enrollments[0], by=team.organizer)
-    certificates = loaders.certificates_for_session(course.id)
+    certificates = loaders.certificates_for_course(course.id)
     with app.test_request_context():
         login_user(team.organizer)
         html = render_template(
-            "certificates/_session_actions.html", session=course, enrollments=enrollments,
+            "certificates/_course_certificates.html", course=course, enrollments=enrollments,
             certificates=certificates, can_edit=True,
             certificates_due=loaders.count_due(enrollments, certificates),
         )
@@ -647,8 +648,9 @@ def test_included_sections_render(app, make, closed, team):
             replaceable=set(),
         )
         assert "N° 2026-00001" in participant_html and "/revoquer" in participant_html
-        hidden = render_template(
-            "certificates/_session_actions.html", session=course, enrollments=enrollments,
-            certificates=certificates, can_edit=False,
-        )
-        assert hidden.strip() == ""
+    # The course page shows the section to its organizers only, once the course is closed.
+    from stages.certificates.views import course_certificates_section
+
+    assert course_certificates_section(course=course, can_edit=False, enrollments=enrollments) is None
+    shown = course_certificates_section(course=course, can_edit=True, enrollments=enrollments)
+    assert shown["certificates_due"] == 1

@@ -12,7 +12,7 @@ from stages.auth.models import AuditEntry, Role
 from stages.certificates import issuing
 from stages.certificates.codes import format_code, new_verification_code, verification_url
 from stages.extensions import db, limiter
-from stages.scheduling.models import OrganizationKind
+from stages.auth.models import OrganizationKind
 
 COURSE_DAY = date(2026, 3, 16)
 NOW = datetime(2026, 3, 20, 10, 0, tzinfo=timezone.utc)
@@ -31,7 +31,7 @@ def certificate(make):
     apcars = make.organization(name="APCARS")
     parquet = make.organization(OrganizationKind.PARQUET, name="Parquet de Paris")
     organizer = make.user(Role.ORGANIZER, [apcars], full_name="Claire Martin")
-    _course, (enrollment,) = make.closed_session_with(
+    _course, (enrollment,) = make.closed_course_with(
         people=1, organizations=[apcars], authority=parquet, day=COURSE_DAY,
     )
     person = enrollment.measure.participant

@@ -9,9 +9,9 @@ from stages.timeutil import now_utc, today_local
 from tests.helpers import login
 
 
-def _summoned(make, session, assoc, email):
+def _summoned(make, course, assoc, email):
     measure = make.measure(participant=make.participant(email=email), handling=assoc)
-    return make.enrollment(measure, session, status=EnrollmentStatus.SUMMONED,
+    return make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED,
                            convocation_sent_at=now_utc())
 
 
@@ -22,13 +22,13 @@ def _method(message):
     return None
 
 
-def test_cancelling_a_session_sends_cancellations(app, client, make):
+def test_cancelling_a_course_sends_cancellations(app, client, make):
     assoc = make.organization()
-    session = make.session(organizations=[assoc], day=today_local() + timedelta(days=10))
-    _summoned(make, session, assoc, "a@example.org")
-    _summoned(make, session, assoc, "b@example.org")
+    course = make.course(organizations=[assoc], day=today_local() + timedelta(days=10))
+    _summoned(make, course, assoc, "a@example.org")
+    _summoned(make, course, assoc, "b@example.org")
     login(client, make.user(Role.ORGANIZER, [assoc]))
-    client.post(f"/stages/{session.id}/annuler", data={"reason": "Salle indisponible"})
+    client.post(f"/stages/{course.id}/annuler", data={"reason": "Salle indisponible"})
     outbox = app.extensions["mail_outbox"]
     assert sorted(m["To"] for m in outbox) == ["a@example.org", "b@example.org"]
     assert {_method(m) for m in outbox} == {"CANCEL"}
@@ -36,8 +36,8 @@ def test_cancelling_a_session_sends_cancellations(app, client, make):
 
 def test_withdrawing_a_measure_sends_a_cancellation(app, client, make):
     assoc = make.organization()
-    session = make.session(organizations=[assoc], day=today_local() + timedelta(days=10))
-    enrollment = _summoned(make, session, assoc, "c@example.org")
+    course = make.course(organizations=[assoc], day=today_local() + timedelta(days=10))
+    enrollment = _summoned(make, course, assoc, "c@example.org")
     login(client, make.user(Role.ORGANIZER, [assoc]))
     client.post(f"/mesures/{enrollment.measure_id}/renvoyer", data={"reason": "Décision annulée"})
     outbox = app.extensions["mail_outbox"]

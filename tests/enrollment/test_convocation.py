@@ -28,7 +28,8 @@ from stages.enrollment.models import (
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.mail import MailError, build_message, outbox, send_email
-from stages.scheduling.models import OrganizationKind, SessionStatus
+from stages.scheduling.models import CourseStatus
+from stages.auth.models import OrganizationKind
 from tests.helpers import login
 
 SESSION_DAY = date(2026, 3, 12)  # a Thursday
@@ -55,14 +56,14 @@ def case(make):
         name="MJD du 17e", address="16 rue Jacques Kellner", postal_code="75017", city="Paris",
         room="Salle 2", access_instructions="Métro Guy Môquet (ligne 13).",
     )
-    session = make.session(venue, [org], day=SESSION_DAY)
+    course = make.course(venue, [org], day=SESSION_DAY)
     organizer = make.user(Role.ORGANIZER, [org])
-    enrollment = _enrolled(make, session, org, surname="DURAND", email="jean.durand@example.org")
-    return {"org": org, "venue": venue, "session": session, "organizer": organizer,
+    enrollment = _enrolled(make, course, org, surname="DURAND", email="jean.durand@example.org")
+    return {"org": org, "venue": venue, "course": course, "organizer": organizer,
             "enrollment": enrollment}
 
 
-def _enrolled(make, session, org, surname, email=None, status=EnrollmentStatus.ENROLLED,
+def _enrolled(make, course, org, surname, email=None, status=EnrollmentStatus.ENROLLED,
               frame=LegalFrame.COMPOSITION_PENALE, **measure_kw):
     person = make.participant(
         surname=surname, first_names="Jean", birth_place="Lyon", address="3 rue des Lilas",
@@ -72,7 +73,7 @@ def _enrolled(make, session, org, surname, email=None, status=EnrollmentStatus.E
         person, handling=org, frame=frame, case_reference=f"PQ-{surname}-2026",
         decision_date=date(2026, 1, 10), deadline=date(2026, 7, 10), **measure_kw,
     )
-    return make.enrollment(measure, session, status=status)
+    return make.enrollment(measure, course, status=status)
 
 
 def _pdf_text(pdf: bytes) -> str:
@@ -128,7 +129,7 @@ def test_pdf_holds_identity_french_dates_venue_reference_and_consequence(case):
     ],
 )
 def test_pdf_states_the_consequence_of_the_persons_own_frame(make, case, frame, consequence):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="MARTIN", frame=frame)
+    enrollment = _enrolled(make, case["course"], case["org"], surname="MARTIN", frame=frame)
     text = _pdf_text(convocation.convocation_pdf(enrollment))
     assert consequence in text
     assert " ".join(convocation.CONSEQUENCES[frame].split()) in text
@@ -136,14 +137,14 @@ def test_pdf_states_the_consequence_of_the_persons_own_frame(make, case, frame, 
     assert not any(" ".join(other.split()) in text for other in others)
 
 
-def test_pdf_lists_every_day_of_a_two_day_session_and_the_fee(make, case):
+def test_pdf_lists_every_day_of_a_two_day_course_and_the_fee(make, case):
     utc = timezone.utc
     spans = [
         (datetime(2026, 3, 12, 8, 30, tzinfo=utc), datetime(2026, 3, 12, 11, 30, tzinfo=utc)),
         (datetime(2026, 3, 13, 13, 0, tzinfo=utc), datetime(2026, 3, 13, 16, 0, tzinfo=utc)),
     ]
-    session = make.session_at(spans, venue=make.venue(), organizations=[case["org"]])
-    enrollment = _enrolled(make, session, case["org"], surname="PETIT", fee_cents=18000)
+    course = make.course_at(spans, venue=make.venue(), organizations=[case["org"]])
+    enrollment = _enrolled(make, course, case["org"], surname="PETIT", fee_cents=18000)
     text = _pdf_text(convocation.convocation_pdf(enrollment))
     assert "jeudi 12 mars 2026, de 09 h 30 à 12 h 30" in text
     assert "vendredi 13 mars 2026, de 14 h 00 à 17 h 00" in text
@@ -151,7 +152,7 @@ def test_pdf_lists_every_day_of_a_two_day_session_and_the_fee(make, case):
 
 
 def test_fee_paid_by_the_authority_is_not_asked_of_the_person(make, case):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="LEROY", fee_cents=9000,
+    enrollment = _enrolled(make, case["course"], case["org"], surname="LEROY", fee_cents=9000,
                            payer=Payer.AUTHORITY)
     text = _pdf_text(convocation.convocation_pdf(enrollment))
     assert "pris en charge par l'autorité prescriptrice" in text
@@ -167,7 +168,7 @@ def test_pdf_is_deterministic_and_its_metadata_names_nobody(case):
 
 
 def test_names_outside_the_pdf_fonts_lose_an_accent_not_a_letter(make, case):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="ŁUKASZEWSKI")
+    enrollment = _enrolled(make, case["course"], case["org"], surname="ŁUKASZEWSKI")
     assert "LUKASZEWSKI Jean" in _pdf_text(convocation.convocation_pdf(enrollment))
 
 
@@ -183,8 +184,8 @@ def test_no_letter_for_a_waitlisted_person(make, case):
 
 
 def test_send_convocation_emails_letter_and_invitation_then_marks_summoned(case):
-    enrollment, session = case["enrollment"], case["session"]
-    session.ical_sequence = 3
+    enrollment, course = case["enrollment"], case["course"]
+    course.ical_sequence = 3
     convocation.send_convocation(enrollment, by=case["organizer"])
 
     [message] = outbox()
@@ -207,9 +208,9 @@ def test_send_convocation_emails_letter_and_invitation_then_marks_summoned(case)
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
     events = calendar.walk("VEVENT")
     assert [str(e["UID"]) for e in events] == [
-        f"convocation-{enrollment.id}-{part.id}@stages.test" for part in session.parts
+        f"convocation-{enrollment.id}-{part.id}@stages.test" for part in course.parts
     ]
-    for event, part in zip(events, session.parts):
+    for event, part in zip(events, course.parts):
         assert event["DTSTART"].params["TZID"] == "Europe/Paris"
         assert event.decoded("DTSTART") == part.starts_at
         assert event["SEQUENCE"] == 3
@@ -243,14 +244,14 @@ def test_resend_keeps_the_status_updates_the_date_and_logs_it(case, time_machine
 
 
 def test_a_confirmed_person_who_is_sent_the_convocation_becomes_summoned(make, case):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="ROUX",
+    enrollment = _enrolled(make, case["course"], case["org"], surname="ROUX",
                            email="roux@example.org", status=EnrollmentStatus.CONFIRMED)
     convocation.send_convocation(enrollment, by=case["organizer"])
     assert enrollment.status == EnrollmentStatus.SUMMONED
 
 
 def test_without_email_the_service_points_to_the_post_and_marks_nothing(make, case):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="BLANC")
+    enrollment = _enrolled(make, case["course"], case["org"], surname="BLANC")
     with pytest.raises(DomainError, match="courrier"):
         convocation.send_convocation(enrollment, by=case["organizer"])
     assert enrollment.status == EnrollmentStatus.ENROLLED and enrollment.convocation_sent_at is None
@@ -262,9 +263,9 @@ def test_without_email_the_service_points_to_the_post_and_marks_nothing(make, ca
     assert _events(enrollment)[-1].note == "Convocation envoyée par courrier"
 
 
-@pytest.mark.parametrize("status", [SessionStatus.DRAFT, SessionStatus.CANCELLED])
-def test_no_convocation_for_a_session_that_is_not_scheduled(case, status):
-    case["session"].status = status
+@pytest.mark.parametrize("status", [CourseStatus.DRAFT, CourseStatus.CANCELLED])
+def test_no_convocation_for_a_course_that_is_not_scheduled(case, status):
+    case["course"].status = status
     with pytest.raises(DomainError, match="programmé"):
         convocation.send_convocation(case["enrollment"], by=case["organizer"])
     assert outbox() == []
@@ -293,15 +294,15 @@ def test_cancellation_reuses_the_uids_with_a_higher_sequence(case):
     assert _events(enrollment)[-1].note == "Annulation de la convocation envoyée par courriel"
 
 
-def test_cancelling_a_session_withdraws_every_emailed_convocation(make, case):
-    session = case["session"]
+def test_cancelling_a_course_withdraws_every_emailed_convocation(make, case):
+    course = case["course"]
     convocation.send_convocation(case["enrollment"], by=case["organizer"])
-    postal = _enrolled(make, session, case["org"], surname="POSTAL")  # no email address
+    postal = _enrolled(make, course, case["org"], surname="POSTAL")  # no email address
     convocation.mark_summoned_by_post(postal, by=case["organizer"])
-    _enrolled(make, session, case["org"], surname="NEUF", email="neuf@example.org")  # not summoned
+    _enrolled(make, course, case["org"], surname="NEUF", email="neuf@example.org")  # not summoned
     outbox().clear()
-    session.status = SessionStatus.CANCELLED
-    summary = convocation.send_cancellations_for_session(session)
+    course.status = CourseStatus.CANCELLED
+    summary = convocation.send_cancellations_for_course(course)
     assert (summary.sent, summary.failed) == (1, 0)
     [message] = outbox()
     assert message["To"] == "jean.durand@example.org"
@@ -336,7 +337,7 @@ class _Collector:
         self.reply = reply
         self.envelopes = []
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server, course, envelope):
         self.envelopes.append(envelope)
         return self.reply
 
@@ -437,19 +438,19 @@ def _audits(action: str) -> list[AuditEntry]:
 
 
 def test_send_all_emails_those_due_and_counts_those_to_print(client, make, case):
-    session, org = case["session"], case["org"]
-    _enrolled(make, session, org, surname="ABEL", email="abel@example.org")
-    _enrolled(make, session, org, surname="BRUN")  # no email: to print
-    _enrolled(make, session, org, surname="CARON")  # no email: to print
-    already = _enrolled(make, session, org, surname="DIAZ", email="diaz@example.org",
+    course, org = case["course"], case["org"]
+    _enrolled(make, course, org, surname="ABEL", email="abel@example.org")
+    _enrolled(make, course, org, surname="BRUN")  # no email: to print
+    _enrolled(make, course, org, surname="CARON")  # no email: to print
+    already = _enrolled(make, course, org, surname="DIAZ", email="diaz@example.org",
                         status=EnrollmentStatus.SUMMONED)
-    waiting = _enrolled(make, session, org, surname="ETIENNE", email="etienne@example.org")
+    waiting = _enrolled(make, course, org, surname="ETIENNE", email="etienne@example.org")
     waiting.status, waiting.waitlist_position = EnrollmentStatus.WAITLISTED, 1
     login(client, case["organizer"])
 
-    response = client.post(f"/stages/{session.id}/convocations")
+    response = client.post(f"/stages/{course.id}/convocations")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/stages/{session.id}")
+    assert response.headers["Location"].endswith(f"/stages/{course.id}")
     assert _flashes(client) == [
         "2 convocations envoyées, 2 personnes sans adresse électronique (convocation à imprimer), "
         "0 échec."
@@ -457,7 +458,7 @@ def test_send_all_emails_those_due_and_counts_those_to_print(client, make, case)
     assert sorted(m["To"] for m in outbox()) == ["abel@example.org", "jean.durand@example.org"]
     statuses = dict(
         db.session.execute(
-            sa.select(Enrollment.measure_id, Enrollment.status).where(Enrollment.session_id == session.id)
+            sa.select(Enrollment.measure_id, Enrollment.status).where(Enrollment.course_id == course.id)
         ).all()
     )
     assert sorted(s.value for s in statuses.values()) == [
@@ -470,9 +471,9 @@ def test_send_all_emails_those_due_and_counts_those_to_print(client, make, case)
 
 
 def test_send_all_goes_on_after_a_failure_and_keeps_what_was_sent(client, make, case, monkeypatch):
-    session = case["session"]
-    _enrolled(make, session, case["org"], surname="ABEL", email="abel@example.org")
-    _enrolled(make, session, case["org"], surname="ZOLA", email="zola@example.org")
+    course = case["course"]
+    _enrolled(make, course, case["org"], surname="ABEL", email="abel@example.org")
+    _enrolled(make, course, case["org"], surname="ZOLA", email="zola@example.org")
     real_send = send_email
 
     def flaky(message):
@@ -482,7 +483,7 @@ def test_send_all_goes_on_after_a_failure_and_keeps_what_was_sent(client, make, 
 
     monkeypatch.setattr(convocation.sending, "send_email", flaky)
     login(client, case["organizer"])
-    client.post(f"/stages/{session.id}/convocations")
+    client.post(f"/stages/{course.id}/convocations")
     assert _flashes(client)[0].startswith("2 convocations envoyées, 0 personne sans adresse "
                                           "électronique (convocation à imprimer), 1 échec.")
     assert sorted(m["To"] for m in outbox()) == ["abel@example.org", "zola@example.org"]
@@ -492,8 +493,8 @@ def test_send_all_goes_on_after_a_failure_and_keeps_what_was_sent(client, make, 
 
 def test_send_all_commits_each_email_as_it_goes(client, make, case, monkeypatch):
     """A crash after the first email must not erase the record that it was sent."""
-    session = case["session"]
-    _enrolled(make, session, case["org"], surname="ZOLA", email="zola@example.org")
+    course = case["course"]
+    _enrolled(make, course, case["org"], surname="ZOLA", email="zola@example.org")
     real_send = send_email
 
     def crash_on_second(message):
@@ -505,7 +506,7 @@ def test_send_all_commits_each_email_as_it_goes(client, make, case, monkeypatch)
     login(client, case["organizer"])
     db.session.commit()
     with pytest.raises(RuntimeError):
-        client.post(f"/stages/{session.id}/convocations")
+        client.post(f"/stages/{course.id}/convocations")
     db.session.rollback()
     db.session.expire_all()
     summoned = db.session.scalars(
@@ -515,7 +516,7 @@ def test_send_all_commits_each_email_as_it_goes(client, make, case, monkeypatch)
     assert [m["To"] for m in outbox()] == [summoned[0].measure.participant.email]
 
 
-def test_send_one_then_back_to_the_person_or_to_the_session(client, case):
+def test_send_one_then_back_to_the_person_or_to_the_course(client, case):
     enrollment = case["enrollment"]
     participant_id = enrollment.measure.participant_id
     login(client, case["organizer"])
@@ -529,7 +530,7 @@ def test_send_one_then_back_to_the_person_or_to_the_session(client, case):
     )
 
     response = client.post(f"/inscriptions/{enrollment.id}/convoquer", data={"next_page": "session"})
-    assert response.headers["Location"].endswith(f"/stages/{case['session'].id}")
+    assert response.headers["Location"].endswith(f"/stages/{case['course'].id}")
     assert "renvoyée" in _flashes(client)[0]
 
 
@@ -546,11 +547,11 @@ def test_a_failed_send_says_so_and_leaves_it_due(client, case, monkeypatch):
 
 
 def test_mark_by_post_view(client, make, case):
-    enrollment = _enrolled(make, case["session"], case["org"], surname="BRUN")
+    enrollment = _enrolled(make, case["course"], case["org"], surname="BRUN")
     login(client, case["organizer"])
     response = client.post(f"/inscriptions/{enrollment.id}/convoque-par-courrier",
                            data={"next_page": "session"})
-    assert response.headers["Location"].endswith(f"/stages/{case['session'].id}")
+    assert response.headers["Location"].endswith(f"/stages/{case['course'].id}")
     assert enrollment.status == EnrollmentStatus.SUMMONED
     assert _audits("convocation.sent")[0].details == "courrier"
 
@@ -567,12 +568,12 @@ def test_download_one_letter_is_audited_and_names_no_one_in_the_url_or_file(clie
     assert entry.participant_id == enrollment.measure.participant_id
 
 
-def test_download_all_letters_of_a_session(client, make, case):
-    session = case["session"]
-    brun = _enrolled(make, session, case["org"], surname="BRUN")
-    _enrolled(make, session, case["org"], surname="PARTI", status=EnrollmentStatus.WITHDRAWN)
+def test_download_all_letters_of_a_course(client, make, case):
+    course = case["course"]
+    brun = _enrolled(make, course, case["org"], surname="BRUN")
+    _enrolled(make, course, case["org"], surname="PARTI", status=EnrollmentStatus.WITHDRAWN)
     login(client, case["organizer"])
-    response = client.get(f"/stages/{session.id}/convocations.pdf")
+    response = client.get(f"/stages/{course.id}/convocations.pdf")
     assert response.status_code == 200
     text = _pdf_text(response.data)
     assert "DURAND Jean" in text and "BRUN Jean" in text and "PARTI" not in text
@@ -581,26 +582,26 @@ def test_download_all_letters_of_a_session(client, make, case):
         [case["enrollment"].measure.participant_id, brun.measure.participant_id]
     )
     # Only the letters to post: those without an email address.
-    text = _pdf_text(client.get(f"/stages/{session.id}/convocations.pdf?sans_courriel=1").data)
+    text = _pdf_text(client.get(f"/stages/{course.id}/convocations.pdf?sans_courriel=1").data)
     assert "BRUN Jean" in text and "DURAND" not in text
 
 
 def _routes(case) -> list[tuple[str, str]]:
-    enrollment_id, session_id = case["enrollment"].id, case["session"].id
+    enrollment_id, course_id = case["enrollment"].id, case["course"].id
     return [
         ("get", f"/inscriptions/{enrollment_id}/convocation.pdf"),
         ("post", f"/inscriptions/{enrollment_id}/convoquer"),
         ("post", f"/inscriptions/{enrollment_id}/convoque-par-courrier"),
-        ("post", f"/stages/{session_id}/convocations"),
-        ("get", f"/stages/{session_id}/convocations.pdf"),
+        ("post", f"/stages/{course_id}/convocations"),
+        ("get", f"/stages/{course_id}/convocations.pdf"),
     ]
 
 
 @pytest.mark.parametrize("who", ["facilitator", "liaison", "other_organizer"])
-def test_only_the_sessions_organizers_may_convoke(client, make, case, who):
+def test_only_the_courses_organizers_may_convoke(client, make, case, who):
     if who == "facilitator":
         user = make.user(Role.FACILITATOR, [case["org"]])
-        case["session"].facilitators.append(user)
+        case["course"].facilitators.append(user)
     elif who == "liaison":
         user = make.user(Role.LIAISON, [case["enrollment"].measure.authority])
     else:

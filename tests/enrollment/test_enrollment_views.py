@@ -15,7 +15,7 @@ from stages.enrollment.models import (
     Participant,
 )
 from stages.extensions import db
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from stages.timeutil import today_local
 from tests.factories import PASSWORD
 from tests.helpers import login, queries_for, search
@@ -30,7 +30,7 @@ def office(make):
     o.organizer = make.user(Role.ORGANIZER, [o.apcars])
     o.facilitator = make.user(Role.FACILITATOR, [o.apcars])
     o.liaison = make.user(Role.LIAISON, [o.parquet])
-    o.session = make.session(organizations=[o.apcars], capacity=12, day=today_local() + timedelta(days=20))
+    o.course = make.course(organizations=[o.apcars], capacity=12, day=today_local() + timedelta(days=20))
     return o
 
 
@@ -111,14 +111,14 @@ def test_enroll_shows_deadline_and_warns(client, make, office):
     login(client, office.organizer)
     html = client.get(f"/mesures/{measure.id}/inscrire").get_data(as_text=True)
     assert "Après la date limite" in html
-    html = client.post(f"/mesures/{measure.id}/inscrire", data={"session": office.session.id},
+    html = client.post(f"/mesures/{measure.id}/inscrire", data={"course": office.course.id},
                        follow_redirects=True).get_data(as_text=True)
     assert "après la date limite" in html
     assert db.session.get(LegalMeasure, measure.id).status == MeasureStatus.ENROLLED
 
 
 def test_bulk_enrollment_fills_seats_then_waitlists(client, make, office):
-    small = make.session(organizations=[office.apcars], capacity=2, day=today_local() + timedelta(days=30))
+    small = make.course(organizations=[office.apcars], capacity=2, day=today_local() + timedelta(days=30))
     measures = [make.measure(authority=office.parquet, handling=office.apcars) for _ in range(3)]
     login(client, office.organizer)
     html = client.get(f"/stages/{small.id}/inscrire").get_data(as_text=True)
@@ -127,7 +127,7 @@ def test_bulk_enrollment_fills_seats_then_waitlists(client, make, office):
                        follow_redirects=True).get_data(as_text=True)
     assert "2 personne(s) inscrite(s), 1 sur liste" in html
     assert "Liste d'attente (1)" in html
-    assert db.session.get(CourseSession, small.id).seats_taken == 2
+    assert db.session.get(Course, small.id).seats_taken == 2
 
 
 def test_bulk_enrollment_sends_the_same_statements_for_3_or_12_people(client, make, office):
@@ -137,7 +137,7 @@ def test_bulk_enrollment_sends_the_same_statements_for_3_or_12_people(client, ma
     login(client, office.organizer)
     counts = {}
     for people, capacity in ((3, 2), (12, 10)):  # both fill the course and start a waitlist
-        course = make.session(organizations=[office.apcars], capacity=capacity,
+        course = make.course(organizations=[office.apcars], capacity=capacity,
                               day=today_local() + timedelta(days=30 + people))
         measures = [make.measure(authority=office.parquet, handling=office.apcars) for _ in range(people)]
         data = {"measure": [str(m.id) for m in measures]}
@@ -147,12 +147,12 @@ def test_bulk_enrollment_sends_the_same_statements_for_3_or_12_people(client, ma
         assert response.status_code == 302
         counts[people] = counter.count
         statuses = db.session.scalars(
-            sa.select(Enrollment.status).where(Enrollment.session_id == course.id).order_by(Enrollment.id)
+            sa.select(Enrollment.status).where(Enrollment.course_id == course.id).order_by(Enrollment.id)
         ).all()
         assert len(statuses) == people
         seated = capacity
         assert statuses.count(EnrollmentStatus.ENROLLED) == seated
-        assert db.session.get(CourseSession, course.id).seats_taken == seated
+        assert db.session.get(Course, course.id).seats_taken == seated
     positions = db.session.scalars(
         sa.select(Enrollment.waitlist_position).where(Enrollment.status == EnrollmentStatus.WAITLISTED)
         .order_by(Enrollment.waitlist_position)
@@ -163,14 +163,14 @@ def test_bulk_enrollment_sends_the_same_statements_for_3_or_12_people(client, ma
 
 def test_status_actions_reschedule_and_withdraw(client, make, office):
     measure = make.measure(authority=office.parquet, handling=office.apcars)
-    enrollment = make.enrollment(measure, office.session, status=EnrollmentStatus.SUMMONED)
-    later = make.session(organizations=[office.apcars], day=today_local() + timedelta(days=40))
+    enrollment = make.enrollment(measure, office.course, status=EnrollmentStatus.SUMMONED)
+    later = make.course(organizations=[office.apcars], day=today_local() + timedelta(days=40))
     login(client, office.organizer)
     client.post(f"/inscriptions/{enrollment.id}/statut", data={"status": "absent_excused"})
     assert db.session.get(Enrollment, enrollment.id).status == EnrollmentStatus.ABSENT_EXCUSED
-    response = client.post(f"/inscriptions/{enrollment.id}/reporter", data={"session": later.id, "note": "Certificat médical"})
+    response = client.post(f"/inscriptions/{enrollment.id}/reporter", data={"course": later.id, "note": "Certificat médical"})
     assert response.status_code == 302
-    moved = db.session.scalars(sa.select(Enrollment).where(Enrollment.session_id == later.id)).one()
+    moved = db.session.scalars(sa.select(Enrollment).where(Enrollment.course_id == later.id)).one()
     assert moved.measure_id == measure.id
     html = client.get(f"/personnes/{measure.participant_id}").get_data(as_text=True)
     assert "Certificat médical" in html and "Reporté·e depuis le stage" in html
@@ -178,16 +178,16 @@ def test_status_actions_reschedule_and_withdraw(client, make, office):
     assert "Indiquez le motif" in html
     client.post(f"/mesures/{measure.id}/renvoyer", data={"reason": "Personne décédée"})
     assert db.session.get(LegalMeasure, measure.id).status == MeasureStatus.WITHDRAWN
-    assert db.session.get(CourseSession, later.id).seats_taken == 0
+    assert db.session.get(Course, later.id).seats_taken == 0
 
 
 def test_permissions_on_enrollment_pages(client, make, office):
     mine = make.measure(authority=office.parquet, handling=office.apcars)
     theirs = make.measure(authority=make.authority(), handling=office.other)
-    enrollment = make.enrollment(mine, office.session)
+    enrollment = make.enrollment(mine, office.course)
     login(client, office.facilitator)
     assert client.get(f"/personnes/{mine.participant_id}").status_code == 403  # not enrolled in their session... yet
-    office.session.facilitators.append(office.facilitator)
+    office.course.facilitators.append(office.facilitator)
     db.session.commit()
     assert client.get(f"/personnes/{mine.participant_id}").status_code == 200
     for url in ("/personnes/nouvelle", f"/mesures/{mine.id}/inscrire", f"/mesures/{mine.id}/renvoyer",
@@ -236,11 +236,11 @@ def test_search_by_name_prefix_and_case_reference(client, make, office):
 def test_participant_page_query_count_is_constant(client, make, office):
     person = make.participant()
     login(client, office.organizer)
-    make.enrollment(make.measure(participant=person, authority=office.parquet, handling=office.apcars), office.session)
+    make.enrollment(make.measure(participant=person, authority=office.parquet, handling=office.apcars), office.course)
     client.get(f"/personnes/{person.id}")  # from now on the page lists who viewed the file
     small = queries_for(client, f"/personnes/{person.id}")
     for i in range(4):
-        s = make.session(organizations=[office.apcars], day=today_local() + timedelta(days=50 + i))
+        s = make.course(organizations=[office.apcars], day=today_local() + timedelta(days=50 + i))
         m = make.measure(participant=person, authority=office.parquet, handling=office.apcars)
         make.enrollment(m, s)
     assert queries_for(client, f"/personnes/{person.id}") == small
@@ -248,14 +248,14 @@ def test_participant_page_query_count_is_constant(client, make, office):
 
 def test_thirty_concurrent_enrollments_for_the_last_five_seats(app, make, office):
     """Exactly five get the seats, the others are waitlisted; never a 500 (both databases)."""
-    session = make.session(organizations=[office.apcars], capacity=12, day=today_local() + timedelta(days=60))
+    course = make.course(organizations=[office.apcars], capacity=12, day=today_local() + timedelta(days=60))
     for _ in range(7):
-        make.enrollment(make.measure(authority=office.parquet, handling=office.apcars), session)
+        make.enrollment(make.measure(authority=office.parquet, handling=office.apcars), course)
     measures = [make.measure(authority=office.parquet, handling=office.apcars) for _ in range(30)]
     organizers = [make.user(Role.ORGANIZER, [office.apcars]) for _ in range(30)]
     db.session.commit()
     jobs = [(u.email, m.id) for u, m in zip(organizers, measures)]
-    session_id = session.id
+    course_id = course.id
     barrier = threading.Barrier(30, timeout=60)
     codes = []
 
@@ -263,7 +263,7 @@ def test_thirty_concurrent_enrollments_for_the_last_five_seats(app, make, office
         client = FlaskClient(app, app.response_class, use_cookies=True)
         client.post("/connexion", data={"email": email, "password": PASSWORD})
         barrier.wait()
-        codes.append(client.post(f"/mesures/{measure_id}/inscrire", data={"session": session_id}).status_code)
+        codes.append(client.post(f"/mesures/{measure_id}/inscrire", data={"course": course_id}).status_code)
 
     threads = [threading.Thread(target=enroll, args=job) for job in jobs]
     for t in threads:
@@ -272,8 +272,8 @@ def test_thirty_concurrent_enrollments_for_the_last_five_seats(app, make, office
         t.join(120)
     assert codes.count(302) == 30, codes
     db.session.expire_all()
-    session = db.session.get(CourseSession, session_id)
-    assert session.seats_taken == 12
-    statuses = db.session.scalars(sa.select(Enrollment.status).where(Enrollment.session_id == session_id)).all()
+    course = db.session.get(Course, course_id)
+    assert course.seats_taken == 12
+    statuses = db.session.scalars(sa.select(Enrollment.status).where(Enrollment.course_id == course_id)).all()
     assert statuses.count(EnrollmentStatus.ENROLLED) == 5
     assert statuses.count(EnrollmentStatus.WAITLISTED) == 25

@@ -18,9 +18,9 @@ from stages.auth.models import AuditEntry, Role
 from stages.enrollment import importer
 from stages.enrollment.importer import ImportFileError, Outcome
 from stages.enrollment.models import LegalFrame, LegalMeasure, Participant, PaymentStatus
-from stages.exports import safe_cell, safe_row
+from stages.spreadsheets import safe_cell, safe_row
 from stages.extensions import db
-from stages.scheduling.models import OrganizationKind
+from stages.auth.models import OrganizationKind
 from tests.helpers import count_queries, login
 
 HEADERS = [

@@ -14,7 +14,7 @@ from stages.jobs import runner
 from stages.jobs.models import JobRun
 from stages.jobs.registry import JOBS
 from stages.mail import MailError
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from tests.conftest import requires_postgres
 from tests.helpers import login
 
@@ -35,19 +35,19 @@ def week_ahead(make):
     """A session in 7 days with three summoned people (one without email) and one waitlisted."""
     assoc = make.organization(name="APCARS")
     with time_machine.travel(NOW - timedelta(days=30), tick=False):
-        session = make.session(organizations=[assoc], day=date(2026, 3, 12))
+        course = make.course(organizations=[assoc], day=date(2026, 3, 12))
     people = []
     for i, email in enumerate(["a@example.org", "b@example.org", None]):
         person = make.participant(surname=f"RAPPEL{i}", email=email)
-        people.append(make.enrollment(make.measure(participant=person, handling=assoc), session,
+        people.append(make.enrollment(make.measure(participant=person, handling=assoc), course,
                                       status=EnrollmentStatus.SUMMONED))
-    make.enrollment(make.measure(participant=make.participant(email="w@example.org")), session,
+    make.enrollment(make.measure(participant=make.participant(email="w@example.org")), course,
                     status=EnrollmentStatus.WAITLISTED, waitlist_position=1)
     db.session.commit()
-    return session, people
+    return course, people
 
 
-def test_a_session_in_seven_days_gets_one_reminder_per_person_even_run_twice(outbox, week_ahead):
+def test_a_course_in_seven_days_gets_one_reminder_per_person_even_run_twice(outbox, week_ahead):
     with time_machine.travel(NOW, tick=False):
         first = runner.run_job("convocation_reminders")
         again = runner.run_job("convocation_reminders")
@@ -110,7 +110,7 @@ def test_a_refusing_smtp_server_leaves_the_reminder_due(monkeypatch, outbox, wee
     def refuse(message):
         raise MailError("550 refusé")
 
-    monkeypatch.setattr("stages.enrollment.reminders.send_email", refuse)
+    monkeypatch.setattr("stages.enrollment.convocation.reminders.send_email", refuse)
     with time_machine.travel(NOW, tick=False):
         run = runner.run_job("convocation_reminders")
     assert run.outcome == "failure" and "retentés" in run.error
@@ -136,16 +136,16 @@ def test_a_failing_job_is_recorded_and_the_next_one_runs(monkeypatch, make):
     assert runs == ["failure", "success"]
 
 
-def test_finished_sessions_become_held(make):
+def test_finished_courses_become_held(make):
     with time_machine.travel(NOW - timedelta(days=10), tick=False):
-        past = make.session(day=date(2026, 3, 2))
-        future = make.session(day=date(2026, 3, 20))
+        past = make.course(day=date(2026, 3, 2))
+        future = make.course(day=date(2026, 3, 20))
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
         run = runner.run_job("session_status")
     assert "1" in run.counts_text
-    assert db.session.get(CourseSession, past.id).status == SessionStatus.HELD
-    assert db.session.get(CourseSession, future.id).status == SessionStatus.SCHEDULED
+    assert db.session.get(Course, past.id).status == CourseStatus.HELD
+    assert db.session.get(Course, future.id).status == CourseStatus.SCHEDULED
 
 
 def test_deadline_digest_goes_to_organizers_and_liaisons_of_their_scope(outbox, make):
@@ -174,7 +174,7 @@ def test_closing_reminder_once(outbox, make):
     assoc = make.organization()
     organizer = make.user(Role.ORGANIZER, [assoc])
     with time_machine.travel(NOW - timedelta(days=10), tick=False):
-        make.session(organizations=[assoc], day=date(2026, 3, 2), status=SessionStatus.HELD)
+        make.course(organizations=[assoc], day=date(2026, 3, 2), status=CourseStatus.HELD)
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
         runner.run_job("closing_reminders")
@@ -202,9 +202,9 @@ def test_retention_purge_anonymizes_exactly_what_is_past_retention(client, make)
     # A person with an old closed measure and a newer open one keeps their identity.
     mixed = _closed_measure(make, datetime(2022, 1, 1, tzinfo=timezone.utc), LegalFrame.SURSIS_PROBATOIRE, "MIXTE")
     make.measure(participant=mixed.participant)
-    session = make.session(day=date(2022, 5, 5))
-    enrollment = make.enrollment(old, session, status=EnrollmentStatus.ATTENDED)
-    db.session.add(AttendanceMark(enrollment_id=enrollment.id, part_id=session.parts[0].id,
+    course = make.course(day=date(2022, 5, 5))
+    enrollment = make.enrollment(old, course, status=EnrollmentStatus.ATTENDED)
+    db.session.add(AttendanceMark(enrollment_id=enrollment.id, part_id=course.parts[0].id,
                                   status=AttendanceStatus.LATE, note="Arrivé avec M. ANCIEN père"))
     db.session.add(AuditEntry(action="participant.viewed", at=datetime(2024, 1, 1, tzinfo=timezone.utc)))
     db.session.add(AuditEntry(action="participant.viewed", at=datetime(2026, 1, 1, tzinfo=timezone.utc)))

@@ -22,7 +22,7 @@ class Collector:
     def __init__(self):
         self.envelopes = []
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server, course, envelope):
         self.envelopes.append(envelope)
         return "250 OK"
 
@@ -41,9 +41,9 @@ def test_scheduler_process_sends_the_reminder_over_smtp(tmp_path):
 
         upgrade()
         assoc = factories.organization(name="APCARS")
-        session = factories.session(organizations=[assoc], day=today_local() + timedelta(days=7))
+        course = factories.course(organizations=[assoc], day=today_local() + timedelta(days=7))
         person = factories.participant(surname="SMTPTEST", email="personne@example.org")
-        factories.enrollment(factories.measure(participant=person, handling=assoc), session,
+        factories.enrollment(factories.measure(participant=person, handling=assoc), course,
                              status=EnrollmentStatus.SUMMONED)
         db.session.commit()
         db.session.remove()

@@ -27,7 +27,8 @@ from stages.enrollment.models import (
     Participant,
 )
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, OrganizationKind, SessionChange, SessionStatus
+from stages.scheduling.models import Course, CourseChange, CourseStatus
+from stages.auth.models import OrganizationKind
 from tests.helpers import login
 
 
@@ -116,38 +117,38 @@ def held(make):
     c.assoc = make.organization(name="APCARS")
     c.organizer = make.user(Role.ORGANIZER, [c.assoc])
     with time_machine.travel(datetime(2026, 3, 1, tzinfo=timezone.utc), tick=False):
-        c.session = make.session(organizations=[c.assoc], day=date(2026, 3, 12))
-        c.enrollments = [make.enrollment(make.measure(), c.session) for _ in range(3)]
+        c.course = make.course(organizations=[c.assoc], day=date(2026, 3, 12))
+        c.enrollments = [make.enrollment(make.measure(), c.course) for _ in range(3)]
     for enrollment in c.enrollments:
-        for part in c.session.parts:
+        for part in c.course.parts:
             make.attendance_mark(enrollment, part, AttendanceStatus.PRESENT)
-    c.session.status = SessionStatus.HELD
+    c.course.status = CourseStatus.HELD
     db.session.commit()
     return c
 
 
-def test_closing_a_session_that_crashes_half_way_saves_nothing(client, held, monkeypatch):
+def test_closing_a_course_that_crashes_half_way_saves_nothing(client, held, monkeypatch):
     from stages.enrollment import services as enrollment_services
 
-    calls = crash_on_call(monkeypatch, enrollment_services, "set_enrollment_status", 2)
+    calls = crash_on_call(monkeypatch, enrollment_services, "set_enrollment_status_unchecked", 2)
     with time_machine.travel(datetime(2026, 3, 13, 9, 0, tzinfo=timezone.utc), tick=False):
         login(client, held.organizer)
         with pytest.raises(Crash):
-            client.post(f"/stages/{held.session.id}/cloture", data={})
+            client.post(f"/stages/{held.course.id}/cloture", data={})
 
     assert len(calls) == 2  # the first person's outcome was written (flushed) before the crash
-    assert committed(CourseSession, CourseSession.status == SessionStatus.CLOSED) == 0
+    assert committed(Course, Course.status == CourseStatus.CLOSED) == 0
     assert committed(Enrollment, Enrollment.status == EnrollmentStatus.SUMMONED) == 3
     assert committed(EnrollmentEvent) == 0
     assert committed(LegalMeasure, LegalMeasure.status != MeasureStatus.REFERRED) == 0
     assert audited("session.closed") == 0
     db.session.expire_all()
-    assert db.session.get(CourseSession, held.session.id).status == SessionStatus.HELD
+    assert db.session.get(Course, held.course.id).status == CourseStatus.HELD
 
     # Once the fault is gone, closing works and every outcome is written at once.
     monkeypatch.undo()
     with time_machine.travel(datetime(2026, 3, 13, 9, 0, tzinfo=timezone.utc), tick=False):
-        assert client.post(f"/stages/{held.session.id}/cloture", data={}).status_code == 302
+        assert client.post(f"/stages/{held.course.id}/cloture", data={}).status_code == 302
     assert committed(Enrollment, Enrollment.status == EnrollmentStatus.ATTENDED) == 3
     assert audited("session.closed") == 1
 
@@ -163,7 +164,7 @@ def test_issuing_certificates_that_crashes_half_way_issues_none(client, make, mo
     assoc = make.organization(name="APCARS")
     organizer = make.user(Role.ORGANIZER, [assoc])
     with time_machine.travel(datetime(2026, 3, 20, 10, 0, tzinfo=timezone.utc), tick=False):
-        course, _ = make.closed_session_with(people=3, organizations=[assoc], day=date(2026, 3, 16))
+        course, _ = make.closed_course_with(people=3, organizations=[assoc], day=date(2026, 3, 16))
         db.session.commit()
         # The PDF of each attestation is drawn (for its fingerprint) inside the loop.
         calls = crash_on_call(monkeypatch, issuing, "_render", 2)
@@ -186,7 +187,7 @@ def test_issuing_certificates_that_crashes_half_way_issues_none(client, make, mo
 # Creating a series of sessions
 
 
-def test_series_that_crashes_half_way_creates_no_session(client, make, monkeypatch):
+def test_series_that_crashes_half_way_creates_no_course(client, make, monkeypatch):
     from stages.scheduling.services import series as scheduling_series
 
     apcars = make.organization(name="APCARS")
@@ -201,16 +202,16 @@ def test_series_that_crashes_half_way_creates_no_session(client, make, monkeypat
         "afternoon_start": "13:30", "afternoon_end": "16:30", "create": "1",
         "selected": ["2026-03-05", "2026-03-12", "2026-03-19", "2026-03-26"],
     }
-    calls = crash_on_call(monkeypatch, scheduling_series, "create_session", 3)
+    calls = crash_on_call(monkeypatch, scheduling_series, "create_course", 3)
     with time_machine.travel(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc), tick=False):
         login(client, organizer)
         with pytest.raises(Crash):
             client.post("/stages/serie", data=form)
         assert len(calls) == 3
-        assert committed(CourseSession) == 0
-        assert committed(SessionChange) == 0
+        assert committed(Course) == 0
+        assert committed(CourseChange) == 0
         assert audited("session.series_created") == 0
 
         monkeypatch.undo()
         assert client.post("/stages/serie", data=form).status_code == 302
-    assert committed(CourseSession) == 4
+    assert committed(Course) == 4

@@ -1,4 +1,4 @@
-"""A name typed in a search box never appears in a URL (stages.search).
+"""A name typed in a search box never appears in a URL (stages.search_terms).
 
 Query strings end up in access logs, browser history and bookmarks: the three lists searched by
 name post their search form, keep the term in the login session, and link with « recherche=1 ».
@@ -29,7 +29,7 @@ def test_searched_names_stay_out_of_every_url_and_pages_keep_the_search(client, 
         make.measure(authority=parquet, handling=assoc,
                      participant=make.participant(surname=f"ZORGLUB{i:02d}"))
     make.measure(authority=parquet, handling=assoc, participant=make.participant(surname="DUPONT"))
-    course = make.session(organizations=[assoc], day=today_local() + timedelta(days=20), capacity=40)
+    course = make.course(organizations=[assoc], day=today_local() + timedelta(days=20), capacity=40)
     db.session.commit()
 
     for user, url, paginated in (

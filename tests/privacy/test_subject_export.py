@@ -42,10 +42,10 @@ def file(make):
         status=MeasureStatus.CERTIFICATE_ISSUED,
     )
     f.hidden = make.measure(f.person, f.parquet, handling=f.other, case_reference="SECRET-999")
-    f.session = make.session(
+    f.course = make.course(
         organizations=[f.apcars], day=date(2026, 1, 15), status="closed", title="Stage de janvier"
     )
-    f.enrollment = make.enrollment(f.measure, f.session, status=EnrollmentStatus.ATTENDED)
+    f.enrollment = make.enrollment(f.measure, f.course, status=EnrollmentStatus.ATTENDED)
     db.session.add_all([
         EnrollmentEvent(enrollment=f.enrollment, from_status=None, to_status="enrolled", user_id=f.organizer.id),
         EnrollmentEvent(
@@ -53,7 +53,7 @@ def file(make):
             user_id=f.organizer.id, note="Clôture du stage.",
         ),
     ])
-    first, second = f.session.parts
+    first, second = f.course.parts
     make.attendance_mark(f.enrollment, first, AttendanceStatus.PRESENT, updated_by_id=f.organizer.id)
     late = make.attendance_mark(
         f.enrollment, second, AttendanceStatus.LATE, note="Train en retard",
@@ -69,7 +69,7 @@ def file(make):
     ))
     make.certificate(f.enrollment, number="2026-00042", issued_by_id=f.organizer.id,
                      revoked_at=datetime(2026, 2, 1, 10, 0, tzinfo=UTC), revocation_reason="Erreur de nom")
-    db.session.add(Bilan(session_id=f.session.id, authority_id=f.parquet.id,
+    db.session.add(Bilan(course_id=f.course.id, authority_id=f.parquet.id,
                          sent_at=datetime(2026, 1, 20, 10, 0, tzinfo=UTC)))
     db.session.add(AuditEntry(action="participant.viewed", user_id=f.organizer.id,
                               participant_id=f.person.id, at=datetime(2026, 1, 10, 8, 0, tzinfo=UTC),
@@ -180,7 +180,7 @@ def test_each_export_is_audited_without_personal_data(client, file):
 
 def test_only_those_who_may_edit_the_person_export(client, make, file):
     facilitator = make.user(Role.FACILITATOR, [file.apcars])
-    file.session.facilitators.append(facilitator)
+    file.course.facilitators.append(facilitator)
     liaison = make.user(Role.LIAISON, [file.parquet])
     stranger = make.user(Role.ORGANIZER, [make.organization()])
     db.session.commit()
@@ -207,7 +207,7 @@ def test_query_count_does_not_grow_with_the_file(client, make, file):
     small = queries()
     for _ in range(3):
         measure = make.measure(file.person, file.parquet, handling=file.apcars)
-        course = make.session(organizations=[file.apcars], status="closed")
+        course = make.course(organizations=[file.apcars], status="closed")
         enrollment = make.enrollment(measure, course, status=EnrollmentStatus.ATTENDED)
         for part in course.parts:
             make.attendance_mark(enrollment, part)
@@ -220,16 +220,15 @@ def test_query_count_does_not_grow_with_the_file(client, make, file):
 def test_participant_page_snippet_links_to_both_formats(app, file):
     from flask import render_template_string
 
+    from stages.privacy.views.subject_access import export_buttons
+
     with app.test_request_context():
         html = render_template_string(
-            '{% include "subject_access/_participant_actions.html" %}',
-            participant=file.person, can_edit=True,
-        )
-        hidden = render_template_string(
-            '{% include "subject_access/_participant_actions.html" %}',
-            participant=file.person, can_edit=False,
+            '{% include "privacy/_participant_actions.html" %}', participant=file.person
         )
     assert f"/personnes/{file.person.id}/export.pdf" in html
     assert f"/personnes/{file.person.id}/export.json" in html
     assert "Rectifier" not in html
-    assert hidden.strip() == ""
+    # Only those who may edit the person get the buttons on the person's page.
+    assert export_buttons(can_edit=True) == {}
+    assert export_buttons(can_edit=False) is None

@@ -13,7 +13,7 @@ from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.extensions import db
 from stages.reports import bilans
 from stages.reports.models import Bilan
-from stages.scheduling.models import SessionStatus
+from stages.scheduling.models import CourseStatus
 from stages.timeutil import local_to_utc, today_local
 from tests.helpers import count_queries, login
 
@@ -45,18 +45,18 @@ def world(make):
     w.liaison_a = make.user(Role.LIAISON, [w.parquet_a])
     w.liaison_b = make.user(Role.LIAISON, [w.parquet_b])
     w.day = today_local() - timedelta(days=3)
-    w.session = make.session(
-        organizations=[w.assoc], facilitators=[w.facilitator], status=SessionStatus.CLOSED,
+    w.course = make.course(
+        organizations=[w.assoc], facilitators=[w.facilitator], status=CourseStatus.CLOSED,
         day=w.day, capacity=15,
     )
-    morning, afternoon = w.session.parts
+    morning, afternoon = w.course.parts
     w.morning, w.afternoon = morning, afternoon
 
     def person(surname, authority, status, marks=()):
         measure = make.measure(
             make.participant(surname, "Jean"), authority, w.assoc, status=MEASURE_FOR[status],
         )
-        enrollment = make.enrollment(measure, w.session, status=status)
+        enrollment = make.enrollment(measure, w.course, status=status)
         for part, mark_status, extra in marks:
             make.attendance_mark(enrollment, part, mark_status, **extra)
         return enrollment
@@ -93,7 +93,7 @@ def _csv(response):
 
 
 def _url(w, authority=None, fmt="csv"):
-    return f"/stages/{w.session.id}/bilans/{(authority or w.parquet_a).id}.{fmt}"
+    return f"/stages/{w.course.id}/bilans/{(authority or w.parquet_a).id}.{fmt}"
 
 
 def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(client, world):
@@ -121,24 +121,24 @@ def test_other_authority_bilan_holds_only_its_people(client, world):
     assert [r["Nom"] for r in rows] == ["BRAVO"]
 
 
-def test_two_day_session_dates_each_lateness(make, world):
+def test_two_day_course_dates_each_lateness(make, world):
     day2 = world.day + timedelta(days=1)
-    session = make.session(
-        organizations=[world.assoc], status=SessionStatus.CLOSED, day=world.day,
+    course = make.course(
+        organizations=[world.assoc], status=CourseStatus.CLOSED, day=world.day,
         parts=((time(9, 30), time(12, 30)),),
     )
-    from stages.scheduling.models import SessionPart
+    from stages.scheduling.models import CoursePart
 
-    second = SessionPart(starts_at=local_to_utc(day2, time(9, 30)), ends_at=local_to_utc(day2, time(12, 30)))
-    session.parts.append(second)
+    second = CoursePart(starts_at=local_to_utc(day2, time(9, 30)), ends_at=local_to_utc(day2, time(12, 30)))
+    course.parts.append(second)
     db.session.flush()
     enrollment = make.enrollment(
-        make.measure(authority=world.parquet_a), session, status=EnrollmentStatus.ATTENDED
+        make.measure(authority=world.parquet_a), course, status=EnrollmentStatus.ATTENDED
     )
-    make.attendance_mark(enrollment, session.parts[0], AttendanceStatus.PRESENT)
+    make.attendance_mark(enrollment, course.parts[0], AttendanceStatus.PRESENT)
     make.attendance_mark(enrollment, second, AttendanceStatus.LATE,
                          arrived_at=local_to_utc(day2, time(10, 5)))
-    (row,) = bilans.bilan_rows(session, world.parquet_a.id)
+    (row,) = bilans.bilan_rows(course, world.parquet_a.id)
     assert row.lateness == [f"retard le {day2:%d/%m} à 10 h 05"]
 
 
@@ -147,7 +147,7 @@ def test_bilan_pdf(client, world):
     response = client.get(_url(world, fmt="pdf"))
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == (
-        f'inline; filename="bilan-stage-{world.session.id}-autorite-{world.parquet_a.id}.pdf"'
+        f'inline; filename="bilan-stage-{world.course.id}-autorite-{world.parquet_a.id}.pdf"'
     )
     text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.get_data())).pages)
     assert "Parquet de Paris" in text and "ASSIDU Jean" in text and "retard à 09 h 50" in text
@@ -156,15 +156,15 @@ def test_bilan_pdf(client, world):
 
 def test_bilan_queries_do_not_grow_with_people(client, make, world):
     with count_queries() as small:
-        bilans.bilan_rows(world.session, world.parquet_a.id)
+        bilans.bilan_rows(world.course, world.parquet_a.id)
     for _ in range(6):
         enrollment = make.enrollment(
-            make.measure(authority=world.parquet_a), world.session, status=EnrollmentStatus.ATTENDED
+            make.measure(authority=world.parquet_a), world.course, status=EnrollmentStatus.ATTENDED
         )
         make.attendance_mark(enrollment, world.morning, AttendanceStatus.PRESENT, note="RAS")
     db.session.commit()
     with count_queries() as large:
-        assert len(bilans.bilan_rows(world.session, world.parquet_a.id)) == 10
+        assert len(bilans.bilan_rows(world.course, world.parquet_a.id)) == 10
     assert large.count == small.count
 
 
@@ -175,8 +175,8 @@ def test_liaison_reads_their_authoritys_bilan_only(client, world):
     assert client.get(_url(world, world.parquet_b)).status_code == 403
     assert client.get(_url(world, world.parquet_b, "pdf")).status_code == 403
     # Read-only: no bilan list, no marking as sent.
-    assert client.get(f"/stages/{world.session.id}/bilans").status_code == 403
-    assert client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+    assert client.get(f"/stages/{world.course.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
     client.post("/deconnexion")
     login(client, world.liaison_b)
     assert client.get(_url(world)).status_code == 403
@@ -187,11 +187,11 @@ def test_liaison_reads_their_authoritys_bilan_only(client, world):
 def test_others_get_403(client, world, who):
     login(client, getattr(world, who))
     assert client.get(_url(world)).status_code == 403
-    assert client.get(f"/stages/{world.session.id}/bilans").status_code == 403
-    assert client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+    assert client.get(f"/stages/{world.course.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
 
 
-def test_missing_session_is_403_for_non_admins(client, world):
+def test_missing_course_is_403_for_non_admins(client, world):
     login(client, world.liaison_a)
     assert client.get(f"/stages/999999/bilans/{world.parquet_a.id}.csv").status_code == 403
 
@@ -207,40 +207,40 @@ def test_each_bilan_download_is_audited(client, world):
         f"bilan, csv, autorité n° {world.parquet_a.id}, 4 lignes",
         f"bilan, pdf, autorité n° {world.parquet_a.id}, 4 lignes",
     ]
-    assert all(e.object_type == "CourseSession" and e.object_id == world.session.id for e in entries)
+    assert all(e.object_type == "Course" and e.object_id == world.course.id for e in entries)
 
 
 def test_bilans_page_lists_one_row_per_authority(client, world):
     login(client, world.organizer)
-    html = client.get(f"/stages/{world.session.id}/bilans").get_data(as_text=True)
+    html = client.get(f"/stages/{world.course.id}/bilans").get_data(as_text=True)
     assert "Parquet de Paris" in html and "Parquet de Bobigny" in html
     assert html.count("Marquer comme envoyé") == 2
-    assert [(a.name, a.people) for a in bilans.bilan_authorities(world.session)] == [
+    assert [(a.name, a.people) for a in bilans.bilan_authorities(world.course)] == [
         ("Parquet de Bobigny", 1), ("Parquet de Paris", 4),
     ]
 
 
-def test_no_bilan_before_the_session_is_closed(client, make, world):
-    open_session = make.session(organizations=[world.assoc], status=SessionStatus.HELD,
+def test_no_bilan_before_the_course_is_closed(client, make, world):
+    open_course = make.course(organizations=[world.assoc], status=CourseStatus.HELD,
                                 day=today_local())
-    make.enrollment(make.measure(authority=world.parquet_a), open_session,
+    make.enrollment(make.measure(authority=world.parquet_a), open_course,
                     status=EnrollmentStatus.ATTENDED)
     db.session.commit()
     login(client, world.organizer)
-    response = client.get(f"/stages/{open_session.id}/bilans")
+    response = client.get(f"/stages/{open_course.id}/bilans")
     assert response.status_code == 302
-    assert client.get(f"/stages/{open_session.id}/bilans/{world.parquet_a.id}.csv").status_code == 404
-    response = client.post(f"/stages/{open_session.id}/bilans/{world.parquet_a.id}/envoye")
+    assert client.get(f"/stages/{open_course.id}/bilans/{world.parquet_a.id}.csv").status_code == 404
+    response = client.post(f"/stages/{open_course.id}/bilans/{world.parquet_a.id}/envoye")
     assert response.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
 
 
 def test_marking_sent_closes_the_covered_measures(client, world):
     login(client, world.organizer)
-    response = client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye")
+    response = client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye")
     assert response.status_code == 302
     bilan = db.session.scalar(sa.select(Bilan))
-    assert bilan.session_id == world.session.id and bilan.authority_id == world.parquet_a.id
+    assert bilan.course_id == world.course.id and bilan.authority_id == world.parquet_a.id
     assert bilan.sent_at is not None and bilan.sent_by_id == world.organizer.id
     for enrollment in (world.attended, world.unexcused):
         measure = enrollment.measure
@@ -257,13 +257,13 @@ def test_marking_sent_closes_the_covered_measures(client, world):
     assert world.other.measure.status == MeasureStatus.ATTENDED
     audit = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "bilan.sent"))
     assert audit.details == f"autorité n° {world.parquet_a.id}, 2 mesures closes"
-    page = client.get(f"/stages/{world.session.id}/bilans").get_data(as_text=True)
+    page = client.get(f"/stages/{world.course.id}/bilans").get_data(as_text=True)
     assert "Envoyé" in page and "Marquer comme renvoyé" in page
 
 
 def test_marking_sent_twice_keeps_one_bilan(client, world):
     login(client, world.organizer)
-    url = f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye"
+    url = f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye"
     client.post(url)
     client.post(url)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 1
@@ -275,19 +275,19 @@ def test_marking_sent_for_an_authority_without_people_is_refused(client, make, w
     stranger = make.authority()
     db.session.commit()
     login(client, world.organizer)
-    response = client.post(f"/stages/{world.session.id}/bilans/{stranger.id}/envoye", follow_redirects=True)
+    response = client.post(f"/stages/{world.course.id}/bilans/{stranger.id}/envoye", follow_redirects=True)
     assert "Aucune personne de cette autorité" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
 
 
 def test_sent_bilans_reach_the_liaisons_dashboard(client, world):
     login(client, world.organizer)
-    client.post(f"/stages/{world.session.id}/bilans/{world.parquet_a.id}/envoye")
+    client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye")
     client.post("/deconnexion")
     login(client, world.liaison_a)
     html = client.get("/tableau-de-bord").get_data(as_text=True)
     assert "Derniers bilans transmis" in html
-    assert f"/stages/{world.session.id}/bilans/{world.parquet_a.id}.pdf" in html
+    assert f"/stages/{world.course.id}/bilans/{world.parquet_a.id}.pdf" in html
     client.post("/deconnexion")
     login(client, world.liaison_b)
     assert "Derniers bilans transmis" not in client.get("/tableau-de-bord").get_data(as_text=True)

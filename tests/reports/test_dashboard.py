@@ -220,7 +220,7 @@ def test_each_page_view_is_audited_without_personal_data(client, world):
 
 
 def test_certificate_to_download(client, make, world):
-    course, (enrollment,) = make.closed_session_with(
+    course, (enrollment,) = make.closed_course_with(
         people=1, organizations=[world.assoc], authority=world.parquet_a,
     )
     enrollment.measure.status = MeasureStatus.CERTIFICATE_ISSUED
@@ -246,7 +246,7 @@ def test_pagination_25_per_page(client, make, world):
 
 
 def test_query_count_is_constant_from_100_to_10000_measures(client, make, world):
-    course = make.session(organizations=[world.assoc])
+    course = make.course(organizations=[world.assoc])
     for measure in world.a_measures:
         make.enrollment(measure, course)
     make.bulk_measures(98, world.parquet_a)
@@ -267,8 +267,8 @@ def test_query_count_is_constant_from_100_to_10000_measures(client, make, world)
     assert small <= 10
 
 
-def test_rows_show_the_current_session_date(client, make, world):
-    course = make.session(organizations=[world.assoc], day=date(2026, 5, 4))
+def test_rows_show_the_current_course_date(client, make, world):
+    course = make.course(organizations=[world.assoc], day=date(2026, 5, 4))
     make.enrollment(world.a_measures[0], course)
     db.session.commit()
     login(client, world.liaison_a)

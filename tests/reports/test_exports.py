@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.extensions import db
-from stages.reports import views
+from stages.reports.views import dashboard as views
 from stages.timeutil import today_local
 from tests.helpers import login, search
 
@@ -145,8 +145,8 @@ def test_large_csv_streams_every_row(client, make, world):
 def test_a_measure_is_exported_once_with_its_latest_seat(client, make, world):
     measure = make.measure(make.participant("DOUBLE", "Jean"), world.parquet_a)
     # Moved from one session to another: one line, with the session it now holds a seat in.
-    make.enrollment(measure, make.session(day=date(2026, 5, 4)), status=EnrollmentStatus.RESCHEDULED)
-    make.enrollment(measure, make.session(day=date(2026, 6, 8)))
+    make.enrollment(measure, make.course(day=date(2026, 5, 4)), status=EnrollmentStatus.RESCHEDULED)
+    make.enrollment(measure, make.course(day=date(2026, 6, 8)))
     db.session.commit()
     login(client, world.liaison_a)
     rows = [r for r in _csv_rows(client.get("/tableau-de-bord/export.csv")) if r[0] == "DOUBLE"]

@@ -9,7 +9,7 @@ from stages.enrollment.models import EnrollmentStatus, LegalFrame
 from stages.extensions import db
 from stages.reports import statistics
 from stages.reports.statistics import _percentile
-from stages.scheduling.models import SessionStatus
+from stages.scheduling.models import CourseStatus
 from stages.timeutil import local_to_utc
 from tests.helpers import login
 
@@ -33,21 +33,21 @@ def world(make):
         w.liaison_b = make.user(Role.LIAISON, [w.parquet_b])
         w.admin = make.user(Role.ADMIN)
 
-        def course(day, status=SessionStatus.CLOSED, assoc=None):
-            return make.session(organizations=[assoc or w.assoc], day=day, status=status)
+        def course(day, status=CourseStatus.CLOSED, assoc=None):
+            return make.course(organizations=[assoc or w.assoc], day=day, status=status)
 
         jan_1, jan_2 = course(date(2025, 1, 14)), course(date(2025, 1, 28))
         mar = course(date(2025, 3, 11))
-        course(date(2025, 4, 8), SessionStatus.CANCELLED)
+        course(date(2025, 4, 8), CourseStatus.CANCELLED)
         course(date(2024, 11, 5))
 
-        def seat(session, status, delay, frame=LegalFrame.COMPOSITION_PENALE, authority=None):
-            day = session.starts_at.date()
+        def seat(course, status, delay, frame=LegalFrame.COMPOSITION_PENALE, authority=None):
+            day = course.starts_at.date()
             measure = make.measure(
                 authority=authority or w.parquet_a, handling=w.assoc, frame=frame,
                 decision_date=day - timedelta(days=delay),
             )
-            return make.enrollment(measure, session, status=status)
+            return make.enrollment(measure, course, status=status)
 
         first = seat(jan_1, EnrollmentStatus.ATTENDED, 10)
         second = seat(jan_1, EnrollmentStatus.ATTENDED, 20, LegalFrame.ORDONNANCE_PENALE)
@@ -68,7 +68,7 @@ def world(make):
 
 def test_figures_for_the_organizer(world):
     with time_machine.travel(NOW, tick=False):
-        stats = statistics.statistics(world.organizer, 2025)
+        stats = statistics.compute_statistics(world.organizer, 2025)
     assert dict(stats.years) == {2024: 1, 2025: 3}
     months = dict(stats.months)
     assert months["janvier"] == 2 and months["mars"] == 1 and months["avril"] == 0
@@ -87,10 +87,10 @@ def test_figures_for_the_organizer(world):
 
 def test_scope_of_liaisons_and_admins(world):
     with time_machine.travel(NOW, tick=False):
-        mine = statistics.statistics(world.liaison_a, 2025)
-        theirs = statistics.statistics(world.liaison_b, 2025)
-        everything = statistics.statistics(world.admin, 2025)
-        other = statistics.statistics(world.other_organizer, 2025)
+        mine = statistics.compute_statistics(world.liaison_a, 2025)
+        theirs = statistics.compute_statistics(world.liaison_b, 2025)
+        everything = statistics.compute_statistics(world.admin, 2025)
+        other = statistics.compute_statistics(world.other_organizer, 2025)
     assert mine.seats == 4 and sum(n for _, n in mine.months) == 3
     assert theirs.seats == 1 and theirs.attended == 1 and theirs.completion_rate == 0
     assert sum(n for _, n in theirs.months) == 1
@@ -106,9 +106,9 @@ def test_months_follow_paris_time(make):
     organizer = make.user(Role.ORGANIZER, [assoc := make.organization()])
     start = local_to_utc(date(2025, 3, 1), time(0, 30))
     assert start.month == 2
-    make.session_at([(start, start + timedelta(hours=3))], organizations=[assoc])
+    make.course_at([(start, start + timedelta(hours=3))], organizations=[assoc])
     db.session.commit()
-    months = dict(statistics.sessions_per_month(organizer, 2025))
+    months = dict(statistics.courses_per_month(organizer, 2025))
     assert months["mars"] == 1 and months["février"] == 0
 
 

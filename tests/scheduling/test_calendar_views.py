@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from stages.auth.models import Role
-from stages.scheduling.models import SessionStatus
+from stages.scheduling.models import CourseStatus
 from stages.timeutil import local_to_utc
 from tests.helpers import login, queries_for
 
@@ -40,8 +40,8 @@ def world(make):
     return w
 
 
-def link(session) -> str:
-    return f'href="/stages/{session.id}"'
+def link(course) -> str:
+    return f'href="/stages/{course.id}"'
 
 
 def day_chunks(html: str, item_class: str) -> dict[str, str]:
@@ -53,13 +53,13 @@ def day_chunks(html: str, item_class: str) -> dict[str, str]:
     return chunks
 
 
-def days_showing(html: str, session, item_class="calendar-day") -> list[str]:
-    return [day for day, chunk in day_chunks(html, item_class).items() if link(session) in chunk]
+def days_showing(html: str, course, item_class="calendar-day") -> list[str]:
+    return [day for day, chunk in day_chunks(html, item_class).items() if link(course) in chunk]
 
 
-def event_markup(html: str, session) -> str:
+def event_markup(html: str, course) -> str:
     """The calendar entry (link) of ``session`` in the month grid."""
-    match = re.search(rf'<a class="calendar-event[^"]*" {link(session)}>.*?</a>', html, re.S)
+    match = re.search(rf'<a class="calendar-event[^"]*" {link(course)}>.*?</a>', html, re.S)
     assert match, "session not in the grid"
     return match.group(0)
 
@@ -67,11 +67,11 @@ def event_markup(html: str, session) -> str:
 # --- Month -------------------------------------------------------------------------------------
 
 
-def test_month_shows_the_sessions_of_that_month_only(client, make, world):
-    march = make.session(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 3, 18))
-    april = make.session(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 4, 15))
-    first_april = make.session(organizations=[world.assoc_a], day=date(2026, 4, 1))
-    february = make.session(organizations=[world.assoc_a], day=date(2026, 2, 27))
+def test_month_shows_the_courses_of_that_month_only(client, make, world):
+    march = make.course(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 3, 18))
+    april = make.course(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 4, 15))
+    first_april = make.course(organizations=[world.assoc_a], day=date(2026, 4, 1))
+    february = make.course(organizations=[world.assoc_a], day=date(2026, 2, 27))
     login(client, world.organizer)
 
     html = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
@@ -86,12 +86,12 @@ def test_month_shows_the_sessions_of_that_month_only(client, make, world):
 
 
 def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, make, world):
-    session = make.session(organizations=[world.assoc_a], day=date(2026, 3, 20))
+    course = make.course(organizations=[world.assoc_a], day=date(2026, 3, 20))
     login(client, world.organizer)
 
     html = client.get("/calendrier").get_data(as_text=True)
 
-    assert link(session) in html
+    assert link(course) in html
     days = list(day_chunks(html, "calendar-day"))
     # March 2026 starts on a Sunday: the grid runs from Monday 23 February to Sunday 5 April.
     assert days[0] == "2026-02-23" and days[-1] == "2026-04-05" and len(days) == 42
@@ -105,14 +105,14 @@ def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, ma
     assert ">Aujourd'hui</a>" in html
 
 
-def test_month_marks_cancelled_and_draft_sessions(client, make, world):
-    cancelled = make.session(
-        organizations=[world.assoc_a], day=date(2026, 3, 12), status=SessionStatus.CANCELLED
+def test_month_marks_cancelled_and_draft_courses(client, make, world):
+    cancelled = make.course(
+        organizations=[world.assoc_a], day=date(2026, 3, 12), status=CourseStatus.CANCELLED
     )
-    draft = make.session(
-        organizations=[world.assoc_a], day=date(2026, 3, 13), status=SessionStatus.DRAFT
+    draft = make.course(
+        organizations=[world.assoc_a], day=date(2026, 3, 13), status=CourseStatus.DRAFT
     )
-    scheduled = make.session(organizations=[world.assoc_a], day=date(2026, 3, 16))
+    scheduled = make.course(organizations=[world.assoc_a], day=date(2026, 3, 16))
     login(client, world.organizer)
 
     html = client.get("/calendrier").get_data(as_text=True)
@@ -124,35 +124,35 @@ def test_month_marks_cancelled_and_draft_sessions(client, make, world):
     assert "is-cancelled" not in plain and "Annulé" not in plain and "Brouillon" not in plain
 
 
-def test_a_two_day_session_appears_on_both_days(client, make, world):
+def test_a_two_day_course_appears_on_both_days(client, make, world):
     spans = [
         (local_to_utc(day, start), local_to_utc(day, end))
         for day in (date(2026, 3, 19), date(2026, 3, 20))
         for start, end in ((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30)))
     ]
-    session = make.session_at(spans, organizations=[world.assoc_a])
+    course = make.course_at(spans, organizations=[world.assoc_a])
     login(client, world.organizer)
 
     html = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
 
-    assert days_showing(html, session) == ["2026-03-19", "2026-03-20"]
-    assert "jour 1 sur 2" in event_markup(html, session) and "jour 2 sur 2" in html
+    assert days_showing(html, course) == ["2026-03-19", "2026-03-20"]
+    assert "jour 1 sur 2" in event_markup(html, course) and "jour 2 sur 2" in html
 
 
-def test_a_session_spanning_two_months_shows_each_day_in_its_month(client, make, world):
+def test_a_course_spanning_two_months_shows_each_day_in_its_month(client, make, world):
     # 31 March and 1 April 2026 (Paris is on summer time from 29 March).
     spans = [
         (local_to_utc(day, time(9, 30)), local_to_utc(day, time(16, 30)))
         for day in (date(2026, 3, 31), date(2026, 4, 1))
     ]
-    session = make.session_at(spans, organizations=[world.assoc_a])
+    course = make.course_at(spans, organizations=[world.assoc_a])
     login(client, world.organizer)
 
     march = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
     april = client.get("/calendrier?annee=2026&mois=4").get_data(as_text=True)
 
-    assert days_showing(march, session) == ["2026-03-31"]
-    assert days_showing(april, session) == ["2026-04-01"]
+    assert days_showing(march, course) == ["2026-03-31"]
+    assert days_showing(april, course) == ["2026-04-01"]
 
 
 # --- Week --------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_a_session_spanning_two_months_shows_each_day_in_its_month(client, make,
 
 def test_week_runs_from_monday_to_sunday(client, make, world):
     def on(day):
-        return make.session(organizations=[world.assoc_a], day=day)
+        return make.course(organizations=[world.assoc_a], day=day)
 
     sunday_before, monday, sunday, monday_after = (
         on(date(2026, 3, 8)), on(date(2026, 3, 9)), on(date(2026, 3, 15)), on(date(2026, 3, 16))
@@ -186,16 +186,16 @@ def test_week_defaults_to_this_week_with_today_highlighted(client, make, world):
     assert cells["2026-03-11"].startswith(' is-today"')
 
 
-def test_week_places_sessions_on_local_dates(client, make, world):
+def test_week_places_courses_on_local_dates(client, make, world):
     # 23:30 UTC on Sunday 8 March is already Monday 9 March, 00:30, in Paris.
-    late = make.session_at(
+    late = make.course_at(
         [(datetime(2026, 3, 8, 23, 30, tzinfo=UTC), datetime(2026, 3, 9, 1, 30, tzinfo=UTC))],
         organizations=[world.assoc_a],
     )
     # A course at the tribunal of Nouméa, Monday 9 March 08:30 local = Sunday 21:30 UTC, when it
     # is still Sunday in Paris: the venue's own date and time are what staff there expect.
     noumea = make.venue(name="Tribunal de Nouméa", timezone="Pacific/Noumea")
-    overseas = make.session_at(
+    overseas = make.course_at(
         [(datetime(2026, 3, 8, 21, 30, tzinfo=UTC), datetime(2026, 3, 9, 0, 30, tzinfo=UTC))],
         venue=noumea,
         organizations=[world.assoc_a],
@@ -219,7 +219,7 @@ def test_week_places_sessions_on_local_dates(client, make, world):
 
 def test_list_orders_upcoming_ascending_and_past_descending(client, make, world):
     def on(day):
-        return make.session(organizations=[world.assoc_a], day=day)
+        return make.course(organizations=[world.assoc_a], day=day)
 
     later, sooner, ongoing = on(date(2026, 5, 4)), on(date(2026, 3, 20)), on(date(2026, 3, 11))
     old, recent = on(date(2025, 11, 3)), on(date(2026, 2, 2))
@@ -237,8 +237,8 @@ def test_list_orders_upcoming_ascending_and_past_descending(client, make, world)
 
 
 def test_list_is_paginated_and_pages_keep_the_filters(client, make, world):
-    sessions = [
-        make.session(
+    courses = [
+        make.course(
             venue=world.venue_1, organizations=[world.assoc_a],
             day=date(2026, 4, 1) + timedelta(days=i),
         )
@@ -249,21 +249,21 @@ def test_list_is_paginated_and_pages_keep_the_filters(client, make, world):
     first = client.get(f"/calendrier/liste?lieu={world.venue_1.id}").get_data(as_text=True)
     second = client.get(f"/calendrier/liste?lieu={world.venue_1.id}&page=2").get_data(as_text=True)
 
-    assert all(link(s) in first for s in sessions[:25]) and link(sessions[25]) not in first
+    assert all(link(s) in first for s in courses[:25]) and link(courses[25]) not in first
     assert f"page=2&amp;quand=a-venir&amp;lieu={world.venue_1.id}" in first
     assert "Page 2 sur 2 — 27 résultats" in second
-    assert link(sessions[25]) in second and link(sessions[26]) in second
+    assert link(courses[25]) in second and link(courses[26]) in second
 
 
 def test_list_shows_details_and_status(client, make, world):
-    session = make.session(
+    course = make.course(
         venue=world.venue_2, organizations=[world.assoc_a, world.assoc_b],
         facilitators=[world.fac_a, world.fac_b], day=date(2026, 3, 24),
-        status=SessionStatus.CANCELLED,
+        status=CourseStatus.CANCELLED,
     )
     login(client, world.organizer)
     html = client.get("/calendrier/liste").get_data(as_text=True)
-    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{link(session)}.*?</tr>", html, re.S).group(0)
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{link(course)}.*?</tr>", html, re.S).group(0)
     assert 'class="is-cancelled"' in row and "Annulé" in row
     for text in ("mar. 24 mars 2026", "09 h 30–12 h 30", "13 h 30–16 h 30", "MJD du 17e",
                  "APCARS, Fondation Scelles", "Alice Intervenante, Bruno Intervenant", "0 / 12"):
@@ -277,14 +277,14 @@ def test_list_shows_details_and_status(client, make, world):
 def filtered(make, world):
     """Sessions this week that differ by venue, association and facilitator."""
     w = world
-    w.s_venue_2 = make.session(venue=w.venue_2, organizations=[w.assoc_a], day=date(2026, 3, 12))
-    w.s_assoc_b = make.session(
+    w.s_venue_2 = make.course(venue=w.venue_2, organizations=[w.assoc_a], day=date(2026, 3, 12))
+    w.s_assoc_b = make.course(
         venue=w.venue_1, organizations=[w.assoc_b], facilitators=[w.fac_b], day=date(2026, 3, 12)
     )
-    w.s_fac_a = make.session(
+    w.s_fac_a = make.course(
         venue=w.venue_1, organizations=[w.assoc_a], facilitators=[w.fac_a], day=date(2026, 3, 13)
     )
-    w.s_organizer = make.session(
+    w.s_organizer = make.course(
         venue=w.venue_1, organizations=[w.assoc_a], facilitators=[w.organizer, w.fac_a],
         day=date(2026, 3, 14),
     )
@@ -293,7 +293,7 @@ def filtered(make, world):
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_each_filter_narrows_the_sessions(client, filtered, view):
+def test_each_filter_narrows_the_courses(client, filtered, view):
     w = filtered
     login(client, w.organizer)
     cases = {
@@ -332,7 +332,7 @@ def test_filter_options_list_venues_associations_and_facilitators(client, make, 
     make.authority(name="Parquet de Paris")
     # A room only another association uses: not offered to this organizer, offered to admins.
     lyon = make.venue(name="Salle de Lyon")
-    make.session(venue=lyon, organizations=[make.organization(name="Association lyonnaise")],
+    make.course(venue=lyon, organizations=[make.organization(name="Association lyonnaise")],
                  day=date(2026, 3, 20))
 
     def filter_form():
@@ -353,7 +353,7 @@ def test_filter_options_list_venues_associations_and_facilitators(client, make, 
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_a_facilitator_sees_only_their_sessions(client, filtered, view):
+def test_a_facilitator_sees_only_their_courses(client, filtered, view):
     w = filtered
     login(client, w.fac_a)
     html = client.get(view).get_data(as_text=True)
@@ -365,7 +365,7 @@ def test_a_facilitator_sees_only_their_sessions(client, filtered, view):
     assert [s for s in w.all if link(s) in narrowed] == [w.s_organizer]
 
 
-def test_a_facilitator_cannot_filter_their_way_to_other_sessions(client, filtered):
+def test_a_facilitator_cannot_filter_their_way_to_other_courses(client, filtered):
     w = filtered
     login(client, w.fac_a)
     html = client.get(f"/calendrier/liste?intervenant={w.fac_b.id}").get_data(as_text=True)
@@ -373,7 +373,7 @@ def test_a_facilitator_cannot_filter_their_way_to_other_sessions(client, filtere
     assert "n&#39;existe pas ou n&#39;est pas proposé·e" in html
 
 
-def test_admin_sees_every_session(client, filtered):
+def test_admin_sees_every_course(client, filtered):
     w = filtered
     login(client, w.admin)
     html = client.get("/calendrier/liste").get_data(as_text=True)
@@ -402,19 +402,19 @@ def _busy_week(make, w, count, start=0):
         if slot not in rooms:
             rooms[slot] = make.venue()
             staff[slot] = make.user(Role.FACILITATOR, [w.assoc_b])
-        make.session(
+        make.course(
             venue=rooms[slot],
             organizations=[w.assoc_a, w.assoc_b],
             facilitators=[staff[slot]],
             day=date(2026, 3, 9) + timedelta(days=i % 7),
-            status=SessionStatus.CANCELLED if i % 10 == 0 else SessionStatus.SCHEDULED,
+            status=CourseStatus.CANCELLED if i % 10 == 0 else CourseStatus.SCHEDULED,
         )
 
 
 def _busy_facilitator(make, w, count, start=0):
     """``count`` more sessions for Alice and Olga, one a day from 9 March."""
     for i in range(start, start + count):
-        make.session(
+        make.course(
             venue=w.venue_1,
             organizations=[w.assoc_a],
             facilitators=[w.fac_a, w.organizer],
@@ -434,7 +434,7 @@ def _urls(w):
 
 
 @pytest.mark.parametrize("user", ["organizer", "admin"])
-def test_query_count_does_not_grow_with_sessions(client, make, world, user):
+def test_query_count_does_not_grow_with_courses(client, make, world, user):
     _busy_week(make, world, 10)
     login(client, getattr(world, user))
     small = {url: queries_for(client, url) for url in _urls(world)}
@@ -491,13 +491,13 @@ def test_query_count_of_someone_who_facilitates_does_not_grow(client, make, worl
     ],
 )
 def test_malformed_parameters_fall_back_with_a_french_notice(client, make, world, url, message):
-    session = make.session(organizations=[world.assoc_a], day=date(2026, 3, 12))
+    course = make.course(organizations=[world.assoc_a], day=date(2026, 3, 12))
     login(client, world.organizer)
     response = client.get(url)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'class="notice notice-warning" role="alert"' in html and message in html
-    assert link(session) in html  # the fallback is the current period, unfiltered
+    assert link(course) in html  # the fallback is the current period, unfiltered
 
 
 def test_valid_parameters_show_no_notice(client, world):

@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from stages.auth.models import Role
 from stages.extensions import db
 from stages.scheduling.services import conflicts
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from tests.factories import PASSWORD
-from tests.scheduling.test_sessions import form_data
+from tests.scheduling.test_courses import form_data
 
 
 @pytest.fixture(autouse=True)
@@ -74,4 +74,4 @@ def test_concurrent_overlapping_bookings_only_one_wins(app, make, monkeypatch, c
     loser = next(body for code, body in results if code == 200)
     assert "être réservé par une autre personne" in loser
     db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(CourseSession)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 1

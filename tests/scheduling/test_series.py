@@ -8,7 +8,7 @@ import time_machine
 from stages.auth.models import Role
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.scheduling.services import SeriesRule, series_dates
 from stages.timeutil import to_local
 from tests.helpers import login
@@ -79,7 +79,7 @@ def series_form(team, **overrides):
 
 
 def test_preview_unticks_public_holidays_and_conflicts(client, make, team):
-    make.session(venue=team.venue, day=date(2026, 4, 2), title="Déjà là")
+    make.course(venue=team.venue, day=date(2026, 4, 2), title="Déjà là")
     login(client, team.organizer)
     html = client.post("/stages/serie", data=series_form(team)).get_data(as_text=True)
     assert "Jour férié : Ascension" in html  # Thursday 14 May 2026
@@ -87,7 +87,7 @@ def test_preview_unticks_public_holidays_and_conflicts(client, make, team):
     assert 'value="2026-03-05" id="date-1" checked' in html
     assert "déjà réservé" in html and "Déjà là" in html
     assert 'value="2026-04-02" id="date-5">' in html
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(CourseSession)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 1
 
 
 def test_series_across_daylight_saving_keeps_paris_time(client, team):
@@ -99,16 +99,16 @@ def test_series_across_daylight_saving_keeps_paris_time(client, team):
                          preview="", create="1"),
     )
     assert response.status_code == 302
-    sessions = db.session.scalars(sa.select(CourseSession).order_by(CourseSession.starts_at)).all()
-    assert [to_local(s.starts_at).date().isoformat() for s in sessions] == days
-    for s in sessions:
-        assert s.status == SessionStatus.SCHEDULED
+    courses = db.session.scalars(sa.select(Course).order_by(Course.starts_at)).all()
+    assert [to_local(s.starts_at).date().isoformat() for s in courses] == days
+    for s in courses:
+        assert s.status == CourseStatus.SCHEDULED
         assert [to_local(p.starts_at).time() for p in s.parts] == [time(9, 30), time(13, 30)]
-    assert {s.starts_at.hour for s in sessions} == {8, 7}  # UTC shifts, Paris time does not
+    assert {s.starts_at.hour for s in courses} == {8, 7}  # UTC shifts, Paris time does not
 
 
 def test_series_is_all_or_nothing(client, make, team):
-    make.session(venue=team.venue, day=date(2026, 4, 2))
+    make.course(venue=team.venue, day=date(2026, 4, 2))
     login(client, team.organizer)
     response = client.post(
         "/stages/serie",
@@ -116,7 +116,7 @@ def test_series_is_all_or_nothing(client, make, team):
     )
     html = response.get_data(as_text=True)
     assert "Stage du jeudi 2 avril 2026" in html and "déjà réservé" in html
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(CourseSession)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 1
 
 
 def test_series_refuses_a_day_longer_than_the_law_allows(client, team):
@@ -133,5 +133,5 @@ def test_two_day_series(client, team):
         "/stages/serie",
         data=series_form(team, two_days="y", selected=["2026-03-05"], preview="", create="1"),
     )
-    session = db.session.scalars(sa.select(CourseSession)).one()
-    assert [to_local(p.starts_at).date().day for p in session.parts] == [5, 5, 6, 6]
+    course = db.session.scalars(sa.select(Course)).one()
+    assert [to_local(p.starts_at).date().day for p in course.parts] == [5, 5, 6, 6]

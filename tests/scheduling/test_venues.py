@@ -5,7 +5,8 @@ import sqlalchemy as sa
 
 from stages.auth.models import Role
 from stages.extensions import db
-from stages.scheduling.models import Organization, OrganizationKind, Venue
+from stages.scheduling.models import Venue
+from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import today_local
 from tests.helpers import login
 
@@ -53,10 +54,10 @@ def test_venue_bad_input(client, make):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Venue)) == 0
 
 
-def test_venue_capacity_cannot_drop_below_a_coming_session(client, make):
+def test_venue_capacity_cannot_drop_below_a_coming_course(client, make):
     org = make.organization()
     venue = make.venue(capacity=16)
-    make.session(venue=venue, organizations=[org], capacity=14, day=today_local() + timedelta(days=3))
+    make.course(venue=venue, organizations=[org], capacity=14, day=today_local() + timedelta(days=3))
     login(client, make.user(Role.ORGANIZER, [org]))
     html = client.post(f"/lieux/{venue.id}/modifier", data={**VENUE, "capacity": "10"}).get_data(as_text=True)
     assert "prévoit 14 places" in html

@@ -17,20 +17,18 @@ from stages.enrollment.convocation.emails import (
     convocation_email,
     reminder_email,
 )
-from stages.enrollment.convocation.letter import convocation_pdf, session_convocations_pdf
+from stages.enrollment.convocation.letter import convocation_pdf, course_convocations_pdf
 from stages.enrollment.convocation.sending import (
-    CANCELLABLE_STATUSES,
-    EXPECTED_STATUSES,
-    SUMMONABLE_STATUSES,
     CancellationSummary,
     ConvocationSummary,
     due_convocations,
-    expected_enrollments,
+    enrollments_to_attend,
+    letters_to_print,
     mark_summoned_by_post,
     send_cancellation,
-    send_cancellations_for_session,
+    send_cancellations_for_course,
     send_convocation,
-    send_session_convocations,
+    send_course_convocations,
 )
 from stages.enrollment.convocation.wording import (
     CONSEQUENCES,
@@ -43,19 +41,17 @@ from stages.enrollment.convocation.wording import (
 )
 
 __all__ = [
-    "CANCELLABLE_STATUSES",
     "CONSEQUENCES",
     "COURSE",
     "EVENT_SUMMARY",
-    "EXPECTED_STATUSES",
-    "SUMMONABLE_STATUSES",
     "CancellationSummary",
     "ConvocationSummary",
     "cancellation_email",
     "convocation_email",
     "convocation_pdf",
     "due_convocations",
-    "expected_enrollments",
+    "enrollments_to_attend",
+    "letters_to_print",
     "fee_text",
     "letter_date",
     "mark_summoned_by_post",
@@ -63,9 +59,9 @@ __all__ = [
     "reminder_email",
     "schedule_lines",
     "send_cancellation",
-    "send_cancellations_for_session",
+    "send_cancellations_for_course",
     "send_convocation",
-    "send_session_convocations",
+    "send_course_convocations",
     "sender_organization",
-    "session_convocations_pdf",
+    "course_convocations_pdf",
 ]

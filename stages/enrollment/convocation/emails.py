@@ -17,7 +17,8 @@ from stages.enrollment.convocation.wording import (
 )
 from stages.enrollment.models import Enrollment
 from stages.mail import build_message, sender_address
-from stages.scheduling.models import CourseSession, Organization, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
+from stages.auth.models import Organization
 
 # Calendar apps copy events to third-party servers: a neutral title, nothing about the person.
 EVENT_SUMMARY = "Stage de sensibilisation"
@@ -33,16 +34,16 @@ def _uid_domain() -> str:
 
 def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
     organization = sender_organization(enrollment)
-    session = enrollment.session
+    course = enrollment.course
     description = [f"Convocation à un {COURSE}.", "Présence obligatoire à chaque demi-journée."]
-    if session.venue.access_instructions:
-        description.append(f"Accès : {session.venue.access_instructions}")
+    if course.venue.access_instructions:
+        description.append(f"Accès : {course.venue.access_instructions}")
     if organization:
         description.append(f"Contact : {organization.name}, {_contact(organization)}.")
     if method == "CANCEL":
         description.insert(0, "Convocation annulée.")
     return build_invitation(
-        session,
+        course,
         method=method,
         uid_prefix=f"convocation-{enrollment.id}",
         uid_domain=_uid_domain(),
@@ -90,11 +91,11 @@ def _signature(organization: Organization | None) -> str:
 
 def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
     """The convocation email: letter and calendar invitation attached, no name in the subject."""
-    session = enrollment.session
+    course = enrollment.course
     organization = sender_organization(enrollment)
     body = [
         f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
-        *_when_and_where(session),
+        *_when_and_where(course),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce "
         "d'identité et de la convocation jointe (imprimée ou sur votre téléphone).",
@@ -106,17 +107,17 @@ def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
     ]
     return _email(
         enrollment, organization,
-        f"Convocation à un stage de sensibilisation — {_first_day(session)}",
+        f"Convocation à un stage de sensibilisation — {_first_day(course)}",
         body,
         [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
     )
 
 
-def _when_and_where(session: CourseSession) -> list[str]:
+def _when_and_where(course: Course) -> list[str]:
     """The half-days, the venue and how to get in, as lines of an email."""
-    lines = [*(f"- {line}" for line in schedule_lines(session)), "", f"Lieu : {_venue_line(session)}"]
-    if session.venue.access_instructions:
-        lines.append(f"Accès : {session.venue.access_instructions}")
+    lines = [*(f"- {line}" for line in schedule_lines(course)), "", f"Lieu : {_venue_line(course)}"]
+    if course.venue.access_instructions:
+        lines.append(f"Accès : {course.venue.access_instructions}")
     return lines
 
 
@@ -124,19 +125,19 @@ def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
     """The calendar invitation (METHOD:REQUEST), the same in convocations and reminders."""
     return (
         "invitation.ics",
-        _invitation(enrollment, "REQUEST", enrollment.session.ical_sequence),
+        _invitation(enrollment, "REQUEST", enrollment.course.ical_sequence),
         "text/calendar; method=REQUEST; charset=UTF-8",
     )
 
 
 def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
     """A short reminder with the same calendar invitation as the convocation."""
-    session = enrollment.session
+    course = enrollment.course
     organization = sender_organization(enrollment)
     when = "demain" if days == 1 else f"dans {days} jours"
     body = [
         f"Nous vous rappelons que votre stage de sensibilisation a lieu {when} :",
-        *_when_and_where(session),
+        *_when_and_where(course),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce d'identité.",
         "",
@@ -144,7 +145,7 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
     ]
     return _email(
         enrollment, organization,
-        f"Rappel : stage de sensibilisation — {_first_day(session)}",
+        f"Rappel : stage de sensibilisation — {_first_day(course)}",
         body,
         [_invitation_attachment(enrollment)],
     )
@@ -152,17 +153,17 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
 
 def cancellation_email(enrollment: Enrollment) -> EmailMessage:
     """The email withdrawing a convocation: a METHOD:CANCEL invitation with the same UIDs."""
-    session = enrollment.session
+    course = enrollment.course
     organization = sender_organization(enrollment)
     contact_name = organization.name if organization else "l'association organisatrice"
     reason = (
         "Ce stage est annulé."
-        if session.status == SessionStatus.CANCELLED
+        if course.status == CourseStatus.CANCELLED
         else "Votre inscription à ce stage a pris fin."
     )
     body = [
-        f"La convocation qui vous a été adressée pour le {COURSE} du {_first_day(session)} "
-        f"({session.venue.name}) est annulée. {reason} Vous n'avez pas à vous présenter à cette "
+        f"La convocation qui vous a été adressée pour le {COURSE} du {_first_day(course)} "
+        f"({course.venue.name}) est annulée. {reason} Vous n'avez pas à vous présenter à cette "
         "date.",
         "",
         "Si vous devez toujours accomplir ce stage, une nouvelle convocation vous sera adressée.",
@@ -172,13 +173,13 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
     ]
     return _email(
         enrollment, organization,
-        f"Annulation de convocation — stage du {_first_day(session)}",
+        f"Annulation de convocation — stage du {_first_day(course)}",
         body,
         [
             (
                 "invitation.ics",
                 # Above any SEQUENCE already sent for these UIDs, so calendars apply it.
-                _invitation(enrollment, "CANCEL", session.ical_sequence + 1),
+                _invitation(enrollment, "CANCEL", course.ical_sequence + 1),
                 "text/calendar; method=CANCEL; charset=UTF-8",
             )
         ],

@@ -108,7 +108,7 @@ def convocation_pdf(enrollment: Enrollment, *, issued_on: date | None = None) ->
     return _render(_letter(enrollment, issued_on))
 
 
-def session_convocations_pdf(enrollments: Iterable[Enrollment]) -> bytes:
+def course_convocations_pdf(enrollments: Iterable[Enrollment]) -> bytes:
     """Several letters in one PDF to print, each starting on a new page."""
     story = []
     for enrollment in enrollments:
@@ -152,12 +152,12 @@ def _footer(canvas, document) -> None:
 
 def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
     """The flowables of one letter."""
-    measure, session = enrollment.measure, enrollment.session
-    participant, venue = measure.participant, session.venue
+    measure, course = enrollment.measure, enrollment.course
+    participant, venue = measure.participant, course.venue
     _check_identity(participant)
     if enrollment.status not in SEAT_HOLDING_STATUSES:
         raise DomainError("Seule une personne qui a une place dans le stage peut être convoquée.")
-    if not session.parts:
+    if not course.parts:
         raise DomainError("Ce stage n'a encore aucune demi-journée.")
     organization = sender_organization(enrollment)
     signed_by = _text(organization.name) if organization else "l'association organisatrice"
@@ -196,7 +196,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             f"{_nowrap(fr_time(p.ends_at, venue.timezone))}"
             for p in parts
         )
-        for day, parts in session.days
+        for day, parts in course.days
     ]
     place = [f"<b>{_text(venue.name)}</b>" + (f", {_text(venue.room)}" if venue.room else "")]
     place.append(_text(venue.full_address))

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from stages.auth.models import User
 from stages.enrollment.convocation.emails import cancellation_email, convocation_email
@@ -18,25 +16,19 @@ from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
-    LegalMeasure,
-    Participant,
 )
+from stages.enrollment.queries import course_enrollments
 from stages.enrollment.services import change_enrollment_status
+from stages.enrollment.statuses import TO_ATTEND_STATUSES
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.mail import MailError, send_email
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import now_utc, today_local
 
-# Enrollments that may be summoned; SUMMONED again means a re-send.
-SUMMONABLE_STATUSES = (EnrollmentStatus.ENROLLED, EnrollmentStatus.CONFIRMED, EnrollmentStatus.SUMMONED)
-# Enrollments whose calendar invitation must be withdrawn when the session is cancelled.
-CANCELLABLE_STATUSES = (
-    EnrollmentStatus.ENROLLED, EnrollmentStatus.SUMMONED, EnrollmentStatus.CONFIRMED,
-    EnrollmentStatus.ABSENT_EXCUSED,
-)
-# People still expected at the session: the ones whose letters are printed.
-EXPECTED_STATUSES = (EnrollmentStatus.ENROLLED, EnrollmentStatus.SUMMONED, EnrollmentStatus.CONFIRMED)
+# Enrollments whose calendar invitation must be withdrawn when the course is cancelled: those
+# to attend (any of them may hold an invitation; SUMMONED again means a re-send), and the excused.
+CANCELLABLE_STATUSES = (*TO_ATTEND_STATUSES, EnrollmentStatus.ABSENT_EXCUSED)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,18 +37,18 @@ EXPECTED_STATUSES = (EnrollmentStatus.ENROLLED, EnrollmentStatus.SUMMONED, Enrol
 
 def _check_summonable(enrollment: Enrollment) -> None:
     _check_identity(enrollment.measure.participant)
-    if enrollment.status not in SUMMONABLE_STATUSES:
+    if enrollment.status not in TO_ATTEND_STATUSES:
         raise DomainError(
             f"Une inscription « {enrollment.status.label.lower()} » ne reçoit pas de convocation."
         )
-    _check_session(enrollment.session)
+    _check_course(enrollment.course)
 
 
-def _check_session(session: CourseSession) -> None:
+def _check_course(course: Course) -> None:
     # A draft may still move or vanish, and a past session needs no summons.
-    if session.status != SessionStatus.SCHEDULED:
+    if course.status != CourseStatus.SCHEDULED:
         raise DomainError("Seul un stage programmé peut faire l'objet de convocations.")
-    if session.ends_at is None or session.ends_at <= now_utc():
+    if course.ends_at is None or course.ends_at <= now_utc():
         raise DomainError("Ce stage est terminé : il n'y a plus lieu de convoquer.")
 
 
@@ -76,8 +68,8 @@ def send_convocation(enrollment: Enrollment, *, by: User | None) -> None:
             "Cette personne n'a pas d'adresse électronique : imprimez la convocation (PDF), "
             "envoyez-la par courrier puis indiquez « convoqué·e par courrier »."
         )
-    session = enrollment.session
-    issued_on = today_local(session.venue.timezone)
+    course = enrollment.course
+    issued_on = today_local(course.venue.timezone)
     message = convocation_email(enrollment, convocation_pdf(enrollment, issued_on=issued_on))
     send_email(message)  # a MailError propagates before anything is recorded
     _mark_summoned(
@@ -116,35 +108,28 @@ class ConvocationSummary:
         return ", ".join(parts) + "."
 
 
-def due_convocations(session: CourseSession) -> list[Enrollment]:
+def due_convocations(course: Course) -> list[Enrollment]:
     """Seated people not summoned yet (« inscrit·e »), by name."""
-    return _enrollments(session, (EnrollmentStatus.ENROLLED,))
+    return course_enrollments(course, (EnrollmentStatus.ENROLLED,), with_organizations=True)
 
 
-def expected_enrollments(session: CourseSession) -> list[Enrollment]:
-    """People still expected at the session (enrolled, summoned, confirmed), by name."""
-    return _enrollments(session, EXPECTED_STATUSES)
+def enrollments_to_attend(course: Course) -> list[Enrollment]:
+    """People still expected at the course (enrolled, summoned, confirmed), by name."""
+    return course_enrollments(course, TO_ATTEND_STATUSES, with_organizations=True)
 
 
-def _enrollments(session: CourseSession, statuses) -> list[Enrollment]:
-    return list(
-        db.session.scalars(
-            sa.select(Enrollment)
-            .join(Enrollment.measure)
-            .join(LegalMeasure.participant)
-            .where(Enrollment.session_id == session.id, Enrollment.status.in_(statuses))
-            .options(
-                selectinload(Enrollment.measure).selectinload(LegalMeasure.participant),
-                selectinload(Enrollment.measure).selectinload(LegalMeasure.authority),
-                selectinload(Enrollment.measure).selectinload(LegalMeasure.handling_organization),
-            )
-            .order_by(Participant.search_key, Enrollment.id)
-        )
-    )
+def letters_to_print(course: Course, *, posted_only: bool = False) -> list[Enrollment]:
+    """The letters of the people expected at ``course`` (an anonymized person has none); with
+    ``posted_only``, only those of people without an email address: the letters to post."""
+    return [
+        e for e in enrollments_to_attend(course)
+        if e.measure.participant.anonymized_at is None
+        and not (posted_only and e.measure.participant.email)
+    ]
 
 
-def send_session_convocations(
-    session: CourseSession,
+def send_course_convocations(
+    course: Course,
     *,
     by: User | None,
     after_send: Callable[[Enrollment], None] | None = None,
@@ -154,9 +139,9 @@ def send_session_convocations(
     ``after_send(enrollment)`` runs after each accepted email: the view commits there, so the
     database holds every email really sent even if a later one crashes the request.
     """
-    _check_session(session)
+    _check_course(course)
     summary = ConvocationSummary()
-    for enrollment in due_convocations(session):
+    for enrollment in due_convocations(course):
         if not enrollment.measure.participant.email:
             summary.without_email.append(enrollment)
             continue
@@ -207,12 +192,12 @@ class CancellationSummary:
     failed: int = 0
 
 
-def send_cancellations_for_session(
-    session: CourseSession, *, by: User | None = None
+def send_cancellations_for_course(
+    course: Course, *, by: User | None = None
 ) -> CancellationSummary:
     """Withdraw the convocations of everyone still expected at a session (it was cancelled)."""
     summary = CancellationSummary()
-    for enrollment in _enrollments(session, CANCELLABLE_STATUSES):
+    for enrollment in course_enrollments(course, CANCELLABLE_STATUSES, with_organizations=True):
         try:
             if send_cancellation(enrollment, by=by):
                 summary.sent += 1

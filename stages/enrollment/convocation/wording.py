@@ -16,7 +16,8 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.errors import DomainError
-from stages.scheduling.models import CourseSession, Organization
+from stages.scheduling.models import Course
+from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
 
 COURSE = "stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
@@ -55,7 +56,7 @@ def sender_organization(enrollment: Enrollment) -> Organization | None:
     handling = enrollment.measure.handling_organization
     if handling is not None:
         return handling
-    organizations = enrollment.session.organizations
+    organizations = enrollment.course.organizations
     return organizations[0] if organizations else None
 
 
@@ -67,24 +68,24 @@ def letter_date(day: date, fmt: str = "long") -> str:
     return text
 
 
-def schedule_lines(session: CourseSession) -> list[str]:
+def schedule_lines(course: Course) -> list[str]:
     """One French line per day: « jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30 »."""
-    zone = session.venue.timezone
+    zone = course.venue.timezone
     return [
         f"{letter_date(day)}, "
         + " et ".join(f"de {fr_time(p.starts_at, zone)} à {fr_time(p.ends_at, zone)}" for p in parts)
-        for day, parts in session.days
+        for day, parts in course.days
     ]
 
 
-def _first_day(session: CourseSession) -> str:
-    if session.starts_at is None:
+def _first_day(course: Course) -> str:
+    if course.starts_at is None:
         return ""
-    return letter_date(to_local(session.starts_at, session.venue.timezone).date())
+    return letter_date(to_local(course.starts_at, course.venue.timezone).date())
 
 
-def _venue_line(session: CourseSession) -> str:
-    venue = session.venue
+def _venue_line(course: Course) -> str:
+    venue = course.venue
     return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
 
 

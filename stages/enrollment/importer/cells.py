@@ -16,7 +16,7 @@ from stages.enrollment.importer.columns import COMPUTABLE_KINDS, Column, Kind, n
 from stages.enrollment.importer.common import FORMULA_MESSAGE
 from stages.enrollment.models import LegalFrame, Payer, PaymentStatus
 from stages.extensions import db
-from stages.scheduling.models import AUTHORITY_KINDS, Organization
+from stages.auth.models import AUTHORITY_KINDS, Organization
 
 class CellError(Exception):
     """A cell's content is refused; the message is French."""

@@ -26,7 +26,7 @@ from stages.enrollment.models import LegalMeasure, Participant
 from stages.enrollment.services import find_duplicates
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import Organization, OrganizationKind
+from stages.auth.models import Organization, OrganizationKind
 
 @dataclass
 class ImportReport:
@@ -54,6 +54,15 @@ class ImportReport:
     def attached(self) -> list[PlannedRow]:
         """Rows whose measure goes to a person already on file."""
         return self._with(Outcome.EXISTING_PERSON)
+
+    def result(self, association: Organization) -> str:
+        """What the import did, in one French sentence."""
+        plural = "s" if self.created > 1 else ""
+        attached = len(self.attached)
+        text = f"{self.created} mesure{plural} importée{plural} pour {association.name}"
+        if attached:
+            text += f", dont {attached} rattachée{'s' if attached > 1 else ''} à une personne existante"
+        return text + "."
 
     @property
     def already_imported(self) -> list[PlannedRow]:

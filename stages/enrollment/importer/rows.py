@@ -20,7 +20,7 @@ from stages.enrollment.services import (
     validate_measure,
     validate_participant,
 )
-from stages.scheduling.models import Organization
+from stages.auth.models import Organization
 
 class Outcome(StrEnum):
     """What importing a valid row does."""

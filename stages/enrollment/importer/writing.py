@@ -12,7 +12,7 @@ from stages.enrollment.models import Participant
 from stages.enrollment.services import add_measure, create_participant
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import Organization
+from stages.auth.models import Organization
 
 def create_from_plan(
     report: ImportReport, *, by=None, progress: Progress | None = None

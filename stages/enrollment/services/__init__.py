@@ -4,8 +4,8 @@ referred → enrolled (seat held) → summoned → confirmed → attended / abse
 side paths: waitlisted, excused → rescheduled to another session, withdrawn (returned to the
 referrer). Every change of an enrollment is an ``EnrollmentEvent``: when, who, from, to, why.
 
-The package reads in one direction: ``statuses`` (which statuses are live, closed or enrollable,
-the allowed transitions) ← ``enrolling`` (``enroll``/``enroll_many``: a seat, else the waitlist)
+The status sets and the allowed transitions are in ``stages.enrollment.statuses``. The package
+reads in one direction: ``enrolling`` (``enroll``/``enroll_many``: a seat, else the waitlist)
 ← ``lifecycle`` (status changes, freed seats and the waitlist, rescheduling, withdrawal, the
 sessions to propose). ``participants`` (people and their legal measures: validation, duplicates,
 search) stands apart.
@@ -19,10 +19,10 @@ from stages.enrollment.services.enrolling import (
 )
 from stages.enrollment.services.lifecycle import (
     change_enrollment_status,
-    proposed_sessions,
+    proposed_courses,
     reschedule,
-    set_enrollment_status,
-    upcoming_sessions_query,
+    set_enrollment_status_unchecked,
+    upcoming_courses_query,
     withdraw_measure,
 )
 from stages.enrollment.services.participants import (
@@ -38,11 +38,8 @@ from stages.enrollment.services.participants import (
     validate_measure,
     validate_participant,
 )
-from stages.enrollment.services.statuses import ACTIVE_STATUSES, TRANSITIONS
 
 __all__ = [
-    "ACTIVE_STATUSES",
-    "TRANSITIONS",
     "EnrollResult",
     "MeasureData",
     "ParticipantData",
@@ -55,13 +52,13 @@ __all__ = [
     "has_no_live_enrollment",
     "live_enrollment",
     "measure_search_condition",
-    "proposed_sessions",
+    "proposed_courses",
     "reschedule",
     "search_key",
-    "set_enrollment_status",
+    "set_enrollment_status_unchecked",
     "update_measure",
     "update_participant",
-    "upcoming_sessions_query",
+    "upcoming_courses_query",
     "validate_measure",
     "validate_participant",
     "withdraw_measure",

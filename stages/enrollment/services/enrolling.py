@@ -15,17 +15,17 @@ from stages.enrollment.models import (
     EnrollmentEvent,
     EnrollmentStatus,
     LegalMeasure,
-    MeasureStatus,
 )
-from stages.enrollment.services.statuses import (
-    ACTIVE_STATUSES,
-    CLOSED_MEASURE_STATUSES,
-    ENROLLABLE_SESSION_STATUSES,
+from stages.enrollment.deadlines import is_after_deadline
+from stages.enrollment.statuses import (
+    LIVE_STATUSES,
+    NO_COURSE_NEEDED,
+    ENROLLABLE_COURSE_STATUSES,
     MEASURE_STATUS_FOR,
 )
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from stages.timeutil import fr_date, now_utc
 
 
@@ -44,7 +44,7 @@ def has_no_live_enrollment() -> sa.ColumnElement[bool]:
     """Measures without a seat or waitlist place: NOT EXISTS, an anti-join on the partial
     unique index (NOT IN would read every live enrollment of the country)."""
     return ~sa.exists().where(
-        Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(ACTIVE_STATUSES)
+        Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(LIVE_STATUSES)
     )
 
 
@@ -52,31 +52,26 @@ def live_enrollment(measure: LegalMeasure) -> Enrollment | None:
     """The measure's current enrollment (seat or waitlist), if any."""
     return db.session.scalar(
         sa.select(Enrollment).where(
-            Enrollment.measure_id == measure.id, Enrollment.status.in_(ACTIVE_STATUSES)
+            Enrollment.measure_id == measure.id, Enrollment.status.in_(LIVE_STATUSES)
         )
     )
 
 
-def is_after_deadline(measure: LegalMeasure, session: CourseSession) -> bool:
-    """Whether the course would end after the measure's legal deadline."""
-    return bool(session.last_day and session.last_day > measure.deadline)
-
-
 def enroll(
     measure: LegalMeasure,
-    session: CourseSession,
+    course: Course,
     *,
     by: User,
     waitlist_if_full: bool = True,
     note: str | None = None,
 ) -> EnrollResult:
     """Give ``measure`` a seat in ``session``, or a waitlist place when it is full."""
-    return enroll_many([measure], session, by=by, waitlist_if_full=waitlist_if_full, note=note)[0]
+    return enroll_many([measure], course, by=by, waitlist_if_full=waitlist_if_full, note=note)[0]
 
 
 def enroll_many(
     measures: list[LegalMeasure],
-    session: CourseSession,
+    course: Course,
     *,
     by: User,
     waitlist_if_full: bool = True,
@@ -94,22 +89,20 @@ def enroll_many(
     if not measures:
         return []
     for measure in measures:
-        if measure.status in CLOSED_MEASURE_STATUSES or measure.status in (
-            MeasureStatus.ATTENDED, MeasureStatus.CERTIFICATE_ISSUED,
-        ):
+        if measure.status in NO_COURSE_NEEDED:
             raise DomainError(
                 "Cette mesure n'attend plus de stage." if len(measures) == 1
                 else f"La mesure de {measure.participant.display_name} n'attend plus de stage."
             )
-    if session.status not in ENROLLABLE_SESSION_STATUSES:
+    if course.status not in ENROLLABLE_COURSE_STATUSES:
         raise DomainError(
-            f"On ne peut pas inscrire à un stage « {session.status.label.lower()} »."
+            f"On ne peut pas inscrire à un stage « {course.status.label.lower()} »."
         )
     ids = [measure.id for measure in measures]
     current = db.session.execute(
-        sa.select(Enrollment.measure_id, CourseSession.starts_at)
-        .join(Enrollment.session)
-        .where(Enrollment.measure_id.in_(ids), Enrollment.status.in_(ACTIVE_STATUSES))
+        sa.select(Enrollment.measure_id, Course.starts_at)
+        .join(Enrollment.course)
+        .where(Enrollment.measure_id.in_(ids), Enrollment.status.in_(LIVE_STATUSES))
         .limit(1)
     ).first()
     if current is not None:
@@ -125,11 +118,11 @@ def enroll_many(
         enrollment.measure_id: enrollment
         for enrollment in db.session.scalars(
             sa.select(Enrollment).where(
-                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+                Enrollment.course_id == course.id, Enrollment.measure_id.in_(ids)
             )
         )
     }
-    seated_count, first_position = _hold_seats(session.id, len(measures))
+    seated_count, first_position = _hold_seats(course.id, len(measures))
     if seated_count < len(measures) and not waitlist_if_full:
         raise DomainError("Ce stage est complet.")
     changed_at = now_utc()
@@ -147,7 +140,7 @@ def enroll_many(
         # New rows in one executemany (the ORM would send one INSERT … RETURNING per row on
         # SQLite), then read back with the earlier ones; the earlier ones are updated in place.
         new_rows = [
-            dict(measure_id=measure_id, session_id=session.id, status=status,
+            dict(measure_id=measure_id, course_id=course.id, status=status,
                  waitlist_position=position, created_by_id=by.id, created_at=changed_at,
                  updated_at=changed_at)
             for measure_id, (status, position) in wanted.items() if measure_id not in earlier
@@ -176,7 +169,7 @@ def enroll_many(
         enrollment.measure_id: enrollment
         for enrollment in db.session.scalars(
             sa.select(Enrollment).where(
-                Enrollment.session_id == session.id, Enrollment.measure_id.in_(ids)
+                Enrollment.course_id == course.id, Enrollment.measure_id.in_(ids)
             )
         )
     }
@@ -192,42 +185,42 @@ def enroll_many(
         ],
         execution_options={"render_nulls": True},
     )
-    db.session.refresh(session, ["seats_taken"])
+    db.session.refresh(course, ["seats_taken"])
     return [
         EnrollResult(enrollment, enrollment.status == EnrollmentStatus.WAITLISTED,
-                     is_after_deadline(enrollment.measure, session))
+                     is_after_deadline(enrollment.measure, course))
         for enrollment in enrollments
     ]
 
 
-def _hold_seats(session_id: int, wanted: int) -> tuple[int, int]:
+def _hold_seats(course_id: int, wanted: int) -> tuple[int, int]:
     """Take up to ``wanted`` free seats; returns how many, and the next waitlist position.
 
     The first UPDATE locks the session's row (the whole database on SQLite) until the commit and
     reads its seats, so two requests never hand out the same seat or waitlist place.
     """
     taken, capacity, status = db.session.execute(
-        sa.update(CourseSession)
-        .where(CourseSession.id == session_id)
-        .values(seats_taken=CourseSession.seats_taken)
-        .returning(CourseSession.seats_taken, CourseSession.capacity, CourseSession.status)
+        sa.update(Course)
+        .where(Course.id == course_id)
+        .values(seats_taken=Course.seats_taken)
+        .returning(Course.seats_taken, Course.capacity, Course.status)
         .execution_options(synchronize_session=False)
     ).one()
-    if status not in ENROLLABLE_SESSION_STATUSES:  # changed since the page was read
+    if status not in ENROLLABLE_COURSE_STATUSES:  # changed since the page was read
         raise DomainError(f"On ne peut pas inscrire à un stage « {status.label.lower()} ».")
     seated = min(max(capacity - taken, 0), wanted)
     if seated:
         db.session.execute(
-            sa.update(CourseSession)
-            .where(CourseSession.id == session_id)
-            .values(seats_taken=CourseSession.seats_taken + seated)
+            sa.update(Course)
+            .where(Course.id == course_id)
+            .values(seats_taken=Course.seats_taken + seated)
             .execution_options(synchronize_session=False)
         )
     first_position = 1
     if seated < wanted:
         last = db.session.scalar(
             sa.select(sa.func.max(Enrollment.waitlist_position)).where(
-                Enrollment.session_id == session_id
+                Enrollment.course_id == course_id
             )
         )
         first_position = (last or 0) + 1

@@ -20,18 +20,18 @@ from stages.enrollment.models import (
 from stages.enrollment.services.enrolling import (
     EnrollResult,
     enroll,
-    is_after_deadline,
     live_enrollment,
 )
-from stages.enrollment.services.statuses import (
+from stages.enrollment.deadlines import is_after_deadline
+from stages.enrollment.statuses import (
     CLOSED_MEASURE_STATUSES,
-    ENROLLABLE_SESSION_STATUSES,
+    ENROLLABLE_COURSE_STATUSES,
     MEASURE_STATUS_FOR,
     TRANSITIONS,
 )
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession
+from stages.scheduling.models import Course
 from stages.timeutil import fr_date, now_utc
 
 
@@ -39,26 +39,26 @@ from stages.timeutil import fr_date, now_utc
 # Status changes and the waitlist
 
 
-def _take_seat(session_id: int) -> bool:
+def _take_seat(course_id: int) -> bool:
     """Hold one seat if one is free: a conditional UPDATE, safe under concurrent requests."""
     result = db.session.execute(
-        sa.update(CourseSession)
+        sa.update(Course)
         .where(
-            CourseSession.id == session_id,
-            CourseSession.seats_taken < CourseSession.capacity,
-            CourseSession.status.in_(ENROLLABLE_SESSION_STATUSES),
+            Course.id == course_id,
+            Course.seats_taken < Course.capacity,
+            Course.status.in_(ENROLLABLE_COURSE_STATUSES),
         )
-        .values(seats_taken=CourseSession.seats_taken + 1)
+        .values(seats_taken=Course.seats_taken + 1)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def _free_seat(session_id: int) -> None:
+def _free_seat(course_id: int) -> None:
     db.session.execute(
-        sa.update(CourseSession)
-        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
-        .values(seats_taken=CourseSession.seats_taken - 1)
+        sa.update(Course)
+        .where(Course.id == course_id, Course.seats_taken > 0)
+        .values(seats_taken=Course.seats_taken - 1)
         .execution_options(synchronize_session=False)
     )
 
@@ -84,10 +84,10 @@ def change_enrollment_status(
             f"Une inscription « {enrollment.status.label.lower()} » ne peut pas passer à "
             f"« {status.label.lower()} »."
         )
-    set_enrollment_status(enrollment, status, by=by, note=note)
+    set_enrollment_status_unchecked(enrollment, status, by=by, note=note)
 
 
-def set_enrollment_status(
+def set_enrollment_status_unchecked(
     enrollment: Enrollment, status: EnrollmentStatus, *, by: User | None, note: str | None = None
 ) -> None:
     """Record a new status (no transition check: attendance outcomes use it too)."""
@@ -103,26 +103,26 @@ def set_enrollment_status(
     measure.status_changed_at = now_utc()
     db.session.flush()
     if was_seated and status not in SEAT_HOLDING_STATUSES:
-        _free_seat(enrollment.session_id)
-        promote_waitlist(enrollment.session, by=by)
+        _free_seat(enrollment.course_id)
+        promote_waitlist(enrollment.course, by=by)
 
 
-def promote_waitlist(session: CourseSession, *, by: User | None) -> list[Enrollment]:
+def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
     """Seat waitlisted people, first come first served, while seats are free."""
     promoted = []
-    if session.status not in ENROLLABLE_SESSION_STATUSES:
+    if course.status not in ENROLLABLE_COURSE_STATUSES:
         return promoted
     while True:
         candidate = db.session.scalar(
             sa.select(Enrollment)
             .where(
-                Enrollment.session_id == session.id,
+                Enrollment.course_id == course.id,
                 Enrollment.status == EnrollmentStatus.WAITLISTED,
             )
             .order_by(Enrollment.waitlist_position, Enrollment.id)
             .limit(1)
         )
-        if candidate is None or not _take_seat(session.id):
+        if candidate is None or not _take_seat(course.id):
             break
         candidate.status, candidate.waitlist_position = EnrollmentStatus.ENROLLED, None
         _log(candidate, EnrollmentStatus.WAITLISTED, EnrollmentStatus.ENROLLED, by,
@@ -131,23 +131,23 @@ def promote_waitlist(session: CourseSession, *, by: User | None) -> list[Enrollm
         candidate.measure.status_changed_at = now_utc()
         db.session.flush()
         promoted.append(candidate)
-    db.session.refresh(session, ["seats_taken"])
+    db.session.refresh(course, ["seats_taken"])
     return promoted
 
 
 def reschedule(
-    enrollment: Enrollment, new_session: CourseSession, *, by: User, note: str | None = None
+    enrollment: Enrollment, new_course: Course, *, by: User, note: str | None = None
 ) -> EnrollResult:
     """Move a person to another session: same measure, same deadline, the history kept."""
-    if new_session.id == enrollment.session_id:
+    if new_course.id == enrollment.course_id:
         raise DomainError("Choisissez un autre stage que le stage actuel.")
-    old_date = fr_date(enrollment.session.starts_at) if enrollment.session.starts_at else ""
+    old_date = fr_date(enrollment.course.starts_at) if enrollment.course.starts_at else ""
     change_enrollment_status(
         enrollment, EnrollmentStatus.RESCHEDULED, by=by,
         note=note or "Report sur un autre stage.",
     )
     return enroll(
-        enrollment.measure, new_session, by=by,
+        enrollment.measure, new_course, by=by,
         note=f"Reporté·e depuis le stage du {old_date}." + (f" {note}" if note else ""),
     )
 
@@ -161,7 +161,7 @@ def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
         raise DomainError("Cette mesure est déjà close.")
     current = live_enrollment(measure)
     if current is not None:
-        set_enrollment_status(current, EnrollmentStatus.WITHDRAWN, by=by, note=reason)
+        set_enrollment_status_unchecked(current, EnrollmentStatus.WITHDRAWN, by=by, note=reason)
     measure.status = MeasureStatus.WITHDRAWN
     measure.status_changed_at = now_utc()
     measure.withdrawal_reason = reason[:500]
@@ -169,21 +169,21 @@ def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
     db.session.flush()
 
 
-def proposed_sessions(measure: LegalMeasure, candidates: list[CourseSession]) -> list[tuple[CourseSession, bool]]:
+def proposed_courses(measure: LegalMeasure, candidates: list[Course]) -> list[tuple[Course, bool]]:
     """Each candidate session with whether it would end after the measure's deadline."""
-    return [(session, is_after_deadline(measure, session)) for session in candidates]
+    return [(course, is_after_deadline(measure, course)) for course in candidates]
 
 
-def upcoming_sessions_query(user: User) -> sa.Select:
+def upcoming_courses_query(user: User) -> sa.Select:
     """Sessions still open to enrollment, visible to ``user``, soonest first."""
-    from stages.auth.permissions import visible_sessions
+    from stages.auth.permissions import visible
 
     return (
-        visible_sessions(user)
+        visible(Course, user)
         .where(
-            CourseSession.status.in_(ENROLLABLE_SESSION_STATUSES),
-            CourseSession.starts_at > now_utc(),
+            Course.status.in_(ENROLLABLE_COURSE_STATUSES),
+            Course.starts_at > now_utc(),
         )
-        .options(selectinload(CourseSession.venue))
-        .order_by(CourseSession.starts_at)
+        .options(selectinload(Course.venue))
+        .order_by(Course.starts_at)
     )

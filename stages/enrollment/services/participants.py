@@ -20,12 +20,8 @@ from stages.enrollment.models import (
 )
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import (
-    AUTHORITY_KINDS,
-    MAX_FEE_CENTS,
-    Organization,
-    OrganizationKind,
-)
+from stages.scheduling.models import MAX_FEE_CENTS
+from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.timeutil import today_local
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from stages.auth.models import User
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import CourseSession, FacilitatorBooking, SessionPart, Venue
+from stages.scheduling.models import Course, FacilitatorBooking, CoursePart, Venue
 from stages.timeutil import fr_date, fr_time
 
 
@@ -23,7 +23,7 @@ class Conflict:
     """Another active session already holding the venue or a facilitator at that time."""
 
     kind: str  # "venue" or "facilitator"
-    other: CourseSession
+    other: Course
     part_start: datetime
     part_end: datetime
     facilitator: User | None = None
@@ -45,25 +45,25 @@ def find_conflicts(
     venue: Venue,
     facilitators: list[User],
     spans: list[tuple[datetime, datetime]],
-    exclude_session_id: int | None = None,
+    exclude_course_id: int | None = None,
 ) -> list[Conflict]:
     """Active sessions that already hold ``venue`` or one of ``facilitators`` during ``spans``."""
     if not spans:
         return []
     overlaps = sa.or_(
-        *(sa.and_(SessionPart.starts_at < end, SessionPart.ends_at > start) for start, end in spans)
+        *(sa.and_(CoursePart.starts_at < end, CoursePart.ends_at > start) for start, end in spans)
     )
     parts = db.session.scalars(
-        sa.select(SessionPart)
+        sa.select(CoursePart)
         .where(
-            SessionPart.is_active,
-            SessionPart.venue_id == venue.id,
+            CoursePart.is_active,
+            CoursePart.venue_id == venue.id,
             overlaps,
-            SessionPart.session_id != (exclude_session_id or 0),
+            CoursePart.course_id != (exclude_course_id or 0),
         )
-        .options(selectinload(SessionPart.session).selectinload(CourseSession.venue))
+        .options(selectinload(CoursePart.course).selectinload(Course.venue))
     ).all()
-    conflicts = [Conflict("venue", p.session, p.starts_at, p.ends_at) for p in parts]
+    conflicts = [Conflict("venue", p.course, p.starts_at, p.ends_at) for p in parts]
     facilitator_ids = [u.id for u in facilitators if u.id is not None]
     if facilitator_ids:
         booking_overlaps = sa.or_(
@@ -79,24 +79,24 @@ def find_conflicts(
                 FacilitatorBooking.is_active,
                 FacilitatorBooking.user_id.in_(facilitator_ids),
                 booking_overlaps,
-                SessionPart.session_id != (exclude_session_id or 0),
+                CoursePart.course_id != (exclude_course_id or 0),
             )
             .options(
                 selectinload(FacilitatorBooking.user),
                 selectinload(FacilitatorBooking.part)
-                .selectinload(SessionPart.session)
-                .selectinload(CourseSession.venue),
+                .selectinload(CoursePart.course)
+                .selectinload(Course.venue),
             )
         ).all()
         conflicts += [
-            Conflict("facilitator", b.part.session, b.starts_at, b.ends_at, b.user)
+            Conflict("facilitator", b.part.course, b.starts_at, b.ends_at, b.user)
             for b in bookings
         ]
     return conflicts
 
 
-def _raise_on_conflicts(venue, facilitators, spans, exclude_session_id=None) -> None:
-    conflicts = find_conflicts(venue, facilitators, spans, exclude_session_id)
+def _raise_on_conflicts(venue, facilitators, spans, exclude_course_id=None) -> None:
+    conflicts = find_conflicts(venue, facilitators, spans, exclude_course_id)
     if conflicts:
         raise DomainError(" ".join(dict.fromkeys(c.message for c in conflicts)))
 

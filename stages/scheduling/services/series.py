@@ -1,6 +1,7 @@
 """Series: several sessions planned at once by a rule, public holidays and conflicts flagged."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
@@ -8,10 +9,10 @@ import holidays
 
 from stages.auth.models import User
 from stages.errors import DomainError
-from stages.scheduling.models import CourseSession, SessionStatus
+from stages.scheduling.models import Course, CourseStatus
 from stages.scheduling.services.conflicts import Conflict, find_conflicts
-from stages.scheduling.services.sessions import _spans, create_session
-from stages.scheduling.services.validation import PartSpec, SessionData
+from stages.scheduling.services.courses import _spans, create_course
+from stages.scheduling.services.validation import CourseData, PartSpec, validate_course_data
 from stages.timeutil import fr_date
 
 
@@ -89,7 +90,7 @@ def french_holidays(years: set[int]) -> dict[date, str]:
 
 
 def preview_series(
-    rule: SeriesRule, template: SessionData, day_offsets_parts: list[tuple[int, time, time]]
+    rule: SeriesRule, template: CourseData, day_offsets_parts: list[tuple[int, time, time]]
 ) -> list[SeriesCandidate]:
     """Each date of the rule, flagged when it is a public holiday or conflicts with a booking."""
     days = series_dates(rule)
@@ -104,24 +105,38 @@ def preview_series(
     return candidates
 
 
+def check_series_day(
+    template: CourseData, day_offsets_parts: list[tuple[int, time, time]], first_day: date, today: date
+) -> None:
+    """The day's shape follows the course rules (six hours a day, one or two days): checked once,
+    on the series' first date, before any date is planned."""
+    errors = validate_course_data(
+        dataclasses.replace(template, parts=_parts_for(first_day, day_offsets_parts)),
+        is_new=True,
+        today=today,
+    )
+    if errors:
+        raise DomainError(" ".join(errors))
+
+
 def _parts_for(day: date, day_offsets_parts: list[tuple[int, time, time]]) -> list[PartSpec]:
     return [PartSpec(day + timedelta(days=offset), start, end) for offset, start, end in day_offsets_parts]
 
 
 def create_series(
     days: list[date],
-    template: SessionData,
+    template: CourseData,
     day_offsets_parts: list[tuple[int, time, time]],
     *,
     by: User,
-    status: SessionStatus = SessionStatus.SCHEDULED,
-) -> list[CourseSession]:
+    status: CourseStatus = CourseStatus.SCHEDULED,
+) -> list[Course]:
     """Create one session per chosen date, all or none (the caller commits once)."""
     if not days:
         raise DomainError("Cochez au moins une date.")
     created = []
     for day in sorted(days):
-        data = SessionData(
+        data = CourseData(
             title=template.title,
             venue=template.venue,
             capacity=template.capacity,
@@ -133,7 +148,7 @@ def create_series(
             notes=template.notes,
         )
         try:
-            created.append(create_session(data, by=by, status=status))
+            created.append(create_course(data, by=by, status=status))
         except DomainError as error:
             raise DomainError(f"Stage du {fr_date(day)} : {error.message}") from None
     return created

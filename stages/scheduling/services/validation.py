@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from stages.auth.models import User
-from stages.scheduling.models import MAX_FEE_CENTS, Organization, Venue
+from stages.scheduling.models import MAX_FEE_CENTS, Venue
+from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time
 
 # Code de procédure pénale, R. 131-35: a course day holds at most six hours of training.
@@ -24,7 +25,7 @@ class PartSpec:
 
 
 @dataclass
-class SessionData:
+class CourseData:
     """Everything a session form carries, already parsed."""
 
     title: str
@@ -42,7 +43,7 @@ class SessionData:
 # Validation
 
 
-def validate_session_data(data: SessionData, *, is_new: bool, today: date) -> list[str]:
+def validate_course_data(data: CourseData, *, is_new: bool, today: date) -> list[str]:
     """French messages for every rule the data breaks (empty when it is valid)."""
     errors: list[str] = []
     if not data.title.strip():

@@ -1,20 +1,12 @@
-"""Scheduling pages: sessions (create, edit, cancel, duplicate, series), venues, organizations.
+"""Scheduling pages, one blueprint ``scheduling``:
 
-The blueprint ``bp`` (endpoints ``scheduling.<function>``) is created here; each module adds its
-routes to it:
-
-- ``sessions``: the session page, creating (or duplicating), editing, changing the status of and
-  cancelling a session, with the form helpers the series page shares;
-- ``series``: planning several sessions at once;
+- ``courses``: the course page, creating (or duplicating), editing, changing the status of and
+  cancelling a course;
+- ``series``: planning several courses at once;
 - ``venues``: the venues list, creating, editing and archiving a venue;
-- ``organizations``: the associations and referring authorities, likewise.
+- ``calendar``: month, week and list calendars with their filters.
 """
-from flask import Blueprint
-
-bp = Blueprint("scheduling", __name__)
-
-# The route modules register on ``bp`` as they are imported, so they come after it (in the order
-# of the pages, which keeps the URL map's order).
-from stages.scheduling.views import sessions, series, venues, organizations  # noqa: E402, F401, I001
+from stages.scheduling.views import courses, series, venues, calendar  # noqa: F401, I001  (routes)
+from stages.scheduling.views.blueprint import bp
 
 __all__ = ["bp"]

@@ -1,0 +1,69 @@
+"""Organization pages (admins): associations and referring authorities, created, edited,
+archived."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from stages.archiving import archivable_query, check_name_free, set_archived
+from stages.auth.audit import audit
+from stages.auth.forms import OrganizationForm
+from stages.auth.models import Organization
+from stages.auth.permissions import Permission, authorize, get_authorized
+from stages.auth.views.blueprint import bp
+from stages.errors import refused
+from stages.extensions import db
+from stages.pages import paginate
+
+NAME_TAKEN = "Une organisation porte déjà ce nom."
+
+
+@bp.route("/organisations")
+@login_required
+def organizations():
+    """Associations and referring authorities, in service or archived."""
+    authorize(Permission.ADMIN)
+    archived = request.args.get("archives") == "1"
+    query = archivable_query(Organization, archived).order_by(Organization.kind, Organization.name)
+    return render_template(
+        "auth/organizations.html", pagination=paginate(query), show_archived=archived
+    )
+
+
+@bp.route("/organisations/nouvelle", methods=["GET", "POST"], defaults={"organization_id": None})
+@bp.route("/organisations/<int:organization_id>/modifier", methods=["GET", "POST"])
+@login_required
+def organization_form(organization_id: int | None):
+    """Create or edit an association or a referring authority."""
+    authorize(Permission.ADMIN)
+    organization = (
+        get_authorized(Organization, organization_id, Permission.ADMIN) if organization_id else None
+    )
+    form = OrganizationForm(obj=organization)
+    if form.validate_on_submit():
+        with refused(field=form.name) as outcome:
+            check_name_free(Organization, form.name.data, organization_id, NAME_TAKEN)
+            organization = organization or Organization()
+            db.session.add(organization)
+            form.populate_obj(organization)
+            organization.email = organization.email or None
+            db.session.flush()
+            audit("organization.saved", organization)
+            db.session.commit()
+        if outcome.ok:
+            flash("L'organisation est enregistrée.", "success")
+            return redirect(url_for("auth.organizations"))
+    return render_template("auth/organization_form.html", form=form, organization=organization)
+
+
+@bp.route("/organisations/<int:organization_id>/archiver", methods=["POST"])
+@login_required
+def organization_archive(organization_id: int):
+    """Archive or restore an organization."""
+    organization = get_authorized(Organization, organization_id, Permission.ADMIN)
+    archived = request.form.get("archive") == "1"
+    set_archived(organization, archived)
+    audit("organization.archived" if archived else "organization.restored", organization)
+    db.session.commit()
+    flash("L'organisation est archivée." if archived else "L'organisation est rétablie.", "success")
+    return redirect(url_for("auth.organizations"))

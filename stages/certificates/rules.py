@@ -1,0 +1,15 @@
+"""Who may download, revoke and replace which attestations: registered with the permission
+helper."""
+from __future__ import annotations
+
+from stages.auth.models import User
+from stages.auth.permissions import Permission, object_rule
+from stages.certificates.models import Certificate
+from stages.enrollment.rules import measure_rule
+
+
+@object_rule(Certificate)
+def certificate_rule(user: User, permission: Permission, certificate: Certificate) -> bool:
+    """An attestation is its measure's: whoever may do ``permission`` on the measure (the
+    liaisons of its authority read it, its organizers revoke and replace it)."""
+    return measure_rule(user, permission, certificate.enrollment.measure)

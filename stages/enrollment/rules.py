@@ -1,0 +1,76 @@
+"""Who may see and change which legal measures and people: registered with the permission helper.
+
+Organizers: the measures their association handles, and those enrolled in their courses.
+Liaisons: the measures their authorities referred. Facilitators: no legal data, only the names
+of the people enrolled in the courses they run.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from stages.auth.models import Role, User
+from stages.auth.permissions import Permission, exists, object_rule, scope
+from stages.enrollment.models import Enrollment, LegalMeasure, Participant
+from stages.scheduling.models import course_facilitators, course_organizations
+
+
+@object_rule(LegalMeasure)
+def measure_rule(user: User, permission: Permission, measure: LegalMeasure) -> bool:
+    if user.role == Role.LIAISON:
+        return measure.authority_id in user.organization_ids
+    if user.role != Role.ORGANIZER:
+        return False
+    if measure.handling_organization_id in user.organization_ids:
+        return True
+    return exists(
+        sa.select(Enrollment.id)
+        .join(course_organizations, course_organizations.c.session_id == Enrollment.course_id)
+        .where(
+            Enrollment.measure_id == measure.id,
+            course_organizations.c.organization_id.in_(user.organization_ids),
+        )
+    )
+
+
+@object_rule(Participant)
+def participant_rule(user: User, permission: Permission, participant: Participant) -> bool:
+    if user.role == Role.FACILITATOR:
+        # Facilitators see the people enrolled in the courses they run (names only).
+        return exists(
+            sa.select(Enrollment.id)
+            .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
+            .join(course_facilitators, course_facilitators.c.session_id == Enrollment.course_id)
+            .where(
+                LegalMeasure.participant_id == participant.id,
+                course_facilitators.c.user_id == user.id,
+            )
+        )
+    return exists(visible_measures(user).where(LegalMeasure.participant_id == participant.id))
+
+
+@scope(LegalMeasure)
+def visible_measures(user: User) -> sa.Select:
+    """A SELECT of the legal measures ``user`` may see (facilitators see none: no legal data)."""
+    query = sa.select(LegalMeasure)
+    if user.role == Role.ADMIN:
+        return query
+    org_ids = user.organization_ids
+    if user.role == Role.LIAISON:
+        return query.where(LegalMeasure.authority_id.in_(org_ids))
+    if user.role == Role.ORGANIZER:
+        in_their_courses = sa.select(Enrollment.measure_id).join(
+            course_organizations, course_organizations.c.session_id == Enrollment.course_id
+        ).where(course_organizations.c.organization_id.in_(org_ids))
+        return query.where(
+            sa.or_(
+                LegalMeasure.handling_organization_id.in_(org_ids),
+                LegalMeasure.id.in_(in_their_courses),
+            )
+        )
+    return query.where(sa.false())
+
+
+@object_rule(Enrollment)
+def enrollment_rule(user: User, permission: Permission, enrollment: Enrollment) -> bool:
+    """An enrollment is its measure's: whoever may do ``permission`` on the measure."""
+    return measure_rule(user, permission, enrollment.measure)

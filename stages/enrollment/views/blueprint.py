@@ -1,0 +1,4 @@
+"""The enrollment area's blueprint: every page of the area adds its routes to it."""
+from flask import Blueprint
+
+bp = Blueprint("enrollment", __name__)

@@ -1,0 +1,1 @@
+"""The home page: what each role needs first when they log in."""

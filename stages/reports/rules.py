@@ -1,0 +1,64 @@
+"""Who may read which bilans and filter on which authorities: registered with the permission
+helper."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from stages.auth.models import AUTHORITY_KINDS, Organization, Role, User
+from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
+from stages.enrollment.models import Enrollment, LegalMeasure
+from stages.reports.models import Bilan
+from stages.scheduling.models import Course
+
+
+@dataclass(frozen=True)
+class BilanOf:
+    """The bilan of one course for one referring authority, as its URLs name it."""
+
+    course: Course
+    authority_id: int
+
+
+@object_rule(BilanOf)
+def bilan_rule(user: User, permission: Permission, bilan: BilanOf) -> bool:
+    """The course's organizers may read its bilans; a liaison, the bilan for their own authority
+    of a course where that authority referred someone (so that no other course's existence can
+    be probed)."""
+    if permission != Permission.MEASURE_VIEW:
+        return False
+    if can(user, Permission.SESSION_EDIT, bilan.course):
+        return True
+    return (
+        user.role == Role.LIAISON
+        and bilan.authority_id in user.organization_ids
+        and exists(
+            sa.select(Enrollment.id)
+            .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
+            .where(
+                Enrollment.course_id == bilan.course.id,
+                LegalMeasure.authority_id == bilan.authority_id,
+            )
+        )
+    )
+
+
+@scope(Bilan)
+def visible_bilans(user: User) -> sa.Select:
+    """Bilans of the courses the user may see, or, for a liaison, sent to their authorities."""
+    query = sa.select(Bilan)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.LIAISON:
+        return query.where(Bilan.authority_id.in_(user.organization_ids))
+    return query.where(Bilan.course_id.in_(visible(Course, user).with_only_columns(Course.id)))
+
+
+@scope("report_authorities")
+def authorities_to_filter_on(user: User) -> sa.Select:
+    """The authorities a user may filter reports on: a liaison's own, every one for staff."""
+    query = sa.select(Organization).where(Organization.kind.in_(AUTHORITY_KINDS))
+    if user.role == Role.LIAISON:
+        query = query.where(Organization.id.in_(user.organization_ids))
+    return query.order_by(Organization.name)

@@ -1,0 +1,10 @@
+"""Reports pages, one blueprint ``reports``:
+
+- ``dashboard``: the liaison dashboard and its exports;
+- ``bilans``: the bilans of a closed course, per referring authority;
+- ``statistics``: the yearly statistics.
+"""
+from stages.reports.views import dashboard, bilans, statistics  # noqa: F401, I001  (routes)
+from stages.reports.views.blueprint import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,95 @@
+"""Who may see, edit and run which courses: registered with the permission helper."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from stages.auth.models import Role, User, user_organizations
+from stages.auth.permissions import Permission, object_rule, scope
+from stages.scheduling.models import Course, Venue, course_facilitators, course_organizations
+from stages.scheduling.services.validation import CourseData
+
+FACILITATOR_PERMISSIONS = (Permission.SESSION_VIEW, Permission.SESSION_RUN)
+
+
+@object_rule(Course)
+def course_rule(user: User, permission: Permission, course: Course) -> bool:
+    """Organizers act on the courses one of their associations co-organizes; facilitators see
+    and run the courses they facilitate."""
+    if user.role == Role.ORGANIZER:
+        return any(org.id in user.organization_ids for org in course.organizations)
+    if user.role == Role.FACILITATOR:
+        return permission in FACILITATOR_PERMISSIONS and any(
+            f.id == user.id for f in course.facilitators
+        )
+    return False
+
+
+@scope(Course)
+def visible_courses(user: User) -> sa.Select:
+    """A SELECT of the courses ``user`` may see."""
+    query = sa.select(Course)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.ORGANIZER:
+        return query.where(
+            Course.id.in_(
+                sa.select(course_organizations.c.session_id).where(
+                    course_organizations.c.organization_id.in_(user.organization_ids)
+                )
+            )
+        )
+    if user.role == Role.FACILITATOR:
+        return query.where(
+            Course.id.in_(
+                sa.select(course_facilitators.c.session_id).where(
+                    course_facilitators.c.user_id == user.id
+                )
+            )
+        )
+    return query.where(sa.false())
+
+
+@scope("facilitator_filter")
+def facilitators_to_filter_on(user: User) -> sa.Select:
+    """The staff a user may pick in the calendar's facilitator filter: a facilitator's
+    co-facilitators, an organizer's colleagues (every facilitator of France would cost more than
+    the calendar itself), and for admins everyone who facilitates."""
+    if user.role == Role.FACILITATOR:
+        courses = visible_courses(user).with_only_columns(Course.id)
+        who = User.id.in_(
+            sa.select(course_facilitators.c.user_id).where(
+                course_facilitators.c.session_id.in_(courses)
+            )
+        )
+    elif user.role == Role.ORGANIZER:
+        who = sa.and_(
+            User.role.in_((Role.FACILITATOR, Role.ORGANIZER)),
+            User.id.in_(
+                sa.select(user_organizations.c.user_id).where(
+                    user_organizations.c.organization_id.in_(user.organization_ids)
+                )
+            ),
+        )
+    else:
+        # Organizers sometimes facilitate too: list everyone who ever did.
+        who = sa.or_(
+            User.role == Role.FACILITATOR,
+            User.id.in_(sa.select(course_facilitators.c.user_id)),
+        )
+    return sa.select(User.id, User.full_name).where(User.active, who).order_by(User.full_name)
+
+
+@object_rule(Venue)
+def venue_rule(user: User, permission: Permission, venue: Venue) -> bool:
+    """Venues are shared by every association: any organizer may schedule in them."""
+    return user.role == Role.ORGANIZER and permission == Permission.SCHEDULE
+
+
+@object_rule(CourseData)
+def new_course_rule(user: User, permission: Permission, data: CourseData) -> bool:
+    """An organizer schedules courses that one of their associations co-organizes."""
+    return (
+        user.role == Role.ORGANIZER
+        and permission == Permission.SCHEDULE
+        and any(org.id in user.organization_ids for org in data.organizations)
+    )

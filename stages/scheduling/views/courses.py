@@ -1,0 +1,133 @@
+"""Course pages: one course, creating, editing and duplicating it, its status, cancelling it."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from stages.auth.audit import audit
+from stages.auth.permissions import Permission, authorize, can, get_authorized
+from stages.errors import DomainError, refused
+from stages.extensions import db
+from stages.scheduling import queries, services
+from stages.scheduling.forms import CancelForm, CourseForm
+from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.services import CourseData, course_cancelled
+from stages.scheduling.views.blueprint import bp
+
+NOT_CO_ORGANIZER = "Votre association doit figurer parmi les co-organisatrices du stage."
+MANUAL_STATUSES = {CourseStatus.SCHEDULED, CourseStatus.DRAFT, CourseStatus.HELD}
+
+
+@bp.route("/stages/<int:course_id>")
+@login_required
+def course_detail(course_id: int):
+    """One course: dates, venue, co-organizers, facilitators, the people enrolled, history."""
+    course = get_authorized(Course, course_id, Permission.SESSION_VIEW)
+    context = queries.course_page(course, current_user)
+    page = render_template("scheduling/course_detail.html", **context)
+    # Committing expires every loaded object: the read is audited once the page is rendered.
+    if context.get("enrollments"):
+        audit("session.participants_viewed", course, details=f"{len(context['enrollments'])} personnes")
+        db.session.commit()
+    return page
+
+
+def check_co_organizer(data: CourseData) -> CourseData:
+    """The course (or series) must be co-organized by one of the user's associations."""
+    if not can(current_user, Permission.SCHEDULE, data):
+        raise DomainError(NOT_CO_ORGANIZER)
+    return data
+
+
+@bp.route("/stages/nouveau", methods=["GET", "POST"])
+@login_required
+def course_create():
+    """Create a course (draft or scheduled); ``?depuis=ID`` duplicates another one's settings."""
+    authorize(Permission.SCHEDULE)
+    form, source = CourseForm(), None
+    if request.method == "GET" and request.args.get("depuis", type=int):
+        source = get_authorized(Course, request.args.get("depuis", type=int), Permission.SESSION_VIEW)
+        form.load(source)
+        for row in form.parts:
+            row.day.data = None  # same times, new dates
+    elif request.method == "GET":
+        form.suggest_usual_day()
+    queries.fill_course_choices(form, source)
+    if form.validate_on_submit():
+        status = CourseStatus.SCHEDULED if form.schedule.data else CourseStatus.DRAFT
+        with refused(form) as outcome:
+            course = services.create_course(check_co_organizer(form.course_data()), by=current_user, status=status)
+            audit("session.created", course)
+            db.session.commit()
+        if outcome.ok:
+            flash("Le stage est programmé." if status == CourseStatus.SCHEDULED else "Le stage a été créé.", "success")
+            return redirect(url_for("scheduling.course_detail", course_id=course.id))
+    return render_template("scheduling/course_form.html", form=form, course=None, source=source)
+
+
+@bp.route("/stages/<int:course_id>/modifier", methods=["GET", "POST"])
+@login_required
+def course_edit(course_id: int):
+    """Edit a course; with people enrolled, changes are listed for confirmation first."""
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    if course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED):
+        flash("Un stage clôturé ou annulé ne peut plus être modifié.", "warning")
+        return redirect(url_for("scheduling.course_detail", course_id=course.id))
+    form = CourseForm()
+    if request.method == "GET":
+        form.load(course)
+    queries.fill_course_choices(form, course)
+    changes = saved = None
+    if form.validate_on_submit():
+        with refused(form) as outcome:
+            data = form.course_data()
+            if form.confirm.data != "1" and services.needs_confirmation(course, data):
+                changes = services.describe_changes(course, data)  # listed for confirmation
+            else:
+                saved = services.update_course(course, data, by=current_user)
+                if saved:
+                    audit("session.updated", course, details="; ".join(saved))
+                    db.session.commit()
+        if outcome.ok and changes is None:
+            flash("Les modifications ont été enregistrées." if saved else "Aucune modification à enregistrer.",
+                  "success" if saved else "info")
+            return redirect(url_for("scheduling.course_detail", course_id=course.id))
+        form.confirm.data = "1" if outcome.ok else ""
+    return render_template("scheduling/course_form.html", form=form, course=course, changes=changes)
+
+
+@bp.route("/stages/<int:course_id>/statut", methods=["POST"])
+@login_required
+def course_status(course_id: int):
+    """Schedule a draft, return it to draft, or mark a course as held."""
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    wanted = request.form.get("status", "")
+    if wanted not in MANUAL_STATUSES:
+        abort(400)
+    with refused() as outcome:
+        services.change_status(course, CourseStatus(wanted), by=current_user)
+        audit("session.status_changed", course, details=wanted)
+        db.session.commit()
+    if outcome.ok:
+        flash(f"Statut du stage : {CourseStatus(wanted).label}.", "success")
+    return redirect(url_for("scheduling.course_detail", course_id=course_id))
+
+
+@bp.route("/stages/<int:course_id>/annuler", methods=["GET", "POST"])
+@login_required
+def course_cancel(course_id: int):
+    """Cancel a course, with a reason; it stays in calendars marked as cancelled, and the higher
+    areas follow up (the people summoned are told)."""
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    form = CancelForm()
+    if form.validate_on_submit():
+        with refused(field=form.reason) as outcome:
+            services.change_status(course, CourseStatus.CANCELLED, by=current_user, reason=form.reason.data)
+            audit("session.cancelled", course)
+            db.session.commit()
+        if outcome.ok:
+            flash("Le stage est annulé.", "success")
+            for warning in course_cancelled.run(course, by=current_user._get_current_object()):
+                flash(warning, "warning")
+            return redirect(url_for("scheduling.course_detail", course_id=course.id))
+    return render_template("scheduling/course_cancel.html", form=form, course=course)
