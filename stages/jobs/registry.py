@@ -15,7 +15,7 @@ TIMEZONE = "Europe/Paris"
 
 @dataclass(frozen=True)
 class Job:
-    name: str
+    name: str  # verb_noun, as its function in stages.jobs.tasks
     target: str  # "module:function" — imported when the job runs, so the registry stays light
     description: str
     cron: dict = field(default_factory=dict)
@@ -40,33 +40,33 @@ JOBS: dict[str, Job] = {
     job.name: job
     for job in [
         Job(
-            "session_status",
-            "stages.jobs.tasks:course_status",
+            "mark_courses_held",
+            "stages.jobs.tasks:mark_courses_held",
             "Passe au statut « tenu » les stages programmés dont la dernière demi-journée est finie.",
             {"hour": "0-1,3-23", "minute": "5"},
             period="hourly",
         ),
         Job(
-            "convocation_reminders",
-            "stages.jobs.tasks:convocation_reminders",
+            "send_convocation_reminders",
+            "stages.jobs.tasks:send_convocation_reminders",
             "Rappels de convocation par courriel, 7 jours et 1 jour avant le stage.",
             {"hour": "8", "minute": "0"},
         ),
         Job(
-            "deadline_alerts",
-            "stages.jobs.tasks:deadline_alerts",
+            "send_deadline_digests",
+            "stages.jobs.tasks:send_deadline_digests",
             "Récapitulatif quotidien des dates limites proches ou dépassées, aux organisateurs et aux référents.",
             {"hour": "7", "minute": "30"},
         ),
         Job(
-            "closing_reminders",
-            "stages.jobs.tasks:closing_reminders",
+            "send_closing_reminders",
+            "stages.jobs.tasks:send_closing_reminders",
             "Rappelle aux organisateurs de clôturer les stages tenus et d'envoyer les bilans.",
             {"hour": "9", "minute": "0"},
         ),
         Job(
-            "retention_purge",
-            "stages.jobs.tasks:retention_purge",
+            "purge_expired_data",
+            "stages.jobs.tasks:purge_expired_data",
             "Anonymise les données personnelles des mesures closes depuis la durée de conservation "
             "et supprime le journal d'accès ancien.",
             {"hour": "3", "minute": "30"},

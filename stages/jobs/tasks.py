@@ -7,48 +7,42 @@ from __future__ import annotations
 
 from flask import current_app
 
+from stages.enrollment import deadline_digest
+from stages.enrollment.convocation import reminders
 from stages.extensions import db
+from stages.jobs.runner import prune_runs
+from stages.privacy import retention
+from stages.reports import closing_reminders
+from stages.scheduling import services as scheduling
 from stages.timeutil import now_utc, today_local
 
 
-def course_status() -> dict:
-    """Scheduled sessions whose last half-day is over become « tenu »."""
-    from stages.scheduling.services import mark_finished_courses_held
-
-    count = mark_finished_courses_held()
+def mark_courses_held() -> dict:
+    """Scheduled courses whose last half-day is over become « tenu »."""
+    count = scheduling.mark_finished_courses_held()
     db.session.commit()
     return {"stages passés à « tenu »": count}
 
 
-def convocation_reminders() -> dict:
-    """Reminders 7 days and 1 day before the session."""
-    from stages.enrollment.convocation.reminders import send_reminders
-
-    counts = send_reminders(now_utc())
-    return _with_error(counts, "rappels non envoyés")
+def send_convocation_reminders() -> dict:
+    """Reminders 7 days and 1 day before the course."""
+    return _with_error(reminders.send_reminders(now_utc()), "rappels non envoyés")
 
 
-def deadline_alerts() -> dict:
+def send_deadline_digests() -> dict:
     """The daily digest of deadlines close or passed."""
-    from stages.enrollment.deadline_digest import send_deadline_digests
-
-    return _with_error(send_deadline_digests(today_local()), "échecs")
+    return _with_error(deadline_digest.send_deadline_digests(today_local()), "échecs")
 
 
-def closing_reminders() -> dict:
-    """Remind organizers to close held sessions and send their bilans."""
-    from stages.reports.closing_reminders import send_closing_reminders
-
-    return _with_error(send_closing_reminders(), "échecs")
+def send_closing_reminders() -> dict:
+    """Remind organizers to close held courses and send their bilans."""
+    return _with_error(closing_reminders.send_closing_reminders(), "échecs")
 
 
-def retention_purge() -> dict:
-    """Anonymize what passed its retention period; delete old audit entries."""
-    from stages.privacy.retention import purge
-    from stages.jobs.runner import prune_runs
-
+def purge_expired_data() -> dict:
+    """Anonymize what passed its retention period; delete old audit entries and job runs."""
     config = current_app.config
-    counts = purge(now_utc(), config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
+    counts = retention.purge(now_utc(), config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
     counts["exécutions de tâches oubliées"] = prune_runs()
     db.session.commit()
     return counts

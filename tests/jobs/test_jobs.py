@@ -49,9 +49,9 @@ def week_ahead(make):
 
 def test_a_course_in_seven_days_gets_one_reminder_per_person_even_run_twice(outbox, week_ahead):
     with time_machine.travel(NOW, tick=False):
-        first = runner.run_job("convocation_reminders")
-        again = runner.run_job("convocation_reminders")
-        manual = runner.run_job("convocation_reminders", manual=True)
+        first = runner.run_job("send_convocation_reminders")
+        again = runner.run_job("send_convocation_reminders")
+        manual = runner.run_job("send_convocation_reminders", manual=True)
     assert first.outcome == "success" and again is None and manual.outcome == "success"
     assert sorted(m["To"] for m in outbox) == ["a@example.org", "b@example.org"]
     message = outbox[0]
@@ -63,8 +63,8 @@ def test_a_course_in_seven_days_gets_one_reminder_per_person_even_run_twice(outb
     assert len(sent) == 2
     # The day before, the 1-day reminder goes out once too.
     with time_machine.travel(datetime(2026, 3, 11, 7, 0, tzinfo=timezone.utc), tick=False):
-        runner.run_job("convocation_reminders")
-        runner.run_job("convocation_reminders", manual=True)
+        runner.run_job("send_convocation_reminders")
+        runner.run_job("send_convocation_reminders", manual=True)
     assert len(outbox) == 4
 
 
@@ -76,7 +76,7 @@ def test_two_scheduler_instances_at_once_send_once(app, outbox, week_ahead):
     def scheduler_instance():
         with app.app_context():
             barrier.wait()
-            results.append(runner.run_job("convocation_reminders", at=NOW))
+            results.append(runner.run_job("send_convocation_reminders", at=NOW))
 
     with time_machine.travel(NOW, tick=True):
         threads = [threading.Thread(target=scheduler_instance) for _ in range(2)]
@@ -95,7 +95,7 @@ def test_manual_runs_racing_still_send_once(app, outbox, week_ahead):
     def manual_run():
         with app.app_context():
             barrier.wait()
-            runner.run_job("convocation_reminders", manual=True)
+            runner.run_job("send_convocation_reminders", manual=True)
 
     with time_machine.travel(NOW, tick=True):
         threads = [threading.Thread(target=manual_run) for _ in range(2)]
@@ -112,13 +112,13 @@ def test_a_refusing_smtp_server_leaves_the_reminder_due(monkeypatch, outbox, wee
 
     monkeypatch.setattr("stages.enrollment.convocation.reminders.send_email", refuse)
     with time_machine.travel(NOW, tick=False):
-        run = runner.run_job("convocation_reminders")
+        run = runner.run_job("send_convocation_reminders")
     assert run.outcome == "failure" and "retentés" in run.error
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).where(Enrollment.reminder_7d_sent_at.is_not(None))) == 0
     monkeypatch.undo()
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
-        run = runner.run_job("convocation_reminders")
+        run = runner.run_job("send_convocation_reminders")
     assert run.outcome == "success" and len(outbox) == 2
 
 
@@ -126,10 +126,10 @@ def test_a_failing_job_is_recorded_and_the_next_one_runs(monkeypatch, make):
     def boom():
         raise RuntimeError("base indisponible")
 
-    monkeypatch.setattr("stages.jobs.tasks.deadline_alerts", boom)
+    monkeypatch.setattr("stages.jobs.tasks.send_deadline_digests", boom)
     with time_machine.travel(NOW, tick=False):
-        failed = runner.run_job("deadline_alerts")
-        ok = runner.run_job("session_status")
+        failed = runner.run_job("send_deadline_digests")
+        ok = runner.run_job("mark_courses_held")
     assert failed.outcome == "failure" and "base indisponible" in failed.error
     assert ok.outcome == "success"
     runs = db.session.scalars(sa.select(JobRun.outcome).order_by(JobRun.id)).all()
@@ -142,7 +142,7 @@ def test_finished_courses_become_held(make):
         future = make.course(day=date(2026, 3, 20))
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
-        run = runner.run_job("session_status")
+        run = runner.run_job("mark_courses_held")
     assert "1" in run.counts_text
     assert db.session.get(Course, past.id).status == CourseStatus.HELD
     assert db.session.get(Course, future.id).status == CourseStatus.SCHEDULED
@@ -159,7 +159,7 @@ def test_deadline_digest_goes_to_organizers_and_liaisons_of_their_scope(outbox, 
     make.measure(authority=parquet_a, handling=assoc, decision_date=date(2026, 1, 1), deadline=date(2026, 9, 1))
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
-        run = runner.run_job("deadline_alerts")
+        run = runner.run_job("send_deadline_digests")
     assert run.outcome == "success"
     by_recipient = {m["To"]: m.get_content() for m in outbox}
     assert set(by_recipient) == {organizer.email, liaison_a.email, liaison_b.email}
@@ -177,8 +177,8 @@ def test_closing_reminder_once(outbox, make):
         make.course(organizations=[assoc], day=date(2026, 3, 2), status=CourseStatus.HELD)
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
-        runner.run_job("closing_reminders")
-        runner.run_job("closing_reminders", manual=True)
+        runner.run_job("send_closing_reminders")
+        runner.run_job("send_closing_reminders", manual=True)
     assert [m["To"] for m in outbox] == [organizer.email]
     assert "à clôturer" in outbox[0]["Subject"]
 
@@ -211,7 +211,7 @@ def test_retention_purge_anonymizes_exactly_what_is_past_retention(client, make)
     db.session.commit()
     before = _stats()
     with time_machine.travel(NOW, tick=False):
-        run = runner.run_job("retention_purge")
+        run = runner.run_job("purge_expired_data")
     assert run.outcome == "success"
     assert "personnes anonymisées : 1" in run.counts_text
     assert "entrées du journal supprimées : 1" in run.counts_text
@@ -231,11 +231,11 @@ def test_retention_purge_anonymizes_exactly_what_is_past_retention(client, make)
 def test_jobs_cli_and_admin_page(client, runner, make):
     result = runner.invoke(args=["stages", "jobs", "list"])
     assert result.exit_code == 0 and all(name in result.output for name in JOBS)
-    result = runner.invoke(args=["stages", "jobs", "run", "session_status"])
+    result = runner.invoke(args=["stages", "jobs", "run", "mark_courses_held"])
     assert result.exit_code == 0 and "réussie" in result.output
     login(client, make.user(Role.ADMIN))
     html = client.get("/admin/taches").get_data(as_text=True)
-    assert "session_status" in html and "Réussie" in html
+    assert "mark_courses_held" in html and "Réussie" in html
     client.post("/deconnexion")
     login(client, make.user(Role.ORGANIZER, [make.organization()]))
     assert client.get("/admin/taches").status_code == 403

@@ -63,7 +63,7 @@ def test_scheduler_process_sends_the_reminder_over_smtp(tmp_path):
         "SECRET_KEY": "scheduler-test",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "stages", "scheduler", "--run-now", "convocation_reminders"],
+        [sys.executable, "-m", "flask", "stages", "scheduler", "--run-now", "send_convocation_reminders"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
