@@ -7,6 +7,7 @@ make sense there are skipped, with the reason, on SQLite.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -121,3 +122,66 @@ def is_postgres() -> bool:
 requires_postgres = pytest.mark.skipif(
     not is_postgres(), reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://..."
 )
+
+
+@pytest.fixture
+def every_route(make):
+    """One of everything a route may name, with a user of each role and another scope's: the
+    access matrix and the hostile-input sweep walk the URL map over it.
+
+    ``params`` holds a value for each URL parameter (the coming course, its first half-day, a
+    person summoned to it...); ``closed_course_id`` a closed course with an attestation, and
+    ``past_course_id`` a course that is over but not closed (attendance and closing pages).
+    """
+    from stages.auth.models import Role
+    from stages.enrollment.models import EnrollmentStatus
+    from stages.scheduling.models import CourseStatus
+    from stages.timeutil import today_local
+
+    w = type("EveryRoute", (), {})()
+    assoc, other_assoc = make.organization(name="APCARS"), make.organization(name="Autre")
+    authority, other_authority = make.authority(name="Parquet A"), make.authority(name="Parquet B")
+    w.users = {
+        "admin": make.user(Role.ADMIN),
+        "organizer": make.user(Role.ORGANIZER, [assoc]),
+        "organizer_other": make.user(Role.ORGANIZER, [other_assoc]),
+        "facilitator": make.user(Role.FACILITATOR, [assoc]),
+        "facilitator_other": make.user(Role.FACILITATOR, [other_assoc]),
+        "liaison": make.user(Role.LIAISON, [authority]),
+        "liaison_other": make.user(Role.LIAISON, [other_authority]),
+    }
+    w.admin, w.organizer = w.users["admin"], w.users["organizer"]
+    facilitator = w.users["facilitator"]
+    course = make.course(organizations=[assoc], facilitators=[facilitator],
+                         day=today_local() + timedelta(days=20))
+    make.course(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
+                day=today_local() + timedelta(days=21))
+    measure = make.measure(authority=authority, handling=assoc,
+                           participant=make.participant(email="p@example.org"))
+    enrollment = make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED)
+    past = make.course(organizations=[assoc], facilitators=[facilitator],
+                       day=today_local() - timedelta(days=2), status=CourseStatus.HELD)
+    past_enrollment = make.enrollment(make.measure(authority=authority, handling=assoc), past)
+    closed, closed_enrollments = make.closed_course_with(
+        people=1, organizations=[assoc], authority=authority, handling=assoc, facilitators=[facilitator],
+    )
+    certificate = make.certificate(closed_enrollments[0])
+    spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
+    db.session.commit()
+    w.assoc_id, w.authority_id = assoc.id, authority.id
+    w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
+    w.participant_id, w.enrollment_id, w.certificate_id = measure.participant_id, enrollment.id, certificate.id
+    w.past_course_id, w.past_part_id, w.past_enrollment_id = past.id, past.parts[0].id, past_enrollment.id
+    w.closed_course_id = closed.id
+    w.enrollment_ids = [enrollment.id, past_enrollment.id, closed_enrollments[0].id]
+    w.emails = {role: user.email for role, user in w.users.items()}
+    w.params = {
+        "course_id": course.id, "part_id": course.parts[0].id,
+        "participant_id": measure.participant_id, "measure_id": measure.id,
+        "enrollment_id": enrollment.id, "venue_id": course.venue_id, "organization_id": assoc.id,
+        "user_id": spare.id, "certificate_id": certificate.id,
+        "authority_id": authority.id, "token": w.organizer.feed_token,
+        "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
+        "fmt": "csv",
+    }
+    return w

@@ -123,82 +123,40 @@ def test_every_route_has_an_entry(app):
     assert missing == [], f"routes without an access rule: {missing}"
 
 
-@pytest.fixture
-def world(make):
-    w = type("World", (), {})()
-    assoc, other_assoc = make.organization(name="APCARS"), make.organization(name="Autre")
-    authority, other_authority = make.authority(name="Parquet A"), make.authority(name="Parquet B")
-    w.users = {
-        "admin": make.user(Role.ADMIN),
-        "organizer": make.user(Role.ORGANIZER, [assoc]),
-        "organizer_other": make.user(Role.ORGANIZER, [other_assoc]),
-        "facilitator": make.user(Role.FACILITATOR, [assoc]),
-        "facilitator_other": make.user(Role.FACILITATOR, [other_assoc]),
-        "liaison": make.user(Role.LIAISON, [authority]),
-        "liaison_other": make.user(Role.LIAISON, [other_authority]),
-    }
-    course = make.course(organizations=[assoc], facilitators=[w.users["facilitator"]],
-                           day=today_local() + timedelta(days=20))
-    make.course(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
-                 day=today_local() + timedelta(days=21))
-    measure = make.measure(authority=authority, handling=assoc,
-                           participant=make.participant(email="p@example.org"))
-    enrollment = make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED)
-    closed, closed_enrollments = make.closed_course_with(
-        people=1, organizations=[assoc], authority=authority, handling=assoc,
-        facilitators=[w.users["facilitator"]],
-    )
-    certificate = make.certificate(closed_enrollments[0])
-    spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
-    db.session.commit()
-    w.params = {
-        "course_id": course.id, "part_id": course.parts[0].id,
-        "participant_id": measure.participant_id, "measure_id": measure.id,
-        "enrollment_id": enrollment.id, "venue_id": course.venue_id, "organization_id": assoc.id,
-        "user_id": spare.id, "certificate_id": certificate.id,
-        "authority_id": authority.id, "token": w.users["organizer"].feed_token,
-        "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
-        "fmt": "csv",
-    }
-    w.closed_course_id = closed.id
-    w.emails = {role: user.email for role, user in w.users.items()}
-    return w
-
-
-def _url(rule, world):
+def _url(rule, every_route):
     values = {}
     for name in rule.arguments:
         if name == "course_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
-            values[name] = world.closed_course_id
+            values[name] = every_route.closed_course_id
         else:
-            values[name] = world.params[name]
+            values[name] = every_route.params[name]
     return rule.build(values)[1]
 
 
-# Routes that end a login session: checked each on a world of their own.
+# Routes that end a login session: checked each on a every_route of their own.
 SESSION_ENDING = {"auth.logout", "auth.logout_everywhere"}
 
 
-def _clients(app, world) -> dict:
+def _clients(app, every_route) -> dict:
     """One logged-in client per role (logging in costs an argon2 verification: once each)."""
     clients = {}
     for role in ROLES:
         client = IsolatedClient(app, app.response_class, use_cookies=True)
         if role != "anonymous":
-            response = client.post("/connexion", data={"email": world.emails[role], "password": PASSWORD})
+            response = client.post("/connexion", data={"email": every_route.emails[role], "password": PASSWORD})
             assert response.status_code == 302, role
         clients[role] = client
     return clients
 
 
-def _check(app, world, clients, endpoint) -> list:
+def _check(app, every_route, clients, endpoint) -> list:
     rules = [r for r in _rules(app) if r.endpoint == endpoint]
     assert rules, f"{endpoint} is listed but has no route"
     allowed = EXPECTED[endpoint]
     failures = []
     for rule in rules:
         method = "GET" if "GET" in rule.methods else "POST"
-        url = _url(rule, world)
+        url = _url(rule, every_route)
         for role in ROLES:
             response = clients[role].open(url, method=method)
             code = response.status_code
@@ -217,15 +175,15 @@ def _check(app, world, clients, endpoint) -> list:
     return failures
 
 
-def test_access_of_every_route(app, world):
-    """All routes but the session-ending ones, on one world with one login per role."""
-    clients = _clients(app, world)
+def test_access_of_every_route(app, every_route):
+    """All routes but the session-ending ones, on one every_route with one login per role."""
+    clients = _clients(app, every_route)
     failures = []
     for endpoint in sorted(set(EXPECTED) - SESSION_ENDING):
-        failures += _check(app, world, clients, endpoint)
+        failures += _check(app, every_route, clients, endpoint)
     assert failures == []
 
 
 @pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
-def test_access_of_course_ending_routes(app, world, endpoint):
-    assert _check(app, world, _clients(app, world), endpoint) == []
+def test_access_of_course_ending_routes(app, every_route, endpoint):
+    assert _check(app, every_route, _clients(app, every_route), endpoint) == []

@@ -4,7 +4,7 @@ Property-based (hypothesis): very long strings, control characters, HTML/JS, SQL
 wrong types (lists where one value is expected), dates out of range…
 
 * The sweep is generated from the URL map: every rule (but ``static``), every method it
-  accepts, as an administrator and as an organizer of the world's association. GETs carry
+  accepts, as an administrator and as an organizer of the association in the `every_route` fixture (tests/conftest.py). GETs carry
   1–4 random query parameters (the names the views read, and random ones); POSTs carry every
   field of the page's forms (read from the rendered page) plus the dynamic names of the
   attendance and closing pages, all filled with hostile values. Nothing may answer 500.
@@ -94,52 +94,6 @@ def _settings(examples: int):
     )
 
 
-# --- The world (as in test_access_matrix, with the two roles used here) -------------------------
-
-
-@pytest.fixture
-def world(app, make):
-    w = type("World", (), {})()
-    assoc, other_assoc = make.organization(name="APCARS"), make.organization(name="Autre")
-    authority = make.authority(name="Parquet A")
-    w.admin = make.user(Role.ADMIN)
-    w.organizer = make.user(Role.ORGANIZER, [assoc])
-    facilitator = make.user(Role.FACILITATOR, [assoc])
-    course = make.course(organizations=[assoc], facilitators=[facilitator],
-                           day=today_local() + timedelta(days=20))
-    make.course(organizations=[other_assoc], day=today_local() + timedelta(days=21))
-    measure = make.measure(authority=authority, handling=assoc,
-                           participant=make.participant(email="p@example.org"))
-    enrollment = make.enrollment(measure, course, status=EnrollmentStatus.SUMMONED)
-    # A session that is over but not closed yet: what the attendance and closing pages expect.
-    past = make.course(organizations=[assoc], facilitators=[facilitator],
-                        day=today_local() - timedelta(days=2), status=CourseStatus.HELD)
-    past_enrollment = make.enrollment(make.measure(authority=authority, handling=assoc), past)
-    closed, closed_enrollments = make.closed_course_with(
-        people=1, organizations=[assoc], authority=authority, handling=assoc,
-        facilitators=[facilitator],
-    )
-    certificate = make.certificate(closed_enrollments[0])
-    spare = make.user(Role.ORGANIZER, [assoc])
-    db.session.commit()
-    w.assoc_id, w.authority_id = assoc.id, authority.id
-    w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
-    w.participant_id, w.enrollment_id = measure.participant_id, enrollment.id
-    w.past_course_id, w.past_part_id = past.id, past.parts[0].id
-    w.past_enrollment_id = past_enrollment.id
-    w.certificate_id = certificate.id
-    w.params = {
-        "course_id": course.id, "part_id": course.parts[0].id,
-        "participant_id": measure.participant_id, "measure_id": measure.id,
-        "enrollment_id": enrollment.id, "venue_id": course.venue_id, "organization_id": assoc.id,
-        "user_id": spare.id, "certificate_id": certificate.id,
-        "authority_id": authority.id, "token": w.organizer.feed_token,
-        "code": certificate.verification_code, "fmt": "csv",
-    }
-    w.closed_course_id = closed.id
-    w.enrollment_ids = [enrollment.id, past_enrollment.id, closed_enrollments[0].id]
-    return w
-
 
 def _logged_in(app, user) -> IsolatedClient:
     client = IsolatedClient(app, app.response_class, use_cookies=True)
@@ -157,17 +111,17 @@ PAST_SESSION_ENDPOINTS = {"attendance.close", "attendance.take_attendance", "att
 SESSION_ENDING = {"auth.logout", "auth.logout_everywhere"}
 
 
-def _url(rule, world) -> str:
+def _url(rule, every_route) -> str:
     values = {}
     for name in rule.arguments:
         if name == "course_id" and rule.endpoint in CLOSED_SESSION_ENDPOINTS:
-            values[name] = world.closed_course_id
+            values[name] = every_route.closed_course_id
         elif name == "course_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
-            values[name] = world.past_course_id
+            values[name] = every_route.past_course_id
         elif name == "part_id" and rule.endpoint in PAST_SESSION_ENDPOINTS:
-            values[name] = world.past_part_id
+            values[name] = every_route.past_part_id
         else:
-            values[name] = world.params[name]
+            values[name] = every_route.params[name]
     return rule.build(values)[1]
 
 
@@ -197,9 +151,9 @@ def _field_names(page: str) -> tuple[set[str], set[str]]:
     return names, files
 
 
-def _dynamic_fields(world) -> set[str]:
+def _dynamic_fields(every_route) -> set[str]:
     names = {"measure", "selected", "session", "reason", "status"}
-    for eid in world.enrollment_ids:
+    for eid in every_route.enrollment_ids:
         names |= {f"status-{eid}", f"arrived-{eid}", f"left-{eid}", f"note-{eid}",
                   f"outcome-{eid}", f"reason-{eid}"}
     return names
@@ -212,8 +166,8 @@ def _check(response, what) -> None:
     assert code < 500, (code, what)
 
 
-def _sweep(app, world, client, rule, method, fields, files):
-    url = _url(rule, world)
+def _sweep(app, every_route, client, rule, method, fields, files):
+    url = _url(rule, every_route)
     if method == "GET":
         @_settings(SWEEP_EXAMPLES)
         @given(query=QUERY)
@@ -235,13 +189,13 @@ def _sweep(app, world, client, rule, method, fields, files):
     run()
 
 
-def _sweep_endpoint(app, world, endpoint, client_for):
+def _sweep_endpoint(app, every_route, endpoint, client_for):
     rules = _rules(app, endpoint)
     assert rules
     for role in ("admin", "organizer"):
         client = client_for(role)
         for rule in rules:
-            url = _url(rule, world)
+            url = _url(rule, every_route)
             fields, files = set(), set()
             if "GET" in rule.methods:
                 page = client.get(url)
@@ -250,11 +204,11 @@ def _sweep_endpoint(app, world, endpoint, client_for):
                 assert page.status_code < 500, (role, url)
                 if page.status_code == 200 and page.mimetype == "text/html":
                     fields, files = _field_names(body)
-                _sweep(app, world, client, rule, "GET", fields, files)
+                _sweep(app, every_route, client, rule, "GET", fields, files)
             if "POST" in rule.methods:
                 fields = (fields or set(FALLBACK_FIELDS)) | EXTRA_FIELDS
-                fields |= _dynamic_fields(world) if endpoint.startswith("attendance.") else set()
-                _sweep(app, world, client, rule, "POST", fields, files)
+                fields |= _dynamic_fields(every_route) if endpoint.startswith("attendance.") else set()
+                _sweep(app, every_route, client, rule, "POST", fields, files)
 
 
 # Endpoints known when the module is collected (from an app built without a database).
@@ -266,16 +220,16 @@ def _all_endpoints() -> list[str]:
 
 
 @pytest.mark.parametrize("endpoint", _all_endpoints())
-def test_no_500_on_hostile_input(app, world, endpoint):
+def test_no_500_on_hostile_input(app, every_route, endpoint):
     """Every rule × method × role of ``endpoint``, with hostile query strings and forms."""
     clients = {}
 
     def client_for(role):
         if role not in clients:
-            clients[role] = _logged_in(app, world.admin if role == "admin" else world.organizer)
+            clients[role] = _logged_in(app, every_route.admin if role == "admin" else every_route.organizer)
         return clients[role]
 
-    _sweep_endpoint(app, world, endpoint, client_for)
+    _sweep_endpoint(app, every_route, endpoint, client_for)
 
 
 def test_the_sweep_covers_every_route(app):
@@ -284,15 +238,15 @@ def test_the_sweep_covers_every_route(app):
 
 
 @pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
-def test_course_ending_routes_survive_hostile_input(app, world, endpoint):
+def test_course_ending_routes_survive_hostile_input(app, every_route, endpoint):
     """Logging out with a hostile body and query string: never a 500 (checked again logged in)."""
-    for user in (world.admin, world.organizer):
+    for user in (every_route.admin, every_route.organizer):
         client = _logged_in(app, user)
 
         @_settings(SWEEP_EXAMPLES * 2)
         @given(form=st.fixed_dictionaries({n: HOSTILE_FIELD for n in FALLBACK_FIELDS}), query=QUERY)
         def run(form, query):
-            _check(client.post(_url(_rules(app, endpoint)[0], world), data=form, query_string=query),
+            _check(client.post(_url(_rules(app, endpoint)[0], every_route), data=form, query_string=query),
                    (endpoint, form, query))
 
         run()
@@ -333,15 +287,15 @@ def _saved(response) -> bool:
     return response.status_code == 302
 
 
-def _referral_data(world, **overrides) -> dict:
+def _referral_data(every_route, **overrides) -> dict:
     n = next(_serial)
     today = today_local()
     data = {
         "surname": f"MARTIN{n}", "first_names": "Paul", "birth_date": "1980-05-17",
         "birth_place": "Lyon", "address": "1 rue de la Paix", "postal_code": "75002",
         "city": "Paris", "phone": "0102030405", "email": f"p{n}@example.org",
-        "frame": "composition_penale", "authority": str(world.authority_id),
-        "handling_organization": str(world.assoc_id), "case_reference": f"24{n:09d}",
+        "frame": "composition_penale", "authority": str(every_route.authority_id),
+        "handling_organization": str(every_route.assoc_id), "case_reference": f"24{n:09d}",
         "decision_date": (today - timedelta(days=10)).isoformat(),
         "deadline": (today + timedelta(days=170)).isoformat(), "fee": "0",
         "payer": "participant", "payment_status": "due", "certificate_recipient": "",
@@ -351,11 +305,11 @@ def _referral_data(world, **overrides) -> dict:
     return data
 
 
-def _course_data(world, **overrides) -> dict:
+def _course_data(every_route, **overrides) -> dict:
     day = today_local() + timedelta(days=40 + next(_serial) % 300)
     data = {
-        "title": "Stage", "venue": str(world.venue_id), "capacity": "12", "min_participants": "5",
-        "fee": "0", "organizations": str(world.assoc_id), "notes": "",
+        "title": "Stage", "venue": str(every_route.venue_id), "capacity": "12", "min_participants": "5",
+        "fee": "0", "organizations": str(every_route.assoc_id), "notes": "",
         "parts-0-day": day.isoformat(), "parts-0-start": "09:30", "parts-0-end": "12:30",
         "schedule": "Programmer le stage",
     }
@@ -392,16 +346,16 @@ ORGANIZATION_TEXT = ["name", "short_name", "kind", "address", "email", "phone"]
 
 
 @pytest.fixture
-def admin_client(app, world):
-    return _logged_in(app, world.admin)
+def admin_client(app, every_route):
+    return _logged_in(app, every_route.admin)
 
 
-def test_referral_form_property(admin_client, world):
+def test_referral_form_property(admin_client, every_route):
     @_settings(FOCUSED_EXAMPLES)
     @given(field=st.sampled_from(REFERRAL_TEXT), value=HOSTILE)
     def run(field, value):
-        response = _post(admin_client, "/personnes/nouvelle", _referral_data(world, **{field: value}))
-        urls = ["/personnes", "/tableau-de-bord", f"/stages/{world.course_id}/inscrire"]
+        response = _post(admin_client, "/personnes/nouvelle", _referral_data(every_route, **{field: value}))
+        urls = ["/personnes", "/tableau-de-bord", f"/stages/{every_route.course_id}/inscrire"]
         if _saved(response):
             urls.append(response.headers["Location"])
         _no_raw_script(admin_client, urls)
@@ -409,11 +363,11 @@ def test_referral_form_property(admin_client, world):
     run()
 
 
-def test_course_form_property(admin_client, world):
+def test_course_form_property(admin_client, every_route):
     @_settings(FOCUSED_EXAMPLES)
     @given(field=st.sampled_from(SESSION_TEXT), value=HOSTILE_FIELD)
     def run(field, value):
-        data = _course_data(world, **{field: value})
+        data = _course_data(every_route, **{field: value})
         response = _post(admin_client, "/stages/nouveau", data)
         urls = ["/calendrier/liste"]
         if _saved(response):
@@ -425,35 +379,35 @@ def test_course_form_property(admin_client, world):
     run()
 
 
-def test_venue_form_property(admin_client, world):
+def test_venue_form_property(admin_client, every_route):
     @_settings(FOCUSED_EXAMPLES)
     @given(field=st.sampled_from(VENUE_TEXT), value=HOSTILE, edit=st.booleans())
     def run(field, value, edit):
-        url = f"/lieux/{world.venue_id}/modifier" if edit else "/lieux/nouveau"
+        url = f"/lieux/{every_route.venue_id}/modifier" if edit else "/lieux/nouveau"
         _post(admin_client, url, _venue_data(**{field: value}))
-        _no_raw_script(admin_client, ["/lieux", f"/lieux/{world.venue_id}/modifier",
-                                      f"/stages/{world.course_id}", "/calendrier/liste"])
+        _no_raw_script(admin_client, ["/lieux", f"/lieux/{every_route.venue_id}/modifier",
+                                      f"/stages/{every_route.course_id}", "/calendrier/liste"])
 
     run()
 
 
-def test_organization_form_property(admin_client, world):
+def test_organization_form_property(admin_client, every_route):
     @_settings(FOCUSED_EXAMPLES)
     @given(field=st.sampled_from(ORGANIZATION_TEXT), value=HOSTILE, edit=st.booleans())
     def run(field, value, edit):
-        url = f"/organisations/{world.assoc_id}/modifier" if edit else "/organisations/nouvelle"
+        url = f"/organisations/{every_route.assoc_id}/modifier" if edit else "/organisations/nouvelle"
         data = _organization_data(**{field: value})
         if edit:
             data["kind"] = "association" if field != "kind" else value
         _post(admin_client, url, data)
-        _no_raw_script(admin_client, ["/organisations", "/calendrier", f"/stages/{world.course_id}"])
+        _no_raw_script(admin_client, ["/organisations", "/calendrier", f"/stages/{every_route.course_id}"])
 
     run()
 
 
-def test_attendance_notes_property(admin_client, world):
-    eid = world.past_enrollment_id
-    url = f"/stages/{world.past_course_id}/presence/{world.past_part_id}"
+def test_attendance_notes_property(admin_client, every_route):
+    eid = every_route.past_enrollment_id
+    url = f"/stages/{every_route.past_course_id}/presence/{every_route.past_part_id}"
 
     @_settings(FOCUSED_EXAMPLES)
     @given(note=HOSTILE, arrived=HOSTILE, reason=HOSTILE,
@@ -461,7 +415,7 @@ def test_attendance_notes_property(admin_client, world):
     def run(note, arrived, reason, status):
         _post(admin_client, url, {f"status-{eid}": status, f"note-{eid}": note,
                                   f"arrived-{eid}": arrived, "reason": reason})
-        _no_raw_script(admin_client, [url, f"/stages/{world.past_course_id}/emargement",
+        _no_raw_script(admin_client, [url, f"/stages/{every_route.past_course_id}/emargement",
                                       f"/personnes/{_participant_of(eid)}"])
 
     run()
@@ -473,12 +427,12 @@ def _participant_of(enrollment_id: int) -> int:
     return db.session.get(Enrollment, enrollment_id).measure.participant_id
 
 
-def _fresh_measure_with_certificate(world):
+def _fresh_measure_with_certificate(every_route):
     """A measure and its attestation, of a session closed three days ago (for one example)."""
     from tests import factories as make
 
-    assoc = db.session.get(Organization, world.assoc_id)
-    authority = db.session.get(Organization, world.authority_id)
+    assoc = db.session.get(Organization, every_route.assoc_id)
+    authority = db.session.get(Organization, every_route.authority_id)
     _, enrollments = make.closed_course_with(
         people=1, organizations=[assoc], authority=authority, handling=assoc,
         day=today_local() - timedelta(days=3 + next(_serial) % 200),
@@ -488,7 +442,7 @@ def _fresh_measure_with_certificate(world):
     return enrollments[0].measure, certificate
 
 
-def test_reasons_property(admin_client, world):
+def test_reasons_property(admin_client, every_route):
     """Cancellation, withdrawal and revocation reasons, on fresh objects each time."""
     from tests import factories as make
 
@@ -496,18 +450,18 @@ def test_reasons_property(admin_client, world):
     @given(kind=st.sampled_from(["cancel", "withdraw", "revoke"]), reason=HOSTILE_FIELD)
     def run(kind, reason):
         if kind == "cancel":
-            course = make.course(organizations=[db.session.get(Organization, world.assoc_id)],
+            course = make.course(organizations=[db.session.get(Organization, every_route.assoc_id)],
                                    day=today_local() + timedelta(days=30 + next(_serial) % 300))
             db.session.commit()
             _post(admin_client, f"/stages/{course.id}/annuler", {"reason": reason})
             _no_raw_script(admin_client, [f"/stages/{course.id}", "/calendrier/liste?quand=tous"])
         elif kind == "withdraw":
-            measure = make.measure(authority=db.session.get(Organization, world.authority_id))
+            measure = make.measure(authority=db.session.get(Organization, every_route.authority_id))
             db.session.commit()
             _post(admin_client, f"/mesures/{measure.id}/renvoyer", {"reason": reason})
             _no_raw_script(admin_client, [f"/personnes/{measure.participant_id}", "/personnes"])
         else:
-            measure, certificate = _fresh_measure_with_certificate(world)
+            measure, certificate = _fresh_measure_with_certificate(every_route)
             _post(admin_client, f"/attestations/{certificate.id}/revoquer", {"reason": reason})
             _no_raw_script(admin_client, [f"/personnes/{measure.participant_id}",
                                           f"/verification/{certificate.verification_code}"])
@@ -525,8 +479,8 @@ def _shown_escaped(client, urls) -> None:
     )
 
 
-def test_referral_stores_script_as_text(admin_client, world):
-    data = _referral_data(world, surname=f"DURAND{PAYLOAD}", first_names=PAYLOAD, city=PAYLOAD,
+def test_referral_stores_script_as_text(admin_client, every_route):
+    data = _referral_data(every_route, surname=f"DURAND{PAYLOAD}", first_names=PAYLOAD, city=PAYLOAD,
                           address=PAYLOAD)
     response = _post(admin_client, "/personnes/nouvelle", data)
     assert _saved(response), response.get_data(as_text=True)
@@ -536,20 +490,20 @@ def test_referral_stores_script_as_text(admin_client, world):
     detail = f"/personnes/{person.id}"
     _shown_escaped(admin_client, [detail])
     _shown_escaped(admin_client, ["/personnes", search(admin_client, "/personnes", "DURAND")])
-    _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{world.course_id}/inscrire",
+    _no_raw_script(admin_client, ["/tableau-de-bord", f"/stages/{every_route.course_id}/inscrire",
                                   f"/personnes/{person.id}/modifier"])
 
 
-def test_referral_refuses_a_formula(admin_client, world):
+def test_referral_refuses_a_formula(admin_client, every_route):
     for surname in ('=HYPERLINK("http://x")', "+33 1", "@SUM(A1)"):
-        response = _post(admin_client, "/personnes/nouvelle", _referral_data(world, surname=surname))
+        response = _post(admin_client, "/personnes/nouvelle", _referral_data(every_route, surname=surname))
         assert response.status_code == 200
         assert "ne peut pas commencer par" in response.get_data(as_text=True)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 3  # the world's
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 3  # the every_route's
 
 
-def test_course_stores_script_as_text(admin_client, world):
-    data = _course_data(world, title=f"Stage {PAYLOAD}", notes=PAYLOAD)
+def test_course_stores_script_as_text(admin_client, every_route):
+    data = _course_data(every_route, title=f"Stage {PAYLOAD}", notes=PAYLOAD)
     response = _post(admin_client, "/stages/nouveau", data)
     assert _saved(response), response.get_data(as_text=True)
     day = data["parts-0-day"]
@@ -558,59 +512,59 @@ def test_course_stores_script_as_text(admin_client, world):
                                   f"/calendrier?annee={day[:4]}&mois={int(day[5:7])}"])
 
 
-def test_venue_stores_script_as_text(admin_client, world):
-    response = _post(admin_client, f"/lieux/{world.venue_id}/modifier",
+def test_venue_stores_script_as_text(admin_client, every_route):
+    response = _post(admin_client, f"/lieux/{every_route.venue_id}/modifier",
                      _venue_data(name=f"Salle {PAYLOAD}", room=PAYLOAD, address=PAYLOAD,
                                  access_instructions=PAYLOAD))
     assert _saved(response), response.get_data(as_text=True)
-    assert SCRIPT in db.session.get(Venue, world.venue_id).room
-    for url in ["/lieux", f"/stages/{world.course_id}", "/calendrier/liste",
-                f"/stages/{world.course_id}/emargement"]:
+    assert SCRIPT in db.session.get(Venue, every_route.venue_id).room
+    for url in ["/lieux", f"/stages/{every_route.course_id}", "/calendrier/liste",
+                f"/stages/{every_route.course_id}/emargement"]:
         _shown_escaped(admin_client, [url])
 
 
-def test_organization_stores_script_as_text(admin_client, world):
-    response = _post(admin_client, f"/organisations/{world.assoc_id}/modifier",
+def test_organization_stores_script_as_text(admin_client, every_route):
+    response = _post(admin_client, f"/organisations/{every_route.assoc_id}/modifier",
                      _organization_data(name=f"Asso {PAYLOAD}", short_name="Asso <b>x</b>",
                                         address=PAYLOAD))
     assert _saved(response), response.get_data(as_text=True)
-    assert SCRIPT in db.session.get(Organization, world.assoc_id).name
-    for url in ["/organisations", "/calendrier", f"/stages/{world.course_id}"]:
+    assert SCRIPT in db.session.get(Organization, every_route.assoc_id).name
+    for url in ["/organisations", "/calendrier", f"/stages/{every_route.course_id}"]:
         _no_raw_script(admin_client, [url])
     _shown_escaped(admin_client, ["/organisations"])
 
 
-def test_attendance_note_stores_script_as_text(admin_client, world):
-    eid = world.past_enrollment_id
-    url = f"/stages/{world.past_course_id}/presence/{world.past_part_id}"
+def test_attendance_note_stores_script_as_text(admin_client, every_route):
+    eid = every_route.past_enrollment_id
+    url = f"/stages/{every_route.past_course_id}/presence/{every_route.past_part_id}"
     response = _post(admin_client, url, {f"status-{eid}": "present", f"note-{eid}": PAYLOAD,
                                       "reason": "Saisie après coup"})
     assert _saved(response), response.get_data(as_text=True)
     _shown_escaped(admin_client, [f"/personnes/{_participant_of(eid)}"])
-    _no_raw_script(admin_client, [url, f"/stages/{world.past_course_id}/emargement"])
+    _no_raw_script(admin_client, [url, f"/stages/{every_route.past_course_id}/emargement"])
 
 
-def test_cancellation_reason_stores_script_as_text(admin_client, world):
-    response = _post(admin_client, f"/stages/{world.course_id}/annuler", {"reason": PAYLOAD})
+def test_cancellation_reason_stores_script_as_text(admin_client, every_route):
+    response = _post(admin_client, f"/stages/{every_route.course_id}/annuler", {"reason": PAYLOAD})
     assert _saved(response), response.get_data(as_text=True)
-    assert db.session.get(Course, world.course_id).status == CourseStatus.CANCELLED
-    _shown_escaped(admin_client, [f"/stages/{world.course_id}"])
+    assert db.session.get(Course, every_route.course_id).status == CourseStatus.CANCELLED
+    _shown_escaped(admin_client, [f"/stages/{every_route.course_id}"])
 
 
-def test_withdrawal_reason_stores_script_as_text(admin_client, world):
-    response = _post(admin_client, f"/mesures/{world.measure_id}/renvoyer", {"reason": PAYLOAD})
+def test_withdrawal_reason_stores_script_as_text(admin_client, every_route):
+    response = _post(admin_client, f"/mesures/{every_route.measure_id}/renvoyer", {"reason": PAYLOAD})
     assert _saved(response), response.get_data(as_text=True)
-    assert SCRIPT in db.session.get(LegalMeasure, world.measure_id).withdrawal_reason
-    _shown_escaped(admin_client, [f"/personnes/{world.participant_id}"])
+    assert SCRIPT in db.session.get(LegalMeasure, every_route.measure_id).withdrawal_reason
+    _shown_escaped(admin_client, [f"/personnes/{every_route.participant_id}"])
     _no_raw_script(admin_client, ["/personnes", "/tableau-de-bord"])
 
 
-def test_revocation_reason_stores_script_as_text(admin_client, world):
+def test_revocation_reason_stores_script_as_text(admin_client, every_route):
     from stages.certificates.models import Certificate
 
-    response = _post(admin_client, f"/attestations/{world.certificate_id}/revoquer", {"reason": PAYLOAD})
+    response = _post(admin_client, f"/attestations/{every_route.certificate_id}/revoquer", {"reason": PAYLOAD})
     assert _saved(response), response.get_data(as_text=True)
-    certificate = db.session.get(Certificate, world.certificate_id)
+    certificate = db.session.get(Certificate, every_route.certificate_id)
     assert certificate.revoked_at is not None and SCRIPT in certificate.revocation_reason
     participant_id = certificate.enrollment.measure.participant_id
     # The reason is kept on the row, not displayed: the pages around it must stay clean.

@@ -1,6 +1,7 @@
 """Account management by admins: create, edit role/scope/state, reset, unlock; audited; guarded."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 import html
 import re
 from datetime import timedelta
@@ -19,8 +20,8 @@ from tests.helpers import login
 
 
 @pytest.fixture
-def world(make):
-    w = type("World", (), {})()
+def accounts(make):
+    w = SimpleNamespace()
     w.association = make.organization(OrganizationKind.ASSOCIATION)
     w.parquet = make.authority()
     w.admin = make.user(Role.ADMIN)
@@ -33,8 +34,8 @@ def world(make):
 
 
 @pytest.fixture
-def admin_client(client, world):
-    login(client, world.admin)
+def admin_client(client, accounts):
+    login(client, accounts.admin)
     return client
 
 
@@ -61,7 +62,7 @@ def fresh(user: User) -> User:
 # --- Create ------------------------------------------------------------------------------------
 
 
-def test_admin_creates_an_account_with_a_temporary_password(admin_client, world):
+def test_admin_creates_an_account_with_a_temporary_password(admin_client, accounts):
     assert "Créer un compte" in text(admin_client.get("/admin/comptes"))
     assert admin_client.get("/admin/comptes/nouveau").status_code == 200
     response = admin_client.post(
@@ -70,7 +71,7 @@ def test_admin_creates_an_account_with_a_temporary_password(admin_client, world)
             "full_name": "Nadia Benali",
             "email": "N.Benali@Example.org",
             "role": "liaison",
-            "organizations": [str(world.parquet.id)],
+            "organizations": [str(accounts.parquet.id)],
         },
     )
     assert response.status_code == 200
@@ -78,15 +79,15 @@ def test_admin_creates_an_account_with_a_temporary_password(admin_client, world)
     password = shown_password(response)
     user = authenticate("n.benali@example.org", password)
     assert user is not None and user.role == Role.LIAISON
-    assert [o.id for o in user.organizations] == [world.parquet.id]
+    assert [o.id for o in user.organizations] == [accounts.parquet.id]
     [created] = entries("user.created")
     assert (created.user_id, created.object_id, created.details) == (
-        world.admin.id, user.id, "rôle : liaison"
+        accounts.admin.id, user.id, "rôle : liaison"
     )
     assert password not in (created.details or "")
 
 
-def test_admin_may_set_the_password_but_not_a_weak_one(admin_client, world):
+def test_admin_may_set_the_password_but_not_a_weak_one(admin_client, accounts):
     data = {"full_name": "Paul Durand", "email": "p.durand@example.org", "role": "admin"}
     weak = admin_client.post("/admin/comptes/nouveau", data={**data, "password": "motdepasse123"})
     assert weak.status_code == 200
@@ -99,14 +100,14 @@ def test_admin_may_set_the_password_but_not_a_weak_one(admin_client, world):
     assert authenticate("p.durand@example.org", strong) is not None
 
 
-def test_creation_applies_the_scope_rules(admin_client, world):
+def test_creation_applies_the_scope_rules(admin_client, accounts):
     response = admin_client.post(
         "/admin/comptes/nouveau",
         data={
             "full_name": "Léa Petit",
             "email": "l.petit@example.org",
             "role": "liaison",
-            "organizations": [str(world.association.id)],
+            "organizations": [str(accounts.association.id)],
         },
     )
     assert response.status_code == 200
@@ -115,9 +116,9 @@ def test_creation_applies_the_scope_rules(admin_client, world):
         "/admin/comptes/nouveau",
         data={
             "full_name": "Autre",
-            "email": world.organizer.email,
+            "email": accounts.organizer.email,
             "role": "organizer",
-            "organizations": [str(world.association.id)],
+            "organizations": [str(accounts.association.id)],
         },
     )
     assert "Un compte existe déjà" in text(duplicate)
@@ -127,57 +128,57 @@ def test_creation_applies_the_scope_rules(admin_client, world):
 # --- Edit: role, scope, state ------------------------------------------------------------------
 
 
-def test_role_and_scope_changes_are_audited(admin_client, world):
+def test_role_and_scope_changes_are_audited(admin_client, accounts):
     response = admin_client.post(
-        f"/admin/comptes/{world.organizer.id}/modifier",
-        data={"role": "liaison", "organizations": [str(world.parquet.id)], "active": "y"},
+        f"/admin/comptes/{accounts.organizer.id}/modifier",
+        data={"role": "liaison", "organizations": [str(accounts.parquet.id)], "active": "y"},
     )
     assert response.status_code == 302
-    user = fresh(world.organizer)
-    assert user.role == Role.LIAISON and [o.id for o in user.organizations] == [world.parquet.id]
+    user = fresh(accounts.organizer)
+    assert user.role == Role.LIAISON and [o.id for o in user.organizations] == [accounts.parquet.id]
     [role] = entries("user.role_changed")
     assert (role.details, role.object_id, role.user_id) == (
-        "organizer → liaison", user.id, world.admin.id
+        "organizer → liaison", user.id, accounts.admin.id
     )
     [scope] = entries("user.scope_changed")
-    assert scope.details == f"{world.association.short_name} → {world.parquet.short_name}"
+    assert scope.details == f"{accounts.association.short_name} → {accounts.parquet.short_name}"
     # Nothing personal in the details: no name, no email.
     for entry in (role, scope):
         assert "Camille" not in entry.details and "@" not in entry.details
     assert "Compte modifié" in text(admin_client.get(response.headers["Location"]))
 
 
-def test_saving_without_change_writes_nothing(admin_client, world):
+def test_saving_without_change_writes_nothing(admin_client, accounts):
     admin_client.post(
-        f"/admin/comptes/{world.organizer.id}/modifier",
-        data={"role": "organizer", "organizations": [str(world.association.id)], "active": "y"},
+        f"/admin/comptes/{accounts.organizer.id}/modifier",
+        data={"role": "organizer", "organizations": [str(accounts.association.id)], "active": "y"},
     )
     assert entries("user.role_changed") == entries("user.scope_changed") == []
 
 
-def test_edit_applies_the_scope_rules(admin_client, world):
+def test_edit_applies_the_scope_rules(admin_client, accounts):
     response = admin_client.post(
-        f"/admin/comptes/{world.organizer.id}/modifier",
-        data={"role": "liaison", "organizations": [str(world.association.id)], "active": "y"},
+        f"/admin/comptes/{accounts.organizer.id}/modifier",
+        data={"role": "liaison", "organizations": [str(accounts.association.id)], "active": "y"},
     )
     assert response.status_code == 200 and "autorité prescriptrice" in text(response)
-    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert fresh(accounts.organizer).role == Role.ORGANIZER
     assert entries("user.role_changed") == []
 
 
-def test_deactivated_accounts_cannot_log_in_and_are_kept(app, admin_client, world):
+def test_deactivated_accounts_cannot_log_in_and_are_kept(app, admin_client, accounts):
     app.test_client_class = IsolatedClient
     their = app.test_client()
-    login(their, world.organizer)
+    login(their, accounts.organizer)
     response = admin_client.post(
-        f"/admin/comptes/{world.organizer.id}/modifier",
-        data={"role": "organizer", "organizations": [str(world.association.id)]},
+        f"/admin/comptes/{accounts.organizer.id}/modifier",
+        data={"role": "organizer", "organizations": [str(accounts.association.id)]},
     )
     assert response.status_code == 302
-    assert fresh(world.organizer).active is False
+    assert fresh(accounts.organizer).active is False
     assert len(entries("user.deactivated")) == 1
     assert their.get("/").status_code == 302  # their open session ends at once
-    assert login(their, world.organizer).status_code == 200  # refused
+    assert login(their, accounts.organizer).status_code == 200  # refused
     assert "Désactivé" in text(admin_client.get("/admin/comptes"))
 
 
@@ -191,34 +192,34 @@ def test_deactivated_accounts_cannot_log_in_and_are_kept(app, admin_client, worl
         {"role": "admin"},  # deactivate (the checkbox unticked)
     ],
 )
-def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(admin_client, world, data):
-    organizations = [str(world.association.id)] if data["role"] == "organizer" else []
+def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(admin_client, accounts, data):
+    organizations = [str(accounts.association.id)] if data["role"] == "organizer" else []
     response = admin_client.post(
-        f"/admin/comptes/{world.admin.id}/modifier", data={**data, "organizations": organizations}
+        f"/admin/comptes/{accounts.admin.id}/modifier", data={**data, "organizations": organizations}
     )
     assert response.status_code == 200
     assert "dernier compte administrateur actif" in text(response)
-    admin = fresh(world.admin)
+    admin = fresh(accounts.admin)
     assert (admin.role, admin.active) == (Role.ADMIN, True)
     assert entries("user.role_changed") == entries("user.deactivated") == []
 
 
-def test_an_admin_may_step_down_when_another_remains(admin_client, world, make):
+def test_an_admin_may_step_down_when_another_remains(admin_client, accounts, make):
     make.user(Role.ADMIN)
     response = admin_client.post(
-        f"/admin/comptes/{world.admin.id}/modifier",
-        data={"role": "organizer", "organizations": [str(world.association.id)], "active": "y"},
+        f"/admin/comptes/{accounts.admin.id}/modifier",
+        data={"role": "organizer", "organizations": [str(accounts.association.id)], "active": "y"},
     )
     assert response.status_code == 302
-    assert fresh(world.admin).role == Role.ORGANIZER
+    assert fresh(accounts.admin).role == Role.ORGANIZER
     assert entries("user.role_changed")[0].details == "admin → organizer"
     assert admin_client.get("/admin/comptes").status_code == 403  # the new role applies at once
 
 
-def test_an_inactive_admin_does_not_count(admin_client, world, make):
+def test_an_inactive_admin_does_not_count(admin_client, accounts, make):
     make.user(Role.ADMIN, active=False)
     response = admin_client.post(
-        f"/admin/comptes/{world.admin.id}/modifier", data={"role": "admin", "organizations": []}
+        f"/admin/comptes/{accounts.admin.id}/modifier", data={"role": "admin", "organizations": []}
     )
     assert "dernier compte administrateur actif" in text(response)
 
@@ -226,17 +227,17 @@ def test_an_inactive_admin_does_not_count(admin_client, world, make):
 # --- Reset password, unlock, reset 2FA ---------------------------------------------------------
 
 
-def test_reset_password_shows_a_temporary_one_and_ends_courses(app, admin_client, world):
+def test_reset_password_shows_a_temporary_one_and_ends_courses(app, admin_client, accounts):
     app.test_client_class = IsolatedClient
     their = app.test_client()
-    login(their, world.organizer)
-    world.organizer.locked_until = now_utc() + timedelta(minutes=10)
-    world.organizer.failed_logins = 7
-    response = admin_client.post(f"/admin/comptes/{world.organizer.id}/mot-de-passe")
+    login(their, accounts.organizer)
+    accounts.organizer.locked_until = now_utc() + timedelta(minutes=10)
+    accounts.organizer.failed_logins = 7
+    response = admin_client.post(f"/admin/comptes/{accounts.organizer.id}/mot-de-passe")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     password = shown_password(response)
-    user = fresh(world.organizer)
+    user = fresh(accounts.organizer)
     assert check_password(user, password) and not check_password(user, PASSWORD)
     assert (user.failed_logins, user.locked_until) == (0, None)
     assert their.get("/").status_code == 302
@@ -244,34 +245,34 @@ def test_reset_password_shows_a_temporary_one_and_ends_courses(app, admin_client
     assert login(their, user, password).status_code == 302
 
 
-def test_unlock(admin_client, world):
-    world.organizer.locked_until = now_utc() + timedelta(minutes=10)
-    world.organizer.failed_logins = 6
-    page = text(admin_client.get(f"/admin/comptes/{world.organizer.id}/modifier"))
+def test_unlock(admin_client, accounts):
+    accounts.organizer.locked_until = now_utc() + timedelta(minutes=10)
+    accounts.organizer.failed_logins = 6
+    page = text(admin_client.get(f"/admin/comptes/{accounts.organizer.id}/modifier"))
     assert "Débloquer le compte" in page
-    admin_client.post(f"/admin/comptes/{world.organizer.id}/debloquer")
-    user = fresh(world.organizer)
+    admin_client.post(f"/admin/comptes/{accounts.organizer.id}/debloquer")
+    user = fresh(accounts.organizer)
     assert (user.failed_logins, user.locked_until) == (0, None)
     assert len(entries("user.unlocked")) == 1
 
 
-def test_reset_two_factor(admin_client, world):
-    world.organizer.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    world.organizer.totp_confirmed_at = now_utc()
-    epoch = world.organizer.session_epoch
-    response = admin_client.post(f"/admin/comptes/{world.organizer.id}/double-authentification")
+def test_reset_two_factor(admin_client, accounts):
+    accounts.organizer.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    accounts.organizer.totp_confirmed_at = now_utc()
+    epoch = accounts.organizer.session_epoch
+    response = admin_client.post(f"/admin/comptes/{accounts.organizer.id}/double-authentification")
     assert response.status_code == 302
-    user = fresh(world.organizer)
+    user = fresh(accounts.organizer)
     assert (user.totp_secret, user.totp_confirmed_at) == (None, None)
     assert user.session_epoch == epoch + 1
     assert len(entries("user.2fa_reset")) == 1
 
 
-def test_own_password_and_2fa_go_through_my_account(admin_client, world):
+def test_own_password_and_2fa_go_through_my_account(admin_client, accounts):
     for action in ("mot-de-passe", "double-authentification"):
-        response = admin_client.post(f"/admin/comptes/{world.admin.id}/{action}")
+        response = admin_client.post(f"/admin/comptes/{accounts.admin.id}/{action}")
         assert response.status_code == 302
-    assert check_password(fresh(world.admin), PASSWORD)
+    assert check_password(fresh(accounts.admin), PASSWORD)
     assert entries("user.password_reset") == entries("user.2fa_reset") == []
 
 
@@ -291,22 +292,22 @@ ADMIN_REQUESTS = [
 
 
 @pytest.mark.parametrize("role", [Role.ORGANIZER, Role.FACILITATOR, Role.LIAISON])
-def test_only_admins_manage_accounts(client, world, make, role):
-    scope = [world.parquet] if role == Role.LIAISON else [world.association]
+def test_only_admins_manage_accounts(client, accounts, make, role):
+    scope = [accounts.parquet] if role == Role.LIAISON else [accounts.association]
     login(client, make.user(role, scope))
     for method, url in ADMIN_REQUESTS:
         response = getattr(client, method)(
-            url.format(id=world.organizer.id),
+            url.format(id=accounts.organizer.id),
             data={"role": "admin", "full_name": "X", "email": "x@example.org"},
         )
         assert response.status_code == 403, (role, method, url)
-    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert fresh(accounts.organizer).role == Role.ORGANIZER
     assert client.get("/admin/comptes/999999/modifier").status_code == 403  # no probing
 
 
-def test_anonymous_users_are_sent_to_login(client, world):
+def test_anonymous_users_are_sent_to_login(client, accounts):
     for method, url in ADMIN_REQUESTS:
-        response = getattr(client, method)(url.format(id=world.organizer.id))
+        response = getattr(client, method)(url.format(id=accounts.organizer.id))
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/connexion")
 
@@ -315,13 +316,13 @@ def test_unknown_account_is_404_for_admins(admin_client):
     assert admin_client.get("/admin/comptes/999999/modifier").status_code == 404
 
 
-def test_a_post_without_csrf_token_is_refused(admin_client, world, csrf_enabled):
+def test_a_post_without_csrf_token_is_refused(admin_client, accounts, csrf_enabled):
     response = admin_client.post(
-        f"/admin/comptes/{world.organizer.id}/modifier",
+        f"/admin/comptes/{accounts.organizer.id}/modifier",
         data={"role": "admin", "organizations": [], "active": "y"},
     )
     assert response.status_code == 400
-    assert fresh(world.organizer).role == Role.ORGANIZER
+    assert fresh(accounts.organizer).role == Role.ORGANIZER
     assert admin_client.post("/admin/comptes/nouveau", data={}).status_code == 400
 
 
@@ -335,11 +336,11 @@ def change_own_password(client, current: str, new: str):
     )
 
 
-def test_a_new_account_must_choose_its_own_password_before_anything_else(app, admin_client, world):
+def test_a_new_account_must_choose_its_own_password_before_anything_else(app, admin_client, accounts):
     response = admin_client.post(
         "/admin/comptes/nouveau",
         data={"full_name": "Nadia Benali", "email": "n.benali@example.org", "role": "organizer",
-              "organizations": [str(world.association.id)]},
+              "organizations": [str(accounts.association.id)]},
     )
     temporary = shown_password(response)
     app.test_client_class = IsolatedClient
@@ -360,9 +361,9 @@ def test_a_new_account_must_choose_its_own_password_before_anything_else(app, ad
     assert "provisoire" not in text(theirs.get("/mon-compte"))
 
 
-def test_a_reset_password_must_be_replaced_but_a_password_typed_by_the_admin_too(admin_client, world):
-    admin_client.post(f"/admin/comptes/{world.organizer.id}/mot-de-passe")
-    assert fresh(world.organizer).password_change_required is True
+def test_a_reset_password_must_be_replaced_but_a_password_typed_by_the_admin_too(admin_client, accounts):
+    admin_client.post(f"/admin/comptes/{accounts.organizer.id}/mot-de-passe")
+    assert fresh(accounts.organizer).password_change_required is True
     admin_client.post("/admin/comptes/nouveau", data={
         "full_name": "Paul Durand", "email": "p.durand@example.org", "role": "admin",
         "password": "girafe lunaire sous la pluie tiède",

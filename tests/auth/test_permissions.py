@@ -1,4 +1,5 @@
 """The permission helper: role and scope, 403 on the objects of others (never 404, never 500)."""
+from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
@@ -12,9 +13,9 @@ from tests.helpers import login
 
 
 @pytest.fixture
-def world(make):
+def two_sides(make):
     """Two associations, two authorities, one session and one measure on each side."""
-    w = type("World", (), {})()
+    w = SimpleNamespace()
     w.assoc_a, w.assoc_b = make.organization(), make.organization()
     w.parquet_a, w.parquet_b = make.authority(), make.authority()
     w.fac_a = make.user(Role.FACILITATOR, [w.assoc_a])
@@ -34,8 +35,8 @@ def world(make):
     return w
 
 
-def test_matrix_of_the_helper(world):
-    w = world
+def test_matrix_of_the_helper(two_sides):
+    w = two_sides
     pa, pb = w.measure_a.participant, w.measure_b.participant
     expectations = [
         (w.admin, Permission.ADMIN, None, True),
@@ -67,13 +68,13 @@ def test_matrix_of_the_helper(world):
     assert wrong == []
 
 
-def test_inactive_users_can_do_nothing(world):
-    world.admin.active = False
-    assert not can(world.admin, Permission.ADMIN)
+def test_inactive_users_can_do_nothing(two_sides):
+    two_sides.admin.active = False
+    assert not can(two_sides.admin, Permission.ADMIN)
 
 
-def test_scoped_queries(world):
-    w = world
+def test_scoped_queries(two_sides):
+    w = two_sides
     ids = lambda query: set(db.session.scalars(query).all())  # noqa: E731
     assert ids(visible(Course, w.fac_a)) == {w.course_a}
     assert ids(visible(Course, w.org_b)) == {w.course_b}
@@ -83,8 +84,8 @@ def test_scoped_queries(world):
     assert ids(visible(LegalMeasure, w.admin)) == {w.measure_a, w.measure_b}
 
 
-def test_objects_of_others_give_403(client, world):
-    w = world
+def test_objects_of_others_give_403(client, two_sides):
+    w = two_sides
     course_b = f"/stages/{w.course_b.id}"
     person_b = f"/personnes/{w.measure_b.participant_id}"
     for user, url in [
@@ -104,16 +105,16 @@ def test_objects_of_others_give_403(client, world):
         client.post("/deconnexion")
 
 
-def test_ids_cannot_be_probed_for_existence(client, world):
-    login(client, world.liaison_a)
+def test_ids_cannot_be_probed_for_existence(client, two_sides):
+    login(client, two_sides.liaison_a)
     assert client.get("/personnes/999999").status_code == 403
     client.post("/deconnexion")
-    login(client, world.admin)
+    login(client, two_sides.admin)
     assert client.get("/personnes/999999").status_code == 404
 
 
-def test_own_objects_are_visible(client, world):
-    w = world
+def test_own_objects_are_visible(client, two_sides):
+    w = two_sides
     login(client, w.fac_a)
     html = client.get(f"/stages/{w.course_a.id}").get_data(as_text=True)
     assert w.measure_a.participant.surname.upper() in html
@@ -126,8 +127,8 @@ def test_own_objects_are_visible(client, world):
     assert w.measure_a.case_reference in person
 
 
-def test_each_participant_page_view_writes_one_audit_entry(client, world):
-    w = world
+def test_each_participant_page_view_writes_one_audit_entry(client, two_sides):
+    w = two_sides
     login(client, w.liaison_a)
     for _ in range(2):
         assert client.get(f"/personnes/{w.measure_a.participant_id}").status_code == 200
@@ -140,8 +141,8 @@ def test_each_participant_page_view_writes_one_audit_entry(client, world):
     }
 
 
-def test_liaison_home_lists_only_their_authority(client, world):
-    w = world
+def test_liaison_home_lists_only_their_authority(client, two_sides):
+    w = two_sides
     login(client, w.liaison_a)
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert w.measure_a.case_reference in html
@@ -151,13 +152,13 @@ def test_liaison_home_lists_only_their_authority(client, world):
     ) == 1
 
 
-def test_admin_pages_are_for_admins_only(client, world):
-    login(client, world.org_a)
+def test_admin_pages_are_for_admins_only(client, two_sides):
+    login(client, two_sides.org_a)
     assert client.get("/admin/comptes").status_code == 403
     client.post("/deconnexion")
-    login(client, world.admin)
+    login(client, two_sides.admin)
     html = client.get("/admin/comptes").get_data(as_text=True)
-    assert world.liaison_a.email in html
+    assert two_sides.liaison_a.email in html
 
 
 def test_create_user_enforces_scope_kinds(make):

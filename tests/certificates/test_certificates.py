@@ -2,6 +2,7 @@
 downloads and their permissions, the session-wide issue, and the page loaders."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 import hashlib
 import io
 import math
@@ -44,24 +45,24 @@ def frozen():
 
 
 @pytest.fixture
-def team(make):
+def partners(make):
     """Two co-organizing associations, their organizer, a parquet and its liaison."""
-    team = type("Team", (), {})()
-    team.apcars = make.organization(name="APCARS")
-    team.scelles = make.organization(name="Fondation Scelles")
-    team.parquet = make.organization(OrganizationKind.PARQUET, name="Parquet de Paris")
-    team.organizer = make.user(Role.ORGANIZER, [team.apcars], full_name="Claire Martin")
-    team.liaison = make.user(Role.LIAISON, [team.parquet])
-    return team
+    partners = SimpleNamespace()
+    partners.apcars = make.organization(name="APCARS")
+    partners.scelles = make.organization(name="Fondation Scelles")
+    partners.parquet = make.organization(OrganizationKind.PARQUET, name="Parquet de Paris")
+    partners.organizer = make.user(Role.ORGANIZER, [partners.apcars], full_name="Claire Martin")
+    partners.liaison = make.user(Role.LIAISON, [partners.parquet])
+    return partners
 
 
 @pytest.fixture
-def closed(make, team):
+def closed(make, partners):
     """A closed session at the MJD du 17e with two people present at every half-day."""
     venue = make.venue(name="MJD du 17e", city="Paris")
     course, enrollments = make.closed_course_with(
-        people=2, organizations=[team.apcars, team.scelles], authority=team.parquet,
-        handling=team.apcars, day=COURSE_DAY, venue=venue,
+        people=2, organizations=[partners.apcars, partners.scelles], authority=partners.parquet,
+        handling=partners.apcars, day=COURSE_DAY, venue=venue,
         title="Stage de sensibilisation — mars",
     )
     person = enrollments[0].measure.participant
@@ -82,9 +83,9 @@ def pdf_text(pdf: bytes) -> str:
 # Issuing rules
 
 
-def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(closed, team):
+def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(closed, partners):
     course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     db.session.commit()
 
     assert certificate.number == "2026-00001"
@@ -105,42 +106,42 @@ def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(cl
         assert expected in text, expected
 
 
-def test_hours_are_cut_by_late_arrival(make, closed, team):
+def test_hours_are_cut_by_late_arrival(make, closed, partners):
     course, (enrollment, _other) = closed
     mark = next(m for m in db.session.scalars(sa.select(AttendanceMark)) if m.enrollment_id == enrollment.id)
     mark.status = AttendanceStatus.LATE
     mark.arrived_at = mark.part.starts_at.replace(minute=mark.part.starts_at.minute + 15)
     db.session.flush()
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     assert certificate.hours_attended_minutes == 5 * 60 + 45
     assert "5 h 45" in pdf_text(document.certificate_pdf(certificate))
 
 
-def test_not_closed_course_is_refused(make, closed, team):
+def test_not_closed_course_is_refused(make, closed, partners):
     course, (enrollment, _other) = closed
     course.status = CourseStatus.HELD
     with pytest.raises(DomainError, match="clôturé"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
     with pytest.raises(DomainError, match="clôturé"):
-        issuing.issue_for_course(course, by=team.organizer)
+        issuing.issue_for_course(course, by=partners.organizer)
 
 
-def test_not_attended_is_refused(make, team):
+def test_not_attended_is_refused(make, partners):
     _course, (enrollment,) = make.closed_course_with(
-        people=1, organizations=[team.apcars], status=EnrollmentStatus.PARTLY_ATTENDED
+        people=1, organizations=[partners.apcars], status=EnrollmentStatus.PARTLY_ATTENDED
     )
     with pytest.raises(DomainError, match="présentes à tout le stage"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
 
 
-def test_second_certificate_is_refused(closed, team):
+def test_second_certificate_is_refused(closed, partners):
     _course, (enrollment, _other) = closed
-    first = issuing.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=partners.organizer)
     with pytest.raises(DomainError, match=f"déjà été délivrée \\(n° {first.number}\\)"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
 
 
-def test_attended_without_any_mark_is_refused(make, closed, team):
+def test_attended_without_any_mark_is_refused(make, closed, partners):
     """An override to ATTENDED without marks would give an attestation of « 0 h 00 »."""
     course, (enrollment, _other) = closed
     for mark in db.session.scalars(sa.select(AttendanceMark)):
@@ -148,14 +149,14 @@ def test_attended_without_any_mark_is_refused(make, closed, team):
             db.session.delete(mark)
     db.session.flush()
     with pytest.raises(DomainError, match="aucune présence"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
 
 
 # ---------------------------------------------------------------------------------------------
 # Numbering
 
 
-def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
+def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, partners):
     numbers = []
     for moment in (
         datetime(2026, 12, 31, 10, 0, tzinfo=timezone.utc),
@@ -164,29 +165,29 @@ def test_numbers_are_sequential_per_year_and_restart_in_a_new_year(make, team):
         datetime(2027, 1, 2, 9, 0, tzinfo=timezone.utc),
     ):
         with time_machine.travel(moment, tick=False):
-            _course, (enrollment,) = make.closed_course_with(people=1, organizations=[team.apcars])
-            numbers.append(issuing.issue_certificate(enrollment, by=team.organizer).number)
+            _course, (enrollment,) = make.closed_course_with(people=1, organizations=[partners.apcars])
+            numbers.append(issuing.issue_certificate(enrollment, by=partners.organizer).number)
     assert numbers == ["2026-00001", "2026-00002", "2027-00001", "2027-00002"]
     rows = db.session.execute(sa.select(Certificate.year, Certificate.sequence).order_by(Certificate.id)).all()
     assert [tuple(r) for r in rows] == [(2026, 1), (2026, 2), (2027, 1), (2027, 2)]
 
 
-def test_numbering_continues_after_existing_certificates(make, closed, team):
+def test_numbering_continues_after_existing_certificates(make, closed, partners):
     course, enrollments = closed
-    issued = issuing.issue_for_course(course, by=team.organizer)
-    _course, (later,) = make.closed_course_with(people=1, organizations=[team.apcars])
-    assert [c.number for c in issued] + [issuing.issue_certificate(later, by=team.organizer).number] == [
+    issued = issuing.issue_for_course(course, by=partners.organizer)
+    _course, (later,) = make.closed_course_with(people=1, organizations=[partners.apcars])
+    assert [c.number for c in issued] + [issuing.issue_certificate(later, by=partners.organizer).number] == [
         "2026-00001", "2026-00002", "2026-00003",
     ]
 
 
-def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
+def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, partners):
     """Both pass the checks together; the per-year lock makes the second wait, then continue."""
-    _c1, (first,) = make.closed_course_with(people=1, organizations=[team.apcars])
-    _c2, (second,) = make.closed_course_with(people=1, organizations=[team.apcars])
+    _c1, (first,) = make.closed_course_with(people=1, organizations=[partners.apcars])
+    _c2, (second,) = make.closed_course_with(people=1, organizations=[partners.apcars])
     db.session.commit()
     ids = [first.id, second.id]
-    organizer_id = team.organizer.id
+    organizer_id = partners.organizer.id
     barrier = threading.Barrier(2, timeout=20)
     original = issuing._lock_year
     results, errors = [], []
@@ -228,9 +229,9 @@ def test_two_organizers_issuing_at_once_get_distinct_numbers(app, make, team):
 # Verification codes
 
 
-def test_code_has_80_random_bits_in_an_unambiguous_alphabet(closed, team):
+def test_code_has_80_random_bits_in_an_unambiguous_alphabet(closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     code = certificate.verification_code
     assert len(code) == CODE_LENGTH == 16
     assert len(set(CODE_ALPHABET)) == 32
@@ -270,9 +271,9 @@ def test_malformed_codes_are_none(typed):
 # The PDF: regenerated identically
 
 
-def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, team):
+def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     db.session.commit()
     certificate_id = certificate.id
     first = document.certificate_pdf(certificate)
@@ -291,9 +292,9 @@ def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, tea
     assert info["/CreationDate"] == "D:20260320100000+00'00'"
 
 
-def test_later_change_of_data_is_detected(closed, team, caplog):
+def test_later_change_of_data_is_detected(closed, partners, caplog):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     enrollment.measure.participant.first_names = "Max"
     pdf = document.certificate_pdf(certificate)
     assert not document.pdf_matches(certificate, pdf)
@@ -301,11 +302,11 @@ def test_later_change_of_data_is_detected(closed, team, caplog):
     assert "Max" not in caplog.text and "VERCINGETORIX" not in caplog.text
 
 
-def test_names_outside_the_standard_font_are_transliterated(make, team):
-    _course, (enrollment,) = make.closed_course_with(people=1, organizations=[team.apcars])
+def test_names_outside_the_standard_font_are_transliterated(make, partners):
+    _course, (enrollment,) = make.closed_course_with(people=1, organizations=[partners.apcars])
     enrollment.measure.participant.surname = "WAŁĘSA"
     enrollment.measure.participant.first_names = "Ștefan"
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     text = pdf_text(document.certificate_pdf(certificate))
     assert "WALESA" in text and "Stefan" in text
     assert "\u25a0" not in text  # no black boxes
@@ -315,30 +316,30 @@ def test_names_outside_the_standard_font_are_transliterated(make, team):
 # Revocation
 
 
-def test_revocation_requires_a_reason_and_returns_the_measure_to_attended(closed, team):
+def test_revocation_requires_a_reason_and_returns_the_measure_to_attended(closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     for blank in ("", "   ", None):
         with pytest.raises(DomainError, match="motif"):
-            issuing.revoke_certificate(certificate, blank, by=team.organizer)
+            issuing.revoke_certificate(certificate, blank, by=partners.organizer)
     assert certificate.revoked_at is None
-    issuing.revoke_certificate(certificate, "Erreur de saisie de la présence", by=team.organizer)
+    issuing.revoke_certificate(certificate, "Erreur de saisie de la présence", by=partners.organizer)
     db.session.commit()
     assert certificate.revoked_at == NOW
     assert certificate.revocation_reason == "Erreur de saisie de la présence"
     assert enrollment.measure.status == MeasureStatus.ATTENDED
     with pytest.raises(DomainError, match="déjà révoquée"):
-        issuing.revoke_certificate(certificate, "encore", by=team.organizer)
+        issuing.revoke_certificate(certificate, "encore", by=partners.organizer)
     with pytest.raises(DomainError, match="attestation rectificative"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
     # Revoking does not change the document: the same bytes can still be downloaded.
     assert document.pdf_matches(certificate, document.certificate_pdf(certificate))
 
 
-def test_revoke_page(client, closed, team):
+def test_revoke_page(client, closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
-    login(client, team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    login(client, partners.organizer)
     url = f"/attestations/{certificate.id}/revoquer"
     page = client.get(url)
     assert page.status_code == 200 and "Motif de la révocation" in page.text
@@ -355,11 +356,11 @@ def test_revoke_page(client, closed, team):
     assert entry.participant_id == enrollment.measure.participant_id
 
 
-def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
+def test_revoke_is_for_organizers_of_the_measure(client, make, closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
-    for user in (team.liaison, other):
+    for user in (partners.liaison, other):
         login(client, user)
         assert client.post(f"/attestations/{certificate.id}/revoquer", data={"reason": "x"}).status_code == 403
         client.post("/deconnexion")
@@ -370,14 +371,14 @@ def test_revoke_is_for_organizers_of_the_measure(client, make, closed, team):
 # Replacement of a revoked attestation (attestation rectificative)
 
 
-def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(closed, team):
+def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(closed, partners):
     course, (enrollment, other) = closed
-    first = issuing.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=partners.organizer)
     with pytest.raises(DomainError, match="révoquez-la d'abord"):
-        issuing.replace_certificate(first, by=team.organizer)
-    issuing.revoke_certificate(first, "Erreur sur le prénom", by=team.organizer)
+        issuing.replace_certificate(first, by=partners.organizer)
+    issuing.revoke_certificate(first, "Erreur sur le prénom", by=partners.organizer)
     enrollment.measure.participant.first_names = "Maximilien Aurélien"
-    second = issuing.replace_certificate(first, by=team.organizer)
+    second = issuing.replace_certificate(first, by=partners.organizer)
     db.session.commit()
     assert (second.number, second.replaces_id, second.enrollment_id) == ("2026-00002", first.id, enrollment.id)
     assert second.verification_code != first.verification_code
@@ -387,13 +388,13 @@ def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(cl
     assert "Annule et remplace" in text and "2026-00001" in text and "Aurélien" in text
     assert document.pdf_matches(second, document.certificate_pdf(second))
     with pytest.raises(DomainError, match="déjà été remplacée .*2026-00002"):
-        issuing.replace_certificate(first, by=team.organizer)
+        issuing.replace_certificate(first, by=partners.organizer)
     with pytest.raises(DomainError, match="déjà été délivrée"):
-        issuing.issue_certificate(enrollment, by=team.organizer)
+        issuing.issue_certificate(enrollment, by=partners.organizer)
     # The replacement may itself be revoked and replaced; the bulk issue never replaces.
-    issuing.revoke_certificate(second, "Erreur de date de naissance", by=team.organizer)
+    issuing.revoke_certificate(second, "Erreur de date de naissance", by=partners.organizer)
     assert issuing.due_enrollments(course) == [other]
-    third = issuing.replace_certificate(second, by=team.organizer)
+    third = issuing.replace_certificate(second, by=partners.organizer)
     assert third.replaces_id == second.id
     certificates = loaders.certificates_for_enrollments([enrollment.id])
     assert [c.number for c in certificates] == ["2026-00001", "2026-00002", "2026-00003"]
@@ -401,15 +402,15 @@ def test_a_revoked_attestation_is_replaced_once_by_a_new_number_that_names_it(cl
     assert loaders.certificates_for_course(course.id)[enrollment.id].id == third.id
 
 
-def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, team):
+def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, partners):
     from sqlalchemy.exc import IntegrityError
 
     _course, (enrollment, _other) = closed
-    first = issuing.issue_certificate(enrollment, by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=partners.organizer)
     db.session.commit()
     db.session.add(Certificate(
         enrollment_id=enrollment.id, year=2026, sequence=99, number="2026-00099",
-        verification_code="0" * 16, hours_attended_minutes=60, issued_by_id=team.organizer.id,
+        verification_code="0" * 16, hours_attended_minutes=60, issued_by_id=partners.organizer.id,
     ))
     with pytest.raises(IntegrityError):
         db.session.flush()
@@ -430,13 +431,13 @@ def test_the_database_refuses_two_valid_attestations_for_one_enrollment(closed, 
     db.session.rollback()
 
 
-def test_replace_from_the_participant_and_course_pages(client, closed, team):
+def test_replace_from_the_participant_and_course_pages(client, closed, partners):
     course, (enrollment, _other) = closed
-    first = issuing.issue_certificate(enrollment, by=team.organizer)
-    issuing.revoke_certificate(first, "Erreur sur le nom", by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=partners.organizer)
+    issuing.revoke_certificate(first, "Erreur sur le nom", by=partners.organizer)
     db.session.commit()
     participant_id = enrollment.measure.participant_id
-    login(client, team.organizer)
+    login(client, partners.organizer)
     page = client.get(f"/personnes/{participant_id}").text
     assert "Délivrer une attestation rectificative" in page
     assert f"/attestations/{first.id}/remplacer" in page
@@ -458,17 +459,17 @@ def test_replace_from_the_participant_and_course_pages(client, closed, team):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 2
 
 
-def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make, closed, team):
+def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make, closed, partners):
     _course, (enrollment, _other) = closed
-    first = issuing.issue_certificate(enrollment, by=team.organizer)
-    issuing.revoke_certificate(first, "Erreur", by=team.organizer)
+    first = issuing.issue_certificate(enrollment, by=partners.organizer)
+    issuing.revoke_certificate(first, "Erreur", by=partners.organizer)
     db.session.commit()
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
-    for user in (team.liaison, other):
+    for user in (partners.liaison, other):
         login(client, user)
         assert client.post(f"/attestations/{first.id}/remplacer").status_code == 403
         client.post("/deconnexion")
-    login(client, team.organizer)
+    login(client, partners.organizer)
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         assert client.post(f"/attestations/{first.id}/remplacer").status_code == 400  # no CSRF token
@@ -481,11 +482,11 @@ def test_replace_is_for_organizers_of_the_measure_with_a_token(app, client, make
 # Downloads and permissions
 
 
-def test_download_by_organizer_and_liaison_of_the_authority(client, closed, team):
+def test_download_by_organizer_and_liaison_of_the_authority(client, closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     expected = document.certificate_pdf(certificate)
-    for user in (team.organizer, team.liaison):
+    for user in (partners.organizer, partners.liaison):
         login(client, user)
         response = client.get(f"/attestations/{certificate.id}.pdf")
         assert response.status_code == 200
@@ -498,15 +499,15 @@ def test_download_by_organizer_and_liaison_of_the_authority(client, closed, team
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "certificate.downloaded")
     ).all()
-    assert {e.user_id for e in entries} == {team.organizer.id, team.liaison.id}
+    assert {e.user_id for e in entries} == {partners.organizer.id, partners.liaison.id}
     assert {e.participant_id for e in entries} == {enrollment.measure.participant_id}
 
 
-def test_download_refused_to_other_liaison_and_facilitator(client, make, closed, team):
+def test_download_refused_to_other_liaison_and_facilitator(client, make, closed, partners):
     course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     other_liaison = make.user(Role.LIAISON, [make.organization(OrganizationKind.PARQUET, name="Parquet de Lyon")])
-    facilitator = make.user(Role.FACILITATOR, [team.apcars])
+    facilitator = make.user(Role.FACILITATOR, [partners.apcars])
     course.facilitators.append(facilitator)
     for user in (other_liaison, facilitator):
         login(client, user)
@@ -519,9 +520,9 @@ def test_download_refused_to_other_liaison_and_facilitator(client, make, closed,
     ) == 0
 
 
-def test_download_needs_login(client, closed, team):
+def test_download_needs_login(client, closed, partners):
     _course, (enrollment, _other) = closed
-    certificate = issuing.issue_certificate(enrollment, by=team.organizer)
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
     response = client.get(f"/attestations/{certificate.id}.pdf")
     assert response.status_code == 302
     assert "/connexion" in response.headers["Location"]
@@ -531,10 +532,10 @@ def test_download_needs_login(client, closed, team):
 # Issuing for a whole session
 
 
-def test_course_issue_view_issues_all_due_and_flashes(client, make, closed, team):
+def test_course_issue_view_issues_all_due_and_flashes(client, make, closed, partners):
     course, enrollments = closed
     _absent = make.enrollment(make.measure(), course, status=EnrollmentStatus.ABSENT_UNEXCUSED)
-    login(client, team.organizer)
+    login(client, partners.organizer)
     response = client.post(f"/stages/{course.id}/attestations", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/stages/{course.id}")
@@ -551,29 +552,29 @@ def test_course_issue_view_issues_all_due_and_flashes(client, make, closed, team
     assert "Aucune attestation à délivrer" in again.text
 
 
-def test_course_issue_needs_course_edit(client, make, closed, team):
+def test_course_issue_needs_course_edit(client, make, closed, partners):
     course, _enrollments = closed
     other = make.user(Role.ORGANIZER, [make.organization(name="Autre association")])
-    for user in (other, team.liaison):
+    for user in (other, partners.liaison):
         login(client, user)
         assert client.post(f"/stages/{course.id}/attestations").status_code == 403
         client.post("/deconnexion")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
 
 
-def test_course_issue_is_all_or_nothing(client, make, closed, team):
+def test_course_issue_is_all_or_nothing(client, make, closed, partners):
     """One person cannot be certified: nobody is, and the organizer reads why."""
     course, enrollments = closed
     bad = make.enrollment(make.measure(status=MeasureStatus.ATTENDED), course, status=EnrollmentStatus.ATTENDED)
     bad.measure.participant.surname = "SANSMARQUE"
-    login(client, team.organizer)
+    login(client, partners.organizer)
     response = client.post(f"/stages/{course.id}/attestations", follow_redirects=True)
     assert "SANSMARQUE" in response.text and "aucune présence" in response.text
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
     assert all(e.measure.status == MeasureStatus.ATTENDED for e in enrollments)
 
 
-def test_course_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, team):
+def test_course_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, partners):
     course, _enrollments = closed
     calls = []
     original = document.render_certificate
@@ -586,7 +587,7 @@ def test_course_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, tea
 
     monkeypatch.setattr(document, "render_certificate", fail_on_second)
     with pytest.raises(RuntimeError):
-        issuing.issue_for_course(course, by=team.organizer)
+        issuing.issue_for_course(course, by=partners.organizer)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
 
@@ -595,11 +596,11 @@ def test_course_issue_all_or_nothing_when_drawing_fails(monkeypatch, closed, tea
 # Loaders and the page sections
 
 
-def test_certificates_for_course_is_one_query_whatever_the_size(make, team):
+def test_certificates_for_course_is_one_query_whatever_the_size(make, partners):
     sizes = {}
     for people in (1, 6):
-        course, _enrollments = make.closed_course_with(people=people, organizations=[team.apcars])
-        issuing.issue_for_course(course, by=team.organizer)
+        course, _enrollments = make.closed_course_with(people=people, organizations=[partners.apcars])
+        issuing.issue_for_course(course, by=partners.organizer)
         db.session.commit()
         course_id = course.id
         db.session.expire_all()
@@ -611,9 +612,9 @@ def test_certificates_for_course_is_one_query_whatever_the_size(make, team):
     assert sizes[1] == sizes[6] == 1
 
 
-def test_certificates_for_enrollments_is_one_query(make, closed, team):
+def test_certificates_for_enrollments_is_one_query(make, closed, partners):
     course, enrollments = closed
-    issuing.issue_for_course(course, by=team.organizer)
+    issuing.issue_for_course(course, by=partners.organizer)
     db.session.commit()
     ids = [e.id for e in enrollments]
     db.session.expire_all()
@@ -625,15 +626,15 @@ def test_certificates_for_enrollments_is_one_query(make, closed, team):
     assert loaders.certificates_for_enrollments([]) == []
 
 
-def test_included_sections_render(app, make, closed, team):
+def test_included_sections_render(app, make, closed, partners):
     from flask import render_template
     from flask_login import login_user
 
     course, enrollments = closed
-    issuing.issue_certificate(enrollments[0], by=team.organizer)
+    issuing.issue_certificate(enrollments[0], by=partners.organizer)
     certificates = loaders.certificates_for_course(course.id)
     with app.test_request_context():
-        login_user(team.organizer)
+        login_user(partners.organizer)
         html = render_template(
             "certificates/_course_certificates.html", course=course, enrollments=enrollments,
             certificates=certificates, can_edit=True,

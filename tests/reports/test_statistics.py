@@ -1,4 +1,5 @@
 """Statistics: known figures on a small dataset, scope per role, charts without scripts."""
+from types import SimpleNamespace
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -17,14 +18,14 @@ NOW = datetime(2025, 12, 15, 10, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def world(make):
+def year_2025(make):
     """2025: two closed sessions in January, one in March, one cancelled; one session in 2024.
 
     Parquet A's four people in the closed sessions: three attended (two certificates), one
     absent; decided 10, 20, 30 and 40 days before their course.
     """
     with time_machine.travel(NOW, tick=False):
-        w = type("World", (), {})()
+        w = SimpleNamespace()
         w.assoc, w.other_assoc = make.organization(), make.organization()
         w.parquet_a, w.parquet_b = make.authority(), make.authority()
         w.organizer = make.user(Role.ORGANIZER, [w.assoc])
@@ -66,9 +67,9 @@ def world(make):
     return w
 
 
-def test_figures_for_the_organizer(world):
+def test_figures_for_the_organizer(year_2025):
     with time_machine.travel(NOW, tick=False):
-        stats = statistics.compute_statistics(world.organizer, 2025)
+        stats = statistics.compute_statistics(year_2025.organizer, 2025)
     assert dict(stats.years) == {2024: 1, 2025: 3}
     months = dict(stats.months)
     assert months["janvier"] == 2 and months["mars"] == 1 and months["avril"] == 0
@@ -85,12 +86,12 @@ def test_figures_for_the_organizer(world):
     assert dict(stats.delays.histogram)["0 à 30 jours"] == 3
 
 
-def test_scope_of_liaisons_and_admins(world):
+def test_scope_of_liaisons_and_admins(year_2025):
     with time_machine.travel(NOW, tick=False):
-        mine = statistics.compute_statistics(world.liaison_a, 2025)
-        theirs = statistics.compute_statistics(world.liaison_b, 2025)
-        everything = statistics.compute_statistics(world.admin, 2025)
-        other = statistics.compute_statistics(world.other_organizer, 2025)
+        mine = statistics.compute_statistics(year_2025.liaison_a, 2025)
+        theirs = statistics.compute_statistics(year_2025.liaison_b, 2025)
+        everything = statistics.compute_statistics(year_2025.admin, 2025)
+        other = statistics.compute_statistics(year_2025.other_organizer, 2025)
     assert mine.seats == 4 and sum(n for _, n in mine.months) == 3
     assert theirs.seats == 1 and theirs.attended == 1 and theirs.completion_rate == 0
     assert sum(n for _, n in theirs.months) == 1
@@ -119,9 +120,9 @@ def test_percentile_matches_percentile_cont():
     assert _percentile([], 0, 0.5) is None
 
 
-def test_statistics_page_renders_svg_charts_and_tables(client, world):
+def test_statistics_page_renders_svg_charts_and_tables(client, year_2025):
     with time_machine.travel(NOW, tick=False):
-        login(client, world.organizer)
+        login(client, year_2025.organizer)
         response = client.get("/statistiques?annee=2025")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -135,15 +136,15 @@ def test_statistics_page_renders_svg_charts_and_tables(client, world):
     assert 'style="' not in html
 
 
-def test_statistics_year_selector_and_bad_years(client, world):
+def test_statistics_year_selector_and_bad_years(client, year_2025):
     with time_machine.travel(NOW, tick=False):
-        login(client, world.liaison_a)
+        login(client, year_2025.liaison_a)
         html = client.get("/statistiques?annee=2024").get_data(as_text=True)
         assert '<option value="2024" selected>' in html
         assert client.get("/statistiques?annee=1").status_code == 200
         assert client.get("/statistiques?annee=abc").status_code == 200
 
 
-def test_facilitators_have_no_statistics(client, make, world):
-    login(client, make.user(Role.FACILITATOR, [world.assoc]))
+def test_facilitators_have_no_statistics(client, make, year_2025):
+    login(client, make.user(Role.FACILITATOR, [year_2025.assoc]))
     assert client.get("/statistiques").status_code == 403

@@ -1,6 +1,7 @@
 """Calendar views: month, week and list of sessions, their filters, scope and bad input."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -25,9 +26,9 @@ def frozen_time():
 
 
 @pytest.fixture
-def world(make):
+def calendar_staff(make):
     """Two associations with their staff, two venues and a liaison."""
-    w = type("World", (), {})()
+    w = SimpleNamespace()
     w.assoc_a = make.organization(short_name="APCARS")
     w.assoc_b = make.organization(short_name="Fondation Scelles")
     w.venue_1 = make.venue(name="Préfecture de région")
@@ -67,12 +68,12 @@ def event_markup(html: str, course) -> str:
 # --- Month -------------------------------------------------------------------------------------
 
 
-def test_month_shows_the_courses_of_that_month_only(client, make, world):
-    march = make.course(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 3, 18))
-    april = make.course(venue=world.venue_1, organizations=[world.assoc_a], day=date(2026, 4, 15))
-    first_april = make.course(organizations=[world.assoc_a], day=date(2026, 4, 1))
-    february = make.course(organizations=[world.assoc_a], day=date(2026, 2, 27))
-    login(client, world.organizer)
+def test_month_shows_the_courses_of_that_month_only(client, make, calendar_staff):
+    march = make.course(venue=calendar_staff.venue_1, organizations=[calendar_staff.assoc_a], day=date(2026, 3, 18))
+    april = make.course(venue=calendar_staff.venue_1, organizations=[calendar_staff.assoc_a], day=date(2026, 4, 15))
+    first_april = make.course(organizations=[calendar_staff.assoc_a], day=date(2026, 4, 1))
+    february = make.course(organizations=[calendar_staff.assoc_a], day=date(2026, 2, 27))
+    login(client, calendar_staff.organizer)
 
     html = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
 
@@ -85,9 +86,9 @@ def test_month_shows_the_courses_of_that_month_only(client, make, world):
     assert "Préfecture de région" in entry and "0/12" in entry
 
 
-def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, make, world):
-    course = make.course(organizations=[world.assoc_a], day=date(2026, 3, 20))
-    login(client, world.organizer)
+def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, make, calendar_staff):
+    course = make.course(organizations=[calendar_staff.assoc_a], day=date(2026, 3, 20))
+    login(client, calendar_staff.organizer)
 
     html = client.get("/calendrier").get_data(as_text=True)
 
@@ -105,15 +106,15 @@ def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, ma
     assert ">Aujourd'hui</a>" in html
 
 
-def test_month_marks_cancelled_and_draft_courses(client, make, world):
+def test_month_marks_cancelled_and_draft_courses(client, make, calendar_staff):
     cancelled = make.course(
-        organizations=[world.assoc_a], day=date(2026, 3, 12), status=CourseStatus.CANCELLED
+        organizations=[calendar_staff.assoc_a], day=date(2026, 3, 12), status=CourseStatus.CANCELLED
     )
     draft = make.course(
-        organizations=[world.assoc_a], day=date(2026, 3, 13), status=CourseStatus.DRAFT
+        organizations=[calendar_staff.assoc_a], day=date(2026, 3, 13), status=CourseStatus.DRAFT
     )
-    scheduled = make.course(organizations=[world.assoc_a], day=date(2026, 3, 16))
-    login(client, world.organizer)
+    scheduled = make.course(organizations=[calendar_staff.assoc_a], day=date(2026, 3, 16))
+    login(client, calendar_staff.organizer)
 
     html = client.get("/calendrier").get_data(as_text=True)
 
@@ -124,14 +125,14 @@ def test_month_marks_cancelled_and_draft_courses(client, make, world):
     assert "is-cancelled" not in plain and "Annulé" not in plain and "Brouillon" not in plain
 
 
-def test_a_two_day_course_appears_on_both_days(client, make, world):
+def test_a_two_day_course_appears_on_both_days(client, make, calendar_staff):
     spans = [
         (local_to_utc(day, start), local_to_utc(day, end))
         for day in (date(2026, 3, 19), date(2026, 3, 20))
         for start, end in ((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30)))
     ]
-    course = make.course_at(spans, organizations=[world.assoc_a])
-    login(client, world.organizer)
+    course = make.course_at(spans, organizations=[calendar_staff.assoc_a])
+    login(client, calendar_staff.organizer)
 
     html = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
 
@@ -139,14 +140,14 @@ def test_a_two_day_course_appears_on_both_days(client, make, world):
     assert "jour 1 sur 2" in event_markup(html, course) and "jour 2 sur 2" in html
 
 
-def test_a_course_spanning_two_months_shows_each_day_in_its_month(client, make, world):
+def test_a_course_spanning_two_months_shows_each_day_in_its_month(client, make, calendar_staff):
     # 31 March and 1 April 2026 (Paris is on summer time from 29 March).
     spans = [
         (local_to_utc(day, time(9, 30)), local_to_utc(day, time(16, 30)))
         for day in (date(2026, 3, 31), date(2026, 4, 1))
     ]
-    course = make.course_at(spans, organizations=[world.assoc_a])
-    login(client, world.organizer)
+    course = make.course_at(spans, organizations=[calendar_staff.assoc_a])
+    login(client, calendar_staff.organizer)
 
     march = client.get("/calendrier?annee=2026&mois=3").get_data(as_text=True)
     april = client.get("/calendrier?annee=2026&mois=4").get_data(as_text=True)
@@ -158,14 +159,14 @@ def test_a_course_spanning_two_months_shows_each_day_in_its_month(client, make, 
 # --- Week --------------------------------------------------------------------------------------
 
 
-def test_week_runs_from_monday_to_sunday(client, make, world):
+def test_week_runs_from_monday_to_sunday(client, make, calendar_staff):
     def on(day):
-        return make.course(organizations=[world.assoc_a], day=day)
+        return make.course(organizations=[calendar_staff.assoc_a], day=day)
 
     sunday_before, monday, sunday, monday_after = (
         on(date(2026, 3, 8)), on(date(2026, 3, 9)), on(date(2026, 3, 15)), on(date(2026, 3, 16))
     )
-    login(client, world.organizer)
+    login(client, calendar_staff.organizer)
 
     html = client.get("/calendrier/semaine?date=2026-03-12").get_data(as_text=True)
 
@@ -178,19 +179,19 @@ def test_week_runs_from_monday_to_sunday(client, make, world):
     assert "date=2026-03-02" in html and "date=2026-03-16" in html  # previous / next week
 
 
-def test_week_defaults_to_this_week_with_today_highlighted(client, make, world):
-    login(client, world.organizer)
+def test_week_defaults_to_this_week_with_today_highlighted(client, make, calendar_staff):
+    login(client, calendar_staff.organizer)
     html = client.get("/calendrier/semaine").get_data(as_text=True)
     cells = day_chunks(html, "calendar-agenda-day")
     assert list(cells)[0] == "2026-03-09"
     assert cells["2026-03-11"].startswith(' is-today"')
 
 
-def test_week_places_courses_on_local_dates(client, make, world):
+def test_week_places_courses_on_local_dates(client, make, calendar_staff):
     # 23:30 UTC on Sunday 8 March is already Monday 9 March, 00:30, in Paris.
     late = make.course_at(
         [(datetime(2026, 3, 8, 23, 30, tzinfo=UTC), datetime(2026, 3, 9, 1, 30, tzinfo=UTC))],
-        organizations=[world.assoc_a],
+        organizations=[calendar_staff.assoc_a],
     )
     # A course at the tribunal of Nouméa, Monday 9 March 08:30 local = Sunday 21:30 UTC, when it
     # is still Sunday in Paris: the venue's own date and time are what staff there expect.
@@ -198,9 +199,9 @@ def test_week_places_courses_on_local_dates(client, make, world):
     overseas = make.course_at(
         [(datetime(2026, 3, 8, 21, 30, tzinfo=UTC), datetime(2026, 3, 9, 0, 30, tzinfo=UTC))],
         venue=noumea,
-        organizations=[world.assoc_a],
+        organizations=[calendar_staff.assoc_a],
     )
-    login(client, world.organizer)
+    login(client, calendar_staff.organizer)
 
     this_week = client.get("/calendrier/semaine?date=2026-03-09").get_data(as_text=True)
     last_week = client.get("/calendrier/semaine?date=2026-03-08").get_data(as_text=True)
@@ -217,13 +218,13 @@ def test_week_places_courses_on_local_dates(client, make, world):
 # --- List --------------------------------------------------------------------------------------
 
 
-def test_list_orders_upcoming_ascending_and_past_descending(client, make, world):
+def test_list_orders_upcoming_ascending_and_past_descending(client, make, calendar_staff):
     def on(day):
-        return make.course(organizations=[world.assoc_a], day=day)
+        return make.course(organizations=[calendar_staff.assoc_a], day=day)
 
     later, sooner, ongoing = on(date(2026, 5, 4)), on(date(2026, 3, 20)), on(date(2026, 3, 11))
     old, recent = on(date(2025, 11, 3)), on(date(2026, 2, 2))
-    login(client, world.organizer)
+    login(client, calendar_staff.organizer)
 
     upcoming = client.get("/calendrier/liste").get_data(as_text=True)
     past = client.get("/calendrier/liste?quand=passes").get_data(as_text=True)
@@ -236,32 +237,32 @@ def test_list_orders_upcoming_ascending_and_past_descending(client, make, world)
     assert link(sooner) not in past and link(ongoing) not in past
 
 
-def test_list_is_paginated_and_pages_keep_the_filters(client, make, world):
+def test_list_is_paginated_and_pages_keep_the_filters(client, make, calendar_staff):
     courses = [
         make.course(
-            venue=world.venue_1, organizations=[world.assoc_a],
+            venue=calendar_staff.venue_1, organizations=[calendar_staff.assoc_a],
             day=date(2026, 4, 1) + timedelta(days=i),
         )
         for i in range(27)
     ]
-    login(client, world.organizer)
+    login(client, calendar_staff.organizer)
 
-    first = client.get(f"/calendrier/liste?lieu={world.venue_1.id}").get_data(as_text=True)
-    second = client.get(f"/calendrier/liste?lieu={world.venue_1.id}&page=2").get_data(as_text=True)
+    first = client.get(f"/calendrier/liste?lieu={calendar_staff.venue_1.id}").get_data(as_text=True)
+    second = client.get(f"/calendrier/liste?lieu={calendar_staff.venue_1.id}&page=2").get_data(as_text=True)
 
     assert all(link(s) in first for s in courses[:25]) and link(courses[25]) not in first
-    assert f"page=2&amp;quand=a-venir&amp;lieu={world.venue_1.id}" in first
+    assert f"page=2&amp;quand=a-venir&amp;lieu={calendar_staff.venue_1.id}" in first
     assert "Page 2 sur 2 — 27 résultats" in second
     assert link(courses[25]) in second and link(courses[26]) in second
 
 
-def test_list_shows_details_and_status(client, make, world):
+def test_list_shows_details_and_status(client, make, calendar_staff):
     course = make.course(
-        venue=world.venue_2, organizations=[world.assoc_a, world.assoc_b],
-        facilitators=[world.fac_a, world.fac_b], day=date(2026, 3, 24),
+        venue=calendar_staff.venue_2, organizations=[calendar_staff.assoc_a, calendar_staff.assoc_b],
+        facilitators=[calendar_staff.fac_a, calendar_staff.fac_b], day=date(2026, 3, 24),
         status=CourseStatus.CANCELLED,
     )
-    login(client, world.organizer)
+    login(client, calendar_staff.organizer)
     html = client.get("/calendrier/liste").get_data(as_text=True)
     row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{link(course)}.*?</tr>", html, re.S).group(0)
     assert 'class="is-cancelled"' in row and "Annulé" in row
@@ -274,9 +275,9 @@ def test_list_shows_details_and_status(client, make, world):
 
 
 @pytest.fixture
-def filtered(make, world):
+def filtered(make, calendar_staff):
     """Sessions this week that differ by venue, association and facilitator."""
-    w = world
+    w = calendar_staff
     w.s_venue_2 = make.course(venue=w.venue_2, organizations=[w.assoc_a], day=date(2026, 3, 12))
     w.s_assoc_b = make.course(
         venue=w.venue_1, organizations=[w.assoc_b], facilitators=[w.fac_b], day=date(2026, 3, 12)
@@ -381,9 +382,9 @@ def test_admin_sees_every_course(client, filtered):
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_liaisons_are_refused_and_visitors_sent_to_login(client, world, view):
+def test_liaisons_are_refused_and_visitors_sent_to_login(client, calendar_staff, view):
     assert client.get(view).status_code == 302
-    login(client, world.liaison)
+    login(client, calendar_staff.liaison)
     assert client.get(view).status_code == 403
 
 
@@ -434,13 +435,13 @@ def _urls(w):
 
 
 @pytest.mark.parametrize("user", ["organizer", "admin"])
-def test_query_count_does_not_grow_with_courses(client, make, world, user):
-    _busy_week(make, world, 10)
-    login(client, getattr(world, user))
-    small = {url: queries_for(client, url) for url in _urls(world)}
+def test_query_count_does_not_grow_with_courses(client, make, calendar_staff, user):
+    _busy_week(make, calendar_staff, 10)
+    login(client, getattr(calendar_staff, user))
+    small = {url: queries_for(client, url) for url in _urls(calendar_staff)}
 
-    _busy_week(make, world, 190, start=10)
-    large = {url: queries_for(client, url) for url in _urls(world)}
+    _busy_week(make, calendar_staff, 190, start=10)
+    large = {url: queries_for(client, url) for url in _urls(calendar_staff)}
 
     assert large == small
     assert max(small.values()) <= 12, small
@@ -450,13 +451,13 @@ def test_query_count_does_not_grow_with_courses(client, make, world, user):
 
 
 @pytest.mark.parametrize("user", ["fac_a", "organizer"])
-def test_query_count_of_someone_who_facilitates_does_not_grow(client, make, world, user):
-    _busy_facilitator(make, world, 10)
-    login(client, getattr(world, user))
-    small = {url: queries_for(client, url) for url in _urls(world)}
+def test_query_count_of_someone_who_facilitates_does_not_grow(client, make, calendar_staff, user):
+    _busy_facilitator(make, calendar_staff, 10)
+    login(client, getattr(calendar_staff, user))
+    small = {url: queries_for(client, url) for url in _urls(calendar_staff)}
 
-    _busy_facilitator(make, world, 190, start=10)
-    large = {url: queries_for(client, url) for url in _urls(world)}
+    _busy_facilitator(make, calendar_staff, 190, start=10)
+    large = {url: queries_for(client, url) for url in _urls(calendar_staff)}
 
     assert large == small
     html = client.get("/calendrier/liste").get_data(as_text=True)
@@ -490,9 +491,9 @@ def test_query_count_of_someone_who_facilitates_does_not_grow(client, make, worl
         ("/calendrier/liste?quand=demain", "La période demandée n&#39;existe pas"),
     ],
 )
-def test_malformed_parameters_fall_back_with_a_french_notice(client, make, world, url, message):
-    course = make.course(organizations=[world.assoc_a], day=date(2026, 3, 12))
-    login(client, world.organizer)
+def test_malformed_parameters_fall_back_with_a_french_notice(client, make, calendar_staff, url, message):
+    course = make.course(organizations=[calendar_staff.assoc_a], day=date(2026, 3, 12))
+    login(client, calendar_staff.organizer)
     response = client.get(url)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -500,8 +501,8 @@ def test_malformed_parameters_fall_back_with_a_french_notice(client, make, world
     assert link(course) in html  # the fallback is the current period, unfiltered
 
 
-def test_valid_parameters_show_no_notice(client, world):
-    login(client, world.organizer)
+def test_valid_parameters_show_no_notice(client, calendar_staff):
+    login(client, calendar_staff.organizer)
     for url in ("/calendrier?annee=2100&mois=12", "/calendrier?annee=2000&mois=1",
                 "/calendrier/semaine?date=2026-03-08", "/calendrier/liste?quand=passes&page=1",
                 "/calendrier?mes=0&lieu="):
@@ -511,7 +512,7 @@ def test_valid_parameters_show_no_notice(client, world):
     assert "annee=2101" not in client.get("/calendrier?annee=2100&mois=12").get_data(as_text=True)
 
 
-def test_nonsense_paths_are_not_found(client, world):
-    login(client, world.organizer)
+def test_nonsense_paths_are_not_found(client, calendar_staff):
+    login(client, calendar_staff.organizer)
     assert client.get("/calendrier/annee").status_code == 404
     assert client.get("/calendrier/semaine/2026").status_code == 404

@@ -1,4 +1,5 @@
 """Creating, editing, cancelling and duplicating sessions through the UI, and what they refuse."""
+from types import SimpleNamespace
 from datetime import date, datetime, timezone
 
 import pytest
@@ -26,27 +27,15 @@ def frozen():
         yield
 
 
-@pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.apcars = make.organization(name="APCARS")
-    t.scelles = make.organization(name="Fondation Scelles")
-    t.organizer = make.user(Role.ORGANIZER, [t.apcars])
-    t.julien = make.user(Role.FACILITATOR, [t.apcars], full_name="Julien Morel")
-    t.lea = make.user(Role.FACILITATOR, [t.scelles], full_name="Léa Fabre")
-    t.venue = make.venue(name="MJD du 17e", capacity=14)
-    return t
-
-
-def form_data(team, day="2026-03-12", parts=(("09:30", "12:30"), ("13:30", "16:30")), **overrides):
+def form_data(staff, day="2026-03-12", parts=(("09:30", "12:30"), ("13:30", "16:30")), **overrides):
     data = {
         "title": "Stage de sensibilisation",
-        "venue": str(team.venue.id),
+        "venue": str(staff.venue.id),
         "capacity": "12",
         "min_participants": "5",
         "fee": "180.00",
-        "organizations": [str(team.apcars.id), str(team.scelles.id)],
-        "facilitators": [str(team.julien.id), str(team.lea.id)],
+        "organizations": [str(staff.apcars.id), str(staff.scelles.id)],
+        "facilitators": [str(staff.julien.id), str(staff.lea.id)],
         "notes": "",
         "schedule": "1",
     }
@@ -63,9 +52,9 @@ def count_courses():
     return db.session.scalar(sa.select(sa.func.count()).select_from(Course))
 
 
-def test_organizer_creates_a_scheduled_course(client, team):
-    login(client, team.organizer)
-    response = client.post("/stages/nouveau", data=form_data(team))
+def test_organizer_creates_a_scheduled_course(client, staff):
+    login(client, staff.organizer)
+    response = client.post("/stages/nouveau", data=form_data(staff))
     assert response.status_code == 302, response.get_data(as_text=True)
     course = db.session.scalars(sa.select(Course)).one()
     assert course.status == CourseStatus.SCHEDULED
@@ -73,7 +62,7 @@ def test_organizer_creates_a_scheduled_course(client, team):
     local = [(to_local(p.starts_at).time().isoformat(), to_local(p.ends_at).time().isoformat()) for p in course.parts]
     assert local == [("09:30:00", "12:30:00"), ("13:30:00", "16:30:00")]
     assert course.starts_at == course.parts[0].starts_at
-    assert {p.venue_id for p in course.parts} == {team.venue.id}
+    assert {p.venue_id for p in course.parts} == {staff.venue.id}
     bookings = db.session.scalars(sa.select(FacilitatorBooking)).all()
     assert len(bookings) == 4  # two facilitators × two half-days
     assert "Stage créé" in db.session.scalars(sa.select(CourseChange.summary)).one()
@@ -81,9 +70,9 @@ def test_organizer_creates_a_scheduled_course(client, team):
     assert "jeudi 12 mars 2026" in page and "09 h 30" in page
 
 
-def test_save_as_draft(client, team):
-    login(client, team.organizer)
-    data = form_data(team)
+def test_save_as_draft(client, staff):
+    login(client, staff.organizer)
+    data = form_data(staff)
     del data["schedule"]
     data["save_draft"] = "1"
     client.post("/stages/nouveau", data=data)
@@ -107,9 +96,9 @@ def test_save_as_draft(client, team):
         ({"organizations": [], "facilitators": []}, "Votre association"),
     ],
 )
-def test_bad_input_gets_a_french_message_and_saves_nothing(client, team, overrides, message):
-    login(client, team.organizer)
-    response = client.post("/stages/nouveau", data=form_data(team, **overrides))
+def test_bad_input_gets_a_french_message_and_saves_nothing(client, staff, overrides, message):
+    login(client, staff.organizer)
+    response = client.post("/stages/nouveau", data=form_data(staff, **overrides))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert message in html, html[html.find("error-summary"):][:800]
@@ -117,12 +106,12 @@ def test_bad_input_gets_a_french_message_and_saves_nothing(client, team, overrid
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CoursePart)) == 0
 
 
-def test_venue_conflict_names_the_other_course(client, make, team):
-    other = make.course(venue=team.venue, organizations=[team.apcars], day=date(2026, 3, 12),
+def test_venue_conflict_names_the_other_course(client, make, staff):
+    other = make.course(venue=staff.venue, organizations=[staff.apcars], day=date(2026, 3, 12),
                          title="Stage du jeudi")
-    login(client, team.organizer)
+    login(client, staff.organizer)
     response = client.post(
-        "/stages/nouveau", data=form_data(team, facilitators=[], parts=(("11:00", "13:00"),))
+        "/stages/nouveau", data=form_data(staff, facilitators=[], parts=(("11:00", "13:00"),))
     )
     html = response.get_data(as_text=True)
     assert "MJD du 17e" in html and "déjà réservé" in html
@@ -130,26 +119,26 @@ def test_venue_conflict_names_the_other_course(client, make, team):
     assert count_courses() == 1
 
 
-def test_facilitator_conflict_names_the_facilitator(client, make, team):
-    make.course(organizations=[team.scelles], facilitators=[team.lea], day=date(2026, 3, 12))
-    login(client, team.organizer)
-    html = client.post("/stages/nouveau", data=form_data(team)).get_data(as_text=True)
+def test_facilitator_conflict_names_the_facilitator(client, make, staff):
+    make.course(organizations=[staff.scelles], facilitators=[staff.lea], day=date(2026, 3, 12))
+    login(client, staff.organizer)
+    html = client.post("/stages/nouveau", data=form_data(staff)).get_data(as_text=True)
     assert "Léa Fabre intervient déjà" in html
     assert count_courses() == 1
 
 
-def test_cancelled_courses_do_not_conflict(client, make, team):
-    make.course(venue=team.venue, facilitators=[team.lea], day=date(2026, 3, 12),
+def test_cancelled_courses_do_not_conflict(client, make, staff):
+    make.course(venue=staff.venue, facilitators=[staff.lea], day=date(2026, 3, 12),
                  status=CourseStatus.CANCELLED, cancel_reason="Salle indisponible")
-    login(client, team.organizer)
-    assert client.post("/stages/nouveau", data=form_data(team)).status_code == 302
+    login(client, staff.organizer)
+    assert client.post("/stages/nouveau", data=form_data(staff)).status_code == 302
     assert count_courses() == 2
 
 
-def test_adjacent_parts_do_not_conflict(client, make, team):
-    make.course(venue=team.venue, day=date(2026, 3, 12), parts=[(_t("08:00"), _t("09:30"))])
-    login(client, team.organizer)
-    assert client.post("/stages/nouveau", data=form_data(team)).status_code == 302
+def test_adjacent_parts_do_not_conflict(client, make, staff):
+    make.course(venue=staff.venue, day=date(2026, 3, 12), parts=[(_t("08:00"), _t("09:30"))])
+    login(client, staff.organizer)
+    assert client.post("/stages/nouveau", data=form_data(staff)).status_code == 302
 
 
 def _t(text):
@@ -158,12 +147,12 @@ def _t(text):
     return time.fromisoformat(text)
 
 
-def test_editing_a_course_with_participants_asks_for_confirmation(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.apcars], facilitators=[team.julien],
+def test_editing_a_course_with_participants_asks_for_confirmation(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.apcars], facilitators=[staff.julien],
                            day=date(2026, 3, 12))
     make.enrollment(make.measure(), course)
-    login(client, team.organizer)
-    data = form_data(team, day="2026-03-19", facilitators=[str(team.julien.id)], save="1")
+    login(client, staff.organizer)
+    data = form_data(staff, day="2026-03-19", facilitators=[str(staff.julien.id)], save="1")
     del data["schedule"]
     response = client.post(f"/stages/{course.id}/modifier", data=data)
     html = response.get_data(as_text=True)
@@ -181,21 +170,21 @@ def test_editing_a_course_with_participants_asks_for_confirmation(client, make, 
     assert "Historique des modifications" in client.get(f"/stages/{course.id}").get_data(as_text=True)
 
 
-def test_capacity_cannot_drop_below_seats_taken(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.apcars], day=date(2026, 3, 12))
+def test_capacity_cannot_drop_below_seats_taken(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.apcars], day=date(2026, 3, 12))
     for _ in range(3):
         make.enrollment(make.measure(), course)
-    login(client, team.organizer)
-    data = form_data(team, capacity="2", confirm="1", facilitators=[], save="1")
+    login(client, staff.organizer)
+    data = form_data(staff, capacity="2", confirm="1", facilitators=[], save="1")
     del data["schedule"]
     html = client.post(f"/stages/{course.id}/modifier", data=data).get_data(as_text=True)
     assert "places occupées (3)" in html
     assert db.session.get(Course, course.id).capacity == 12
 
 
-def test_cancel_requires_a_reason_and_frees_the_room(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.apcars], day=date(2026, 3, 12))
-    login(client, team.organizer)
+def test_cancel_requires_a_reason_and_frees_the_room(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.apcars], day=date(2026, 3, 12))
+    login(client, staff.organizer)
     html = client.post(f"/stages/{course.id}/annuler", data={"reason": "  "}).get_data(as_text=True)
     assert "motif" in html
     assert db.session.get(Course, course.id).status == CourseStatus.SCHEDULED
@@ -205,45 +194,45 @@ def test_cancel_requires_a_reason_and_frees_the_room(client, make, team):
     assert course.status == CourseStatus.CANCELLED
     assert course.cancel_reason == "Salle réquisitionnée"
     assert all(not p.is_active for p in course.parts)
-    assert client.post("/stages/nouveau", data=form_data(team)).status_code == 302
+    assert client.post("/stages/nouveau", data=form_data(staff)).status_code == 302
 
 
-def test_duplicate_keeps_settings_but_not_dates(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.apcars], facilitators=[team.julien],
+def test_duplicate_keeps_settings_but_not_dates(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.apcars], facilitators=[staff.julien],
                            day=date(2026, 3, 12), title="Stage spécial")
-    login(client, team.organizer)
+    login(client, staff.organizer)
     html = client.get(f"/stages/nouveau?depuis={course.id}").get_data(as_text=True)
     assert 'value="Stage spécial"' in html
     assert 'value="09:30"' in html
     assert 'value="2026-03-12"' not in html
 
 
-def test_status_transitions(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.apcars], day=date(2026, 3, 12),
+def test_status_transitions(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.apcars], day=date(2026, 3, 12),
                            status=CourseStatus.DRAFT)
-    login(client, team.organizer)
+    login(client, staff.organizer)
     client.post(f"/stages/{course.id}/statut", data={"status": "scheduled"})
     assert db.session.get(Course, course.id).status == CourseStatus.SCHEDULED
     response = client.post(f"/stages/{course.id}/statut", data={"status": "held"}, follow_redirects=True)
     assert "après sa dernière demi-journée" in response.get_data(as_text=True)
     assert client.post(f"/stages/{course.id}/statut", data={"status": "closed"}).status_code == 400
     with time_machine.travel(datetime(2026, 3, 13, 9, 0, tzinfo=timezone.utc), tick=False):
-        login(client, team.organizer)  # the login session lasts 8 hours
+        login(client, staff.organizer)  # the login session lasts 8 hours
         client.post(f"/stages/{course.id}/statut", data={"status": "held"})
     assert db.session.get(Course, course.id).status == CourseStatus.HELD
 
 
-def test_other_association_cannot_edit(client, make, team):
-    course = make.course(venue=team.venue, organizations=[team.scelles], day=date(2026, 3, 12))
-    login(client, team.organizer)
+def test_other_association_cannot_edit(client, make, staff):
+    course = make.course(venue=staff.venue, organizations=[staff.scelles], day=date(2026, 3, 12))
+    login(client, staff.organizer)
     assert client.get(f"/stages/{course.id}/modifier").status_code == 403
     assert client.post(f"/stages/{course.id}/annuler", data={"reason": "x"}).status_code == 403
     assert client.post(f"/stages/{course.id}/statut", data={"status": "draft"}).status_code == 403
     assert db.session.get(Course, course.id).status == CourseStatus.SCHEDULED
 
 
-def test_facilitators_cannot_schedule(client, team):
-    login(client, team.julien)
+def test_facilitators_cannot_schedule(client, staff):
+    login(client, staff.julien)
     assert client.get("/stages/nouveau").status_code == 403
-    assert client.post("/stages/nouveau", data=form_data(team)).status_code == 403
+    assert client.post("/stages/nouveau", data=form_data(staff)).status_code == 403
     assert client.get("/lieux").status_code == 403

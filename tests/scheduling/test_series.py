@@ -1,4 +1,5 @@
 """Series of sessions: the rule, public holidays, the preview, all-or-nothing creation."""
+from types import SimpleNamespace
 from datetime import date, datetime, time, timezone
 
 import pytest
@@ -44,25 +45,15 @@ def test_rule_errors_are_french():
         series_dates(SeriesRule(date(2026, 1, 1), date(2027, 12, 31), weekday=3, every_weeks=1))
 
 
-@pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.apcars = make.organization(name="APCARS")
-    t.organizer = make.user(Role.ORGANIZER, [t.apcars])
-    t.julien = make.user(Role.FACILITATOR, [t.apcars], full_name="Julien Morel")
-    t.venue = make.venue(name="Préfecture", capacity=16)
-    return t
-
-
-def series_form(team, **overrides):
+def series_form(staff, **overrides):
     data = {
         "title": "Stage de sensibilisation",
-        "venue": str(team.venue.id),
+        "venue": str(staff.venue.id),
         "capacity": "12",
         "min_participants": "5",
         "fee": "180",
-        "organizations": [str(team.apcars.id)],
-        "facilitators": [str(team.julien.id)],
+        "organizations": [str(staff.apcars.id)],
+        "facilitators": [str(staff.julien.id)],
         "first_day": "2026-03-01",
         "last_day": "2026-05-31",
         "weekday": "3",
@@ -78,10 +69,10 @@ def series_form(team, **overrides):
     return data
 
 
-def test_preview_unticks_public_holidays_and_conflicts(client, make, team):
-    make.course(venue=team.venue, day=date(2026, 4, 2), title="Déjà là")
-    login(client, team.organizer)
-    html = client.post("/stages/serie", data=series_form(team)).get_data(as_text=True)
+def test_preview_unticks_public_holidays_and_conflicts(client, make, staff):
+    make.course(venue=staff.venue, day=date(2026, 4, 2), title="Déjà là")
+    login(client, staff.organizer)
+    html = client.post("/stages/serie", data=series_form(staff)).get_data(as_text=True)
     assert "Jour férié : Ascension" in html  # Thursday 14 May 2026
     assert 'value="2026-05-14" id="date-11">' in html  # unticked
     assert 'value="2026-03-05" id="date-1" checked' in html
@@ -90,12 +81,12 @@ def test_preview_unticks_public_holidays_and_conflicts(client, make, team):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 1
 
 
-def test_series_across_daylight_saving_keeps_paris_time(client, team):
-    login(client, team.organizer)
+def test_series_across_daylight_saving_keeps_paris_time(client, staff):
+    login(client, staff.organizer)
     days = ["2026-03-19", "2026-03-26", "2026-04-02", "2026-04-09"]
     response = client.post(
         "/stages/serie",
-        data=series_form(team, first_day="2026-03-15", last_day="2026-04-10", selected=days,
+        data=series_form(staff, first_day="2026-03-15", last_day="2026-04-10", selected=days,
                          preview="", create="1"),
     )
     assert response.status_code == 302
@@ -107,31 +98,31 @@ def test_series_across_daylight_saving_keeps_paris_time(client, team):
     assert {s.starts_at.hour for s in courses} == {8, 7}  # UTC shifts, Paris time does not
 
 
-def test_series_is_all_or_nothing(client, make, team):
-    make.course(venue=team.venue, day=date(2026, 4, 2))
-    login(client, team.organizer)
+def test_series_is_all_or_nothing(client, make, staff):
+    make.course(venue=staff.venue, day=date(2026, 4, 2))
+    login(client, staff.organizer)
     response = client.post(
         "/stages/serie",
-        data=series_form(team, selected=["2026-03-26", "2026-04-02"], preview="", create="1"),
+        data=series_form(staff, selected=["2026-03-26", "2026-04-02"], preview="", create="1"),
     )
     html = response.get_data(as_text=True)
     assert "Stage du jeudi 2 avril 2026" in html and "déjà réservé" in html
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 1
 
 
-def test_series_refuses_a_day_longer_than_the_law_allows(client, team):
-    login(client, team.organizer)
+def test_series_refuses_a_day_longer_than_the_law_allows(client, staff):
+    login(client, staff.organizer)
     html = client.post(
-        "/stages/serie", data=series_form(team, morning_start="08:00", afternoon_end="17:00")
+        "/stages/serie", data=series_form(staff, morning_start="08:00", afternoon_end="17:00")
     ).get_data(as_text=True)
     assert "6 heures" in html
 
 
-def test_two_day_series(client, team):
-    login(client, team.organizer)
+def test_two_day_series(client, staff):
+    login(client, staff.organizer)
     client.post(
         "/stages/serie",
-        data=series_form(team, two_days="y", selected=["2026-03-05"], preview="", create="1"),
+        data=series_form(staff, two_days="y", selected=["2026-03-05"], preview="", create="1"),
     )
     course = db.session.scalars(sa.select(Course)).one()
     assert [to_local(p.starts_at).date().day for p in course.parts] == [5, 5, 6, 6]
