@@ -117,7 +117,7 @@ AFTERNOON = (time(13, 30), time(16, 30))
 
 
 def load_demo(seed: int = 2026) -> bool:
-    """Create the demo organizations, venues, accounts and a year of sessions; False if present."""
+    """Create the demo organizations, venues, accounts and a year of courses; False if present."""
     rng = random.Random(seed)
     orgs = {name: _get_or_create_org(name, short, kind, addr) for name, short, kind, addr in ORGANIZATIONS}
     venues = [_get_or_create_venue(data) for data in VENUES]
@@ -336,7 +336,7 @@ def _mark_attendance(rng, enrollment, course, status, organizer) -> None:
 
 
 def _issue_certificates_and_bilans(organizer: User) -> None:
-    """Closed sessions get their attestations; those closed over a month ago, their bilans."""
+    """Closed courses get their attestations; those closed over a month ago, their bilans."""
     from stages.certificates.issuing import issue_for_course
     from stages.reports.bilans import bilan_authorities, mark_bilan_sent
 

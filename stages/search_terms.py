@@ -3,7 +3,7 @@
 A name typed in a search box is personal data: in a query string it would land in the web
 server's and the proxy's access logs, the browser's history and bookmarks. So search forms are
 POSTed (with their CSRF token); ``remember_search`` keeps the term in this browser's login
-session, under the list's own key, and redirects to the same list with only the non-personal
+course, under the list's own key, and redirects to the same list with only the non-personal
 filters in the URL, plus ``recherche=1``. The GETs that carry ``recherche=1`` (that redirect, the
 pagination and export links) read the term back with ``search_term``; a GET without it (the
 menu, « Réinitialiser ») is a fresh list and forgets the term.

@@ -49,7 +49,7 @@ def seat_holders(course: Course) -> list[Enrollment]:
 
 
 def marks_by_key(course: Course) -> dict[tuple[int, int], AttendanceMark]:
-    """Every mark of a session, keyed by (enrollment id, part id), in one query."""
+    """Every mark of a course, keyed by (enrollment id, part id), in one query."""
     marks = db.session.scalars(
         sa.select(AttendanceMark)
         .join(AttendanceMark.part)
@@ -83,7 +83,7 @@ def record_marks(
 ) -> int:
     """Save the marks of one part; returns how many changed. Idempotent; history kept.
 
-    ``expected`` is the session's :func:`seat_holders`, when the caller has them already.
+    ``expected`` is the course's :func:`seat_holders`, when the caller has them already.
     Whatever the number of people, the save is a fixed number of statements: the current marks,
     one multi-row upsert, and one insert of the revisions.
     """
@@ -240,7 +240,7 @@ def outcome_rows(course: Course) -> list[OutcomeRow]:
 def close_course(
     course: Course, decisions: dict[int, tuple[EnrollmentStatus, str | None]], *, by: User
 ) -> list[OutcomeRow]:
-    """Close a held session: every expected person gets an outcome, overrides need a reason.
+    """Close a held course: every expected person gets an outcome, overrides need a reason.
 
     ``decisions`` maps enrollment id → (outcome, reason); a person left out keeps the
     computed outcome. All or nothing: the caller commits once.

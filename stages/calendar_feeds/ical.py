@@ -1,7 +1,7 @@
-"""The one iCalendar builder: course sessions in, RFC 5545 bytes out.
+"""The one iCalendar builder: course courses in, RFC 5545 bytes out.
 
-Pure: no request, no database query. The caller loads the sessions with their parts, venue,
-organizations and facilitators. A feed carries no participant's data, only the session's title,
+Pure: no request, no database query. The caller loads the courses with their parts, venue,
+organizations and facilitators. A feed carries no participant's data, only the course's title,
 times, venue, co-organizers, facilitators' names and the number of people enrolled.
 ``build_invitation`` is the one exception: an invitation mailed to a single participant, which
 names their own address as ATTENDEE and nothing else about them.

@@ -1,4 +1,4 @@
-"""Which sessions each calendar feed holds, its HTTP validator, and the feed token."""
+"""Which courses each calendar feed holds, its HTTP validator, and the feed token."""
 from __future__ import annotations
 
 import hashlib
@@ -61,10 +61,10 @@ def user_for_feed_token(token: str) -> User | None:
 
 
 def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
-    """A SELECT of the sessions in one of ``user``'s feeds, or None if they have no such feed.
+    """A SELECT of the courses in one of ``user``'s feeds, or None if they have no such feed.
 
-    Every feed stays within ``visible_sessions(user)``, except that "my sessions" also holds the
-    sessions the user facilitates. Drafts never appear.
+    Every feed stays within ``visible_sessions(user)``, except that "my courses" also holds the
+    courses the user facilitates. Drafts never appear.
     """
     if not user.active or user.role == Role.LIAISON:
         return None
@@ -101,7 +101,7 @@ def _my_courses(user: User) -> sa.Select:
         )
     )
     if user.role == Role.ORGANIZER:
-        # Their associations' sessions, as the permission helper defines them.
+        # Their associations' courses, as the permission helper defines them.
         return sa.select(Course).where(
             sa.or_(facilitated, visible(Course, user).whereclause)
         )
@@ -117,8 +117,8 @@ def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = Non
     """The feed's validator, from one aggregate query, before anything is loaded or built.
 
     Services bump ``updated_at`` (and ``ical_sequence``) on each change, so these aggregates move
-    whenever the feed's content does; the window's start covers sessions leaving the past year.
-    Renaming a venue or an organization does not touch its sessions: that shows up the next day,
+    whenever the feed's content does; the window's start covers courses leaving the past year.
+    Renaming a venue or an organization does not touch its courses: that shows up the next day,
     when the window moves.
     """
     feed = query.subquery()
@@ -146,7 +146,7 @@ def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = Non
 
 
 def load_feed_courses(query: sa.Select) -> list[Course]:
-    """The feed's sessions with everything the builder reads, in a fixed number of queries."""
+    """The feed's courses with everything the builder reads, in a fixed number of queries."""
     return list(
         db.session.scalars(
             query.options(

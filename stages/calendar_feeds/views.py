@@ -1,4 +1,4 @@
-"""Calendar feeds behind a per-user secret token, one session's .ics, and renewing the token."""
+"""Calendar feeds behind a per-user secret token, one course's .ics, and renewing the token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,21 +44,21 @@ FEED_TITLE = "Stages"
 
 @bp.route("/agenda/<token>/mes-stages.ics")
 def my_feed(token: str):
-    """The sessions the token's owner runs (facilitates, or co-organizes for organizers)."""
+    """The courses the token's owner runs (facilitates, or co-organizes for organizers)."""
     user = _feed_owner(token)
     return _feed_response(user, FeedKind.MINE, None, f"{FEED_TITLE} — mes stages", "mes-stages")
 
 
 @bp.route("/agenda/<token>/tous.ics")
 def all_feed(token: str):
-    """Every session the token's owner may see (organizers and admins only)."""
+    """Every course the token's owner may see (organizers and admins only)."""
     user = _feed_owner(token)
     return _feed_response(user, FeedKind.ALL, None, f"{FEED_TITLE} — tous les stages", "tous")
 
 
 @bp.route("/agenda/<token>/lieu/<int:venue_id>.ics")
 def venue_feed(token: str, venue_id: int):
-    """The sessions at one venue that the token's owner may see."""
+    """The courses at one venue that the token's owner may see."""
     user = _feed_owner(token)
     venue = db.session.get(Venue, venue_id) or abort(404)
     return _feed_response(
@@ -68,7 +68,7 @@ def venue_feed(token: str, venue_id: int):
 
 @bp.route("/agenda/<token>/organisation/<int:organization_id>.ics")
 def organization_feed(token: str, organization_id: int):
-    """The sessions co-organized by one organization that the token's owner may see."""
+    """The courses co-organized by one organization that the token's owner may see."""
     user = _feed_owner(token)
     organization = db.session.get(Organization, organization_id) or abort(404)
     return _feed_response(
@@ -89,7 +89,7 @@ def course_ics_button(course: Course, **_) -> dict | None:
 @bp.route("/stages/<int:course_id>/agenda.ics")
 @login_required
 def course_ics(course_id: int):
-    """Download one session's half-days as an .ics file, to add them to a calendar by hand."""
+    """Download one course's half-days as an .ics file, to add them to a calendar by hand."""
     course = get_authorized(Course, course_id, Permission.SESSION_VIEW)
     if course.status == CourseStatus.DRAFT:
         return render_error(404, "Ce stage est encore en brouillon : il n'a pas d'agenda.")
@@ -126,7 +126,7 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
     if query is None:
         abort(404)
     # The validator costs one aggregate query: a calendar app polling an unchanged feed gets its
-    # 304 before any session is loaded or any iCalendar built.
+    # 304 before any course is loaded or any iCalendar built.
     validator = feed_validator(query, kind, target_id)
     if not is_resource_modified(
         request.environ, etag=validator.etag, last_modified=validator.last_modified

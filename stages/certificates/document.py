@@ -2,7 +2,7 @@
 
 The PDF is not stored: ``certificate_pdf`` regenerates it from the database, byte for byte, and
 its SHA-256 is kept in ``Certificate.sha256`` to prove it. Regeneration reads the participant's
-identity, the measure, the session and the signatory as they are *now*: a later rectification
+identity, the measure, the course and the signatory as they are *now*: a later rectification
 (name, organization renamed, BASE_URL changed) changes the bytes, which ``pdf_matches`` reveals.
 """
 from __future__ import annotations

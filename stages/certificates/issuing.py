@@ -1,7 +1,7 @@
 """Attestations de stage: issuing, numbering, replacing a revoked attestation, revocation.
 
 Rules (DOMAIN.md): an attestation is issued only for an enrollment that is ATTENDED in a CLOSED
-session, once; a revoked attestation may be replaced by an *attestation rectificative* (a new
+course, once; a revoked attestation may be replaced by an *attestation rectificative* (a new
 number and code, naming the one it replaces), so that an enrollment has at most one valid
 attestation at a time. It states the hours actually attended (from the attendance marks); it
 carries a number ``YYYY-NNNNN`` (year of issue in the application's zone, Europe/Paris) and a
@@ -17,7 +17,7 @@ instead of drawing the same number:
   READ COMMITTED the ``max()`` that follows sees what the previous holder committed.
 - SQLite: one writer at a time for the whole database. A no-op UPDATE takes the write lock before
   ``max()`` is read, so no other transaction can commit a number in between. The lock lasts until
-  the caller commits, PDFs included (~10–20 ms each): a fraction of a second for a session of
+  the caller commits, PDFs included (~10–20 ms each): a fraction of a second for a course of
   5 to 15 people, well under the 10 s busy timeout other writers wait.
 
 The unique (year, sequence) constraint stays the last guard: if anything slipped through (another
@@ -61,7 +61,7 @@ _NUMBERING_LOCK = 0x53544147  # "STAG"
 
 
 def issue_certificate(enrollment: Enrollment, *, by: User) -> Certificate:
-    """Issue the attestation of one ATTENDED enrollment of a CLOSED session; flushes."""
+    """Issue the attestation of one ATTENDED enrollment of a CLOSED course; flushes."""
     course = enrollment.course
     _check_course(course)
     # Lock first: the "no attestation yet" check then sees what a concurrent issuer committed.
@@ -77,7 +77,7 @@ def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
     """Issue the attestation that replaces ``revoked`` (the enrollment's latest); flushes.
 
     The hours are computed again from the marks; the new attestation has its own number and
-    code, and says which one it replaces. The bulk issue of a session never does this: a
+    code, and says which one it replaces. The bulk issue of a course never does this: a
     revocation is undone only by someone who decides to, for that person.
     """
     if revoked.revoked_at is None:
@@ -107,7 +107,7 @@ def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
 
 
 def issue_for_course(course: Course, *, by: User) -> list[Certificate]:
-    """Issue every attestation still due in ``session``: all or nothing (the caller commits).
+    """Issue every attestation still due in ``course``: all or nothing (the caller commits).
 
     Everything is checked before the first row is written; a refusal raises DomainError and the
     caller's rollback leaves no attestation behind.
@@ -125,7 +125,7 @@ def issue_for_course(course: Course, *, by: User) -> list[Certificate]:
 
 
 def due_enrollments(course: Course) -> list[Enrollment]:
-    """The session's ATTENDED enrollments that never had an attestation, by name.
+    """The course's ATTENDED enrollments that never had an attestation, by name.
 
     A revoked attestation keeps its enrollment out: replacing it is a decision per person.
     """
@@ -183,7 +183,7 @@ def _check_enrollment(enrollment: Enrollment) -> None:
 
 
 def _minutes_by_enrollment(course: Course, enrollments: list[Enrollment]) -> dict[int, int]:
-    """Minutes attended per enrollment, from the session's marks (one query for all)."""
+    """Minutes attended per enrollment, from the course's marks (one query for all)."""
     parts = list(course.parts)
     all_marks = marks_by_key(course)
     minutes = {}

@@ -1,7 +1,7 @@
-"""The attestations shown on the session and participant pages, loaded in one query each.
+"""The attestations shown on the course and participant pages, loaded in one query each.
 
 Also what those pages compute from them without a query: which revoked attestations may still
-be replaced, and how many people of a session are still due one.
+be replaced, and how many people of a course are still due one.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stages.scheduling.models import Course
 
 
 # ---------------------------------------------------------------------------------------------
-# Loaders for the session and participant pages (one query each)
+# Loaders for the course and participant pages (one query each)
 
 
 def certificates_for_course(course_id: int) -> dict[int, Certificate]:

@@ -1,4 +1,4 @@
-"""Participants, their legal measures, enrollments into sessions and the enrollment history."""
+"""Participants, their legal measures, enrollments into courses and the enrollment history."""
 from __future__ import annotations
 
 from datetime import date, datetime

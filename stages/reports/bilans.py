@@ -1,6 +1,6 @@
 """The bilans: reports to the referring authority on the people of a closed session.
 
-One bilan per closed session and authority: who held a seat, what happened in the room, the
+One bilan per closed course and authority: who held a seat, what happened in the room, the
 certificates; and marking it sent, which closes the measures it reports on. A bilan's queries
 are bounded whatever its size, and its totals are computed over its few rows (≤ 15).
 """
@@ -33,14 +33,14 @@ from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, now_utc, to_local
 
-# Final outcomes of a seat in a closed session: the people a bilan reports on.
+# Final outcomes of a seat in a closed course: the people a bilan reports on.
 OUTCOME_STATUSES = (
     EnrollmentStatus.ATTENDED,
     EnrollmentStatus.PARTLY_ATTENDED,
     EnrollmentStatus.ABSENT_EXCUSED,
     EnrollmentStatus.ABSENT_UNEXCUSED,
 )
-# Measure statuses a sent bilan closes: the outcome of the session (mirrored on the measure) or
+# Measure statuses a sent bilan closes: the outcome of the course (mirrored on the measure) or
 # the certificate issued after it. A measure already moved on (rescheduled, withdrawn) is left.
 # People excused or who attended only part of the course are in the bilan but their measure
 # stays open: they are to be rescheduled before their deadline (DOMAIN.md, side paths).
@@ -87,7 +87,7 @@ BILAN_HEADER = (
 
 
 def require_closed(course: Course) -> None:
-    """A bilan reports final outcomes: only once the session is closed."""
+    """A bilan reports final outcomes: only once the course is closed."""
     if course.status != CourseStatus.CLOSED:
         raise DomainError("Le bilan n'est disponible qu'une fois le stage clôturé.")
 
@@ -119,7 +119,7 @@ def bilan_authorities(course: Course) -> list[BilanAuthority]:
 def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
     """Every person of ``authority_id`` who held a seat in ``session``, once, with what happened.
 
-    Three queries whatever the size: the people, the session's marks, their certificates.
+    Three queries whatever the size: the people, the course's marks, their certificates.
     """
     people = db.session.execute(
         sa.select(
@@ -255,7 +255,7 @@ def mark_bilan_sent(course: Course, authority_id: int, *, by: User) -> int:
             LegalMeasure.status.in_(REPORTABLE_MEASURE_STATUSES),
         )
     ).all()
-    for measure in measures:  # at most one session's worth (≤ capacity)
+    for measure in measures:  # at most one course's worth (≤ capacity)
         measure.status = MeasureStatus.REPORTED
         measure.status_changed_at = now
         measure.closed_at = now

@@ -1,4 +1,4 @@
-"""Reminders to organizers once a session is over: close it, then send its bilans."""
+"""Reminders to organizers once a course is over: close it, then send its bilans."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -33,7 +33,7 @@ def _organizers(course: Course) -> list[str]:
 
 
 def _remind(course: Course, subject: str, text: str, column: str) -> tuple[int, int]:
-    """Send to every organizer of the session; mark it reminded only if all were sent."""
+    """Send to every organizer of the course; mark it reminded only if all were sent."""
     sent = failed = 0
     for email in _organizers(course):
         try:
@@ -49,7 +49,7 @@ def _remind(course: Course, subject: str, text: str, column: str) -> tuple[int, 
 
 
 def send_closing_reminders() -> dict[str, int]:
-    """Held sessions not closed a day later; closed sessions whose bilans are unsent."""
+    """Held courses not closed a day later; closed courses whose bilans are unsent."""
     now = now_utc()
     base = current_app.config["BASE_URL"].rstrip("/")
     to_close = db.session.scalars(

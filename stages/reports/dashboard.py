@@ -195,7 +195,7 @@ def total_of(counts: dict[Bucket, int], bucket: Bucket | None) -> int:
 
 
 def _current_course_start():
-    """The start of the session where the measure holds a seat (correlated, one per row)."""
+    """The start of the course where the measure holds a seat (correlated, one per row)."""
     return (
         sa.select(sa.func.max(Course.starts_at))
         .join(Enrollment, Enrollment.course_id == Course.id)
@@ -263,10 +263,10 @@ class Page:
 def dashboard_page(
     user: User, filters: DashboardFilters, today: date, *, page: int, per_page: int, total: int
 ) -> Page:
-    """One page of measures, with person, authority, session and certificate: ONE query.
+    """One page of measures, with person, authority, course and certificate: ONE query.
 
     The page's ids are chosen first in a derived table (narrow rows, LIMIT/OFFSET); only those
-    25 rows are then joined and get their session and certificate looked up. Otherwise
+    25 rows are then joined and get their course and certificate looked up. Otherwise
     PostgreSQL would evaluate the lookups for every row skipped by a deep OFFSET.
     """
     pages = max(math.ceil(total / per_page), 1)

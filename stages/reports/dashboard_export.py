@@ -51,7 +51,7 @@ def export_rows(user: User, filters: DashboardFilters, today: date) -> Iterator[
     """Every matching measure as a tuple of EXPORT_HEADER values, streamed from the database.
 
     The query is built now (in the request) and run when the rows are first read. Plain columns
-    fetched 1,000 at a time: 200,000 rows stream in constant memory. The session and the
+    fetched 1,000 at a time: 200,000 rows stream in constant memory. The course and the
     certificate come from LEFT JOINs, which the database hashes in one pass over a whole
     export (correlated lookups cost one index probe per row: 7 times slower at 200,000 rows).
     """
@@ -96,7 +96,7 @@ def _export_tuples(query: sa.Select, today: date) -> Iterator[tuple]:
     for (measure_id, surname, first_names, anonymized_at, frame, authority, reference, decision,
          deadline, status, starts_at, certificate) in db.session.execute(query):
         # A measure holds one seat at a time; should two ever coexist, the measure is still
-        # written once (rows of one measure are adjacent, its latest session first).
+        # written once (rows of one measure are adjacent, its latest course first).
         if measure_id == previous_id:
             continue
         previous_id = measure_id

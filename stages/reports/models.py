@@ -1,4 +1,4 @@
-"""Bilans: the post-course report per session and referring authority."""
+"""Bilans: the post-course report per course and referring authority."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,7 +13,7 @@ from stages.timeutil import now_utc
 
 
 class Bilan(db.Model):
-    """The report of one closed session to one referring authority, and when it was sent."""
+    """The report of one closed course to one referring authority, and when it was sent."""
 
     __tablename__ = "bilans"
 

@@ -1,4 +1,4 @@
-"""The bilan as a PDF: one closed session, one referring authority (ReportLab, standard fonts)."""
+"""The bilan as a PDF: one closed course, one referring authority (ReportLab, standard fonts)."""
 from __future__ import annotations
 
 import io
@@ -33,7 +33,7 @@ def bilan_pdf(
     summary: dict[str, int],
     generated_at: datetime,
 ) -> bytes:
-    """The bilan: header (session, venue, organizers, recipient), totals, one line per person."""
+    """The bilan: header (course, venue, organizers, recipient), totals, one line per person."""
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,

@@ -1,4 +1,4 @@
-"""The statistics page: sessions, people, outcomes and delays for one year, in the user's scope.
+"""The statistics page: courses, people, outcomes and delays for one year, in the user's scope.
 
 Aggregate SQL, scoped by the permission helpers. Everything here must stay fast at national scale
 (~200,000 measures): every figure comes from a grouped query, and the few computed in Python are
@@ -27,7 +27,7 @@ from stages.reports.bilans import OUTCOME_STATUSES
 from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import local_to_utc, local_zone, to_local
 
-# Sessions that count in the statistics: planned or held, not drafts nor cancelled ones.
+# Courses that count in the statistics: planned or held, not drafts nor cancelled ones.
 COUNTED_SESSION_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
 
 MONTHS = (
@@ -75,7 +75,7 @@ class Statistics:
 def _course_scope(user: User):
     """A condition on Course.id limiting the statistics to what ``user`` may see.
 
-    Staff see their sessions (``visible_sessions``); liaisons, who see no sessions as such, see
+    Staff see their courses (``visible_sessions``); liaisons, who see no courses as such, see
     those where people of their authorities held a seat (``visible_measures``).
     """
     if can(user, Permission.ADMIN):
@@ -85,8 +85,8 @@ def _course_scope(user: User):
         return Course.id.in_(
             visible(Course, user).with_only_columns(Course.id).correlate(None)
         )
-    # EXISTS per session (an index probe on enrollments by session) rather than IN over every
-    # measure of the authority: a year holds ~2,000 sessions, an authority ~100,000 measures.
+    # EXISTS per course (an index probe on enrollments by course) rather than IN over every
+    # measure of the authority: a year holds ~2,000 courses, an authority ~100,000 measures.
     return (
         visible(LegalMeasure, user)
         .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
@@ -103,7 +103,7 @@ def _measure_ids(user: User) -> sa.Select:
 
 
 def _enrollment_scope(user: User):
-    """A condition on an enrollment joined to its session and measure, for ``user``'s scope."""
+    """A condition on an enrollment joined to its course and measure, for ``user``'s scope."""
     if can(user, Permission.ADMIN):
         return sa.true()
     if can(user, Permission.SESSION_VIEW):
@@ -127,7 +127,7 @@ def _period_index(column, bounds: list[datetime]):
 
 
 def courses_per_year(user: User) -> list[tuple[int, int]]:
-    """Counted sessions per local year, from the first to the last year with a session."""
+    """Counted courses per local year, from the first to the last year with a session."""
     base = sa.select(Course.starts_at).where(
         Course.status.in_(COUNTED_SESSION_STATUSES),
         Course.starts_at.is_not(None),
@@ -155,7 +155,7 @@ def courses_per_year(user: User) -> list[tuple[int, int]]:
 
 
 def courses_per_month(user: User, year: int) -> list[tuple[str, int]]:
-    """Counted sessions per local month of ``year`` (12 rows, zeros included)."""
+    """Counted courses per local month of ``year`` (12 rows, zeros included)."""
     bounds = [local_to_utc(date(year, m, 1), time()) for m in range(1, 13)]
     bounds.append(_year_bounds(year)[1])
     index = _period_index(Course.starts_at, bounds)
@@ -175,7 +175,7 @@ def courses_per_month(user: User, year: int) -> list[tuple[str, int]]:
 
 
 def _seats_in_year(user: User, year: int, course_statuses) -> sa.Select:
-    """Seat-holding enrollments in ``year``'s sessions, joined to session and measure."""
+    """Seat-holding enrollments in ``year``'s courses, joined to course and measure."""
     start, end = _year_bounds(year)
     return (
         sa.select()
@@ -193,7 +193,7 @@ def _seats_in_year(user: User, year: int, course_statuses) -> sa.Select:
 
 
 def participants_per_frame(user: User, year: int) -> list[tuple[str, int]]:
-    """People who held a seat in ``year``'s sessions, per legal frame (each person once a frame)."""
+    """People who held a seat in ``year``'s courses, per legal frame (each person once a frame)."""
     counts = dict(
         db.session.execute(
             _seats_in_year(user, year, COUNTED_SESSION_STATUSES)
@@ -205,7 +205,7 @@ def participants_per_frame(user: User, year: int) -> list[tuple[str, int]]:
 
 
 def outcome_counts(user: User, year: int) -> tuple[dict[EnrollmentStatus, int], int]:
-    """Final outcomes in ``year``'s closed sessions, and the certificates issued for them."""
+    """Final outcomes in ``year``'s closed courses, and the certificates issued for them."""
     rows = db.session.execute(
         _seats_in_year(user, year, (CourseStatus.CLOSED,))
         .outerjoin(
@@ -229,7 +229,7 @@ DELAY_BINS = ((0, 30, "0 à 30 jours"), (31, 60, "31 à 60 jours"), (61, 90, "61
 
 
 def _days_between(decision, starts_at):
-    """Days from the decision date to the session's local start date, in SQL.
+    """Days from the decision date to the course's local start date, in SQL.
 
     PostgreSQL converts to Europe/Paris before taking the date; SQLite has no zones and takes the
     UTC date, the same day for every course held in daytime.

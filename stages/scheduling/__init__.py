@@ -1,1 +1,1 @@
-"""Venues, organizations, course sessions and their parts, series, conflicts."""
+"""Venues, organizations, course courses and their parts, series, conflicts."""

@@ -28,7 +28,7 @@ from stages.timeutil import local_to_utc, today_local
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
 MAX_PAGE = 10_000
-# Sessions last one or two days; looking this far back keeps the overlap query on the
+# Courses last one or two days; looking this far back keeps the overlap query on the
 # ``starts_at`` index instead of scanning ten years of history.
 MAX_SESSION_SPAN = timedelta(days=31)
 
@@ -51,7 +51,7 @@ class FilterOptions:
 
 @dataclass(frozen=True)
 class CalendarFilters:
-    """The filters chosen in the form; ``mine`` means the sessions the current user facilitates."""
+    """The filters chosen in the form; ``mine`` means the courses the current user facilitates."""
 
     venue_id: int | None = None
     organization_id: int | None = None
@@ -67,7 +67,7 @@ class CalendarFilters:
             args["organisation"] = str(self.organization_id)
         if self.facilitator_id is not None:
             args["intervenant"] = str(self.facilitator_id)
-        # Facilitators always see their own sessions: no need to carry it in links.
+        # Facilitators always see their own courses: no need to carry it in links.
         if self.mine and user.role != Role.FACILITATOR:
             args["mes"] = "1"
         return args
@@ -77,7 +77,7 @@ def filter_options(user: User) -> FilterOptions:
     """The venues, associations and facilitators to filter on: one cheap query each."""
     in_service = Venue.archived_at.is_(None)
     if user.role in (Role.ORGANIZER, Role.FACILITATOR):
-        # The rooms of the sessions they may see, not every room in France.
+        # The rooms of the courses they may see, not every room in France.
         in_service = sa.and_(
             in_service,
             Venue.id.in_(visible(Course, user).with_only_columns(Course.venue_id)),
@@ -138,7 +138,7 @@ def _parse_choice(raw, choices, notices: list[str], message: str) -> int | None:
 
 
 def apply_filters(query: sa.Select, filters: CalendarFilters, user: User) -> sa.Select:
-    """Narrow a SELECT of sessions to the chosen venue, association and facilitators."""
+    """Narrow a SELECT of courses to the chosen venue, association and facilitators."""
     if filters.venue_id is not None:
         query = query.where(Course.venue_id == filters.venue_id)
     if filters.organization_id is not None:
@@ -171,12 +171,12 @@ def _with_details(query: sa.Select) -> sa.Select:
 
 
 # ---------------------------------------------------------------------------------------------
-# Placing sessions on days
+# Placing courses on days
 
 
 @dataclass
 class CalendarEntry:
-    """One day of a session, as placed on the calendar."""
+    """One day of a course, as placed on the calendar."""
 
     course: Course
     day: date
@@ -196,7 +196,7 @@ class CalendarEntry:
 def courses_by_day(
     user: User, filters: CalendarFilters, first_day: date, end_day: date
 ) -> dict[date, list[CalendarEntry]]:
-    """The visible sessions' days from ``first_day`` to ``end_day`` (excluded), by local date.
+    """The visible courses' days from ``first_day`` to ``end_day`` (excluded), by local date.
 
     The SQL range is widened by a day on each side because a venue's local date (overseas
     venues) may differ by one day from the application's zone; the exact cut is made on the

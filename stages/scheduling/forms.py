@@ -96,7 +96,7 @@ class PartForm(Form):
 
 
 class CourseSettingsForm(BaseForm):
-    """What a session and a series have in common."""
+    """What a course and a series have in common."""
 
     title = StringField(
         "Intitulé", default=DEFAULT_TITLE, validators=[DataRequired("Indiquez un intitulé."), Length(max=200)], **TEXT

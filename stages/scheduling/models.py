@@ -91,7 +91,7 @@ class Course(db.Model):
     ends_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
     notes: Mapped[str | None] = mapped_column(sa.Text)
-    # When the organizers were reminded to close the session, then to send its bilans.
+    # When the organizers were reminded to close the course, then to send its bilans.
     closing_reminder_sent_at: Mapped[datetime | None]
     bilan_reminder_sent_at: Mapped[datetime | None]
     # iCalendar SEQUENCE: bumped on every change that calendar apps must pick up.
@@ -133,7 +133,7 @@ class Course(db.Model):
 
     @property
     def last_day(self) -> date | None:
-        """The local date (venue's zone) of the session's last part."""
+        """The local date (venue's zone) of the course's last part."""
         return to_local(self.ends_at, self.venue.timezone).date() if self.ends_at else None
 
     @property
@@ -149,9 +149,9 @@ class Course(db.Model):
 
 
 class CoursePart(db.Model):
-    """A half-day of a session (morning or afternoon), with its own start and end.
+    """A half-day of a course (morning or afternoon), with its own start and end.
 
-    ``venue_id`` and ``is_active`` copy the session's venue and "not cancelled" so that the
+    ``venue_id`` and ``is_active`` copy the course's venue and "not cancelled" so that the
     database itself can refuse two active parts in one room at once: an exclusion constraint on
     PostgreSQL, a trigger on SQLite (migration 0002). ``sync_bookings`` keeps them in step.
     """
@@ -182,7 +182,7 @@ class CoursePart(db.Model):
 
 
 class FacilitatorBooking(db.Model):
-    """A facilitator held by a session part; the database refuses overlapping active bookings."""
+    """A facilitator held by a course part; the database refuses overlapping active bookings."""
 
     __tablename__ = "facilitator_bookings"
 
@@ -204,7 +204,7 @@ class FacilitatorBooking(db.Model):
 
 
 class CourseChange(db.Model):
-    """What an organizer changed in a session, and when: shown on the session page."""
+    """What an organizer changed in a course, and when: shown on the course page."""
 
     __tablename__ = "session_changes"
 
@@ -223,7 +223,7 @@ class CourseChange(db.Model):
 
 
 def sync_bookings(course: Course) -> None:
-    """Copy the session's venue, status and facilitators onto its parts and booking rows."""
+    """Copy the course's venue, status and facilitators onto its parts and booking rows."""
     active = course.status != CourseStatus.CANCELLED
     if course.parts:
         course.starts_at = min(part.starts_at for part in course.parts)
@@ -255,7 +255,7 @@ _BOOKING_INPUTS = {
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")
 def _keep_bookings_in_step(orm_course, _flush_context, _instances) -> None:
-    """Whatever path changes a session (service, demo, import), its bookings follow."""
+    """Whatever path changes a course (service, demo, import), its bookings follow."""
     courses = set()
     for obj in list(orm_course.new) + list(orm_course.dirty):
         fields = _BOOKING_INPUTS.get(type(obj))

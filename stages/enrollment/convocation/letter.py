@@ -1,4 +1,4 @@
-"""The convocation letter as a PDF: one enrollment's letter, or a session's letters to print."""
+"""The convocation letter as a PDF: one enrollment's letter, or a course's letters to print."""
 from __future__ import annotations
 
 import io

@@ -33,10 +33,10 @@ def _midnight(now: datetime, days_ahead: int) -> datetime:
 
 
 def due_reminders(now: datetime, days: int, column) -> list[Enrollment]:
-    """Summoned people of scheduled sessions at most ``days`` days away, not yet reminded.
+    """Summoned people of scheduled courses at most ``days`` days away, not yet reminded.
 
-    Days are counted on the calendar: on the 5th, the 7-day reminder covers sessions up to
-    the 12th. It is skipped for a session tomorrow or today: the 1-day reminder covers it.
+    Days are counted on the calendar: on the 5th, the 7-day reminder covers courses up to
+    the 12th. It is skipped for a course tomorrow or today: the 1-day reminder covers it.
     """
     window_start = _midnight(now, 2) if days > 1 else now
     return list(

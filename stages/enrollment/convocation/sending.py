@@ -45,7 +45,7 @@ def _check_summonable(enrollment: Enrollment) -> None:
 
 
 def _check_course(course: Course) -> None:
-    # A draft may still move or vanish, and a past session needs no summons.
+    # A draft may still move or vanish, and a past course needs no summons.
     if course.status != CourseStatus.SCHEDULED:
         raise DomainError("Seul un stage programmé peut faire l'objet de convocations.")
     if course.ends_at is None or course.ends_at <= now_utc():
@@ -159,8 +159,8 @@ def send_course_convocations(
 def send_cancellation(enrollment: Enrollment, *, by: User | None = None) -> bool:
     """Withdraw an emailed convocation (METHOD:CANCEL); False when there is nothing to withdraw.
 
-    Call it once the change that ends the convocation (withdrawal, report to another session,
-    cancelled session) is committed. Raises ``MailError`` when the server refuses; the caller
+    Call it once the change that ends the convocation (withdrawal, report to another course,
+    cancelled course) is committed. Raises ``MailError`` when the server refuses; the caller
     warns the user and goes on, the change itself stands.
     """
     participant = enrollment.measure.participant
@@ -195,7 +195,7 @@ class CancellationSummary:
 def send_cancellations_for_course(
     course: Course, *, by: User | None = None
 ) -> CancellationSummary:
-    """Withdraw the convocations of everyone still expected at a session (it was cancelled)."""
+    """Withdraw the convocations of everyone still expected at a course (it was cancelled)."""
     summary = CancellationSummary()
     for enrollment in course_enrollments(course, CANCELLABLE_STATUSES, with_organizations=True):
         try:

@@ -127,7 +127,7 @@ def _contact(organization: Organization | None) -> str:
 
 
 def new_date_text(enrollment: Enrollment, organization: Organization | None) -> str:
-    """How to ask for another date: before the session, with a serious reason and a proof."""
+    """How to ask for another date: before the course, with a serious reason and a proof."""
     name = organization.name if organization else "l'association organisatrice"
     return (
         "Si un motif sérieux vous empêche d'être présent·e à ces dates (raison médicale, "

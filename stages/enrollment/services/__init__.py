@@ -1,13 +1,13 @@
 """Participants, legal measures and enrollments: the rules of the participant lifecycle.
 
 referred → enrolled (seat held) → summoned → confirmed → attended / absent → certificate → reported;
-side paths: waitlisted, excused → rescheduled to another session, withdrawn (returned to the
+side paths: waitlisted, excused → rescheduled to another course, withdrawn (returned to the
 referrer). Every change of an enrollment is an ``EnrollmentEvent``: when, who, from, to, why.
 
 The status sets and the allowed transitions are in ``stages.enrollment.statuses``. The package
 reads in one direction: ``enrolling`` (``enroll``/``enroll_many``: a seat, else the waitlist)
 ← ``lifecycle`` (status changes, freed seats and the waitlist, rescheduling, withdrawal, the
-sessions to propose). ``participants`` (people and their legal measures: validation, duplicates,
+courses to propose). ``participants`` (people and their legal measures: validation, duplicates,
 search) stands apart.
 """
 from stages.enrollment.services.enrolling import (

@@ -1,6 +1,6 @@
-"""Enrolling measures into a session: a seat while there are free ones, then the waitlist.
+"""Enrolling measures into a course: a seat while there are free ones, then the waitlist.
 
-Seats are counted on the session's row, which the first UPDATE locks until the commit, so
+Seats are counted on the course's row, which the first UPDATE locks until the commit, so
 concurrent requests never hand out the same seat or waitlist place.
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ def enroll_many(
 
     All or nothing: a refusal raises DomainError before anything is written (or the flush
     fails), and the caller rolls back. The statements sent do not depend on how many people
-    are enrolled: the checks read them all at once, the session's row is locked and its seats
+    are enrolled: the checks read them all at once, the course's row is locked and its seats
     counted in one UPDATE … RETURNING (so concurrent enrollments queue behind this one), and the
     new rows go in as one batch per table.
     """
@@ -113,7 +113,7 @@ def enroll_many(
             f"{who} est déjà inscrite au stage du {when} : reportez l'inscription plutôt que "
             "d'en créer une seconde."
         )
-    # Earlier enrollments of these measures in this session (cancelled, rescheduled…) come back.
+    # Earlier enrollments of these measures in this course (cancelled, rescheduled…) come back.
     earlier = {
         enrollment.measure_id: enrollment
         for enrollment in db.session.scalars(
@@ -196,7 +196,7 @@ def enroll_many(
 def _hold_seats(course_id: int, wanted: int) -> tuple[int, int]:
     """Take up to ``wanted`` free seats; returns how many, and the next waitlist position.
 
-    The first UPDATE locks the session's row (the whole database on SQLite) until the commit and
+    The first UPDATE locks the course's row (the whole database on SQLite) until the commit and
     reads its seats, so two requests never hand out the same seat or waitlist place.
     """
     taken, capacity, status = db.session.execute(

@@ -1,7 +1,7 @@
 """After enrollment: status changes, freed seats and the waitlist, rescheduling, withdrawal.
 
 Every change of an enrollment is logged as an ``EnrollmentEvent``; a seat freed goes to the
-first person on the waitlist. Also the sessions to propose when enrolling or rescheduling.
+first person on the waitlist. Also the courses to propose when enrolling or rescheduling.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
 def reschedule(
     enrollment: Enrollment, new_course: Course, *, by: User, note: str | None = None
 ) -> EnrollResult:
-    """Move a person to another session: same measure, same deadline, the history kept."""
+    """Move a person to another course: same measure, same deadline, the history kept."""
     if new_course.id == enrollment.course_id:
         raise DomainError("Choisissez un autre stage que le stage actuel.")
     old_date = fr_date(enrollment.course.starts_at) if enrollment.course.starts_at else ""
@@ -170,7 +170,7 @@ def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
 
 
 def proposed_courses(measure: LegalMeasure, candidates: list[Course]) -> list[tuple[Course, bool]]:
-    """Each candidate session with whether it would end after the measure's deadline."""
+    """Each candidate course with whether it would end after the measure's deadline."""
     return [(course, is_after_deadline(measure, course)) for course in candidates]
 
 

@@ -61,7 +61,7 @@ def _upload_form(**kwargs) -> ImportUploadForm:
 
 
 def _stored_upload(token: str) -> Path | None:
-    """The file kept for ``token``, if this user's session uploaded it and it is still there."""
+    """The file kept for ``token``, if this user's course uploaded it and it is still there."""
     pending = session.get(_SESSION_KEY) or {}
     if pending.get("token") != token:
         return None

@@ -1,7 +1,7 @@
 """Everything held on one participant, for their GDPR right of access (art. 15), as JSON or PDF.
 
 ``build_export(participant, measures)`` gathers, in a constant number of queries: identity, each
-legal measure with all its fields, each enrollment with its session, its history
+legal measure with all its fields, each enrollment with its course, its history
 (EnrollmentEvents), its attendance marks and their revisions, its attestation and the bilans
 that disclosed its outcome to the referring authority (art. 15(1)(c): the recipients), then the
 trail of every access to the file (who, when, what). ``export_json`` writes it with stable

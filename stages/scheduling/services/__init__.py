@@ -1,17 +1,17 @@
-"""Scheduling rules: sessions and their parts, conflicts, status changes, series, venues.
+"""Scheduling rules: courses and their parts, conflicts, status changes, series, venues.
 
 None of them commits: the view, job or CLI command calling them does.
 
-Modules, read in one direction (``validation`` and ``conflicts`` ← ``sessions`` ← ``series``;
+Modules, read in one direction (``validation`` and ``conflicts`` ← ``courses`` ← ``series``;
 ``venues`` stands alone):
 
-- ``validation``: what a session form carries (``CourseData``, ``PartSpec``) and the rules it
+- ``validation``: what a course form carries (``CourseData``, ``PartSpec``) and the rules it
   must follow (at most six hours of training a day, one or two days, four half-days);
-- ``conflicts``: the active sessions already holding a venue or a facilitator, and
+- ``conflicts``: the active courses already holding a venue or a facilitator, and
   ``flush_guarded``, which turns the database's own overlap guard into the same French message;
-- ``sessions``: creating and editing a session, its status changes (``ALLOWED_TRANSITIONS``)
-  and its history, and the job marking finished sessions as held;
-- ``series``: several sessions planned at once by a rule, public holidays and conflicts flagged;
+- ``courses``: creating and editing a course, its status changes (``ALLOWED_TRANSITIONS``)
+  and its history, and the job marking finished courses as held;
+- ``series``: several courses planned at once by a rule, public holidays and conflicts flagged;
 - ``venues``: a venue's capacity against the courses planned there.
 """
 from stages.scheduling.services.series import (

@@ -1,4 +1,4 @@
-"""Conflicts: another active session already holding the venue or a facilitator at that time."""
+"""Conflicts: another active course already holding the venue or a facilitator at that time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from stages.timeutil import fr_date, fr_time
 
 @dataclass(frozen=True)
 class Conflict:
-    """Another active session already holding the venue or a facilitator at that time."""
+    """Another active course already holding the venue or a facilitator at that time."""
 
     kind: str  # "venue" or "facilitator"
     other: Course
@@ -47,7 +47,7 @@ def find_conflicts(
     spans: list[tuple[datetime, datetime]],
     exclude_course_id: int | None = None,
 ) -> list[Conflict]:
-    """Active sessions that already hold ``venue`` or one of ``facilitators`` during ``spans``."""
+    """Active courses that already hold ``venue`` or one of ``facilitators`` during ``spans``."""
     if not spans:
         return []
     overlaps = sa.or_(
@@ -104,8 +104,8 @@ def _raise_on_conflicts(venue, facilitators, spans, exclude_course_id=None) -> N
 def flush_guarded() -> None:
     """Flush, turning the database's own overlap guard into the same French message.
 
-    The check before writing names the other session; the database guard catches the case
-    where another organizer saved an overlapping session in between. The whole user action is
+    The check before writing names the other course; the database guard catches the case
+    where another organizer saved an overlapping course in between. The whole user action is
     rolled back then: nothing of it is half-saved.
     """
     try:

@@ -28,7 +28,7 @@ ALLOWED_TRANSITIONS = {
 
 
 # ---------------------------------------------------------------------------------------------
-# Sessions
+# Courses
 
 
 def _spans(parts: list[PartSpec], zone: str) -> list[tuple[datetime, datetime]]:
@@ -38,7 +38,7 @@ def _spans(parts: list[PartSpec], zone: str) -> list[tuple[datetime, datetime]]:
 def create_course(
     data: CourseData, *, by: User, status: CourseStatus = CourseStatus.DRAFT
 ) -> Course:
-    """Create a session with its parts, refusing invalid data and double bookings."""
+    """Create a course with its parts, refusing invalid data and double bookings."""
     today = to_local(now_utc(), data.venue.timezone).date()
     errors = validate_course_data(data, is_new=True, today=today)
     if errors:
@@ -118,7 +118,7 @@ def needs_confirmation(course: Course, data: CourseData) -> bool:
 
 
 def update_course(course: Course, data: CourseData, *, by: User) -> list[str]:
-    """Apply ``data`` to ``session``; returns the changes recorded in its history."""
+    """Apply ``data`` to ``course``; returns the changes recorded in its history."""
     if course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED):
         raise DomainError("Un stage clôturé ou annulé ne peut plus être modifié.")
     today = to_local(now_utc(), data.venue.timezone).date()
@@ -171,7 +171,7 @@ def _replace_parts(course: Course, spans) -> None:
 def change_status(
     course: Course, new_status: CourseStatus, *, by: User, reason: str | None = None
 ) -> None:
-    """Move a session along draft → scheduled → held → closed, or cancel it with a reason."""
+    """Move a course along draft → scheduled → held → closed, or cancel it with a reason."""
     if new_status not in ALLOWED_TRANSITIONS[course.status]:
         raise DomainError(
             f"Un stage « {course.status.label.lower()} » ne peut pas passer à "
@@ -199,7 +199,7 @@ def change_status(
 
 
 def duplicate_data(course: Course) -> CourseData:
-    """A copy of a session's settings, with its times kept and no date, for a new session."""
+    """A copy of a course's settings, with its times kept and no date, for a new course."""
     return CourseData(
         title=course.title,
         venue=course.venue,
@@ -218,7 +218,7 @@ def _record(course: Course, by: User | None, summary: str) -> None:
 
 
 def mark_finished_courses_held() -> int:
-    """Scheduled sessions whose last half-day is over become « tenu »; returns how many."""
+    """Scheduled courses whose last half-day is over become « tenu »; returns how many."""
     finished = db.session.scalars(
         sa.select(Course).where(
             Course.status == CourseStatus.SCHEDULED, Course.ends_at < now_utc()

@@ -1,4 +1,4 @@
-"""Series: several sessions planned at once by a rule, public holidays and conflicts flagged."""
+"""Series: several courses planned at once by a rule, public holidays and conflicts flagged."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +25,7 @@ WEEKDAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dim
 
 @dataclass
 class SeriesRule:
-    """When the sessions of a series fall: every N weeks, or the n-th weekday of each month."""
+    """When the courses of a series fall: every N weeks, or the n-th weekday of each month."""
 
     first_day: date
     last_day: date
@@ -131,7 +131,7 @@ def create_series(
     by: User,
     status: CourseStatus = CourseStatus.SCHEDULED,
 ) -> list[Course]:
-    """Create one session per chosen date, all or none (the caller commits once)."""
+    """Create one course per chosen date, all or none (the caller commits once)."""
     if not days:
         raise DomainError("Cochez au moins une date.")
     created = []

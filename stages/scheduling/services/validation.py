@@ -1,4 +1,4 @@
-"""What a session form carries, parsed, and the rules a session's data must follow."""
+"""What a course form carries, parsed, and the rules a course's data must follow."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ class PartSpec:
 
 @dataclass
 class CourseData:
-    """Everything a session form carries, already parsed."""
+    """Everything a course form carries, already parsed."""
 
     title: str
     venue: Venue

@@ -10,7 +10,7 @@ from stages.timeutil import now_utc
 
 
 def check_venue_capacity(venue: Venue, capacity: int) -> None:
-    """A venue's capacity cannot drop below that of a session still to come there."""
+    """A venue's capacity cannot drop below that of a course still to come there."""
     largest = db.session.scalar(
         sa.select(sa.func.max(Course.capacity)).where(
             Course.venue_id == venue.id,

@@ -1,8 +1,8 @@
-"""Calendar views of sessions: month, week and list, with filters and each person's own sessions.
+"""Calendar views of courses: month, week and list, with filters and each person's own courses.
 
 Malformed query parameters never fail a page: each one adds a French notice shown above the
 calendar and falls back to a sane default (the current month or week, no filter, page 1).
-The filters, the parsing of the period and the placing of sessions on days are in
+The filters, the parsing of the period and the placing of courses on days are in
 ``stages.scheduling.calendar``; this module holds the blueprint and its pages.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _calendar_page() -> CalendarPage:
 @bp.route("/calendrier")
 @login_required
 def calendar_month():
-    """A month of sessions as a Monday-first grid (``?annee=2026&mois=3``)."""
+    """A month of courses as a Monday-first grid (``?annee=2026&mois=3``)."""
     cal = _calendar_page()
     first = _parse_month(request.args, cal.notices)
     next_first = _add_months(first, 1)
@@ -126,7 +126,7 @@ def calendar_week():
 @bp.route("/calendrier/liste")
 @login_required
 def calendar_list():
-    """Upcoming sessions soonest first (``?quand=a-venir``) or past ones latest first."""
+    """Upcoming courses soonest first (``?quand=a-venir``) or past ones latest first."""
     cal = _calendar_page()
     when = (request.args.get("quand") or UPCOMING).strip()
     if when not in (UPCOMING, PAST):
