@@ -88,7 +88,10 @@ class Config:
     # "Rester connecté·e" survives closing the browser, not the idle timeout below; Flask-Login's
     # default of a year is far too long for criminal-offence data.
     REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("STAGES_REMEMBER_DAYS", 7)))
-    PERMANENT_SESSION_LIFETIME = int(os.environ.get("STAGES_SESSION_LIFETIME", 8 * 3600))
+    # A login lasts at most this long (seconds), however active: the server ends it
+    # (stages/auth/login_sessions.py). A remembered login lasts REMEMBER_COOKIE_DURATION.
+    SESSION_LIFETIME = int(os.environ.get("STAGES_SESSION_LIFETIME", 8 * 3600))
+    PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME
     # Seconds without a request after which a login session ends (0 turns the check off).
     IDLE_TIMEOUT = int(os.environ.get("STAGES_IDLE_TIMEOUT", 30 * 60))
 

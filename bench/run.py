@@ -66,7 +66,7 @@ class Page:
     data: dict | None = None
     extra: bool = False  # beyond the list: context, not a target
     # A term searched with the page's search form once, before the timed requests: the search
-    # is POSTed and kept in the login session (names stay out of URLs, see stages.search_terms).
+    # is POSTed and kept in the login session (names stay out of URLs, see stages.auth.search_terms).
     search: str | None = None
 
 

@@ -93,7 +93,7 @@ def _project_dir() -> Path:
 
 
 def _init_login(app: Flask) -> None:
-    from stages.auth.models import User
+    from stages.auth.login_sessions import load_login
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -101,15 +101,7 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
-    def load_user(identity: str):
-        user_id, _, epoch = identity.partition(":")
-        if not user_id.isdigit() or not epoch.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_epoch != int(epoch) or not user.active:
-            return None
-        return user
+    login_manager.user_loader(load_login)
 
 
 def _register_sqlite_pragmas(app: Flask) -> None:

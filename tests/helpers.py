@@ -44,7 +44,7 @@ def count_queries():
 
 def search(client, url: str, term: str, **filters) -> str:
     """Search ``term`` with the list's search form (a POST: names stay out of URLs, see
-    stages.search_terms); returns the URL the form redirects to, which shows the results."""
+    stages.auth.search_terms); returns the URL the form redirects to, which shows the results."""
     response = client.post(url, data={"q": term, "recherche": "1", **filters})
     assert response.status_code == 302, (url, response.status_code)
     location = response.headers["Location"]

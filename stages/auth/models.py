@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -106,9 +107,15 @@ class User(UserMixin, db.Model):
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lowercase"),)
 
+    # The login session this request runs in (set when logging in or loading the user): its
+    # token goes in the identity, so that ending it on the server ends the cookie too.
+    login_session: ClassVar["LoginSession | None"] = None
+    login_token: ClassVar[str | None] = None
+
     def get_id(self) -> str:
-        """Flask-Login identity: the id and the session epoch, so old sessions can be revoked."""
-        return f"{self.id}:{self.session_epoch}"
+        """Flask-Login identity, kept in the session and "remember me" cookies: the id, the
+        account's session epoch ("log out everywhere") and the login session's token."""
+        return f"{self.id}:{self.session_epoch}:{self.login_token or ''}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -124,6 +131,30 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class LoginSession(db.Model):
+    """One login, on one browser: revoked at logout, over at its absolute end whatever the
+    activity. The cookies carry its token; the database keeps only the token's SHA-256.
+
+    What the app remembers for this login (the names searched, kept out of URLs) is kept here
+    too, not in the cookie, which is signed but readable.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    searches: Mapped[dict | None] = mapped_column(sa.JSON)
+
+    __table_args__ = (
+        sa.Index("ix_login_sessions_user_id", "user_id"),
+        sa.Index("ix_login_sessions_expires_at", "expires_at"),
+    )
 
 
 class AuditEntry(db.Model):

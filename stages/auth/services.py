@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from zxcvbn import zxcvbn
 
 from stages.auth.audit import audit
+from stages.auth.login_sessions import close_all_login_sessions
 from stages.auth.models import Role, User
 from stages.errors import DomainError
 from stages.extensions import db
@@ -164,6 +165,7 @@ def end_all_sessions(user: User) -> None:
     The user loader compares the session epoch stored at login with the account's.
     """
     user.session_epoch += 1
+    close_all_login_sessions(user)
     audit("auth.logout_everywhere", user)
 
 

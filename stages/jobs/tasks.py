@@ -5,8 +5,11 @@ that could not do part of its work returns ``_error`` so the run is marked faile
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
 
+from stages.auth.login_sessions import purge_login_sessions
 from stages.enrollment import deadline_digest
 from stages.enrollment.convocation import reminders
 from stages.extensions import db
@@ -44,6 +47,7 @@ def purge_expired_data() -> dict:
     config = current_app.config
     counts = retention.purge(now_utc(), config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
     counts["exécutions de tâches oubliées"] = prune_runs()
+    counts["sessions de connexion oubliées"] = purge_login_sessions(now_utc() - timedelta(days=1))
     db.session.commit()
     return counts
 

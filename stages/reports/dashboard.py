@@ -32,7 +32,7 @@ from stages.enrollment.deadlines import (
 from stages.enrollment.services import measure_search_condition
 from stages.enums import LabelledEnum
 from stages.extensions import db
-from stages.search_terms import search_args
+from stages.auth.search_terms import search_args
 from stages.reports.models import Bilan
 from stages.scheduling.models import Course
 from stages.auth.models import Organization

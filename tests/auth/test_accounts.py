@@ -227,7 +227,7 @@ def test_an_inactive_admin_does_not_count(admin_client, accounts, make):
 # --- Reset password, unlock, reset 2FA ---------------------------------------------------------
 
 
-def test_reset_password_shows_a_temporary_one_and_ends_courses(app, admin_client, accounts):
+def test_reset_password_shows_a_temporary_one_and_ends_sessions(app, admin_client, accounts):
     app.test_client_class = IsolatedClient
     their = app.test_client()
     login(their, accounts.organizer)

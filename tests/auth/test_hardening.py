@@ -387,7 +387,7 @@ def test_required_2fa_can_log_out_and_cannot_be_disabled(client, make, require_2
 # --- Sessions: idle timeout, log out everywhere -------------------------------------------------
 
 
-def test_idle_courses_expire(client, make):
+def test_idle_sessions_expire(client, make):
     user = make.user(Role.ORGANIZER, [make.organization()])
     with time_machine.travel(NOW, tick=False) as clock:
         login(client, user)
@@ -419,7 +419,7 @@ def _clients(app, count):
     return [app.test_client() for _ in range(count)]
 
 
-def test_log_out_everywhere_ends_every_course(app, make):
+def test_log_out_everywhere_ends_every_session(app, make):
     laptop, phone = _clients(app, 2)
     user = make.user(Role.ORGANIZER, [make.organization()])
     login(laptop, user)

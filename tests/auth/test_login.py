@@ -103,7 +103,7 @@ def test_next_parameter_cannot_redirect_off_site(client, make):
     assert response.headers["Location"] == "/mon-compte"
 
 
-def test_password_change_ends_other_courses(app, make):
+def test_password_change_ends_other_sessions(app, make):
     user = make.user(Role.ORGANIZER, [make.organization()])
     from tests.conftest import IsolatedClient
 

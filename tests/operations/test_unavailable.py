@@ -25,6 +25,8 @@ from tests.operations.tcp_proxy import TcpProxy
 # Nothing listens on port 1: connecting is refused at once.
 CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/stages"
 NAME = "DUPONT"  # a name in a query string must never come back on an error page
+# The token of a login session that the unreachable database would be asked about.
+TOKEN = "an-unguessable-login-session-token"
 
 
 def other_app(url: str, **config):
@@ -65,7 +67,7 @@ def logged_in_cookie(app, client, user_id: int) -> None:
     with app.test_request_context(environ_base=client.environ_base):
         identifier = login_manager._session_identifier_generator()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:0"
+        session["_user_id"] = f"{user_id}:0:{TOKEN}"
         session["_fresh"] = True
         session["_id"] = identifier
 
@@ -107,7 +109,7 @@ def test_closed_port_gives_the_french_503_and_touches_the_db_once(caplog):
         assert len(attempts) == 1
         assert "Se déconnecter" not in html and "nav-list" not in html
         with client.session_transaction() as session:
-            assert session["_user_id"] == "1:0"
+            assert session["_user_id"] == f"1:0:{TOKEN}"
 
         # A form post gets the same page, and the form's data is not echoed.
         html = assert_unavailable_page(client.post("/personnes/nouvelle", data={"surname": NAME}))

@@ -1,4 +1,4 @@
-"""A name typed in a search box never appears in a URL (stages.search_terms).
+"""A name typed in a search box never appears in a URL (stages.auth.search_terms).
 
 Query strings end up in access logs, browser history and bookmarks: the three lists searched by
 name post their search form, keep the term in the login session, and link with « recherche=1 ».

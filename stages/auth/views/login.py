@@ -17,6 +17,7 @@ from flask_login import current_user, login_user, logout_user
 
 from stages.auth import totp
 from stages.auth.audit import audit
+from stages.auth.login_sessions import close_login_session, open_login_session
 from stages.auth.forms import LoginForm, TotpCodeForm
 from stages.auth.models import User
 from stages.auth.services import (
@@ -133,6 +134,7 @@ def _finish_login(user: User, remember: bool, next_url: str | None):
     """Every factor checked: log in, then go on (to enrolment first when 2FA is required)."""
     session.pop(PENDING_LOGIN, None)
     complete_login(user)
+    open_login_session(user, remember=remember)
     login_user(user, remember=remember)
     audit("auth.login", user, user=user)
     db.session.commit()
@@ -146,6 +148,7 @@ def logout():
     """Log out (POST only, CSRF-protected, so no link can log a user out)."""
     if current_user.is_authenticated:
         audit("auth.logout", current_user)
+        close_login_session(current_user)
         db.session.commit()
         logout_user()
     session.pop(PENDING_LOGIN, None)

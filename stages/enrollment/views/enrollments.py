@@ -18,7 +18,7 @@ from stages.extensions import db
 from stages.pages import paginate
 from stages.scheduling.models import Course
 from stages.scheduling.queries import course_sections
-from stages.search_terms import remember_search, search_args, search_submitted, search_term
+from stages.auth.search_terms import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import today_local
 
 # The statuses an organizer may set by hand (attendance outcomes come from the attendance area).
@@ -157,7 +157,7 @@ def course_bulk_enroll(course_id: int):
     """Enroll several referred people into one course at once."""
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
     scope = f"bulk-enroll-{course.id}"
-    if search_submitted():  # the search form (names stay out of URLs: stages.search_terms)
+    if search_submitted():  # the search form (names stay out of URLs: stages.auth.search_terms)
         return remember_search(scope)
     q = search_term(scope) if request.method == "GET" else ""
     waiting = queries.measures_to_enroll(current_user, q)

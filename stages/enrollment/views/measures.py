@@ -11,7 +11,7 @@ from stages.enrollment.models import LegalFrame, MeasureStatus, Participant
 from stages.enrollment.views.blueprint import bp
 from stages.extensions import db
 from stages.pages import paginate
-from stages.search_terms import remember_search, search_args, search_submitted, search_term
+from stages.auth.search_terms import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import today_local
 
 SEARCH_SCOPE = "measures"
@@ -23,7 +23,7 @@ def measures():
     """Measures in the user's scope, searchable by name or case reference, filterable.
 
     The search form is POSTed so that a name searched never appears in a URL
-    (``stages.search_terms``).
+    (``stages.auth.search_terms``).
     """
     authorize(Permission.MEASURE_VIEW)
     if search_submitted():

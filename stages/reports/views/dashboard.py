@@ -21,7 +21,7 @@ from stages.reports.dashboard import (
 )
 from stages.reports.dashboard_export import EXPORT_HEADER, count_measures, export_rows
 from stages.reports.views.blueprint import bp
-from stages.search_terms import remember_search, search_submitted, search_term
+from stages.auth.search_terms import remember_search, search_submitted, search_term
 from stages.spreadsheets import csv_chunks, xlsx_bytes
 from stages.timeutil import today_local
 
@@ -49,7 +49,7 @@ def dashboard():
     """Measures in the user's scope by situation and deadline, filterable, read-only.
 
     The filter form is POSTed so that a name searched never appears in a URL
-    (``stages.search_terms``).
+    (``stages.auth.search_terms``).
     """
     authorize(Permission.MEASURE_VIEW)
     if search_submitted():
