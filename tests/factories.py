@@ -7,6 +7,7 @@ from datetime import date, time, timedelta
 from stages.auth.models import Role, User
 from stages.auth.services import hash_password
 from stages.enrollment.models import (
+    SEAT_HOLDING_STATUSES,
     Enrollment,
     EnrollmentStatus,
     LegalFrame,
@@ -144,7 +145,8 @@ def measure(participant=None, authority=None, handling=None, **kw) -> LegalMeasu
 def enrollment(measure, course, status=EnrollmentStatus.SUMMONED, **kw) -> Enrollment:
     item = Enrollment(measure=measure, course=course, status=status, **kw)
     db.session.add(item)
-    course.seats_taken += 1
+    if status in SEAT_HOLDING_STATUSES:  # as the services count them
+        course.seats_taken += 1
     db.session.flush()
     return item
 

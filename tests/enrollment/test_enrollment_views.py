@@ -8,6 +8,8 @@ from flask.testing import FlaskClient
 
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment.models import (
+    LIVE_STATUSES,
+    SEAT_HOLDING_STATUSES,
     Enrollment,
     EnrollmentStatus,
     LegalMeasure,
@@ -17,6 +19,7 @@ from stages.enrollment.models import (
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.timeutil import today_local
+from tests.conftest import requires_postgres
 from tests.factories import PASSWORD
 from tests.helpers import login, queries_for, search
 
@@ -277,3 +280,59 @@ def test_thirty_concurrent_enrollments_for_the_last_five_seats(app, make, office
     statuses = db.session.scalars(sa.select(Enrollment.status).where(Enrollment.course_id == course_id)).all()
     assert statuses.count(EnrollmentStatus.ENROLLED) == 5
     assert statuses.count(EnrollmentStatus.WAITLISTED) == 25
+
+
+def _identical_enrollments(app, email: str, measure_id: int, course_id: int, times: int) -> list[int]:
+    """``times`` identical POSTs of one enrollment from one logged-in browser, all at once (a
+    double click, a flaky network that re-sends): the status code of each."""
+    client = FlaskClient(app, app.response_class, use_cookies=True)
+    client.post("/connexion", data={"email": email, "password": PASSWORD})
+    cookie = client.get_cookie("session", domain="stages.test").value
+    barrier = threading.Barrier(times, timeout=60)
+    codes = []
+
+    def post():
+        browser = FlaskClient(app, app.response_class, use_cookies=True)
+        browser.set_cookie("session", cookie, domain="stages.test")
+        barrier.wait()
+        codes.append(browser.post(f"/mesures/{measure_id}/inscrire", data={"course": course_id}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return codes
+
+
+def _seat_holders(course_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Enrollment).where(
+            Enrollment.course_id == course_id, Enrollment.status.in_(SEAT_HOLDING_STATUSES)
+        )
+    )
+
+
+@requires_postgres
+@pytest.mark.parametrize("came_back", [False, True], ids=["new", "back-to-an-earlier-course"])
+def test_identical_enrollments_at_once_give_one_seat(app, make, office, came_back):
+    """20 identical POSTs into a full-but-one course: one enrollment, one seat taken; also for a
+    measure that was in this course before (its old row is reused), where the seat used to be
+    counted twice."""
+    course = make.course(organizations=[office.apcars], capacity=3, day=today_local() + timedelta(days=60))
+    for _ in range(2):
+        make.enrollment(make.measure(authority=office.parquet, handling=office.apcars), course)
+    measure = make.measure(authority=office.parquet, handling=office.apcars)
+    if came_back:
+        make.enrollment(measure, course, status=EnrollmentStatus.RESCHEDULED)
+    db.session.commit()
+    codes = _identical_enrollments(app, office.organizer.email, measure.id, course.id, 20)
+    assert len(codes) == 20 and set(codes) <= {200, 302}, codes
+    db.session.expire_all()
+    course = db.session.get(Course, course.id)
+    assert codes.count(302) == 1, codes
+    assert course.seats_taken == _seat_holders(course.id) == 3
+    live = db.session.scalars(
+        sa.select(Enrollment).where(Enrollment.measure_id == measure.id, Enrollment.status.in_(LIVE_STATUSES))
+    ).all()
+    assert len(live) == 1

@@ -99,6 +99,10 @@ def enroll_many(
             f"On ne peut pas inscrire à un stage « {course.status.label.lower()} »."
         )
     ids = [measure.id for measure in measures]
+    # The course's row is locked before anything is read: an identical request arriving at the
+    # same moment (a double click) waits here, then sees this one's enrollment and is refused,
+    # instead of both reading « not enrolled yet » and both taking a seat.
+    taken, capacity = _lock_course(course.id)
     current = db.session.execute(
         sa.select(Enrollment.measure_id, Course.starts_at)
         .join(Enrollment.course)
@@ -122,7 +126,7 @@ def enroll_many(
             )
         )
     }
-    seated_count, first_position = _hold_seats(course.id, len(measures))
+    seated_count, first_position = _take_seats(course.id, len(measures), taken, capacity)
     if seated_count < len(measures) and not waitlist_if_full:
         raise DomainError("Ce stage est complet.")
     changed_at = now_utc()
@@ -193,12 +197,9 @@ def enroll_many(
     ]
 
 
-def _hold_seats(course_id: int, wanted: int) -> tuple[int, int]:
-    """Take up to ``wanted`` free seats; returns how many, and the next waitlist position.
-
-    The first UPDATE locks the course's row (the whole database on SQLite) until the commit and
-    reads its seats, so two requests never hand out the same seat or waitlist place.
-    """
+def _lock_course(course_id: int) -> tuple[int, int]:
+    """Lock the course's row until the commit (the whole database on SQLite) and read its seats:
+    concurrent enrollments into it queue here. Refuses a course no longer open to enrollment."""
     taken, capacity, status = db.session.execute(
         sa.update(Course)
         .where(Course.id == course_id)
@@ -208,6 +209,12 @@ def _hold_seats(course_id: int, wanted: int) -> tuple[int, int]:
     ).one()
     if status not in ENROLLABLE_COURSE_STATUSES:  # changed since the page was read
         raise DomainError(f"On ne peut pas inscrire à un stage « {status.label.lower()} ».")
+    return taken, capacity
+
+
+def _take_seats(course_id: int, wanted: int, taken: int, capacity: int) -> tuple[int, int]:
+    """Take up to ``wanted`` of the free seats of the locked course; returns how many, and the
+    next waitlist position."""
     seated = min(max(capacity - taken, 0), wanted)
     if seated:
         db.session.execute(
