@@ -1,9 +1,11 @@
 """The attestation as a document: the French texts printed on it, its PDF and its SHA-256.
 
-The PDF is not stored: ``certificate_pdf`` regenerates it from the database, byte for byte, and
-its SHA-256 is kept in ``Certificate.sha256`` to prove it. Regeneration reads the participant's
-identity, the measure, the course and the signatory as they are *now*: a later rectification
-(name, organization renamed, BASE_URL changed) changes the bytes, which ``pdf_matches`` reveals.
+What was certified is kept as it was issued (``keep_as_issued``): the PDF's bytes, their SHA-256,
+and the facts the public verification page shows (initials, year of birth, course days). A later
+rectification — a name, a renamed association, another BASE_URL, another font — never changes
+an issued attestation: the change goes through revocation and an attestation rectificative.
+Attestations issued before the bytes were kept are redrawn from the database, and their bytes
+kept at the first download that still matches their SHA-256.
 """
 from __future__ import annotations
 
@@ -27,14 +29,40 @@ logger = logging.getLogger(__name__)
 # The PDF
 
 
-def certificate_pdf(certificate: Certificate) -> bytes:
-    """The attestation's PDF, regenerated from stored data: the same bytes at every download."""
-    pdf = _render(certificate)
-    if certificate.sha256 and hashlib.sha256(pdf).hexdigest() != certificate.sha256:
+def keep_as_issued(certificate: Certificate, pdf: bytes) -> None:
+    """Keep what is certified: the PDF, its SHA-256 and the facts the public page shows."""
+    enrollment = certificate.enrollment
+    person, course = enrollment.measure.participant, enrollment.course
+    certificate.pdf = pdf
+    certificate.sha256 = hashlib.sha256(pdf).hexdigest()
+    certificate.holder_initials = initials(person)
+    certificate.holder_birth_year = person.birth_date.year if person.birth_date else None
+    certificate.course_days = [day.isoformat() for day, _parts in course.days]
+
+
+def initials(person) -> str | None:
+    """« J. D. »: first name then surname initial; nothing once the person is anonymized."""
+    if person.anonymized_at is not None:
+        return None
+    letters = [name.strip()[:1].upper() for name in (person.first_names, person.surname)]
+    return " ".join(f"{letter}." for letter in letters if letter) or None
+
+
+def certificate_pdf(certificate: Certificate) -> bytes | None:
+    """The attestation's PDF as it was issued: the same bytes at every download, whatever was
+    edited since. None once the person's data was erased (retention)."""
+    if certificate.enrollment.measure.participant.anonymized_at is not None:
+        return None
+    if certificate.pdf is not None:
+        return certificate.pdf
+    pdf = _render(certificate)  # issued before the bytes were kept
+    if hashlib.sha256(pdf).hexdigest() == certificate.sha256:
+        certificate.pdf = pdf  # kept from now on, so later edits cannot change it
+    else:
         # Ids only: the log must not carry who the attestation is about.
         logger.warning(
-            "certificate %s: regenerated PDF differs from its stored SHA-256 "
-            "(data changed since issue)", certificate.id,
+            "certificate %s: redrawn PDF differs from its stored SHA-256 (data changed since "
+            "issue, before the bytes were kept)", certificate.id,
         )
     return pdf
 

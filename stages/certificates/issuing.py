@@ -36,7 +36,7 @@ from stages.attendance.models import AttendanceMark
 from stages.attendance.services import attended_minutes, marks_by_key
 from stages.auth.models import User
 from stages.certificates.codes import new_verification_code
-from stages.certificates.document import _render
+from stages.certificates.document import _render, keep_as_issued
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     Enrollment,
@@ -272,7 +272,7 @@ def _issue(
         replaces=replaces,
     )
     db.session.add(certificate)
-    certificate.sha256 = hashlib.sha256(_render(certificate, issuer=by)).hexdigest()
+    keep_as_issued(certificate, _render(certificate, issuer=by))
     measure = enrollment.measure
     # The measure mirrors its live enrollment; a measure already further on (reported) stays.
     if measure.status == MeasureStatus.ATTENDED:

@@ -33,6 +33,13 @@ class Certificate(db.Model):
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(sa.String(500))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # What was certified, as issued: the PDF's bytes, and the facts the public verification page
+    # shows. Later edits (a rectified name, a renamed association) never change them: a change
+    # goes through revocation and an attestation rectificative. Erased with the person.
+    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    holder_initials: Mapped[str | None] = mapped_column(sa.String(12))
+    holder_birth_year: Mapped[int | None]
+    course_days: Mapped[list | None] = mapped_column(sa.JSON)
     # The revoked attestation this one replaces (same enrollment), if any.
     replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id"), unique=True)
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from stages.certificates.codes import format_code, normalize_code
+from stages.certificates.document import initials
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
@@ -84,17 +85,25 @@ def verify(raw_code: str | None) -> VerificationResult:
         certificate_id=certificate.id,
         code=format_code(code),
         number=certificate.number,
-        course_days=tuple(day for day, _parts in course.days),
-        initials=initials(person),
-        birth_year=person.birth_date.year if person.birth_date and not person.anonymized_at else None,
+        **_certified_facts(certificate, course, person),
         revoked_on=to_local(certificate.revoked_at, zone).date() if revoked else None,
         replaced_by=replaced_by,
     )
 
 
-def initials(person: Participant) -> str | None:
-    """« J. D. »: first name then surname initial; nothing once the person is anonymized."""
+def _certified_facts(certificate: Certificate, course: Course, person: Participant) -> dict:
+    """The course days, initials and year of birth as issued (older attestations: as on file);
+    nothing about the person once they are anonymized."""
     if person.anonymized_at is not None:
-        return None
-    letters = [name.strip()[:1].upper() for name in (person.first_names, person.surname)]
-    return " ".join(f"{letter}." for letter in letters if letter) or None
+        return {"course_days": tuple(day for day, _parts in course.days)}
+    if certificate.course_days is not None:
+        return {
+            "course_days": tuple(date.fromisoformat(day) for day in certificate.course_days),
+            "initials": certificate.holder_initials,
+            "birth_year": certificate.holder_birth_year,
+        }
+    return {
+        "course_days": tuple(day for day, _parts in course.days),
+        "initials": initials(person),
+        "birth_year": person.birth_date.year if person.birth_date else None,
+    }

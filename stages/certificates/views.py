@@ -31,7 +31,7 @@ from stages.certificates.queries import (
 from stages.certificates.verification import verify
 from stages.enrollment.forms import ReasonForm
 from stages.enrollment.queries import participant_sections
-from stages.errors import refused
+from stages.errors import refused, render_error
 from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CourseStatus
@@ -119,6 +119,9 @@ def download(certificate_id: int):
     """The attestation's PDF, identical at every download (liaisons of the authority included)."""
     certificate = get_authorized(Certificate, certificate_id, Permission.MEASURE_VIEW)
     pdf = certificate_pdf(certificate)
+    if pdf is None:
+        return render_error(404, "Cette attestation a été effacée avec les données de la personne "
+                                 "(durée de conservation échue).")
     number = certificate.number
     audit(
         "certificate.downloaded", certificate,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from stages.attendance.models import AttendanceMark, AttendanceRevision
 from stages.auth.models import AuditEntry
+from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure, Participant
 from stages.extensions import db
 
@@ -69,6 +70,12 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
         db.session.execute(
             sa.update(AttendanceMark).where(AttendanceMark.id.in_(marks))
             .values(note=None).execution_options(synchronize_session=False)
+        )
+        # The issued attestations carry the name: their kept bytes and facts go too.
+        db.session.execute(
+            sa.update(Certificate).where(Certificate.enrollment_id.in_(enrollments))
+            .values(pdf=None, holder_initials=None, holder_birth_year=None)
+            .execution_options(synchronize_session=False)
         )
 
 

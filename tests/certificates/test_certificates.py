@@ -292,12 +292,52 @@ def test_redownload_gives_identical_bytes_matching_the_stored_sha256(closed, par
     assert info["/CreationDate"] == "D:20260320100000+00'00'"
 
 
-def test_later_change_of_data_is_detected(closed, partners, caplog):
+def test_an_issued_attestation_is_unchanged_by_every_later_edit(app, client, closed, partners):
+    """What was certified stays: the bytes, their SHA-256 and what the public page shows,
+    whatever is edited afterwards (a change goes through revocation and replacement)."""
+    course, (enrollment, _other) = closed
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    db.session.commit()
+    issued, sha256 = document.certificate_pdf(certificate), certificate.sha256
+    code = certificate.verification_code
+    before = client.get(f"/verification/{code}").get_data(as_text=True)
+    assert "M. V." in before and "1980" in before
+
+    person, measure = enrollment.measure.participant, enrollment.measure
+    person.surname, person.first_names = "ROUSSEAU", "Jean-Jacques"
+    person.birth_date, person.birth_place = date(1975, 6, 28), "Genève"
+    measure.case_reference, measure.certificate_recipient = "99-AUTRE-0001", "Quelqu'un d'autre"
+    measure.authority.name = "Parquet renommé"
+    course.title = "Un autre intitulé"
+    course.venue.name, course.venue.address, course.venue.city = "Autre salle", "1 rue Neuve", "Lyon"
+    partners.apcars.name, partners.scelles.name = "APCARS renommée", "Scelles renommée"
+    partners.organizer.full_name = "Quelqu'un d'autre"
+    db.session.commit()
+    app.config["BASE_URL"], base_url = "https://ailleurs.example", app.config["BASE_URL"]
+    try:
+        db.session.expire_all()
+        reloaded = db.session.get(Certificate, certificate.id)
+        assert document.certificate_pdf(reloaded) == issued
+        assert reloaded.sha256 == sha256 == hashlib.sha256(issued).hexdigest()
+        login(client, partners.organizer)
+        assert client.get(f"/attestations/{certificate.id}.pdf").data == issued
+        after = client.get(f"/verification/{code}").get_data(as_text=True)
+    finally:
+        app.config["BASE_URL"] = base_url
+    assert "M. V." in after and "1980" in after and "J. R." not in after and "1975" not in after
+    assert "VERCINGETORIX" in pdf_text(issued) and "ROUSSEAU" not in pdf_text(issued)
+
+
+def test_an_attestation_issued_before_the_bytes_were_kept_is_redrawn_and_checked(closed, partners, caplog):
     _course, (enrollment, _other) = closed
     certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    certificate.pdf = None  # as issued by an earlier version, which kept only the SHA-256
+    assert document.pdf_matches(certificate, document.certificate_pdf(certificate))
+    assert certificate.pdf is not None  # kept from its first matching download on
+    certificate.pdf = None
     enrollment.measure.participant.first_names = "Max"
     pdf = document.certificate_pdf(certificate)
-    assert not document.pdf_matches(certificate, pdf)
+    assert not document.pdf_matches(certificate, pdf) and certificate.pdf is None
     assert "differs from its stored SHA-256" in caplog.text
     assert "Max" not in caplog.text and "VERCINGETORIX" not in caplog.text
 
@@ -655,3 +695,20 @@ def test_included_sections_render(app, make, closed, partners):
     assert course_certificates_section(course=course, can_edit=False, enrollments=enrollments) is None
     shown = course_certificates_section(course=course, can_edit=True, enrollments=enrollments)
     assert shown["certificates_due"] == 1
+
+
+def test_the_kept_attestation_is_erased_with_the_person(client, closed, partners):
+    from stages.privacy.retention import anonymize
+
+    _course, (enrollment, _other) = closed
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    db.session.commit()
+    anonymize([enrollment.measure.participant_id], NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Certificate, certificate.id).pdf is None
+    login(client, partners.organizer)
+    response = client.get(f"/attestations/{certificate.id}.pdf")
+    assert response.status_code == 404 and "effacée" in response.get_data(as_text=True)
+    page = client.get(f"/verification/{certificate.verification_code}").get_data(as_text=True)
+    assert "M. V." not in page and "1980" not in page and certificate.number in page
