@@ -96,10 +96,13 @@ class Config:
     IDLE_TIMEOUT = int(os.environ.get("STAGES_IDLE_TIMEOUT", 30 * 60))
 
     # --- Login protection (stages/auth/services.py) ---------------------------------------------
-    # Rate limits per IP address: memory for the embedded default, which each worker counts on
-    # its own; with several workers or hosts set a shared store, e.g.
-    # STAGES_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (needs the `redis` package).
-    RATELIMIT_STORAGE_URI = os.environ.get("STAGES_RATELIMIT_STORAGE_URI", "memory://")
+    # Rate limits per IP address, counted in a store shared by every worker and host: Redis when
+    # the deployment has one (STAGES_RATELIMIT_STORAGE_URI, or else STAGES_REDIS_URL, e.g.
+    # redis://127.0.0.1:6379/0). Without one, each worker counts on its own (memory://): with
+    # 3 workers a limit lets about 3 times more through, and create_app says so at start-up.
+    RATELIMIT_STORAGE_URI = (
+        os.environ.get("STAGES_RATELIMIT_STORAGE_URI") or os.environ.get("STAGES_REDIS_URL") or "memory://"
+    )
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("STAGES_LOGIN_RATE_LIMIT", "10 per minute")
     # Progressive lockout per account, kept in the database so that it holds across workers and

@@ -68,6 +68,7 @@ def create_app(config=None) -> Flask:
     migrate.init_app(app, db, directory=str(project / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    _warn_about_local_rate_limits(app)
     _init_login(app)
     _register_sqlite_pragmas(app)
 
@@ -90,6 +91,16 @@ def create_app(config=None) -> Flask:
 
 def _project_dir() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def _warn_about_local_rate_limits(app: Flask) -> None:
+    """Say at start-up when rate limits are counted per worker (no shared store configured)."""
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("memory") and not (app.testing or app.debug):
+        app.logger.warning(
+            "Limites de débit comptées par processus (memory://) : avec plusieurs workers ou "
+            "serveurs, chacun compte de son côté. Définissez STAGES_REDIS_URL (ou "
+            "STAGES_RATELIMIT_STORAGE_URI) pour les partager."
+        )
 
 
 def _init_login(app: Flask) -> None:

@@ -156,3 +156,31 @@ def test_no_template_needs_unsafe_inline():
                 line = text.count("\n", 0, match.start()) + 1
                 offenders.append(f"{path.relative_to(PROJECT)}:{line}: {what}")
     assert offenders == []
+
+
+def test_the_verification_page_sends_no_referrer_at_all(client):
+    """Its URL may carry a code: the page's own stricter policy is not overwritten."""
+    for response in (client.get("/verification"), client.get("/verification/ABCD-EFGH-JKMN-PQRS")):
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert client.get("/connexion").headers["Referrer-Policy"] == "same-origin"
+
+
+def test_rate_limits_use_the_configured_redis_and_say_when_they_cannot(monkeypatch, caplog):
+    import importlib
+
+    import config
+    from stages import create_app
+
+    try:
+        monkeypatch.delenv("STAGES_RATELIMIT_STORAGE_URI", raising=False)
+        monkeypatch.setenv("STAGES_REDIS_URL", "redis://127.0.0.1:6379/0")
+        assert importlib.reload(config).Config.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
+        monkeypatch.delenv("STAGES_REDIS_URL")
+        assert importlib.reload(config).Config.RATELIMIT_STORAGE_URI == "memory://"
+        with caplog.at_level("WARNING"):
+            create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": False})
+        assert "Limites de débit comptées par processus" in caplog.text
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)

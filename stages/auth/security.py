@@ -74,7 +74,8 @@ def register_security(app: Flask) -> None:
 def set_security_headers(response):
     """Add the security headers to every response (the one hook; see the module docstring)."""
     for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
+        # A page may be stricter (the public verification page sends no referrer at all).
+        response.headers.setdefault(name, value)
     if request.is_secure or current_app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = HSTS
     # What a logged-in user is shown may hold personal data: it must not sit in a shared or
