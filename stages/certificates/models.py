@@ -1,7 +1,7 @@
 """Attestations de stage: numbered per year, verifiable by a random code, revocable, replaceable."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,4 +57,32 @@ class Certificate(db.Model):
         sa.CheckConstraint(
             "(revoked_at IS NULL) = (revocation_reason IS NULL)", name="revocation_has_reason"
         ),
+    )
+
+
+class VerificationTally(db.Model):
+    """How many times the public page checked a code, per day, outcome and attestation.
+
+    Anyone may check a code, as often as the rate limit allows: one row per check would let the
+    public fill the audit log. The checks are counted instead (an unknown code on the row whose
+    ``certificate_id`` is NULL). Nothing here says who checked, nor the code typed.
+    """
+
+    __tablename__ = "verification_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    certificate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        sa.UniqueConstraint("day", "outcome", "certificate_id"),
+        # The unique constraint lets NULLs repeat: the unknown codes' row is unique per day too.
+        sa.Index(
+            "uq_verification_tallies_unknown", "day", "outcome", unique=True,
+            postgresql_where=sa.text("certificate_id IS NULL"), sqlite_where=sa.text("certificate_id IS NULL"),
+        ),
+        sa.Index("ix_verification_tallies_certificate_id", "certificate_id"),
+        sa.CheckConstraint("count >= 0", name="count_positive"),
     )

@@ -2,6 +2,7 @@
 
 Valid, revoked (and by which attestation it was replaced) or unknown; a third party learns only
 the number, the course days, the initials and the year of birth, never a name or case data.
+Each check is counted (``count_verification``), not logged one by one.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from stages.certificates.codes import format_code, normalize_code
 from stages.certificates.document import initials
-from stages.certificates.models import Certificate
+from stages.certificates.models import Certificate, VerificationTally
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
 from stages.scheduling.models import Course
@@ -107,3 +108,39 @@ def _certified_facts(certificate: Certificate, course: Course, person: Participa
         "initials": initials(person),
         "birth_year": person.birth_date.year if person.birth_date else None,
     }
+
+
+def count_verification(result: VerificationResult, day: date) -> None:
+    """Count one public check: its day, its outcome and the attestation it found, if any.
+
+    An UPDATE of the day's counter, or the counter's first INSERT (in a savepoint: a concurrent
+    check may insert it first, and this one then counts on it).
+    """
+    row = sa.and_(
+        VerificationTally.day == day,
+        VerificationTally.outcome == result.status.value,
+        VerificationTally.certificate_id.is_(None) if result.certificate_id is None
+        else VerificationTally.certificate_id == result.certificate_id,
+    )
+    increment = sa.update(VerificationTally).where(row).values(count=VerificationTally.count + 1)
+    if db.session.execute(increment).rowcount:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(VerificationTally(
+                day=day, outcome=result.status.value, certificate_id=result.certificate_id, count=1,
+            ))
+    except sa.exc.IntegrityError:
+        db.session.execute(increment)
+
+
+def verification_counts(since: date) -> dict[str, int]:
+    """The public checks since ``since``, by outcome (for the audit log page)."""
+    rows = db.session.execute(
+        sa.select(VerificationTally.outcome, sa.func.sum(VerificationTally.count))
+        .where(VerificationTally.day >= since)
+        .group_by(VerificationTally.outcome)
+    )
+    counts = dict.fromkeys((status.value for status in VerificationStatus), 0)
+    counts.update({outcome: int(total) for outcome, total in rows})
+    return counts

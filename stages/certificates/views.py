@@ -28,7 +28,7 @@ from stages.certificates.queries import (
     count_due,
     replaceable,
 )
-from stages.certificates.verification import verify
+from stages.certificates.verification import count_verification, verify
 from stages.enrollment.forms import ReasonForm
 from stages.enrollment.queries import participant_sections
 from stages.errors import refused, render_error
@@ -36,6 +36,7 @@ from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CourseStatus
 from stages.scheduling.queries import course_sections
+from stages.timeutil import today_local
 
 bp = Blueprint("certificates", __name__)
 
@@ -213,9 +214,8 @@ def verify_code(code: str):
 
 def _check(raw_code: str, form: VerificationForm):
     result = verify(raw_code)
-    certificate = db.session.get(Certificate, result.certificate_id) if result.certificate_id else None
-    # The outcome only: never the code typed, nor anything about the person.
-    audit("certificate.verified", certificate, details=result.status.value)
+    # Counted, never logged one by one: the outcome only, not the code typed nor who typed it.
+    count_verification(result, today_local())
     db.session.commit()
     return _verification_page(form, result)
 

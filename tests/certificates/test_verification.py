@@ -11,7 +11,9 @@ import time_machine
 from stages.auth.models import AuditEntry, Role
 from stages.certificates import issuing
 from stages.certificates.codes import format_code, new_verification_code, verification_url
+from stages.certificates.models import VerificationTally
 from stages.extensions import db, limiter
+from tests.conftest import requires_postgres
 from stages.auth.models import OrganizationKind
 
 COURSE_DAY = date(2026, 3, 16)
@@ -49,10 +51,18 @@ def assert_nothing_personal(html: str) -> None:
         assert secret.lower() not in html.lower(), secret
 
 
-def verifications() -> list[AuditEntry]:
-    return db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.action == "certificate.verified").order_by(AuditEntry.id)
-    ).all()
+def verifications() -> list[tuple[str, int | None, int]]:
+    """The public checks counted: (outcome, attestation, count) by outcome and attestation."""
+    return [
+        tuple(row) for row in db.session.execute(
+            sa.select(VerificationTally.outcome, VerificationTally.certificate_id, VerificationTally.count)
+            .order_by(VerificationTally.outcome, VerificationTally.certificate_id)
+        )
+    ]
+
+
+def checked() -> int:
+    return sum(count for _outcome, _certificate, count in verifications())
 
 
 def test_valid_code_shows_only_number_dates_initials_birth_year(client, certificate):
@@ -144,24 +154,21 @@ def test_form_page_needs_no_login_and_checks_nothing(client, certificate):
     assert verifications() == []
 
 
-def test_every_check_is_logged_without_code_or_personal_data(client, certificate):
+def test_every_check_is_counted_without_code_or_personal_data(client, certificate):
     client.get(f"/verification/{certificate.verification_code}")
     client.post("/verification", data={"code": new_verification_code()})
     client.get("/verification/pas-un-code")
-    entries = verifications()
-    assert [e.details for e in entries] == ["valide", "inconnue", "inconnue"]
-    assert entries[0].object_type == "Certificate" and entries[0].object_id == certificate.id
-    assert entries[1].object_id is None
-    for entry in entries:
-        assert entry.user_id is None and entry.participant_id is None
-        assert entry.ip == "127.0.0.1"
-        assert certificate.verification_code not in (entry.details or "")
+    client.get(f"/verification/{certificate.verification_code}")
+    assert verifications() == [("inconnue", None, 2), ("valide", certificate.id, 2)]
+    # Counted, not logged one by one: the public cannot fill the audit log.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+    assert db.session.scalar(sa.select(VerificationTally.day).limit(1)) == NOW.date()
 
 
 def test_revoked_check_is_logged_as_revoked(client, certificate):
     issuing.revoke_certificate(certificate, "Erreur", by=certificate.organizer)
     client.get(f"/verification/{certificate.verification_code}")
-    assert [e.details for e in verifications()] == ["révoquée"]
+    assert verifications() == [("révoquée", certificate.id, 1)]
 
 
 def test_post_needs_the_csrf_token(client, certificate, csrf_enabled):
@@ -218,7 +225,7 @@ def test_rate_limit_gives_the_french_429_page(limited_client, certificate):
     assert limited_client.post("/verification", data={"code": code}).status_code == 429
     # The blank form stays reachable, and refused requests are not checks.
     assert limited_client.get("/verification").status_code == 200
-    assert len(verifications()) == 30
+    assert checked() == 30
 
 
 def test_limits_are_off_again_after_the_limited_app(client, certificate):
@@ -233,3 +240,29 @@ def test_anonymized_person_shows_no_initials_nor_birth_year(client, certificate)
     response = client.get(f"/verification/{certificate.verification_code}")
     assert "Attestation valide" in response.text
     assert "M. V." not in response.text and "1980" not in response.text
+
+
+@requires_postgres
+def test_checks_at_the_same_moment_are_all_counted(app, certificate):
+    """The day's first checks race to create its counter: each one is counted, none fails."""
+    import threading
+
+    from flask.testing import FlaskClient
+
+    db.session.commit()
+    url = f"/verification/{certificate.verification_code}"
+    barrier, codes = threading.Barrier(10, timeout=30), []
+
+    def check():
+        client = FlaskClient(app, app.response_class)
+        barrier.wait()
+        codes.append(client.get(url).status_code)
+
+    threads = [threading.Thread(target=check) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert codes == [200] * 10
+    db.session.expire_all()
+    assert verifications() == [("valide", certificate.id, 10)]

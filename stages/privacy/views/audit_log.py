@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from datetime import timedelta
+
 from flask import Response, render_template, request, stream_with_context
 from flask_login import login_required
 from sqlalchemy.orm import joinedload
@@ -9,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from stages.auth.audit import action_label, audit
 from stages.auth.models import AuditEntry, User
 from stages.auth.permissions import Permission, authorize
+from stages.certificates.verification import verification_counts
 from stages.extensions import db
 from stages.privacy.audit_log import (
     NO_STORE,
@@ -23,6 +26,9 @@ from stages.privacy.audit_log import (
 from stages.privacy.views.blueprint import bp
 from stages.spreadsheets import csv_chunks
 from stages.timeutil import today_local
+
+# How far back the page counts the public checks of attestation codes.
+VERIFICATION_DAYS = 30
 
 
 @bp.route("/admin/journal")
@@ -41,6 +47,8 @@ def audit_log():
     actions = sorted(distinct_actions(), key=lambda code: action_label(code).lower())
     return render_template(
         "privacy/audit_log.html",
+        verifications=verification_counts(today_local() - timedelta(days=VERIFICATION_DAYS)),
+        VERIFICATION_DAYS=VERIFICATION_DAYS,
         page=page,
         filters=filters,
         args=filters.args(),
