@@ -154,6 +154,7 @@ def every_route(make):
     facilitator = w.users["facilitator"]
     course = make.course(organizations=[assoc], facilitators=[facilitator],
                          day=today_local() + timedelta(days=20))
+    course.venue.owner = assoc  # managed by the association: its organizers edit it
     make.course(organizations=[other_assoc], facilitators=[w.users["facilitator_other"]],
                 day=today_local() + timedelta(days=21))
     measure = make.measure(authority=authority, handling=assoc,

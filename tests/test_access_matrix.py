@@ -52,8 +52,9 @@ EXPECTED = {
     "auth.organization_form": ADMIN,
     "auth.organization_archive": ADMIN,
     "scheduling.venues": ORGANIZERS,
-    "scheduling.venue_form": ORGANIZERS,
-    "scheduling.venue_archive": ORGANIZERS,
+    "scheduling.venue_create": ORGANIZERS,
+    "scheduling.venue_edit": THIS_SESSION_EDIT,  # the venue its association manages
+    "scheduling.venue_archive": THIS_SESSION_EDIT,
     "scheduling.course_create": ORGANIZERS,
     "scheduling.series_create": ORGANIZERS,
     "scheduling.course_detail": {"admin", "organizer", "facilitator"},

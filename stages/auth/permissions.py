@@ -33,6 +33,7 @@ from stages.extensions import db
 class Permission(StrEnum):
     ADMIN = "admin"  # accounts, organizations, retention
     SCHEDULE = "schedule"  # create courses, venues, series
+    VENUE_EDIT = "venue.edit"  # a venue's details, its archiving
     SESSION_VIEW = "session.view"
     SESSION_EDIT = "session.edit"
     SESSION_RUN = "session.run"  # roster, attendance

@@ -25,7 +25,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError
 
-from stages.auth.models import Organization, User
+from stages.auth.models import Organization, OrganizationKind, User
+from stages.auth.permissions import Permission, can, visible
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.forms import BaseForm, select_choices, TEXT
@@ -79,6 +80,38 @@ class VenueForm(BaseForm):
     def validate_postal_code(self, field):
         if field.data and not field.data.isdigit() and not field.data[:2] in ("2A", "2B"):
             raise ValidationError("Le code postal compte 5 chiffres.")
+    manager = SelectField(
+        "Association qui gère ce lieu",
+        coerce=int,
+        description="Elle seule (et l'administration) en modifie la fiche ; toutes les associations "
+        "peuvent y programmer des stages.",
+    )
+
+    SHARED = 0
+
+    def fill_managers(self, user, venue: Venue | None) -> None:
+        """The associations ``user`` may put in charge (an admin: any, or none for a shared
+        venue); on a GET, the venue's current one."""
+        query = visible(Organization, user).where(
+            Organization.kind == OrganizationKind.ASSOCIATION, Organization.archived_at.is_(None)
+        )
+        choices = [(o.id, o.name) for o in db.session.scalars(query.order_by(Organization.name))]
+        if can(user, Permission.ADMIN):
+            choices.insert(0, (self.SHARED, "Aucune : lieu partagé, modifié par l'administration"))
+        self.manager.choices = select_choices(choices)
+        if self.manager.data is None and venue is not None:
+            self.manager.data = venue.owner.id if venue.owner is not None else self.SHARED
+        elif self.manager.data is None and len(choices) == 1:
+            self.manager.data = choices[0][0]  # an organizer of one association
+
+    def populate_obj(self, obj) -> None:
+        """The venue's fields; the manager is set by ``chosen_manager``."""
+        for name, field in self._fields.items():
+            if name != "manager":
+                field.populate_obj(obj, name)
+
+    def chosen_manager(self) -> Organization | None:
+        return db.session.get(Organization, self.manager.data) if self.manager.data else None
 
 
 class PartForm(Form):

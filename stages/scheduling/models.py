@@ -15,6 +15,15 @@ from stages.timeutil import now_utc, to_local
 MAX_FEE_CENTS = 45_000  # €450, the maximum 3rd-class fine
 
 
+venue_owners = sa.Table(
+    "venue_owners",
+    db.metadata,
+    sa.Column("venue_id", sa.ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Index("ix_venue_owners_organization_id", "organization_id"),
+)
+
+
 class Venue(db.Model):
     """A room where courses are held, usually borrowed (préfecture, MJD)."""
 
@@ -33,6 +42,10 @@ class Venue(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    # The association that manages the venue's details; none: a venue shared by all, which only
+    # admins edit. Any organizer may schedule a course in any venue.
+    owner: Mapped[Organization | None] = relationship(secondary="venue_owners", uselist=False)
 
     __table_args__ = (sa.CheckConstraint("capacity > 0", name="capacity_positive"),)
 

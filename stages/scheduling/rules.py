@@ -81,8 +81,13 @@ def facilitators_to_filter_on(user: User) -> sa.Select:
 
 @object_rule(Venue)
 def venue_rule(user: User, permission: Permission, venue: Venue) -> bool:
-    """Venues are shared by every association: any organizer may schedule in them."""
-    return user.role == Role.ORGANIZER and permission == Permission.SCHEDULE
+    """Any organizer may schedule a course in any venue; its details are edited by the
+    association that manages it (a shared venue, with none: by admins only)."""
+    if user.role != Role.ORGANIZER:
+        return False
+    if permission == Permission.SCHEDULE:
+        return True
+    return permission == Permission.VENUE_EDIT and venue.owner is not None and venue.owner.id in user.organization_ids
 
 
 @object_rule(CourseData)

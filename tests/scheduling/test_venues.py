@@ -57,11 +57,40 @@ def test_venue_bad_input(client, make):
 def test_venue_capacity_cannot_drop_below_a_coming_course(client, make):
     org = make.organization()
     venue = make.venue(capacity=16)
+    venue.owner = org
     make.course(venue=venue, organizations=[org], capacity=14, day=today_local() + timedelta(days=3))
     login(client, make.user(Role.ORGANIZER, [org]))
     html = client.post(f"/lieux/{venue.id}/modifier", data={**VENUE, "capacity": "10"}).get_data(as_text=True)
     assert "prévoit 14 places" in html
     assert db.session.get(Venue, venue.id).capacity == 16
+
+
+def test_a_venue_is_edited_by_its_association_and_admins_only(client, make):
+    """Any organizer schedules in any venue; its details are its association's (a shared venue:
+    the admins')."""
+    apcars, other = make.organization(), make.organization()
+    managed, shared = make.venue(name="Salle APCARS"), make.venue(name="Préfecture")
+    managed.owner = apcars
+    organizer, stranger = make.user(Role.ORGANIZER, [apcars]), make.user(Role.ORGANIZER, [other])
+    db.session.commit()
+    login(client, stranger)
+    for venue in (managed, shared):
+        assert client.get(f"/lieux/{venue.id}/modifier").status_code == 403
+        assert client.post(f"/lieux/{venue.id}/archiver", data={"archive": "1"}).status_code == 403
+    assert "Salle APCARS" in client.get("/lieux").get_data(as_text=True)  # listed, not editable
+    assert f"/lieux/{managed.id}/modifier" not in client.get("/lieux").get_data(as_text=True)
+    client.post("/deconnexion")
+    login(client, organizer)
+    assert client.post(f"/lieux/{managed.id}/modifier", data={**VENUE, "name": "Salle renommée"}).status_code == 302
+    assert client.get(f"/lieux/{shared.id}/modifier").status_code == 403
+    created = client.post("/lieux/nouveau", data={**VENUE, "name": "Nouvelle salle"})
+    assert created.status_code == 302
+    new = db.session.scalars(sa.select(Venue).where(Venue.name == "Nouvelle salle")).one()
+    assert new.owner.id == apcars.id  # the organizer's association manages what it creates
+    client.post("/deconnexion")
+    login(client, make.user(Role.ADMIN))
+    assert client.post(f"/lieux/{shared.id}/archiver", data={"archive": "1"}).status_code == 302
+    assert db.session.get(Venue, shared.id).archived_at is not None
 
 
 def test_organizations_are_managed_by_admins(client, make):

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
 
 from stages.archiving import archivable_query, check_name_free, set_archived
 from stages.auth.audit import audit
-from stages.auth.permissions import Permission, authorize, get_authorized
+from stages.auth.permissions import Permission, authorize, can, get_authorized
 from stages.errors import refused
 from stages.extensions import db
 from stages.pages import paginate
@@ -24,18 +25,22 @@ def venues():
     """Venues, in service first; archived ones on request."""
     authorize(Permission.SCHEDULE)
     archived = request.args.get("archives") == "1"
-    query = archivable_query(Venue, archived).order_by(Venue.name)
-    return render_template("scheduling/venues.html", pagination=paginate(query), show_archived=archived)
+    pagination = paginate(archivable_query(Venue, archived).options(selectinload(Venue.owner)).order_by(Venue.name))
+    editable = {v.id for v in pagination.items if can(current_user, Permission.VENUE_EDIT, v)}
+    return render_template(
+        "scheduling/venues.html", pagination=pagination, show_archived=archived, editable=editable
+    )
 
 
-@bp.route("/lieux/nouveau", methods=["GET", "POST"], defaults={"venue_id": None})
-@bp.route("/lieux/<int:venue_id>/modifier", methods=["GET", "POST"])
+@bp.route("/lieux/nouveau", methods=["GET", "POST"], defaults={"venue_id": None}, endpoint="venue_create")
+@bp.route("/lieux/<int:venue_id>/modifier", methods=["GET", "POST"], endpoint="venue_edit")
 @login_required
 def venue_form(venue_id: int | None):
-    """Create or edit a venue."""
+    """Create a venue, or edit one the user's association manages (admins: any)."""
     authorize(Permission.SCHEDULE)
-    venue = get_authorized(Venue, venue_id, Permission.SCHEDULE) if venue_id else None
+    venue = get_authorized(Venue, venue_id, Permission.VENUE_EDIT) if venue_id else None
     form = VenueForm(obj=venue)
+    form.fill_managers(current_user, venue)
     if form.validate_on_submit():
         with refused(form) as outcome:
             if venue is not None:
@@ -44,6 +49,7 @@ def venue_form(venue_id: int | None):
             venue = venue or Venue()
             db.session.add(venue)
             form.populate_obj(venue)
+            venue.owner = form.chosen_manager()
             db.session.flush()
             audit("venue.saved", venue)
             db.session.commit()
@@ -57,7 +63,7 @@ def venue_form(venue_id: int | None):
 @login_required
 def venue_archive(venue_id: int):
     """Archive or restore a venue (courses keep referring to it)."""
-    venue = get_authorized(Venue, venue_id, Permission.SCHEDULE)
+    venue = get_authorized(Venue, venue_id, Permission.VENUE_EDIT)
     archived = request.form.get("archive") == "1"
     set_archived(venue, archived)
     audit("venue.archived" if archived else "venue.restored", venue)
