@@ -66,21 +66,17 @@ def _scope(user: User) -> sa.ColumnElement[bool] | None:
 
 def _recipients(today: date) -> set[int]:
     """The active organizers and liaisons with at least one measure in their digest."""
-    due = sa.select(LegalMeasure.handling_organization_id, LegalMeasure.authority_id).where(
-        _due_condition(today)
-    ).subquery()
-    organization = sa.case(
-        (User.role == Role.ORGANIZER, due.c.handling_organization_id), else_=due.c.authority_id
-    )
-    return set(
-        db.session.scalars(
+    due = sa.select(LegalMeasure).where(_due_condition(today)).subquery()
+    found: set[int] = set()
+    for role, organization in ((Role.ORGANIZER, due.c.handling_organization_id),
+                               (Role.LIAISON, due.c.authority_id)):
+        found.update(db.session.scalars(
             sa.select(User.id)
             .join(user_organizations, user_organizations.c.user_id == User.id)
-            .join(due, user_organizations.c.organization_id == organization)
-            .where(User.active, User.role.in_((Role.ORGANIZER, Role.LIAISON)))
-            .distinct()
-        )
-    )
+            .where(User.active, User.role == role,
+                   user_organizations.c.organization_id.in_(sa.select(organization)))
+        ))
+    return found
 
 
 def _line(item: DueMeasure, today: date) -> str:

@@ -36,8 +36,8 @@ def _midnight(now: datetime, days_ahead: int) -> datetime:
 
 
 def due_reminders(now: datetime, days: int, column) -> list[int]:
-    """The enrollments to remind: summoned people of scheduled sessions at most ``days`` days
-    away, with an address, not reminded yet.
+    """The ids of the enrollments to remind: summoned people of scheduled sessions at most
+    ``days`` days away, with an address, not reminded yet.
 
     Days are counted on the calendar: on the 5th, the 7-day reminder covers sessions up to
     the 12th. It is skipped for a session tomorrow or today: the 1-day reminder covers it.
@@ -105,7 +105,8 @@ def build_reminder(refs: dict) -> EmailMessage | None:
     if enrollment is None:
         return None
     course = enrollment.course
-    days_left = (to_local(course.starts_at, course.venue.timezone).date() - today_local()).days
+    zone = course.venue.timezone
+    days_left = (to_local(course.starts_at, zone).date() - today_local(zone)).days
     if refs["days"] > 1 and days_left <= 1:
         return None  # sent late: the 1-day reminder covers it
     return reminder_email(enrollment, days_left)
