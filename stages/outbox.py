@@ -335,7 +335,10 @@ def outbox_counts() -> list[KindCounts]:
         .group_by(OutboxMessage.kind)
         .order_by(OutboxMessage.kind)
     ).all()
-    return [KindCounts(kind_label(kind), int(due), int(failing), int(sent)) for kind, due, failing, sent in rows]
+    return [
+        KindCounts(kind_label(kind), int(due), int(failing), int(sent))
+        for kind, due, failing, sent in rows
+    ]
 
 
 def latest_errors(limit: int = 10) -> list[OutboxMessage]:

@@ -106,7 +106,8 @@ def _body(items: list[DueMeasure], today: date) -> str:
     if soon:
         parts += ["", f"Date limite dans moins de {DEADLINE_WARNING_DAYS} jours ({len(soon)}) :"]
         parts += [_line(i, today) for i in soon]
-    parts += ["", f"Le détail est dans l'application : {base}/personnes", "", "— Stages (message automatique)"]
+    parts += ["", f"Le détail est dans l'application : {base}/personnes", "",
+              "— Stages (message automatique)"]
     return "\n".join(parts)
 
 

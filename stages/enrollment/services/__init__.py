@@ -43,9 +43,9 @@ from stages.enrollment.services.participants import (
 )
 
 __all__ = [
-    "PROMOTION_KIND",
     "EnrollResult",
     "MeasureData",
+    "PROMOTION_KIND",
     "ParticipantData",
     "add_measure",
     "change_enrollment_status",

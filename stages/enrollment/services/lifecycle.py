@@ -147,9 +147,13 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
 
 
 def _queue_convocation(enrollment: Enrollment, course: Course) -> None:
+    """Queue the convocation of a person just seated from the waitlist, if it can go by email
+    (a draft course summons nobody yet)."""
     participant = enrollment.measure.participant
-    if course.status == CourseStatus.SCHEDULED and participant.email and participant.anonymized_at is None:
-        outbox.enqueue(PROMOTION_KIND, [(f"{PROMOTION_KIND}:{enrollment.id}", {"enrollment": enrollment.id})])
+    if course.status != CourseStatus.SCHEDULED or not participant.email or participant.anonymized_at:
+        return
+    key = f"{PROMOTION_KIND}:{enrollment.id}"
+    outbox.enqueue(PROMOTION_KIND, [(key, {"enrollment": enrollment.id})])
 
 
 def reschedule(
