@@ -72,6 +72,7 @@ def create_app(config=None) -> Flask:
     _init_login(app)
     _register_sqlite_pragmas(app)
 
+    from stages import outbox
     from stages.auth.security import register_security
     from stages.errors import register_error_handlers
 
@@ -81,6 +82,7 @@ def create_app(config=None) -> Flask:
         app.register_blueprint(importlib.import_module(f"stages.{area}.views").bp)
     register_error_handlers(app)
     register_security(app)
+    outbox.init_app(app)
     _register_template_helpers(app)
 
     from stages.cli import register_cli

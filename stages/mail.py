@@ -13,6 +13,8 @@ next to "convocation" is already personal data about an offence.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import smtplib
 import ssl
@@ -83,6 +85,19 @@ def _message_id_domain() -> str:
     if "@" in address:
         return address.rsplit("@", 1)[1]
     return urlsplit(current_app.config.get("BASE_URL", "")).hostname or "stages"
+
+
+def stable_message_id(seed: str) -> str:
+    """A Message-ID that stays the same on every attempt to send one logical message (``seed``).
+
+    If a retry follows a send whose acceptance was never recorded (a crash in between), the
+    person's mail client sees the same message twice and may show it once. Keyed with
+    ``SECRET_KEY``, so the header reveals nothing of the seed.
+    """
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret if isinstance(secret, bytes) else str(secret).encode()
+    digest = hmac.new(secret, seed.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"<{digest}@{_message_id_domain()}>"
 
 
 def send_email(message: EmailMessage) -> None:

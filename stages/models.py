@@ -14,6 +14,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.jobs.models import JobRun
+from stages.outbox import OutboxMessage
 from stages.reports.models import Bilan
 from stages.scheduling.models import (
     Course,
@@ -29,6 +30,7 @@ __all__ = [
     "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization", "OrganizationKind",
+    "OutboxMessage",
     "Participant", "Payer", "PaymentStatus", "Role", "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

@@ -1,6 +1,7 @@
-"""Test helpers: logging in, counting SQL statements."""
+"""Test helpers: logging in, counting SQL statements, a real SMTP server, config overrides."""
 from __future__ import annotations
 
+import socket
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -58,3 +59,51 @@ def queries_for(client, url: str) -> int:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     return counter.count
+
+
+@contextmanager
+def override_config(app, **values):
+    """Override app settings for one test and put them back afterwards."""
+    saved = {key: app.config.get(key) for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpCollector:
+    """An aiosmtpd handler that keeps each envelope, and answers every message with ``reply``
+    (a test may change it between sends)."""
+
+    def __init__(self, reply: str = "250 Message accepted for delivery"):
+        self.reply = reply
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return self.reply
+
+
+@contextmanager
+def smtp_server(app, reply: str | None = None):
+    """A real SMTP server on 127.0.0.1 that the app sends to while the block runs."""
+    from aiosmtpd.controller import Controller
+
+    handler = SmtpCollector(reply) if reply else SmtpCollector()
+    # SMTPUTF8 lets the server answer in French (« 550 refusé »).
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        with override_config(app, MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port,
+                             SMTP_STARTTLS=False, SMTP_USER=None):
+            yield handler
+    finally:
+        controller.stop()

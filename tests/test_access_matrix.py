@@ -3,14 +3,9 @@
 A route that is not listed in EXPECTED fails the test: a new page must say who may use it.
 Object ids of others lead to 403, never data; nothing ever answers 500.
 """
-from datetime import timedelta
 
 import pytest
 
-from stages.auth.models import Role
-from stages.enrollment.models import EnrollmentStatus
-from stages.extensions import db
-from stages.timeutil import today_local
 from tests.conftest import IsolatedClient
 from tests.factories import PASSWORD
 

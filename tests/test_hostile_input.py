@@ -27,8 +27,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.auth.models import Role
-from stages.enrollment.models import EnrollmentStatus, LegalMeasure, Participant
+from stages.enrollment.models import LegalMeasure, Participant
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus, Venue
 from stages.auth.models import Organization

@@ -26,7 +26,6 @@ whole action back and may retry it — no savepoint, which SQLite handles poorly
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import sqlalchemy as sa

@@ -65,6 +65,14 @@ JOBS: dict[str, Job] = {
             {"hour": "9", "minute": "0"},
         ),
         Job(
+            "deliver_outbox",
+            "stages.jobs.tasks:deliver_outbox",
+            "Envoie les courriels restés en file : envois refusés (après un délai), envois "
+            "interrompus par un arrêt, convocations après une place libérée.",
+            {"hour": "0-1,3-23", "minute": "20"},
+            period="hourly",
+        ),
+        Job(
             "purge_expired_data",
             "stages.jobs.tasks:purge_expired_data",
             "Anonymise les données personnelles des mesures closes depuis la durée de conservation "

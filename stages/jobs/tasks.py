@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from flask import current_app
 
+from stages import outbox
 from stages.auth.login_sessions import purge_login_sessions
 from stages.enrollment import deadline_digest
-from stages.enrollment.convocation import reminders
+from stages.enrollment.convocation import reminders, sending  # noqa: F401 (registers its outbox kind)
 from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
@@ -42,17 +43,29 @@ def send_closing_reminders() -> dict:
     return _with_error(closing_reminders.send_closing_reminders(), "échecs")
 
 
+def deliver_outbox() -> dict:
+    """Every outbox message due: refused sends after their back-off, sends a crash interrupted,
+    promotions' convocations the web request could not send."""
+    return _with_error(outbox.deliver().counts(), "envois refusés")
+
+
 def purge_expired_data() -> dict:
-    """Anonymize what passed its retention period; delete old audit entries and job runs."""
+    """Anonymize what passed its retention period; delete old audit entries, job runs and sent
+    outbox messages."""
     config = current_app.config
-    counts = retention.purge(now_utc(), config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
+    now = now_utc()
+    counts = retention.purge(now, config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
     counts["exécutions de tâches oubliées"] = prune_runs()
-    counts["sessions de connexion oubliées"] = purge_login_sessions(now_utc() - timedelta(days=1))
+    counts["sessions de connexion oubliées"] = purge_login_sessions(now - timedelta(days=1))
+    counts["courriels envoyés oubliés"] = outbox.purge_sent(now)
     db.session.commit()
     return counts
 
 
 def _with_error(counts: dict, failures_key: str) -> dict:
     if counts.get(failures_key):
-        counts["_error"] = f"{counts[failures_key]} envoi(s) refusé(s) : ils seront retentés au prochain passage."
+        counts["_error"] = (
+            f"{counts[failures_key]} envoi(s) refusé(s) : ils restent en file et seront retentés "
+            "(tâche deliver_outbox)."
+        )
     return counts

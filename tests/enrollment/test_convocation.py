@@ -5,14 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-import socket
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pypdf
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from stages.auth.models import AuditEntry, Role
@@ -30,7 +27,7 @@ from stages.extensions import db
 from stages.mail import MailError, build_message, outbox, send_email
 from stages.scheduling.models import CourseStatus
 from stages.auth.models import OrganizationKind
-from tests.helpers import login
+from tests.helpers import free_port, login, override_config, smtp_server
 
 SESSION_DAY = date(2026, 3, 12)  # a Thursday
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -313,51 +310,8 @@ def test_cancelling_a_course_withdraws_every_emailed_convocation(make, case):
 # Mail backends
 
 
-@contextmanager
-def _config(app, **values):
-    """Override app settings for one test and put them back afterwards."""
-    saved = {key: app.config.get(key) for key in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class _Collector:
-    """An aiosmtpd handler that keeps each envelope, or answers every message with ``reply``."""
-
-    def __init__(self, reply: str = "250 Message accepted for delivery"):
-        self.reply = reply
-        self.envelopes = []
-
-    async def handle_DATA(self, server, course, envelope):
-        self.envelopes.append(envelope)
-        return self.reply
-
-
-@contextmanager
-def _smtp_server(app, reply: str | None = None):
-    handler = _Collector(reply) if reply else _Collector()
-    # SMTPUTF8 lets the server answer in French (« 550 refusé »).
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), enable_SMTPUTF8=True)
-    controller.start()
-    try:
-        with _config(app, MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port,
-                     SMTP_STARTTLS=False, SMTP_USER=None):
-            yield handler
-    finally:
-        controller.stop()
-
-
 def test_a_real_smtp_server_receives_the_convocation_with_both_attachments(app, case):
-    with _smtp_server(app) as server:
+    with smtp_server(app) as server:
         convocation.send_convocation(case["enrollment"], by=case["organizer"])
     [envelope] = server.envelopes
     assert envelope.mail_from == "stages@localhost"
@@ -374,7 +328,7 @@ def test_a_real_smtp_server_receives_the_convocation_with_both_attachments(app, 
 
 def test_a_refusing_smtp_server_leaves_the_convocation_due(app, case):
     enrollment = case["enrollment"]
-    with _smtp_server(app, reply="550 refusé") as server:
+    with smtp_server(app, reply="550 refusé") as server:
         with pytest.raises(MailError):
             convocation.send_convocation(enrollment, by=case["organizer"])
     assert len(server.envelopes) == 1  # it was tried, and refused
@@ -384,7 +338,7 @@ def test_a_refusing_smtp_server_leaves_the_convocation_due(app, case):
 
 
 def test_an_unreachable_smtp_server_is_a_mail_error(app):
-    with _config(app, MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port()):
+    with override_config(app, MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port()):
         with pytest.raises(MailError, match="échoué"):
             send_email(build_message("a@example.org", "Essai", "Bonjour"))
 
@@ -393,7 +347,7 @@ def test_the_file_backend_writes_an_eml_under_the_instance_folder(app, case, tmp
     saved = app.instance_path
     app.instance_path = str(tmp_path)
     try:
-        with _config(app, MAIL_BACKEND="file"):
+        with override_config(app, MAIL_BACKEND="file"):
             convocation.send_convocation(case["enrollment"], by=case["organizer"])
     finally:
         app.instance_path = saved
@@ -405,7 +359,7 @@ def test_the_file_backend_writes_an_eml_under_the_instance_folder(app, case, tmp
 
 
 def test_an_unknown_backend_refuses_to_send(app):
-    with _config(app, MAIL_BACKEND="pigeon"):
+    with override_config(app, MAIL_BACKEND="pigeon"):
         with pytest.raises(MailError):
             send_email(build_message("a@example.org", "Essai", "Bonjour"))
 

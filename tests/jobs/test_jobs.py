@@ -8,11 +8,13 @@ import time_machine
 
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.auth.models import AuditEntry, Role
+from stages.enrollment import services
 from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalFrame, LegalMeasure, MeasureStatus, Participant
 from stages.extensions import db
 from stages.jobs import runner
 from stages.jobs.models import JobRun
 from stages.jobs.registry import JOBS
+from stages import mail
 from stages.mail import MailError
 from stages.scheduling.models import Course, CourseStatus
 from tests.conftest import requires_postgres
@@ -110,7 +112,7 @@ def test_a_refusing_smtp_server_leaves_the_reminder_due(monkeypatch, outbox, wee
     def refuse(message):
         raise MailError("550 refusé")
 
-    monkeypatch.setattr("stages.enrollment.convocation.reminders.send_email", refuse)
+    monkeypatch.setitem(mail._BACKENDS, "memory", refuse)
     with time_machine.travel(NOW, tick=False):
         run = runner.run_job("send_convocation_reminders")
     assert run.outcome == "failure" and "retentés" in run.error
@@ -168,6 +170,31 @@ def test_deadline_digest_goes_to_organizers_and_liaisons_of_their_scope(outbox, 
     assert passed.case_reference in by_recipient[liaison_b.email] and "dépassée" in by_recipient[liaison_b.email]
     assert soon.participant.surname not in by_recipient[organizer.email]
     assert all("DUPONT" not in m["Subject"] for m in outbox)
+
+
+def test_the_digest_lists_waitlisted_measures_as_on_the_waiting_list(outbox, make):
+    """A waitlist place holds no seat: the deadline is as much at risk as with no course at all."""
+    assoc, parquet = make.organization(name="APCARS"), make.authority(name="Parquet A")
+    organizer, liaison = make.user(Role.ORGANIZER, [assoc]), make.user(Role.LIAISON, [parquet])
+    with time_machine.travel(NOW - timedelta(days=20), tick=False):
+        course = make.course(organizations=[assoc], day=date(2026, 3, 12), capacity=1)
+    seated, waiting, unbooked = (
+        make.measure(authority=parquet, handling=assoc, decision_date=date(2025, 9, 1), deadline=day)
+        for day in (date(2026, 3, 15), date(2026, 3, 16), date(2026, 3, 17))
+    )
+    with time_machine.travel(NOW, tick=False):
+        assert not services.enroll(seated, course, by=organizer).waitlisted
+        assert services.enroll(waiting, course, by=organizer).waitlisted
+        db.session.commit()
+        run = runner.run_job("send_deadline_digests")
+    assert run.outcome == "success"
+    for recipient in (organizer, liaison):
+        [body] = [m.get_content() for m in outbox if m["To"] == recipient.email]
+        lines = {m.case_reference: next((line for line in body.splitlines() if m.case_reference in line), None)
+                 for m in (seated, waiting, unbooked)}
+        assert lines[seated.case_reference] is None  # a seat: nothing to watch here
+        assert lines[waiting.case_reference].endswith("sur liste d'attente")
+        assert "liste d'attente" not in lines[unbooked.case_reference]
 
 
 def test_closing_reminder_once(outbox, make):

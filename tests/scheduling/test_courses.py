@@ -1,12 +1,10 @@
 """Creating, editing, cancelling and duplicating sessions through the UI, and what they refuse."""
-from types import SimpleNamespace
 from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
-from stages.auth.models import Role
 from stages.extensions import db
 from stages.scheduling.models import (
     Course,

@@ -1,12 +1,10 @@
 """Series of sessions: the rule, public holidays, the preview, all-or-nothing creation."""
-from types import SimpleNamespace
 from datetime import date, datetime, time, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
-from stages.auth.models import Role
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus

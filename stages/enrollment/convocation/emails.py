@@ -89,11 +89,20 @@ def _signature(organization: Organization | None) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
-    """The convocation email: letter and calendar invitation attached, no name in the subject."""
+def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = False) -> EmailMessage:
+    """The convocation email: letter and calendar invitation attached, no name in the subject.
+
+    ``seat_freed``: the person was on the waitlist and a seat just freed up; the email says so.
+    """
     course = enrollment.course
     organization = sender_organization(enrollment)
+    opening = [
+        "Une place s'est libérée dans le stage pour lequel vous étiez sur liste d'attente : "
+        "vous y avez désormais une place.",
+        "",
+    ] if seat_freed else []
     body = [
+        *opening,
         f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
         *_when_and_where(course),
         "",
@@ -105,10 +114,12 @@ def convocation_email(enrollment: Enrollment, pdf: bytes) -> EmailMessage:
         "",
         new_date_text(enrollment, organization),
     ]
+    subject = (
+        f"Place libérée : convocation au stage de sensibilisation — {_first_day(course)}"
+        if seat_freed else f"Convocation à un stage de sensibilisation — {_first_day(course)}"
+    )
     return _email(
-        enrollment, organization,
-        f"Convocation à un stage de sensibilisation — {_first_day(course)}",
-        body,
+        enrollment, organization, subject, body,
         [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
     )
 
@@ -131,10 +142,10 @@ def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
 
 
 def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
-    """A short reminder with the same calendar invitation as the convocation."""
+    """A short reminder, the course being ``days`` days away, with the convocation's invitation."""
     course = enrollment.course
     organization = sender_organization(enrollment)
-    when = "demain" if days == 1 else f"dans {days} jours"
+    when = {0: "aujourd'hui", 1: "demain"}.get(days, f"dans {days} jours")
     body = [
         f"Nous vous rappelons que votre stage de sensibilisation a lieu {when} :",
         *_when_and_where(course),

@@ -1,13 +1,18 @@
 """Sending convocations and cancellations, and recording what was sent on the enrollment.
 
 Services flush; the caller commits — after each email, since a sent email cannot be rolled back.
+The convocation of a person promoted from the waitlist goes through the outbox
+(``stages.outbox``): queued by ``promote_waitlist``, built here when it is sent, and the person
+becomes « convoqué·e » in the transaction that records it as sent.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
-
+from stages import outbox
+from stages.auth.audit import audit
 from stages.auth.models import User
 from stages.enrollment.convocation.emails import cancellation_email, convocation_email
 from stages.enrollment.convocation.letter import convocation_pdf
@@ -18,7 +23,7 @@ from stages.enrollment.models import (
     EnrollmentStatus,
 )
 from stages.enrollment.queries import course_enrollments
-from stages.enrollment.services import change_enrollment_status
+from stages.enrollment.services import PROMOTION_KIND, change_enrollment_status
 from stages.enrollment.statuses import TO_ATTEND_STATUSES
 from stages.errors import DomainError
 from stages.extensions import db
@@ -68,14 +73,53 @@ def send_convocation(enrollment: Enrollment, *, by: User | None) -> None:
             "Cette personne n'a pas d'adresse électronique : imprimez la convocation (PDF), "
             "envoyez-la par courrier puis indiquez « convoqué·e par courrier »."
         )
-    course = enrollment.course
-    issued_on = today_local(course.venue.timezone)
-    message = convocation_email(enrollment, convocation_pdf(enrollment, issued_on=issued_on))
-    send_email(message)  # a MailError propagates before anything is recorded
+    send_email(_convocation_message(enrollment))  # a MailError propagates before anything is recorded
     _mark_summoned(
         enrollment, by=by,
         first="Convocation envoyée par courriel", again="Convocation renvoyée par courriel",
     )
+
+
+def _convocation_message(enrollment: Enrollment, *, seat_freed: bool = False) -> EmailMessage:
+    """The convocation email with the letter dated today (the venue's day) and the invitation."""
+    issued_on = today_local(enrollment.course.venue.timezone)
+    pdf = convocation_pdf(enrollment, issued_on=issued_on)
+    return convocation_email(enrollment, pdf, seat_freed=seat_freed)
+
+
+def _promoted(refs: dict) -> Enrollment | None:
+    """The enrollment of a queued promotion, if it still awaits its convocation: seated, not
+    summoned meanwhile (by hand), with an address, in a scheduled course still to come."""
+    enrollment = db.session.get(Enrollment, refs["enrollment"])
+    if enrollment is None or enrollment.status != EnrollmentStatus.ENROLLED:
+        return None
+    if not enrollment.measure.participant.email:
+        return None
+    try:
+        _check_summonable(enrollment)
+    except DomainError:
+        return None
+    return enrollment
+
+
+def build_promotion_convocation(refs: dict) -> EmailMessage | None:
+    """« A seat freed up for you », with the convocation letter and invitation."""
+    enrollment = _promoted(refs)
+    return _convocation_message(enrollment, seat_freed=True) if enrollment else None
+
+
+def record_promotion_convocation_sent(refs: dict) -> None:
+    """The person is « convoqué·e » now that the email is sent (with its audit entry)."""
+    enrollment = _promoted(refs)
+    if enrollment is None:
+        return
+    _mark_summoned(
+        enrollment, by=None,
+        first="Place libérée : convocation envoyée par courriel",
+        again="Place libérée : convocation renvoyée par courriel",
+    )
+    audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
+          details="courriel, place libérée")
 
 
 def mark_summoned_by_post(enrollment: Enrollment, *, by: User | None) -> None:
@@ -204,3 +248,7 @@ def send_cancellations_for_course(
         except MailError:
             summary.failed += 1
     return summary
+
+
+outbox.register_kind(PROMOTION_KIND, "Convocations après une place libérée",
+                     build_promotion_convocation, record_promotion_convocation_sent)

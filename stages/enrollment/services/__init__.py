@@ -15,9 +15,12 @@ from stages.enrollment.services.enrolling import (
     enroll,
     enroll_many,
     has_no_live_enrollment,
+    has_no_seat,
+    is_waitlisted,
     live_enrollment,
 )
 from stages.enrollment.services.lifecycle import (
+    PROMOTION_KIND,
     change_enrollment_status,
     proposed_courses,
     reschedule,
@@ -42,6 +45,7 @@ from stages.enrollment.services.participants import (
 __all__ = [
     "EnrollResult",
     "MeasureData",
+    "PROMOTION_KIND",
     "ParticipantData",
     "add_measure",
     "change_enrollment_status",
@@ -50,6 +54,8 @@ __all__ = [
     "enroll_many",
     "find_duplicates",
     "has_no_live_enrollment",
+    "has_no_seat",
+    "is_waitlisted",
     "live_enrollment",
     "measure_search_condition",
     "proposed_courses",

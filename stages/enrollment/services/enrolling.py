@@ -20,6 +20,7 @@ from stages.enrollment.deadlines import is_after_deadline
 from stages.enrollment.statuses import (
     LIVE_STATUSES,
     NO_COURSE_NEEDED,
+    SEAT_HOLDING_STATUSES,
     ENROLLABLE_COURSE_STATUSES,
     MEASURE_STATUS_FOR,
 )
@@ -45,6 +46,20 @@ def has_no_live_enrollment() -> sa.ColumnElement[bool]:
     unique index (NOT IN would read every live enrollment of the country)."""
     return ~sa.exists().where(
         Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(LIVE_STATUSES)
+    )
+
+
+def has_no_seat() -> sa.ColumnElement[bool]:
+    """Measures holding no seat in any course: none booked, or only a place on a waitlist."""
+    return ~sa.exists().where(
+        Enrollment.measure_id == LegalMeasure.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES)
+    )
+
+
+def is_waitlisted() -> sa.ColumnElement[bool]:
+    """Measures waiting on a course's waitlist (a column for a SELECT of measures)."""
+    return sa.exists().where(
+        Enrollment.measure_id == LegalMeasure.id, Enrollment.status == EnrollmentStatus.WAITLISTED
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from stages import outbox
 from stages.auth.models import User
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
@@ -31,8 +32,12 @@ from stages.enrollment.statuses import (
 )
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.scheduling.models import Course
+from stages.scheduling.models import Course, CourseStatus
 from stages.timeutil import fr_date, now_utc
+
+# The outbox message telling a person promoted from the waitlist, with their convocation
+# (built and recorded by ``stages.enrollment.convocation.sending``).
+PROMOTION_KIND = "waitlist_promotion"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +113,12 @@ def set_enrollment_status_unchecked(
 
 
 def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
-    """Seat waitlisted people, first come first served, while seats are free."""
+    """Seat waitlisted people, first come first served, while seats are free.
+
+    Each person seated with an email address, in a scheduled course, is queued their
+    convocation (the outbox sends it once this is committed; they become « convoqué·e » once
+    it is sent). Without an address, they stay « inscrit·e »: their letter is to post.
+    """
     promoted = []
     if course.status not in ENROLLABLE_COURSE_STATUSES:
         return promoted
@@ -130,9 +140,20 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
         candidate.measure.status = MeasureStatus.ENROLLED
         candidate.measure.status_changed_at = now_utc()
         db.session.flush()
+        _queue_convocation(candidate, course)
         promoted.append(candidate)
     db.session.refresh(course, ["seats_taken"])
     return promoted
+
+
+def _queue_convocation(enrollment: Enrollment, course: Course) -> None:
+    """Queue the convocation of a person just seated from the waitlist, if it can go by email
+    (a draft course summons nobody yet)."""
+    participant = enrollment.measure.participant
+    if course.status != CourseStatus.SCHEDULED or not participant.email or participant.anonymized_at:
+        return
+    key = f"{PROMOTION_KIND}:{enrollment.id}"
+    outbox.enqueue(PROMOTION_KIND, [(key, {"enrollment": enrollment.id})])
 
 
 def reschedule(

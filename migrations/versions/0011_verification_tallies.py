@@ -1,14 +1,14 @@
 """Public checks of attestation codes are counted per day, outcome and attestation instead of
 each writing an audit entry.
 
-Revision ID: 0015_verification_tallies
-Revises: 0014_certificate_snapshot
+Revision ID: 0011_verification_tallies
+Revises: 0010_certificate_snapshot
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0015_verification_tallies"
-down_revision = "0014_certificate_snapshot"
+revision = "0011_verification_tallies"
+down_revision = "0010_certificate_snapshot"
 branch_labels = None
 depends_on = None
 

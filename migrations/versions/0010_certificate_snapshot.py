@@ -1,13 +1,13 @@
 """An issued attestation keeps its bytes and the facts its verification page shows.
 
-Revision ID: 0014_certificate_snapshot
-Revises: 0013_login_sessions
+Revision ID: 0010_certificate_snapshot
+Revises: 0009_login_sessions
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0014_certificate_snapshot"
-down_revision = "0013_login_sessions"
+revision = "0010_certificate_snapshot"
+down_revision = "0009_login_sessions"
 branch_labels = None
 depends_on = None
 

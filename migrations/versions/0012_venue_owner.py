@@ -1,13 +1,13 @@
 """A venue may be managed by one association; without one it is shared and edited by admins.
 
-Revision ID: 0016_venue_owner
-Revises: 0015_verification_tallies
+Revision ID: 0012_venue_owner
+Revises: 0011_verification_tallies
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0016_venue_owner"
-down_revision = "0015_verification_tallies"
+revision = "0012_venue_owner"
+down_revision = "0011_verification_tallies"
 branch_labels = None
 depends_on = None
 

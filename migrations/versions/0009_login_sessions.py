@@ -1,12 +1,12 @@
 """Login sessions held by the server: revoked at logout, with an absolute end.
 
-Revision ID: 0013_login_sessions
+Revision ID: 0009_login_sessions
 Revises: 0008_password_change_required
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0013_login_sessions"
+revision = "0009_login_sessions"
 down_revision = "0008_password_change_required"
 branch_labels = None
 depends_on = None
