@@ -28,17 +28,18 @@ from stages.enrollment.services import (
 )
 from stages.extensions import db
 from stages.forms import TEXT, BaseForm, select_choices
+from stages.text import looks_like_formula
 from stages.timeutil import fr_date
 
 # Courses offered when enrolling or rescheduling someone: the next ones, soonest first.
 MAX_PROPOSALS = 60
 
 
-
 def _no_formula(form, field):
-    """Refuse text that a spreadsheet would run as a formula once exported."""
-    if field.data and field.data[0] in "=+@":
-        raise ValidationError("Ce texte ne peut pas commencer par « = », « + » ou « @ ».")
+    """Refuse text that a spreadsheet would run as a formula once exported (the field's
+    ``strip_filter`` has already normalized it)."""
+    if field.data and looks_like_formula(field.data):
+        raise ValidationError("Ce texte ne peut pas commencer par « = », « + », « - » ou « @ ».")
 
 
 class ParticipantFields:
