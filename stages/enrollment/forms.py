@@ -194,7 +194,7 @@ def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = N
     return proposals
 
 
-FROM_THE_FILE = 0  # the authority choice « named in each row, column « Autorité » »
+FROM_THE_FILE = 0  # the authority choice meaning: the one each row names (column « Autorité »)
 
 
 class ImportUploadForm(BaseForm):
