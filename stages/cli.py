@@ -92,8 +92,18 @@ def create_user_command(email, role, scopes, full_name, password) -> None:
     help="Nom ou nom court de l'association chargée des stages (par défaut : la seule "
     "association enregistrée).",
 )
+@click.option(
+    "--authority",
+    "authority_name",
+    default=None,
+    help="Nom ou nom court de l'autorité prescriptrice qui a envoyé la liste, retenue pour "
+    "chaque ligne dont la colonne « Autorité » est vide ou absente (la liste d'un parquet n'en a "
+    "pas). Les choix de colonnes faits à l'import en ligne pour cette autorité s'appliquent.",
+)
 @click.option("--dry-run", is_flag=True, help="Afficher l'aperçu sans rien enregistrer.")
-def import_referrals_command(path: str, association_name: str | None, dry_run: bool) -> None:
+def import_referrals_command(
+    path: str, association_name: str | None, authority_name: str | None, dry_run: bool
+) -> None:
     """Import a referral list (CSV or XLSX): a French preview, then an all-or-nothing import.
 
     Exits with status 1, having written nothing, when the file or any of its rows has an error.
@@ -105,11 +115,13 @@ def import_referrals_command(path: str, association_name: str | None, dry_run: b
     ctx = click.get_current_context()
     try:
         association = _import_association(association_name)
+        authority = _import_authority(authority_name) if authority_name else None
         importer.check_size(os.path.getsize(path))  # before reading a 20 MB file into memory
         with open(path, "rb") as handle:
             table = importer.read_table(handle.read(), os.path.basename(path))
         with _progressbar(len(table.rows), "Vérification") as bar:
-            report = importer.plan_import(table, association, progress=bar.update)
+            report = importer.plan_import(table, association, authority=authority,
+                                          progress=bar.update)
     except DomainError as error:
         db.session.rollback()
         click.echo(f"Erreur : {error.message}", err=True)
@@ -147,18 +159,35 @@ def _progressbar(length: int, label: str):
     return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
-def _import_association(name: str | None):
-    """The association named by ``--association`` (name or short name), or the only one."""
-    from stages.enrollment.importer import normalize
-    from stages.auth.models import Organization, OrganizationKind
+def _live_organizations(*kinds):
+    from stages.auth.models import Organization
 
-    associations = db.session.scalars(
+    return db.session.scalars(
         sa.select(Organization)
-        .where(
-            Organization.kind == OrganizationKind.ASSOCIATION, Organization.archived_at.is_(None)
-        )
+        .where(Organization.kind.in_(kinds), Organization.archived_at.is_(None))
         .order_by(Organization.name)
     ).all()
+
+
+def _import_authority(name: str):
+    """The referring authority named by ``--authority`` (name or short name)."""
+    from stages.auth.models import AUTHORITY_KINDS
+    from stages.enrollment.importer import normalize
+
+    authorities = _live_organizations(*AUTHORITY_KINDS)
+    for org in authorities:
+        if normalize(name) in (normalize(org.name), normalize(org.short_name)):
+            return org
+    known = ", ".join(org.short_name for org in authorities) or "aucune"
+    raise DomainError(f"Autorité prescriptrice inconnue : {name} (autorités : {known}).")
+
+
+def _import_association(name: str | None):
+    """The association named by ``--association`` (name or short name), or the only one."""
+    from stages.auth.models import OrganizationKind
+    from stages.enrollment.importer import normalize
+
+    associations = _live_organizations(OrganizationKind.ASSOCIATION)
     if name is None:
         if len(associations) == 1:
             return associations[0]
@@ -177,6 +206,9 @@ def _echo_import_report(report, limit: int = 50) -> None:
     """The French preview: how the file was read, the counts, every error, remarks by line."""
     for note in report.notes:
         click.echo(note)
+    click.echo("Colonnes :")
+    for assignment in report.columns:
+        click.echo(f"  « {assignment.header} » : {assignment.description}")
     click.echo(report.summary())
     if report.errors:
         click.echo("Erreurs :")

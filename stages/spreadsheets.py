@@ -3,9 +3,10 @@
 Spreadsheet programs run a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula
 (« injection de formule », OWASP "CSV injection"): a participant's name such as
 ``=HYPERLINK("http://…")`` must never become a live link or command in the liaison's Excel, so
-every cell goes through ``safe_cell``. CSV uses ``;`` (French Excel reads ``,`` as the decimal
-separator) and starts with a UTF-8 byte order mark, without which Excel decodes accents as
-Windows-1252. XLSX is written with openpyxl in write-only mode (constant memory).
+every CSV cell goes through ``safe_cell`` and every XLSX text cell through ``_xlsx_text_cell``.
+CSV uses ``;`` (French Excel reads ``,`` as the decimal separator) and starts with a UTF-8 byte
+order mark, without which Excel decodes accents as Windows-1252. XLSX is written with openpyxl in write-only mode (constant memory); there a risky
+text is a cell typed as text, shown as written, rather than a text with a visible apostrophe.
 """
 from __future__ import annotations
 
@@ -19,24 +20,19 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from stages.text import looks_like_formula
 from stages.timeutil import to_local
 
-# A leading tab or carriage return is trimmed by some spreadsheet programs, which then see the
-# character after it: treated like the formula signs themselves.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def safe_cell(value):
-    """Return ``value`` made inert for a spreadsheet: risky text gets a leading apostrophe.
+    """Return ``value`` made inert for a CSV file: risky text gets a leading apostrophe.
 
     Numbers, dates and ``None`` are returned unchanged (a numeric cell cannot be a formula); text
-    that starts with a formula sign, even after leading spaces, is prefixed with ``'``, which Excel
-    and LibreOffice read as "this is text". openpyxl also writes a string that starts with ``=`` as
-    a formula, so the same call protects XLSX exports.
+    that a spreadsheet could run as a formula (``stages.text.looks_like_formula``: a formula sign
+    first, even after spaces or invisible characters) is prefixed with ``'``, which Excel and
+    LibreOffice read as "this is text". A CSV cell has no type, hence the visible quote; XLSX
+    cells have one (see ``_xlsx_cell``).
     """
-    if not isinstance(value, str) or not value:
-        return value
-    if value.startswith(FORMULA_TRIGGERS) or value.lstrip().startswith(FORMULA_TRIGGERS):
+    if isinstance(value, str) and looks_like_formula(value):
         return "'" + value
     return value
 
@@ -94,8 +90,19 @@ def _xlsx_cell(sheet, value):
         cell.number_format = "DD/MM/YYYY"
         return cell
     if isinstance(value, str):
-        value = _ILLEGAL_XLSX.sub("", value)
-    return WriteOnlyCell(sheet, value=safe_cell(value))
+        return _xlsx_text_cell(sheet, _ILLEGAL_XLSX.sub("", value))
+    return WriteOnlyCell(sheet, value=value)
+
+
+def _xlsx_text_cell(sheet, text: str):
+    """A cell typed as text. openpyxl would write text that starts with « = » as a formula; typed
+    as a string (an inline string in the file), it is shown as written, without the apostrophe a
+    CSV needs, and the quote-prefix style keeps it text when someone edits it in Excel."""
+    cell = WriteOnlyCell(sheet, value=text)
+    if looks_like_formula(text):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
 
 
 def xlsx_bytes(
@@ -110,7 +117,7 @@ def xlsx_bytes(
     bold = Font(bold=True)
     header_cells = []
     for title_text in header:
-        cell = WriteOnlyCell(sheet, value=safe_cell(title_text))
+        cell = _xlsx_text_cell(sheet, title_text)
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)

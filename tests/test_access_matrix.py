@@ -76,6 +76,7 @@ EXPECTED = {
     "enrollment.enrollment_reschedule": THIS_SESSION_EDIT,
     "enrollment.course_bulk_enroll": THIS_SESSION_EDIT,
     "enrollment.import_upload": ORGANIZERS,
+    "enrollment.import_columns": ORGANIZERS,
     "enrollment.import_confirm": ORGANIZERS,
     "enrollment.convocation_pdf": THIS_SESSION_EDIT,
     "enrollment.convocation_send": THIS_SESSION_EDIT,

@@ -63,6 +63,8 @@ ACTION_LABELS = {
     "measure.created": "enregistrement d'une mesure",
     "measure.saved": "modification d'une mesure",
     "measure.withdrawn": "renvoi à l'autorité prescriptrice",
+    "referrals.imported": "import d'une liste d'orientation",
+    "referrals.columns_remembered": "colonnes d'une liste d'orientation retenues pour l'autorité",
     "enrollment.created": "inscription à un stage",
     "enrollment.status_changed": "changement de statut d'une inscription",
     "enrollment.rescheduled": "report sur un autre stage",

@@ -6,6 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     EmailField,
@@ -19,6 +20,7 @@ from wtforms.validators import ValidationError
 
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.auth.permissions import visible
+from stages.enrollment.importer.columns import COLUMNS, FIELDS, IGNORED, Assignment, Source
 from stages.enrollment.models import LegalFrame, LegalMeasure, Payer, PaymentStatus
 from stages.enrollment.services import (
     MeasureData,
@@ -28,17 +30,27 @@ from stages.enrollment.services import (
 )
 from stages.extensions import db
 from stages.forms import TEXT, BaseForm, select_choices
+from stages.text import looks_like_formula
 from stages.timeutil import fr_date
 
 # Courses offered when enrolling or rescheduling someone: the next ones, soonest first.
 MAX_PROPOSALS = 60
 
 
+def _authorities() -> list[Organization]:
+    """The referring authorities in service, by name."""
+    return list(db.session.scalars(
+        sa.select(Organization)
+        .where(Organization.kind.in_(AUTHORITY_KINDS), Organization.archived_at.is_(None))
+        .order_by(Organization.name)
+    ))
+
 
 def _no_formula(form, field):
-    """Refuse text that a spreadsheet would run as a formula once exported."""
-    if field.data and field.data[0] in "=+@":
-        raise ValidationError("Ce texte ne peut pas commencer par « = », « + » ou « @ ».")
+    """Refuse text that a spreadsheet would run as a formula once exported (the field's
+    ``strip_filter`` has already normalized it)."""
+    if field.data and looks_like_formula(field.data):
+        raise ValidationError("Ce texte ne peut pas commencer par « = », « + », « - » ou « @ ».")
 
 
 class ParticipantFields:
@@ -105,12 +117,7 @@ class MeasureFields(BaseForm):
 
     def fill_choices(self, user) -> None:
         """Authorities in service; the associations ``user`` works for (all, for admins)."""
-        authorities = db.session.scalars(
-            sa.select(Organization)
-            .where(Organization.kind.in_(AUTHORITY_KINDS), Organization.archived_at.is_(None))
-            .order_by(Organization.name)
-        )
-        self.authority.choices = select_choices((o.id, o.name) for o in authorities)
+        self.authority.choices = select_choices((o.id, o.name) for o in _authorities())
         associations = db.session.scalars(
             visible(Organization, user)
             .where(Organization.kind == OrganizationKind.ASSOCIATION, Organization.archived_at.is_(None))
@@ -187,6 +194,9 @@ def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = N
     return proposals
 
 
+FROM_THE_FILE = 0  # the authority choice meaning: the one each row names (column « Autorité »)
+
+
 class ImportUploadForm(BaseForm):
     file = FileField(
         "Fichier de la liste",
@@ -194,15 +204,96 @@ class ImportUploadForm(BaseForm):
             FileRequired("Choisissez le fichier à importer."),
             FileAllowed(["csv", "xlsx"], "Seuls les fichiers .csv et .xlsx sont acceptés."),
         ],
-        description="CSV (séparateur « ; » ou « , ») ou classeur Excel .xlsx, 10 Mo au maximum ; "
-        "la première ligne porte les intitulés des colonnes.",
+        description="CSV (séparateur « ; » ou « , », UTF-8 ou l'export « CSV » d'Excel) ou "
+        "classeur Excel .xlsx, 10 Mo au maximum ; la première ligne porte les intitulés des "
+        "colonnes.",
     )
     association = SelectField(
         "Association chargée des stages",
         coerce=int,
         validators=[DataRequired("Choisissez l'association.")],
     )
+    authority = SelectField(
+        "Autorité prescriptrice",
+        coerce=int,
+        default=FROM_THE_FILE,
+        description="Le parquet, le tribunal ou le SPIP qui a envoyé la liste : il est retenu "
+        "pour chaque ligne. Une colonne « Autorité » remplie dans le fichier l'emporte ligne à "
+        "ligne.",
+    )
+    review_columns = BooleanField(
+        "Choisir moi-même le champ de chaque colonne",
+        description="Sinon, cette étape n'est proposée que pour les colonnes dont l'intitulé "
+        "n'est pas reconnu.",
+    )
+
+    def fill_authorities(self) -> None:
+        """The authorities in service, after the choice of reading it in each row."""
+        self.authority.choices = select_choices([
+            (FROM_THE_FILE, "— Indiquée dans le fichier (colonne « Autorité ») —"),
+            *((o.id, o.name) for o in _authorities()),
+        ])
 
 
 class ImportConfirmForm(BaseForm):
     token = HiddenField(validators=[DataRequired()])
+
+
+class ImportColumnsForm(BaseForm):
+    """One choice per column of the file (``column_<position>``): the field it feeds, or none.
+
+    Built for a given file by ``import_columns_form``.
+    """
+
+    def column_fields(self) -> list:
+        return [field for field in self if field.name.startswith("column_")]
+
+    def chosen(self) -> dict[int, str]:
+        """Position → field (or ``IGNORED``) chosen."""
+        return {int(field.name.removeprefix("column_")): field.data for field in self.column_fields()}
+
+    def validate(self, extra_validators=None) -> bool:
+        """Each field fed by one column at most."""
+        valid = super().validate(extra_validators)
+        first: dict[str, str] = {}
+        for field in self.column_fields():
+            if field.data in (IGNORED, "") or field.errors:
+                continue
+            if field.data in first:
+                field.errors.append(
+                    f"Le champ « {FIELDS[field.data].label} » est déjà fourni par la colonne "
+                    f"« {first[field.data]} » : choisissez-en un autre, ou « Ne pas importer »."
+                )
+                valid = False
+            first.setdefault(field.data, field.label.text)
+        return valid
+
+
+_COLUMN_CHOICES = select_choices([
+    ("", "— À choisir —"),
+    (IGNORED, "Ne pas importer cette colonne"),
+    *((column.field, column.label + (" (obligatoire)" if column.required else ""))
+      for column in COLUMNS),
+])
+
+
+def import_columns_form(assignments: list[Assignment], samples: dict[int, list[str]],
+                        **kwargs) -> ImportColumnsForm:
+    """The form for a file's columns, each preset to the field it feeds now (an unrecognized
+    column to « À choisir »), with a few of its values as help."""
+
+    class Form(ImportColumnsForm):
+        pass
+
+    for assignment in assignments:
+        preset = assignment.field or ("" if assignment.source == Source.UNKNOWN else IGNORED)
+        examples = " ; ".join(samples.get(assignment.position, ()))
+        setattr(Form, f"column_{assignment.position}", SelectField(
+            assignment.header,
+            choices=_COLUMN_CHOICES,
+            default=preset,
+            validators=[InputRequired("Choisissez le champ de cette colonne, ou « Ne pas "
+                                      "importer cette colonne ».")],
+            description=f"Par exemple : {examples}" if examples else "Colonne vide.",
+        ))
+    return Form(**kwargs)

@@ -239,3 +239,25 @@ class EnrollmentEvent(db.Model):
     user: Mapped[User | None] = relationship()
 
     __table_args__ = (sa.Index("ix_enrollment_events_enrollment_id_at", "enrollment_id", "at"),)
+
+
+class ImportColumnMapping(db.Model):
+    """The field an organizer chose for a column of a referral list, remembered for the next list
+    of the same referring authority (the parquets each export their own layout)."""
+
+    __tablename__ = "import_column_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    # The column's header in the form headers are compared in (importer.columns.header_key).
+    header_key: Mapped[str] = mapped_column(sa.String(200))
+    # The field it feeds (importer.columns.COLUMNS), or « ignore »: not imported.
+    field: Mapped[str] = mapped_column(sa.String(40))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("authority_id", "header_key"),
+        sa.CheckConstraint("header_key <> ''", name="header_key_not_empty"),
+        sa.CheckConstraint("field <> ''", name="field_not_empty"),
+    )

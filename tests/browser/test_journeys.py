@@ -390,3 +390,54 @@ def test_a_new_account_chooses_its_own_password_first(journey, make):
     journey.get("/calendrier", "calendrier")
     assert journey.path() == "/calendrier"
     journey.assert_accessible()
+
+
+# --- 9. The organizer imports a parquet's list on a phone ------------------------------------
+
+PHONE = (390, 844)
+
+
+def test_organizer_imports_a_parquet_list_naming_an_unknown_column_on_a_phone(journey, make, app, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    from stages.enrollment.models import ImportColumnMapping, LegalMeasure
+    from tests.enrollment.test_import_columns import OTHER_HEADERS, other_list
+
+    app.config["IMPORT_UPLOAD_DIR"] = str(tmp_path / "imports")
+    apcars = make.organization(name="APCARS")
+    make.authority(name="Parquet de Bobigny")
+    organizer = make.user(Role.ORGANIZER, organizations=[apcars])
+    email = organizer.email
+    db.session.commit()
+    path = tmp_path / "orientations-janvier.csv"
+    path.write_bytes(other_list(0, 4))  # Excel's CSV: Windows-1252, « ; », « Fin de délai »
+
+    def fits():
+        assert journey.driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+        ), f"sideways scrolling on {journey.path()}"
+
+    try:
+        journey.set_viewport(*PHONE)
+        journey.log_in(email, PASSWORD)
+        journey.get("/personnes/import", "import")
+        fits()
+        journey.css("#file").send_keys(str(path))
+        Select(journey.css("#authority")).select_by_visible_text("Parquet de Bobigny")
+        journey.click(journey.button("Voir l'aperçu"), "colonnes")
+        assert journey.path() == "/personnes/import/colonnes"
+        fits()
+        unknown = OTHER_HEADERS.index("Fin de délai"), OTHER_HEADERS.index("Observations")
+        Select(journey.css(f"#column_{unknown[0]}")).select_by_value("deadline")
+        Select(journey.css(f"#column_{unknown[1]}")).select_by_value("ignore")
+        journey.click(journey.button("Voir l'aperçu"), "apercu")
+        assert "Date limite (choisi pour cet import)" in journey.text()
+        fits()
+        journey.click(journey.button("Importer 4 mesures"), "importee")
+        assert "4 mesures importées pour APCARS." in " ".join(journey.flashes())
+        journey.assert_accessible()
+    finally:
+        app.config.pop("IMPORT_UPLOAD_DIR")
+    refresh()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LegalMeasure)) == 4
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ImportColumnMapping)) == 2

@@ -72,6 +72,10 @@ def test_new_referral_creates_person_and_measure(client, office):
         ({"deadline": "2000-01-01"}, "doit suivre la date de la décision"),
         ({"fee": "500"}, "entre 0 et 450"),
         ({"surname": "=HYPERLINK(\"http://x\")"}, "ne peut pas commencer"),
+        # Invisible characters before the sign are dropped before the check, not after it.
+        ({"surname": "\u200b=HYPERLINK(\"http://x\")"}, "ne peut pas commencer"),
+        ({"first_names": "\ufeff@SUM(A1)"}, "ne peut pas commencer"),
+        ({"city": "\u2060 \uff1d1+1"}, "ne peut pas commencer"),
         ({"case_reference": ""}, "numéro de parquet"),
         ({"email": "pas-une-adresse"}, "Adresse électronique invalide"),
         ({"frame": "amende"}, "choix valide"),

@@ -310,6 +310,23 @@ def test_formula_injection_is_refused_in_text_cells(orgs):
     assert count(LegalMeasure) == 0
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", " \u200b\u2060 ", "\u00ad"])
+def test_formula_behind_invisible_characters_is_refused(orgs, invisible):
+    """A zero-width space or a byte order mark before « = » must not slip past the guard (the
+    characters are dropped when the text is stored, and the formula would be stored with them)."""
+    _, apcars = orgs
+    rows = [
+        dict(referral(0), Nom=invisible + '=HYPERLINK("http://x","y")'),
+        dict(referral(1), Ville=invisible + "@SUM(A1:A2)"),
+        dict(referral(2), Adresse="\uff1d1+1"),  # a full-width « = », folded to « = » by NFKC
+        dict(referral(3), Nom=invisible + "Mercier"),
+    ]
+    report = import_bytes(to_csv(rows), apcars)
+    assert [(e.line, e.column) for e in report.errors] == [(2, "Nom"), (3, "Ville"), (4, "Adresse")]
+    assert all("interprétable comme une formule" in e.message for e in report.errors)
+    assert [r.participant.surname for r in report.rows] == ["Mercier"]
+
+
 def test_control_characters_and_placeholders(orgs):
     _, apcars = orgs
     rows = [

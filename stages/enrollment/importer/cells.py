@@ -16,6 +16,7 @@ from stages.enrollment.importer.columns import COMPUTABLE_KINDS, Column, Kind, n
 from stages.enrollment.importer.common import FORMULA_MESSAGE
 from stages.enrollment.models import LegalFrame, Payer, PaymentStatus
 from stages.extensions import db
+from stages.text import looks_like_formula, normalize_text
 from stages.auth.models import AUTHORITY_KINDS, Organization
 
 class CellError(Exception):
@@ -26,11 +27,11 @@ class CellError(Exception):
         self.message = message
 
 
-# Zero-width characters come with text pasted from web pages or Word: dropped silently.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _SPACES = re.compile(r"\s+")
-# Control characters and bidirectional overrides (which can disguise a text): refused.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters: refused. Invisible characters (zero-width spaces from web pages or Word, a
+# stray byte order mark, bidirectional overrides that could disguise a text) are dropped by
+# ``normalize_text`` before anything is checked.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SIGNED_NUMBER = re.compile(r"[+-][\d\s.,()/€]*")
 _PLACEHOLDER = re.compile(r"[-–—]+")
 
@@ -39,14 +40,13 @@ def clean_text(value, *, signed_number_ok: bool = False) -> str | None:
     """A cell as one line of text, or None when empty; formulas and control characters refused."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else _scalar_text(value)
+    text = normalize_text(value if isinstance(value, str) else _scalar_text(value))
     stripped = text.strip()
     if _PLACEHOLDER.fullmatch(stripped):
         return None  # « - » or « — » is how lists say "unknown", not a formula
-    formula_like = text[:1] in ("\t", "\r") or stripped[:1] in ("=", "+", "-", "@")
-    if formula_like and not (signed_number_ok and _SIGNED_NUMBER.fullmatch(stripped)):
+    if looks_like_formula(text) and not (signed_number_ok and _SIGNED_NUMBER.fullmatch(stripped)):
         raise CellError(FORMULA_MESSAGE)
-    text = _SPACES.sub(" ", text.translate(_INVISIBLE)).strip()
+    text = _SPACES.sub(" ", stripped)
     if _CONTROL.search(text):
         raise CellError("La cellule contient un caractère de contrôle invisible : retapez-la.")
     return text or None

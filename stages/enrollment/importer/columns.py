@@ -1,10 +1,15 @@
-"""Referral import: the fields it understands, their French headers, and matching a file's headers.
+"""Referral import: the fields it understands, their French headers, and which column feeds which.
 
-``normalize`` is also used by ``flask stages import-referrals`` to find the association by name.
+A column feeds a field because the organizer chose it for this import, or chose it in an earlier
+import of the same authority's list (remembered, see ``mappings``), or because its header names
+the field (``header_key`` forgives accents, case, articles, « N° »/« Numéro », units in brackets).
+``normalize`` is also used by ``flask stages import-referrals`` to find organizations by name.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,15 +51,18 @@ class Column:
 
 
 _P, _M = Participant, LegalMeasure
+# Synonyms are compared by ``header_key``: accents, case, punctuation, articles (« de la »),
+# « N° »/« Numéro » and units in brackets (« (€) ») do not count, so each variant is listed once.
 COLUMNS = (
     Column("surname", "Nom", required=True, max_length=_max_length(_P, "surname"),
-           synonyms=("Nom de famille", "Nom d'usage", "Nom patronymique", "Nom de naissance")),
+           synonyms=("Nom de famille", "Nom d'usage", "Nom patronymique", "Nom de naissance",
+                     "Nom du mis en cause", "Nom du stagiaire")),
     Column("first_names", "Prénom(s)", required=True, max_length=_max_length(_P, "first_names"),
-           synonyms=("Prénom",)),
+           synonyms=("Prénoms",)),
     Column("birth_date", "Date de naissance", Kind.DATE, required=True,
-           synonyms=("Né le", "Né(e) le", "Date naissance", "DDN")),
+           synonyms=("Né(e) le", "DDN")),
     Column("birth_place", "Lieu de naissance", max_length=_max_length(_P, "birth_place"),
-           synonyms=("Né à", "Né(e) à", "Ville de naissance", "Commune de naissance")),
+           synonyms=("Né(e) à", "Ville de naissance", "Commune de naissance")),
     Column("address", "Adresse", max_length=_max_length(_P, "address"),
            synonyms=("Adresse postale", "Domicile")),
     Column("postal_code", "Code postal", Kind.POSTAL_CODE,
@@ -65,30 +73,39 @@ COLUMNS = (
     Column("email", "Courriel", Kind.EMAIL, max_length=_max_length(_P, "email"),
            synonyms=("E-mail", "Mél", "Mail", "Adresse électronique", "Adresse mail")),
     Column("frame", "Cadre", Kind.FRAME, required=True,
-           synonyms=("Cadre juridique", "Cadre légal", "Type de mesure", "Mesure")),
+           synonyms=("Cadre juridique", "Cadre légal", "Type de mesure", "Mesure",
+                     "Nature de la mesure", "Mesure ordonnée")),
     Column("authority", "Autorité", Kind.AUTHORITY, required=True,
-           synonyms=("Autorité prescriptrice", "Prescripteur", "Juridiction", "Parquet")),
+           synonyms=("Autorité prescriptrice", "Prescripteur", "Juridiction", "Parquet",
+                     "Mandant", "Autorité mandante", "Tribunal")),
     Column("case_reference", "N° de parquet", required=True,
            max_length=_max_length(_M, "case_reference"),
-           synonyms=("Numéro de parquet", "Nº de parquet", "N° parquet",
-                     "Num parquet", "Référence", "Référence de la procédure", "N° de procédure",
-                     "Numéro de procédure")),
-    Column("facts_date", "Date des faits", Kind.DATE, synonyms=("Date de l'infraction",)),
+           synonyms=("Référence", "Référence parquet", "Réf. parquet",
+                     "Référence de la procédure", "N° de procédure", "N° de dossier",
+                     "N° d'affaire")),
+    Column("facts_date", "Date des faits", Kind.DATE,
+           synonyms=("Date de l'infraction", "Date de commission des faits")),
     Column("decision_date", "Date de décision", Kind.DATE, required=True,
-           synonyms=("Date de la décision", "Date du jugement")),
+           synonyms=("Date du jugement", "Date de l'ordonnance")),
     Column("final_date", "Date définitive", Kind.DATE,
            synonyms=("Date à laquelle la décision est définitive", "Décision définitive le")),
     Column("deadline", "Date limite", Kind.DATE, required=True,
-           synonyms=("Échéance", "Date d'échéance", "Date butoir", "À réaliser avant le")),
+           synonyms=("Date limite d'exécution", "Date limite d'exécution de la mesure",
+                     "Date limite de réalisation", "Date limite du stage",
+                     "Date limite pour effectuer le stage", "Limite", "Échéance",
+                     "Date d'échéance", "Échéance de la mesure", "Date butoir",
+                     "Délai d'exécution", "À réaliser avant le", "À effectuer avant le")),
     Column("fee_cents", "Montant", Kind.AMOUNT,
-           synonyms=("Montant du stage", "Coût", "Coût du stage", "Prix", "Frais de stage")),
+           synonyms=("Montant du stage", "Montant à payer", "Coût", "Coût du stage", "Prix",
+                     "Tarif", "Frais de stage")),
     Column("payer", "Payeur", Kind.PAYER, synonyms=("Payé par", "À la charge de")),
     Column("payment_status", "Statut du paiement", Kind.PAYMENT,
-           synonyms=("Paiement", "État du paiement", "Statut paiement")),
+           synonyms=("Paiement", "État du paiement")),
     Column("certificate_recipient", "Destinataire de l'attestation",
            max_length=_max_length(_M, "certificate_recipient"),
            synonyms=("Destinataire", "Attestation à adresser à")),
 )
+FIELDS = {column.field: column for column in COLUMNS}
 IDENTITY_FIELDS = frozenset(
     ("surname", "first_names", "birth_date", "birth_place", "address", "postal_code", "city",
      "phone", "email")
@@ -96,16 +113,119 @@ IDENTITY_FIELDS = frozenset(
 
 
 def normalize(text) -> str:
-    """Lower-case, accent-, space- and punctuation-free form, to match headers and labels."""
+    """Lower-case, accent-, space- and punctuation-free form, to match names and labels."""
     text = unicodedata.normalize("NFKD", str(text))
     return "".join(c for c in text if c.isalnum() and not unicodedata.combining(c)).lower()
 
 
-_HEADERS = {normalize(name): col for col in COLUMNS for name in (col.label, *col.synonyms)}
+_BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_WORDS = re.compile(r"[^\W_]+")
+_ARTICLES = frozenset(("de", "du", "des", "d", "la", "le", "les", "l"))
+_NUMBER_WORDS = frozenset(("n", "no", "num", "numero", "nr"))
+# Units and formats written after a header without brackets: « Montant en euros », « jj/mm/aaaa ».
+_TRAILING_UNITS = frozenset(("en", "eur", "euro", "euros", "ttc", "jj", "mm", "aaaa", "aa"))
 
 
-def _known_headers(cells: tuple) -> int:
-    return sum(1 for cell in cells if cell is not None and normalize(cell) in _HEADERS)
+def header_key(text) -> str:
+    """A header in the form headers are compared in: « N° de parquet », « Numéro parquet » and
+    « NUMERO DE PARQUET » are all ``numeroparquet``; « Montant (€) » is ``montant``; « Date limite
+    d'exécution » is ``datelimiteexecution``. Also the key of a remembered column choice."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = _BRACKETS.sub(" ", text) if _WORDS.search(_BRACKETS.sub(" ", text)) else text
+    words = ["numero" if word in _NUMBER_WORDS else word for word in _WORDS.findall(text)]
+    while len(words) > 1 and words[-1] in _TRAILING_UNITS:
+        words.pop()
+    return "".join(word for word in words if word not in _ARTICLES) or "".join(words)
+
+
+def _recognized_headers() -> dict[str, Column]:
+    headers: dict[str, Column] = {}
+    for column in COLUMNS:
+        for name in (column.label, *column.synonyms):
+            other = headers.setdefault(header_key(name), column)
+            assert other is column, f"« {name} » would match both {other.field} and {column.field}"
+    return headers
+
+
+_HEADERS = _recognized_headers()
+
+
+def recognize(header) -> Column | None:
+    """The field a header names by itself (label or synonym), if any."""
+    return _HEADERS.get(header_key(header)) if header else None
+
+
+def known_headers(cells: tuple) -> int:
+    """How many cells of a row are headers the import recognizes (to find the header row)."""
+    return sum(1 for cell in cells if cell is not None and recognize(cell) is not None)
+
+
+class Source(StrEnum):
+    """Why a column feeds the field it feeds."""
+
+    RECOGNIZED = "recognized"  # its header is the field's label or a synonym
+    REMEMBERED = "remembered"  # the organizer's choice in an earlier import for this authority
+    CHOSEN = "chosen"  # the organizer's choice in this import
+    UNKNOWN = "unknown"  # not recognized, nothing chosen: not imported
+
+
+IGNORED = "ignore"  # the field of a column the organizer chose not to import
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One column of the file and the field it feeds (None: not imported)."""
+
+    position: int
+    header: str
+    field: str | None
+    source: Source
+
+    @property
+    def column(self) -> Column | None:
+        return FIELDS.get(self.field)
+
+    @property
+    def description(self) -> str:
+        """What became of the column, in French, for the preview."""
+        if self.column is None:
+            return "non importée" + (" (non reconnue)" if self.source == Source.UNKNOWN else "")
+        return {
+            Source.RECOGNIZED: f"{self.column.label} (intitulé reconnu)",
+            Source.REMEMBERED: f"{self.column.label} (choix mémorisé pour cette autorité)",
+            Source.CHOSEN: f"{self.column.label} (choisi pour cet import)",
+        }[self.source]
+
+
+def assign_columns(
+    headers: list[str], remembered: Mapping[str, str] | None = None,
+    chosen: Mapping[int, str] | None = None,
+) -> list[Assignment]:
+    """Each titled column and its field: the organizer's choice in this import (by position),
+    else the one remembered for the authority (by ``header_key``), else the header's own meaning.
+    A choice naming no known field (``IGNORED``) means the column is not imported."""
+    remembered, chosen = remembered or {}, chosen or {}
+    assignments = []
+    for position, header in enumerate(headers):
+        if not header:
+            continue
+        if position in chosen:
+            field, source = chosen[position], Source.CHOSEN
+        elif (key := header_key(header)) in remembered:
+            field, source = remembered[key], Source.REMEMBERED
+        elif column := recognize(header):
+            field, source = column.field, Source.RECOGNIZED
+        else:
+            field, source = None, Source.UNKNOWN
+        assignments.append(Assignment(position, header, field if field in FIELDS else None, source))
+    return assignments
+
+
+def needs_choices(assignments: list[Assignment]) -> bool:
+    """Whether the organizer must say what a column holds: its header is neither recognized nor
+    remembered for the authority."""
+    return any(assignment.source == Source.UNKNOWN for assignment in assignments)
 
 
 @dataclass(frozen=True)
@@ -115,33 +235,38 @@ class ColumnMap:
     index: dict[str, int]
     headers: dict[str, str]
     notes: list[str]
+    assignments: list[Assignment]
 
 
-def map_columns(headers: list[str]) -> ColumnMap:
-    """Match the file's headers to fields; a missing required column is a file-level error."""
+def map_columns(assignments: list[Assignment], defaults: Iterable[str] = ()) -> ColumnMap:
+    """Check the columns' fields: each fed once, the required ones fed by a column or, for those
+    in ``defaults`` (the authority chosen at upload), by a default. Else a file-level error."""
     index: dict[str, int] = {}
     names: dict[str, str] = {}
-    ignored = []
-    for position, header in enumerate(headers):
-        if not header:
-            continue
-        column = _HEADERS.get(normalize(header))
+    for assignment in assignments:
+        column, header = assignment.column, assignment.header
         if column is None:
-            ignored.append(f"« {header} »")
-        elif column.field in index:
+            continue
+        if column.field in index:
             raise ImportFileError(
                 f"La colonne « {column.label} » figure deux fois (« {names[column.field]} » et "
-                f"« {header} ») : gardez-en une seule."
+                f"« {header} ») : gardez-en une seule, ou indiquez à l'import la colonne de chaque "
+                "champ."
             )
-        else:
-            index[column.field], names[column.field] = position, header
-    missing = [f"« {c.label} »" for c in COLUMNS if c.required and c.field not in index]
+        index[column.field], names[column.field] = assignment.position, header
+    defaults = set(defaults)
+    missing = [
+        f"« {c.label} »" for c in COLUMNS
+        if c.required and c.field not in index and c.field not in defaults
+    ]
     if missing:
+        plural = "s" if len(missing) > 1 else ""
         raise ImportFileError(
-            f"Colonne{'s' if len(missing) > 1 else ''} obligatoire{'s' if len(missing) > 1 else ''}"
-            f" absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}. La ligne d'en-tête "
-            "doit porter les intitulés des colonnes (Nom, Prénom(s), Date de naissance, Cadre, "
-            "Autorité, N° de parquet, Date de décision, Date limite…)."
+            f"Colonne{plural} obligatoire{plural} absente{plural} : {', '.join(missing)}. La ligne "
+            "d'en-tête doit porter les intitulés des colonnes (Nom, Prénom(s), Date de naissance, "
+            "Cadre, N° de parquet, Date de décision, Date limite…) ; l'autorité peut être choisie "
+            "à l'import au lieu d'une colonne."
         )
-    notes = [f"Colonnes ignorées (non reconnues) : {', '.join(ignored)}."] if ignored else []
-    return ColumnMap(index, names, notes)
+    unknown = [f"« {a.header} »" for a in assignments if a.source == Source.UNKNOWN]
+    notes = [f"Colonnes ignorées (non reconnues) : {', '.join(unknown)}."] if unknown else []
+    return ColumnMap(index, names, notes, assignments)

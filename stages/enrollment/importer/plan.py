@@ -6,14 +6,15 @@ Each row is converted, then compared with the file's other rows and with what is
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from stages.enrollment.importer.cells import Referential
-from stages.enrollment.importer.columns import map_columns
+from stages.enrollment.importer.columns import Assignment, map_columns
 from stages.enrollment.importer.common import CHUNK, SAMPLE_SIZE, Progress, RowError
+from stages.enrollment.importer.mappings import column_assignments
 from stages.enrollment.importer.reading import RawTable
 from stages.enrollment.importer.rows import (
     CREATING,
@@ -26,13 +27,15 @@ from stages.enrollment.models import LegalMeasure, Participant
 from stages.enrollment.services import find_duplicates
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.auth.models import Organization, OrganizationKind
+from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 
 @dataclass
 class ImportReport:
     """The preview of an import, then its result (``created``)."""
 
     association: Organization
+    authority: Organization | None = None  # chosen at upload: the default of every row
+    columns: list[Assignment] = field(default_factory=list)  # which column fed which field
     rows_total: int = 0
     rows: list[PlannedRow] = field(default_factory=list)  # the valid rows
     errors: list[RowError] = field(default_factory=list)
@@ -104,16 +107,38 @@ def _count(n: int, singular: str, plural: str) -> str:
 
 
 def plan_import(
-    table: RawTable, association: Organization, *, progress: Progress | None = None
+    table: RawTable,
+    association: Organization,
+    *,
+    authority: Organization | None = None,
+    columns: Mapping[int, str] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """The preview: what importing ``table`` for ``association`` would do, row by row. No writes."""
+    """The preview: what importing ``table`` for ``association`` would do, row by row. No writes.
+
+    ``authority``, chosen at upload, refers every row whose « Autorité » cell is empty or absent
+    (a parquet's own list has no such column). ``columns`` gives, by position, the field the
+    organizer chose for columns (``IGNORED``: not imported); the other columns take the choice
+    remembered for ``authority``, or the field their header names.
+    """
     if association.kind != OrganizationKind.ASSOCIATION:
         raise DomainError("L'association chargée des stages doit être une association.")
-    columns = map_columns(table.headers)
+    if authority is not None and (
+        authority.kind not in AUTHORITY_KINDS or authority.archived_at is not None
+    ):
+        raise DomainError(
+            "L'autorité prescriptrice doit être un parquet, un tribunal ou un SPIP en activité."
+        )
+    defaults = {"authority": authority} if authority is not None else {}
+    column_map = map_columns(column_assignments(table.headers, authority, columns), defaults)
     referential = Referential.load()
-    report = ImportReport(association, len(table.rows), notes=[*table.notes, *columns.notes])
+    report = ImportReport(
+        association, authority=authority, columns=column_map.assignments,
+        rows_total=len(table.rows),
+        notes=[*table.notes, *column_map.notes, *_authority_notes(authority, column_map)],
+    )
     for row in table.rows:
-        planned, errors = convert_row(row, columns, referential, association)
+        planned, errors = convert_row(row, column_map, referential, association, defaults)
         report.errors += errors
         if planned is not None:
             report.rows.append(planned)
@@ -123,6 +148,18 @@ def plan_import(
     _mark_already_imported(report.rows)
     _match_people(report.rows)
     return report
+
+
+def _authority_notes(authority: Organization | None, columns) -> list[str]:
+    if authority is None:
+        return []
+    header = columns.headers.get("authority")
+    if header is None:
+        return [f"Autorité prescriptrice de chaque ligne : {authority.name} (choisie à l'import)."]
+    return [
+        f"Autorité prescriptrice : celle de la colonne « {header} », ou {authority.name} (choisie "
+        "à l'import) quand la cellule est vide."
+    ]
 
 
 def _mark_repeats(report: ImportReport) -> None:

@@ -5,6 +5,7 @@ The enrollment services' validators do the checking; their messages are pinned t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -106,10 +107,15 @@ def _compact_reference(reference: str) -> str:
 
 
 def convert_row(
-    row: RawRow, columns: ColumnMap, referential: Referential, association: Organization
+    row: RawRow, columns: ColumnMap, referential: Referential, association: Organization,
+    defaults: Mapping[str, object] | None = None,
 ) -> tuple[PlannedRow | None, list[RowError]]:
-    """A row's data and errors; identity and measure are validated even if the other half failed."""
-    values, errors, failed = {}, [], set()
+    """A row's data and errors; identity and measure are validated even if the other half failed.
+
+    ``defaults`` (the authority chosen at upload) fill the fields whose cell is empty or absent.
+    """
+    defaults = defaults or {}
+    values, errors, failed = dict(defaults), [], set()
     for column in COLUMNS:
         position = columns.index.get(column.field)
         if position is None:
@@ -117,13 +123,14 @@ def convert_row(
         raw = row.cells[position] if position < len(row.cells) else None
         try:
             value = convert_cell(column, raw, position in row.formulas, referential)
-            if value is None and column.required:
+            if value is None and column.required and column.field not in defaults:
                 raise CellError("Valeur obligatoire manquante.")
         except CellError as error:
             errors.append(RowError(row.line, columns.headers[column.field], error.message))
             failed.add(column.field)
             continue
-        values[column.field] = value
+        if value is not None or column.field not in defaults:
+            values[column.field] = value
     person = measure = None
     if not failed & IDENTITY_FIELDS:
         person = ParticipantData(**{name: values.get(name) for name in IDENTITY_FIELDS})

@@ -4,6 +4,8 @@ All or nothing: nothing is created when a row has an error, and the caller commi
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stages.auth.audit import audit
 from stages.enrollment.importer.common import Progress
 from stages.enrollment.importer.plan import ImportReport, plan_import
@@ -47,10 +49,18 @@ def create_from_plan(
 
 
 def run_import(
-    table: RawTable, association: Organization, by=None, *, progress: Progress | None = None
+    table: RawTable,
+    association: Organization,
+    by=None,
+    *,
+    authority: Organization | None = None,
+    columns: Mapping[int, str] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Plan then, only if no row has an error, create everything (all or nothing)."""
-    report = plan_import(table, association, progress=progress)
+    """Plan (see ``plan_import`` for ``authority`` and ``columns``) then, only if no row has an
+    error, create everything (all or nothing)."""
+    report = plan_import(table, association, authority=authority, columns=columns,
+                         progress=progress)
     if report.ok:
         create_from_plan(report, by=by)
     return report
