@@ -38,7 +38,7 @@ def _human_size(size: int) -> str:
 
 
 def _release_connections() -> None:
-    """Close this process's courses and pooled connections before the base is rewritten."""
+    """Close this process's database sessions and pooled connections before the base is rewritten."""
     db.session.remove()
     db.engine.dispose()
 

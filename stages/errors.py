@@ -145,7 +145,7 @@ def render_unavailable():
 def _database_error(error: Exception):
     """A 503 while the database is unreachable; any other database error stays a 500.
 
-    The course is rolled back so that the request's teardown does not wait on a dead
+    The database session is rolled back so that the request's teardown does not wait on a dead
     connection; the pool needs no disposal: ``pool_pre_ping`` tests each connection at
     checkout and SQLAlchemy already invalidated the pool on a disconnect, so the app recovers
     by itself when the server is back (disposing here would close other threads' connections).
@@ -155,7 +155,7 @@ def _database_error(error: Exception):
     try:
         db.session.rollback()
     except sa.exc.SQLAlchemyError:
-        pass  # the connection is gone; the teardown's remove() discards the course
+        pass  # the connection is gone; the teardown's remove() discards the session
     orig = getattr(error, "orig", None)
     # Never str(error): it quotes the SQL statement and its parameters (names, case numbers).
     current_app.logger.warning(

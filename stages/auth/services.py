@@ -257,7 +257,7 @@ def change_password(user: User, current: str, new: str) -> None:
 def reset_password(user: User) -> str:
     """Admin: give ``user`` a new temporary password (returned, to be shown once).
 
-    Ends the user's courses and lifts any lockout: the old password may be known to someone else.
+    Ends the user's login sessions and lifts any lockout: the old password may be known to someone else.
     """
     password = generate_temporary_password(password_inputs(user.full_name, user.email))
     user.password_hash = hash_password(password)

@@ -1,4 +1,4 @@
-"""The one iCalendar builder: course courses in, RFC 5545 bytes out.
+"""The one iCalendar builder: courses and their half-days in, RFC 5545 bytes out.
 
 Pure: no request, no database query. The caller loads the courses with their parts, venue,
 organizations and facilitators. A feed carries no participant's data, only the course's title,

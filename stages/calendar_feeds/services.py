@@ -63,7 +63,7 @@ def user_for_feed_token(token: str) -> User | None:
 def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
     """A SELECT of the courses in one of ``user``'s feeds, or None if they have no such feed.
 
-    Every feed stays within ``visible_sessions(user)``, except that "my courses" also holds the
+    Every feed stays within ``visible(Course, user)``, except that "my courses" also holds the
     courses the user facilitates. Drafts never appear.
     """
     if not user.active or user.role == Role.LIAISON:
