@@ -31,6 +31,10 @@ def certificate_pdf(certificate: Certificate) -> bytes:
     """The attestation's PDF, regenerated from stored data: the same bytes at every download."""
     pdf = _render(certificate)
     if certificate.sha256 and hashlib.sha256(pdf).hexdigest() != certificate.sha256:
+        # Attestations issued before dates said « 1er » (« 1 mars ») keep their own bytes.
+        earlier = _render(certificate, first_as_ordinal=False)
+        if hashlib.sha256(earlier).hexdigest() == certificate.sha256:
+            return earlier
         # Ids only: the log must not carry who the attestation is about.
         logger.warning(
             "certificate %s: regenerated PDF differs from its stored SHA-256 "
@@ -44,12 +48,20 @@ def pdf_matches(certificate: Certificate, pdf: bytes) -> bool:
     return certificate.sha256 == hashlib.sha256(pdf).hexdigest()
 
 
-def _render(certificate: Certificate, issuer: User | None = None) -> bytes:
-    return render_certificate(certificate_document(certificate, issuer=issuer))
+def _render(
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+) -> bytes:
+    return render_certificate(
+        certificate_document(certificate, issuer=issuer, first_as_ordinal=first_as_ordinal)
+    )
 
 
-def certificate_document(certificate: Certificate, issuer: User | None = None) -> CertificateDocument:
-    """The French texts printed on the attestation, read from the database."""
+def certificate_document(
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+) -> CertificateDocument:
+    """The French texts printed on the attestation, read from the database (``first_as_ordinal``:
+    see ``fr_date``)."""
+    ordinal = {"first_as_ordinal": first_as_ordinal}
     enrollment = certificate.enrollment
     course, measure = enrollment.course, enrollment.measure
     person = measure.participant
@@ -58,7 +70,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         issuer = db.session.get(User, certificate.issued_by_id)
     organizations = tuple(org.name for org in course.organizations)
     signatory_org = _signatory_organization(issuer, course, measure)
-    birth = fr_date(person.birth_date, "medium") if person.birth_date else "—"
+    birth = fr_date(person.birth_date, "medium", **ordinal) if person.birth_date else "—"
     if person.birth_date and person.birth_place:
         birth += f" à {person.birth_place}"
     venue = course.venue
@@ -76,7 +88,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         case_reference=measure.case_reference,
         course_title=course.title,
         half_days=tuple(
-            f"{fr_date(part.starts_at, zone=zone)}, de {fr_time(part.starts_at, zone)} "
+            f"{fr_date(part.starts_at, zone=zone, **ordinal)}, de {fr_time(part.starts_at, zone)} "
             f"à {fr_time(part.ends_at, zone)}"
             for part in course.parts
         ),
@@ -87,7 +99,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         recipient=measure.certificate_recipient
         or f"La personne concernée ; copie à l'autorité prescriptrice ({measure.authority.name})",
         issued_place=venue.city,
-        issued_on=fr_date(certificate.issued_at, "medium", zone),
+        issued_on=fr_date(certificate.issued_at, "medium", zone, **ordinal),
         issued_at=certificate.issued_at,
         replaces=certificate.replaces.number if certificate.replaces is not None else None,
     )
