@@ -68,6 +68,7 @@ EXPECTED = {
     "calendar_feeds.venue_feed": PUBLIC,
     "calendar_feeds.organization_feed": PUBLIC,
     "calendar_feeds.regenerate_token": ALL_STAFF,
+    "calendar_feeds.renew_one_feed": ALL_STAFF,  # a feed the user has not: a French refusal
     "calendar_feeds.course_ics": {"admin", "organizer", "facilitator"},
     "enrollment.measures": MEASURE_VIEWERS,
     "enrollment.participant_detail": THIS_PERSON_VIEW,
