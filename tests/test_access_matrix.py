@@ -86,6 +86,7 @@ EXPECTED = {
     "enrollment.convocation_send": THIS_SESSION_EDIT,
     "enrollment.convocation_by_post": THIS_SESSION_EDIT,
     "enrollment.course_convocations_send": THIS_SESSION_EDIT,
+    "enrollment.course_updates_send": THIS_SESSION_EDIT,
     "enrollment.course_convocations_pdf": THIS_SESSION_EDIT,
     "attendance.roster": THIS_SESSION_RUN,
     "attendance.roster_download": THIS_SESSION_RUN,

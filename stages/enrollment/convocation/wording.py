@@ -4,6 +4,8 @@ Shared by the letter (``letter``) and the emails (``emails``); no drawing and no
 """
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from stages.enrollment.models import (
     Enrollment,
     LegalFrame,
@@ -13,7 +15,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.errors import DomainError
-from stages.scheduling.models import Course
+from stages.scheduling.models import Course, Venue
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
 
@@ -59,11 +61,18 @@ def sender_organization(enrollment: Enrollment) -> Organization | None:
 
 def schedule_lines(course: Course) -> list[str]:
     """One French line per day: « jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30 »."""
-    zone = course.venue.timezone
+    return day_lines([(p.starts_at, p.ends_at) for p in course.parts], course.venue.timezone)
+
+
+def day_lines(spans: list[tuple[datetime, datetime]], zone: str) -> list[str]:
+    """``schedule_lines`` of half-days given as (start, end): what a course was before a move."""
+    days: dict[date, list[tuple[datetime, datetime]]] = {}
+    for start, end in sorted(spans):
+        days.setdefault(to_local(start, zone).date(), []).append((start, end))
     return [
         f"{fr_date(day)}, "
-        + " et ".join(f"de {fr_time(p.starts_at, zone)} à {fr_time(p.ends_at, zone)}" for p in parts)
-        for day, parts in course.days
+        + " et ".join(f"de {fr_time(start, zone)} à {fr_time(end, zone)}" for start, end in halves)
+        for day, halves in days.items()
     ]
 
 
@@ -73,8 +82,8 @@ def _first_day(course: Course) -> str:
     return fr_date(to_local(course.starts_at, course.venue.timezone).date())
 
 
-def _venue_line(course: Course) -> str:
-    venue = course.venue
+def venue_line(venue: Venue) -> str:
+    """« MJD du 17e, Salle 2, 16 rue Jacques Kellner, 75017 Paris »."""
     return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
 
 
