@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from icalendar import Calendar
 from markupsafe import escape
 
-from stages.auth.models import AuditEntry, Role, User
+from stages.auth.models import AuditEntry, Role
 from stages.extensions import db
 from stages.scheduling.models import CourseStatus
 from stages.timeutil import now_utc, today_local
