@@ -1,11 +1,13 @@
 """Every area's models in one import, so Alembic and ``flask shell`` see them all."""
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
 from stages.auth.models import AuditEntry, Role, User, user_organizations
+from stages.calendar_feeds.models import RenewedFeed
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
+    InvitationUpdate,
     LegalFrame,
     LegalMeasure,
     MeasureStatus,
@@ -29,8 +31,8 @@ from stages.auth.models import Organization, OrganizationKind
 __all__ = [
     "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
-    "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization", "OrganizationKind",
-    "OutboxMessage",
-    "Participant", "Payer", "PaymentStatus", "Role", "CoursePart", "CourseStatus", "User",
+    "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
+    "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
+    "Role", "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

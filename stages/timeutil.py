@@ -71,14 +71,47 @@ def today_local(zone: str | None = None) -> date:
     return to_local(now_utc(), zone).date()
 
 
-def fr_date(value: date | datetime | None, fmt: str = "long", zone: str | None = None) -> str:
-    """Format a date in French: ``long`` gives « jeudi 12 mars 2026 », ``short`` « 12/03/2026 »."""
+def fr_date(
+    value: date | datetime | None,
+    fmt: str = "long",
+    zone: str | None = None,
+    *,
+    first_as_ordinal: bool = True,
+) -> str:
+    """Format a date in French: ``long`` gives « jeudi 12 mars 2026 », ``medium`` « 12 mars
+    2026 », ``short`` « 12/03/2026 »; any other CLDR pattern is used as given.
+
+    The first of the month is an ordinal in French: « jeudi 1er avril 2027 », « 1er avril »,
+    wherever the day is written as a number on its own (``d``); « 01/04/2027 » stays numeric.
+    ``first_as_ordinal=False`` only redraws documents issued before that rule, byte for byte.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = to_local(value, zone).date()
     pattern = {"long": "EEEE d MMMM y", "medium": "d MMMM y", "short": "dd/MM/y"}.get(fmt, fmt)
+    if value.day == 1 and first_as_ordinal:
+        pattern = _first_as_ordinal(pattern)
     return format_date(value, pattern, locale=LOCALE)
+
+
+def _first_as_ordinal(pattern: str) -> str:
+    """``pattern`` with each lone ``d`` field (outside quoted text) followed by a literal « er »."""
+    out, quoted, index = [], False, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "'":
+            quoted = not quoted
+        elif char == "d" and not quoted:
+            end = index
+            while end < len(pattern) and pattern[end] == "d":
+                end += 1
+            out.append("d'er'" if end - index == 1 else pattern[index:end])
+            index = end
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def fr_time(value: datetime | time | None, zone: str | None = None) -> str:

@@ -107,3 +107,32 @@ def smtp_server(app, reply: str | None = None):
             yield handler
     finally:
         controller.stop()
+def course_edit_form(course, parts, *, confirm: bool = False, **overrides) -> dict:
+    """The course edit form as an organizer would post it: the course's own settings with other
+    half-days, ``parts`` as (day, "HH:MM", "HH:MM"). ``confirm`` ticks the confirmation step."""
+    data = {
+        "title": course.title,
+        "venue": str(course.venue_id),
+        "capacity": str(course.capacity),
+        "min_participants": str(course.min_participants),
+        "fee": f"{course.fee_cents / 100:.2f}",
+        "organizations": [str(o.id) for o in course.organizations],
+        "facilitators": [str(u.id) for u in course.facilitators],
+        "notes": course.notes or "",
+        "save": "1",
+    }
+    for index in range(4):
+        day, start, end = parts[index] if index < len(parts) else ("", "", "")
+        data[f"parts-{index}-day"] = day.isoformat() if day else ""
+        data[f"parts-{index}-start"] = start
+        data[f"parts-{index}-end"] = end
+    if confirm:
+        data["confirm"] = "1"
+    data.update(overrides)
+    return data
+
+
+def flashes(client) -> list[str]:
+    """The messages flashed since the last call (read and cleared, as a page would)."""
+    with client.session_transaction() as state:
+        return [message for _category, message in state.pop("_flashes", [])]

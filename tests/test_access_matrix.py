@@ -64,6 +64,7 @@ EXPECTED = {
     "calendar_feeds.venue_feed": PUBLIC,
     "calendar_feeds.organization_feed": PUBLIC,
     "calendar_feeds.regenerate_token": ALL_STAFF,
+    "calendar_feeds.renew_one_feed": ALL_STAFF,  # a feed the user has not: a French refusal
     "calendar_feeds.course_ics": {"admin", "organizer", "facilitator"},
     "enrollment.measures": MEASURE_VIEWERS,
     "enrollment.participant_detail": THIS_PERSON_VIEW,
@@ -82,6 +83,7 @@ EXPECTED = {
     "enrollment.convocation_send": THIS_SESSION_EDIT,
     "enrollment.convocation_by_post": THIS_SESSION_EDIT,
     "enrollment.course_convocations_send": THIS_SESSION_EDIT,
+    "enrollment.course_updates_send": THIS_SESSION_EDIT,
     "enrollment.course_convocations_pdf": THIS_SESSION_EDIT,
     "attendance.roster": THIS_SESSION_RUN,
     "attendance.roster_download": THIS_SESSION_RUN,

@@ -77,4 +77,7 @@ def test_migrations_upgrade_a_sqlite_database_that_holds_data(tmp_path):
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT user_id FROM audit_entries")).scalar_one() == 7
             assert not conn.execute(sa.text("SELECT password_change_required FROM users")).scalar_one()
+            # Each account gets its own key for its feeds' tokens; its older token stays.
+            key, token = conn.execute(sa.text("SELECT feed_key, feed_token FROM users")).one()
+            assert len(key) == 43 and token == "t"
         db.engine.dispose()

@@ -43,6 +43,32 @@ def test_french_formats():
     assert fr_date(None) == ""
 
 
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("long", "jeudi 1er avril 2027"),
+        ("medium", "1er avril 2027"),
+        ("EEE d MMM y", "jeu. 1er avr. 2027"),
+        ("EEEE d MMMM", "jeudi 1er avril"),
+        ("d MMMM y", "1er avril 2027"),
+        ("short", "01/04/2027"),  # numbers stay numbers
+        ("dd/MM", "01/04"),
+        ("'le' d", "le 1er"),
+    ],
+)
+def test_the_first_of_the_month_is_written_1er(fmt, expected):
+    """French writes « 1er avril », not « 1 avril », wherever the day is spelt out."""
+    assert fr_date(date(2027, 4, 1), fmt) == expected
+    # The first in Paris can still be the 31st in UTC.
+    assert fr_date(datetime(2027, 3, 31, 22, 30, tzinfo=timezone.utc), fmt) == expected
+
+
+def test_other_days_keep_their_number():
+    assert fr_date(date(2027, 4, 2)) == "vendredi 2 avril 2027"
+    assert fr_date(date(2027, 4, 11), "medium") == "11 avril 2027"
+    assert fr_date(date(2027, 4, 21), "EEE d MMM y") == "mer. 21 avr. 2027"
+
+
 def test_now_is_aware_and_freezable():
     with time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc), tick=False):
         assert now_utc() == datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -96,9 +96,15 @@ class User(UserMixin, db.Model):
     # TOTP second factor (pyotp): the shared secret, and when the user confirmed it.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_confirmed_at: Mapped[datetime | None]
-    # Secret in this user's calendar feed URLs; regenerating it revokes the old URLs.
+    # The one secret that every calendar feed URL carried before each feed had its own: those
+    # URLs keep working, each until its feed is renewed (stages.calendar_feeds.tokens).
     feed_token: Mapped[str] = mapped_column(
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
+    )
+    # The key each feed's own token is derived from (HMAC); a new key renews every feed at once.
+    # The server default only lets the migration add the column: it then fills every row.
+    feed_key: Mapped[str] = mapped_column(
+        sa.String(64), default=lambda: secrets.token_urlsafe(32), server_default=""
     )
 
     organizations: Mapped[list[Organization]] = relationship(

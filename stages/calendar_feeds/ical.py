@@ -168,20 +168,24 @@ def build_invitation(
     sequence: int,
     summary: str,
     description: str,
+    withdrawn: Iterable[tuple[int, datetime, datetime]] = (),
     default_zone: str = DEFAULT_ZONE,
     stamp: datetime | None = None,
 ) -> bytes:
     """An iTIP (RFC 5546) ``REQUEST`` or ``CANCEL`` for one attendee: a VEVENT per half-day part.
 
-    Pure, like ``build_calendar``. UIDs are ``{uid_prefix}-{part.id}@{uid_domain}``: a
-    cancellation built with the same prefix and a higher ``sequence`` removes exactly the events
-    the request added. The caller chooses ``summary`` and ``description``; calendar apps copy
-    them to third-party servers, so they must hold no personal or judicial data.
+    Pure, like ``build_calendar``. UIDs are ``{uid_prefix}-{part.id}@{uid_domain}``: parts keep
+    their id when they move, so a request built again with a higher ``sequence`` updates the
+    events in place, and a cancellation built with the same prefix removes exactly them.
+    ``withdrawn`` lists half-days taken out of the course since the attendee was invited, as
+    ``(part id, start, end)``: their events come with ``STATUS:CANCELLED`` (a request then
+    updates some events and cancels others in one message). The caller chooses ``summary`` and
+    ``description``; calendar apps copy them to third-party servers, so they must hold no
+    personal or judicial data.
     """
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported iTIP method: {method}")
     stamp = stamp or now_utc()
-    cancelled = method == "CANCEL"
     zone_name = _zone_name(course.venue.timezone, default_zone)
     zone = ZoneInfo(zone_name)
     organizer_address = vCalAddress(f"mailto:{organizer}")
@@ -192,11 +196,18 @@ def build_invitation(
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", method)
+    count = len(course.parts)
+    items = [
+        (part.id, part.starts_at, part.ends_at, method == "CANCEL",
+         summary + (f" ({index}/{count})" if count > 1 else ""))
+        for index, part in enumerate(course.parts, start=1)
+    ] + [(part_id, start, end, True, f"{summary} (demi-journée supprimée)")
+         for part_id, start, end in withdrawn]
     events = []
     first = last = stamp.astimezone(zone).date()
-    for index, part in enumerate(course.parts, start=1):
-        start, end = part.starts_at.astimezone(zone), part.ends_at.astimezone(zone)
-        if index == 1:
+    for number, (part_id, starts_at, ends_at, cancelled, event_summary) in enumerate(items):
+        start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+        if number == 0:
             first = last = start.date()
         first, last = min(first, start.date()), max(last, end.date())
         # RSVP=FALSE: attendance is compulsory, a "decline" button would only mislead.
@@ -209,17 +220,14 @@ def build_invitation(
                 "RSVP": "FALSE",
             }
         )
-        part_summary = summary
-        if len(course.parts) > 1:
-            part_summary += f" ({index}/{len(course.parts)})"
         events.append(
             Event.new(
-                uid=f"{uid_prefix}-{part.id}@{uid_domain}",
+                uid=f"{uid_prefix}-{part_id}@{uid_domain}",
                 stamp=stamp,
                 sequence=sequence,
                 start=start,
                 end=end,
-                summary=part_summary,
+                summary=event_summary,
                 location=_location(course),
                 description=description,
                 organizer=organizer_address,

@@ -1,18 +1,16 @@
-"""Which courses each calendar feed holds, its HTTP validator, and the feed token."""
+"""Which courses each calendar feed holds, and its HTTP validator (tokens: ``tokens``)."""
 from __future__ import annotations
 
 import hashlib
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from stages.auth.models import Role, User
 from stages.auth.permissions import visible
+from stages.calendar_feeds.models import FeedKind
 from stages.extensions import db
 from stages.scheduling.models import (
     Course,
@@ -28,18 +26,6 @@ from stages.timeutil import local_to_utc, today_local
 HISTORY_DAYS = 365
 # Bump when the builder's output changes, so clients holding an old ETag download again.
 FEED_FORMAT = "1"
-# secrets.token_urlsafe(32) gives 43 characters; the column holds 64. Anything else is refused
-# before it reaches the database (a NUL byte, for one, makes PostgreSQL raise).
-_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-
-
-class FeedKind(StrEnum):
-    """The four feeds a user may subscribe to."""
-
-    MINE = "mine"
-    ALL = "all"
-    VENUE = "venue"
-    ORGANIZATION = "organization"
 
 
 @dataclass(frozen=True)
@@ -48,16 +34,6 @@ class FeedValidator:
 
     etag: str
     last_modified: datetime
-
-
-def user_for_feed_token(token: str) -> User | None:
-    """The active user whose feed token this is, or None (malformed, revoked, unknown)."""
-    if not _TOKEN_PATTERN.fullmatch(token):
-        return None
-    user = db.session.scalar(sa.select(User).where(User.feed_token == token))
-    if user is None or not user.active:
-        return None
-    return user
 
 
 def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
@@ -178,7 +154,14 @@ def feed_targets(user: User) -> tuple[list[Organization], list[Venue]]:
     return list(organizations), list(venues)
 
 
-def regenerate_feed_token(user: User) -> None:
-    """Give ``user`` a new feed token: every feed URL they had stops working."""
-    user.feed_token = secrets.token_urlsafe(32)
-    db.session.flush()
+def feed_name(user: User, kind: FeedKind, target_id: int = 0) -> str | None:
+    """What one of ``user``'s feeds is called on their profile, or None when they have no such
+    feed (a liaison, « all courses » for a facilitator, an unknown venue or organization)."""
+    if feed_query(user, kind, target_id) is None:
+        return None
+    if kind == FeedKind.MINE:
+        return "Mes stages"
+    if kind == FeedKind.ALL:
+        return "Tous les stages"
+    target = db.session.get(Venue if kind == FeedKind.VENUE else Organization, target_id)
+    return target.name if target is not None else None

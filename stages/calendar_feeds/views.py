@@ -1,6 +1,7 @@
-"""Calendar feeds behind a per-user secret token, one course's .ics, and renewing the token."""
+"""Calendar feeds behind a secret token per feed, one course's .ics, and renewing the tokens."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,14 +22,21 @@ from stages.auth.audit import audit
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, get_authorized
 from stages.calendar_feeds.ical import build_calendar
+from stages.calendar_feeds.models import FeedKind
 from stages.calendar_feeds.services import (
-    FeedKind,
+    feed_name,
     feed_query,
     feed_targets,
     feed_validator,
     load_feed_courses,
-    regenerate_feed_token,
-    user_for_feed_token,
+)
+from stages.calendar_feeds.tokens import (
+    Feed,
+    feed_generations,
+    feed_token,
+    renew_all_feeds,
+    renew_feed,
+    user_for_feed,
 )
 from stages.errors import render_error
 from stages.extensions import db
@@ -45,21 +53,21 @@ FEED_TITLE = "Stages"
 @bp.route("/agenda/<token>/mes-stages.ics")
 def my_feed(token: str):
     """The courses the token's owner runs (facilitates, or co-organizes for organizers)."""
-    user = _feed_owner(token)
+    user = _feed_owner(token, Feed(FeedKind.MINE))
     return _feed_response(user, FeedKind.MINE, None, f"{FEED_TITLE} — mes stages", "mes-stages")
 
 
 @bp.route("/agenda/<token>/tous.ics")
 def all_feed(token: str):
     """Every course the token's owner may see (organizers and admins only)."""
-    user = _feed_owner(token)
+    user = _feed_owner(token, Feed(FeedKind.ALL))
     return _feed_response(user, FeedKind.ALL, None, f"{FEED_TITLE} — tous les stages", "tous")
 
 
 @bp.route("/agenda/<token>/lieu/<int:venue_id>.ics")
 def venue_feed(token: str, venue_id: int):
     """The courses at one venue that the token's owner may see."""
-    user = _feed_owner(token)
+    user = _feed_owner(token, Feed(FeedKind.VENUE, venue_id))
     venue = db.session.get(Venue, venue_id) or abort(404)
     return _feed_response(
         user, FeedKind.VENUE, venue.id, f"{FEED_TITLE} — {venue.name}", f"lieu-{venue.id}"
@@ -69,7 +77,7 @@ def venue_feed(token: str, venue_id: int):
 @bp.route("/agenda/<token>/organisation/<int:organization_id>.ics")
 def organization_feed(token: str, organization_id: int):
     """The courses co-organized by one organization that the token's owner may see."""
-    user = _feed_owner(token)
+    user = _feed_owner(token, Feed(FeedKind.ORGANIZATION, organization_id))
     organization = db.session.get(Organization, organization_id) or abort(404)
     return _feed_response(
         user,
@@ -104,18 +112,64 @@ def course_ics(course_id: int):
 @bp.route("/mon-compte/agenda/regenerer", methods=["POST"])
 @login_required
 def regenerate_token():
-    """Renew the user's feed token: the old feed URLs answer 404 from now on."""
+    """Renew every feed token of the user: all their old feed URLs answer 404 from now on."""
     user = current_user._get_current_object()
-    regenerate_feed_token(user)
+    renew_all_feeds(user)
     audit("calendar.token_regenerated", user)
     db.session.commit()
     flash("Vos liens d'agenda ont été renouvelés ; les anciens ne fonctionnent plus.", "success")
     return redirect(url_for("auth.profile"))
 
 
-def _feed_owner(token: str) -> User:
-    """The token's owner; any bad token is a plain 404, telling nothing about why."""
-    user = user_for_feed_token(token)
+@bp.route("/mon-compte/agenda/renouveler-un-lien", methods=["POST"])
+@login_required
+def renew_one_feed():
+    """Renew one feed's token (``flux``: « mes-stages », « tous », « lieu-3 »…): its old URL
+    answers 404 from now on, the user's other feeds keep theirs."""
+    user = current_user._get_current_object()
+    feed = _feed_from_choice(request.form.get("flux", ""))
+    name = feed_name(user, feed.kind, feed.target_id) if feed else None
+    if name is None:
+        flash("Ce lien d'agenda n'existe pas.", "error")
+        return redirect(url_for("auth.profile"))
+    renew_feed(user, feed)
+    audit("calendar.feed_renewed", user, details=_AUDIT_NAMES[feed.kind].format(feed.target_id))
+    db.session.commit()
+    flash(f"Le lien d'agenda « {name} » a été renouvelé ; l'ancienne adresse ne fonctionne plus.",
+          "success")
+    return redirect(url_for("auth.profile"))
+
+
+# The form value naming each feed on the profile, and how the audit log names it.
+_CHOICES = {"mes-stages": FeedKind.MINE, "tous": FeedKind.ALL}
+_TARGETED_CHOICES = {"lieu": FeedKind.VENUE, "organisation": FeedKind.ORGANIZATION}
+_CHOICE_PATTERN = re.compile(r"(lieu|organisation)-([1-9][0-9]{0,9})")
+_AUDIT_NAMES = {
+    FeedKind.MINE: "mes stages",
+    FeedKind.ALL: "tous les stages",
+    FeedKind.VENUE: "lieu n° {}",
+    FeedKind.ORGANIZATION: "organisation n° {}",
+}
+
+
+def _feed_from_choice(value: str) -> Feed | None:
+    if value in _CHOICES:
+        return Feed(_CHOICES[value])
+    match = _CHOICE_PATTERN.fullmatch(value)
+    return Feed(_TARGETED_CHOICES[match[1]], int(match[2])) if match else None
+
+
+def _choice(feed: Feed) -> str:
+    if feed.kind in (FeedKind.MINE, FeedKind.ALL):
+        return next(value for value, kind in _CHOICES.items() if kind == feed.kind)
+    prefix = next(value for value, kind in _TARGETED_CHOICES.items() if kind == feed.kind)
+    return f"{prefix}-{feed.target_id}"
+
+
+def _feed_owner(token: str, feed: Feed) -> User:
+    """The user whose URL for ``feed`` this is; any bad token is a plain 404, telling nothing
+    about why."""
+    user = user_for_feed(token, feed)
     if user is None:
         abort(404)
     return user
@@ -170,6 +224,7 @@ class FeedLink:
     key: str  # unique within the page, for the input's id
     label: str
     url: str
+    choice: str  # the value that names this feed in the « renouveler ce lien » form
 
     @property
     def webcal_url(self) -> str:
@@ -186,35 +241,41 @@ class FeedLinks:
     venues: list[FeedLink]
 
 
+_ENDPOINTS = {
+    FeedKind.MINE: ("calendar_feeds.my_feed", None),
+    FeedKind.ALL: ("calendar_feeds.all_feed", None),
+    FeedKind.VENUE: ("calendar_feeds.venue_feed", "venue_id"),
+    FeedKind.ORGANIZATION: ("calendar_feeds.organization_feed", "organization_id"),
+}
+
+
 def feed_links(user) -> FeedLinks | None:
-    """The feed URLs ``user`` may use, or None when they have none (liaisons, inactive)."""
+    """The feed URLs ``user`` may use, each with its own token, or None when they have none
+    (liaisons, inactive)."""
     if not getattr(user, "is_authenticated", False) or not user.active:
         return None
     if user.role == Role.LIAISON:
         return None
-    token = user.feed_token
-    main = [FeedLink("mine", "Mes stages", _external("calendar_feeds.my_feed", token=token))]
+    generations = feed_generations(user)
+
+    def link(feed: Feed, key: str, label: str) -> FeedLink:
+        endpoint, target_arg = _ENDPOINTS[feed.kind]
+        token = feed_token(user, feed, generations.get(feed, 0))
+        values = {target_arg: feed.target_id} if target_arg else {}
+        return FeedLink(key, label, _external(endpoint, token=token, **values), _choice(feed))
+
+    main = [link(Feed(FeedKind.MINE), "mine", "Mes stages")]
     if user.role in (Role.ADMIN, Role.ORGANIZER):
-        main.append(
-            FeedLink("all", "Tous les stages", _external("calendar_feeds.all_feed", token=token))
-        )
+        main.append(link(Feed(FeedKind.ALL), "all", "Tous les stages"))
     organizations, venues = feed_targets(user)
     return FeedLinks(
         main=main,
         organizations=[
-            FeedLink(
-                f"org-{org.id}",
-                org.name,
-                _external("calendar_feeds.organization_feed", token=token, organization_id=org.id),
-            )
+            link(Feed(FeedKind.ORGANIZATION, org.id), f"organization-{org.id}", org.name)
             for org in organizations
         ],
         venues=[
-            FeedLink(
-                f"venue-{venue.id}",
-                venue.name,
-                _external("calendar_feeds.venue_feed", token=token, venue_id=venue.id),
-            )
+            link(Feed(FeedKind.VENUE, venue.id), f"venue-{venue.id}", venue.name)
             for venue in venues
         ],
     )

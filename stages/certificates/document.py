@@ -55,16 +55,20 @@ def certificate_pdf(certificate: Certificate) -> bytes | None:
         return None
     if certificate.pdf is not None:
         return certificate.pdf
-    pdf = _render(certificate)  # issued before the bytes were kept
-    if hashlib.sha256(pdf).hexdigest() == certificate.sha256:
-        certificate.pdf = pdf  # kept from now on, so later edits cannot change it
-    else:
-        # Ids only: the log must not carry who the attestation is about.
-        logger.warning(
-            "certificate %s: redrawn PDF differs from its stored SHA-256 (data changed since "
-            "issue, before the bytes were kept)", certificate.id,
-        )
-    return pdf
+    # Issued before the bytes were kept: redrawn, as dates are written now and as they were
+    # before « 1er » (« 1 mars »), and kept from the first redrawing that matches its SHA-256.
+    drawn = []
+    for first_as_ordinal in (True, False):
+        drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal))
+        if hashlib.sha256(drawn[-1]).hexdigest() == certificate.sha256:
+            certificate.pdf = drawn[-1]  # kept from now on, so later edits cannot change it
+            return drawn[-1]
+    # Ids only: the log must not carry who the attestation is about.
+    logger.warning(
+        "certificate %s: redrawn PDF differs from its stored SHA-256 (data changed since issue, "
+        "before the bytes were kept)", certificate.id,
+    )
+    return drawn[0]
 
 
 def pdf_matches(certificate: Certificate, pdf: bytes) -> bool:
@@ -72,12 +76,20 @@ def pdf_matches(certificate: Certificate, pdf: bytes) -> bool:
     return certificate.sha256 == hashlib.sha256(pdf).hexdigest()
 
 
-def _render(certificate: Certificate, issuer: User | None = None) -> bytes:
-    return render_certificate(certificate_document(certificate, issuer=issuer))
+def _render(
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+) -> bytes:
+    return render_certificate(
+        certificate_document(certificate, issuer=issuer, first_as_ordinal=first_as_ordinal)
+    )
 
 
-def certificate_document(certificate: Certificate, issuer: User | None = None) -> CertificateDocument:
-    """The French texts printed on the attestation, read from the database."""
+def certificate_document(
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+) -> CertificateDocument:
+    """The French texts printed on the attestation, read from the database (``first_as_ordinal``:
+    see ``fr_date``)."""
+    ordinal = {"first_as_ordinal": first_as_ordinal}
     enrollment = certificate.enrollment
     course, measure = enrollment.course, enrollment.measure
     person = measure.participant
@@ -86,7 +98,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         issuer = db.session.get(User, certificate.issued_by_id)
     organizations = tuple(org.name for org in course.organizations)
     signatory_org = _signatory_organization(issuer, course, measure)
-    birth = fr_date(person.birth_date, "medium") if person.birth_date else "—"
+    birth = fr_date(person.birth_date, "medium", **ordinal) if person.birth_date else "—"
     if person.birth_date and person.birth_place:
         birth += f" à {person.birth_place}"
     venue = course.venue
@@ -104,7 +116,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         case_reference=measure.case_reference,
         course_title=course.title,
         half_days=tuple(
-            f"{fr_date(part.starts_at, zone=zone)}, de {fr_time(part.starts_at, zone)} "
+            f"{fr_date(part.starts_at, zone=zone, **ordinal)}, de {fr_time(part.starts_at, zone)} "
             f"à {fr_time(part.ends_at, zone)}"
             for part in course.parts
         ),
@@ -115,7 +127,7 @@ def certificate_document(certificate: Certificate, issuer: User | None = None) -
         recipient=measure.certificate_recipient
         or f"La personne concernée ; copie à l'autorité prescriptrice ({measure.authority.name})",
         issued_place=venue.city,
-        issued_on=fr_date(certificate.issued_at, "medium", zone),
+        issued_on=fr_date(certificate.issued_at, "medium", zone, **ordinal),
         issued_at=certificate.issued_at,
         replaces=certificate.replaces.number if certificate.replaces is not None else None,
     )

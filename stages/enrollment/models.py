@@ -192,6 +192,10 @@ class Enrollment(db.Model):
     convocation_sent_at: Mapped[datetime | None]
     reminder_7d_sent_at: Mapped[datetime | None]
     reminder_1d_sent_at: Mapped[datetime | None]
+    # The SEQUENCE of the last calendar invitation (request or cancellation) emailed for this
+    # enrollment's UIDs. It only grows, even when the row is reused (a person moved back to a
+    # course): calendar applications ignore an invitation whose SEQUENCE is not higher.
+    invitation_sequence: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
@@ -261,3 +265,32 @@ class ImportColumnMapping(db.Model):
         sa.CheckConstraint("header_key <> ''", name="header_key_not_empty"),
         sa.CheckConstraint("field <> ''", name="field_not_empty"),
     )
+
+
+class InvitationUpdate(db.Model):
+    """A person summoned by email whose course moved and who has not been told yet.
+
+    Written in the same transaction as the move, so that whatever happens to the emails sent
+    after the commit, the course page still shows who is left to tell. ``previous_days`` and
+    ``previous_venue`` are what the person was told before (kept from the first of several
+    moves); ``withdrawn_parts`` the half-days that went away, ``[[part id, start, end], …]``
+    with ISO times, cancelled in their calendar by the update.
+    """
+
+    __tablename__ = "invitation_updates"
+
+    enrollment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("enrollments.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        "session_id", sa.ForeignKey("course_sessions.id", ondelete="CASCADE")
+    )
+    due_since: Mapped[datetime] = mapped_column(default=now_utc)
+    previous_days: Mapped[str] = mapped_column(sa.Text)
+    previous_venue: Mapped[str] = mapped_column(sa.String(600))
+    withdrawn_parts: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+    enrollment: Mapped[Enrollment] = relationship()
+
+    __table_args__ = (sa.Index("ix_invitation_updates_session_id", "session_id"),)
+

@@ -16,6 +16,7 @@ from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
+    InvitationUpdate,
     LegalFrame,
     LegalMeasure,
     MeasureStatus,
@@ -232,3 +233,17 @@ def with_people(query: sa.Select) -> sa.Select:
     return query.options(
         selectinload(LegalMeasure.participant), selectinload(LegalMeasure.authority)
     ).order_by(LegalMeasure.deadline, LegalMeasure.id)
+
+
+def updates_due(course: Course) -> set[int]:
+    """The enrollments of ``course`` still owed the update of a move (their ids)."""
+    return set(
+        db.session.scalars(
+            sa.select(InvitationUpdate.enrollment_id)
+            .join(InvitationUpdate.enrollment)
+            .where(
+                InvitationUpdate.course_id == course.id,
+                Enrollment.status.in_(TO_ATTEND_STATUSES),
+            )
+        )
+    )

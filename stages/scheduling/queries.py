@@ -1,7 +1,8 @@
 """Read models of the scheduling area: the course page and the choices of the course forms.
 
 The course page shows what higher areas hold about a course (its people, the day's attendance,
-attestations, bilans): they register their parts with ``course_sections`` at start-up.
+attestations, bilans): they register their parts with ``course_sections`` at start-up. So does
+the confirmation of a change to a course, with ``course_change_sections`` (who will be told).
 """
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from stages.extensions import db
 from stages.forms import select_choices
 from stages.page_sections import PageSections
 from stages.scheduling.models import Course, CourseChange, CourseStatus, Venue
-from stages.scheduling.services import ALLOWED_TRANSITIONS
+from stages.scheduling.services import ALLOWED_TRANSITIONS, CourseData, describe_changes, moves_course
 
 # Who may be asked to facilitate: courses are co-run, organizers sometimes facilitate too.
 FACILITATOR_ROLES = (Role.FACILITATOR, Role.ORGANIZER)
 HISTORY_LENGTH = 50
 
 course_sections = PageSections()
+# Loaders take ``course`` and ``moving`` (whether the change moves its half-days or venue); one
+# that lists people adds ``people_listed`` (how many), so that the view audits the read.
+course_change_sections = PageSections()
 
 
 def course_page(course: Course, user: User) -> dict:
@@ -34,6 +38,14 @@ def course_page(course: Course, user: User) -> dict:
         history=course_history(course) if can_edit else [],
         transitions=ALLOWED_TRANSITIONS[course.status],
         CourseStatus=CourseStatus,
+    )
+
+
+def course_change_page(course: Course, data: CourseData) -> dict:
+    """What the organizer confirms before a course people are enrolled in changes: the list of
+    changes, and what higher areas add (the people summoned who will be told of a move)."""
+    return course_change_sections.build(
+        course=course, changes=describe_changes(course, data), moving=moves_course(course, data)
     )
 
 

@@ -26,6 +26,7 @@ from stages.certificates.codes import (
     normalize_code,
 )
 from stages.certificates.models import Certificate
+from stages.certificates.pdf import render_certificate
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.errors import DomainError
 from stages.extensions import db
@@ -340,6 +341,25 @@ def test_an_attestation_issued_before_the_bytes_were_kept_is_redrawn_and_checked
     assert not document.pdf_matches(certificate, pdf) and certificate.pdf is None
     assert "differs from its stored SHA-256" in caplog.text
     assert "Max" not in caplog.text and "VERCINGETORIX" not in caplog.text
+
+
+def test_the_first_of_the_month_is_1er_and_earlier_attestations_keep_their_bytes(make, partners, caplog):
+    _course, (enrollment,) = make.closed_course_with(
+        people=1, organizations=[partners.apcars], authority=partners.parquet, handling=partners.apcars,
+        day=date(2026, 3, 1), venue=make.venue(city="Paris"),
+    )
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    pdf = document.certificate_pdf(certificate)
+    assert "dimanche 1er mars 2026" in pdf_text(pdf) and "1 mars" not in pdf_text(pdf)
+    assert document.pdf_matches(certificate, pdf)
+    # One issued before dates said « 1er »: its fingerprint is that of « dimanche 1 mars 2026 ».
+    earlier = render_certificate(document.certificate_document(certificate, first_as_ordinal=False))
+    certificate.sha256 = hashlib.sha256(earlier).hexdigest()
+    certificate.pdf = None  # issued before the bytes were kept, too
+    again = document.certificate_pdf(certificate)
+    assert again == earlier and document.pdf_matches(certificate, again)
+    assert "dimanche 1 mars 2026" in pdf_text(again)
+    assert "differs from its stored SHA-256" not in caplog.text
 
 
 def test_names_outside_the_standard_font_are_transliterated(make, partners):

@@ -579,3 +579,31 @@ def test_anonymous_users_are_sent_to_the_login_page(client, case):
     for method, url in _routes(case):
         response = getattr(client, method)(url)
         assert response.status_code == 302 and "/connexion" in response.headers["Location"]
+
+
+# ---------------------------------------------------------------------------------------------
+# « 1er »
+
+
+def test_the_first_of_the_month_is_1er_on_the_page_in_the_email_and_in_the_pdfs(client, make, case):
+    """The course page said « mercredi 1 avril 2026 » while the email said « 1er avril »."""
+    facilitator = make.user(Role.FACILITATOR, [case["org"]])
+    course = make.course(case["venue"], [case["org"]], [facilitator], day=date(2026, 4, 1))
+    enrollment = _enrolled(make, course, case["org"], surname="AVRIL", email="avril@example.org")
+    login(client, case["organizer"])
+
+    page = client.get(f"/stages/{course.id}").get_data(as_text=True)
+    assert "mercredi 1er avril 2026" in page and "1 avril" not in page
+
+    client.post(f"/inscriptions/{enrollment.id}/convoquer")
+    [message] = outbox()
+    assert message["Subject"].endswith("— mercredi 1er avril 2026")
+    body = message.get_body(("plain",)).get_content()
+    assert "mercredi 1er avril 2026, de 09 h 30 à 12 h 30" in body and "1 avril" not in body
+
+    letter = _pdf_text(client.get(f"/inscriptions/{enrollment.id}/convocation.pdf").data)
+    assert "mercredi 1er avril 2026, de 09 h 30 à 12 h 30" in letter and "1 avril" not in letter
+    client.post("/deconnexion")
+    login(client, facilitator)
+    sheet = _pdf_text(client.get(f"/stages/{course.id}/emargement.pdf").data)
+    assert "Mercredi 1er avril 2026" in sheet and "1 avril" not in sheet

@@ -1,6 +1,11 @@
-"""The convocation, reminder and cancellation emails, with their ``.ics`` calendar invitation."""
+"""The convocation, reminder, update and cancellation emails, with their ``.ics`` invitation.
+
+Each invitation built takes the next SEQUENCE of its enrollment's UIDs (``take_sequence``), so
+calendar applications apply every one of them in the order sent.
+"""
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 
 from flask import current_app
@@ -10,12 +15,13 @@ from stages.enrollment.convocation.wording import (
     COURSE,
     _contact,
     _first_day,
-    _venue_line,
     new_date_text,
     schedule_lines,
     sender_organization,
+    venue_line,
 )
-from stages.enrollment.models import Enrollment
+from stages.enrollment.models import Enrollment, InvitationUpdate
+from stages.extensions import db
 from stages.mail import build_message, sender_address
 from stages.scheduling.models import Course, CourseStatus
 from stages.auth.models import Organization
@@ -32,7 +38,19 @@ def _uid_domain() -> str:
     return default_uid_domain(current_app.config.get("ICAL_UID_DOMAIN"), current_app.config["BASE_URL"])
 
 
-def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
+def take_sequence(enrollment: Enrollment) -> int:
+    """The SEQUENCE for the next invitation of ``enrollment``, recorded on it (the caller's
+    commit keeps it): above every one sent before for its UIDs, even when the enrollment row
+    was reused, and never below the course's own. A send that fails leaves a gap, never a
+    repeat."""
+    sequence = enrollment.course.ical_sequence
+    if enrollment.invitation_sequence is not None:
+        sequence = max(sequence, enrollment.invitation_sequence + 1)
+    enrollment.invitation_sequence = sequence
+    return sequence
+
+
+def _invitation(enrollment: Enrollment, method: str) -> bytes:
     organization = sender_organization(enrollment)
     course = enrollment.course
     description = [f"Convocation à un {COURSE}.", "Présence obligatoire à chaque demi-journée."]
@@ -42,6 +60,13 @@ def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
         description.append(f"Contact : {organization.name}, {_contact(organization)}.")
     if method == "CANCEL":
         description.insert(0, "Convocation annulée.")
+    # Half-days removed by a move the person has not been told of yet: cancelled in their
+    # calendar by whatever invitation reaches them first.
+    update = db.session.get(InvitationUpdate, enrollment.id)
+    withdrawn = [
+        (part_id, datetime.fromisoformat(start), datetime.fromisoformat(end))
+        for part_id, start, end in (update.withdrawn_parts if update else [])
+    ]
     return build_invitation(
         course,
         method=method,
@@ -50,9 +75,10 @@ def _invitation(enrollment: Enrollment, method: str, sequence: int) -> bytes:
         organizer=sender_address(),
         organizer_name=organization.name if organization else None,
         attendee=enrollment.measure.participant.email,
-        sequence=sequence,
+        sequence=take_sequence(enrollment),
         summary=EVENT_SUMMARY,
         description="\n".join(description),
+        withdrawn=withdrawn,
         default_zone=current_app.config.get("TIMEZONE", DEFAULT_ZONE),
     )
 
@@ -126,7 +152,7 @@ def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = 
 
 def _when_and_where(course: Course) -> list[str]:
     """The half-days, the venue and how to get in, as lines of an email."""
-    lines = [*(f"- {line}" for line in schedule_lines(course)), "", f"Lieu : {_venue_line(course)}"]
+    lines = [*(f"- {line}" for line in schedule_lines(course)), "", f"Lieu : {venue_line(course.venue)}"]
     if course.venue.access_instructions:
         lines.append(f"Accès : {course.venue.access_instructions}")
     return lines
@@ -136,7 +162,7 @@ def _invitation_attachment(enrollment: Enrollment) -> tuple[str, bytes, str]:
     """The calendar invitation (METHOD:REQUEST), the same in convocations and reminders."""
     return (
         "invitation.ics",
-        _invitation(enrollment, "REQUEST", enrollment.course.ical_sequence),
+        _invitation(enrollment, "REQUEST"),
         "text/calendar; method=REQUEST; charset=UTF-8",
     )
 
@@ -160,6 +186,47 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
         body,
         [_invitation_attachment(enrollment)],
     )
+
+
+def update_email(enrollment: Enrollment, update: InvitationUpdate, pdf: bytes) -> EmailMessage:
+    """The email telling a person summoned that their course moved: before and now, the
+    updated letter, and the invitation that moves the events already in their calendar."""
+    course = enrollment.course
+    organization = sender_organization(enrollment)
+    now = schedule_lines(course)
+    before = update.previous_days.splitlines()
+    venue = venue_line(course.venue)
+    body = [
+        f"Le {COURSE} auquel vous êtes convoqué·e change de date, d'horaire ou de lieu.",
+        "",
+        *_before_and_now("Avant", before),
+        *_before_and_now("Désormais", now),
+        "",
+        f"Lieu : {venue}"
+        + ("" if venue == update.previous_venue else f" (auparavant : {update.previous_venue})"),
+    ]
+    if course.venue.access_instructions:
+        body.append(f"Accès : {course.venue.access_instructions}")
+    body += [
+        "",
+        "Votre présence à chaque demi-journée reste obligatoire. La convocation mise à jour est "
+        "jointe (convocation.pdf) ; l'invitation jointe (invitation.ics) met à jour votre agenda.",
+        "",
+        new_date_text(enrollment, organization),
+    ]
+    return _email(
+        enrollment, organization,
+        f"Modification de votre stage de sensibilisation — {_first_day(course)}",
+        body,
+        [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
+    )
+
+
+def _before_and_now(label: str, lines: list[str]) -> list[str]:
+    """« Avant : jeudi 12 mars 2026, de … » on one line, or a list when there are two days."""
+    if len(lines) == 1:
+        return [f"{label} : {lines[0]}"]
+    return [f"{label} :", *(f"- {line}" for line in lines)]
 
 
 def cancellation_email(enrollment: Enrollment) -> EmailMessage:
@@ -189,8 +256,7 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
         [
             (
                 "invitation.ics",
-                # Above any SEQUENCE already sent for these UIDs, so calendars apply it.
-                _invitation(enrollment, "CANCEL", course.ical_sequence + 1),
+                _invitation(enrollment, "CANCEL"),
                 "text/calendar; method=CANCEL; charset=UTF-8",
             )
         ],

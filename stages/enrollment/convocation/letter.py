@@ -28,13 +28,12 @@ from stages.enrollment.convocation.wording import (
     COURSE,
     _check_identity,
     fee_text,
-    letter_date,
     new_date_text,
     sender_organization,
 )
 from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment
 from stages.errors import DomainError
-from stages.timeutil import fr_time, to_local, today_local
+from stages.timeutil import fr_date, fr_time, to_local, today_local
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,7 +177,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         recipient.append(_text(" ".join(x for x in (participant.postal_code, participant.city) if x)))
     birth = ""
     if participant.birth_date:
-        birth = letter_date(participant.birth_date, "medium")
+        birth = fr_date(participant.birth_date, "medium")
         if participant.birth_place:
             birth += " à " + participant.birth_place
     identity = [
@@ -187,10 +186,10 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         ("Cadre", measure.frame.label),
         ("Autorité prescriptrice", measure.authority.name),
         ("N° de parquet", measure.case_reference),
-        ("Stage à accomplir avant le", letter_date(measure.deadline)),
+        ("Stage à accomplir avant le", fr_date(measure.deadline)),
     ]
     days = [
-        f"<b>{_nowrap(letter_date(day))}</b>, "
+        f"<b>{_nowrap(fr_date(day))}</b>, "
         + " et ".join(
             f"de {_nowrap(fr_time(p.starts_at, venue.timezone))} à "
             f"{_nowrap(fr_time(p.ends_at, venue.timezone))}"
@@ -210,7 +209,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             style=TableStyle(_NO_PADDING),
         ),
         Spacer(0, 0.5 * cm),
-        _para(f"{_text(venue.city)}, le {letter_date(issued_on, 'medium')}", _RIGHT),
+        _para(f"{_text(venue.city)}, le {fr_date(issued_on, 'medium')}", _RIGHT),
         Spacer(0, 0.3 * cm),
         _para(f"<b>Objet : convocation à un {COURSE}</b><br/>"
               f"Réf. : n° de parquet {_text(measure.case_reference)}"),

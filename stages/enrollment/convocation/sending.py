@@ -1,6 +1,8 @@
-"""Sending convocations and cancellations, and recording what was sent on the enrollment.
+"""Sending convocations, updates after a course moved, and cancellations, and recording what
+was sent on the enrollment.
 
 Services flush; the caller commits — after each email, since a sent email cannot be rolled back.
+
 The convocation of a person promoted from the waitlist goes through the outbox
 (``stages.outbox``): queued by ``promote_waitlist``, built here when it is sent, and the person
 becomes « convoqué·e » in the transaction that records it as sent.
@@ -11,16 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
 from stages import outbox
 from stages.auth.audit import audit
 from stages.auth.models import User
-from stages.enrollment.convocation.emails import cancellation_email, convocation_email
+from stages.enrollment.convocation.emails import cancellation_email, convocation_email, update_email
 from stages.enrollment.convocation.letter import convocation_pdf
-from stages.enrollment.convocation.wording import _check_identity
+from stages.enrollment.convocation.wording import _check_identity, day_lines, venue_line
 from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
+    InvitationUpdate,
+    LegalMeasure,
+    Participant,
 )
 from stages.enrollment.queries import course_enrollments
 from stages.enrollment.services import PROMOTION_KIND, change_enrollment_status
@@ -29,6 +37,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.mail import MailError, send_email
 from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.services import CourseMove, course_moving
 from stages.timeutil import now_utc, today_local
 
 # Enrollments whose calendar invitation must be withdrawn when the course is cancelled: those
@@ -50,7 +59,7 @@ def _check_summonable(enrollment: Enrollment) -> None:
 
 
 def _check_course(course: Course) -> None:
-    # A draft may still move or vanish, and a past course needs no summons.
+    # A draft may still move or vanish, and a past session needs no summons.
     if course.status != CourseStatus.SCHEDULED:
         raise DomainError("Seul un stage programmé peut faire l'objet de convocations.")
     if course.ends_at is None or course.ends_at <= now_utc():
@@ -64,27 +73,49 @@ def _mark_summoned(enrollment: Enrollment, *, by: User | None, first: str, again
     change_enrollment_status(enrollment, EnrollmentStatus.SUMMONED, by=by, note=note)
 
 
-def send_convocation(enrollment: Enrollment, *, by: User | None) -> None:
-    """Email the convocation, then mark the enrollment « convoqué·e » (MailError: nothing marked)."""
-    _check_summonable(enrollment)
-    participant = enrollment.measure.participant
-    if not participant.email:
+def _check_email(enrollment: Enrollment) -> None:
+    if not enrollment.measure.participant.email:
         raise DomainError(
             "Cette personne n'a pas d'adresse électronique : imprimez la convocation (PDF), "
             "envoyez-la par courrier puis indiquez « convoqué·e par courrier »."
         )
+
+
+def _letter(enrollment: Enrollment) -> bytes:
+    return convocation_pdf(enrollment, issued_on=today_local(enrollment.course.venue.timezone))
+
+
+def _told(enrollment: Enrollment) -> None:
+    """The person now holds the course as it is: no update is owed to them any more."""
+    update = db.session.get(InvitationUpdate, enrollment.id)
+    if update is not None:
+        db.session.delete(update)
+
+
+def send_convocation(enrollment: Enrollment, *, by: User | None) -> None:
+    """Email the convocation, then mark the enrollment « convoqué·e » (MailError: nothing marked)."""
+    _check_summonable(enrollment)
+    _check_email(enrollment)
     send_email(_convocation_message(enrollment))  # a MailError propagates before anything is recorded
+    _told(enrollment)
     _mark_summoned(
         enrollment, by=by,
         first="Convocation envoyée par courriel", again="Convocation renvoyée par courriel",
     )
 
 
+def mark_summoned_by_post(enrollment: Enrollment, *, by: User | None) -> None:
+    """Record that the printed convocation was posted (for people without an email address)."""
+    _check_summonable(enrollment)
+    _mark_summoned(
+        enrollment, by=by,
+        first="Convocation envoyée par courrier", again="Convocation renvoyée par courrier",
+    )
+
+
 def _convocation_message(enrollment: Enrollment, *, seat_freed: bool = False) -> EmailMessage:
     """The convocation email with the letter dated today (the venue's day) and the invitation."""
-    issued_on = today_local(enrollment.course.venue.timezone)
-    pdf = convocation_pdf(enrollment, issued_on=issued_on)
-    return convocation_email(enrollment, pdf, seat_freed=seat_freed)
+    return convocation_email(enrollment, _letter(enrollment), seat_freed=seat_freed)
 
 
 def _promoted(refs: dict) -> Enrollment | None:
@@ -120,15 +151,6 @@ def record_promotion_convocation_sent(refs: dict) -> None:
     )
     audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
           details="courriel, place libérée")
-
-
-def mark_summoned_by_post(enrollment: Enrollment, *, by: User | None) -> None:
-    """Record that the printed convocation was posted (for people without an email address)."""
-    _check_summonable(enrollment)
-    _mark_summoned(
-        enrollment, by=by,
-        first="Convocation envoyée par courrier", again="Convocation renvoyée par courrier",
-    )
 
 
 @dataclass
@@ -203,8 +225,8 @@ def send_course_convocations(
 def send_cancellation(enrollment: Enrollment, *, by: User | None = None) -> bool:
     """Withdraw an emailed convocation (METHOD:CANCEL); False when there is nothing to withdraw.
 
-    Call it once the change that ends the convocation (withdrawal, report to another course,
-    cancelled course) is committed. Raises ``MailError`` when the server refuses; the caller
+    Call it once the change that ends the convocation (withdrawal, report to another session,
+    cancelled session) is committed. Raises ``MailError`` when the server refuses; the caller
     warns the user and goes on, the change itself stands.
     """
     participant = enrollment.measure.participant
@@ -215,6 +237,7 @@ def send_cancellation(enrollment: Enrollment, *, by: User | None = None) -> bool
     ):
         return False
     send_email(cancellation_email(enrollment))
+    _told(enrollment)
     db.session.add(
         EnrollmentEvent(
             enrollment=enrollment,
@@ -239,7 +262,7 @@ class CancellationSummary:
 def send_cancellations_for_course(
     course: Course, *, by: User | None = None
 ) -> CancellationSummary:
-    """Withdraw the convocations of everyone still expected at a course (it was cancelled)."""
+    """Withdraw the convocations of everyone still expected at a session (it was cancelled)."""
     summary = CancellationSummary()
     for enrollment in course_enrollments(course, CANCELLABLE_STATUSES, with_organizations=True):
         try:
@@ -247,6 +270,156 @@ def send_cancellations_for_course(
                 summary.sent += 1
         except MailError:
             summary.failed += 1
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# After a course moved: the updated invitations owed to the people summoned
+
+
+def can_be_emailed(enrollment: Enrollment) -> bool:
+    """Whether the person has an email address (and was not anonymized)."""
+    participant = enrollment.measure.participant
+    return bool(participant.email) and participant.anonymized_at is None
+
+
+def summoned_people(course: Course) -> list[Enrollment]:
+    """The people expected at ``course`` who hold its convocation (emailed or posted), by name:
+    those a move must be told to."""
+    return [e for e in enrollments_to_attend(course) if e.convocation_sent_at is not None]
+
+
+@course_moving.register
+def record_invitation_updates(course: Course, move: CourseMove) -> None:
+    """In the move's own transaction: everyone summoned by email is owed an update.
+
+    What they were told is kept from the first of several moves not told yet; the half-days
+    that went away add up.
+    """
+    owed = {
+        update.enrollment_id: update
+        for update in db.session.scalars(
+            sa.select(InvitationUpdate).where(InvitationUpdate.course_id == course.id)
+        )
+    }
+    withdrawn = [
+        [part.part_id, part.starts_at.isoformat(), part.ends_at.isoformat()]
+        for part in move.withdrawn
+    ]
+    for enrollment in summoned_people(course):
+        if not can_be_emailed(enrollment):
+            continue  # the organizer posts them the new letter (the confirmation page said so)
+        update = owed.get(enrollment.id)
+        if update is None:
+            db.session.add(
+                InvitationUpdate(
+                    enrollment_id=enrollment.id,
+                    course_id=course.id,
+                    previous_days="\n".join(
+                        day_lines(move.previous_spans, move.previous_venue.timezone)
+                    ),
+                    previous_venue=venue_line(move.previous_venue),
+                    withdrawn_parts=withdrawn,
+                )
+            )
+        elif withdrawn:
+            update.withdrawn_parts = [*update.withdrawn_parts, *withdrawn]
+    db.session.flush()
+
+
+def due_invitation_updates(course: Course) -> list[InvitationUpdate]:
+    """The updates still owed to people expected at ``course``, by name (none once the course
+    is over or no longer scheduled: there is nothing left to tell)."""
+    if course.status != CourseStatus.SCHEDULED or course.ends_at is None or course.ends_at <= now_utc():
+        return []
+    measure = selectinload(InvitationUpdate.enrollment).selectinload(Enrollment.measure)
+    return list(
+        db.session.scalars(
+            sa.select(InvitationUpdate)
+            .join(InvitationUpdate.enrollment)
+            .join(Enrollment.measure)
+            .join(LegalMeasure.participant)
+            .where(
+                InvitationUpdate.course_id == course.id,
+                Enrollment.status.in_(TO_ATTEND_STATUSES),
+            )
+            .options(
+                measure.selectinload(LegalMeasure.participant),
+                measure.selectinload(LegalMeasure.handling_organization),
+            )
+            .order_by(Participant.search_key, Enrollment.id)
+        )
+    )
+
+
+def send_invitation_update(update: InvitationUpdate, *, by: User | None) -> None:
+    """Email one person the update of their moved course: what changed, the updated letter and
+    the invitation (same UIDs, higher SEQUENCE). MailError: nothing recorded, still owed."""
+    enrollment = update.enrollment
+    _check_summonable(enrollment)
+    _check_email(enrollment)
+    send_email(update_email(enrollment, update, _letter(enrollment)))
+    enrollment.convocation_sent_at = now_utc()  # the letter sent is dated today
+    db.session.delete(update)
+    db.session.add(
+        EnrollmentEvent(
+            enrollment=enrollment,
+            user_id=by.id if by else None,
+            from_status=enrollment.status.value,
+            to_status=enrollment.status.value,
+            note="Modification du stage envoyée par courriel",
+        )
+    )
+    db.session.flush()
+
+
+@dataclass
+class UpdateSummary:
+    """What sending the updates of a moved course did: sent, and failed (still owed)."""
+
+    sent: list[Enrollment] = field(default_factory=list)
+    failed: list[Enrollment] = field(default_factory=list)
+
+    def message(self) -> tuple[str, str] | None:
+        """The French message to show, with its category, or None when nothing was owed."""
+        sent, failed = len(self.sent), len(self.failed)
+        if not sent and not failed:
+            return None
+        text = (
+            f"{sent} personne prévenue" if sent <= 1 else f"{sent} personnes prévenues"
+        ) + " par courriel de la modification."
+        if not failed:
+            return text, "success"
+        text += (
+            " 1 personne n'a pas pu être prévenue" if failed == 1
+            else f" {failed} personnes n'ont pas pu être prévenues"
+        )
+        return (
+            text + " : la liste des personnes inscrites les signale « modification à envoyer » ; "
+            "renvoyez-la avec le bouton « Envoyer les modifications ».",
+            "warning",
+        )
+
+
+def send_invitation_updates(
+    course: Course,
+    *,
+    by: User | None,
+    after_send: Callable[[Enrollment], None] | None = None,
+) -> UpdateSummary:
+    """Email every update still owed for ``course``, one at a time; a failure does not stop the
+    others. ``after_send(enrollment)`` runs after each accepted email: the caller commits there."""
+    summary = UpdateSummary()
+    for update in due_invitation_updates(course):
+        enrollment = update.enrollment
+        try:
+            send_invitation_update(update, by=by)
+        except (MailError, DomainError):
+            summary.failed.append(enrollment)
+            continue
+        summary.sent.append(enrollment)
+        if after_send is not None:
+            after_send(enrollment)
     return summary
 
 

@@ -4,8 +4,7 @@ Shared by the letter (``letter``) and the emails (``emails``); no drawing and no
 """
 from __future__ import annotations
 
-import re
-from datetime import date
+from datetime import date, datetime
 
 from stages.enrollment.models import (
     Enrollment,
@@ -16,7 +15,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.errors import DomainError
-from stages.scheduling.models import Course
+from stages.scheduling.models import Course, Venue
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
 
@@ -60,32 +59,31 @@ def sender_organization(enrollment: Enrollment) -> Organization | None:
     return organizations[0] if organizations else None
 
 
-def letter_date(day: date, fmt: str = "long") -> str:
-    """``fr_date`` as a letter writes it: « dimanche 1er mars 2026 », not « 1 mars »."""
-    text = fr_date(day, fmt)
-    if day.day == 1:
-        text = re.sub(r"(^|\s)1 ", r"\g<1>1er ", text, count=1)
-    return text
-
-
 def schedule_lines(course: Course) -> list[str]:
     """One French line per day: « jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30 »."""
-    zone = course.venue.timezone
+    return day_lines([(p.starts_at, p.ends_at) for p in course.parts], course.venue.timezone)
+
+
+def day_lines(spans: list[tuple[datetime, datetime]], zone: str) -> list[str]:
+    """``schedule_lines`` of half-days given as (start, end): what a course was before a move."""
+    days: dict[date, list[tuple[datetime, datetime]]] = {}
+    for start, end in sorted(spans):
+        days.setdefault(to_local(start, zone).date(), []).append((start, end))
     return [
-        f"{letter_date(day)}, "
-        + " et ".join(f"de {fr_time(p.starts_at, zone)} à {fr_time(p.ends_at, zone)}" for p in parts)
-        for day, parts in course.days
+        f"{fr_date(day)}, "
+        + " et ".join(f"de {fr_time(start, zone)} à {fr_time(end, zone)}" for start, end in halves)
+        for day, halves in days.items()
     ]
 
 
 def _first_day(course: Course) -> str:
     if course.starts_at is None:
         return ""
-    return letter_date(to_local(course.starts_at, course.venue.timezone).date())
+    return fr_date(to_local(course.starts_at, course.venue.timezone).date())
 
 
-def _venue_line(course: Course) -> str:
-    venue = course.venue
+def venue_line(venue: Venue) -> str:
+    """« MJD du 17e, Salle 2, 16 rue Jacques Kellner, 75017 Paris »."""
     return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
 
 
@@ -134,7 +132,7 @@ def new_date_text(enrollment: Enrollment, organization: Organization | None) -> 
         f"obligation professionnelle impérieuse…), contactez {name} avant le stage, "
         f"{_contact(organization)}, en joignant un justificatif. Une nouvelle date pourra vous "
         "être proposée ; elle ne repousse pas la date limite fixée par l'autorité prescriptrice "
-        f"({letter_date(enrollment.measure.deadline)})."
+        f"({fr_date(enrollment.measure.deadline)})."
     )
 
 

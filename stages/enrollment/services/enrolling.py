@@ -14,6 +14,7 @@ from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
+    InvitationUpdate,
     LegalMeasure,
 )
 from stages.enrollment.deadlines import is_after_deadline
@@ -171,6 +172,17 @@ def enroll_many(
             )
         for measure_id, enrollment in earlier.items():
             enrollment.status, enrollment.waitlist_position = wanted[measure_id]
+            # A row brought back is a new enrollment: nothing was sent for it yet. Its
+            # ``invitation_sequence`` stays: the next invitation must go above the cancellation
+            # its person's calendar already holds for these UIDs.
+            enrollment.convocation_sent_at = None
+            enrollment.reminder_7d_sent_at = enrollment.reminder_1d_sent_at = None
+        if earlier:
+            db.session.execute(
+                sa.delete(InvitationUpdate).where(
+                    InvitationUpdate.enrollment_id.in_([e.id for e in earlier.values()])
+                )
+            )
         db.session.flush()
     except sa.exc.IntegrityError as error:
         # Another request enrolled one of them at the same moment: the database's

@@ -1,5 +1,6 @@
 """Convocation pages: download the letter, send it by email or record it as posted, per person
-or for a whole course; and the withdrawal of convocations when a course is cancelled."""
+or for a whole course; the people told when a course moves (listed on the confirmation, emailed
+after it); and the withdrawal of convocations when a course is cancelled."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, request, url_for
@@ -14,7 +15,8 @@ from stages.errors import refused
 from stages.extensions import db
 from stages.mail import MailError
 from stages.scheduling.models import Course
-from stages.scheduling.services import course_cancelled
+from stages.scheduling.queries import course_change_sections
+from stages.scheduling.services import course_cancelled, course_changed
 
 SEND_FAILED = "L'envoi a échoué ; la convocation reste à envoyer."
 CANCELLATION_FAILED = (
@@ -45,6 +47,51 @@ def withdraw_course_convocations(course: Course, *, by) -> str | None:
         return (f"{result.failed} annulation(s) n'ont pas pu être envoyées par courriel : "
                 "prévenez ces personnes.")
     return None
+
+
+@course_change_sections.add(template="enrollment/_people_to_tell.html", slot="confirm")
+def people_to_tell_section(course: Course, moving: bool, **_) -> dict | None:
+    """On the confirmation of a move: the people summoned, told by email once it is confirmed,
+    or to send the new letter to by post."""
+    if not moving:
+        return None
+    summoned = convocation.summoned_people(course)
+    return {
+        "told_by_email": [e for e in summoned if convocation.can_be_emailed(e)],
+        "told_by_post": [e for e in summoned if not convocation.can_be_emailed(e)],
+        "people_listed": len(summoned),
+    }
+
+
+@course_changed.register
+def send_course_updates(course: Course, *, by) -> tuple[str, str] | None:
+    """Once a move is committed: email the people summoned, one at a time (the confirmation
+    page listed them)."""
+    return _send_updates(course, by).message()
+
+
+def _send_updates(course: Course, user) -> convocation.UpdateSummary:
+    def after_send(enrollment: Enrollment) -> None:
+        # Commit after each email: it cannot be unsent, so the database must already say so.
+        audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
+              details="courriel, modification du stage", user=user)
+        db.session.commit()
+
+    summary = convocation.send_invitation_updates(course, by=user, after_send=after_send)
+    db.session.commit()  # the SEQUENCE numbers taken by the failed ones, too
+    return summary
+
+
+@bp.route("/stages/<int:course_id>/modifications", methods=["POST"])
+@login_required
+def course_updates_send(course_id: int):
+    """Send the updates of a moved course that could not be sent (the mail server refused)."""
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    with refused() as outcome:
+        summary = _send_updates(course, current_user._get_current_object())
+    if outcome.ok:
+        flash(*(summary.message() or ("Aucune modification à envoyer.", "info")))
+    return redirect(url_for("scheduling.course_detail", course_id=course_id))
 
 
 def _pdf_response(body: bytes, filename: str):

@@ -36,6 +36,7 @@ def course_people_section(course: Course, user, **_) -> dict:
         "enrollments": people.enrollments,
         "show_legal": can(user, Permission.PARTICIPANT_LEGAL_VIEW),
         "to_attend_statuses": TO_ATTEND_STATUSES,
+        "updates_due": queries.updates_due(course),
     }
 
 

@@ -9,8 +9,10 @@ Modules, read in one direction (``validation`` and ``conflicts`` ← ``courses``
   must follow (at most six hours of training a day, one or two days, four half-days);
 - ``conflicts``: the active courses already holding a venue or a facilitator, and
   ``flush_guarded``, which turns the database's own overlap guard into the same French message;
-- ``courses``: creating and editing a course, its status changes (``ALLOWED_TRANSITIONS``)
-  and its history, and the job marking finished courses as held;
+- ``courses``: creating and editing a course (a half-day keeps its row when it moves), its
+  status changes (``ALLOWED_TRANSITIONS``) and its history, the hooks the enrollment area follows
+  (``course_cancelled``, ``course_moving``, ``course_changed``), and the job marking finished
+  courses as held;
 - ``series``: several courses planned at once by a rule, public holidays and conflicts flagged;
 - ``venues``: a venue's capacity against the courses planned there.
 """
@@ -24,11 +26,16 @@ from stages.scheduling.services.series import (
 )
 from stages.scheduling.services.courses import (
     ALLOWED_TRANSITIONS,
+    CourseMove,
+    WithdrawnPart,
     change_status,
     course_cancelled,
+    course_changed,
+    course_moving,
     create_course,
     describe_changes,
     mark_finished_courses_held,
+    moves_course,
     needs_confirmation,
     update_course,
 )
@@ -41,14 +48,19 @@ __all__ = [
     "PartSpec",
     "SeriesRule",
     "CourseData",
+    "CourseMove",
+    "WithdrawnPart",
     "change_status",
     "check_series_day",
     "course_cancelled",
+    "course_changed",
+    "course_moving",
     "check_venue_capacity",
     "create_series",
     "create_course",
     "describe_changes",
     "mark_finished_courses_held",
+    "moves_course",
     "needs_confirmation",
     "preview_series",
     "series_dates",

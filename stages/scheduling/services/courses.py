@@ -1,7 +1,8 @@
 """Sessions: creating, editing and duplicating them, their status changes and their history."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -9,7 +10,7 @@ from stages.auth.models import User
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.page_sections import Hook
-from stages.scheduling.models import Course, CourseChange, CoursePart, CourseStatus
+from stages.scheduling.models import Course, CourseChange, CoursePart, CourseStatus, Venue
 from stages.scheduling.services.conflicts import _raise_on_conflicts, flush_guarded
 from stages.scheduling.services.validation import PartSpec, CourseData, validate_course_data
 from stages.timeutil import fr_date, fr_time, local_to_utc, now_utc, to_local
@@ -17,6 +18,32 @@ from stages.timeutil import fr_date, fr_time, local_to_utc, now_utc, to_local
 # Run once a cancelled course is committed: the enrollment area withdraws its convocations.
 # Handlers take ``(course, by=user)`` and return a warning to show, or None.
 course_cancelled = Hook()
+# Run by ``update_course`` when a course's half-days or venue change, before the commit: the
+# enrollment area records, in the same transaction, whom it owes an updated invitation.
+# Handlers take ``(course, move)`` (a ``CourseMove``) and flush; they return None.
+course_moving = Hook()
+# Run by the view once a change to a course is committed: the enrollment area sends the
+# updated invitations owed, committing after each email. Handlers take ``(course, by=user)`` and
+# return a message to show (``(text, category)``), or None.
+course_changed = Hook()
+
+
+@dataclass(frozen=True)
+class WithdrawnPart:
+    """A half-day that a change removed from its course (its row is gone)."""
+
+    part_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class CourseMove:
+    """Where and when a course was before its half-days or venue changed."""
+
+    previous_spans: list[tuple[datetime, datetime]]
+    previous_venue: Venue
+    withdrawn: list[WithdrawnPart]
 
 ALLOWED_TRANSITIONS = {
     CourseStatus.DRAFT: {CourseStatus.SCHEDULED, CourseStatus.CANCELLED},
@@ -107,6 +134,16 @@ def _spans_text(spans, zone) -> str:
     )
 
 
+def moves_course(course: Course, data: CourseData) -> bool:
+    """Whether saving ``data`` changes the course's half-days or its venue: what the people
+    summoned were told."""
+    return _moves(course, data.venue, sorted(_spans(data.parts, data.venue.timezone)))
+
+
+def _moves(course: Course, venue: Venue, spans: list[tuple[datetime, datetime]]) -> bool:
+    return course.venue_id != venue.id or [(p.starts_at, p.ends_at) for p in course.parts] != spans
+
+
 def needs_confirmation(course: Course, data: CourseData) -> bool:
     """Whether saving ``data`` changes a scheduled course that people are enrolled in: the
     organizer confirms the list of changes first."""
@@ -135,9 +172,15 @@ def update_course(course: Course, data: CourseData, *, by: User) -> list[str]:
         return []
     spans = sorted(_spans(data.parts, data.venue.timezone))
     _raise_on_conflicts(data.venue, data.facilitators, spans, exclude_course_id=course.id)
-    schedule_changed = course.venue_id != data.venue.id or [
-        (p.starts_at, p.ends_at) for p in course.parts
-    ] != spans
+    move = None
+    if _moves(course, data.venue, spans):
+        kept, withdrawn, added = _match_parts(course, data.venue.timezone, spans)
+        move = CourseMove(
+            previous_spans=[_span(part) for part in course.parts],
+            previous_venue=course.venue,
+            withdrawn=[WithdrawnPart(part.id, *_span(part)) for part in withdrawn],
+        )
+        _release_slots(course, withdrawn, [part for part, span in kept if _span(part) != span])
     course.title = data.title.strip()
     course.venue = data.venue
     course.capacity = data.capacity
@@ -146,26 +189,68 @@ def update_course(course: Course, data: CourseData, *, by: User) -> list[str]:
     course.notes = data.notes
     course.organizations = list(data.organizations)
     course.facilitators = list(data.facilitators)
-    if schedule_changed:
-        _replace_parts(course, spans)
+    if move is not None:
+        for part, (start, end) in kept:
+            part.starts_at, part.ends_at = start, end
+        course.parts.extend(CoursePart(starts_at=start, ends_at=end) for start, end in added)
     course.ical_sequence += 1
+    # The booking listener (models.sync_bookings) puts the moved half-days back in service.
     flush_guarded()
     _record(course, by, "Modifications : " + " ; ".join(changes) + ".")
+    if move is not None:
+        db.session.expire(course, ["parts"])  # read again in order
+        course_moving.run(course, move)
     return changes
 
 
-def _replace_parts(course: Course, spans) -> None:
-    """Keep part rows (and their attendance) where times are unchanged; replace the others."""
-    existing = {(p.starts_at, p.ends_at): p for p in course.parts}
-    keep = [existing.pop(span) for span in spans if span in existing]
-    for part in existing.values():
+def _span(part: CoursePart) -> tuple[datetime, datetime]:
+    return part.starts_at, part.ends_at
+
+
+def _match_parts(course: Course, zone: str, spans: list[tuple[datetime, datetime]]):
+    """Pair the course's half-days with the new ``spans`` by their place in the course — the
+    same day (first, second) and the same half of it — whatever their times: a half-day keeps
+    its row, hence its calendar UID and its attendance marks, when it only moves.
+
+    Returns (kept: [(part, new span)], withdrawn: [part], added: [new span]).
+    """
+    old = _by_place([(part.starts_at, part) for part in course.parts], course.venue.timezone)
+    new = _by_place([(span[0], span) for span in spans], zone)
+    kept = [(old[place], span) for place, span in new.items() if place in old]
+    withdrawn = [part for place, part in old.items() if place not in new]
+    added = [span for place, span in new.items() if place not in old]
+    return kept, withdrawn, added
+
+
+def _by_place(items: list[tuple[datetime, object]], zone: str) -> dict[tuple[int, int], object]:
+    """``{(day number, number within the day): item}``, days counted in the venue's zone."""
+    days: dict[date, list] = {}
+    for start, item in sorted(items, key=lambda pair: pair[0]):
+        days.setdefault(to_local(start, zone).date(), []).append(item)
+    return {
+        (day_number, number): item
+        for day_number, day_items in enumerate(days.values())
+        for number, item in enumerate(day_items)
+    }
+
+
+def _release_slots(course: Course, withdrawn: list[CoursePart], moving: list[CoursePart]) -> None:
+    """Free what the change gives up before writing where the half-days go.
+
+    The database checks each row as it is written (exclusion constraints on PostgreSQL, triggers
+    on SQLite): a morning moved onto the afternoon's old times would collide with the afternoon
+    not yet moved. So half-days that go away are deleted first, and those that move are taken
+    out of service (and their facilitators' bookings with them); the final write puts them back
+    at their new times, each row then checked against the others' final or out-of-service state.
+    """
+    for part in withdrawn:
         course.parts.remove(part)
-    # Free the old slots before the new parts are written, so the guard sees the final state.
     flush_guarded()
-    kept = {(p.starts_at, p.ends_at) for p in keep}
-    for start, end in spans:
-        if (start, end) not in kept:
-            course.parts.append(CoursePart(starts_at=start, ends_at=end))
+    for part in moving:
+        part.is_active = False
+        for booking in part.bookings:
+            booking.is_active = False
+    flush_guarded()
 
 
 def change_status(

@@ -11,7 +11,7 @@ from stages.extensions import db
 from stages.scheduling import queries, services
 from stages.scheduling.forms import CancelForm, CourseForm
 from stages.scheduling.models import Course, CourseStatus
-from stages.scheduling.services import CourseData, course_cancelled
+from stages.scheduling.services import CourseData, course_cancelled, course_changed
 from stages.scheduling.views.blueprint import bp
 
 NOT_CO_ORGANIZER = "Votre association doit figurer parmi les co-organisatrices du stage."
@@ -68,7 +68,8 @@ def course_create():
 @bp.route("/stages/<int:course_id>/modifier", methods=["GET", "POST"])
 @login_required
 def course_edit(course_id: int):
-    """Edit a course; with people enrolled, changes are listed for confirmation first."""
+    """Edit a course; with people enrolled, the changes (and who will be told of them) are listed
+    for confirmation first, and nothing is saved or sent before."""
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
     if course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED):
         flash("Un stage clôturé ou annulé ne peut plus être modifié.", "warning")
@@ -77,23 +78,42 @@ def course_edit(course_id: int):
     if request.method == "GET":
         form.load(course)
     queries.fill_course_choices(form, course)
-    changes = saved = None
+    to_confirm = saved = None
     if form.validate_on_submit():
         with refused(form) as outcome:
             data = form.course_data()
             if form.confirm.data != "1" and services.needs_confirmation(course, data):
-                changes = services.describe_changes(course, data)  # listed for confirmation
+                to_confirm = queries.course_change_page(course, data)
             else:
                 saved = services.update_course(course, data, by=current_user)
                 if saved:
                     audit("session.updated", course, details="; ".join(saved))
                     db.session.commit()
-        if outcome.ok and changes is None:
-            flash("Les modifications ont été enregistrées." if saved else "Aucune modification à enregistrer.",
-                  "success" if saved else "info")
-            return redirect(url_for("scheduling.course_detail", course_id=course.id))
+        if outcome.ok and to_confirm is None:
+            return _after_edit(course, saved)
         form.confirm.data = "1" if outcome.ok else ""
-    return render_template("scheduling/course_form.html", form=form, course=course, changes=changes)
+    page = render_template("scheduling/course_form.html", form=form, **(to_confirm or {"course": course}))
+    _audit_people_listed(course, to_confirm)
+    return page
+
+
+def _after_edit(course: Course, saved: list[str] | None):
+    """Once a change is committed: the higher areas follow it up (updated invitations sent)."""
+    flash("Les modifications ont été enregistrées." if saved else "Aucune modification à enregistrer.",
+          "success" if saved else "info")
+    if saved:
+        for message, category in course_changed.run(course, by=current_user._get_current_object()):
+            flash(message, category)
+    return redirect(url_for("scheduling.course_detail", course_id=course.id))
+
+
+def _audit_people_listed(course: Course, page: dict | None) -> None:
+    # Committing expires every loaded object: the read is audited once the page is rendered.
+    listed = (page or {}).get("people_listed", 0)
+    if listed:
+        audit("session.participants_viewed", course,
+              details=f"confirmation d'une modification, {listed} personnes")
+        db.session.commit()
 
 
 @bp.route("/stages/<int:course_id>/statut", methods=["POST"])

@@ -1,0 +1,44 @@
+"""The calendar feeds a user renewed: each such feed's token is derived with a higher generation,
+so its earlier URLs (and the account-wide token of the older URLs) no longer open it."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stages.extensions import db
+from stages.timeutil import now_utc
+
+
+class FeedKind(StrEnum):
+    """The four feeds a user may subscribe to."""
+
+    MINE = "mine"
+    ALL = "all"
+    VENUE = "venue"
+    ORGANIZATION = "organization"
+
+
+class RenewedFeed(db.Model):
+    """One feed of one user that was renewed ``generation`` times (no row: never renewed)."""
+
+    __tablename__ = "renewed_calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    # The venue's or organization's id; 0 for "my courses" and "all courses".
+    target_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    generation: Mapped[int] = mapped_column(default=1, server_default="1")
+    renewed_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (
+        # The feed request reads its row through this index, with the user's, in one query.
+        sa.UniqueConstraint("user_id", "kind", "target_id"),
+        sa.CheckConstraint("generation >= 1", name="generation_positive"),
+        sa.CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind.value}'" for kind in FeedKind) + ")", name="known_kind"
+        ),
+    )
