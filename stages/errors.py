@@ -168,9 +168,29 @@ def _database_error(error: Exception):
     return render_unavailable()
 
 
+NUL_REFUSED = (
+    "La demande contient un caractère nul, qu'aucun champ ne peut contenir. Rechargez la page et "
+    "saisissez de nouveau."
+)
+
+
+def refuse_nul_characters():
+    """A NUL character is no text anyone types: refused wherever it comes (path, query, form),
+    before a view hands it to the database, which would fail on it."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method == "POST" and request.mimetype in (
+        "application/x-www-form-urlencoded", "multipart/form-data",
+    ):
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        return render_error(400, NUL_REFUSED)
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     """French pages for every HTTP error; a CSRF failure is a 400 that says why; a 503 page
-    while the database is unreachable."""
+    while the database is unreachable; input no field may hold refused with a 400."""
+    app.before_request(refuse_nul_characters)
 
     # DBAPIError covers OperationalError and InterfaceError (and connection_invalidated on any
     # of its kinds); the handler re-raises what is not an outage, which then takes the 500 path.

@@ -232,6 +232,71 @@ def test_no_500_on_hostile_input(app, every_route, endpoint):
     _sweep_endpoint(app, every_route, endpoint, client_for)
 
 
+# Values that broke a route before (each once answered 500 somewhere): the deterministic pass
+# sends each of them in every field and every query parameter, and in every text path parameter.
+KILLERS = [
+    "\x00", "a\x00b", "sNaN", "NaN", "-Infinity", "1e999", str(2**31), str(2**63),
+    str(-(2**63)), "9" * 40, "0001-01-01", "9999-12-31", "10000-01-01", "0000-00-00",
+    "2026-02-30", "a\nb\r\nc", "ligne\u2028suite", "25:61", "😀" * 300,
+]
+PUBLIC_ENDPOINTS = {
+    "auth.login", "auth.login_code", "certificates.verify_form", "certificates.verify_submit",
+    "certificates.verify_code", "calendar_feeds.my_feed", "calendar_feeds.all_feed",
+    "calendar_feeds.venue_feed", "calendar_feeds.organization_feed",
+}
+
+
+def _killer_urls(rule, every_route) -> list[str]:
+    """The route's URL, and one per killer in each of its text path parameters (token, code)."""
+    urls = [_url(rule, every_route)]
+    texts = [name for name, conv in rule._converters.items() if type(conv).__name__ in ("UnicodeConverter", "PathConverter")]
+    for name in texts:
+        for killer in KILLERS:
+            values = {n: every_route.params[n] for n in rule.arguments}
+            values[name] = killer
+            try:
+                urls.append(rule.build(values)[1])
+            except Exception:  # a value the converter itself refuses to build
+                continue
+    return urls
+
+
+def _killers_on(client, rule, every_route, fields: set[str]) -> None:
+    names = set(QUERY_NAMES) | fields
+    for url in _killer_urls(rule, every_route):
+        for killer in KILLERS:
+            query = {name: killer for name in QUERY_NAMES}
+            if "GET" in rule.methods:
+                _check(client.get(url, query_string=query), ("GET", url, killer))
+            if "POST" in rule.methods:
+                _check(client.post(url, data={name: killer for name in names}, query_string=query),
+                       ("POST", url, killer))
+            if url != _url(rule, every_route):
+                break  # a hostile path: one pass of query killers is enough
+
+
+@pytest.mark.parametrize("endpoint", _all_endpoints())
+def test_no_500_on_the_values_that_broke_routes_before(app, every_route, endpoint):
+    """Every rule of ``endpoint`` with each known killer (NUL bytes, sNaN, out-of-range dates and
+    integers, line breaks in one-line fields…) in every field, query and text path parameter,
+    anonymous (public routes) and logged in as an admin and an organizer."""
+    users = {"admin": every_route.admin, "organizer": every_route.organizer}
+    roles = (["anonymous"] if endpoint in PUBLIC_ENDPOINTS else []) + list(users)
+    for role in roles:
+        client = (IsolatedClient(app, app.response_class, use_cookies=True) if role == "anonymous"
+                  else _logged_in(app, users[role]))
+        for rule in _rules(app, endpoint):
+            fields = FALLBACK_FIELDS if "POST" in rule.methods else []
+            if "GET" in rule.methods:
+                page = client.get(_url(rule, every_route))
+                if page.status_code == 200 and page.mimetype == "text/html":
+                    fields = sorted(set(fields) | _field_names(page.get_data(as_text=True))[0])
+                page.close()
+            if endpoint.startswith("attendance."):
+                fields = sorted(set(fields) | _dynamic_fields(every_route))
+            _killers_on(client, rule, every_route, set(fields))
+
+
 def test_the_sweep_covers_every_route(app):
     """The parametrized sweep was built from the same URL map as the test app's."""
     assert _all_endpoints() == sorted({r.endpoint for r in _rules(app)})

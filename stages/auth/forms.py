@@ -10,7 +10,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from stages.auth.models import OrganizationKind, Role
-from stages.forms import BaseForm, TEXT
+from stages.forms import BaseForm, LINE
 
 
 
@@ -33,7 +33,7 @@ class TotpCodeForm(BaseForm):
         "Code à 6 chiffres",
         description="Le code affiché en ce moment par votre application d'authentification.",
         validators=[DataRequired("Saisissez le code à 6 chiffres."), Length(max=12)],
-        **TEXT,
+        **LINE,
     )
 
 
@@ -80,7 +80,7 @@ class UserCreateForm(UserEditForm):
     full_name = StringField(
         "Nom complet",
         validators=[DataRequired("Indiquez le nom complet."), Length(max=200)],
-        **TEXT,
+        **LINE,
     )
     email = EmailField(
         "Adresse électronique",
@@ -89,7 +89,7 @@ class UserCreateForm(UserEditForm):
             Email("Adresse électronique invalide."),
             Length(max=254),
         ],
-        **TEXT,
+        **LINE,
     )
     password = PasswordField(
         "Mot de passe",
@@ -101,13 +101,13 @@ class UserCreateForm(UserEditForm):
 
 
 class OrganizationForm(BaseForm):
-    name = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=200)], **TEXT)
-    short_name = StringField("Nom court", validators=[DataRequired("Indiquez un nom court."), Length(max=60)], **TEXT)
+    name = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=200)], **LINE)
+    short_name = StringField("Nom court", validators=[DataRequired("Indiquez un nom court."), Length(max=60)], **LINE)
     kind = SelectField("Type", choices=OrganizationKind.choices())
-    address = StringField("Adresse", validators=[Optional(), Length(max=300)], **TEXT)
+    address = StringField("Adresse", validators=[Optional(), Length(max=300)], **LINE)
     email = StringField(
         "Adresse électronique",
         validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)],
-        **TEXT,
+        **LINE,
     )
-    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **TEXT)
+    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **LINE)

@@ -102,7 +102,10 @@ def authorize(permission: Permission, obj=None) -> None:
 def get_or_refuse(model, object_id: int | None):
     """Load ``model`` #``object_id``; a missing one is a 404 for admins and a 403 for everyone
     else, as someone else's object is, so that ids cannot be probed for existence."""
-    obj = db.session.get(model, object_id) if object_id is not None else None
+    # An id no row can have (the URL converter bounds path ids; a form's or a query's may be
+    # anything) is no row: the database would refuse it rather than find nothing.
+    in_range = object_id is not None and 0 < object_id < 2**31
+    obj = db.session.get(model, object_id) if in_range else None
     if obj is None:
         abort(404 if can(current_user, Permission.ADMIN) else 403)
     return obj

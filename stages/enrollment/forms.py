@@ -8,7 +8,6 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     EmailField,
     HiddenField,
     SelectField,
@@ -29,7 +28,7 @@ from stages.enrollment.services import (
     upcoming_courses_query,
 )
 from stages.extensions import db
-from stages.forms import TEXT, BaseForm, select_choices
+from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.text import looks_like_formula
 from stages.timeutil import fr_date
 
@@ -72,16 +71,16 @@ class ParticipantFields:
 
 
 class ParticipantForm(ParticipantFields, BaseForm):
-    surname = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=120), _no_formula], **TEXT)
-    first_names = StringField("Prénom(s)", validators=[DataRequired("Indiquez le prénom."), Length(max=200), _no_formula], **TEXT)
+    surname = StringField("Nom", validators=[DataRequired("Indiquez le nom."), Length(max=120), _no_formula], **LINE)
+    first_names = StringField("Prénom(s)", validators=[DataRequired("Indiquez le prénom."), Length(max=200), _no_formula], **LINE)
     birth_date = DateField("Date de naissance", validators=[InputRequired("Indiquez la date de naissance.")])
-    birth_place = StringField("Lieu de naissance", validators=[Optional(), Length(max=120), _no_formula], **TEXT)
-    address = StringField("Adresse", validators=[Optional(), Length(max=300), _no_formula], **TEXT)
-    postal_code = StringField("Code postal", validators=[Optional(), Length(max=10)], **TEXT)
-    city = StringField("Ville", validators=[Optional(), Length(max=100), _no_formula], **TEXT)
-    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **TEXT)
+    birth_place = StringField("Lieu de naissance", validators=[Optional(), Length(max=120), _no_formula], **LINE)
+    address = StringField("Adresse", validators=[Optional(), Length(max=300), _no_formula], **LINE)
+    postal_code = StringField("Code postal", validators=[Optional(), Length(max=10)], **LINE)
+    city = StringField("Ville", validators=[Optional(), Length(max=100), _no_formula], **LINE)
+    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **LINE)
     email = EmailField(
-        "Courriel", validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)], **TEXT
+        "Courriel", validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)], **LINE
     )
 
 
@@ -93,13 +92,13 @@ class MeasureFields(BaseForm):
         "N° de parquet",
         description="Tel qu'il figure sur la décision (conservé comme texte).",
         validators=[DataRequired("Indiquez le numéro de parquet."), Length(max=80), _no_formula],
-        **TEXT,
+        **LINE,
     )
     facts_date = DateField("Date des faits", validators=[Optional()])
     decision_date = DateField("Date de la décision", validators=[InputRequired("Indiquez la date de la décision.")])
     final_date = DateField("Date à laquelle la décision est devenue définitive", validators=[Optional()])
     deadline = DateField("Date limite pour effectuer le stage", validators=[InputRequired("Indiquez la date limite.")])
-    fee = DecimalField(
+    fee = AmountField(
         "Montant du stage (€)",
         places=2,
         default=Decimal("0"),
@@ -108,7 +107,7 @@ class MeasureFields(BaseForm):
     payer = SelectField("Qui paie", choices=Payer.choices(), default=Payer.PARTICIPANT.value)
     payment_status = SelectField("Paiement", choices=PaymentStatus.choices(), default=PaymentStatus.DUE.value)
     certificate_recipient = StringField(
-        "Destinataire de l'attestation", validators=[Optional(), Length(max=200), _no_formula], **TEXT
+        "Destinataire de l'attestation", validators=[Optional(), Length(max=200), _no_formula], **LINE
     )
 
     def validate_deadline(self, field):

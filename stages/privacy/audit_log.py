@@ -20,6 +20,9 @@ from stages.extensions import db
 from stages.timeutil import local_to_utc, to_local
 
 PER_PAGE = 50
+# The years a date filter may name (the log starts with the application; a date far outside would
+# only overflow the day arithmetic).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 # The user filter's value for entries no one made (scheduled tasks, failed logins).
 NO_USER = "aucun"
 CSV_HEADER = (
@@ -120,10 +123,14 @@ def _date(raw: str | None, which: str, errors: list[str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         errors.append(f"Date de {which} invalide ignorée (format attendu : AAAA-MM-JJ).")
         return None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        errors.append(f"Date de {which} ignorée : le journal couvre les années {FIRST_YEAR} à {LAST_YEAR}.")
+        return None
+    return value
 
 
 def entries_query(filters: AuditFilters) -> sa.Select:

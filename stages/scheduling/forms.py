@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     FieldList,
     Form,
     FormField,
@@ -29,7 +28,7 @@ from stages.auth.models import Organization, OrganizationKind, User
 from stages.auth.permissions import Permission, can, visible
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.forms import BaseForm, select_choices, TEXT
+from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.scheduling.models import Course, Venue
 from stages.scheduling.services import WEEKDAYS_FR, CourseData, PartSpec, SeriesRule
 from stages.timeutil import to_local
@@ -54,21 +53,21 @@ FRENCH_ZONES = [
 
 
 class VenueForm(BaseForm):
-    name = StringField("Nom du lieu", validators=[DataRequired("Indiquez le nom du lieu."), Length(max=200)], **TEXT)
-    room = StringField("Salle", validators=[Optional(), Length(max=120)], **TEXT)
-    address = StringField("Adresse", validators=[DataRequired("Indiquez l'adresse."), Length(max=300)], **TEXT)
+    name = StringField("Nom du lieu", validators=[DataRequired("Indiquez le nom du lieu."), Length(max=200)], **LINE)
+    room = StringField("Salle", validators=[Optional(), Length(max=120)], **LINE)
+    address = StringField("Adresse", validators=[DataRequired("Indiquez l'adresse."), Length(max=300)], **LINE)
     postal_code = StringField(
         "Code postal",
         validators=[DataRequired("Indiquez le code postal."), Length(min=5, max=5, message="Le code postal compte 5 chiffres.")],
-        **TEXT,
+        **LINE,
     )
-    city = StringField("Ville", validators=[DataRequired("Indiquez la ville."), Length(max=100)], **TEXT)
+    city = StringField("Ville", validators=[DataRequired("Indiquez la ville."), Length(max=100)], **LINE)
     capacity = IntegerField(
         "Capacité (places)",
         validators=[InputRequired("Indiquez la capacité."), NumberRange(1, 500, "La capacité doit être comprise entre 1 et 500 places.")],
     )
     timezone = SelectField("Fuseau horaire", choices=select_choices(FRENCH_ZONES), default="Europe/Paris")
-    opening_hours = StringField("Horaires d'ouverture", validators=[Optional(), Length(max=300)], **TEXT)
+    opening_hours = StringField("Horaires d'ouverture", validators=[Optional(), Length(max=300)], **LINE)
     accessibility = TextAreaField("Accessibilité", validators=[Optional(), Length(max=2000)], **TEXT)
     access_instructions = TextAreaField(
         "Accès et consignes pour les personnes convoquées",
@@ -132,7 +131,7 @@ class CourseSettingsForm(BaseForm):
     """What a course and a series have in common."""
 
     title = StringField(
-        "Intitulé", default=DEFAULT_TITLE, validators=[DataRequired("Indiquez un intitulé."), Length(max=200)], **TEXT
+        "Intitulé", default=DEFAULT_TITLE, validators=[DataRequired("Indiquez un intitulé."), Length(max=200)], **LINE
     )
     venue = SelectField("Lieu", coerce=int, validators=[InputRequired("Choisissez un lieu.")])
     capacity = IntegerField(
@@ -145,7 +144,7 @@ class CourseSettingsForm(BaseForm):
         default=5,
         validators=[InputRequired("Indiquez le minimum."), NumberRange(0, 500, "Le minimum doit être positif.")],
     )
-    fee = DecimalField(
+    fee = AmountField(
         "Montant du stage (€)",
         places=2,
         default=Decimal("0"),

@@ -3,7 +3,7 @@ its security actions (temporary password, unlock, forgetting its authenticator a
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +23,7 @@ from stages.auth.services import (
 from stages.auth.views.blueprint import bp
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.pages import paginate
 from stages.forms import select_choices
 from stages.auth.models import Organization
 
@@ -35,16 +36,8 @@ from stages.auth.models import Organization
 def users():
     """Admin: every account with its role, scope and state."""
     authorize(Permission.ADMIN)
-    page = request.args.get("page", 1, type=int)
-    query = (
-        sa.select(User)
-        .options(selectinload(User.organizations))
-        .order_by(User.full_name, User.id)
-    )
-    pagination = db.paginate(
-        query, page=page, per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False
-    )
-    return render_template("auth/users.html", pagination=pagination, is_locked=is_locked)
+    query = sa.select(User).options(selectinload(User.organizations)).order_by(User.full_name, User.id)
+    return render_template("auth/users.html", pagination=paginate(query), is_locked=is_locked)
 
 
 @bp.route("/admin/comptes/nouveau", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ from stages.enrollment.views.blueprint import bp
 from stages.enrollment.views.convocations import back_from, cancel_convocation
 from stages.errors import refused
 from stages.extensions import db
+from stages.forms import database_id
 from stages.pages import paginate
 from stages.scheduling.models import Course
 from stages.scheduling.queries import course_sections
@@ -163,7 +164,7 @@ def course_bulk_enroll(course_id: int):
     q = search_term(scope) if request.method == "GET" else ""
     waiting = queries.measures_to_enroll(current_user, q)
     if request.method == "POST":
-        ids = [int(v) for v in request.form.getlist("measure") if v.isdigit()][:BULK_MAX_CHOSEN]
+        ids = [i for i in map(database_id, request.form.getlist("measure")) if i][:BULK_MAX_CHOSEN]
         chosen = queries.chosen_measures(waiting, ids)
         if not chosen:
             flash("Cochez au moins une personne à inscrire.", "error")

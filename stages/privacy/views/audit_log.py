@@ -13,6 +13,7 @@ from stages.auth.models import AuditEntry, User
 from stages.auth.permissions import Permission, authorize
 from stages.certificates.verification import verification_counts
 from stages.extensions import db
+from stages.pages import paginate
 from stages.privacy.audit_log import (
     NO_STORE,
     NO_USER,
@@ -37,12 +38,7 @@ def audit_log():
     """The audit log, filtered, 50 entries a page, newest first."""
     authorize(Permission.ADMIN)
     filters, errors = parse_filters(request.args)
-    page = db.paginate(
-        entries_query(filters).options(joinedload(AuditEntry.user)),
-        page=request.args.get("page", 1, type=int),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(entries_query(filters).options(joinedload(AuditEntry.user)), per_page=PER_PAGE)
     users = db.session.scalars(sa.select(User).order_by(User.full_name, User.id)).all()
     actions = sorted(distinct_actions(), key=lambda code: action_label(code).lower())
     return render_template(
