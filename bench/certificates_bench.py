@@ -146,7 +146,7 @@ def _build_batch(count: int) -> tuple[int, int]:
     enrollment_ids = db.session.scalars(
         sa.insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True),
         [
-            {"measure_id": mid, "session_id": course.id, "status": EnrollmentStatus.ATTENDED}
+            {"measure_id": mid, "course_id": course.id, "status": EnrollmentStatus.ATTENDED}
             for mid in measure_ids
         ],
     ).all()
