@@ -40,9 +40,16 @@ def send_closing_reminders() -> dict:
 
 
 def purge_expired_data() -> dict:
-    """Anonymize what passed its retention period; delete old audit entries and job runs."""
+    """Anonymize what passed its retention period; delete old audit entries, backups and job
+    runs."""
     config = current_app.config
-    counts = retention.purge(now_utc(), config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
+    counts = retention.purge(
+        now_utc(),
+        measure_days=config["RETENTION_MEASURE_DAYS"],
+        grace_days=config["RETENTION_GRACE_DAYS"],
+        audit_days=config["RETENTION_AUDIT_DAYS"],
+        backup_days=config["RETENTION_BACKUP_DAYS"],
+    )
     counts["exécutions de tâches oubliées"] = prune_runs()
     db.session.commit()
     return counts
