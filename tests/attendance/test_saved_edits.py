@@ -124,9 +124,10 @@ def test_a_correction_is_saved_with_its_reason(client, world):
     assert response.status_code == 302
     mark = _mark(enrollment_id)
     assert_saved(mark, fields, "*")
+    assert (mark.updated_by_id, mark.updated_at) == (world.organizer.id, NEXT_DAY)
     revision = _last_revision(mark.id)
-    assert (revision.reason, revision.changed_by_id) == (
-        "Heure d'arrivée relevée sur la feuille", world.organizer.id,
+    assert (revision.reason, revision.changed_by_id, revision.changed_at) == (
+        "Heure d'arrivée relevée sur la feuille", world.organizer.id, NEXT_DAY,
     )
 
 
