@@ -2,8 +2,9 @@
 
 Each field is changed alone through the page a user posts, then read back from the database:
 it must hold its new value and every other field its old one. Turning an edit into a no-op,
-forgetting one field, or writing a value into another column fails here (the whole suite
-passed with ``update_participant`` reduced to ``return``).
+forgetting one field, or writing a value into another column fails here; before these tests,
+the enrollment tests all passed with ``update_participant`` or ``update_measure`` reduced to
+``return``.
 """
 from __future__ import annotations
 
