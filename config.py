@@ -131,9 +131,23 @@ class Config:
     SMTP_PASSWORD = os.environ.get("STAGES_SMTP_PASSWORD")
     SMTP_STARTTLS = _bool("STAGES_SMTP_STARTTLS", False)
 
-    # Data retention (see README, "Opérations").
+    # Data retention (see README, "Operations", and stages/privacy/retention.py for when each
+    # measure's clock starts). Identity is kept RETENTION_MEASURE_DAYS after the measure closes;
+    # a measure left without a closing event closes RETENTION_GRACE_DAYS after its deadline (or
+    # the end of its last course, if later).
     RETENTION_MEASURE_DAYS = int(os.environ.get("STAGES_RETENTION_MEASURE_DAYS", 3 * 365))
+    RETENTION_GRACE_DAYS = int(os.environ.get("STAGES_RETENTION_GRACE_DAYS", 90))
     RETENTION_AUDIT_DAYS = int(os.environ.get("STAGES_RETENTION_AUDIT_DAYS", 365))
+    # Backups hold the people and the audit log: by default the purge job deletes them after
+    # the shorter of the two periods.
+    RETENTION_BACKUP_DAYS = int(
+        os.environ.get(
+            "STAGES_RETENTION_BACKUP_DAYS", min(RETENTION_MEASURE_DAYS, RETENTION_AUDIT_DAYS)
+        )
+    )
+    # Where `flask stages backup` writes by default, and what the purge job prunes
+    # (instance/backups when unset).
+    BACKUP_DIR = os.environ.get("STAGES_BACKUP_DIR")
 
     # Behind a reverse proxy (nginx, Apache) that sets X-Forwarded-For/-Proto: trust one hop,
     # so that HTTPS is seen as such (Secure cookies, HSTS) and the audit log has real addresses.

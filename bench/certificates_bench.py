@@ -146,7 +146,7 @@ def _build_batch(count: int) -> tuple[int, int]:
     enrollment_ids = db.session.scalars(
         sa.insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True),
         [
-            {"measure_id": mid, "session_id": course.id, "status": EnrollmentStatus.ATTENDED}
+            {"measure_id": mid, "course_id": course.id, "status": EnrollmentStatus.ATTENDED}
             for mid in measure_ids
         ],
     ).all()
@@ -253,22 +253,23 @@ def _bare_reportlab(doc) -> bytes:
     from reportlab.pdfgen import canvas
 
     from stages.certificates.pdf import draw_qr
+    from stages.pdf_fonts import BOLD, FONT
 
     width, height = A4
     left = 20 * mm
     buffer = io.BytesIO()
-    c = canvas.Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    c.setFont("Helvetica-Bold", 10)
+    c = canvas.Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=FONT)
+    c.setFont(BOLD, 10)
     c.drawString(left, height - 30 * mm, " — ".join(doc.organizations))
     c.drawRightString(width - left, height - 30 * mm, f"N° {doc.number}")
-    c.setFont("Helvetica-Bold", 22)
+    c.setFont(BOLD, 22)
     c.drawCentredString(width / 2, height - 50 * mm, "Attestation de stage")
-    c.setFont("Helvetica", 12)
+    c.setFont(FONT, 12)
     c.drawCentredString(
         width / 2, height - 58 * mm,
         "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
     )
-    c.setFont("Helvetica", 10.5)
+    c.setFont(FONT, 10.5)
     lines = [
         f"Je soussigné·e, {doc.signatory}, pour l'association {doc.signatory_organization},",
         "atteste que la personne désignée ci-dessous a suivi le stage organisé par",
@@ -297,9 +298,9 @@ def _bare_reportlab(doc) -> bytes:
     # The attestation's own QR drawing (plain canvas calls), so that the ratio measures the
     # application's layers, not a different way of drawing the QR code.
     draw_qr(c, doc.verification_url, left, bottom, size)
-    c.setFont("Helvetica", 7.5)
+    c.setFont(FONT, 7.5)
     c.drawString(left, bottom - 10, doc.verification_url)
-    c.setFont("Helvetica-Bold", 9)
+    c.setFont(BOLD, 9)
     c.drawString(left, bottom - 22, f"Code de vérification : {doc.verification_code}")
     c.showPage()
     c.save()

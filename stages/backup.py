@@ -16,21 +16,27 @@ shows to every local user.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from stages.errors import DomainError
-from stages.timeutil import now_utc, to_local
+from stages.timeutil import local_to_utc, now_utc, to_local
 
 SQLITE_SUFFIX = ".sqlite3"
 POSTGRES_SUFFIX = ".dump"
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
+_BACKUP_NAME = re.compile(
+    r"stages-(?P<stamp>\d{8}-\d{6})(-avant-restauration)?(\.sqlite3|\.dump)"
+)
 # A custom-format pg_dump archive starts with these bytes.
 PGDMP_MAGIC = b"PGDMP"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -44,9 +50,32 @@ class BackupResult:
 
 def default_backup_path(directory: Path, url: sa.engine.URL) -> Path:
     """``<directory>/stages-YYYYmmdd-HHMMSS.<sqlite3|dump>``, named in local (Paris) time."""
-    stamp = to_local(now_utc()).strftime("%Y%m%d-%H%M%S")
+    stamp = to_local(now_utc()).strftime(STAMP_FORMAT)
     suffix = SQLITE_SUFFIX if _is_sqlite(url) else POSTGRES_SUFFIX
     return directory / f"stages-{stamp}{suffix}"
+
+
+def prune_backups(directory: Path, before: datetime) -> int:
+    """Delete the backups in ``directory`` taken before ``before``; returns how many.
+
+    Only the files this module names (``stages-<stamp>.sqlite3|.dump``, and the safety copies
+    ``stages-<stamp>-avant-restauration...`` taken before a restore), dated by the stamp in
+    their name: a copy or a restore may change a file's modification time, never its name.
+    Anything else in the folder is left alone.
+    """
+    if not directory.is_dir():
+        return 0
+    deleted = 0
+    for path in sorted(directory.iterdir()):
+        match = _BACKUP_NAME.fullmatch(path.name)
+        if match is None or not path.is_file():
+            continue
+        stamp = datetime.strptime(match["stamp"], STAMP_FORMAT)  # Paris wall-clock time
+        taken = local_to_utc(stamp.date(), stamp.time())
+        if taken < before:
+            path.unlink()
+            deleted += 1
+    return deleted
 
 
 def backup_database(url: sa.engine.URL, destination: Path) -> BackupResult:

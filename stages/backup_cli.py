@@ -1,9 +1,12 @@
 """``flask stages backup`` and ``flask stages restore``: whole-database backups (see stages.backup).
 
-``stages.cli`` adds these commands to ``flask stages``.
+``stages.cli`` adds these commands to ``flask stages``. The backup folder's old files are pruned
+by the retention purge, which this module registers with at start-up (imports run one way: the
+privacy area cannot call the app layer).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -13,12 +16,19 @@ from flask import current_app
 from stages import backup
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.privacy import retention
 
 
 def backup_dir() -> Path:
     """Where backups go by default: ``BACKUP_DIR``, or ``instance/backups``."""
     configured = current_app.config.get("BACKUP_DIR")
     return Path(configured) if configured else Path(current_app.instance_path) / "backups"
+
+
+@retention.copies_expired.register
+def prune_expired_backups(*, before: datetime) -> dict[str, int]:
+    """The purge job deletes the backups of the default folder taken before ``before``."""
+    return {"sauvegardes supprimées": backup.prune_backups(backup_dir(), before)}
 
 
 def _database_url():

@@ -175,9 +175,11 @@ NUL_REFUSED = (
 
 
 def refuse_nul_characters():
-    """A NUL character is no text anyone types: refused wherever it comes (path, query, form),
-    before a view hands it to the database, which would fail on it."""
-    values = [request.path, *request.args.keys(), *request.args.values()]
+    """A NUL character is no text anyone types: refused in a query or a form, before a view hands
+    it to the database, which would fail on it."""
+    # The path is left to its route: ids are bounded by their converter, and the text ones (a
+    # feed token, an attestation code) are checked against their format before any query.
+    values = [*request.args.keys(), *request.args.values()]
     if request.method == "POST" and request.mimetype in (
         "application/x-www-form-urlencoded", "multipart/form-data",
     ):

@@ -39,6 +39,8 @@ def app(tmp_path_factory):
             "SERVER_NAME": "stages.test",
             "BASE_URL": "http://stages.test",
             "MAIL_BACKEND": "memory",
+            # Never the project's instance/backups: the purge job prunes that folder.
+            "BACKUP_DIR": str(tmp_path_factory.mktemp("backups")),
         }
     )
     with app.app_context():

@@ -1,8 +1,11 @@
-"""Test helpers: logging in, counting SQL statements, a real SMTP server, config overrides."""
+"""Test helpers: logging in, counting SQL statements, a real SMTP server, config overrides,
+checking that a form's edits are saved."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -136,3 +139,43 @@ def flashes(client) -> list[str]:
     """The messages flashed since the last call (read and cleared, as a page would)."""
     with client.session_transaction() as state:
         return [message for _category, message in state.pop("_flashes", [])]
+
+
+# --- Edits saved -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a form: the value posted before and after the change, how to read it back
+    from the saved object, and what it reads before and after."""
+
+    name: str
+    before: object
+    after: object
+    read: Callable
+    stored_before: object
+    stored_after: object
+
+
+def form_with(fields: list[FieldChange], changed: str | None = None, **extra) -> dict:
+    """The form as posted: every field at its old value except ``changed`` ("*": all of them).
+    A value None is not posted (a box left unticked)."""
+    data = {f.name: (f.after if changed in (f.name, "*") else f.before) for f in fields}
+    data.update(extra)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def assert_saved(saved, fields: list[FieldChange], changed: str | None) -> None:
+    """``changed`` reads back its new value (all of them for "*"), every other field its old one:
+    a write skipped, or a value written into the wrong column, fails here."""
+    got = {f.name: f.read(saved) for f in fields}
+    wanted = {
+        f.name: f.stored_after if changed in (f.name, "*") else f.stored_before for f in fields
+    }
+    assert got == wanted
+
+
+def fresh(model, ident):
+    """``model`` ``ident`` as another request would read it: from the database, not memory."""
+    db.session.expire_all()
+    return db.session.get(model, ident)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from stages.extensions import db
 from bench.generate.helpers import _paris_year
+from bench.generate.plan import GRACE_DAYS
 from bench.generate.records import _Slot
 from stages.scheduling.models import CourseStatus
 
@@ -64,15 +65,10 @@ class _Audit:
     def _apply_retention(self) -> None:
         """What the daily purge job would have done: erase identities past retention."""
         from stages.enrollment.models import LegalMeasure, Participant
+        from stages.privacy.retention import expired_participants
 
-        cutoff = self.retention_cutoff
-
-        expired = (
-            sa.select(LegalMeasure.participant_id)
-            .group_by(LegalMeasure.participant_id)
-            .having(sa.func.count(LegalMeasure.closed_at) == sa.func.count())
-            .having(sa.func.max(LegalMeasure.closed_at) < cutoff)
-        )
+        # The application's own rule of when a measure closes (stages/privacy/retention.py).
+        expired = expired_participants(self.retention_cutoff, GRACE_DAYS)
         result = db.session.execute(
             sa.update(Participant)
             .where(Participant.id.in_(expired))

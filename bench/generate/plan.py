@@ -21,6 +21,7 @@ HISTORY_DAYS = 3652  # ten years back from the reference date …
 AHEAD_DAYS = 365  # … and a year ahead
 CHUNK = 5000
 RETENTION_DAYS = 3 * 365  # Config.RETENTION_MEASURE_DAYS
+GRACE_DAYS = 90  # Config.RETENTION_GRACE_DAYS
 AUDIT_DAYS = 365  # Config.RETENTION_AUDIT_DAYS
 PARIS_CADENCE = 21  # a course every three weeks …
 PARIS_WEEKDAY = 3  # … on Thursdays

@@ -5,15 +5,16 @@ import io
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from stages.enrollment.models import Enrollment
+from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date, fr_time
 
-STYLES = getSampleStyleSheet()
+STYLES = stylesheet()
 SMALL = ParagraphStyle("small", parent=STYLES["Normal"], fontSize=8, leading=10)
 TITLE = ParagraphStyle("title", parent=STYLES["Title"], fontSize=15, leading=18, spaceAfter=4)
 
@@ -27,7 +28,7 @@ def roster_pdf(course: Course, enrollments: list[Enrollment]) -> bytes:
     doc = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
         topMargin=12 * mm, bottomMargin=12 * mm, title="Feuille d'émargement",
-        author="Stages", invariant=1,
+        author="Stages", invariant=1, initialFontName=FONT,
     )
     zone = course.venue.timezone
     story = []
@@ -76,9 +77,10 @@ def _table(parts, enrollments, zone) -> Table:
     widths = [10 * mm, 70 * mm] + [w * mm for _ in parts for w in (per_part * 0.22, per_part * 0.22, per_part * 0.56)]
     table = Table(rows, colWidths=widths, repeatRows=2, rowHeights=[None, None] + [11 * mm] * (len(rows) - 2))
     style = [
+        TABLE_FONT,
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 1), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, 1), BOLD),
         ("FONTSIZE", (0, 0), (-1, 1), 8),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("ALIGN", (0, 0), (-1, 1), "CENTER"),
@@ -97,9 +99,10 @@ def _facilitators_table(course) -> Table:
     rows = [["Intervenant·e", "Signature"]] + [[name, ""] for name in names]
     table = Table(rows, colWidths=[80 * mm, 80 * mm], rowHeights=[None] + [12 * mm] * len(names))
     table.setStyle(TableStyle([
+        TABLE_FONT,
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]))
     return table

@@ -8,15 +8,14 @@ stored data instead of keeping the file. What makes the output byte-stable:
   modification dates written in the metadata are the certificate's ``issued_at``;
 - the QR code is drawn as vector rectangles from segno's module matrix, with a fixed error level,
   so no image encoder or compression settings of a raster library enter the file;
-- only the standard Helvetica fonts (nothing embedded), whose WinAnsi encoding covers French.
-  Characters it lacks (e.g. « Ł », « ș » in foreign names) are transliterated by ``pdf_text``
-  rather than printed as black boxes.
+- DejaVu Sans, embedded as subsets whose names and content follow the text drawn (see
+  ``stages.pdf_fonts``): names in any Latin alphabet print as typed (« WAŁĘSA », « Ștefan »),
+  and the same text always gives the same subset.
 """
 from __future__ import annotations
 
 import functools
 import io
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,6 +26,8 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
+
+from stages.pdf_fonts import BOLD, FONT
 
 COURSE_NAME = "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -48,14 +49,6 @@ MUTED = HexColor("#444a52")
 @functools.lru_cache(maxsize=4096)
 def _split(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
     return tuple(simpleSplit(text, font, size, width))
-
-
-# Letters outside WinAnsi that NFKD does not reduce to a base letter.
-_TRANSLITERATIONS = str.maketrans({
-    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "ĸ": "k",
-    "Ŀ": "L", "ŀ": "l", "Ŋ": "N", "ŋ": "n", "Ŧ": "T", "ŧ": "t", "ǅ": "Dz",
-    "\u202f": " ", "\u2009": " ", "\u2011": "-", "\u2010": "-",
-})
 
 
 @dataclass(frozen=True)
@@ -86,31 +79,6 @@ class CertificateDocument:
     replaces: str | None = None  # number of the revoked attestation this one replaces
 
 
-def pdf_text(text: str | None) -> str:
-    """``text`` reduced to what the standard Helvetica font can print (WinAnsi)."""
-    text = (text or "").translate(_TRANSLITERATIONS)
-    if _winansi(text):  # nearly always: French text is
-        return text
-    out = []
-    for char in text:
-        if _winansi(char):
-            out.append(char)
-            continue
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        )
-        out.append(base if base and all(_winansi(c) for c in base) else "?")
-    return "".join(out)
-
-
-def _winansi(text: str) -> bool:
-    try:
-        text.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def render_certificate(doc: CertificateDocument) -> bytes:
     """The attestation as PDF bytes: the same ``doc`` always gives the same bytes."""
     try:
@@ -128,10 +96,12 @@ def _render(doc: CertificateDocument) -> bytes:
         BODY_SCALES[-1],
     )
     buffer = io.BytesIO()
-    c = canvas.Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, lang="fr-FR")
+    c = canvas.Canvas(
+        buffer, pagesize=A4, invariant=1, pageCompression=1, lang="fr-FR", initialFontName=FONT
+    )
     # Metadata carries the number only: a PDF's properties travel further than its page.
     c.setTitle(f"Attestation de stage n° {doc.number}")
-    c.setAuthor(pdf_text(", ".join(doc.organizations)))
+    c.setAuthor(", ".join(doc.organizations))
     c.setSubject(COURSE_NAME)
     c.setCreator("Stages")
     c.setKeywords("")
@@ -217,11 +187,11 @@ def _and_join(names: tuple[str, ...]) -> str:
 def _header(c: canvas.Canvas, doc: CertificateDocument) -> float:
     top = PAGE_HEIGHT - MARGIN
     c.setFillColor(black)
-    c.setFont("Helvetica-Bold", 10)
-    number = pdf_text(f"N° {doc.number}")
+    c.setFont(BOLD, 10)
+    number = f"N° {doc.number}"
     c.drawRightString(PAGE_WIDTH - MARGIN, top - 10, number)
-    width = TEXT_WIDTH - c.stringWidth(number, "Helvetica-Bold", 10) - 10 * mm
-    lines = _split(pdf_text(" — ".join(doc.organizations)), "Helvetica-Bold", 10, width)
+    width = TEXT_WIDTH - c.stringWidth(number, BOLD, 10) - 10 * mm
+    lines = _split(" — ".join(doc.organizations), BOLD, 10, width)
     y = top - 10
     for line in lines:
         c.drawString(MARGIN, y, line)
@@ -234,18 +204,18 @@ def _header(c: canvas.Canvas, doc: CertificateDocument) -> float:
 
 def _title(c: canvas.Canvas, y: float, scale: float) -> float:
     y -= 16 * mm * scale
-    c.setFont("Helvetica-Bold", 22)
+    c.setFont(BOLD, 22)
     c.drawCentredString(PAGE_WIDTH / 2, y, "Attestation de stage")
     y -= 8 * mm
-    c.setFont("Helvetica", 12)
-    c.drawCentredString(PAGE_WIDTH / 2, y, pdf_text(COURSE_NAME))
+    c.setFont(FONT, 12)
+    c.drawCentredString(PAGE_WIDTH / 2, y, COURSE_NAME)
     return y - 11 * mm * scale
 
 
 def _paragraph(c: canvas.Canvas, text: str, y: float, scale: float) -> float:
     size = 10.5 * scale
-    c.setFont("Helvetica", size)
-    for line in _split(pdf_text(text), "Helvetica", size, TEXT_WIDTH):
+    c.setFont(FONT, size)
+    for line in _split(text, FONT, size, TEXT_WIDTH):
         c.drawString(MARGIN, y, line)
         y -= size * 1.35
     return y - 3 * mm * scale
@@ -255,22 +225,22 @@ def _section(
     c: canvas.Canvas, heading: str, rows: list[tuple[str, str]], y: float, scale: float
 ) -> float:
     """A heading over label/value rows; long values wrap, ``\\n`` starts a new line."""
-    c.setFont("Helvetica-Bold", 11 * scale)
-    c.drawString(MARGIN, y, pdf_text(heading))
+    c.setFont(BOLD, 11 * scale)
+    c.drawString(MARGIN, y, heading)
     c.setStrokeColor(RULE_GREY)
     c.setLineWidth(0.4)
     c.line(MARGIN, y - 3, PAGE_WIDTH - MARGIN, y - 3)
     y -= 16 * scale
     size = 10.5 * scale
     for label, value in rows:
-        c.setFont("Helvetica", 9.5 * scale)
+        c.setFont(FONT, 9.5 * scale)
         c.setFillColor(MUTED)
-        c.drawString(MARGIN, y, pdf_text(label))
+        c.drawString(MARGIN, y, label)
         c.setFillColor(black)
-        c.setFont("Helvetica", size)
+        c.setFont(FONT, size)
         lines = []
         for piece in (value or "—").split("\n"):
-            lines += _split(pdf_text(piece), "Helvetica", size, TEXT_WIDTH - LABEL_WIDTH) or [""]
+            lines += _split(piece, FONT, size, TEXT_WIDTH - LABEL_WIDTH) or [""]
         for line in lines:
             c.drawString(MARGIN + LABEL_WIDTH, y, line)
             y -= size * 1.33
@@ -279,22 +249,21 @@ def _section(
 
 def _signature(c: canvas.Canvas, doc: CertificateDocument, y: float, scale: float) -> float:
     size = 10.5 * scale
-    c.setFont("Helvetica", size)
-    c.drawString(MARGIN, y, pdf_text(f"Fait à {doc.issued_place}, le {doc.issued_on}."))
+    c.setFont(FONT, size)
+    c.drawString(MARGIN, y, f"Fait à {doc.issued_place}, le {doc.issued_on}.")
     x = PAGE_WIDTH / 2 + 10 * mm
     width = PAGE_WIDTH - MARGIN - x
     y -= 8 * mm * scale
     for line in _split(
-        pdf_text(_upper_first(for_organization(doc.signatory_organization)) + ","),
-        "Helvetica", size, width,
+        _upper_first(for_organization(doc.signatory_organization)) + ",", FONT, size, width
     ):
         c.drawString(x, y, line)
         y -= size * 1.33
-    c.setFont("Helvetica-Bold", size)
-    for line in _split(pdf_text(doc.signatory), "Helvetica-Bold", size, width):
+    c.setFont(BOLD, size)
+    for line in _split(doc.signatory, BOLD, size, width):
         c.drawString(x, y, line)
         y -= size * 1.33
-    c.setFont("Helvetica", 8.5 * scale)
+    c.setFont(FONT, 8.5 * scale)
     c.setFillColor(MUTED)
     c.drawString(x, y, "Signature et cachet")
     c.setFillColor(black)
@@ -311,12 +280,12 @@ def _verification(c: canvas.Canvas, doc: CertificateDocument) -> None:
     bottom = QR_BOTTOM
     draw_qr(c, doc.verification_url, MARGIN, bottom, QR_SIZE)
     # Text starts four modules below the symbol: the quiet zone scanners need.
-    c.setFont("Helvetica", 7.5)
-    c.drawString(MARGIN, bottom - 16, pdf_text(doc.verification_url))
-    c.setFont("Helvetica-Bold", 9)
+    c.setFont(FONT, 7.5)
+    c.drawString(MARGIN, bottom - 16, doc.verification_url)
+    c.setFont(BOLD, 9)
     c.drawString(MARGIN, bottom - 28, f"Code de vérification : {doc.verification_code}")
     x = MARGIN + QR_SIZE + 6 * mm
-    c.setFont("Helvetica", 8.5)
+    c.setFont(FONT, 8.5)
     c.setFillColor(MUTED)
     text = (
         "Authenticité : scannez le code QR, ou saisissez le code de vérification sur "
@@ -325,7 +294,7 @@ def _verification(c: canvas.Canvas, doc: CertificateDocument) -> None:
         "stage, les initiales et l'année de naissance de la personne."
     )
     y = bottom + QR_SIZE - 9
-    for line in _split(pdf_text(text), "Helvetica", 8.5, PAGE_WIDTH - MARGIN - x):
+    for line in _split(text, FONT, 8.5, PAGE_WIDTH - MARGIN - x):
         c.drawString(x, y, line)
         y -= 11
     c.setFillColor(black)
@@ -357,13 +326,11 @@ def _footer(c: canvas.Canvas, doc: CertificateDocument) -> None:
     c.setStrokeColor(RULE_GREY)
     c.setLineWidth(0.4)
     c.line(MARGIN, MARGIN + 4 * mm, PAGE_WIDTH - MARGIN, MARGIN + 4 * mm)
-    c.setFont("Helvetica", 7.5)
+    c.setFont(FONT, 7.5)
     c.setFillColor(MUTED)
     c.drawString(
         MARGIN, MARGIN,
-        pdf_text(
-            f"Attestation n° {doc.number} — document confidentiel : il contient des données "
-            "relatives à une procédure pénale. Toute modification le rend invalide."
-        ),
+        f"Attestation n° {doc.number} — document confidentiel : il contient des données "
+        "relatives à une procédure pénale. Toute modification le rend invalide.",
     )
     c.setFillColor(black)

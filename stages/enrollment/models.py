@@ -117,7 +117,8 @@ class LegalMeasure(db.Model):
     )
     status_changed_at: Mapped[datetime] = mapped_column(default=now_utc)
     withdrawal_reason: Mapped[str | None] = mapped_column(sa.String(500))
-    # When the measure ended (reported or withdrawn): the retention period counts from here.
+    # When the measure was reported or withdrawn. The retention period counts from here, or, for
+    # a measure left without either, from its deadline (stages.privacy.retention.closed_before).
     closed_at: Mapped[datetime | None]
     # Identifies the referral-list row it came from, so a re-import creates nothing twice.
     import_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

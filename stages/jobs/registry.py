@@ -76,7 +76,7 @@ JOBS: dict[str, Job] = {
             "purge_expired_data",
             "stages.jobs.tasks:purge_expired_data",
             "Anonymise les données personnelles des mesures closes depuis la durée de conservation "
-            "et supprime le journal d'accès ancien.",
+            "et supprime le journal d'accès et les sauvegardes anciens.",
             {"hour": "3", "minute": "30"},
         ),
     ]

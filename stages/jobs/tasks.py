@@ -50,11 +50,17 @@ def deliver_outbox() -> dict:
 
 
 def purge_expired_data() -> dict:
-    """Anonymize what passed its retention period; delete old audit entries, job runs and sent
-    outbox messages."""
+    """Anonymize what passed its retention period; delete old audit entries, backups, job runs,
+    login sessions and sent outbox messages."""
     config = current_app.config
     now = now_utc()
-    counts = retention.purge(now, config["RETENTION_MEASURE_DAYS"], config["RETENTION_AUDIT_DAYS"])
+    counts = retention.purge(
+        now,
+        measure_days=config["RETENTION_MEASURE_DAYS"],
+        grace_days=config["RETENTION_GRACE_DAYS"],
+        audit_days=config["RETENTION_AUDIT_DAYS"],
+        backup_days=config["RETENTION_BACKUP_DAYS"],
+    )
     counts["exécutions de tâches oubliées"] = prune_runs()
     counts["sessions de connexion oubliées"] = purge_login_sessions(now - timedelta(days=1))
     counts["courriels envoyés oubliés"] = outbox.purge_sent(now)

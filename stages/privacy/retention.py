@@ -2,6 +2,21 @@
 
 Criminal-offence data must not be kept longer than needed (GDPR art. 10). What makes the
 statistics — legal frame, authority, dates of decision and course, outcomes — stays.
+
+When a measure closes, the moment its retention period starts counting, is decided here and
+nowhere else (``closed_before``; the README's « Retention » table says the same):
+
+- returned to the referring authority: at the withdrawal (``closed_at``);
+- reported: when the bilan on its outcome (attended, attestation, unexcused absence) is marked
+  sent (``closed_at``);
+- every other end state — never enrolled, excused or partly attended and never rescheduled, an
+  attestation or an absence never reported, a course held but never closed, a deadline passed —
+  ``grace_days`` after the later of its deadline and the end of the course of its live
+  enrollment: by then nothing more can happen to it, and it must not be kept for ever.
+
+The rule is evaluated at each purge, so a deadline pushed back, or a new enrollment, moves the
+clock with it. Copies kept outside the database (the backups the app layer writes) register
+with ``copies_expired`` and are pruned by the same purge.
 """
 from __future__ import annotations
 
@@ -13,26 +28,53 @@ from stages.attendance.models import AttendanceMark, AttendanceRevision
 from stages.auth.models import AuditEntry
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure, Participant
+from stages.enrollment.statuses import LIVE_STATUSES
 from stages.extensions import db
+from stages.page_sections import Hook
+from stages.scheduling.models import Course
+from stages.timeutil import to_local
 
 CHUNK = 500
 
+# Run by ``purge`` with ``before=`` (the oldest moment a copy may date from); each handler deletes
+# its expired copies and returns its counts.
+copies_expired = Hook()
 
-def participants_past_retention(cutoff: datetime) -> list[int]:
-    """People not yet anonymized whose measures are all closed before ``cutoff``."""
-    still_needed = sa.select(LegalMeasure.participant_id).where(
-        sa.or_(LegalMeasure.closed_at.is_(None), LegalMeasure.closed_at >= cutoff)
-    )
-    expired = sa.select(LegalMeasure.participant_id).where(LegalMeasure.closed_at < cutoff)
-    return list(
-        db.session.scalars(
-            sa.select(Participant.id).where(
-                Participant.anonymized_at.is_(None),
-                Participant.id.in_(expired),
-                Participant.id.not_in(still_needed),
-            )
+
+def closed_before(cutoff: datetime, grace_days: int) -> sa.ColumnElement[bool]:
+    """Whether a measure closed before ``cutoff``: THE retention rule (see the module's doc)."""
+    lapsed = cutoff - timedelta(days=grace_days)
+    # The deadline is a day in Paris: it has passed once that day is over.
+    deadline_passed = LegalMeasure.deadline < to_local(lapsed).date()
+    course_ends_later = (
+        sa.select(Enrollment.id)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(
+            Enrollment.measure_id == LegalMeasure.id,
+            Enrollment.status.in_(LIVE_STATUSES),
+            Course.ends_at >= lapsed,
         )
+        .exists()
     )
+    return sa.or_(
+        sa.and_(LegalMeasure.closed_at.is_not(None), LegalMeasure.closed_at < cutoff),
+        sa.and_(LegalMeasure.closed_at.is_(None), deadline_passed, ~course_ends_later),
+    )
+
+
+def expired_participants(cutoff: datetime, grace_days: int) -> sa.Select:
+    """The ids of people not yet anonymized whose measures all closed before ``cutoff``."""
+    still_needed = sa.select(LegalMeasure.participant_id).where(~closed_before(cutoff, grace_days))
+    return sa.select(Participant.id).where(
+        Participant.anonymized_at.is_(None),
+        Participant.id.in_(sa.select(LegalMeasure.participant_id)),
+        Participant.id.not_in(still_needed),
+    )
+
+
+def participants_past_retention(cutoff: datetime, grace_days: int) -> list[int]:
+    """People not yet anonymized whose measures all closed before ``cutoff``."""
+    return list(db.session.scalars(expired_participants(cutoff, grace_days)))
 
 
 def anonymize(participant_ids: list[int], now: datetime) -> None:
@@ -79,12 +121,18 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
         )
 
 
-def purge(now: datetime, measure_days: int, audit_days: int) -> dict[str, int]:
-    """Anonymize what passed its retention and delete old audit entries; returns the counts."""
-    ids = participants_past_retention(now - timedelta(days=measure_days))
+def purge(
+    now: datetime, *, measure_days: int, grace_days: int, audit_days: int, backup_days: int
+) -> dict[str, int]:
+    """Anonymize what passed its retention, delete old audit entries and expired copies
+    (backups); returns the counts."""
+    ids = participants_past_retention(now - timedelta(days=measure_days), grace_days)
     anonymize(ids, now)
     deleted = db.session.execute(
         sa.delete(AuditEntry).where(AuditEntry.at < now - timedelta(days=audit_days))
     ).rowcount
     db.session.flush()
-    return {"personnes anonymisées": len(ids), "entrées du journal supprimées": deleted}
+    counts = {"personnes anonymisées": len(ids), "entrées du journal supprimées": deleted}
+    for pruned in copies_expired.run(before=now - timedelta(days=backup_days)):
+        counts.update(pruned)
+    return counts

@@ -1,4 +1,4 @@
-"""The bilan as a PDF: one closed course, one referring authority (ReportLab, standard fonts)."""
+"""The bilan as a PDF: one closed course, one referring authority (ReportLab, DejaVu Sans)."""
 from __future__ import annotations
 
 import io
@@ -6,16 +6,17 @@ from datetime import datetime
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.reports.bilans import BilanRow
 from stages.scheduling.models import Course
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_datetime, fr_time
 
-STYLES = getSampleStyleSheet()
+STYLES = stylesheet()
 NORMAL = STYLES["Normal"]
 SMALL = ParagraphStyle("bilan-small", parent=NORMAL, fontSize=8, leading=10)
 CELL = ParagraphStyle("bilan-cell", parent=NORMAL, fontSize=8.5, leading=10.5)
@@ -38,7 +39,7 @@ def bilan_pdf(
     doc = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
         topMargin=12 * mm, bottomMargin=16 * mm, title="Bilan de stage", author="Stages",
-        invariant=1,
+        invariant=1, initialFontName=FONT,
     )
     story = _header(course, authority, generated_at)
     story.append(_summary_table(summary))
@@ -75,9 +76,10 @@ def _header(course: Course, authority: Organization, generated_at: datetime) -> 
 def _summary_table(summary: dict[str, int]) -> Table:
     table = Table([list(summary.keys()), [str(v) for v in summary.values()]], hAlign="LEFT")
     table.setStyle(TableStyle([
+        TABLE_FONT,
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
         ("FONTSIZE", (0, 0), (-1, -1), 8.5),
         ("ALIGN", (0, 1), (-1, 1), "CENTER"),
     ]))
@@ -103,9 +105,10 @@ def _people_table(rows: list[BilanRow]) -> Table:
     widths = [52, 42, 30, 32, 45, 50, 22]  # 273 mm: landscape A4 within the margins
     table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
     table.setStyle(TableStyle([
+        TABLE_FONT,
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
         ("FONTSIZE", (0, 0), (-1, 0), 8.5),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
@@ -114,7 +117,7 @@ def _people_table(rows: list[BilanRow]) -> Table:
 
 def _footer(canvas, doc) -> None:
     canvas.saveState()
-    canvas.setFont("Helvetica", 7.5)
+    canvas.setFont(FONT, 7.5)
     canvas.drawString(12 * mm, 8 * mm, CONFIDENTIAL)
     canvas.drawRightString(doc.pagesize[0] - 12 * mm, 8 * mm, f"Page {doc.page}")
     canvas.restoreState()

@@ -17,11 +17,10 @@ from stages.extensions import db
 
 
 @pytest.fixture
-def backup_dir(app, tmp_path):
-    """Default backups go to a temporary folder, not the project's instance/."""
-    app.config["BACKUP_DIR"] = str(tmp_path / "sauvegardes")
-    yield tmp_path / "sauvegardes"
-    app.config.pop("BACKUP_DIR")
+def backup_dir(app, tmp_path, monkeypatch):
+    """Default backups go to a temporary folder of this test, not the project's instance/."""
+    monkeypatch.setitem(app.config, "BACKUP_DIR", str(tmp_path / "sauvegardes"))
+    return tmp_path / "sauvegardes"
 
 
 def surnames() -> list[str]:

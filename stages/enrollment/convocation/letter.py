@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from xml.sax.saxutils import escape
@@ -33,6 +32,7 @@ from stages.enrollment.convocation.wording import (
 )
 from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment
 from stages.errors import DomainError
+from stages.pdf_fonts import BOLD, FONT, TABLE_FONT
 from stages.timeutil import fr_date, fr_time, to_local, today_local
 
 
@@ -40,15 +40,16 @@ from stages.timeutil import fr_date, fr_time, to_local, today_local
 # The letter (PDF)
 
 
-_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=12.5, spaceAfter=3)
+_BASE = ParagraphStyle("base", fontName=FONT, fontSize=9.5, leading=12.5, spaceAfter=3)
 _SMALL = ParagraphStyle("small", parent=_BASE, fontSize=9, leading=11.5, spaceAfter=0)
 _RIGHT = ParagraphStyle("right", parent=_BASE, alignment=TA_RIGHT)
 _HEADING = ParagraphStyle(
-    "heading", parent=_BASE, fontName="Helvetica-Bold", spaceBefore=4, spaceAfter=1
+    "heading", parent=_BASE, fontName=BOLD, spaceBefore=4, spaceAfter=1
 )
 _SIGNATURE = ParagraphStyle("signature", parent=_BASE, leftIndent=9 * cm)
 _FOOTER = "Document personnel — à présenter, avec une pièce d'identité, le premier jour du stage."
 _NO_PADDING = [
+    TABLE_FONT,
     ("LEFTPADDING", (0, 0), (-1, -1), 0),
     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -58,8 +59,8 @@ _FRENCH_SPACING = re.compile(r" ([;:!?»])|(«) ")
 
 
 def _text(value: str | None) -> str:
-    """Paragraph markup for user data: escaped, line breaks kept, WinAnsi-safe."""
-    return escape(_winansi(value or "")).replace("\n", "<br/>")
+    """Paragraph markup for user data: escaped, line breaks kept."""
+    return escape(value or "").replace("\n", "<br/>")
 
 
 def _para(markup: str, style: ParagraphStyle = _BASE) -> Paragraph:
@@ -74,32 +75,6 @@ def _no_break(match: re.Match) -> str:
 def _nowrap(text: str) -> str:
     """Keep « jeudi 12 mars 2026 » or « 09 h 30 » on one line."""
     return text.replace(" ", "\u00a0")
-
-
-def _winansi(text: str) -> str:
-    """Letters the standard PDF fonts lack lose their accent (« Ş » → « S ») rather than print ■.
-
-    Helvetica is limited to WinAnsi (cp1252), which covers French; a name such as « Łukasz »
-    would otherwise show a black square on an official letter.
-    """
-    out = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-        except UnicodeEncodeError:
-            base = "".join(
-                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-            )
-            char = _WINANSI_FALLBACK.get(char, base)
-            try:
-                char.encode("cp1252")
-            except UnicodeEncodeError:
-                char = "?"
-        out.append(char)
-    return "".join(out)
-
-
-_WINANSI_FALLBACK = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "\u202f": "\u00a0"}
 
 
 def convocation_pdf(enrollment: Enrollment, *, issued_on: date | None = None) -> bytes:
@@ -136,6 +111,7 @@ def _render(story: list) -> bytes:
         lang="fr-FR",
         # Fixed creation date and document id: the same data always gives the same bytes.
         invariant=True,
+        initialFontName=FONT,
     )
     document.build(story, onFirstPage=_footer, onLaterPages=_footer)
     return buffer.getvalue()
@@ -143,7 +119,7 @@ def _render(story: list) -> bytes:
 
 def _footer(canvas, document) -> None:
     canvas.saveState()
-    canvas.setFont("Helvetica", 7.5)
+    canvas.setFont(FONT, 7.5)
     canvas.setFillColor(colors.grey)
     canvas.drawString(document.leftMargin, 1.1 * cm, _FOOTER)
     canvas.restoreState()
@@ -224,6 +200,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             colWidths=[4.6 * cm, None],
             style=TableStyle(
                 [
+                    TABLE_FONT,
                     ("LINEBEFORE", (0, 0), (0, -1), 0.75, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     ("TOPPADDING", (0, 0), (-1, -1), 0.5),

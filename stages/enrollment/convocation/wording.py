@@ -88,7 +88,7 @@ def venue_line(venue: Venue) -> str:
 
 
 def _euros(cents: int) -> str:
-    # A no-break space that the PDF's standard fonts hold (the narrow one is not in WinAnsi).
+    # No-break spaces: an amount never wraps, in the letter as in the email.
     return f"{cents / 100:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0€"
 
 

@@ -7,10 +7,11 @@ from datetime import date, datetime
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.privacy.subject_export.gather import IDENTITY_FIELDS
 from stages.timeutil import fr_date, fr_datetime, fr_time
 
@@ -18,13 +19,13 @@ from stages.timeutil import fr_date, fr_datetime, fr_time
 # ---------------------------------------------------------------------------------------------
 # PDF
 
-STYLES = getSampleStyleSheet()
+STYLES = stylesheet()
 BODY = ParagraphStyle("body", parent=STYLES["Normal"], fontSize=9, leading=11.5)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.5, leading=9.5)
 TITLE = ParagraphStyle("title", parent=STYLES["Title"], fontSize=15, leading=18, spaceAfter=4)
 H2 = ParagraphStyle("h2", parent=STYLES["Heading2"], fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
 H3 = ParagraphStyle("h3", parent=STYLES["Heading3"], fontSize=10, leading=13, spaceBefore=6, spaceAfter=3)
-H4 = ParagraphStyle("h4", parent=BODY, fontName="Helvetica-Bold", spaceBefore=5, spaceAfter=2)
+H4 = ParagraphStyle("h4", parent=BODY, fontName=BOLD, spaceBefore=5, spaceAfter=2)
 CONFIDENTIAL = "Document confidentiel — données personnelles relatives à une mesure pénale"
 PAGE_WIDTH = A4[0] - 30 * mm
 
@@ -60,7 +61,7 @@ def export_pdf(export: dict) -> bytes:
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
         bottomMargin=15 * mm, title="Données personnelles — droit d'accès", author="Stages",
-        invariant=1,
+        invariant=1, initialFontName=FONT,
     )
     person = export["participant"]
     story = [
@@ -147,6 +148,7 @@ def _fields_table(values: dict, fields: list[tuple[str, str]]) -> Table:
     ]
     table = Table(rows, colWidths=[58 * mm, PAGE_WIDTH - 58 * mm])
     table.setStyle(TableStyle([
+        TABLE_FONT,
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c8ced8")),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
@@ -160,6 +162,7 @@ def _grid(rows: list[list[str]], widths_mm: tuple[int, ...]) -> Table:
     data = [[Paragraph(_escape(str(cell)), SMALL) for cell in row] for row in rows]
     table = Table(data, colWidths=[w * mm * scale for w in widths_mm], repeatRows=1)
     table.setStyle(TableStyle([
+        TABLE_FONT,
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#9aa3b2")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -173,7 +176,7 @@ def _display(key: str, value) -> str:
     if isinstance(value, bool):
         return "oui" if value else "non"
     if key == "fee_cents":
-        # A no-break space groups thousands: the PDF's standard fonts have no narrow one.
+        # A no-break space groups thousands: an amount never wraps.
         return f"{value / 100:,.2f} €".replace(",", "\u00a0").replace(".", ",")
     if key == "hours_attended_minutes":
         return f"{value // 60} h {value % 60:02d}"
@@ -197,7 +200,7 @@ def _fr(value, what: str = "datetime") -> str:
 
 def _footer(canvas, doc) -> None:
     canvas.saveState()
-    canvas.setFont("Helvetica", 7.5)
+    canvas.setFont(FONT, 7.5)
     canvas.drawString(15 * mm, 8 * mm, CONFIDENTIAL)
     canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, f"Page {doc.page}")
     canvas.restoreState()
