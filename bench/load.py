@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -491,20 +492,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access_path: Path):
+def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access_path: Path,
+                   prefix: list[str] | None = None):
     """Start gunicorn on a free loopback port; its log at level info, so that every worker it
-    boots is written down (a replacement booted during the run is a worker that died)."""
+    boots is written down (a replacement booted during the run is a worker that died).
+
+    ``prefix`` runs gunicorn under another command (valgrind…), which slows it down tenfold or
+    more: the start and the worker timeout then allow ten minutes.
+    """
     port = _free_port()
-    command = [
+    slow = 600 if prefix else 60
+    command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-k", "gthread",
-        "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "60",
+        "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
         "--graceful-timeout", "10", "--keep-alive", str(KEEPALIVE_SECONDS), "--log-level", "info",
         # One line per answered request (method, status): the POSTs the server saw, counted.
         "--access-logfile", str(access_path), "--access-logformat", "%(m)s %(s)s", "wsgi:app",
     ]
     log = open(log_path, "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + slow
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("gunicorn s'est arrêté au démarrage :\n" + log_path.read_text())
@@ -519,7 +526,7 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
             pass
         time.sleep(0.2)
     process.terminate()
-    raise SystemExit("gunicorn n'a pas répondu en 60 s.")
+    raise SystemExit(f"gunicorn n'a pas répondu en {slow} s.")
 
 
 def stop_gunicorn(process, log) -> int:
@@ -762,6 +769,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for gunicorn only (repeatable), e.g. "
                              "PYTHONMALLOC=debug")
+    parser.add_argument("--server-prefix", default="", metavar="COMMAND",
+                        help="run gunicorn under this command, e.g. \"valgrind --trace-children=yes\"")
     args = parser.parse_args(argv)
     server_env = dict(item.split("=", 1) for item in args.server_env)
     if not args.database.startswith("postgresql"):
@@ -796,7 +805,8 @@ def main(argv: list[str] | None = None) -> int:
                    STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
                    PYTHONUNBUFFERED="1", **server_env)
         log_path, access_path = instance / "gunicorn.log", instance / "access.log"
-        process, port, log = start_gunicorn(env, args.workers, args.threads, log_path, access_path)
+        process, port, log = start_gunicorn(env, args.workers, args.threads, log_path, access_path,
+                                            shlex.split(args.server_prefix))
         print(f"gunicorn : 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads"
               + (f", {' '.join(args.server_env)}" if args.server_env else "") + ".", flush=True)
 
