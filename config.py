@@ -71,8 +71,12 @@ class Config:
     # runaway query. Migrations (flask db upgrade) run without it.
     DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGES_DB_STATEMENT_TIMEOUT", 30))
     # Seconds a request waits for a free connection of its worker's pool (SQLAlchemy's
-    # pool_timeout, 30 by default) before getting the 503 page.
-    DB_POOL_TIMEOUT = int(os.environ.get("STAGES_DB_POOL_TIMEOUT", 5))
+    # pool_timeout) before getting the 503 page. The pool holds 5 connections, 10 more on
+    # demand: a worker with fewer threads than that never waits (the README's set-up has one
+    # thread per worker). With more threads, a burst queues for connections: 30 s, SQLAlchemy's
+    # own default, lets it through (at 5 or 10 s, 30 simultaneous logins in one process, each
+    # holding its connection while the password is hashed, got 503 pages on a busy machine).
+    DB_POOL_TIMEOUT = int(os.environ.get("STAGES_DB_POOL_TIMEOUT", 30))
     TIMEZONE = os.environ.get("STAGES_TIMEZONE", "Europe/Paris")
     BABEL_DEFAULT_LOCALE = "fr_FR"
     # Public base URL, used in emails, PDFs (QR codes) and calendar feeds.

@@ -20,12 +20,16 @@ Read in each worker right after the fork, before the app is loaded, from the env
   psycopg's with ``PSYCOPG_IMPL=python``, both read by those libraries.
 
 Each worker writes what it applied to gunicorn's log, so that a run shows its own settings.
+- ``STAGES_PROBE_HANG_DIR``: 3 s after a worker is asked to stop (SIGINT/SIGQUIT), gdb attaches
+  to it if it is still there and writes the C stacks of its threads to ``hang-<pid>.txt`` in that
+  folder: where a worker that hangs while exiting (and is then killed) is stuck.
 """
 from __future__ import annotations
 
 import gc
 import importlib.abc
 import os
+import subprocess
 import sys
 
 
@@ -55,3 +59,15 @@ def post_fork(server, worker):
         sys.meta_path.insert(0, _Blocked(blocked))
         applied.append("blocked=" + ",".join(sorted(blocked)))
     server.log.info("crash_probe (pid %s): %s", worker.pid, " ".join(applied) or "nothing")
+
+
+def worker_int(worker):
+    """gunicorn hook, in the worker on SIGINT/SIGQUIT: its C stacks, should it hang."""
+    folder = os.environ.get("STAGES_PROBE_HANG_DIR")
+    if not folder:
+        return
+    pid = os.getpid()
+    script = (f"sleep 3; kill -0 {pid} 2>/dev/null && gdb -p {pid} -batch -ex 'thread apply all bt 30'"
+              f" > {folder}/hang-{pid}.txt 2>&1")
+    subprocess.Popen(["bash", "-c", script], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
