@@ -1,7 +1,9 @@
 """gunicorn settings for hunting a crash in C code under threads (see bench/LOAD.md).
 
-    .venv/bin/python -m bench.load \
-        --server-env GUNICORN_CMD_ARGS=--config=python:bench.crash_probe \
+bench/load.py always loads this module (``--config python:bench.crash_probe``); without the
+variables below it changes nothing, except the stacks of a worker slow to stop (last item).
+
+    .venv/bin/python -m bench.load --server-env PYTHONMALLOC=debug \
         --server-env STAGES_PROBE_SWITCH_INTERVAL=0.00001 \
         --server-env STAGES_PROBE_BLOCK=greenlet,markupsafe._speedups
 

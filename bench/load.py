@@ -213,6 +213,10 @@ class TransportError(Exception):
 # reset, truncated answer or timeout on a request is a transport error of the run.
 KEEPALIVE_SECONDS = 5
 IDLE_RECONNECT_SECONDS = 1.0
+# gunicorn's own default: a worker still there this long after the stop signal is killed, and
+# that kill fails the run. bench/crash_probe.py (always loaded) has gdb write the C stacks of a
+# worker still there 3 s after the signal, kept beside the report.
+GRACEFUL_SECONDS = 30
 
 
 class Client:
@@ -505,7 +509,8 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-k", "gthread",
         "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
-        "--graceful-timeout", "10", "--keep-alive", str(KEEPALIVE_SECONDS), "--log-level", "info",
+        "--graceful-timeout", str(GRACEFUL_SECONDS), "--keep-alive", str(KEEPALIVE_SECONDS),
+        "--log-level", "info", "--config", "python:bench.crash_probe",
         # One line per answered request (method, status): the POSTs the server saw, counted.
         "--access-logfile", str(access_path), "--access-logformat", "%(m)s %(s)s", "wsgi:app",
     ]
@@ -534,7 +539,7 @@ def stop_gunicorn(process, log) -> int:
     gunicorn's exit code (0 after a clean stop)."""
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=GRACEFUL_SECONDS + 30)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -803,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         env.update(DATABASE_URL=url, SECRET_KEY=secret, STAGES_INSTANCE_DIR=str(instance),
                    STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
-                   PYTHONUNBUFFERED="1", **server_env)
+                   PYTHONUNBUFFERED="1", STAGES_PROBE_HANG_DIR=str(instance), **server_env)
         log_path, access_path = instance / "gunicorn.log", instance / "access.log"
         process, port, log = start_gunicorn(env, args.workers, args.threads, log_path, access_path,
                                             shlex.split(args.server_prefix))
@@ -842,6 +847,11 @@ def main(argv: list[str] | None = None) -> int:
         kept_log = Path(args.output).with_suffix(".gunicorn.log")
         kept_log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log_path, kept_log)
+        slow_stops = []  # workers still there 3 s after the stop signal: their C stacks
+        for hang in sorted(instance.glob("hang-*.txt")):
+            kept = Path(args.output).with_suffix(f".{hang.stem}.txt")
+            shutil.copyfile(hang, kept)
+            slow_stops.append(str(kept))
         checks = check_database(app, scenario, shared, [e for e, _r in emails])
     finally:
         if process is not None:
@@ -890,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker_deaths": len(deaths),
         "worker_death_lines": deaths[:20],
         "gunicorn_exit_code": gunicorn_exit,
+        "slow_stop_stacks": slow_stops,
         "chaos": chaos_done,
         "server_env": args.server_env,
         "posts": posts,
@@ -978,6 +989,8 @@ def _print(r: dict) -> None:
         print("\nWorkers morts :")
         for line in r["worker_death_lines"]:
             print("  " + line)
+    for path in r["slow_stop_stacks"]:
+        print(f"  worker encore là 3 s après l'arrêt, piles C : {path}")
     for sample in r["transport_error_samples"]:
         print("  transport : " + sample)
     print("\nRÉUSSI" if r["passed"] else "\nÉCHEC")
