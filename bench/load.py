@@ -534,10 +534,24 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     raise SystemExit(f"gunicorn n'a pas répondu en {slow} s.")
 
 
-def stop_gunicorn(process, log) -> int:
+def stop_gunicorn(process, log, workers: list[int] = (), stacks_dir: Path | None = None) -> int:
     """Quick shutdown (SIGINT): every user thread has finished, nothing is in flight. Returns
-    gunicorn's exit code (0 after a clean stop)."""
+    gunicorn's exit code (0 after a clean stop).
+
+    A worker of ``workers`` still there 5 s after the signal gets gdb attached from outside
+    (it may be unable to run any Python code, signal handlers included): its C and Python
+    stacks go to ``stacks_dir/stuck-<pid>.txt``.
+    """
     process.send_signal(signal.SIGINT)
+    if stacks_dir is not None and workers:
+        time.sleep(5)
+        for pid in workers:
+            if process.poll() is None and _alive(pid):
+                with open(stacks_dir / f"stuck-{pid}.txt", "w") as out:
+                    subprocess.run(
+                        ["gdb", "-p", str(pid), "-batch", "-iex", "add-auto-load-safe-path /",
+                         "-ex", "thread apply all bt 40", "-ex", "thread apply all py-bt"],
+                        stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False)
     try:
         process.wait(timeout=GRACEFUL_SECONDS + 30)
     except subprocess.TimeoutExpired:
@@ -572,6 +586,18 @@ def worker_deaths(log_before_stop: str, whole_log: str, workers: int) -> list[st
         deaths.append(f"{len(boots) - workers} worker(s) de remplacement démarré(s) : pid "
                       + ", ".join(boots[workers:]))
     return deaths
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A worker that has exited but is not reaped yet is a zombie: gone for our purpose.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def booted_workers(log_path: Path) -> list[int]:
@@ -838,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
         stragglers = sum(t.is_alive() for t in threads)
         log_before_stop = log_path.read_text(errors="replace")
         mark = time.monotonic()
-        gunicorn_exit = stop_gunicorn(process, log)
+        gunicorn_exit = stop_gunicorn(process, log, booted_workers(log_path), instance)
         process = None
         print(f"Fin de la charge après {elapsed:.1f} s ; gunicorn arrêté en {time.monotonic() - mark:.1f} s.", flush=True)
         log_text = log_path.read_text(errors="replace")
@@ -848,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         kept_log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log_path, kept_log)
         slow_stops = []  # workers still there 3 s after the stop signal: their C stacks
-        for hang in sorted(instance.glob("hang-*.txt")):
+        for hang in sorted([*instance.glob("hang-*.txt"), *instance.glob("stuck-*.txt")]):
             kept = Path(args.output).with_suffix(f".{hang.stem}.txt")
             shutil.copyfile(hang, kept)
             slow_stops.append(str(kept))
