@@ -59,6 +59,24 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url()
     # hide_parameters: a logged database error never shows names or case numbers.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # --- Database time limits (PostgreSQL; create_app adds them to the engine options) ---------
+    # Without them a server that accepts connections but never answers (a network partition, a
+    # frozen host) held every request about 130 s, the worker's threads with it, static files
+    # included. With them such a request gets the French 503 page within a few seconds.
+    # Seconds to wait for the server while opening a connection (libpq's connect_timeout; 2 at
+    # least, libpq rounds lower values up).
+    DB_CONNECT_TIMEOUT = int(os.environ.get("STAGES_DB_CONNECT_TIMEOUT", 3))
+    # Seconds one SQL statement may run before the server cancels it (statement_timeout; 0 turns
+    # the limit off). Pages need milliseconds: this stops a statement stuck behind a lock or a
+    # runaway query. Migrations (flask db upgrade) run without it.
+    DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGES_DB_STATEMENT_TIMEOUT", 30))
+    # Seconds a request waits for a free connection of its worker's pool (SQLAlchemy's
+    # pool_timeout) before getting the 503 page. The pool holds 5 connections, 10 more on
+    # demand: a worker with fewer threads than that never waits (the README's set-up has one
+    # thread per worker). With more threads, a burst queues for connections: 30 s, SQLAlchemy's
+    # own default, lets it through (at 5 or 10 s, 30 simultaneous logins in one process, each
+    # holding its connection while the password is hashed, got 503 pages on a busy machine).
+    DB_POOL_TIMEOUT = int(os.environ.get("STAGES_DB_POOL_TIMEOUT", 30))
     TIMEZONE = os.environ.get("STAGES_TIMEZONE", "Europe/Paris")
     BABEL_DEFAULT_LOCALE = "fr_FR"
     # Public base URL, used in emails, PDFs (QR codes) and calendar feeds.

@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -206,29 +207,39 @@ class TransportError(Exception):
     pass
 
 
+# gunicorn closes a keep-alive connection left idle for KEEPALIVE_SECONDS (passed to it below). A
+# client that sends on a connection the server is closing at that very moment gets a reset that
+# says nothing about the server's health; so a connection idle for IDLE_RECONNECT_SECONDS (well
+# under that) is closed and a fresh one opened BEFORE sending. Nothing is ever sent twice: any
+# reset, truncated answer or timeout on a request is a transport error of the run.
+KEEPALIVE_SECONDS = 5
+IDLE_RECONNECT_SECONDS = 1.0
+# gunicorn's own default: a worker still there this long after the stop signal is killed, and
+# that kill fails the run. bench/crash_probe.py (always loaded) has gdb write the C stacks of a
+# worker still there 3 s after the signal, kept beside the report.
+GRACEFUL_SECONDS = 30
+
+
 class Client:
-    """One user's browser: a keep-alive connection to 127.0.0.1 and a cookie jar."""
+    """One user's browser: a keep-alive connection to 127.0.0.1 and a cookie jar.
+
+    Each request is written to the wire exactly once: ``sends`` counts the requests written per
+    method, ``calls`` the requests asked for; a difference would be a replay.
+    """
 
     def __init__(self, port: int):
         self.port = port
         self.cookies: dict[str, str] = {}
         self.connection: http.client.HTTPConnection | None = None
-        self.reconnects = 0
+        self.last_used = 0.0
+        self.fresh_after_idle = 0
+        self.calls: Counter = Counter()
+        self.sends: Counter = Counter()
 
     def close(self):
         if self.connection is not None:
             self.connection.close()
             self.connection = None
-
-    def _send(self, method, path, body, headers):
-        if self.connection is None:
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        content = response.read()
-        if response.will_close:
-            self.close()
-        return response, content
 
     def request(self, method: str, path: str, data: dict | None = None):
         headers = {"Connection": "keep-alive"}
@@ -238,23 +249,25 @@ class Client:
         if data is not None:
             body = urlencode(data)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        reused = self.connection is not None
-        try:
-            response, content = self._send(method, path, body, headers)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+        self.calls[method] += 1
+        if self.connection is not None and time.monotonic() - self.last_used > IDLE_RECONNECT_SECONDS:
             self.close()
-            if not reused:
-                raise TransportError(repr(error)) from error
-            # The server closed an idle keep-alive connection before reading this request.
-            self.reconnects += 1
-            try:
-                response, content = self._send(method, path, body, headers)
-            except (OSError, http.client.HTTPException) as error2:
-                self.close()
-                raise TransportError(repr(error2)) from error2
+            self.fresh_after_idle += 1
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            self.sends[method] += 1
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            content = response.read()
         except (OSError, http.client.HTTPException) as error:
+            # A reset, a truncated answer, a timeout: the request may or may not have been
+            # processed, so it is never sent again; the run reports it.
             self.close()
             raise TransportError(repr(error)) from error
+        self.last_used = time.monotonic()
+        if response.will_close:
+            self.close()
         for header in response.msg.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             value = rest.split(";", 1)[0]
@@ -297,7 +310,9 @@ class Shared:
     refused: Counter = field(default_factory=Counter)
     pool: list[int] = field(default_factory=list)  # measures not enrolled yet
     login_failures: list[str] = field(default_factory=list)
-    reconnects: int = 0
+    fresh_after_idle: int = 0
+    calls: Counter = field(default_factory=Counter)  # requests asked for, per method
+    sends: Counter = field(default_factory=Counter)  # requests written to the wire, per method
     client_exceptions: list[str] = field(default_factory=list)
     unexpected_samples: list[str] = field(default_factory=list)
 
@@ -331,6 +346,16 @@ class User(threading.Thread):
 
     def run(self):
         try:
+            self._run()
+        finally:
+            self.client.close()
+            with self.shared.lock:
+                self.shared.fresh_after_idle += self.client.fresh_after_idle
+                self.shared.calls.update(self.client.calls)
+                self.shared.sends.update(self.client.sends)
+
+    def _run(self):
+        try:
             self._login()
         finally:
             try:
@@ -350,9 +375,6 @@ class User(threading.Thread):
                     self.shared.client_exceptions.append(f"{action}: {error!r}")
             if self.think:
                 time.sleep(self.rng.uniform(0, self.think))
-        self.client.close()
-        with self.shared.lock:
-            self.shared.reconnects += self.client.reconnects
 
     def _login(self):
         status, _loc, html = self.call("login_form", "GET", "/connexion")
@@ -475,16 +497,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path):
+def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access_path: Path,
+                   prefix: list[str] | None = None):
+    """Start gunicorn on a free loopback port; its log at level info, so that every worker it
+    boots is written down (a replacement booted during the run is a worker that died).
+
+    ``prefix`` runs gunicorn under another command (valgrind…), which slows it down tenfold or
+    more: the start and the worker timeout then allow ten minutes.
+    """
     port = _free_port()
-    command = [
+    slow = 600 if prefix else 60
+    command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-k", "gthread",
-        "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "60",
-        "--graceful-timeout", "10", "--log-level", "warning", "wsgi:app",
+        "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
+        "--graceful-timeout", str(GRACEFUL_SECONDS), "--keep-alive", str(KEEPALIVE_SECONDS),
+        "--log-level", "info", "--config", "python:bench.crash_probe",
+        # One line per answered request (method, status): the POSTs the server saw, counted.
+        "--access-logfile", str(access_path), "--access-logformat", "%(m)s %(s)s", "wsgi:app",
     ]
     log = open(log_path, "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + slow
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("gunicorn s'est arrêté au démarrage :\n" + log_path.read_text())
@@ -499,18 +532,95 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path):
             pass
         time.sleep(0.2)
     process.terminate()
-    raise SystemExit("gunicorn n'a pas répondu en 60 s.")
+    raise SystemExit(f"gunicorn n'a pas répondu en {slow} s.")
 
 
-def stop_gunicorn(process, log) -> None:
-    # Quick shutdown (SIGINT): every user thread has finished, nothing is in flight.
+def stop_gunicorn(process, log, workers: list[int] = (), stacks_dir: Path | None = None) -> int:
+    """Quick shutdown (SIGINT): every user thread has finished, nothing is in flight. Returns
+    gunicorn's exit code (0 after a clean stop).
+
+    A worker of ``workers`` still there 5 s after the signal gets gdb attached from outside
+    (it may be unable to run any Python code, signal handlers included): its C and Python
+    stacks go to ``stacks_dir/stuck-<pid>.txt``.
+    """
     process.send_signal(signal.SIGINT)
+    if stacks_dir is not None and workers:
+        time.sleep(5)
+        for pid in workers:
+            if process.poll() is None and _alive(pid):
+                with open(stacks_dir / f"stuck-{pid}.txt", "w") as out:
+                    subprocess.run(
+                        ["gdb", "-p", str(pid), "-batch", "-iex", "add-auto-load-safe-path /",
+                         "-ex", "thread apply all bt 40", "-ex", "thread apply all py-bt"],
+                        stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=GRACEFUL_SECONDS + 30)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
     log.close()
+    return process.returncode
+
+
+# What gunicorn's arbiter (and faulthandler, on in wsgi.py) write when a worker dies, whenever it
+# happens: a signal (SIGSEGV, SIGKILL…), a non-zero exit, a timeout, a failed boot, a fatal error.
+WORKER_DEATH = re.compile(
+    r"Fatal Python error|Segmentation fault|was sent SIG|was sent signal|exited with code"
+    r"|WORKER TIMEOUT|Worker failed to boot|Exception in worker process"
+    r"|Unhandled exception in main loop|terminated due to signal"
+)
+# A worker that leaves before gunicorn is asked to stop, even with exit code 0, is a death too.
+WORKER_EXIT = re.compile(r"Worker exiting \(pid: ?\d+\)")
+WORKER_BOOT = re.compile(r"Booting worker with pid: (\d+)")
+
+
+def worker_deaths(log_before_stop: str, whole_log: str, workers: int) -> list[str]:
+    """Every sign in gunicorn's log that a worker died; an empty list when none did.
+
+    ``log_before_stop`` is the log as it was when the load ended, before gunicorn was asked to
+    stop; ``whole_log`` includes the shutdown (a crash while stopping counts as well).
+    """
+    deaths = [line.strip() for line in whole_log.splitlines() if WORKER_DEATH.search(line)]
+    deaths += [line.strip() for line in log_before_stop.splitlines() if WORKER_EXIT.search(line)]
+    boots = WORKER_BOOT.findall(whole_log)
+    if len(boots) > workers:
+        deaths.append(f"{len(boots) - workers} worker(s) de remplacement démarré(s) : pid "
+                      + ", ".join(boots[workers:]))
+    return deaths
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A worker that has exited but is not reaped yet is a zombie: gone for our purpose.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def booted_workers(log_path: Path) -> list[int]:
+    return [int(pid) for pid in WORKER_BOOT.findall(log_path.read_text(errors="replace"))]
+
+
+def chaos(log_path: Path, signal_name: str, delay: float, done: list[str]) -> threading.Timer:
+    """After ``delay`` seconds, send ``signal_name`` to the first worker gunicorn booted: a
+    deliberate worker death, which the run must report as a failure."""
+    def strike():
+        pids = booted_workers(log_path)
+        if not pids:
+            done.append("aucun worker trouvé")
+            return
+        os.kill(pids[0], getattr(signal, signal_name))
+        done.append(f"{signal_name} envoyé au worker {pids[0]}")
+        print(f"Chaos : {done[-1]}.", flush=True)
+
+    timer = threading.Timer(delay, strike)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,8 +794,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.2,
                         help="maximum pause between two actions of a user, seconds (uniform)")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--output", default=str(RESULTS / "load.json"))
+    parser.add_argument("--output", default=str(RESULTS / "load.json"),
+                        help="the report (JSON); gunicorn's log is kept beside it (.gunicorn.log)")
+    parser.add_argument("--chaos", choices=("SIGSEGV", "SIGKILL"),
+                        help="halfway through, send this signal to a worker: the run must fail")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for gunicorn only (repeatable), e.g. "
+                             "PYTHONMALLOC=debug")
+    parser.add_argument("--server-prefix", default="", metavar="COMMAND",
+                        help="run gunicorn under this command, e.g. \"valgrind --trace-children=yes\"")
     args = parser.parse_args(argv)
+    server_env = dict(item.split("=", 1) for item in args.server_env)
     if not args.database.startswith("postgresql"):
         raise SystemExit("--database : une URL PostgreSQL est attendue.")
     host = urlsplit(args.database.replace("postgresql+psycopg", "postgresql")).hostname
@@ -716,10 +835,12 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         env.update(DATABASE_URL=url, SECRET_KEY=secret, STAGES_INSTANCE_DIR=str(instance),
                    STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
-                   PYTHONUNBUFFERED="1")
-        log_path = instance / "gunicorn.log"
-        process, port, log = start_gunicorn(env, args.workers, args.threads, log_path)
-        print(f"gunicorn : 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads.", flush=True)
+                   PYTHONUNBUFFERED="1", STAGES_PROBE_HANG_DIR=str(instance), **server_env)
+        log_path, access_path = instance / "gunicorn.log", instance / "access.log"
+        process, port, log = start_gunicorn(env, args.workers, args.threads, log_path, access_path,
+                                            shlex.split(args.server_prefix))
+        print(f"gunicorn : 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads"
+              + (f", {' '.join(args.server_env)}" if args.server_env else "") + ".", flush=True)
 
         shared = Shared(pool=list(scenario.waiting_measures))
         deadline = _Deadline()
@@ -735,15 +856,29 @@ def main(argv: list[str] | None = None) -> int:
         login_seconds = started - mark
         deadline.value = started + args.seconds
         print(f"{len(threads)} utilisateurs connectés ; charge pendant {args.seconds:g} s…", flush=True)
+        chaos_done: list[str] = []
+        if args.chaos:
+            chaos(log_path, args.chaos, args.seconds / 2, chaos_done)
         for t in threads:
             t.join(timeout=args.seconds + 90)
         elapsed = time.monotonic() - started
         stragglers = sum(t.is_alive() for t in threads)
+        log_before_stop = log_path.read_text(errors="replace")
         mark = time.monotonic()
-        stop_gunicorn(process, log)
+        gunicorn_exit = stop_gunicorn(process, log, booted_workers(log_path), instance)
         process = None
         print(f"Fin de la charge après {elapsed:.1f} s ; gunicorn arrêté en {time.monotonic() - mark:.1f} s.", flush=True)
         log_text = log_path.read_text(errors="replace")
+        server_methods = Counter(line.split(" ", 1)[0] for line in
+                                 access_path.read_text(errors="replace").splitlines() if line)
+        kept_log = Path(args.output).with_suffix(".gunicorn.log")
+        kept_log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log_path, kept_log)
+        slow_stops = []  # workers still there 3 s after the stop signal: their C stacks
+        for hang in sorted([*instance.glob("hang-*.txt"), *instance.glob("stuck-*.txt")]):
+            kept = Path(args.output).with_suffix(f".{hang.stem}.txt")
+            shutil.copyfile(hang, kept)
+            slow_stops.append(str(kept))
         checks = check_database(app, scenario, shared, [e for e, _r in emails])
     finally:
         if process is not None:
@@ -766,6 +901,13 @@ def main(argv: list[str] | None = None) -> int:
     statuses = Counter(status for _k, status, _ms in timed)
     errors_5xx = sum(n for s, n in statuses.items() if s >= 500)
     tracebacks = _tracebacks(log_text)
+    deaths = worker_deaths(log_before_stop, log_text, args.workers)
+    # POSTs: asked for by the users, written to the wire, answered as seen in the access log
+    # (which includes the 50 logins). A replay would write one POST twice; the server can never
+    # have answered more POSTs than the users asked for.
+    posts = {"asked": shared.calls["POST"], "sent": shared.sends["POST"],
+             "answered_by_server": server_methods["POST"]}
+    replayed_posts = max(posts["sent"] - posts["asked"], posts["answered_by_server"] - posts["asked"], 0)
     report = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "users": args.users, "seconds": args.seconds, "measured_seconds": round(elapsed, 1),
@@ -782,10 +924,19 @@ def main(argv: list[str] | None = None) -> int:
         "transport_error_samples": shared.transport_errors[:5],
         "server_tracebacks": len(tracebacks),
         "traceback_samples": tracebacks[:3],
+        "worker_deaths": len(deaths),
+        "worker_death_lines": deaths[:20],
+        "gunicorn_exit_code": gunicorn_exit,
+        "slow_stop_stacks": slow_stops,
+        "chaos": chaos_done,
+        "server_env": args.server_env,
+        "posts": posts,
+        "replayed_posts": replayed_posts,
+        "requests_sent_by_method": dict(shared.sends),
         "unexpected_statuses": {f"{k} {s}": n for (k, s), n in shared.unexpected.items()},
         "unexpected_samples": shared.unexpected_samples,
         "login_failures": len(shared.login_failures),
-        "keepalive_reconnects": shared.reconnects,
+        "fresh_connections_after_idle": shared.fresh_after_idle,
         "stragglers": stragglers,
         "client_exceptions": shared.client_exceptions[:5],
         "overall": _stats([ms for _k, _s, ms in timed]),
@@ -802,7 +953,8 @@ def main(argv: list[str] | None = None) -> int:
         "login_seconds": round(login_seconds, 1),
         "total_seconds": round(time.monotonic() - began, 1),
     }
-    failed = bool(errors_5xx or report["transport_errors"] or tracebacks or checks["overbooked"]
+    failed = bool(errors_5xx or report["transport_errors"] or tracebacks or deaths or gunicorn_exit
+                  or replayed_posts or checks["overbooked"]
                   or checks["seat_mismatches"] or checks["lost_marks"] or checks["lost_enrollments"]
                   or checks["double_enrollments"] or shared.login_failures or stragglers
                   or shared.client_exceptions)
@@ -834,7 +986,12 @@ def _print(r: dict) -> None:
         ("Requêtes/s", r["requests_per_s"]),
         ("Erreurs serveur (5xx)", r["errors_5xx"]),
         ("Tracebacks (stderr gunicorn)", r["server_tracebacks"]),
-        ("Erreurs de transport", r["transport_errors"]),
+        ("Erreurs de transport (reset, réponse tronquée)", r["transport_errors"]),
+        ("Workers morts (journal gunicorn)", r["worker_deaths"]),
+        ("Code de sortie de gunicorn", r["gunicorn_exit_code"]),
+        ("POST demandés / envoyés / vus par le serveur",
+         f"{r['posts']['asked']} / {r['posts']['sent']} / {r['posts']['answered_by_server']}"),
+        ("POST rejoués", r["replayed_posts"]),
         ("Statuts inattendus", r["unexpected_statuses"] or 0),
         ("Latence p50 / p95 / max (ms)",
          f"{r['overall']['p50_ms']} / {r['overall']['p95_ms']} / {r['overall']['max_ms']}"),
@@ -855,6 +1012,14 @@ def _print(r: dict) -> None:
         print(f"  {kind:<18} {s['requests']:>6} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['max_ms']:>8}")
     for sample in r["traceback_samples"]:
         print("\n" + sample)
+    if r["worker_death_lines"]:
+        print("\nWorkers morts :")
+        for line in r["worker_death_lines"]:
+            print("  " + line)
+    for path in r["slow_stop_stacks"]:
+        print(f"  worker encore là 3 s après l'arrêt, piles C : {path}")
+    for sample in r["transport_error_samples"]:
+        print("  transport : " + sample)
     print("\nRÉUSSI" if r["passed"] else "\nÉCHEC")
 
 

@@ -100,14 +100,27 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        limited = connection.dialect.name == "postgresql"
+        if limited:
+            # A migration may rewrite a big table: no statement time limit (the app's
+            # DB_STATEMENT_TIMEOUT, config.py), restored after. Committed before configure(), so
+            # that Alembic still runs (and commits) its own transaction.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if limited:
+                connection.rollback()
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -64,6 +64,7 @@ def create_app(config=None) -> Flask:
 
     from stages import models  # noqa: F401  (register every model before binding)
 
+    _database_time_limits(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project / "migrations"))
     csrf.init_app(app)
@@ -115,6 +116,26 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     login_manager.user_loader(load_login)
+
+
+def _database_time_limits(app: Flask) -> None:
+    """On PostgreSQL, the connect and statement timeouts and the pool's wait of config.py
+    (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT, DB_POOL_TIMEOUT), added to the engine options
+    unless these set them already: an unanswering server then gives the 503 page in seconds."""
+    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", app.config["DB_CONNECT_TIMEOUT"])
+    # libpq's "options" (server settings at connection start): the URL's own are kept.
+    server_options = connect_args.get("options", url.query.get("options", ""))
+    statement_ms = app.config["DB_STATEMENT_TIMEOUT"] * 1000
+    connect_args["options"] = f"{server_options} -c statement_timeout={statement_ms}".strip()
+    options["connect_args"] = connect_args
+    if issubclass(options.get("poolclass", sa.pool.QueuePool), sa.pool.QueuePool):
+        options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _register_sqlite_pragmas(app: Flask) -> None:

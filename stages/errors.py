@@ -95,8 +95,10 @@ def render_error(code: int, message: str | None = None):
 # Seconds a client (or a proxy's health check) is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 30
 # SQLSTATE classes that mean "the server cannot serve us right now": connection exceptions,
-# insufficient resources (too many connections…), operator intervention (shutting down…).
-_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+# insufficient resources (too many connections…), operator intervention (shutting down…), and
+# 57014, a statement cancelled by the server: past DB_STATEMENT_TIMEOUT (config.py) it is the
+# answer to a query stuck behind a lock or an overloaded server, which a retry may not meet.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "57014")
 # SQLite has no SQLSTATE: these messages mean the file is out of reach or busy, not a bug.
 _UNAVAILABLE_SQLITE_MESSAGES = ("unable to open database file", "database is locked", "disk i/o error")
 

@@ -1,8 +1,12 @@
-"""A TCP forwarder for tests: 127.0.0.1:<port> → a target, that can be stopped and started.
+"""TCP helpers for tests, on 127.0.0.1 only.
 
-Stopping closes the listening socket and cuts every forwarded connection, as a database server
-that goes down would: pooled connections break, new ones are refused. Starting again listens on
-the same port, so the application's URL stays valid and it can recover by itself.
+``TcpProxy`` forwards 127.0.0.1:<port> to a target and can be stopped and started. Stopping
+closes the listening socket and cuts every forwarded connection, as a database server that goes
+down would: pooled connections break, new ones are refused. Starting again listens on the same
+port, so the application's URL stays valid and it can recover by itself.
+
+``SilentServer`` accepts connections and never answers, as a database host behind a network
+partition or frozen would look to a client whose connection the network still accepts.
 """
 from __future__ import annotations
 
@@ -94,6 +98,49 @@ class TcpProxy:
             # One side ended: end the other too, as a dropped TCP connection would.
             _close(source)
             _close(destination)
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1:<port>, reads nothing, answers nothing."""
+
+    def __init__(self):
+        self.port: int | None = None
+        self.accepted = 0
+        self._server: socket.socket | None = None
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> SilentServer:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        server.settimeout(0.05)  # wake up to notice the stop, as TcpProxy does
+        self.port = server.getsockname()[1]
+        self._server = server
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for sock in self._held:
+            _close(sock)
+        if self._server is not None:
+            self._server.close()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(client)  # kept open, silent, until the test ends
+            self.accepted += 1
 
 
 def _close(sock: socket.socket) -> None:

@@ -1,0 +1,122 @@
+"""A database that does not answer costs a request seconds, never minutes: the connect and
+statement timeouts and the pool's wait (config.py DB_*), each ending in the French 503 page.
+
+The silent server needs no PostgreSQL (psycopg talks to a socket that never answers), so that
+test runs on both suites like the closed-port one; the statement and pool limits need a real
+PostgreSQL server and are skipped on SQLite.
+"""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+from stages.auth.models import Role
+from stages.extensions import db
+from tests.conftest import TEST_DATABASE_URL, requires_postgres
+from tests.helpers import login
+from tests.operations.tcp_proxy import SilentServer
+from tests.operations.test_unavailable import (
+    assert_unavailable_page,
+    disposed,
+    logged_in_cookie,
+    other_app,
+)
+
+# The page must come well before a user gives up; psycopg alone waited about 130 s.
+WITHIN_SECONDS = 5
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def test_silent_server_gives_the_503_within_seconds():
+    """A host that accepts the connection and never answers (a partition, a frozen server)."""
+    with SilentServer() as silent:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/stages"
+        with disposed(other_app(url, DB_CONNECT_TIMEOUT=2)) as app:
+            client = app.test_client()
+            response, seconds = timed(lambda: client.get("/verification/ABCD-EFGH-IJKL"))
+            assert_unavailable_page(response)
+            assert seconds < WITHIN_SECONDS
+            assert silent.accepted >= 1  # it did reach the silent server, and waited for it
+
+            # A logged-in user: loading the user is what waits, then the same page.
+            logged_in_cookie(app, client, 1)
+            response, seconds = timed(lambda: client.get("/"))
+            assert_unavailable_page(response)
+            assert seconds < WITHIN_SECONDS
+
+            # Static files never wait for the database.
+            response, seconds = timed(lambda: client.get("/static/css/stages.css"))
+            assert response.status_code == 200
+            assert seconds < 1
+            response.close()
+
+
+@requires_postgres
+def test_statement_past_the_limit_is_cancelled_into_the_503(make):
+    """A statement stuck behind a lock is cancelled by the server after DB_STATEMENT_TIMEOUT."""
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    db.session.commit()
+    account = SimpleNamespace(email=user.email)
+    # The URL's own server options are kept beside the statement timeout.
+    url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": "-c application_name=limits"})
+    with disposed(other_app(url.render_as_string(hide_password=False), DB_STATEMENT_TIMEOUT=1)) as app:
+        with app.app_context():
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "1s"
+                assert conn.execute(sa.text("SHOW application_name")).scalar() == "limits"
+        client = app.test_client()
+        assert login(client, account).status_code == 302
+
+        # Another connection holds the users table: loading the user waits for the lock. (The
+        # test's own session ends its transaction first: it read a user, the lock would wait.)
+        db.session.rollback()
+        with db.engine.connect() as holder:
+            holder.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            response, seconds = timed(lambda: client.get("/"))
+            holder.rollback()
+        assert_unavailable_page(response)
+        assert 1 <= seconds < WITHIN_SECONDS
+
+        # The lock gone, the same login session works again: the connection was not lost.
+        response = client.get("/")
+        assert response.status_code == 200
+        assert "Se déconnecter" in response.get_data(as_text=True)
+
+
+@requires_postgres
+def test_waiting_for_a_pooled_connection_is_bounded(make):
+    """Every connection of the pool busy (here: the only one): the 503 after DB_POOL_TIMEOUT."""
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    db.session.commit()
+    account = SimpleNamespace(email=user.email)
+    engine_options = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
+    with disposed(other_app(TEST_DATABASE_URL, DB_POOL_TIMEOUT=1,
+                            SQLALCHEMY_ENGINE_OPTIONS=engine_options)) as app:
+        client = app.test_client()
+        assert login(client, account).status_code == 302
+        with app.app_context():
+            busy = db.engine.connect()  # as a long request in another thread would hold it
+        try:
+            response, seconds = timed(lambda: client.get("/"))
+        finally:
+            busy.close()
+        assert_unavailable_page(response)
+        assert 1 <= seconds < WITHIN_SECONDS
+        assert client.get("/").status_code == 200
+
+
+def test_time_limits_are_postgresql_only(app):
+    """SQLite's driver knows none of these arguments: its engine options stay as they were."""
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert "connect_args" not in options and "pool_timeout" not in options
+    else:
+        assert options["connect_args"]["connect_timeout"] == app.config["DB_CONNECT_TIMEOUT"]
+        assert options["pool_timeout"] == app.config["DB_POOL_TIMEOUT"]

@@ -1,0 +1,68 @@
+"""The app as production serves it: gunicorn with ``wsgi:app``, on a free port of 127.0.0.1."""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """gunicorn (1 worker, 2 threads) on SQLite in a temporary instance folder; yields its port."""
+    port = _free_port()
+    env = dict(os.environ, STAGES_INSTANCE_DIR=str(tmp_path), SECRET_KEY="gunicorn-test-key")
+    env.pop("DATABASE_URL", None)
+    log = open(tmp_path / "gunicorn.log", "w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-w", "1", "-k", "gthread",
+         "--threads", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not listen within 30 s"
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def get(port: int, path: str) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_responses_do_not_name_the_server(gunicorn):
+    """No ``Server: gunicorn`` (wsgi.py drops the header gunicorn writes itself), on a page, a
+    static file and an error page."""
+    for path, status in (("/connexion", 200), ("/static/css/stages.css", 200), ("/introuvable", 404)):
+        response = get(gunicorn, path)
+        assert response.status == status, path
+        assert response.getheader("Date")  # gunicorn's other headers are still written
+        assert response.msg.get_all("Server") is None, path
