@@ -116,3 +116,30 @@ def test_views_are_short(module, view):
     node = next(v for m, v in _view_functions() if m == module and v.name == view)
     length = node.end_lineno - node.lineno + 1
     assert length <= MAX_VIEW_LINES, f"{module}.{view}: {length} lines"
+
+
+# What a view may write to the audit log itself: reads, downloads and the login session's own
+# events. Every change is audited by the service that makes it, so an import, a job or the CLI
+# leaves the same trace as the form.
+VIEW_AUDIT_ACTIONS = {
+    "auth.login", "auth.login_failed", "auth.logout",
+    "measures.list", "participant.viewed", "participant.exported", "session.participants_viewed",
+    "roster.viewed", "roster.downloaded", "convocation.downloaded", "certificate.downloaded",
+    "export.downloaded", "dashboard.viewed", "audit_log.exported",
+}
+
+
+def _view_audit_actions():
+    for module, path in sorted(MODULES.items()):
+        if ".views" not in module and not module.endswith("views"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") in {"audit", "audit_many"}):
+                action = node.args[0]
+                yield module, action.value if isinstance(action, ast.Constant) else ast.unparse(action)
+
+
+def test_views_audit_only_reads():
+    actions = list(_view_audit_actions())
+    assert actions, "no audit call found in any view: the test reads the wrong files"
+    assert [(m, a) for m, a in actions if a not in VIEW_AUDIT_ACTIONS] == []

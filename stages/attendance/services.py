@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
+from stages.auth.audit import audit
 from stages.auth.models import User
 from stages.auth.permissions import Permission, can
 from stages.enrollment import services as enrollment_services
@@ -132,6 +133,8 @@ def record_marks(
             for item in changes.values()
         ],
     )
+    audit("attendance.recorded", part, details=f"{len(changes)} présence(s)" + (", correction" if correction else ""),
+          user=by)
     return len(changes)
 
 

@@ -92,8 +92,6 @@ def take_attendance(course_id: int, part_id: int):
             changed = services.record_marks(
                 part, inputs, by=current_user, reason=request.form.get("reason"), expected=enrollments
             )
-            if changed:
-                audit("attendance.recorded", part, details=f"{changed} présence(s)" + (", correction" if correction else ""))
             db.session.commit()
         if outcome.ok:
             flash(f"Présence enregistrée ({changed} modification(s)).", "success")
@@ -117,8 +115,7 @@ def close(course_id: int):
     if form.validate_on_submit():
         decisions = closing_decisions(request.form)
         with refused() as outcome:
-            rows = services.close_course(course, decisions, by=current_user)
-            audit("session.closed", course, details=f"{len(rows)} personnes")
+            services.close_course(course, decisions, by=current_user)
             db.session.commit()
         if outcome.ok:
             flash("Le stage est clôturé. Les attestations peuvent être délivrées.", "success")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stages.auth.audit import audit
 from stages.auth.models import User
 from stages.calendar_feeds.models import FeedKind, RenewedFeed
 from stages.extensions import db
@@ -86,6 +87,15 @@ def user_for_feed(token: str, feed: Feed) -> User | None:
     return row.User if row.User.active else None
 
 
+# How the audit log names each feed (ids only).
+AUDIT_NAMES = {
+    FeedKind.MINE: "mes stages",
+    FeedKind.ALL: "tous les stages",
+    FeedKind.VENUE: "lieu n° {}",
+    FeedKind.ORGANIZATION: "organisation n° {}",
+}
+
+
 def renew_feed(user: User, feed: Feed) -> None:
     """Give ``feed`` a new token: its earlier URLs (the older account-wide one too) stop working,
     ``user``'s other feeds keep theirs."""
@@ -104,6 +114,7 @@ def renew_feed(user: User, feed: Feed) -> None:
         renewed.generation += 1
         renewed.renewed_at = now_utc()
     db.session.flush()
+    audit("calendar.feed_renewed", user, details=AUDIT_NAMES[feed.kind].format(feed.target_id), user=user)
 
 
 def renew_all_feeds(user: User) -> None:
@@ -112,3 +123,4 @@ def renew_all_feeds(user: User) -> None:
     # The account-wide token of the older URLs is replaced by one that appears in no URL.
     user.feed_token = secrets.token_urlsafe(32)
     db.session.flush()
+    audit("calendar.token_regenerated", user, user=user)

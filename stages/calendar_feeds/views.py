@@ -18,7 +18,6 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.http import is_resource_modified
 
-from stages.auth.audit import audit
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, get_authorized
 from stages.calendar_feeds.ical import build_calendar
@@ -115,7 +114,6 @@ def regenerate_token():
     """Renew every feed token of the user: all their old feed URLs answer 404 from now on."""
     user = current_user._get_current_object()
     renew_all_feeds(user)
-    audit("calendar.token_regenerated", user)
     db.session.commit()
     flash("Vos liens d'agenda ont été renouvelés ; les anciens ne fonctionnent plus.", "success")
     return redirect(url_for("auth.profile"))
@@ -133,23 +131,16 @@ def renew_one_feed():
         flash("Ce lien d'agenda n'existe pas.", "error")
         return redirect(url_for("auth.profile"))
     renew_feed(user, feed)
-    audit("calendar.feed_renewed", user, details=_AUDIT_NAMES[feed.kind].format(feed.target_id))
     db.session.commit()
     flash(f"Le lien d'agenda « {name} » a été renouvelé ; l'ancienne adresse ne fonctionne plus.",
           "success")
     return redirect(url_for("auth.profile"))
 
 
-# The form value naming each feed on the profile, and how the audit log names it.
+# The form value naming each feed on the profile.
 _CHOICES = {"mes-stages": FeedKind.MINE, "tous": FeedKind.ALL}
 _TARGETED_CHOICES = {"lieu": FeedKind.VENUE, "organisation": FeedKind.ORGANIZATION}
 _CHOICE_PATTERN = re.compile(r"(lieu|organisation)-([1-9][0-9]{0,9})")
-_AUDIT_NAMES = {
-    FeedKind.MINE: "mes stages",
-    FeedKind.ALL: "tous les stages",
-    FeedKind.VENUE: "lieu n° {}",
-    FeedKind.ORGANIZATION: "organisation n° {}",
-}
 
 
 def _feed_from_choice(value: str) -> Feed | None:

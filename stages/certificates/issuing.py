@@ -33,6 +33,7 @@ from sqlalchemy.orm import selectinload
 
 from stages.attendance.models import AttendanceMark
 from stages.attendance.services import attended_minutes, marks_by_key
+from stages.auth.audit import audit, audit_many
 from stages.auth.models import User
 from stages.certificates.codes import new_verification_code
 from stages.certificates.document import _render, keep_as_issued
@@ -69,6 +70,7 @@ def issue_certificate(enrollment: Enrollment, *, by: User) -> Certificate:
     minutes = _minutes_by_enrollment(course, [enrollment])[enrollment.id]
     certificate = _issue(enrollment, minutes, by, numbering)
     db.session.flush()
+    audit("certificate.issued", certificate, participant_id=enrollment.measure.participant_id, user=by)
     return certificate
 
 
@@ -102,6 +104,8 @@ def replace_certificate(revoked: Certificate, *, by: User) -> Certificate:
     minutes = _minutes_by_enrollment(course, [enrollment])[enrollment.id]
     certificate = _issue(enrollment, minutes, by, numbering, replaces=revoked)
     db.session.flush()
+    audit("certificate.issued", certificate, participant_id=enrollment.measure.participant_id,
+          details=f"remplace l'attestation n° {revoked.number}", user=by)
     return certificate
 
 
@@ -120,6 +124,7 @@ def issue_for_course(course: Course, *, by: User) -> list[Certificate]:
     minutes = _minutes_by_enrollment(course, due)
     issued = [_issue(enrollment, minutes[enrollment.id], by, numbering) for enrollment in due]
     db.session.flush()
+    audit_many("certificate.issued", [(c, c.enrollment.measure.participant_id) for c in issued], user=by)
     return issued
 
 
@@ -302,3 +307,5 @@ def revoke_certificate(certificate: Certificate, reason: str, *, by: User) -> No
         _set_measure_status(measure, MeasureStatus.ATTENDED)
     logger.info("certificate %s revoked by user %s", certificate.id, by.id)
     db.session.flush()
+    # The reason stays on the certificate row: it may name people, the audit's details may not.
+    audit("certificate.revoked", certificate, participant_id=measure.participant_id, user=by)

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
-from stages.auth.audit import audit, audit_many
+from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.certificates.document import certificate_pdf
 from stages.certificates.forms import VerificationForm
@@ -107,7 +107,6 @@ def course_issue(course_id: int):
     # The unique constraints catch a concurrent issue: nothing is kept, trying again is safe.
     with refused(also={IntegrityError: CONCURRENT_ISSUE}) as outcome:
         issued = issue_for_course(course, by=current_user)
-        audit_many("certificate.issued", [(c, c.enrollment.measure.participant_id) for c in issued])
         db.session.commit()
     if outcome.ok:
         flash(*_issued_message(issued))
@@ -151,8 +150,6 @@ def revoke(certificate_id: int):
         with refused(form) as outcome:
             revoke_certificate(certificate, form.reason.data, by=current_user)
             number = certificate.number
-            # The reason stays on the certificate row: it may name people, details may not.
-            audit("certificate.revoked", certificate, participant_id=participant_id)
             db.session.commit()
         if outcome.ok:
             flash(f"L'attestation n° {number} est révoquée.", "success")
@@ -174,8 +171,6 @@ def replace(certificate_id: int):
     # One valid attestation per enrollment: another replacement may have committed first.
     with refused(also={IntegrityError: CONCURRENT_REPLACEMENT}) as outcome:
         certificate = replace_certificate(revoked, by=current_user)
-        audit("certificate.issued", certificate, participant_id=participant_id,
-              details=f"remplace l'attestation n° {revoked.number}")
         db.session.commit()
     if outcome.ok:
         flash(f"Attestation rectificative n° {certificate.number} délivrée : elle remplace "

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.attendance.services import PRESENT_STATUSES
+from stages.auth.audit import audit
 from stages.auth.models import User
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
@@ -260,4 +261,5 @@ def mark_bilan_sent(course: Course, authority_id: int, *, by: User) -> int:
         measure.status_changed_at = now
         measure.closed_at = now
     db.session.flush()
+    audit("bilan.sent", course, details=f"autorité n° {authority_id}, {len(measures)} mesures closes", user=by)
     return len(measures)

@@ -161,7 +161,10 @@ def test_every_check_is_counted_without_code_or_personal_data(client, certificat
     client.get(f"/verification/{certificate.verification_code}")
     assert verifications() == [("inconnue", None, 2), ("valide", certificate.id, 2)]
     # Counted, not logged one by one: the public cannot fill the audit log.
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+    client.get(f"/verification/{certificate.verification_code}")
+    client.get("/verification/pas-un-code")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == before
     assert db.session.scalar(sa.select(VerificationTally.day).limit(1)) == NOW.date()
 
 

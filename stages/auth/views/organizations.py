@@ -5,18 +5,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from stages.archiving import archivable_query, check_name_free, set_archived
-from stages.auth.audit import audit
+from stages.archiving import archivable_query
 from stages.auth.forms import OrganizationForm
 from stages.auth.models import Organization
+from stages.auth.organizations import archive_organization, save_organization
 from stages.auth.permissions import Permission, authorize, get_authorized
 from stages.auth.views.blueprint import bp
 from stages.errors import refused
 from stages.extensions import db
 from stages.pages import paginate
-
-NAME_TAKEN = "Une organisation porte déjà ce nom."
-
 
 @bp.route("/organisations")
 @login_required
@@ -42,13 +39,9 @@ def organization_form(organization_id: int | None):
     form = OrganizationForm(obj=organization)
     if form.validate_on_submit():
         with refused(field=form.name) as outcome:
-            check_name_free(Organization, form.name.data, organization_id, NAME_TAKEN)
-            organization = organization or Organization()
-            db.session.add(organization)
-            form.populate_obj(organization)
-            organization.email = organization.email or None
-            db.session.flush()
-            audit("organization.saved", organization)
+            saved = organization or Organization()
+            form.populate_obj(saved)
+            save_organization(saved)
             db.session.commit()
         if outcome.ok:
             flash("L'organisation est enregistrée.", "success")
@@ -62,8 +55,7 @@ def organization_archive(organization_id: int):
     """Archive or restore an organization."""
     organization = get_authorized(Organization, organization_id, Permission.ADMIN)
     archived = request.form.get("archive") == "1"
-    set_archived(organization, archived)
-    audit("organization.archived" if archived else "organization.restored", organization)
+    archive_organization(organization, archived)
     db.session.commit()
     flash("L'organisation est archivée." if archived else "L'organisation est rétablie.", "success")
     return redirect(url_for("auth.organizations"))

@@ -66,11 +66,16 @@ def _check_course(course: Course) -> None:
         raise DomainError("Ce stage est terminé : il n'y a plus lieu de convoquer.")
 
 
-def _mark_summoned(enrollment: Enrollment, *, by: User | None, first: str, again: str) -> None:
+def _mark_summoned(
+    enrollment: Enrollment, *, by: User | None, first: str, again: str, details: str
+) -> None:
+    """« Convoqué·e », with the event in the enrollment's history and the audit entry."""
     note = again if enrollment.status == EnrollmentStatus.SUMMONED else first
     enrollment.convocation_sent_at = now_utc()
     # SUMMONED → SUMMONED is an allowed transition: a re-send keeps the status, logs the event.
     change_enrollment_status(enrollment, EnrollmentStatus.SUMMONED, by=by, note=note)
+    audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
+          details=details, user=by)
 
 
 def _check_email(enrollment: Enrollment) -> None:
@@ -92,15 +97,17 @@ def _told(enrollment: Enrollment) -> None:
         db.session.delete(update)
 
 
-def send_convocation(enrollment: Enrollment, *, by: User | None) -> None:
+def send_convocation(enrollment: Enrollment, *, by: User | None, details: str | None = None) -> None:
     """Email the convocation, then mark the enrollment « convoqué·e » (MailError: nothing marked)."""
     _check_summonable(enrollment)
     _check_email(enrollment)
+    details = details or ("courriel, renvoi" if enrollment.convocation_sent_at else "courriel")
     send_email(_convocation_message(enrollment))  # a MailError propagates before anything is recorded
     _told(enrollment)
     _mark_summoned(
         enrollment, by=by,
         first="Convocation envoyée par courriel", again="Convocation renvoyée par courriel",
+        details=details,
     )
 
 
@@ -110,6 +117,7 @@ def mark_summoned_by_post(enrollment: Enrollment, *, by: User | None) -> None:
     _mark_summoned(
         enrollment, by=by,
         first="Convocation envoyée par courrier", again="Convocation renvoyée par courrier",
+        details="courrier",
     )
 
 
@@ -148,9 +156,8 @@ def record_promotion_convocation_sent(refs: dict) -> None:
         enrollment, by=None,
         first="Place libérée : convocation envoyée par courriel",
         again="Place libérée : convocation renvoyée par courriel",
+        details="courriel, place libérée",
     )
-    audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
-          details="courriel, place libérée")
 
 
 @dataclass
@@ -212,7 +219,7 @@ def send_course_convocations(
             summary.without_email.append(enrollment)
             continue
         try:
-            send_convocation(enrollment, by=by)
+            send_convocation(enrollment, by=by, details="courriel, envoi groupé")
         except (MailError, DomainError):
             summary.failed.append(enrollment)
             continue
@@ -371,6 +378,8 @@ def send_invitation_update(update: InvitationUpdate, *, by: User | None) -> None
         )
     )
     db.session.flush()
+    audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
+          details="courriel, modification du stage", user=by)
 
 
 @dataclass

@@ -21,7 +21,9 @@ from stages.enrollment.services.enrolling import (
 )
 from stages.enrollment.services.lifecycle import (
     PROMOTION_KIND,
+    MANUAL_STATUSES,
     change_enrollment_status,
+    mark_enrollment,
     proposed_courses,
     reschedule,
     set_enrollment_status_unchecked,
@@ -48,7 +50,9 @@ __all__ = [
     "PROMOTION_KIND",
     "ParticipantData",
     "add_measure",
+    "MANUAL_STATUSES",
     "change_enrollment_status",
+    "mark_enrollment",
     "create_participant",
     "enroll",
     "enroll_many",

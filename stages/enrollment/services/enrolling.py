@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stages.auth.audit import audit_many
 from stages.auth.models import User
 from stages.enrollment.models import (
     Enrollment,
@@ -80,9 +81,12 @@ def enroll(
     by: User,
     waitlist_if_full: bool = True,
     note: str | None = None,
+    audited: bool = True,
 ) -> EnrollResult:
-    """Give ``measure`` a seat in ``session``, or a waitlist place when it is full."""
-    return enroll_many([measure], course, by=by, waitlist_if_full=waitlist_if_full, note=note)[0]
+    """Give ``measure`` a seat in ``course``, or a waitlist place when it is full."""
+    return enroll_many(
+        [measure], course, by=by, waitlist_if_full=waitlist_if_full, note=note, audited=audited
+    )[0]
 
 
 def enroll_many(
@@ -92,8 +96,9 @@ def enroll_many(
     by: User,
     waitlist_if_full: bool = True,
     note: str | None = None,
+    audited: bool = True,
 ) -> list[EnrollResult]:
-    """Seat ``measures`` in ``session`` in the given order; once it is full, the waitlist.
+    """Seat ``measures`` in ``course`` in the given order; once it is full, the waitlist.
 
     All or nothing: a refusal raises DomainError before anything is written (or the flush
     fails), and the caller rolls back. The statements sent do not depend on how many people
@@ -217,6 +222,8 @@ def enroll_many(
         execution_options={"render_nulls": True},
     )
     db.session.refresh(course, ["seats_taken"])
+    if audited:  # a rescheduling audits itself
+        audit_many("enrollment.created", [(e, e.measure.participant_id) for e in enrollments], user=by)
     return [
         EnrollResult(enrollment, enrollment.status == EnrollmentStatus.WAITLISTED,
                      is_after_deadline(enrollment.measure, course))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from stages import outbox
+from stages.auth.audit import audit
 from stages.auth.models import User
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
@@ -92,6 +93,21 @@ def change_enrollment_status(
     set_enrollment_status_unchecked(enrollment, status, by=by, note=note)
 
 
+# The statuses an organizer sets by hand (attendance outcomes come from the attendance area).
+MANUAL_STATUSES = (EnrollmentStatus.CONFIRMED, EnrollmentStatus.SUMMONED, EnrollmentStatus.ABSENT_EXCUSED)
+
+
+def mark_enrollment(
+    enrollment: Enrollment, status: EnrollmentStatus, *, by: User, note: str | None = None
+) -> None:
+    """An organizer confirms, marks as summoned, or excuses an enrollment; audited."""
+    if status not in MANUAL_STATUSES:
+        raise DomainError("Ce statut ne se choisit pas à la main.")
+    change_enrollment_status(enrollment, status, by=by, note=note)
+    audit("enrollment.status_changed", enrollment, participant_id=enrollment.measure.participant_id,
+          details=status.value, user=by)
+
+
 def set_enrollment_status_unchecked(
     enrollment: Enrollment, status: EnrollmentStatus, *, by: User | None, note: str | None = None
 ) -> None:
@@ -167,10 +183,12 @@ def reschedule(
         enrollment, EnrollmentStatus.RESCHEDULED, by=by,
         note=note or "Report sur un autre stage.",
     )
-    return enroll(
-        enrollment.measure, new_course, by=by,
+    result = enroll(
+        enrollment.measure, new_course, by=by, audited=False,
         note=f"Reporté·e depuis le stage du {old_date}." + (f" {note}" if note else ""),
     )
+    audit("enrollment.rescheduled", result.enrollment, participant_id=enrollment.measure.participant_id, user=by)
+    return result
 
 
 def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
@@ -188,6 +206,7 @@ def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
     measure.withdrawal_reason = reason[:500]
     measure.closed_at = now_utc()
     db.session.flush()
+    audit("measure.withdrawn", measure, participant_id=measure.participant_id, user=by)
 
 
 def proposed_courses(measure: LegalMeasure, candidates: list[Course]) -> list[tuple[Course, bool]]:

@@ -18,6 +18,7 @@ from stages.enrollment.models import (
     Payer,
     PaymentStatus,
 )
+from stages.auth.audit import audit
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import MAX_FEE_CENTS
@@ -149,6 +150,7 @@ def update_participant(participant: Participant, data: ParticipantData) -> None:
     participant.surname = participant.surname.upper()
     participant.search_key = search_key(participant.surname, participant.first_names)
     db.session.flush()
+    audit("participant.rectified", participant, participant_id=participant.id)
 
 
 def _clean(values: dict) -> dict:
@@ -156,7 +158,10 @@ def _clean(values: dict) -> dict:
 
 
 def add_measure(participant: Participant, data: MeasureData, import_key: str | None = None) -> LegalMeasure:
-    """Attach a new legal measure to a participant (one person may have several over time)."""
+    """Attach a new legal measure to a participant (one person may have several over time).
+
+    Audited, but for a measure imported from a list (``import_key``): the import audits itself,
+    once for the list."""
     errors = validate_measure(data)
     if errors:
         raise DomainError(" ".join(errors))
@@ -165,6 +170,8 @@ def add_measure(participant: Participant, data: MeasureData, import_key: str | N
     measure = LegalMeasure(participant=participant, import_key=import_key, **values)
     db.session.add(measure)
     db.session.flush()
+    if import_key is None:
+        audit("measure.created", measure, participant_id=participant.id)
     return measure
 
 
@@ -176,6 +183,7 @@ def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
     for key, value in _clean(data.__dict__).items():
         setattr(measure, key, value)
     db.session.flush()
+    audit("measure.saved", measure, participant_id=measure.participant_id)
 
 
 def measure_search_condition(q: str) -> sa.ColumnElement[bool]:

@@ -71,10 +71,8 @@ def send_course_updates(course: Course, *, by) -> tuple[str, str] | None:
 
 
 def _send_updates(course: Course, user) -> convocation.UpdateSummary:
-    def after_send(enrollment: Enrollment) -> None:
+    def after_send(_enrollment: Enrollment) -> None:
         # Commit after each email: it cannot be unsent, so the database must already say so.
-        audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
-              details="courriel, modification du stage", user=user)
         db.session.commit()
 
     summary = convocation.send_invitation_updates(course, by=user, after_send=after_send)
@@ -124,8 +122,6 @@ def convocation_send(enrollment_id: int):
     resend = enrollment.convocation_sent_at is not None
     with refused(also={MailError: SEND_FAILED}) as outcome:
         convocation.send_convocation(enrollment, by=current_user)
-        audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
-              details="courriel, renvoi" if resend else "courriel")
         db.session.commit()
     if outcome.ok:
         flash("La convocation a été renvoyée par courriel." if resend
@@ -140,7 +136,6 @@ def convocation_by_post(enrollment_id: int):
     enrollment = get_authorized(Enrollment, enrollment_id, Permission.MEASURE_EDIT)
     with refused() as outcome:
         convocation.mark_summoned_by_post(enrollment, by=current_user)
-        audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id, details="courrier")
         db.session.commit()
     if outcome.ok:
         flash("La convocation est enregistrée comme envoyée par courrier.", "success")
@@ -154,10 +149,8 @@ def course_convocations_send(course_id: int):
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
     user = current_user._get_current_object()
 
-    def after_send(enrollment: Enrollment) -> None:
+    def after_send(_enrollment: Enrollment) -> None:
         # Commit after each email: it cannot be unsent, so the database must already say so.
-        audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
-              details="courriel, envoi groupé", user=user)
         db.session.commit()
 
     with refused() as outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from stages.auth.audit import audit, audit_many
+from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment import queries, services
 from stages.enrollment.forms import EnrollForm, ReasonForm, RescheduleForm, course_choices
@@ -22,8 +22,6 @@ from stages.scheduling.queries import course_sections
 from stages.auth.search_terms import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import today_local
 
-# The statuses an organizer may set by hand (attendance outcomes come from the attendance area).
-MANUAL_STATUSES = {EnrollmentStatus.CONFIRMED, EnrollmentStatus.SUMMONED, EnrollmentStatus.ABSENT_EXCUSED}
 BULK_PAGE_SIZE = 50
 BULK_MAX_CHOSEN = 200
 
@@ -65,7 +63,6 @@ def measure_enroll(measure_id: int):
         course = get_authorized(Course, form.course.data, Permission.SESSION_EDIT)
         with refused(form) as outcome:
             result = services.enroll(measure, course, by=current_user)
-            audit("enrollment.created", result.enrollment, participant_id=measure.participant_id)
             db.session.commit()
         if outcome.ok:
             _flash_result(result)
@@ -79,13 +76,11 @@ def enrollment_status(enrollment_id: int):
     """Confirm, mark as summoned, or excuse an enrollment."""
     enrollment = get_authorized(Enrollment, enrollment_id, Permission.MEASURE_EDIT)
     wanted = request.form.get("status", "")
-    if wanted not in MANUAL_STATUSES:
+    if wanted not in services.MANUAL_STATUSES:
         abort(400)
     note = request.form.get("note", "")[:500] or None
     with refused() as outcome:
-        services.change_enrollment_status(enrollment, EnrollmentStatus(wanted), by=current_user, note=note)
-        audit("enrollment.status_changed", enrollment, participant_id=enrollment.measure.participant_id,
-              details=wanted)
+        services.mark_enrollment(enrollment, EnrollmentStatus(wanted), by=current_user, note=note)
         db.session.commit()
     if outcome.ok:
         flash(f"Inscription : {EnrollmentStatus(wanted).label}.", "success")
@@ -103,7 +98,6 @@ def enrollment_reschedule(enrollment_id: int):
         course = get_authorized(Course, form.course.data, Permission.SESSION_EDIT)
         with refused(form) as outcome:
             result = services.reschedule(enrollment, course, by=current_user, note=form.note.data)
-            audit("enrollment.rescheduled", result.enrollment, participant_id=measure.participant_id)
             db.session.commit()
         if outcome.ok:
             _flash_result(result)
@@ -124,7 +118,6 @@ def measure_withdraw(measure_id: int):
         current = services.live_enrollment(measure)
         with refused(form) as outcome:
             services.withdraw_measure(measure, form.reason.data, by=current_user)
-            audit("measure.withdrawn", measure, participant_id=measure.participant_id)
             db.session.commit()
         if outcome.ok:
             flash("La mesure est renvoyée à l'autorité prescriptrice.", "success")
@@ -138,7 +131,6 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
     """Enroll the people ticked, all or none; says how it went."""
     with refused() as outcome:
         results = services.enroll_many(chosen, course, by=current_user)
-        audit_many("enrollment.created", [(r.enrollment, r.enrollment.measure.participant_id) for r in results])
         db.session.commit()
     if not outcome.ok:
         return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from stages.auth.audit import audit
 from stages.auth.permissions import Permission, authorize, get_authorized, visible
 from stages.enrollment import services
 from stages.enrollment.forms import MeasureForm, ParticipantForm, ReferralForm
@@ -47,8 +46,7 @@ def referral_create():
                 )
             if not duplicates:
                 person = person or services.create_participant(form.participant_data())
-                measure = services.add_measure(person, data)
-                audit("measure.created", measure, participant_id=person.id)
+                services.add_measure(person, data)
                 db.session.commit()
         if outcome.ok and not duplicates:
             flash("La mesure est enregistrée.", "success")
@@ -65,7 +63,6 @@ def participant_edit(participant_id: int):
     if form.validate_on_submit():
         with refused(form) as outcome:
             services.update_participant(participant, form.participant_data())
-            audit("participant.rectified", participant, participant_id=participant.id)
             db.session.commit()
         if outcome.ok:
             flash("L'identité est mise à jour.", "success")
@@ -92,7 +89,6 @@ def measure_form(participant_id: int | None, measure_id: int | None):
                 measure = services.add_measure(participant, form.measure_data())
             else:
                 services.update_measure(measure, form.measure_data())
-            audit("measure.saved", measure, participant_id=participant.id)
             db.session.commit()
         if outcome.ok:
             flash("La mesure est enregistrée.", "success")

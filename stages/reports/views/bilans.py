@@ -84,7 +84,6 @@ def bilan_mark_sent(course_id: int, authority_id: int):
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
     with refused() as outcome:
         closed = mark_bilan_sent(course, authority_id, by=current_user)
-        audit("bilan.sent", course, details=f"autorité n° {authority_id}, {closed} mesures closes")
         db.session.commit()
     if outcome.ok:
         plural = "s" if closed > 1 else ""

@@ -14,7 +14,8 @@ Modules, read in one direction (``validation`` and ``conflicts`` ← ``courses``
   (``course_cancelled``, ``course_moving``, ``course_changed``), and the job marking finished
   courses as held;
 - ``series``: several courses planned at once by a rule, public holidays and conflicts flagged;
-- ``venues``: a venue's capacity against the courses planned there.
+- ``venues``: a venue's details checked and kept, its archiving, its capacity against the
+  courses planned there.
 """
 from stages.scheduling.services.series import (
     WEEKDAYS_FR,
@@ -40,7 +41,7 @@ from stages.scheduling.services.courses import (
     update_course,
 )
 from stages.scheduling.services.validation import PartSpec, CourseData, validate_course_data
-from stages.scheduling.services.venues import check_venue_capacity
+from stages.scheduling.services.venues import archive_venue, check_venue_capacity, save_venue
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -55,6 +56,7 @@ __all__ = [
     "course_cancelled",
     "course_changed",
     "course_moving",
+    "archive_venue",
     "check_venue_capacity",
     "create_series",
     "create_course",
@@ -63,6 +65,7 @@ __all__ = [
     "moves_course",
     "needs_confirmation",
     "preview_series",
+    "save_venue",
     "series_dates",
     "update_course",
     "validate_course_data",

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from stages.auth.models import User
+from stages.auth.audit import audit
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.page_sections import Hook
@@ -44,6 +45,9 @@ class CourseMove:
     previous_spans: list[tuple[datetime, datetime]]
     previous_venue: Venue
     withdrawn: list[WithdrawnPart]
+
+# The audit action of a status change (the others: « session.status_changed »).
+STATUS_ACTIONS = {CourseStatus.CANCELLED: "session.cancelled", CourseStatus.CLOSED: "session.closed"}
 
 ALLOWED_TRANSITIONS = {
     CourseStatus.DRAFT: {CourseStatus.SCHEDULED, CourseStatus.CANCELLED},
@@ -87,7 +91,8 @@ def create_course(
     )
     db.session.add(course)
     flush_guarded()
-    _record(course, by, "Stage créé" + (" et programmé." if status == CourseStatus.SCHEDULED else " (brouillon)."))
+    _record(course, by, "Stage créé" + (" et programmé." if status == CourseStatus.SCHEDULED else " (brouillon)."),
+            "session.created")
     return course
 
 
@@ -196,7 +201,7 @@ def update_course(course: Course, data: CourseData, *, by: User) -> list[str]:
     course.ical_sequence += 1
     # The booking listener (models.sync_bookings) puts the moved half-days back in service.
     flush_guarded()
-    _record(course, by, "Modifications : " + " ; ".join(changes) + ".")
+    _record(course, by, "Modifications : " + " ; ".join(changes) + ".", "session.updated", "; ".join(changes))
     if move is not None:
         db.session.expire(course, ["parts"])  # read again in order
         course_moving.run(course, move)
@@ -280,7 +285,7 @@ def change_status(
     text = f"Statut : {old.label} → {new_status.label}"
     if reason:
         text += f" (motif : {reason})"
-    _record(course, by, text + ".")
+    _record(course, by, text + ".", STATUS_ACTIONS.get(new_status, "session.status_changed"), new_status.value)
 
 
 def duplicate_data(course: Course) -> CourseData:
@@ -298,8 +303,10 @@ def duplicate_data(course: Course) -> CourseData:
     )
 
 
-def _record(course: Course, by: User | None, summary: str) -> None:
+def _record(course: Course, by: User | None, summary: str, action: str, details: str | None = None) -> None:
+    """A change of the course: in its history (shown on its page) and in the audit log."""
     db.session.add(CourseChange(course=course, user_id=by.id if by else None, summary=summary))
+    audit(action, course, details=details, user=by)
 
 
 def mark_finished_courses_held() -> int:

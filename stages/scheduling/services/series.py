@@ -8,6 +8,7 @@ from datetime import date, time, timedelta
 import holidays
 
 from stages.auth.models import User
+from stages.auth.audit import audit
 from stages.errors import DomainError
 from stages.scheduling.models import Course, CourseStatus
 from stages.scheduling.services.conflicts import Conflict, find_conflicts
@@ -151,4 +152,5 @@ def create_series(
             created.append(create_course(data, by=by, status=status))
         except DomainError as error:
             raise DomainError(f"Stage du {fr_date(day)} : {error.message}") from None
+    audit("session.series_created", details=f"{len(created)} stages", user=by)
     return created

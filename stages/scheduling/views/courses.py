@@ -57,7 +57,6 @@ def course_create():
         status = CourseStatus.SCHEDULED if form.schedule.data else CourseStatus.DRAFT
         with refused(form) as outcome:
             course = services.create_course(check_co_organizer(form.course_data()), by=current_user, status=status)
-            audit("session.created", course)
             db.session.commit()
         if outcome.ok:
             flash("Le stage est programmé." if status == CourseStatus.SCHEDULED else "Le stage a été créé.", "success")
@@ -87,7 +86,6 @@ def course_edit(course_id: int):
             else:
                 saved = services.update_course(course, data, by=current_user)
                 if saved:
-                    audit("session.updated", course, details="; ".join(saved))
                     db.session.commit()
         if outcome.ok and to_confirm is None:
             return _after_edit(course, saved)
@@ -126,7 +124,6 @@ def course_status(course_id: int):
         abort(400)
     with refused() as outcome:
         services.change_status(course, CourseStatus(wanted), by=current_user)
-        audit("session.status_changed", course, details=wanted)
         db.session.commit()
     if outcome.ok:
         flash(f"Statut du stage : {CourseStatus(wanted).label}.", "success")
@@ -143,7 +140,6 @@ def course_cancel(course_id: int):
     if form.validate_on_submit():
         with refused(field=form.reason) as outcome:
             services.change_status(course, CourseStatus.CANCELLED, by=current_user, reason=form.reason.data)
-            audit("session.cancelled", course)
             db.session.commit()
         if outcome.ok:
             flash("Le stage est annulé.", "success")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from stages.auth.audit import audit
 from stages.auth.permissions import Permission, authorize
 from stages.errors import refused
 from stages.extensions import db
@@ -36,7 +35,6 @@ def series_create():
         if outcome.ok and form.create.data:
             with refused(form) as creation:
                 created = services.create_series(form.chosen_days(), template, form.day_parts(), by=current_user)
-                audit("session.series_created", details=f"{len(created)} stages")
                 db.session.commit()
             if creation.ok:
                 flash(f"{len(created)} stages ont été programmés.", "success")

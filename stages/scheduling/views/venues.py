@@ -5,8 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from stages.archiving import archivable_query, check_name_free, set_archived
-from stages.auth.audit import audit
+from stages.archiving import archivable_query
 from stages.auth.permissions import Permission, authorize, can, get_authorized
 from stages.errors import refused
 from stages.extensions import db
@@ -15,9 +14,6 @@ from stages.scheduling import services
 from stages.scheduling.forms import VenueForm
 from stages.scheduling.models import Venue
 from stages.scheduling.views.blueprint import bp
-
-NAME_TAKEN = "Un lieu porte déjà ce nom."
-
 
 @bp.route("/lieux")
 @login_required
@@ -43,15 +39,9 @@ def venue_form(venue_id: int | None):
     form.fill_managers(current_user, venue)
     if form.validate_on_submit():
         with refused(form) as outcome:
-            if venue is not None:
-                services.check_venue_capacity(venue, form.capacity.data)
-            check_name_free(Venue, form.name.data, venue_id, NAME_TAKEN)
-            venue = venue or Venue()
-            db.session.add(venue)
-            form.populate_obj(venue)
-            venue.owner = form.chosen_manager()
-            db.session.flush()
-            audit("venue.saved", venue)
+            saved = venue or Venue()
+            form.populate_obj(saved)
+            services.save_venue(saved, manager=form.chosen_manager())
             db.session.commit()
         if outcome.ok:
             flash("Le lieu est enregistré.", "success")
@@ -65,8 +55,7 @@ def venue_archive(venue_id: int):
     """Archive or restore a venue (courses keep referring to it)."""
     venue = get_authorized(Venue, venue_id, Permission.VENUE_EDIT)
     archived = request.form.get("archive") == "1"
-    set_archived(venue, archived)
-    audit("venue.archived" if archived else "venue.restored", venue)
+    services.archive_venue(venue, archived)
     db.session.commit()
     flash("Le lieu est archivé." if archived else "Le lieu est de nouveau proposé.", "success")
     return redirect(url_for("scheduling.venues"))
