@@ -10,7 +10,8 @@
    sessions held TODAY (two half-days each, 16 people expected) that every load account may
    record attendance for, four scheduled sessions with exactly two seats left, and waiting
    measures handled by APCARS.
-2. Starts ``gunicorn -w 4 -k gthread --threads 4`` on a free port of 127.0.0.1. Everyone logs in
+2. Starts ``gunicorn -w 4`` (sync workers, one thread each, as deployed; ``--threads 4`` runs
+   the threaded workers instead) on a free port of 127.0.0.1. Everyone logs in
    from 127.0.0.1, so the per-IP login rate limit is raised for this server only
    (``STAGES_LOGIN_RATE_LIMIT``); production keeps its default.
 3. Each user thread (standard library only: ``http.client``, one keep-alive connection and a
@@ -507,9 +508,12 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     """
     port = _free_port()
     slow = 600 if prefix else 60
+    # One thread: gunicorn's sync workers, as deployed (README, "One thread per worker").
+    # More: the threaded workers under which the heap corruption of issue 13 was seen.
+    worker_class = ["-k", "sync"] if threads == 1 else ["-k", "gthread", "--threads", str(threads)]
     command = [*(prefix or []),
-        str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-k", "gthread",
-        "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
+        str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), *worker_class,
+        "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
         "--graceful-timeout", str(GRACEFUL_SECONDS), "--keep-alive", str(KEEPALIVE_SECONDS),
         "--log-level", "info", "--config", "python:bench.crash_probe",
         # One line per answered request (method, status): the POSTs the server saw, counted.
@@ -790,7 +794,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="PostgreSQL server URL, without database name (loopback)")
     parser.add_argument("--measures", type=int, default=200, help="waiting measures to enroll")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker: 1 runs gunicorn's sync workers (deployed), "
+                             "more runs gthread workers")
     parser.add_argument("--think", type=float, default=0.2,
                         help="maximum pause between two actions of a user, seconds (uniform)")
     parser.add_argument("--seed", type=int, default=2026)
