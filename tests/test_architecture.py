@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stages"
 # and the ones before it, never one after it, not even inside a function.
 ORDER = (
     "core", "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates",
-    "reports", "privacy", "home", "jobs", "app",
+    "reports", "privacy", "jobs", "home", "app",
 )
 # Modules directly under stages/ that are not core helpers: the app factory and what builds on
 # every area (the models' registry, the CLI, the demo data, backups).

@@ -5,23 +5,20 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from stages.auth.models import Role
-from stages.auth.permissions import Permission, can
+from stages.enrollment.views.imports import import_under_way
 from stages.home import queries
-from stages.pages import paginate
 
 bp = Blueprint("home", __name__)
 
 
 @bp.route("/")
 def index():
-    """Upcoming courses for staff who run courses; the dashboard for liaisons."""
+    """Each role's to-do list and next courses; the dashboard for liaisons."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.role == Role.LIAISON:
         # A liaison's work starts from the measures their authority referred.
         return redirect(url_for("reports.dashboard"))
     return render_template(
-        "home/index.html",
-        pagination=paginate(queries.upcoming_courses(current_user)),
-        can_schedule=can(current_user, Permission.SCHEDULE),
+        "home/index.html", **queries.home_page(current_user, import_under_way=import_under_way())
     )

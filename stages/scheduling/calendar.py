@@ -24,6 +24,7 @@ from stages.scheduling.models import (
     course_organizations,
 )
 from stages.auth.models import Organization, OrganizationKind
+from stages.scheduling.worklists import COURSE_LISTS, CourseList
 from stages.timeutil import local_to_utc, today_local
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -292,3 +293,29 @@ def _parse_page(raw: str | None, notices: list[str]) -> int:
 def _add_months(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def parse_work_list(raw: str | None, notices: list[str]) -> CourseList | None:
+    """The work list asked for (``?etat=a-cloturer``), or None; an unknown one is a notice."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if raw in COURSE_LISTS:
+        return COURSE_LISTS[raw]
+    notices.append("Cette liste de stages n'existe pas : affichage de tous les stages.")
+    return None
+
+
+def list_query(
+    user: User, filters: CalendarFilters, *, upcoming: bool, work_list: CourseList | None, now: datetime
+) -> sa.Select:
+    """The course list's query: a work list (oldest first), else upcoming courses soonest first
+    or past ones latest first; always within what ``user`` may see, with the filters."""
+    query = apply_filters(visible(Course, user), filters, user)
+    if work_list is not None:
+        query = query.where(work_list.condition(now)).order_by(Course.starts_at, Course.id)
+    elif upcoming:
+        query = query.where(Course.ends_at >= now).order_by(Course.starts_at, Course.id)
+    else:
+        query = query.where(Course.ends_at < now).order_by(Course.starts_at.desc(), Course.id.desc())
+    return _with_details(query)

@@ -3,7 +3,7 @@ its security actions (temporary password, unlock, forgetting its authenticator a
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
@@ -25,7 +25,11 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.pages import paginate
 from stages.forms import select_choices
+from stages.timeutil import now_utc
 from stages.auth.models import Organization
+
+
+LOCKED = "bloques"
 
 
 # --- Accounts (admin) --------------------------------------------------------------------------
@@ -34,10 +38,16 @@ from stages.auth.models import Organization
 @bp.route("/admin/comptes")
 @login_required
 def users():
-    """Admin: every account with its role, scope and state."""
+    """Admin: every account with its role, scope and state; ``?etat=bloques``: the locked ones."""
     authorize(Permission.ADMIN)
+    locked_only = request.args.get("etat") == LOCKED
     query = sa.select(User).options(selectinload(User.organizations)).order_by(User.full_name, User.id)
-    return render_template("auth/users.html", pagination=paginate(query), is_locked=is_locked)
+    if locked_only:
+        query = query.where(User.locked_until > now_utc())
+    return render_template(
+        "auth/users.html", pagination=paginate(query), is_locked=is_locked, locked_only=locked_only,
+        filter_args={"etat": LOCKED} if locked_only else {},
+    )
 
 
 @bp.route("/admin/comptes/nouveau", methods=["GET", "POST"])

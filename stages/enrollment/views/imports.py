@@ -135,6 +135,12 @@ class _Pending:
             path.unlink(missing_ok=True)
 
 
+def import_under_way() -> bool:
+    """Whether this login session holds an import whose preview was shown and not confirmed."""
+    pending = _Pending.load()
+    return pending is not None and pending.path is not None
+
+
 def _keep(content: bytes, association, authority) -> _Pending:
     """Store the file for the next step (in place of an earlier one left unfinished)."""
     if earlier := _Pending.load():

@@ -4,6 +4,7 @@
 - ``bilans``: the bilans of a closed course, per referring authority;
 - ``statistics``: the yearly statistics.
 """
+from stages.reports import worklists  # noqa: F401, I001  (registers its list of courses)
 from stages.reports.views import dashboard, bilans, statistics  # noqa: F401, I001  (routes)
 from stages.reports.views.blueprint import bp
 

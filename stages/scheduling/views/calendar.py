@@ -14,7 +14,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user, login_required
 
 from stages.auth.models import Role, User
-from stages.auth.permissions import Permission, authorize, visible
+from stages.auth.permissions import Permission, authorize
 from stages.extensions import db
 from stages.scheduling.calendar import (
     MAX_YEAR,
@@ -26,13 +26,12 @@ from stages.scheduling.calendar import (
     _parse_month,
     _parse_page,
     _this_month,
-    _with_details,
-    apply_filters,
+    list_query,
+    parse_work_list,
     filter_options,
     parse_filters,
     courses_by_day,
 )
-from stages.scheduling.models import Course
 from stages.scheduling.views.blueprint import bp
 from stages.timeutil import now_utc, today_local
 
@@ -126,34 +125,22 @@ def calendar_week():
 @bp.route("/calendrier/liste")
 @login_required
 def calendar_list():
-    """Upcoming courses soonest first (``?quand=a-venir``) or past ones latest first."""
+    """Upcoming courses soonest first (``?quand=a-venir``), past ones latest first, or one work
+    list of the home page (``?etat=a-cloturer``…) oldest first."""
     cal = _calendar_page()
     when = (request.args.get("quand") or UPCOMING).strip()
     if when not in (UPCOMING, PAST):
         cal.notices.append("La période demandée n'existe pas : affichage des stages à venir.")
         when = UPCOMING
+    work_list = parse_work_list(request.args.get("etat"), cal.notices)
     page_number = _parse_page(request.args.get("page"), cal.notices)
-    now = now_utc()
-    query = apply_filters(visible(Course, cal.user), cal.filters, cal.user)
-    if when == UPCOMING:
-        query = query.where(Course.ends_at >= now).order_by(
-            Course.starts_at, Course.id
-        )
-    else:
-        query = query.where(Course.ends_at < now).order_by(
-            Course.starts_at.desc(), Course.id.desc()
-        )
-    query = _with_details(query)
+    query = list_query(cal.user, cal.filters, upcoming=when == UPCOMING, work_list=work_list, now=now_utc())
     per_page = current_app.config["ITEMS_PER_PAGE"]
     pagination = db.paginate(query, page=page_number, per_page=per_page, error_out=False)
     if pagination.pages and page_number > pagination.pages:
-        cal.notices.append(
-            f"La page {page_number} n'existe pas : affichage de la dernière page."
-        )
-        pagination = db.paginate(
-            query, page=pagination.pages, per_page=per_page, error_out=False
-        )
+        cal.notices.append(f"La page {page_number} n'existe pas : affichage de la dernière page.")
+        pagination = db.paginate(query, page=pagination.pages, per_page=per_page, error_out=False)
     return render_template(
         "scheduling/calendar_list.html",
-        **cal.context(pagination=pagination, when=when, upcoming=UPCOMING, past=PAST),
+        **cal.context(pagination=pagination, when=when, upcoming=UPCOMING, past=PAST, work_list=work_list),
     )
