@@ -9,7 +9,6 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
@@ -24,6 +23,7 @@ from reportlab.platypus import (
 
 from stages.enrollment.models import Enrollment
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
+from stages.pdf_pages import numbered_canvas
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date, fr_half_day, fr_time
 
@@ -33,51 +33,6 @@ PAGE = landscape(A4)
 MARGIN = 12 * mm
 # Room above the frame for the running header drawn on every page.
 HEADER = 16 * mm
-
-
-class NumberedCanvas(Canvas):
-    """A canvas that writes « Page X / N » on every page once it knows N, the page count.
-
-    ReportLab draws a page before it knows how many follow: each page is kept until ``save``,
-    then drawn with its number (the recipe of ReportLab's own documentation).
-    """
-
-    footer_text = ""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pages: list[dict] = []
-
-    def showPage(self):
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self):
-        total = len(self._pages)
-        for state in self._pages:
-            self.__dict__.update(state)
-            self._draw_page_number(total)
-            super().showPage()
-        super().save()
-
-    def _draw_page_number(self, total: int) -> None:
-        self.saveState()
-        self.setFont(FONT, 8)
-        width = self._pagesize[0]
-        if self.footer_text:
-            self.drawString(MARGIN, 7 * mm, self.footer_text)
-        self.drawRightString(width - MARGIN, 7 * mm, page_label(self._pageNumber, total))
-        self.restoreState()
-
-
-def page_label(number: int, total: int) -> str:
-    """« Page 2 / 3 »."""
-    return f"Page {number} / {total}"
-
-
-def numbered_canvas(footer_text: str = "") -> type[NumberedCanvas]:
-    """A :class:`NumberedCanvas` class that also writes ``footer_text`` at the bottom left."""
-    return type("FooterCanvas", (NumberedCanvas,), {"footer_text": footer_text})
 
 
 def half_days_line(parts, zone: str) -> str:
