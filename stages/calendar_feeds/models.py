@@ -42,3 +42,31 @@ class RenewedFeed(db.Model):
             "kind IN (" + ", ".join(f"'{kind.value}'" for kind in FeedKind) + ")", name="known_kind"
         ),
     )
+
+
+class CachedFeed(db.Model):
+    """The last body built for one of a user's feeds, with the key it was built for.
+
+    Kept in the database so that every worker serves it: a calendar app polling an unchanged
+    feed without a validator (or another subscriber's first request) costs two small queries,
+    not a rebuild. ``cache_key`` covers the feed's HTTP validator, the statement that selects its
+    courses (its scope) and what the builder is given (name, URLs, zone); a request whose key
+    differs builds the feed again and replaces the row. Holds what the feed holds: no
+    participant's data.
+    """
+
+    __tablename__ = "calendar_feed_cache"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    target_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    cache_key: Mapped[str] = mapped_column(sa.String(64))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    built_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (
+        # One row per feed: a rebuild replaces it (an upsert on this key).
+        sa.UniqueConstraint("user_id", "kind", "target_id"),
+        sa.Index("ix_calendar_feed_cache_built_at", "built_at"),
+    )

@@ -1,4 +1,5 @@
-"""Which courses each calendar feed holds, and its HTTP validator (tokens: ``tokens``)."""
+"""Which courses each calendar feed holds, its HTTP validator, and its cached body (tokens:
+``tokens``)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from stages.auth.models import Role, User
 from stages.auth.permissions import visible
-from stages.calendar_feeds.models import FeedKind
+from stages.calendar_feeds.models import CachedFeed, FeedKind
 from stages.extensions import db
 from stages.scheduling.models import (
     Course,
@@ -20,7 +22,7 @@ from stages.scheduling.models import (
     course_organizations,
 )
 from stages.auth.models import Organization, OrganizationKind
-from stages.timeutil import local_to_utc, today_local
+from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 
 # Feeds show the past year (for bilans and memory) and everything ahead.
 HISTORY_DAYS = 365
@@ -133,6 +135,68 @@ def load_feed_courses(query: sa.Select) -> list[Course]:
             ).order_by(Course.starts_at, Course.id)
         )
     )
+
+
+def feed_cache_key(query: sa.Select, validator: FeedValidator, built_with: dict) -> str:
+    """What a cached body must have been built for to be served again: the feed's validator,
+    the statement selecting its courses with its parameters (so a body is never served to
+    another scope, whatever the aggregates), and everything else the builder was given."""
+    compiled = query.compile(dialect=db.session.get_bind().dialect)
+    material = "\x1f".join((
+        validator.etag,
+        str(compiled),
+        repr(sorted(compiled.params.items())),
+        repr(sorted(built_with.items())),
+    ))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def cached_feed_body(user: User, kind: FeedKind, target_id: int | None, key: str) -> bytes | None:
+    """The body stored for this feed if it was built for ``key``, else None (one query)."""
+    return db.session.scalar(
+        sa.select(CachedFeed.body).where(
+            CachedFeed.user_id == user.id,
+            CachedFeed.kind == kind.value,
+            CachedFeed.target_id == (target_id or 0),
+            CachedFeed.cache_key == key,
+        )
+    )
+
+
+def store_feed_body(
+    user: User, kind: FeedKind, target_id: int | None, key: str, body: bytes
+) -> None:
+    """Keep ``body`` as this feed's cached body, replacing any earlier one.
+
+    An upsert on the feed's unique key: two identical requests that both missed write in
+    turn, and neither fails (PostgreSQL makes the second wait for the first's row).
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(CachedFeed).values(
+        user_id=user.id, kind=kind.value, target_id=target_id or 0,
+        cache_key=key, body=body, built_at=now_utc(),
+    )
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["user_id", "kind", "target_id"],
+        set_={name: statement.excluded[name] for name in ("cache_key", "body", "built_at")},
+    ))
+
+
+def purge_feed_cache(now: datetime) -> int:
+    """Delete the cached bodies no request can be served any more; returns how many.
+
+    Those built before the last local midnight (the feed's window moved then, so its validator
+    changed), and those of accounts that no longer have feeds (deactivated, or liaisons).
+    Renewing a feed's token deletes its row at once (``tokens``).
+    """
+    last_midnight = local_to_utc(to_local(now).date(), time(0))
+    closed = sa.select(User.id).where(sa.or_(User.active.is_(False), User.role == Role.LIAISON))
+    return db.session.execute(
+        sa.delete(CachedFeed).where(
+            sa.or_(CachedFeed.built_at < last_midnight, CachedFeed.user_id.in_(closed))
+        )
+    ).rowcount
 
 
 def feed_targets(user: User) -> tuple[list[Organization], list[Venue]]:

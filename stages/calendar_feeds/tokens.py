@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from stages.auth.audit import audit
 from stages.auth.models import User
-from stages.calendar_feeds.models import FeedKind, RenewedFeed
+from stages.calendar_feeds.models import CachedFeed, FeedKind, RenewedFeed
 from stages.extensions import db
 from stages.timeutil import now_utc
 
@@ -113,6 +113,12 @@ def renew_feed(user: User, feed: Feed) -> None:
     else:
         renewed.generation += 1
         renewed.renewed_at = now_utc()
+    # Its cached body goes with the old URL (the new one builds it again).
+    db.session.execute(sa.delete(CachedFeed).where(
+        CachedFeed.user_id == user.id,
+        CachedFeed.kind == feed.kind.value,
+        CachedFeed.target_id == feed.target_id,
+    ))
     db.session.flush()
     audit("calendar.feed_renewed", user, details=AUDIT_NAMES[feed.kind].format(feed.target_id), user=user)
 
@@ -122,5 +128,6 @@ def renew_all_feeds(user: User) -> None:
     user.feed_key = secrets.token_urlsafe(32)
     # The account-wide token of the older URLs is replaced by one that appears in no URL.
     user.feed_token = secrets.token_urlsafe(32)
+    db.session.execute(sa.delete(CachedFeed).where(CachedFeed.user_id == user.id))
     db.session.flush()
     audit("calendar.token_regenerated", user, user=user)

@@ -23,11 +23,14 @@ from stages.auth.permissions import Permission, get_authorized
 from stages.calendar_feeds.ical import build_calendar
 from stages.calendar_feeds.models import FeedKind
 from stages.calendar_feeds.services import (
+    cached_feed_body,
+    feed_cache_key,
     feed_name,
     feed_query,
     feed_targets,
     feed_validator,
     load_feed_courses,
+    store_feed_body,
 )
 from stages.calendar_feeds.tokens import (
     Feed,
@@ -178,7 +181,14 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
     ):
         response = current_app.response_class(status=304)
     else:
-        body = build_calendar(load_feed_courses(query), name=name, **_builder_settings())
+        settings = _builder_settings()
+        key = feed_cache_key(query, validator, {"name": name, **settings})
+        # Another worker (or an earlier request) may have built this very feed already.
+        body = cached_feed_body(user, kind, target_id, key)
+        if body is None:
+            body = build_calendar(load_feed_courses(query), name=name, **settings)
+            store_feed_body(user, kind, target_id, key, body)
+            db.session.commit()
         response = _calendar_response(body, f"{filename}.ics", "inline")
     # Weak: each body carries its own DTSTAMP, so equal content is not byte-for-byte equal.
     response.set_etag(validator.etag, weak=True)
