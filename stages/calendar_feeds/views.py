@@ -1,6 +1,7 @@
 """Calendar feeds behind a secret token per feed, one course's .ics, and renewing the tokens."""
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -29,9 +30,9 @@ from stages.calendar_feeds.services import (
     feed_query,
     feed_targets,
     feed_validator,
-    load_feed_courses,
     store_feed_body,
 )
+from stages.calendar_feeds.queries import feed_courses
 from stages.calendar_feeds.tokens import (
     Feed,
     feed_generations,
@@ -184,12 +185,12 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
         settings = _builder_settings()
         key = feed_cache_key(query, validator, {"name": name, **settings})
         # Another worker (or an earlier request) may have built this very feed already.
-        body = cached_feed_body(user, kind, target_id, key)
-        if body is None:
-            body = build_calendar(load_feed_courses(query), name=name, **settings)
-            store_feed_body(user, kind, target_id, key, body)
+        body, packed = None, cached_feed_body(user, kind, target_id, key)
+        if packed is None:
+            body = build_calendar(feed_courses(query), name=name, **settings)
+            packed = store_feed_body(user, kind, target_id, key, body)
             db.session.commit()
-        response = _calendar_response(body, f"{filename}.ics", "inline")
+        response = _gzipped_response(packed, body, f"{filename}.ics")
     # Weak: each body carries its own DTSTAMP, so equal content is not byte-for-byte equal.
     response.set_etag(validator.etag, weak=True)
     response.last_modified = validator.last_modified
@@ -206,6 +207,20 @@ def _builder_settings() -> dict:
         "base_url": base_url,
         "default_zone": current_app.config.get("TIMEZONE", "Europe/Paris"),
     }
+
+
+def _gzipped_response(packed: bytes, body: bytes | None, filename: str) -> Response:
+    """The feed as stored, gzipped, to a client that accepts it (calendar apps do), else plain
+    (``body`` when the request just built it)."""
+    if request.accept_encodings["gzip"]:
+        response = _calendar_response(packed, filename, "inline")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = _calendar_response(
+            body if body is not None else gzip.decompress(packed), filename, "inline"
+        )
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def _calendar_response(body: bytes, filename: str, disposition: str) -> Response:

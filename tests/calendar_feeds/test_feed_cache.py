@@ -1,6 +1,7 @@
 """The feed's body kept in the database: served again while nothing changed, rebuilt when
 anything the body shows did, never to another scope, gone with a renewed token, purged by the
 retention job, and written once by two identical requests at the same moment."""
+import gzip
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -64,6 +65,20 @@ def test_an_unchanged_feed_is_served_from_the_cache(client, team, frozen):
     assert again.headers["ETag"] == first.headers["ETag"]
     assert counter.count == 3
     assert not any("session_parts" in statement for statement in counter.statements)
+
+
+def test_clients_that_accept_gzip_get_the_stored_body_as_is(client, team):
+    url = _feed(team["facilitator"])
+    for _ in range(2):  # built, then from the cache
+        packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        plain = client.get(url)
+        assert "Content-Encoding" not in plain.headers
+        assert gzip.decompress(packed.data) == plain.data
+        assert plain.data.startswith(b"BEGIN:VCALENDAR\r\n")
+    refused = client.get(url, headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers and refused.data == plain.data
 
 
 def test_a_change_rebuilds_the_body_and_replaces_the_row(client, make, team, frozen):

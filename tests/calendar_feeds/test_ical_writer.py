@@ -9,8 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
+from stages.auth.models import Role
 from stages.calendar_feeds.ical import build_calendar
-from stages.scheduling.models import CourseStatus
+from stages.calendar_feeds.models import FeedKind
+from stages.calendar_feeds.queries import feed_courses
+from stages.calendar_feeds.services import feed_query
+from stages.extensions import db
+from stages.scheduling.models import Course, CourseStatus
+from stages.timeutil import today_local
 from tests.calendar_feeds.parsers import read_both
 from tests.calendar_feeds.reference_ical import reference_calendar
 
@@ -162,3 +168,35 @@ def test_any_text_gives_the_same_bytes_as_icalendar(title, location, organizatio
     _assert_well_formed(ours)
     [event] = Calendar.from_ical(ours).walk("VEVENT")[:1]
     assert str(event["SUMMARY"]).startswith(title.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def test_the_feed_read_model_gives_the_same_bytes_as_the_courses(make):
+    # The feeds load plain rows (``queries.feed_courses``), not Course objects: same output,
+    # collections in the same order (co-organizers by name, facilitators by name, half-days by
+    # start), drafts and courses out of the window left out by the same statement.
+    admin = make.user(Role.ADMIN)
+    orgs = [make.organization(name=name) for name in ("Zeta", "APCARS", "Fondation Scelles")]
+    people = [make.user(Role.FACILITATOR, orgs[:1], full_name=name)
+              for name in ("Zoë Martin", "Albert Durand", "Émile Roy")]
+    today = today_local()
+    for offset, status in enumerate((CourseStatus.SCHEDULED, CourseStatus.CANCELLED,
+                                     CourseStatus.HELD, CourseStatus.DRAFT)):
+        make.course(
+            make.venue(room="Salle 2" if offset % 2 else None, timezone="America/Cayenne"
+                       if offset == 2 else "Europe/Paris"),
+            orgs[offset % 3:], people[: offset + 1], title=f"Stage {offset}, « test »",
+            status=status, day=today + timedelta(days=7 * offset - 10),
+            parts=((time(13, 30), time(16, 30)), (time(9), time(12))),
+        )
+    make.course(day=today - timedelta(days=500))  # out of the window
+    db.session.flush()
+
+    query = feed_query(admin, FeedKind.ALL)
+    rows = feed_courses(query)
+    db.session.expire_all()
+    courses = db.session.scalars(query.order_by(Course.starts_at, Course.id)).all()
+    assert [row.id for row in rows] == [course.id for course in courses]
+    assert len(rows) == 3
+    assert build_calendar(rows, name="Tous", **SETTINGS) == build_calendar(
+        courses, name="Tous", **SETTINGS
+    ) == reference_calendar(courses, name="Tous", **SETTINGS)
