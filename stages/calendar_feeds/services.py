@@ -27,7 +27,7 @@ from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 # Feeds show the past year (for bilans and memory) and everything ahead.
 HISTORY_DAYS = 365
 # Bump when the builder's output changes, so clients holding an old ETag download again.
-FEED_FORMAT = "1"
+FEED_FORMAT = "2"
 # Fast rather than small: level 1 writes the busiest feed in ~2 ms (6 would take ~5 ms for a
 # quarter less), and the stored body is read back in well under a millisecond either way.
 FEED_GZIP_LEVEL = 1
@@ -35,10 +35,14 @@ FEED_GZIP_LEVEL = 1
 
 @dataclass(frozen=True)
 class FeedValidator:
-    """What a conditional GET compares: a weak ETag and a Last-Modified date."""
+    """What a conditional GET compares: a weak ETag and a Last-Modified date; with them, when
+    asked for, the key and gzipped body of the feed's cached copy, read by the same query."""
 
     etag: str
     last_modified: datetime
+    cache_read: bool = False
+    cached_key: str | None = None
+    cached_body: bytes | None = None
 
 
 def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
@@ -94,24 +98,40 @@ def feed_window_start() -> datetime:
     return local_to_utc(today_local() - timedelta(days=HISTORY_DAYS), time(0))
 
 
-def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = None) -> FeedValidator:
+def feed_validator(
+    query: sa.Select, kind: FeedKind, target_id: int | None = None, cached_for: User | None = None
+) -> FeedValidator:
     """The feed's validator, from one aggregate query, before anything is loaded or built.
 
     Services bump ``updated_at`` (and ``ical_sequence``) on each change, so these aggregates move
     whenever the feed's content does; the window's start covers courses leaving the past year.
     Renaming a venue or an organization does not touch its courses: that shows up the next day,
-    when the window moves.
+    when the window moves. With ``cached_for`` (the feed's owner), the same query also reads the
+    feed's cached copy, so that serving it costs no further round trip.
     """
     feed = query.subquery()
-    count, id_sum, newest, sequence_sum, seats_sum = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(feed.c.id), 0),
-            sa.func.max(feed.c.updated_at),
-            sa.func.coalesce(sa.func.sum(feed.c.ical_sequence), 0),
-            sa.func.coalesce(sa.func.sum(feed.c.seats_taken), 0),
-        ).select_from(feed)
-    ).one()
+    aggregates = sa.select(
+        sa.func.count().label("count"),
+        sa.func.coalesce(sa.func.sum(feed.c.id), 0).label("id_sum"),
+        sa.func.max(feed.c.updated_at).label("newest"),
+        sa.func.coalesce(sa.func.sum(feed.c.ical_sequence), 0).label("sequence_sum"),
+        sa.func.coalesce(sa.func.sum(feed.c.seats_taken), 0).label("seats_sum"),
+    ).select_from(feed)
+    if cached_for is None:
+        count, id_sum, newest, sequence_sum, seats_sum = db.session.execute(aggregates).one()
+        cached_key = cached_body = None
+    else:
+        # One aggregate row, joined with the feed's cache row if there is one.
+        totals = aggregates.subquery()
+        cached = sa.select(CachedFeed.cache_key, CachedFeed.body_gzip).where(
+            *_cache_row(cached_for, kind, target_id)
+        ).subquery()
+        count, id_sum, newest, sequence_sum, seats_sum, cached_key, cached_body = (
+            db.session.execute(
+                sa.select(totals, cached.c.cache_key, cached.c.body_gzip)
+                .select_from(totals.outerjoin(cached, sa.true()))
+            ).one()
+        )
     window_start = feed_window_start()
     key = ":".join(
         str(value)
@@ -123,7 +143,10 @@ def feed_validator(query: sa.Select, kind: FeedKind, target_id: int | None = Non
     # The window moved last at local midnight today: that is a change too.
     moved_at = window_start + timedelta(days=HISTORY_DAYS)
     last_modified = max(newest, moved_at) if newest else moved_at
-    return FeedValidator(hashlib.sha256(key.encode()).hexdigest()[:32], last_modified)
+    return FeedValidator(
+        hashlib.sha256(key.encode()).hexdigest()[:32], last_modified,
+        cached_for is not None, cached_key, cached_body,
+    )
 
 
 def feed_cache_key(query: sa.Select, validator: FeedValidator, built_with: dict) -> str:
@@ -140,15 +163,25 @@ def feed_cache_key(query: sa.Select, validator: FeedValidator, built_with: dict)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def cached_feed_body(user: User, kind: FeedKind, target_id: int | None, key: str) -> bytes | None:
-    """The gzipped body stored for this feed if it was built for ``key``, else None (one query)."""
+def cached_feed_body(
+    user: User, kind: FeedKind, target_id: int | None, key: str, validator: FeedValidator
+) -> bytes | None:
+    """The gzipped body stored for this feed if it was built for ``key``, else None: from the
+    validator when it read the cached copy, else by one query."""
+    if validator.cache_read:
+        return validator.cached_body if validator.cached_key == key else None
     return db.session.scalar(
         sa.select(CachedFeed.body_gzip).where(
-            CachedFeed.user_id == user.id,
-            CachedFeed.kind == kind.value,
-            CachedFeed.target_id == (target_id or 0),
-            CachedFeed.cache_key == key,
+            *_cache_row(user, kind, target_id), CachedFeed.cache_key == key
         )
+    )
+
+
+def _cache_row(user: User, kind: FeedKind, target_id: int | None) -> tuple:
+    return (
+        CachedFeed.user_id == user.id,
+        CachedFeed.kind == kind.value,
+        CachedFeed.target_id == (target_id or 0),
     )
 
 

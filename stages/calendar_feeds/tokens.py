@@ -10,7 +10,8 @@ it still opens every feed of its owner that was never renewed, so nobody's subsc
 the upgrade, and renewing a feed (or all of them) closes it for that feed (or all).
 
 Either way the feed request costs one indexed query: the user's row (by primary key, or by the
-unique older token) joined with that feed's renewal row (by its unique key).
+unique older token) joined with that feed's renewal row (by its unique key) and the user's
+associations (which scope an organizer's feeds).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from stages.auth.audit import audit
 from stages.auth.models import User
@@ -69,17 +71,18 @@ def user_for_feed(token: str, feed: Feed) -> User | None:
             RenewedFeed.kind == feed.kind.value,
             RenewedFeed.target_id == feed.target_id,
         ),
-    )
+    # The associations that scope an organizer's feeds come with the row, not by a second query.
+    ).options(joinedload(User.organizations))
     match = _FEED_TOKEN.fullmatch(token)
     if match is not None:
-        row = db.session.execute(query.where(User.id == int(match[1]))).first()
+        row = db.session.execute(query.where(User.id == int(match[1]))).unique().first()
         if row is None or not row.User.feed_key:
             return None
         expected = feed_token(row.User, feed, row.generation or 0)
         if not hmac.compare_digest(token.encode(), expected.encode()):
             return None
     elif _OLDER_TOKEN.fullmatch(token):
-        row = db.session.execute(query.where(User.feed_token == token)).first()
+        row = db.session.execute(query.where(User.feed_token == token)).unique().first()
         if row is None or row.generation is not None:  # renewed: the older token is closed
             return None
     else:

@@ -175,8 +175,10 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
     if query is None:
         abort(404)
     # The validator costs one aggregate query: a calendar app polling an unchanged feed gets its
-    # 304 before any course is loaded or any iCalendar built.
-    validator = feed_validator(query, kind, target_id)
+    # 304 before any course is loaded or any iCalendar built. A request that cannot be a 304
+    # reads the cached copy with it.
+    conditional = bool(request.if_none_match or request.if_modified_since)
+    validator = feed_validator(query, kind, target_id, cached_for=None if conditional else user)
     if not is_resource_modified(
         request.environ, etag=validator.etag, last_modified=validator.last_modified
     ):
@@ -185,13 +187,13 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
         settings = _builder_settings()
         key = feed_cache_key(query, validator, {"name": name, **settings})
         # Another worker (or an earlier request) may have built this very feed already.
-        body, packed = None, cached_feed_body(user, kind, target_id, key)
+        body, packed = None, cached_feed_body(user, kind, target_id, key, validator)
         if packed is None:
             body = build_calendar(feed_courses(query), name=name, **settings)
             packed = store_feed_body(user, kind, target_id, key, body)
             db.session.commit()
         response = _gzipped_response(packed, body, f"{filename}.ics")
-    # Weak: each body carries its own DTSTAMP, so equal content is not byte-for-byte equal.
+    # Weak: a rebuilt body carries its own DTSTAMP, and the body may be sent gzipped or not.
     response.set_etag(validator.etag, weak=True)
     response.last_modified = validator.last_modified
     response.headers["Cache-Control"] = FEED_CACHE_CONTROL
