@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per HTML page")
     parser.add_argument("--no-gunicorn", action="store_true", help="in-process only")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases")
+    parser.add_argument("--pages", metavar="KEY,KEY",
+                        help="measure these pages only (keys as in the JSON, e.g. ical_busiest)")
     parser.add_argument("--show", metavar="JSON", type=Path,
                         help="print the tables of an earlier run, measure nothing")
     args = parser.parse_args(argv)
@@ -308,8 +310,13 @@ def _measure_databases(urls: dict[str, str], args) -> dict:
             engine = db.engine
             db.session.remove()
         entry = {"targets": _public_targets(targets), "context": context, "runs": {}}
-        databases.append(_Database(label, url, app, targets, undo,
-                                   _pages(targets, args.requests), engine, entry))
+        pages = _pages(targets, args.requests)
+        if args.pages:
+            chosen = set(args.pages.split(","))
+            pages = [page for page in pages if page.key in chosen]
+            if not pages:
+                raise SystemExit(f"Aucune page ne s'appelle {args.pages}.")
+        databases.append(_Database(label, url, app, targets, undo, pages, engine, entry))
     counter = _QueryCounter()
     # No app context is held while measuring: each request pushes its own, with a fresh
     # database session, and tears it down, as in production.
@@ -710,9 +717,11 @@ def _run_gunicorn(databases: list[_Database]) -> list[Run]:
                     raise SystemExit(f"Connexion refusée pour {email} ({status}).")
                 clients[who] = client
             # One token per login session serves every form of that session.
-            attendance = next(p for p in database.pages if p.key == "attendance")
-            _status, _headers, content = clients["organizer"].request("GET", attendance.url)
-            token = _csrf(content)
+            token = ""
+            attendance = next((p for p in database.pages if p.key == "attendance"), None)
+            if attendance is not None:  # absent when --pages left it out (no POST then either)
+                _status, _headers, content = clients["organizer"].request("GET", attendance.url)
+                token = _csrf(content)
             for page in database.pages:
                 if page.search is not None:
                     status, _headers, _content = clients[page.who].request(

@@ -109,7 +109,10 @@ def feed_validator(
     when the window moves. With ``cached_for`` (the feed's owner), the same query also reads the
     feed's cached copy, so that serving it costs no further round trip.
     """
-    feed = query.subquery()
+    # Only the columns the aggregates read: a smaller statement to key, compile and run.
+    feed = query.with_only_columns(
+        Course.id, Course.updated_at, Course.ical_sequence, Course.seats_taken
+    ).subquery()
     aggregates = sa.select(
         sa.func.count().label("count"),
         sa.func.coalesce(sa.func.sum(feed.c.id), 0).label("id_sum"),
