@@ -134,23 +134,24 @@ def _course_events(
         + _fold(f"URL:{url}")
         + "END:VEVENT\r\n"
     )
-    sequence = f"SEQUENCE:{course.ical_sequence}\r\n"
+    # Each event is these pieces around its times, UID and description.
+    opening = f"BEGIN:VEVENT\r\n{summary}DTSTART{zone.parameter}:"
+    between = f"{zone.suffix}\r\nDTEND{zone.parameter}:"
+    before_uid = f"{zone.suffix}\r\n{fixed.stamp_line}"
+    after_uid = f"SEQUENCE:{course.ical_sequence}\r\n{created}"
     first = last = None
     for index, part in enumerate(course.parts, start=1):
         start, end = part.starts_at.astimezone(zone.info), part.ends_at.astimezone(zone.info)
         events.append(
-            "BEGIN:VEVENT\r\n" + summary
-            + f"DTSTART{zone.parameter}:{_local(start)}{zone.suffix}\r\n"
-            + f"DTEND{zone.parameter}:{_local(end)}{zone.suffix}\r\n"
-            + fixed.stamp_line
-            + _fold(f"UID:session-part-{part.id}{fixed.uid_suffix}")
-            + sequence + created
-            + _fold("DESCRIPTION:" + _description(cancelled, index, count, details))
-            + tail
+            f"{opening}{_local(start)}{between}{_local(end)}{before_uid}"
+            f"{_fold(f'UID:session-part-{part.id}{fixed.uid_suffix}')}{after_uid}"
+            f"{_fold('DESCRIPTION:' + _description(cancelled, index, count, details))}{tail}"
         )
-        first = start.date() if first is None else min(first, start.date())
-        last = end.date() if last is None else max(last, end.date())
-    return None if first is None else (first, last)
+        if first is None or start < first:
+            first = start
+        if last is None or end > last:
+            last = end
+    return None if first is None else (first.date(), last.date())
 
 
 def _text(value: str) -> str:
@@ -183,8 +184,9 @@ def _fold(line: str) -> str:
 
 
 def _local(moment: datetime) -> str:
-    return (f"{moment.year:04}{moment.month:02}{moment.day:02}"
-            f"T{moment.hour:02}{moment.minute:02}{moment.second:02}")
+    return "%04d%02d%02dT%02d%02d%02d" % (  # noqa: UP031 (faster than an f-string here)
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
+    )
 
 
 def _utc(moment: datetime) -> str:
