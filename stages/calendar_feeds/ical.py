@@ -140,12 +140,20 @@ def _course_events(
     before_uid = f"{zone.suffix}\r\n{fixed.stamp_line}"
     after_uid = f"SEQUENCE:{course.ical_sequence}\r\n{created}"
     first = last = None
+    described = ""  # the first half-day's DESCRIPTION line, folded
     for index, part in enumerate(course.parts, start=1):
         start, end = part.starts_at.astimezone(zone.info), part.ends_at.astimezone(zone.info)
+        if 1 < index < 10:
+            # Only the digit of « Demi-journée N sur » differs, on the first line: the folds fall
+            # where they fell for the first half-day.
+            description = described.replace(_HALF_DAY.format(1), _HALF_DAY.format(index), 1)
+        else:
+            description = _fold("DESCRIPTION:" + _description(cancelled, index, count, details))
+            described = described or description
         events.append(
             f"{opening}{_local(start)}{between}{_local(end)}{before_uid}"
             f"{_fold(f'UID:session-part-{part.id}{fixed.uid_suffix}')}{after_uid}"
-            f"{_fold('DESCRIPTION:' + _description(cancelled, index, count, details))}{tail}"
+            f"{description}{tail}"
         )
         if first is None or start < first:
             first = start
@@ -249,9 +257,12 @@ def _details(course: Course, url: str) -> str:
     )))
 
 
+_HALF_DAY = "Demi-journée {} sur "
+
+
 def _description(cancelled: bool, index: int, count: int, details: str) -> str:
     head = ("Stage annulé.\\n" if cancelled else "") + (
-        f"Demi-journée {index} sur {count}.\\n" if count > 1 else ""
+        f"{_HALF_DAY.format(index)}{count}.\\n" if count > 1 else ""
     )
     return head + details
 

@@ -158,7 +158,7 @@ def test_the_calendar_name_is_escaped_text():
 @settings(max_examples=300, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXT, location=_TEXT, organization=_TEXT, facilitator=_TEXT, name=_NAME,
-       cancelled=st.booleans(), parts=st.integers(1, 3))
+       cancelled=st.booleans(), parts=st.integers(1, 12))
 def test_any_text_gives_the_same_bytes_as_icalendar(title, location, organization, facilitator,
                                                     name, cancelled, parts):
     status = CourseStatus.CANCELLED if cancelled else CourseStatus.SCHEDULED
