@@ -7,8 +7,8 @@ deletes the rows that can no longer be served (see ``stages.calendar_feeds.servi
 Revision ID: 0016_feed_cache
 Revises: 0015_calendar_identity
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0016_feed_cache"
 down_revision = "0015_calendar_identity"

@@ -3,7 +3,7 @@ anything the body shows did, never to another scope, gone with a renewed token, 
 retention job, and written once by two identical requests at the same moment."""
 import gzip
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from stages.extensions import db
 from stages.scheduling.models import Course, Venue
 from tests.helpers import count_queries
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -145,14 +145,14 @@ def test_the_retention_purge_deletes_what_can_no_longer_be_served(client, make, 
     team["course"].facilitators.append(gone)
     db.session.flush()
     client.get(_feed(stale))  # built on 2 March: stale once the window moves at midnight
-    frozen.move_to(datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc))
+    frozen.move_to(datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
     for user in (team["facilitator"], team["organizer"], gone):
         client.get(_feed(user))
     db.session.get(type(gone), gone.id).active = False
     db.session.commit()
     assert len(_rows()) == 4
 
-    assert purge_feed_cache(datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)) == 2
+    assert purge_feed_cache(datetime(2026, 3, 3, 9, 0, tzinfo=UTC)) == 2
     kept = {row.user_id for row in _rows()}
     assert kept == {team["facilitator"].id, team["organizer"].id}
 

@@ -2,7 +2,7 @@
 13, kept as the oracle in ``reference_ical``): the same bytes for hostile text, every zone and
 status, and what both parsers (``icalendar`` and Mozilla's ical.js) read back is what was written."""
 import itertools
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +20,7 @@ from stages.timeutil import today_local
 from tests.calendar_feeds.parsers import read_both
 from tests.calendar_feeds.reference_ical import reference_calendar
 
-STAMP = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=timezone.utc)
+STAMP = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
 SETTINGS = {"uid_domain": "stages.test", "base_url": "http://stages.test/", "stamp": STAMP}
 
 _numbers = itertools.count(1)
@@ -129,7 +129,7 @@ _TEXT = st.text(
 
 def _fake(title="Stage", location="Salle", organization="APCARS", facilitator="Zoë", parts=2,
           status=CourseStatus.SCHEDULED):
-    moment = datetime(2026, 10, 24, 8, 30, tzinfo=timezone.utc)  # the night the clocks change
+    moment = datetime(2026, 10, 24, 8, 30, tzinfo=UTC)  # the night the clocks change
     return SimpleNamespace(
         id=42, title=title, status=status, seats_taken=3, ical_sequence=2,
         created_at=moment - timedelta(days=30, microseconds=7), updated_at=moment,
