@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from stages.auth.models import Role, User
+from stages.auth.models import Organization, OrganizationKind, Role, User
 from stages.auth.permissions import visible
 from stages.calendar_feeds.models import CachedFeed, FeedKind
 from stages.extensions import db
@@ -21,7 +21,6 @@ from stages.scheduling.models import (
     course_facilitators,
     course_organizations,
 )
-from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 
 # Feeds show the past year (for bilans and memory) and everything ahead.

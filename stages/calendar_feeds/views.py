@@ -22,6 +22,7 @@ from stages.auth.models import Organization, Role, User
 from stages.auth.permissions import Permission, get_authorized
 from stages.calendar_feeds.ical import build_calendar, default_uid_domain
 from stages.calendar_feeds.models import FeedKind
+from stages.calendar_feeds.queries import feed_courses
 from stages.calendar_feeds.services import (
     cached_feed_body,
     feed_cache_key,
@@ -31,7 +32,6 @@ from stages.calendar_feeds.services import (
     feed_validator,
     store_feed_body,
 )
-from stages.calendar_feeds.queries import feed_courses
 from stages.calendar_feeds.tokens import (
     Feed,
     feed_generations,
