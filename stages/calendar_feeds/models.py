@@ -71,3 +71,27 @@ class CachedFeed(db.Model):
         sa.UniqueConstraint("user_id", "kind", "target_id"),
         sa.Index("ix_calendar_feed_cache_built_at", "built_at"),
     )
+
+
+# What feeds show of rows whose changes do not touch their courses' ``updated_at``, the
+# validator's input: renaming a venue, an association or a facilitator drops every cached copy
+# (rare, and a copy is only built again), rather than serving the old name until midnight.
+_SHOWN_IN_FEEDS = {
+    "Venue": ("name", "room", "address", "postal_code", "city", "timezone"),
+    "Organization": ("name",),
+    "User": ("full_name",),
+}
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _forget_copies_showing_old_names(session, _flush_context, _instances) -> None:
+    """Whatever path renames something a feed shows (form, import, demo), the copies go."""
+    for obj in session.dirty:
+        fields = _SHOWN_IN_FEEDS.get(type(obj).__name__)
+        if fields is None:
+            continue
+        state = sa.inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in fields):
+            # On the flush's connection, in its transaction: no ORM event, no autoflush.
+            session.connection().execute(sa.delete(CachedFeed.__table__))
+            return

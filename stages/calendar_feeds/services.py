@@ -104,8 +104,9 @@ def feed_validator(
 
     Services bump ``updated_at`` (and ``ical_sequence``) on each change, so these aggregates move
     whenever the feed's content does; the window's start covers courses leaving the past year.
-    Renaming a venue or an organization does not touch its courses: that shows up the next day,
-    when the window moves. With ``cached_for`` (the feed's owner), the same query also reads the
+    Renaming a venue or an organization does not touch its courses: a client holding the
+    ETag sees it the next day, when the window moves (the cached copies are dropped at once,
+    see ``models``). With ``cached_for`` (the feed's owner), the same query also reads the
     feed's cached copy, so that serving it costs no further round trip.
     """
     # Only the columns the aggregates read: a smaller statement to key, compile and run.

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import time_machine
 from flask.testing import FlaskClient
 
-from stages.auth.models import Role
+from stages.auth.models import Organization, Role, User
 from stages.calendar_feeds import views
 from stages.calendar_feeds.models import CachedFeed, FeedKind
 from stages.calendar_feeds.services import purge_feed_cache
@@ -186,3 +186,26 @@ def test_two_identical_requests_at_once_both_answer_and_leave_one_row(app, team,
     assert [code for code, _ in results] == [200, 200]
     assert all(b"BEGIN:VEVENT" in body for _, body in results)
     assert len(_rows()) == 1
+
+
+@pytest.mark.parametrize("change", ["venue address", "facilitator name", "organization name"])
+def test_renaming_what_a_feed_shows_drops_the_copies(client, team, change):
+    url = _feed(team["organizer"], "tous.ics")
+    client.get(url)
+    assert len(_rows()) == 1
+    venue = db.session.get(Venue, team["venue"].id)
+    venue.capacity += 1  # not shown in any feed: the copy stays
+    db.session.commit()
+    assert len(_rows()) == 1
+    if change == "venue address":
+        db.session.get(Venue, team["venue"].id).address = "3 rue Neuve"
+        shown = "3 rue Neuve"
+    elif change == "facilitator name":
+        db.session.get(User, team["facilitator"].id).full_name = "Léa Fabre-Martin"
+        shown = "Léa Fabre-Martin"
+    else:
+        db.session.get(Organization, team["org"].id).name = "APCARS Paris"
+        shown = "APCARS Paris"
+    db.session.commit()
+    assert _rows() == []
+    assert shown in client.get(url).get_data(as_text=True).replace("\r\n ", "")  # unfolded
