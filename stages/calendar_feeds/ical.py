@@ -9,7 +9,7 @@ names their own address as ATTENDEE and nothing else about them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -26,7 +26,7 @@ from icalendar import (
     vDuration,
 )
 
-from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.models import Course, CourseStatus, Venue
 from stages.timeutil import now_utc
 
 PRODID = "-//Stages//Stages de sensibilisation//FR"
@@ -35,8 +35,54 @@ DEFAULT_ZONE = "Europe/Paris"
 REFRESH_INTERVAL = timedelta(hours=1)
 
 
+@dataclass(slots=True)
+class FeedVenue:
+    """Where a feed's course is held, as ``build_calendar`` reads it."""
+
+    name: str
+    room: str | None
+    address: str
+    postal_code: str
+    city: str
+    timezone: str | None
+
+    # The venue's own definition of its address, not a copy of it.
+    full_address = property(Venue.full_address.fget)
+
+
+@dataclass(slots=True)
+class FeedCourse:
+    """A course as ``build_calendar`` reads it: half-days as ``(id, start, end)`` and names as
+    plain strings. Plain tuples and strings are dropped from the garbage collector's watch the
+    first time it sees them, so a feed of a thousand half-days leaves few objects for it to
+    promote (and then walk, in a full collection, while a request waits)."""
+
+    id: int
+    title: str
+    status: CourseStatus
+    seats_taken: int
+    ical_sequence: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    venue: FeedVenue | Venue
+    parts: list[tuple[int, datetime, datetime]] = field(default_factory=list)
+    organizations: list[str] = field(default_factory=list)
+    facilitators: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, course: Course) -> FeedCourse:
+        """The feed's view of a loaded ``Course`` (one course's .ics, tests)."""
+        return cls(
+            course.id, course.title, course.status, course.seats_taken, course.ical_sequence,
+            course.created_at, course.updated_at, course.venue,
+            [(part.id, part.starts_at, part.ends_at) for part in course.parts],
+            [organization.name for organization in course.organizations],
+            [user.full_name for user in course.facilitators],
+        )
+
+
 def build_calendar(
-    courses: Iterable[Course],
+    courses: Iterable[FeedCourse | Course],
     *,
     name: str,
     uid_domain: str,
@@ -61,6 +107,8 @@ def build_calendar(
     events: list[str] = []
     spans: dict[str, tuple[date, date]] = {}  # zone -> first and last local dates used
     for course in courses:
+        if not isinstance(course, FeedCourse):
+            course = FeedCourse.of(course)
         # Drafts may still move or vanish: never announce them (the queries filter them too).
         if course.status == CourseStatus.DRAFT:
             continue
@@ -116,7 +164,7 @@ class _Zone:
 
 
 def _course_events(
-    course: Course, zone: _Zone, fixed: _EventConstants, events: list[str]
+    course: FeedCourse, zone: _Zone, fixed: _EventConstants, events: list[str]
 ) -> tuple[date, date] | None:
     """Append the course's VEVENTs to ``events``; returns the first and last local dates."""
     cancelled = course.status == CourseStatus.CANCELLED
@@ -141,8 +189,8 @@ def _course_events(
     after_uid = f"SEQUENCE:{course.ical_sequence}\r\n{created}"
     first = last = None
     described = ""  # the first half-day's DESCRIPTION line, folded
-    for index, part in enumerate(course.parts, start=1):
-        start, end = part.starts_at.astimezone(zone.info), part.ends_at.astimezone(zone.info)
+    for index, (part_id, starts_at, ends_at) in enumerate(course.parts, start=1):
+        start, end = starts_at.astimezone(zone.info), ends_at.astimezone(zone.info)
         if 1 < index < 10:
             # Only the digit of « Demi-journée N sur » differs, on the first line: the folds fall
             # where they fell for the first half-day.
@@ -152,7 +200,7 @@ def _course_events(
             described = described or description
         events.append(
             f"{opening}{_local(start)}{between}{_local(end)}{before_uid}"
-            f"{_fold(f'UID:session-part-{part.id}{fixed.uid_suffix}')}{after_uid}"
+            f"{_fold(f'UID:session-part-{part_id}{fixed.uid_suffix}')}{after_uid}"
             f"{description}{tail}"
         )
         if first is None or start < first:
@@ -245,10 +293,10 @@ def _location(course: Course) -> str:
     return ", ".join(item for item in (venue.name, venue.room, venue.full_address) if item)
 
 
-def _details(course: Course, url: str) -> str:
+def _details(course: FeedCourse, url: str) -> str:
     """The description's lines after the half-day's number, escaped: the same for each part."""
-    organizations = ", ".join(org.name for org in course.organizations)
-    facilitators = ", ".join(user.full_name for user in course.facilitators)
+    organizations = ", ".join(course.organizations)
+    facilitators = ", ".join(course.facilitators)
     return _text("\n".join((
         f"Co-organisation : {organizations or 'à préciser'}",
         f"Intervenant·es : {facilitators or 'à préciser'}",
