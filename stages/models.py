@@ -1,7 +1,7 @@
 """Every area's models in one import, so Alembic and ``flask shell`` see them all."""
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
 from stages.auth.models import AuditEntry, Role, User, user_organizations
-from stages.calendar_feeds.models import RenewedFeed
+from stages.calendar_feeds.models import CachedFeed, RenewedFeed
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     Enrollment,
@@ -30,7 +30,7 @@ from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
     "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
-    "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
+    "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
     "Role", "CoursePart", "CourseStatus", "User",

@@ -82,6 +82,11 @@ def _page_counts(client) -> dict[str, int]:
                 response = clients[None].get(feed, headers={"If-None-Match": etag})
             assert response.status_code == 304
             counts["ical_304"] = counter.count
+            # Unchanged, asked again without a validator: the copy kept in the database.
+            with count_queries() as counter:
+                response = clients[None].get(feed)
+            assert response.status_code == 200
+            counts["ical_cached"] = counter.count
     return counts
 
 

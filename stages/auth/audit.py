@@ -130,6 +130,7 @@ OBJECT_TYPE_LABELS = {
     "AttendanceRevision": "Correction de présence",
     "AuditEntry": "Entrée du journal",
     "Bilan": "Bilan",
+    "CachedFeed": "Copie d'un agenda",
     "Certificate": "Attestation",
     "Course": "Stage",
     "CourseChange": "Modification de stage",

@@ -10,7 +10,8 @@ it still opens every feed of its owner that was never renewed, so nobody's subsc
 the upgrade, and renewing a feed (or all of them) closes it for that feed (or all).
 
 Either way the feed request costs one indexed query: the user's row (by primary key, or by the
-unique older token) joined with that feed's renewal row (by its unique key).
+unique older token) joined with that feed's renewal row (by its unique key) and the user's
+associations (which scope an organizer's feeds).
 """
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from stages.auth.audit import audit
 from stages.auth.models import User
-from stages.calendar_feeds.models import FeedKind, RenewedFeed
+from stages.calendar_feeds.models import CachedFeed, FeedKind, RenewedFeed
 from stages.extensions import db
 from stages.timeutil import now_utc
 
@@ -69,17 +71,18 @@ def user_for_feed(token: str, feed: Feed) -> User | None:
             RenewedFeed.kind == feed.kind.value,
             RenewedFeed.target_id == feed.target_id,
         ),
-    )
+    # The associations that scope an organizer's feeds come with the row, not by a second query.
+    ).options(joinedload(User.organizations))
     match = _FEED_TOKEN.fullmatch(token)
     if match is not None:
-        row = db.session.execute(query.where(User.id == int(match[1]))).first()
+        row = db.session.execute(query.where(User.id == int(match[1]))).unique().first()
         if row is None or not row.User.feed_key:
             return None
         expected = feed_token(row.User, feed, row.generation or 0)
         if not hmac.compare_digest(token.encode(), expected.encode()):
             return None
     elif _OLDER_TOKEN.fullmatch(token):
-        row = db.session.execute(query.where(User.feed_token == token)).first()
+        row = db.session.execute(query.where(User.feed_token == token)).unique().first()
         if row is None or row.generation is not None:  # renewed: the older token is closed
             return None
     else:
@@ -113,6 +116,12 @@ def renew_feed(user: User, feed: Feed) -> None:
     else:
         renewed.generation += 1
         renewed.renewed_at = now_utc()
+    # Its cached body goes with the old URL (the new one builds it again).
+    db.session.execute(sa.delete(CachedFeed).where(
+        CachedFeed.user_id == user.id,
+        CachedFeed.kind == feed.kind.value,
+        CachedFeed.target_id == feed.target_id,
+    ))
     db.session.flush()
     audit("calendar.feed_renewed", user, details=AUDIT_NAMES[feed.kind].format(feed.target_id), user=user)
 
@@ -122,5 +131,6 @@ def renew_all_feeds(user: User) -> None:
     user.feed_key = secrets.token_urlsafe(32)
     # The account-wide token of the older URLs is replaced by one that appears in no URL.
     user.feed_token = secrets.token_urlsafe(32)
+    db.session.execute(sa.delete(CachedFeed).where(CachedFeed.user_id == user.id))
     db.session.flush()
     audit("calendar.token_regenerated", user, user=user)

@@ -1,6 +1,7 @@
 """Calendar feeds behind a secret token per feed, one course's .ics, and renewing the tokens."""
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass
 
@@ -21,12 +22,15 @@ from stages.auth.models import Organization, Role, User
 from stages.auth.permissions import Permission, get_authorized
 from stages.calendar_feeds.ical import build_calendar, default_uid_domain
 from stages.calendar_feeds.models import FeedKind
+from stages.calendar_feeds.queries import feed_courses
 from stages.calendar_feeds.services import (
+    cached_feed_body,
+    feed_cache_key,
     feed_name,
     feed_query,
     feed_targets,
     feed_validator,
-    load_feed_courses,
+    store_feed_body,
 )
 from stages.calendar_feeds.tokens import (
     Feed,
@@ -170,16 +174,25 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
     if query is None:
         abort(404)
     # The validator costs one aggregate query: a calendar app polling an unchanged feed gets its
-    # 304 before any course is loaded or any iCalendar built.
-    validator = feed_validator(query, kind, target_id)
+    # 304 before any course is loaded or any iCalendar built. A request that cannot be a 304
+    # reads the cached copy with it.
+    conditional = bool(request.if_none_match or request.if_modified_since)
+    validator = feed_validator(query, kind, target_id, cached_for=None if conditional else user)
     if not is_resource_modified(
         request.environ, etag=validator.etag, last_modified=validator.last_modified
     ):
         response = current_app.response_class(status=304)
     else:
-        body = build_calendar(load_feed_courses(query), name=name, **_builder_settings())
-        response = _calendar_response(body, f"{filename}.ics", "inline")
-    # Weak: each body carries its own DTSTAMP, so equal content is not byte-for-byte equal.
+        settings = _builder_settings()
+        key = feed_cache_key(query, validator, {"name": name, **settings})
+        # Another worker (or an earlier request) may have built this very feed already.
+        body, packed = None, cached_feed_body(user, kind, target_id, key, validator)
+        if packed is None:
+            body = build_calendar(feed_courses(query), name=name, **settings)
+            packed = store_feed_body(user, kind, target_id, key, body)
+            db.session.commit()
+        response = _gzipped_response(packed, body, f"{filename}.ics")
+    # Weak: a rebuilt body carries its own DTSTAMP, and the body may be sent gzipped or not.
     response.set_etag(validator.etag, weak=True)
     response.last_modified = validator.last_modified
     response.headers["Cache-Control"] = FEED_CACHE_CONTROL
@@ -195,6 +208,20 @@ def _builder_settings() -> dict:
         "base_url": public_base_url(),
         "default_zone": current_app.config.get("TIMEZONE", "Europe/Paris"),
     }
+
+
+def _gzipped_response(packed: bytes, body: bytes | None, filename: str) -> Response:
+    """The feed as stored, gzipped, to a client that accepts it (calendar apps do), else plain
+    (``body`` when the request just built it)."""
+    if request.accept_encodings["gzip"]:
+        response = _calendar_response(packed, filename, "inline")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = _calendar_response(
+            body if body is not None else gzip.decompress(packed), filename, "inline"
+        )
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def _calendar_response(body: bytes, filename: str, disposition: str) -> Response:

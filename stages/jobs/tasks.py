@@ -11,6 +11,7 @@ from flask import current_app
 
 from stages import outbox
 from stages.auth.login_sessions import purge_login_sessions
+from stages.calendar_feeds.services import purge_feed_cache
 from stages.enrollment import deadline_digest
 from stages.enrollment.convocation import reminders, sending  # noqa: F401 (registers its outbox kind)
 from stages.extensions import db
@@ -51,7 +52,7 @@ def deliver_outbox() -> dict:
 
 def purge_expired_data() -> dict:
     """Anonymize what passed its retention period; delete old audit entries, backups, job runs,
-    login sessions and sent outbox messages."""
+    login sessions, sent outbox messages and calendar feed bodies no request can be served."""
     config = current_app.config
     now = now_utc()
     counts = retention.purge(
@@ -64,6 +65,7 @@ def purge_expired_data() -> dict:
     counts["exécutions de tâches oubliées"] = prune_runs()
     counts["sessions de connexion oubliées"] = purge_login_sessions(now - timedelta(days=1))
     counts["courriels envoyés oubliés"] = outbox.purge_sent(now)
+    counts["flux d'agenda en cache oubliés"] = purge_feed_cache(now)
     db.session.commit()
     return counts
 

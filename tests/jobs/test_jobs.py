@@ -8,6 +8,7 @@ import time_machine
 
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.auth.models import AuditEntry, Role
+from stages.calendar_feeds.models import CachedFeed
 from stages.enrollment import services
 from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalFrame, LegalMeasure, MeasureStatus, Participant
 from stages.extensions import db
@@ -253,6 +254,25 @@ def test_retention_purge_anonymizes_exactly_what_is_past_retention(client, make)
     login(client, make.user(Role.ADMIN))
     html = client.get(f"/personnes/{old.participant_id}").get_data(as_text=True)
     assert "ANCIEN" not in html and "anonymisée" in html
+
+
+def test_retention_purge_deletes_the_feed_bodies_no_request_can_be_served(client, make):
+    org = make.organization()
+    facilitator = make.user(Role.FACILITATOR, [org])
+    make.course(facilitators=[facilitator])
+    url = f"/agenda/{facilitator.feed_token}/mes-stages.ics"
+    with time_machine.travel(NOW - timedelta(days=1), tick=False):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(NOW, tick=False):
+        run = runner.run_job("purge_expired_data")
+        assert run.outcome == "success"
+        # Built yesterday: its validator held yesterday's window, no request can match it.
+        assert "flux d'agenda en cache oubliés : 1" in run.counts_text
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CachedFeed)) == 0
+        assert client.get(url).status_code == 200  # built again, today's
+        run = runner.run_job("purge_expired_data", manual=True)
+        assert "flux d'agenda en cache oubliés : 0" in run.counts_text
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CachedFeed)) == 1
 
 
 def test_jobs_cli_and_admin_page(client, runner, make):
