@@ -160,7 +160,8 @@ def _navigation() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     role = current_user.role
-    items = [("reports.dashboard" if role == Role.LIAISON else "home.index", "Tableau de bord")]
+    # Each label is the start of its page's title: « Suivi des mesures » is the liaison's home.
+    items = [("reports.dashboard", "Suivi des mesures") if role == Role.LIAISON else ("home.index", "Tableau de bord")]
     if role != Role.LIAISON:
         items.append(("scheduling.calendar_month", "Calendrier"))
     if role in (Role.ADMIN, Role.ORGANIZER):
@@ -183,13 +184,14 @@ def _navigation() -> list[NavItem]:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from stages import timeutil
+    from stages import timeutil, wording
     from stages.auth.audit import action_label
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
     app.jinja_env.filters["fr_date"] = timeutil.fr_date
     app.jinja_env.filters["fr_time"] = timeutil.fr_time
+    app.jinja_env.filters["fr_time_range"] = timeutil.fr_time_range
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
     app.jinja_env.filters["audit_action_label"] = action_label
@@ -198,6 +200,8 @@ def _register_template_helpers(app: Flask) -> None:
         f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""
     )
 
+    app.jinja_env.globals["ngettext"] = wording.ngettext
+    app.jinja_env.globals["seats_text"] = wording.seats_text
     app.jinja_env.globals["deadline_state"] = measure_deadline_state
     app.jinja_env.globals["is_after_deadline"] = is_after_deadline
 

@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -31,6 +32,7 @@ from stages.extensions import db
 from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.text import looks_like_formula
 from stages.timeutil import fr_date
+from stages.wording import seats_text
 
 # Courses offered when enrolling or rescheduling someone: the next ones, soonest first.
 MAX_PROPOSALS = 60
@@ -167,13 +169,14 @@ class ReasonForm(BaseForm):
     )
 
 
+# Radio buttons, not a drop-down list: a phone cuts a long option short, a radio label wraps.
 class RescheduleForm(BaseForm):
-    course = SelectField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = RadioField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
     note = TextAreaField("Note (facultatif)", validators=[Optional(), Length(max=500)], **TEXT)
 
 
 class EnrollForm(BaseForm):
-    course = SelectField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = RadioField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
 
 
 def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = None) -> list:
@@ -185,7 +188,8 @@ def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = N
         (
             course.id,
             f"{fr_date(course.starts_at)} — {course.venue.name} — "
-            + (f"{course.seats_left} place(s)" if course.seats_left else "complet : liste d'attente")
+            + (seats_text(course.seats_taken, course.capacity) if course.seats_left
+               else "complet : liste d'attente")
             + (" — APRÈS LA DATE LIMITE" if late else ""),
         )
         for course, late in proposals
