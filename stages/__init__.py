@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, request, url_for
+from flask import Flask, request, send_from_directory, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -82,6 +82,7 @@ def create_app(config=None) -> Flask:
     for area in AREAS:
         app.register_blueprint(importlib.import_module(f"stages.{area}.views").bp)
     register_error_handlers(app)
+    _register_favicon(app)
     register_security(app)
     outbox.init_app(app)
     _register_template_helpers(app)
@@ -94,6 +95,18 @@ def create_app(config=None) -> Flask:
 
 def _project_dir() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def _register_favicon(app: Flask) -> None:
+    """``/favicon.ico``, which browsers and tools ask for on their own: the icon, not a 404 in
+    the logs. Pages name the SVG icon too (base.html); both are in static/img."""
+    folder = Path(app.static_folder) / "img"
+
+    def favicon():
+        """The application's icon (public, like the static files)."""
+        return send_from_directory(folder, "favicon.ico", mimetype="image/vnd.microsoft.icon")
+
+    app.add_url_rule("/favicon.ico", endpoint="favicon", view_func=favicon)
 
 
 def _warn_about_local_rate_limits(app: Flask) -> None:

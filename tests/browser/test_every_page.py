@@ -39,6 +39,7 @@ ROLES = ("anonymous", "organizer", "facilitator", "liaison", "admin")
 # Rules of the URL map that no role visits, each with the reason.
 SKIPPED = {
     "/static/<path:filename>": "a file (CSS, JS, images)",
+    "/favicon.ico": "a file (the icon; tests/test_security_headers.py fetches it)",
     "/connexion/code": "needs a login in progress (password accepted, one-time code awaited)",
     "/personnes/import/colonnes": "needs a spreadsheet uploaded in the same login session",
     "/agenda/<token>/tous.ics": "an iCalendar file",
@@ -208,6 +209,14 @@ def _check_page(journey, role: str, url: str, size) -> list[str]:
         return [f"{where}: redirected to {landed}"]
     if journey.all(".error-page"):
         return [f"{where}: error page « {driver.title} »"]
+    # What the page loaded (style sheet, script, images) answered; and it names its icon.
+    broken = driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(r => r.responseStatus >= 400).map(r => r.name + ' ' + r.responseStatus)"
+    )
+    problems += [f"{where}: {entry}" for entry in broken]
+    if not journey.all("head link[rel=icon]"):
+        problems.append(f"{where}: no icon named (the browser asks for /favicon.ico)")
     overflow = driver.execute_script(OVERFLOW_JS)
     if overflow:
         problems.append(
