@@ -4,8 +4,10 @@ The demo data (``flask stages demo``) is loaded into the test database; each dem
 through the real form and opens, in one Chromium, every GET page of the URL map it may open (the
 roles of ``tests/test_access_matrix.EXPECTED``), with ids taken from the demo data, at 390×844 and
 at 1280×900. A page fails when it is wider than the window (it would scroll sideways), when it is
-an error page or a redirection, or when axe-core finds a serious or critical WCAG 2.1 A/AA
-violation. A GET route that is neither visited nor in ``SKIPPED`` (with its reason) fails the
+an error page or a redirection, when a file it loads answers an error or it names no icon, when
+a drop-down list cuts its longest choice short, or when axe-core finds a serious or critical
+WCAG 2.1 A/AA violation. Each role's home page is saved at both sizes in
+test-output/screenshots/every_page_on_a_phone_and_a_desktop/. A GET route that is neither visited nor in ``SKIPPED`` (with its reason) fails the
 test: a new page cannot escape the sweep.
 
 The demo's courses are three weeks apart from about six months ago: the ninth (index 8) always
@@ -85,6 +87,30 @@ for (const el of document.querySelectorAll('body *')) {
   }
 }
 return {width: document.documentElement.scrollWidth, elements: wide.slice(0, 4)};
+"""
+
+# Drop-down lists whose widest option does not fit: a closed list shows its choice cut short.
+# On a phone, only those of tables are checked: a form's list already takes the screen's whole
+# width, and a choice longer than a phone is wide is shown whole only in the list it opens.
+CUT_OPTIONS_JS = """
+const cut = [];
+const canvas = document.createElement('canvas').getContext('2d');
+const lists = arguments[0] ? 'table select' : 'select:not([multiple]):not([size])';
+for (const select of document.querySelectorAll(lists)) {
+  if (!select.offsetParent) continue;
+  const style = getComputedStyle(select);
+  canvas.font = style.font;
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  for (const option of select.options) {
+    const needed = canvas.measureText(option.text).width;
+    if (needed > room + 1) {
+      cut.push('#' + (select.id || select.name) + ' « ' + option.text + ' » ('
+        + Math.round(needed) + ' px in ' + Math.round(room) + ')');
+      break;
+    }
+  }
+}
+return cut;
 """
 
 
@@ -217,6 +243,7 @@ def _check_page(journey, role: str, url: str, size) -> list[str]:
     problems += [f"{where}: {entry}" for entry in broken]
     if not journey.all("head link[rel=icon]"):
         problems.append(f"{where}: no icon named (the browser asks for /favicon.ico)")
+    problems += [f"{where}: option cut short {cut}" for cut in driver.execute_script(CUT_OPTIONS_JS, size == PHONE)]
     overflow = driver.execute_script(OVERFLOW_JS)
     if overflow:
         problems.append(
