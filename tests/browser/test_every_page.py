@@ -7,8 +7,8 @@ at 1280×900. A page fails when it is wider than the window (it would scroll sid
 an error page or a redirection, when a file it loads answers an error or it names no icon, when
 a drop-down list cuts its longest choice short, or when axe-core finds a serious or critical
 WCAG 2.1 A/AA violation. Each role's home page is saved at both sizes in
-test-output/screenshots/every_page_on_a_phone_and_a_desktop/. A GET route that is neither visited nor in ``SKIPPED`` (with its reason) fails the
-test: a new page cannot escape the sweep.
+test-output/screenshots/every_page_on_a_phone_and_a_desktop/. A GET route that is neither
+visited nor in ``SKIPPED`` (with its reason) fails the test: a new page cannot escape the sweep.
 
 The demo's courses are three weeks apart from about six months ago: the ninth (index 8) always
 ended between 8 and 14 days ago (held, not closed), those before it are closed, those after it
