@@ -103,7 +103,7 @@ def test_organizer_creates_a_course_and_enrolls_two_people(journey, make):
     journey.click(journey.button("Inscrire les personnes cochées"), "personnes-inscrites")
     assert "2 personnes inscrites." in " ".join(journey.flashes())
     assert journey.path() == course_path
-    assert "Personnes inscrites (2 / 10)" in journey.text()
+    assert "Personnes inscrites (2 places prises sur 10)" in journey.text()
     assert "MARTIN" in journey.text() and "BERNARD" in journey.text()
 
     refresh()
