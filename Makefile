@@ -20,12 +20,14 @@ db: install
 demo: db
 	$(BIN)/flask stages demo
 
-## Set up, load the demo data on first run, and serve on http://127.0.0.1:5000
-## with the job scheduler running beside the development server.
+## Set up, load the demo data on first run, and serve on http://127.0.0.1:$(PORT) (5000 unless
+## `make run PORT=5001`), with the job scheduler running beside the development server. Links in
+## emails, PDFs and feeds follow that address unless STAGES_BASE_URL is set.
+PORT ?= 5000
 run: demo
-	$(BIN)/flask stages scheduler & scheduler=$$!; \
+	PORT=$(PORT) $(BIN)/flask stages scheduler & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	PORT=$(PORT) $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## Set up and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)
 test: install

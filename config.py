@@ -79,8 +79,11 @@ class Config:
     DB_POOL_TIMEOUT = int(os.environ.get("STAGES_DB_POOL_TIMEOUT", 30))
     TIMEZONE = os.environ.get("STAGES_TIMEZONE", "Europe/Paris")
     BABEL_DEFAULT_LOCALE = "fr_FR"
-    # Public base URL, used in emails, PDFs (QR codes) and calendar feeds.
-    BASE_URL = os.environ.get("STAGES_BASE_URL", "http://127.0.0.1:5000")
+    # Public base URL, used in emails, PDFs (QR codes) and calendar feeds. Production sets it;
+    # unset, links follow the address each request was served at (development: make run
+    # PORT=5001), and jobs use http://127.0.0.1:$PORT (stages/public_url.py).
+    BASE_URL = os.environ.get("STAGES_BASE_URL") or None
+    DEV_PORT = int(os.environ.get("PORT") or 5000)
     # Domain part of calendar event UIDs: set once, never change (calendars would duplicate).
     ICAL_UID_DOMAIN = os.environ.get("STAGES_ICAL_UID_DOMAIN")
 

@@ -70,6 +70,7 @@ def create_app(config=None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     _warn_about_local_rate_limits(app)
+    _warn_about_base_url(app)
     _init_login(app)
     _register_sqlite_pragmas(app)
 
@@ -116,6 +117,15 @@ def _warn_about_local_rate_limits(app: Flask) -> None:
             "Limites de débit comptées par processus (memory://) : avec plusieurs workers ou "
             "serveurs, chacun compte de son côté. Définissez STAGES_REDIS_URL (ou "
             "STAGES_RATELIMIT_STORAGE_URI) pour les partager."
+        )
+
+
+def _warn_about_base_url(app: Flask) -> None:
+    """Say at start-up when links follow each request's address (no STAGES_BASE_URL set)."""
+    if not app.config.get("BASE_URL") and not (app.testing or app.debug):
+        app.logger.warning(
+            "STAGES_BASE_URL n'est pas défini : les liens des courriels, PDF et agendas suivent "
+            "l'adresse de chaque requête (usage de développement). Définissez-le en production."
         )
 
 
@@ -198,7 +208,7 @@ def _navigation() -> list[NavItem]:
 
 def _register_template_helpers(app: Flask) -> None:
     from stages import timeutil, wording
-    from stages.auth.audit import action_label
+    from stages.auth.audit import action_label, object_type_label
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
@@ -208,6 +218,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
     app.jinja_env.filters["audit_action_label"] = action_label
+    app.jinja_env.filters["audit_object_type_label"] = object_type_label
     app.jinja_env.filters["enrollment_status_label"] = lambda value: EnrollmentStatus(value).label
     app.jinja_env.filters["euros"] = lambda cents: (
         f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""

@@ -85,7 +85,7 @@ def _message_id_domain() -> str:
     address = sender_address()
     if "@" in address:
         return address.rsplit("@", 1)[1]
-    return urlsplit(current_app.config.get("BASE_URL", "")).hostname or "stages"
+    return urlsplit(current_app.config.get("BASE_URL") or "").hostname or "stages"
 
 
 def stable_message_id(seed: str) -> str:

@@ -15,7 +15,7 @@ def ngettext(singular: str, plural: str, n: int, **values) -> str:
     ``%(num)d`` (and any other ``%(name)s`` given) filled in: ``ngettext("%(num)d place",
     "%(num)d places", 2)`` → « 2 places »."""
     text = singular if FRENCH.plural_form(abs(n)) == "one" else plural
-    return text % dict(values, num=n)
+    return text % dict(values, num=n)  # a float ``n`` (« 1,5 jour ») gives its text in ``values``
 
 
 def seats_text(taken: int, capacity: int) -> str:

@@ -1,11 +1,13 @@
 """The one place that writes audit entries."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_login import current_user
 
-from stages.auth.models import AuditEntry
+from stages.auth.models import AuditEntry, Organization, User
 from stages.extensions import db
 from stages.timeutil import now_utc
 
@@ -56,48 +58,149 @@ def _values(action: str, obj, participant_id: int | None, details: str | None, u
     )
 
 
-# French wording of the actions shown to users (the code stays in the log).
+# French wording of the actions shown to users (the code stays in the log). Every code written
+# anywhere has one: tests/privacy/test_audit_labels.py reads the source and fails otherwise.
 ACTION_LABELS = {
-    "participant.viewed": "consultation du dossier",
-    "participant.rectified": "rectification de l'identité",
-    "measure.created": "enregistrement d'une mesure",
-    "measure.saved": "modification d'une mesure",
-    "measure.withdrawn": "renvoi à l'autorité prescriptrice",
-    "referrals.imported": "import d'une liste d'orientation",
-    "referrals.columns_remembered": "colonnes d'une liste d'orientation retenues pour l'autorité",
-    "enrollment.created": "inscription à un stage",
-    "enrollment.status_changed": "changement de statut d'une inscription",
-    "enrollment.rescheduled": "report sur un autre stage",
-    "convocation.downloaded": "téléchargement de la convocation",
-    "convocation.sent": "envoi de la convocation",
-    "certificate.downloaded": "téléchargement de l'attestation",
-    "certificate.issued": "attestation délivrée",
-    "certificate.revoked": "attestation révoquée",
-    "certificate.verified": "vérification publique d'une attestation",
-    "export.downloaded": "export",
-    "dashboard.viewed": "consultation du tableau de bord",
-    "bilan.sent": "bilan transmis à l'autorité",
-    "participant.exported": "export des données de la personne (droit d'accès)",
-    "audit_log.exported": "export du journal d'audit",
-    "auth.login": "connexion",
-    "auth.logout": "déconnexion",
-    "auth.login_failed": "échec de connexion",
-    "auth.locked": "compte bloqué après plusieurs échecs",
-    "auth.logout_everywhere": "déconnexion de tous les appareils",
-    "auth.2fa_enabled": "double authentification activée",
-    "auth.2fa_disabled": "double authentification désactivée",
-    "auth.password_changed": "mot de passe modifié",
-    "user.created": "création d'un compte",
-    "user.role_changed": "changement de rôle",
-    "user.scope_changed": "changement de rattachement",
-    "user.activated": "compte réactivé",
-    "user.deactivated": "compte désactivé",
-    "user.password_reset": "mot de passe réinitialisé",
-    "user.unlocked": "compte débloqué",
-    "user.2fa_reset": "double authentification réinitialisée",
+    "participant.viewed": "Consultation du dossier d'une personne",
+    "participant.rectified": "Rectification de l'identité d'une personne",
+    "participant.exported": "Export des données d'une personne (droit d'accès)",
+    "measure.created": "Enregistrement d'une mesure",
+    "measure.saved": "Modification d'une mesure",
+    "measure.withdrawn": "Renvoi d'une mesure à l'autorité prescriptrice",
+    "measures.list": "Consultation d'une liste de personnes orientées",
+    "referrals.imported": "Import d'une liste d'orientation",
+    "referrals.columns_remembered": "Colonnes d'une liste d'orientation retenues pour l'autorité",
+    "enrollment.created": "Inscription à un stage",
+    "enrollment.status_changed": "Changement de statut d'une inscription",
+    "enrollment.rescheduled": "Report sur un autre stage",
+    "convocation.downloaded": "Téléchargement d'une convocation",
+    "convocation.sent": "Envoi d'une convocation",
+    "session.created": "Création d'un stage",
+    "session.updated": "Modification d'un stage",
+    "session.status_changed": "Changement de statut d'un stage",
+    "session.cancelled": "Annulation d'un stage",
+    "session.closed": "Clôture d'un stage",
+    "session.series_created": "Programmation d'une série de stages",
+    "session.participants_viewed": "Consultation des personnes inscrites à un stage",
+    "venue.saved": "Enregistrement d'un lieu",
+    "venue.archived": "Archivage d'un lieu",
+    "venue.restored": "Remise en service d'un lieu",
+    "organization.saved": "Enregistrement d'une organisation",
+    "organization.archived": "Archivage d'une organisation",
+    "organization.restored": "Remise en service d'une organisation",
+    "attendance.recorded": "Saisie de la présence",
+    "roster.viewed": "Consultation de la liste des présences",
+    "roster.downloaded": "Téléchargement de la feuille d'émargement",
+    "certificate.downloaded": "Téléchargement d'une attestation",
+    "certificate.issued": "Délivrance d'une attestation",
+    "certificate.revoked": "Révocation d'une attestation",
+    "certificate.verified": "Vérification publique d'une attestation",
+    "export.downloaded": "Export",
+    "dashboard.viewed": "Consultation du tableau de bord",
+    "bilan.sent": "Transmission d'un bilan à l'autorité",
+    "audit_log.exported": "Export du journal d'audit",
+    "calendar.feed_renewed": "Renouvellement d'un abonnement d'agenda",
+    "calendar.token_regenerated": "Renouvellement de tous les abonnements d'agenda",
+    "auth.login": "Connexion",
+    "auth.logout": "Déconnexion",
+    "auth.login_failed": "Échec de connexion",
+    "auth.locked": "Compte bloqué après plusieurs échecs",
+    "auth.logout_everywhere": "Déconnexion de tous les appareils",
+    "auth.2fa_enabled": "Double authentification activée",
+    "auth.2fa_disabled": "Double authentification désactivée",
+    "auth.password_changed": "Mot de passe modifié",
+    "user.created": "Création d'un compte",
+    "user.role_changed": "Changement de rôle d'un compte",
+    "user.scope_changed": "Changement de rattachement d'un compte",
+    "user.activated": "Compte réactivé",
+    "user.deactivated": "Compte désactivé",
+    "user.password_reset": "Mot de passe réinitialisé",
+    "user.unlocked": "Compte débloqué",
+    "user.2fa_reset": "Double authentification réinitialisée",
 }
+
+# Codes no longer written but found in older logs (public checks are counted per day since
+# migration 0011): they keep their label.
+RETIRED_ACTIONS = ("certificate.verified",)
+
+# What each kind of record is called in the journal, for every model (a test checks none is
+# missing); an area that can say more registers a describer (``describes``).
+OBJECT_TYPE_LABELS = {
+    "AttendanceMark": "Présence",
+    "AttendanceRevision": "Correction de présence",
+    "AuditEntry": "Entrée du journal",
+    "Bilan": "Bilan",
+    "Certificate": "Attestation",
+    "Course": "Stage",
+    "CourseChange": "Modification de stage",
+    "CoursePart": "Demi-journée",
+    "Enrollment": "Inscription",
+    "EnrollmentEvent": "Étape d'inscription",
+    "FacilitatorBooking": "Réservation d'intervenant",
+    "ImportColumnMapping": "Colonnes d'import",
+    "InvitationUpdate": "Mise à jour d'invitation",
+    "JobRun": "Tâche planifiée",
+    "LegalMeasure": "Mesure",
+    "LoginSession": "Session de connexion",
+    "Organization": "Organisation",
+    "OutboxMessage": "Courriel en attente d'envoi",
+    "Participant": "Personne",
+    "RenewedFeed": "Abonnement d'agenda",
+    "User": "Compte",
+    "Venue": "Lieu",
+    "VerificationTally": "Décompte de vérifications",
+}
+
+# Type name → function(ids) → {id: « Stage du 12 mars 2027 »}, one query for all the ids.
+_DESCRIBERS: dict[str, Callable[[list[int]], dict[int, str]]] = {}
+
+
+def describes(type_name: str):
+    """Register how the journal names the records of ``type_name`` (areas above auth call it at
+    start-up, from their ``rules`` module). The words must carry no participant's personal data."""
+
+    def register(function: Callable[[list[int]], dict[int, str]]):
+        _DESCRIBERS[type_name] = function
+        return function
+
+    return register
 
 
 def action_label(action: str) -> str:
     """The French wording of an audit action."""
     return ACTION_LABELS.get(action, action)
+
+
+def object_type_label(object_type: str | None) -> str:
+    """The French name of a kind of record (« Stage »)."""
+    return OBJECT_TYPE_LABELS.get(object_type, object_type or "")
+
+
+def describe_objects(entries) -> dict[tuple[str, int], str]:
+    """The words for the objects of ``entries`` (« Stage du 12 mars 2027 », « Compte de Claire
+    Martin »): one query per kind of record, whatever the number of entries. Records since
+    deleted, or of a kind no area describes, get « Stage n° 9 »."""
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        if entry.object_type and entry.object_id is not None:
+            wanted.setdefault(entry.object_type, set()).add(entry.object_id)
+    labels: dict[tuple[str, int], str] = {}
+    for type_name, ids in wanted.items():
+        found = _DESCRIBERS[type_name](sorted(ids)) if type_name in _DESCRIBERS else {}
+        for object_id in ids:
+            labels[type_name, object_id] = found.get(object_id) or (
+                f"{object_type_label(type_name)} n° {object_id}"
+            )
+    return labels
+
+
+@describes("User")
+def _users(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(User.id, User.full_name).where(User.id.in_(ids)))
+    return {user_id: f"Compte de {name}" for user_id, name in rows}
+
+
+@describes("Organization")
+def _organizations(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(Organization.id, Organization.name).where(Organization.id.in_(ids)))
+    return {org_id: name for org_id, name in rows}

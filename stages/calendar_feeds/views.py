@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -18,9 +17,9 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.http import is_resource_modified
 
-from stages.auth.models import Role, User
+from stages.auth.models import Organization, Role, User
 from stages.auth.permissions import Permission, get_authorized
-from stages.calendar_feeds.ical import build_calendar
+from stages.calendar_feeds.ical import build_calendar, default_uid_domain
 from stages.calendar_feeds.models import FeedKind
 from stages.calendar_feeds.services import (
     feed_name,
@@ -39,9 +38,9 @@ from stages.calendar_feeds.tokens import (
 )
 from stages.errors import render_error
 from stages.extensions import db
-from stages.scheduling.queries import course_sections
+from stages.public_url import public_base_url
 from stages.scheduling.models import Course, CourseStatus, Venue
-from stages.auth.models import Organization
+from stages.scheduling.queries import course_sections
 
 bp = Blueprint("calendar_feeds", __name__)
 
@@ -188,12 +187,12 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
 
 
 def _builder_settings() -> dict:
-    base_url = current_app.config["BASE_URL"]
+    # The UIDs' domain never follows a request's address: an event must keep its UID.
     return {
-        "uid_domain": current_app.config.get("ICAL_UID_DOMAIN")
-        or urlsplit(base_url).hostname
-        or "stages",
-        "base_url": base_url,
+        "uid_domain": default_uid_domain(
+            current_app.config.get("ICAL_UID_DOMAIN"), current_app.config.get("BASE_URL") or ""
+        ),
+        "base_url": public_base_url(),
         "default_zone": current_app.config.get("TIMEZONE", "Europe/Paris"),
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app
+from stages.public_url import public_base_url
 
 # Crockford's base32: digits and capitals without I, L, O, U, so a code read aloud or retyped
 # from paper is unambiguous; on input O is read as 0 and I or L as 1.
@@ -56,4 +56,4 @@ def verification_url(code: str) -> str:
 
 
 def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
+    return public_base_url()

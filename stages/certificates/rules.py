@@ -2,10 +2,14 @@
 helper."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from stages.auth.audit import describes
 from stages.auth.models import User
 from stages.auth.permissions import Permission, object_rule
 from stages.certificates.models import Certificate
 from stages.enrollment.rules import measure_rule
+from stages.extensions import db
 
 
 @object_rule(Certificate)
@@ -13,3 +17,10 @@ def certificate_rule(user: User, permission: Permission, certificate: Certificat
     """An attestation is its measure's: whoever may do ``permission`` on the measure (the
     liaisons of its authority read it, its organizers revoke and replace it)."""
     return measure_rule(user, permission, certificate.enrollment.measure)
+
+
+@describes("Certificate")
+def _describe_certificates(ids: list[int]) -> dict[int, str]:
+    """How the audit journal names an attestation: by its number."""
+    rows = db.session.execute(sa.select(Certificate.id, Certificate.number).where(Certificate.id.in_(ids)))
+    return {i: f"Attestation n° {number}" for i, number in rows}

@@ -13,7 +13,6 @@ from datetime import date
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from stages import outbox
@@ -23,6 +22,7 @@ from stages.enrollment.models import LegalMeasure
 from stages.enrollment.services import has_no_seat, is_waitlisted
 from stages.extensions import db
 from stages.mail import build_message
+from stages.public_url import public_base_url
 from stages.timeutil import fr_date, today_local
 from stages.wording import ngettext
 
@@ -94,7 +94,7 @@ def _line(item: DueMeasure, today: date) -> str:
 def _body(items: list[DueMeasure], today: date) -> str:
     passed = [item for item in items if item.measure.deadline < today]
     soon = [item for item in items if item.measure.deadline >= today]
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = public_base_url()
     parts = [
         "Bonjour,",
         "",

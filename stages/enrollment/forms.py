@@ -29,6 +29,7 @@ from stages.enrollment.services import (
     upcoming_courses_query,
 )
 from stages.extensions import db
+from stages.scheduling.models import CourseStatus
 from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.text import looks_like_formula
 from stages.timeutil import fr_date
@@ -184,17 +185,21 @@ def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = N
     whether it would end after the measure's deadline; returns the proposals."""
     courses = db.session.scalars(upcoming_courses_query(user).limit(MAX_PROPOSALS)).all()
     proposals = proposed_courses(measure, [c for c in courses if c.id != exclude_id])
-    form.course.choices = select_choices(
-        (
-            course.id,
-            f"{fr_date(course.starts_at)} — {course.venue.name} — "
-            + (seats_text(course.seats_taken, course.capacity) if course.seats_left
-               else "complet : liste d'attente")
-            + (" — APRÈS LA DATE LIMITE" if late else ""),
-        )
-        for course, late in proposals
-    )
+    form.course.choices = select_choices((course.id, course_choice_label(course, late)) for course, late in proposals)
+    if proposals and not form.is_submitted():
+        form.course.data = proposals[0][0].id  # the best fit comes first, and is ticked
     return proposals
+
+
+def course_choice_label(course, late: bool) -> str:
+    """A course as offered in a list: its date, venue, seats, and whether it is only a draft or
+    ends after the measure's deadline."""
+    seats = seats_text(course.seats_taken, course.capacity) if course.seats_left else "complet : liste d'attente"
+    return (
+        f"{fr_date(course.starts_at)} — {course.venue.name} — {seats}"
+        + (" — brouillon, pas encore programmé" if course.status == CourseStatus.DRAFT else "")
+        + (" — APRÈS LA DATE LIMITE" if late else "")
+    )
 
 
 FROM_THE_FILE = 0  # the authority choice meaning: the one each row names (column « Autorité »)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from stages.auth.audit import describes
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, exists, object_rule, scope
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
-from stages.scheduling.models import course_facilitators, course_organizations
+from stages.extensions import db
+from stages.scheduling.models import Course, course_facilitators, course_organizations
+from stages.timeutil import fr_date
 
 
 @object_rule(LegalMeasure)
@@ -74,3 +77,22 @@ def visible_measures(user: User) -> sa.Select:
 def enrollment_rule(user: User, permission: Permission, enrollment: Enrollment) -> bool:
     """An enrollment is its measure's: whoever may do ``permission`` on the measure."""
     return measure_rule(user, permission, enrollment.measure)
+
+
+# How the audit journal names measures and enrollments: numbers and dates, never a name (a
+# person is « Personne n° 12 »).
+
+
+@describes("LegalMeasure")
+def _describe_measures(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(LegalMeasure.id, LegalMeasure.frame).where(LegalMeasure.id.in_(ids)))
+    return {i: f"Mesure n° {i} ({frame.label.lower()})" for i, frame in rows}
+
+
+@describes("Enrollment")
+def _describe_enrollments(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(
+        sa.select(Enrollment.id, Course.starts_at).join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.id.in_(ids))
+    )
+    return {i: f"Inscription n° {i} au stage du {fr_date(start, 'medium')}" for i, start in rows}

@@ -12,10 +12,9 @@ from stages.enrollment.models import (
     EnrollmentStatus,
     MeasureStatus,
 )
-from stages.scheduling.models import CourseStatus
 
 __all__ = [
-    "AWAITING_COURSE", "CLOSED_MEASURE_STATUSES", "ENROLLABLE_COURSE_STATUSES",
+    "AWAITING_COURSE", "CLOSED_MEASURE_STATUSES",
     "ENROLLABLE_MEASURE_STATUSES", "LIVE_STATUSES", "MEASURE_STATUS_FOR", "NO_COURSE_NEEDED",
     "RESCHEDULABLE_OUTCOMES", "SEAT_HOLDING_STATUSES", "SUMMONED_STATUSES", "TO_ATTEND_STATUSES",
     "TRANSITIONS",
@@ -55,8 +54,6 @@ RESCHEDULABLE_OUTCOMES = (
     EnrollmentStatus.ABSENT_UNEXCUSED,
     EnrollmentStatus.PARTLY_ATTENDED,
 )
-# Courses that still take enrollments.
-ENROLLABLE_COURSE_STATUSES = (CourseStatus.DRAFT, CourseStatus.SCHEDULED)
 
 # What an enrollment may become by hand (attendance outcomes come from the attendance area).
 TRANSITIONS = {

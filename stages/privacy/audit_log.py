@@ -13,7 +13,7 @@ from datetime import date, time, timedelta
 
 import sqlalchemy as sa
 
-from stages.auth.audit import action_label
+from stages.auth.audit import action_label, object_type_label
 from stages.auth.models import AuditEntry, User
 from stages.spreadsheets import CSV_CHUNK_ROWS
 from stages.extensions import db
@@ -175,6 +175,6 @@ def csv_rows(query: sa.Select) -> Iterator[tuple]:
     for at, full_name, user_id, action, object_type, object_id, participant_id, ip, details in rows:
         yield (
             to_local(at).strftime("%d/%m/%Y %H:%M:%S"), full_name or "", user_id,
-            action_label(action), action, object_type or "", object_id, participant_id, ip or "",
+            action_label(action), action, object_type_label(object_type), object_id, participant_id, ip or "",
             details or "",
         )

@@ -12,12 +12,12 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from flask import current_app
 
 from stages import outbox
 from stages.auth.models import Role, User, user_organizations
 from stages.extensions import db
 from stages.mail import build_message
+from stages.public_url import public_base_url
 from stages.reports.models import Bilan
 from stages.scheduling.models import Course, CourseStatus, course_organizations
 from stages.timeutil import fr_date, now_utc
@@ -110,7 +110,7 @@ def _reminder(refs: dict, still_due: sa.ColumnElement[bool], subject: str, text:
     if not organizer:
         return None
     day = fr_date(course.starts_at)
-    url = f"{current_app.config['BASE_URL'].rstrip('/')}/stages/{course.id}"
+    url = f"{public_base_url()}/stages/{course.id}"
     return build_message(
         db.session.get(User, refs["user"]).email,
         subject.format(day=day),

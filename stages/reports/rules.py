@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stages.auth.audit import describes
 from stages.auth.models import AUTHORITY_KINDS, Organization, Role, User
 from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
 from stages.enrollment.models import Enrollment, LegalMeasure
+from stages.extensions import db
 from stages.reports.models import Bilan
 from stages.scheduling.models import Course
+from stages.timeutil import fr_date
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,14 @@ def authorities_to_filter_on(user: User) -> sa.Select:
     if user.role == Role.LIAISON:
         query = query.where(Organization.id.in_(user.organization_ids))
     return query.order_by(Organization.name)
+
+
+@describes("Bilan")
+def _describe_bilans(ids: list[int]) -> dict[int, str]:
+    """How the audit journal names a bilan: its course's date and its authority."""
+    rows = db.session.execute(
+        sa.select(Bilan.id, Course.starts_at, Organization.name)
+        .join(Course, Course.id == Bilan.course_id).join(Organization, Organization.id == Bilan.authority_id)
+        .where(Bilan.id.in_(ids))
+    )
+    return {i: f"Bilan du stage du {fr_date(start, 'medium')} pour {name}" for i, start, name in rows}

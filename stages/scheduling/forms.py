@@ -180,6 +180,7 @@ def _load(model, ids) -> list:
 class CourseForm(CourseSettingsForm):
     parts = FieldList(FormField(PartForm), min_entries=4, max_entries=4)
     confirm = HiddenField()
+    confirm_past = BooleanField("Je confirme cette date passée (un stage déjà tenu, saisi après coup)")
     save_draft = SubmitField("Enregistrer comme brouillon")
     schedule = SubmitField("Programmer le stage")
     save = SubmitField("Enregistrer les modifications")
@@ -190,6 +191,7 @@ class CourseForm(CourseSettingsForm):
         data.parts = [
             PartSpec(row.day.data, row.start.data, row.end.data) for row in self.parts if not row.is_blank
         ]
+        data.past_confirmed = bool(self.confirm_past.data)
         return data
 
     def load(self, course: Course) -> None:

@@ -15,7 +15,7 @@ from stages.extensions import db
 from stages.forms import select_choices
 from stages.page_sections import PageSections
 from stages.scheduling.models import Course, CourseChange, CourseStatus, Venue
-from stages.scheduling.services import ALLOWED_TRANSITIONS, CourseData, describe_changes, moves_course
+from stages.scheduling.services import CourseData, describe_changes, moves_course, possible_transitions
 
 # Who may be asked to facilitate: courses are co-run, organizers sometimes facilitate too.
 FACILITATOR_ROLES = (Role.FACILITATOR, Role.ORGANIZER)
@@ -36,7 +36,7 @@ def course_page(course: Course, user: User) -> dict:
         can_edit=can_edit,
         can_run=can(user, Permission.SESSION_RUN, course),
         history=course_history(course) if can_edit else [],
-        transitions=ALLOWED_TRANSITIONS[course.status],
+        transitions=possible_transitions(course),
         CourseStatus=CourseStatus,
     )
 

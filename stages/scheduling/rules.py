@@ -1,12 +1,22 @@
-"""Who may see, edit and run which courses: registered with the permission helper."""
+"""Who may see, edit and run which courses: registered with the permission helper; and how the
+audit journal names them."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from stages.auth.audit import describes
 from stages.auth.models import Role, User, user_organizations
 from stages.auth.permissions import Permission, object_rule, scope
-from stages.scheduling.models import Course, Venue, course_facilitators, course_organizations
+from stages.extensions import db
+from stages.scheduling.models import (
+    Course,
+    CoursePart,
+    Venue,
+    course_facilitators,
+    course_organizations,
+)
 from stages.scheduling.services.validation import CourseData
+from stages.timeutil import fr_date, fr_time
 
 FACILITATOR_PERMISSIONS = (Permission.SESSION_VIEW, Permission.SESSION_RUN)
 
@@ -98,3 +108,24 @@ def new_course_rule(user: User, permission: Permission, data: CourseData) -> boo
         and permission == Permission.SCHEDULE
         and any(org.id in user.organization_ids for org in data.organizations)
     )
+
+
+# How the audit journal names courses, half-days and venues.
+
+
+@describes("Course")
+def _describe_courses(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(Course.id, Course.starts_at).where(Course.id.in_(ids)))
+    return {i: f"Stage du {fr_date(start, 'medium')}" if start else f"Stage n° {i} (sans date)" for i, start in rows}
+
+
+@describes("CoursePart")
+def _describe_parts(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(CoursePart.id, CoursePart.starts_at).where(CoursePart.id.in_(ids)))
+    return {i: f"Demi-journée du {fr_date(start, 'medium')} à {fr_time(start)}" for i, start in rows}
+
+
+@describes("Venue")
+def _describe_venues(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(sa.select(Venue.id, Venue.name).where(Venue.id.in_(ids)))
+    return {i: f"Lieu « {name} »" for i, name in rows}

@@ -93,7 +93,7 @@ def test_filters_by_user_participant_action_and_paris_days(client, make, admin):
 
     html = client.get("/admin/journal").get_data(as_text=True)
     # Actions are offered with their French label, or their code when none is known.
-    assert ">consultation du dossier (participant.viewed)</option>" in html
+    assert ">Consultation du dossier d&#39;une personne (participant.viewed)</option>" in html
     assert ">jobs.custom_action</option>" in html
     assert "Bob Orga" in html.split('id="utilisateur"', 1)[1].split("</select>", 1)[0]
 
@@ -149,7 +149,7 @@ def test_csv_export_is_excel_friendly_inert_and_audited(client, make, admin):
     assert len(rows) == 2
     line = rows[1]
     assert line[0] == "02/03/2026 00:30:00"  # Paris time
-    assert line[1:5] == ["Bob Orga", str(bob.id), "consultation du dossier", "participant.viewed"]
+    assert line[1:5] == ["Bob Orga", str(bob.id), "Consultation du dossier d'une personne", "participant.viewed"]
     assert line[7:9] == ["7", "10.0.0.1"]
     assert line[9] == "'=HYPERLINK(\"http://x\")"  # formula made inert
     exported = db.session.scalars(

@@ -133,7 +133,7 @@ def test_json_holds_everything_an_organizer_may_see(client, file):
 
     assert data["access_log"][0] == {
         "at": "2026-01-10T08:00:00+00:00", "by": "Olga Orga", "action": "participant.viewed",
-        "action_label": "consultation du dossier",
+        "action_label": "Consultation du dossier d'une personne",
     }
 
 
@@ -157,7 +157,7 @@ def test_pdf_lays_it_out_in_french(client, file):
         "droit d'accès", "Date de naissance", "17 mai 1980", "Lefèvre", "Jean-Éric", "N° de parquet",
         "25.123.456", "Composition pénale", "Stage de janvier", "Historique de l'inscription",
         "En retard", "Arrivée notée après coup", "2026-00042", "Erreur de nom",
-        "Bilan transmis", "Consultations et actions sur le dossier", "consultation du dossier",
+        "Bilan transmis", "Consultations et actions sur le dossier", "Consultation du dossier d'une personne",
         "Olga Orga", "180,00 €",
     ):
         assert expected in text, expected

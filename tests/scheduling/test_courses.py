@@ -83,7 +83,7 @@ def test_save_as_draft(client, staff):
         ({"parts-0-start": "12:30", "parts-0-end": "09:30"}, "doit suivre"),
         ({"parts-0-start": "08:00", "parts-0-end": "12:00", "parts-1-start": "13:00", "parts-1-end": "16:30"}, "6 heures"),
         ({"capacity": "20"}, "dépasse celle du lieu"),
-        ({"parts-0-day": "2026-02-27", "parts-1-day": "2026-02-27"}, "dans le passé"),
+        ({"parts-0-day": "2026-02-27", "parts-1-day": "2026-02-27"}, "une date passée : cochez"),
         ({"parts-1-day": "2026-03-13", "parts-2-day": "2026-03-14", "parts-2-start": "09:00", "parts-2-end": "10:00"}, "deux jours au plus"),
         ({"parts-0-start": "", "parts-1-start": ""}, "une date, une heure de début"),
         ({"fee": "451"}, "entre 0 et 450"),

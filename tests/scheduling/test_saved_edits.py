@@ -181,7 +181,7 @@ def test_who_manages_a_venue_is_saved(client, make, world):
 def test_these_tests_cover_every_field_of_the_two_forms(app):
     """A field added to a form must be added here, so that its saving is tested too."""
     with app.test_request_context():
-        course = {f.name for f in CourseForm()} - {"csrf_token", "confirm", "save_draft", "schedule", "save"}
+        course = {f.name for f in CourseForm()} - {"csrf_token", "confirm", "confirm_past", "save_draft", "schedule", "save"}  # confirm_past: tests/scheduling/test_acceptance.py
         venue = {f.name for f in VenueForm()} - {"csrf_token"}
     assert course == set(COURSE_FIELD_NAMES)
     assert venue == {f.name for f in VENUE} | {"manager"}  # the manager: its own test above

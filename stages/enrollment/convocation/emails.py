@@ -35,7 +35,7 @@ EVENT_SUMMARY = "Stage de sensibilisation"
 
 
 def _uid_domain() -> str:
-    return default_uid_domain(current_app.config.get("ICAL_UID_DOMAIN"), current_app.config["BASE_URL"])
+    return default_uid_domain(current_app.config.get("ICAL_UID_DOMAIN"), current_app.config.get("BASE_URL") or "")
 
 
 def take_sequence(enrollment: Enrollment) -> int:

@@ -23,12 +23,12 @@ from stages.enrollment.statuses import (
     LIVE_STATUSES,
     NO_COURSE_NEEDED,
     SEAT_HOLDING_STATUSES,
-    ENROLLABLE_COURSE_STATUSES,
     MEASURE_STATUS_FOR,
 )
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course
+from stages.scheduling.services.acceptance import enrollment_refusal, enrollment_refusal_for
 from stages.timeutil import fr_date, now_utc
 
 
@@ -115,10 +115,9 @@ def enroll_many(
                 "Cette mesure n'attend plus de stage." if len(measures) == 1
                 else f"La mesure de {measure.participant.display_name} n'attend plus de stage."
             )
-    if course.status not in ENROLLABLE_COURSE_STATUSES:
-        raise DomainError(
-            f"On ne peut pas inscrire à un stage « {course.status.label.lower()} »."
-        )
+    refusal = enrollment_refusal(course)
+    if refusal:
+        raise DomainError(refusal)
     ids = [measure.id for measure in measures]
     # The course's row is locked before anything is read: an identical request arriving at the
     # same moment (a double click) waits here, then sees this one's enrollment and is refused,
@@ -234,15 +233,16 @@ def enroll_many(
 def _lock_course(course_id: int) -> tuple[int, int]:
     """Lock the course's row until the commit (the whole database on SQLite) and read its seats:
     concurrent enrollments into it queue here. Refuses a course no longer open to enrollment."""
-    taken, capacity, status = db.session.execute(
+    taken, capacity, status, starts_at = db.session.execute(
         sa.update(Course)
         .where(Course.id == course_id)
         .values(seats_taken=Course.seats_taken)
-        .returning(Course.seats_taken, Course.capacity, Course.status)
+        .returning(Course.seats_taken, Course.capacity, Course.status, Course.starts_at)
         .execution_options(synchronize_session=False)
     ).one()
-    if status not in ENROLLABLE_COURSE_STATUSES:  # changed since the page was read
-        raise DomainError(f"On ne peut pas inscrire à un stage « {status.label.lower()} ».")
+    refusal = enrollment_refusal_for(status, starts_at)  # it may have changed since the page was read
+    if refusal:
+        raise DomainError(refusal)
     return taken, capacity
 
 

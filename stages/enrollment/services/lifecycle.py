@@ -27,13 +27,13 @@ from stages.enrollment.services.enrolling import (
 from stages.enrollment.deadlines import is_after_deadline
 from stages.enrollment.statuses import (
     CLOSED_MEASURE_STATUSES,
-    ENROLLABLE_COURSE_STATUSES,
     MEASURE_STATUS_FOR,
     TRANSITIONS,
 )
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.services.acceptance import accepts_enrollment, enrollment_refusal
 from stages.timeutil import fr_date, now_utc
 
 # The outbox message telling a person promoted from the waitlist, with their convocation
@@ -52,7 +52,7 @@ def _take_seat(course_id: int) -> bool:
         .where(
             Course.id == course_id,
             Course.seats_taken < Course.capacity,
-            Course.status.in_(ENROLLABLE_COURSE_STATUSES),
+            accepts_enrollment(),
         )
         .values(seats_taken=Course.seats_taken + 1)
         .execution_options(synchronize_session=False)
@@ -136,7 +136,7 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
     it is sent). Without an address, they stay « inscrit·e »: their letter is to post.
     """
     promoted = []
-    if course.status not in ENROLLABLE_COURSE_STATUSES:
+    if enrollment_refusal(course):  # a course that has begun seats nobody more
         return promoted
     while True:
         candidate = db.session.scalar(
@@ -210,8 +210,16 @@ def withdraw_measure(measure: LegalMeasure, reason: str, *, by: User) -> None:
 
 
 def proposed_courses(measure: LegalMeasure, candidates: list[Course]) -> list[tuple[Course, bool]]:
-    """Each candidate course with whether it would end after the measure's deadline."""
-    return [(course, is_after_deadline(measure, course)) for course in candidates]
+    """Each candidate course with whether it would end after the measure's deadline, best fit
+    first: those ending in time before those ending late, then those with a free seat, then
+    scheduled before drafts, then the soonest."""
+    proposals = [(course, is_after_deadline(measure, course)) for course in candidates]
+    return sorted(
+        proposals,
+        key=lambda item: (
+            item[1], item[0].seats_left == 0, item[0].status == CourseStatus.DRAFT, item[0].starts_at
+        ),
+    )
 
 
 def upcoming_courses_query(user: User) -> sa.Select:
@@ -220,10 +228,7 @@ def upcoming_courses_query(user: User) -> sa.Select:
 
     return (
         visible(Course, user)
-        .where(
-            Course.status.in_(ENROLLABLE_COURSE_STATUSES),
-            Course.starts_at > now_utc(),
-        )
+        .where(accepts_enrollment())
         .options(selectinload(Course.venue))
         .order_by(Course.starts_at)
     )

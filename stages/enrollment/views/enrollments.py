@@ -19,6 +19,7 @@ from stages.forms import database_id
 from stages.pages import paginate
 from stages.scheduling.models import Course
 from stages.scheduling.queries import course_sections
+from stages.scheduling.services import enrollment_refusal
 from stages.auth.search_terms import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import today_local
 from stages.wording import ngettext
@@ -37,6 +38,7 @@ def course_people_section(course: Course, user, **_) -> dict:
         "show_legal": can(user, Permission.PARTICIPANT_LEGAL_VIEW),
         "to_attend_statuses": TO_ATTEND_STATUSES,
         "updates_due": queries.updates_due(course),
+        "enrollment_refusal": enrollment_refusal(course),
     }
 
 
@@ -153,6 +155,10 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
 def course_bulk_enroll(course_id: int):
     """Enroll several referred people into one course at once."""
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    refusal = enrollment_refusal(course)
+    if refusal:  # the same rule as enrolling one person: nothing to tick on a course begun
+        flash(refusal, "warning")
+        return redirect(url_for("scheduling.course_detail", course_id=course.id))
     scope = f"bulk-enroll-{course.id}"
     if search_submitted():  # the search form (names stay out of URLs: stages.auth.search_terms)
         return remember_search(scope)

@@ -8,7 +8,7 @@ from flask import Response, render_template, request, stream_with_context
 from flask_login import login_required
 from sqlalchemy.orm import joinedload
 
-from stages.auth.audit import action_label, audit
+from stages.auth.audit import action_label, audit, describe_objects
 from stages.auth.models import AuditEntry, User
 from stages.auth.permissions import Permission, authorize
 from stages.certificates.verification import verification_counts
@@ -46,6 +46,7 @@ def audit_log():
         verifications=verification_counts(today_local() - timedelta(days=VERIFICATION_DAYS)),
         VERIFICATION_DAYS=VERIFICATION_DAYS,
         page=page,
+        objects=describe_objects(page.items),
         filters=filters,
         args=filters.args(),
         errors=errors,

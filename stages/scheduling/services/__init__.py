@@ -10,9 +10,11 @@ Modules, read in one direction (``validation`` and ``conflicts`` ← ``courses``
 - ``conflicts``: the active courses already holding a venue or a facilitator, and
   ``flush_guarded``, which turns the database's own overlap guard into the same French message;
 - ``courses``: creating and editing a course (a half-day keeps its row when it moves), its
-  status changes (``ALLOWED_TRANSITIONS``) and its history, the hooks the enrollment area follows
+  status changes and its history, the hooks the enrollment area follows
   (``course_cancelled``, ``course_moving``, ``course_changed``), and the job marking finished
   courses as held;
+- ``acceptance``: what a course accepts by its state and start (enrollments, status changes):
+  the one rule every form, action and list of courses asks;
 - ``series``: several courses planned at once by a rule, public holidays and conflicts flagged;
 - ``venues``: a venue's details checked and kept, its archiving, its capacity against the
   courses planned there.
@@ -25,8 +27,16 @@ from stages.scheduling.services.series import (
     preview_series,
     series_dates,
 )
-from stages.scheduling.services.courses import (
+from stages.scheduling.services.acceptance import (
     ALLOWED_TRANSITIONS,
+    ENROLLABLE_STATUSES,
+    accepts_enrollment,
+    enrollment_refusal,
+    enrollment_refusal_for,
+    possible_transitions,
+    transition_refusal,
+)
+from stages.scheduling.services.courses import (
     CourseMove,
     WithdrawnPart,
     change_status,
@@ -45,6 +55,12 @@ from stages.scheduling.services.venues import archive_venue, check_venue_capacit
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "ENROLLABLE_STATUSES",
+    "accepts_enrollment",
+    "enrollment_refusal",
+    "enrollment_refusal_for",
+    "possible_transitions",
+    "transition_refusal",
     "WEEKDAYS_FR",
     "PartSpec",
     "SeriesRule",

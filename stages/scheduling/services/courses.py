@@ -12,6 +12,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.page_sections import Hook
 from stages.scheduling.models import Course, CourseChange, CoursePart, CourseStatus, Venue
+from stages.scheduling.services.acceptance import transition_refusal
 from stages.scheduling.services.conflicts import _raise_on_conflicts, flush_guarded
 from stages.scheduling.services.validation import PartSpec, CourseData, validate_course_data
 from stages.timeutil import fr_date, fr_time, local_to_utc, now_utc, to_local
@@ -48,14 +49,6 @@ class CourseMove:
 
 # The audit action of a status change (the others: « session.status_changed »).
 STATUS_ACTIONS = {CourseStatus.CANCELLED: "session.cancelled", CourseStatus.CLOSED: "session.closed"}
-
-ALLOWED_TRANSITIONS = {
-    CourseStatus.DRAFT: {CourseStatus.SCHEDULED, CourseStatus.CANCELLED},
-    CourseStatus.SCHEDULED: {CourseStatus.HELD, CourseStatus.CANCELLED, CourseStatus.DRAFT},
-    CourseStatus.HELD: {CourseStatus.CLOSED},
-    CourseStatus.CLOSED: set(),
-    CourseStatus.CANCELLED: set(),
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +157,11 @@ def update_course(course: Course, data: CourseData, *, by: User) -> list[str]:
     if course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED):
         raise DomainError("Un stage clôturé ou annulé ne peut plus être modifié.")
     today = to_local(now_utc(), data.venue.timezone).date()
-    errors = validate_course_data(data, is_new=False, today=today)
+    old_spans = [(p.starts_at, p.ends_at) for p in course.parts]
+    errors = validate_course_data(
+        data, is_new=False, today=today,
+        dates_changed=sorted(_spans(data.parts, data.venue.timezone)) != old_spans,
+    )
     if data.capacity < course.seats_taken:
         errors.append(
             f"La capacité ne peut pas descendre sous le nombre de places occupées "
@@ -262,22 +259,14 @@ def change_status(
     course: Course, new_status: CourseStatus, *, by: User, reason: str | None = None
 ) -> None:
     """Move a course along draft → scheduled → held → closed, or cancel it with a reason."""
-    if new_status not in ALLOWED_TRANSITIONS[course.status]:
-        raise DomainError(
-            f"Un stage « {course.status.label.lower()} » ne peut pas passer à "
-            f"« {new_status.label.lower()} »."
-        )
+    refusal = transition_refusal(course, new_status)
+    if refusal:
+        raise DomainError(refusal)
     if new_status == CourseStatus.CANCELLED:
         reason = (reason or "").strip()
         if not reason:
             raise DomainError("Indiquez le motif de l'annulation.")
         course.cancel_reason = reason[:500]
-    if new_status == CourseStatus.HELD and course.ends_at and course.ends_at > now_utc():
-        raise DomainError("Un stage ne peut être marqué comme tenu qu'après sa dernière demi-journée.")
-    if new_status == CourseStatus.SCHEDULED:
-        spans = [(p.starts_at, p.ends_at) for p in course.parts]
-        if not spans:
-            raise DomainError("Ajoutez au moins une demi-journée avant de programmer le stage.")
     old = course.status
     course.status = new_status
     course.ical_sequence += 1

@@ -110,7 +110,10 @@ def check_series_day(
     template: CourseData, day_offsets_parts: list[tuple[int, time, time]], first_day: date, today: date
 ) -> None:
     """The day's shape follows the course rules (six hours a day, one or two days): checked once,
-    on the series' first date, before any date is planned."""
+    on the series' first date, before any date is planned. A series plans ahead: it starts
+    today or later (a course already held is entered alone, with its date confirmed)."""
+    if first_day < today:
+        raise DomainError("Une série commence aujourd'hui ou plus tard : choisissez une première date à venir.")
     errors = validate_course_data(
         dataclasses.replace(template, parts=_parts_for(first_day, day_offsets_parts)),
         is_new=True,

@@ -37,14 +37,21 @@ class CourseData:
     organizations: list[Organization] = field(default_factory=list)
     facilitators: list[User] = field(default_factory=list)
     notes: str | None = None
+    # The organizer ticked « date passée » (a course already held, entered afterwards).
+    past_confirmed: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
 # Validation
 
 
-def validate_course_data(data: CourseData, *, is_new: bool, today: date) -> list[str]:
-    """French messages for every rule the data breaks (empty when it is valid)."""
+def validate_course_data(
+    data: CourseData, *, is_new: bool, today: date, dates_changed: bool | None = None
+) -> list[str]:
+    """French messages for every rule the data breaks (empty when it is valid).
+
+    Dates in the past are accepted only when the organizer confirmed them, for a new course or
+    when an edit changes the dates (``dates_changed``, default: ``is_new``)."""
     errors: list[str] = []
     if not data.title.strip():
         errors.append("Indiquez un intitulé.")
@@ -61,11 +68,18 @@ def validate_course_data(data: CourseData, *, is_new: bool, today: date) -> list
         errors.append("Le minimum de participants doit être compris entre 0 et la capacité.")
     if not 0 <= data.fee_cents <= MAX_FEE_CENTS:
         errors.append("Le montant du stage doit être compris entre 0 et 450 €.")
-    errors.extend(_validate_parts(data.parts, is_new=is_new, today=today))
+    errors.extend(_validate_parts(data.parts))
+    days = sorted({part.day for part in data.parts})
+    check_past = is_new if dates_changed is None else dates_changed
+    if check_past and days and days[0] < today and not data.past_confirmed:
+        errors.append(
+            f"Le stage commence le {fr_date(days[0])}, une date passée : cochez « Je confirme "
+            "cette date passée » pour l'enregistrer (un stage déjà tenu, saisi après coup)."
+        )
     return errors
 
 
-def _validate_parts(parts: list[PartSpec], *, is_new: bool, today: date) -> list[str]:
+def _validate_parts(parts: list[PartSpec]) -> list[str]:
     errors: list[str] = []
     if not parts:
         return ["Indiquez au moins une demi-journée (date, heure de début et de fin)."]
@@ -80,8 +94,6 @@ def _validate_parts(parts: list[PartSpec], *, is_new: bool, today: date) -> list
     days = sorted({part.day for part in parts})
     if len(days) > MAX_DAYS:
         errors.append("Un stage se déroule sur un ou deux jours au plus.")
-    if is_new and days and days[0] < today:
-        errors.append("La date d'un nouveau stage ne peut pas être dans le passé.")
     for day in days:
         minutes = sum(
             _minutes(p.start, p.end) for p in parts if p.day == day and p.end > p.start
