@@ -59,9 +59,9 @@ SKIPPED = {
     "/tableau-de-bord/export.<any(csv, xlsx):fmt>": "a CSV or XLSX file",
     "/admin/journal/export.csv": "a CSV file",
 }
-# (role, rule): pages a role may open in general but not on the demo's objects, with the reason.
 # (role, address): where a page sends a role instead (a liaison's home is the liaison dashboard).
 REDIRECTS = {("liaison", "/"): "/tableau-de-bord"}
+# (role, rule): pages a role may open in general but not on the demo's objects, with the reason.
 NOT_IN_DEMO = {
     ("organizer", "/lieux/<int:venue_id>/modifier"):
         "the demo's venues are shared (no managing association): only admins edit them",
@@ -208,6 +208,7 @@ def _plan(app, demo: Demo) -> tuple[dict[str, list[str]], list[str]]:
             plan[role] += _urls(rule.rule, demo, role)
             covered.add(rule.rule)
     get_rules = {r.rule for r in app.url_map.iter_rules() if "GET" in r.methods}
+    assert set(SKIPPED) <= get_rules, f"skipped but gone: {sorted(set(SKIPPED) - get_rules)}"
     return plan, sorted(get_rules - covered)
 
 
