@@ -216,6 +216,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fr_time"] = timeutil.fr_time
     app.jinja_env.filters["fr_time_range"] = timeutil.fr_time_range
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
+    app.jinja_env.filters["fr_half_day"] = timeutil.fr_half_day
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
     app.jinja_env.filters["audit_action_label"] = action_label
     app.jinja_env.filters["audit_object_type_label"] = object_type_label

@@ -139,6 +139,11 @@ def fr_time_range(start: datetime, end: datetime, zone: str | None = None) -> st
     return f"{fr_time(start, zone)}{NBSP}– {fr_time(end, zone)}"
 
 
+def fr_half_day(value: datetime, zone: str | None = None) -> str:
+    """« matin » for a half-day that starts before noon (local time), « après-midi » otherwise."""
+    return "matin" if to_local(value, zone).hour < 12 else "après-midi"
+
+
 def fr_datetime(value: datetime | None, zone: str | None = None) -> str:
     """Format a moment in French: « 12/03/2026 à 9 h 30 »."""
     if value is None:

@@ -1,4 +1,5 @@
-"""The feuille d'émargement (sign-in sheet) as a PDF: one page per course day."""
+"""The feuille d'émargement (sign-in sheet) as a PDF: one page per course day, more when the
+people do not fit, and every page says which course, day and half-days it is for."""
 from __future__ import annotations
 
 import io
@@ -7,51 +8,110 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Frame,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from stages.enrollment.models import Enrollment
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
+from stages.pdf_pages import numbered_canvas
 from stages.scheduling.models import Course
-from stages.timeutil import fr_date, fr_time
+from stages.timeutil import fr_date, fr_half_day, fr_time
 
 STYLES = stylesheet()
 SMALL = ParagraphStyle("small", parent=STYLES["Normal"], fontSize=8, leading=10)
-TITLE = ParagraphStyle("title", parent=STYLES["Title"], fontSize=15, leading=18, spaceAfter=4)
+PAGE = landscape(A4)
+MARGIN = 12 * mm
+# Room above the frame for the running header drawn on every page.
+HEADER = 16 * mm
+
+
+def half_days_line(parts, zone: str) -> str:
+    """« matin, 9 h 30 – 12 h 30 ; après-midi, 13 h 30 – 16 h 30 »: the half-days of one day."""
+    return " ; ".join(
+        f"{fr_half_day(p.starts_at, zone)}, {fr_time(p.starts_at, zone)} – {fr_time(p.ends_at, zone)}"
+        for p in parts
+    )
 
 
 def roster_pdf(course: Course, enrollments: list[Enrollment]) -> bytes:
     """A sign-in sheet: per day, one row per person, arrival/departure/signature per half-day.
 
-    Only what a facilitator needs: names, no legal details.
+    Only what a facilitator needs: names, no legal details. Each day has its own page template,
+    whose running header names the course, the day and its half-days, so that a page reached by
+    a long list still says what it is for.
     """
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
-        topMargin=12 * mm, bottomMargin=12 * mm, title="Feuille d'émargement",
+    doc = BaseDocTemplate(
+        buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN,
+        topMargin=MARGIN + HEADER, bottomMargin=MARGIN, title="Feuille d'émargement",
         author="Stages", invariant=1, initialFontName=FONT,
     )
+    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="sheet")
     zone = course.venue.timezone
+    days = course.days
+    doc.addPageTemplates([
+        PageTemplate(id=f"day-{index}", frames=[frame], onPage=_running_header(course, day, parts, zone))
+        for index, (day, parts) in enumerate(days)
+    ] or [PageTemplate(id="empty", frames=[frame])])
     story = []
-    for index, (day, parts) in enumerate(course.days):
+    for index, (day, parts) in enumerate(days):
         if index:
-            story.append(PageBreak())
-        story += _header(course, day, zone)
+            story += [NextPageTemplate(f"day-{index}"), PageBreak()]
+        story += _header(course)
         story.append(_table(parts, enrollments, zone))
         story.append(Spacer(1, 6 * mm))
         story.append(_facilitators_table(course))
-    doc.build(story)
+    if not story:
+        story.append(Paragraph("Ce stage n'a aucune demi-journée.", STYLES["Normal"]))
+    doc.build(story, canvasmaker=numbered_canvas("Feuille d'émargement"))
     return buffer.getvalue()
 
 
-def _header(course, day, zone):
+def _running_header(course, day, parts, zone):
+    title = f"Feuille d'émargement — {course.title}"
+    when = f"{fr_date(day).capitalize()} — {half_days_line(parts, zone)}"
+
+    def draw(canvas, doc) -> None:
+        canvas.saveState()
+        top = PAGE[1] - MARGIN
+        width = PAGE[0] - 2 * MARGIN
+        canvas.setFont(BOLD, 12)
+        canvas.drawString(MARGIN, top - 4 * mm, _fit(title, BOLD, 12, width))
+        canvas.setFont(FONT, 10)
+        canvas.drawString(MARGIN, top - 10 * mm, _fit(when, FONT, 10, width))
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, top - 13 * mm, PAGE[0] - MARGIN, top - 13 * mm)
+        canvas.restoreState()
+
+    return draw
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut with « … » where it would run off the page (a very long course title)."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _header(course):
     venue = course.venue
     organizers = ", ".join(o.name for o in course.organizations)
     facilitators = ", ".join(u.full_name for u in course.facilitators) or "—"
     return [
-        Paragraph("Feuille d'émargement", TITLE),
-        Paragraph(f"<b>{_escape(course.title)}</b>", STYLES["Normal"]),
         Paragraph(
-            f"{fr_date(day).capitalize()} — {_escape(venue.name)}"
+            f"{_escape(venue.name)}"
             + (f", {_escape(venue.room)}" if venue.room else "")
             + f" — {_escape(venue.full_address)}",
             STYLES["Normal"],
@@ -65,7 +125,11 @@ def _table(parts, enrollments, zone) -> Table:
     head_1 = ["N°", "Nom et prénom"]
     head_2 = ["", ""]
     for part in parts:
-        head_1 += [f"{fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}", "", ""]
+        label = (
+            f"{fr_half_day(part.starts_at, zone).capitalize()}, "
+            f"{fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}"
+        )
+        head_1 += [label, "", ""]
         head_2 += ["Arrivée", "Départ", "Signature"]
     rows = [head_1, head_2]
     for number, enrollment in enumerate(enrollments, start=1):

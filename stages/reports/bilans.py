@@ -7,7 +7,7 @@ are bounded whatever its size, and its totals are computed over its few rows (�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.attendance.services import PRESENT_STATUSES
 from stages.auth.audit import audit
-from stages.auth.models import User
+from stages.auth.models import OrganizationKind, Role, User
 from stages.certificates.models import Certificate
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
@@ -32,7 +32,7 @@ from stages.extensions import db
 from stages.reports.models import Bilan
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.auth.models import Organization
-from stages.timeutil import fr_date, fr_time, now_utc, to_local
+from stages.timeutil import fr_date, fr_half_day, fr_time, now_utc, to_local
 
 # Final outcomes of a seat in a closed course: the people a bilan reports on.
 OUTCOME_STATUSES = (
@@ -75,6 +75,9 @@ class BilanRow:
     frame: LegalFrame
     case_reference: str
     outcome: EnrollmentStatus
+    deadline: date | None = None
+    # The half-days the person was not in the room for: « jeudi 11 mars 2027, matin ».
+    missed: list[str] = field(default_factory=list)
     lateness: list[str] = field(default_factory=list)
     departures: list[str] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
@@ -83,8 +86,11 @@ class BilanRow:
 
 BILAN_HEADER = (
     "Nom", "Prénoms", "Cadre", "N° de parquet", "Issue", "Retards", "Départs anticipés",
-    "Incidents", "N° d'attestation",
+    "Incidents", "N° d'attestation", "Demi-journées manquées", "Échéance de la mesure",
+    "Signataire",
 )
+# What a signatory does, as the bilan says it (plain words: an official document).
+SIGNATORY_ROLES = {Role.ORGANIZER: "coordination des stages", Role.ADMIN: "administration des stages"}
 
 
 def require_closed(course: Course) -> None:
@@ -132,6 +138,7 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             Participant.anonymized_at,
             LegalMeasure.frame,
             LegalMeasure.case_reference,
+            LegalMeasure.deadline,
         )
         .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
         .join(Participant, Participant.id == LegalMeasure.participant_id)
@@ -161,7 +168,7 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
     zone = course.venue.timezone
     several_days = len({to_local(p.starts_at, zone).date() for p in course.parts}) > 1
     rows = {}
-    for enrollment_id, status, person_id, surname, first_names, anonymized_at, frame, reference in people:
+    for enrollment_id, status, person_id, surname, first_names, anonymized_at, frame, reference, deadline in people:
         anonymous = anonymized_at is not None
         rows[enrollment_id] = BilanRow(
             enrollment_id=enrollment_id,
@@ -172,15 +179,21 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             frame=LegalFrame(frame),
             case_reference=reference,
             outcome=EnrollmentStatus(status),
+            deadline=deadline,
             certificate_number=certificates.get(enrollment_id),
         )
+    present: set[tuple[int, int]] = set()
+    excused: set[tuple[int, int]] = set()
     for mark, part_start, part_end in marks:
         row = rows[mark.enrollment_id]
         day = f"le {fr_date(part_start, 'dd/MM', zone)} " if several_days else ""
         # Only what happened in the room is reported: the note on an absence usually gives its
         # reason (often medical), which the referrer does not need and must not receive.
+        if mark.status == AttendanceStatus.EXCUSED:
+            excused.add((mark.enrollment_id, mark.part_id))
         if mark.status not in PRESENT_STATUSES:
             continue
+        present.add((mark.enrollment_id, mark.part_id))
         # Times recorded inside the half-day are reported whatever the status chosen.
         if mark.status == AttendanceStatus.LATE or (
             mark.arrived_at is not None and mark.arrived_at > part_start
@@ -192,19 +205,84 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             row.departures.append(f"départ {day}{_at(mark.left_at, zone)}")
         if mark.note:
             row.incidents.append(f"{day.strip()} : {mark.note}" if day else mark.note)
+    # A half-day without a mark of presence was missed, marked absent or never marked at all.
+    for row in rows.values():
+        row.missed = [
+            missed_half_day(part, zone, excused=(row.enrollment_id, part.id) in excused)
+            for part in course.parts
+            if (row.enrollment_id, part.id) not in present
+        ]
     return list(rows.values())
+
+
+def missed_half_day(part: CoursePart, zone: str, *, excused: bool = False) -> str:
+    """« jeudi 11 mars 2027, matin », with « (absence excusée) » when it was excused."""
+    text = f"{fr_date(part.starts_at, zone=zone)}, {fr_half_day(part.starts_at, zone)}"
+    return text + " (absence excusée)" if excused else text
+
+
+# ---------------------------------------------------------------------------------------------
+# Who signs
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """Who signs a bilan, for which association, and in what capacity."""
+
+    name: str
+    role: str
+    organization: str
+
+    @property
+    def line(self) -> str:
+        """« Claire Martin, coordination des stages, APCARS »."""
+        return ", ".join(item for item in (self.name, self.role, self.organization) if item)
+
+
+def bilan_signatory(course: Course, authority_id: int, reader: User | None) -> Signatory | None:
+    """The organizer who signs the bilan (DOMAIN.md: the organizer sends the post-course report).
+
+    Once sent, the one who sent it: a copy says what went out. Before, the organizer or admin
+    producing it, who is about to send it; for anyone else (a liaison), the course's creator.
+    Two queries at most, whatever the size of the bilan.
+    """
+    signer = db.session.scalar(
+        sa.select(User)
+        .join(Bilan, Bilan.sent_by_id == User.id)
+        .where(Bilan.course_id == course.id, Bilan.authority_id == authority_id, Bilan.sent_at.is_not(None))
+    )
+    if signer is None and reader is not None and reader.role in SIGNATORY_ROLES:
+        signer = reader
+    if signer is None and course.created_by_id is not None:
+        creator = db.session.get(User, course.created_by_id)
+        signer = creator if creator is not None and creator.role in SIGNATORY_ROLES else None
+    if signer is None:
+        return None
+    return Signatory(signer.full_name, SIGNATORY_ROLES.get(signer.role, ""), _signing_association(signer, course))
+
+
+def _signing_association(signer: User, course: Course) -> str:
+    """The signer's association among the course's co-organizers, else the course's first."""
+    theirs = signer.organization_ids
+    associations = [o for o in course.organizations if o.kind == OrganizationKind.ASSOCIATION]
+    for organization in associations:
+        if organization.id in theirs:
+            return organization.name
+    return associations[0].name if associations else ""
 
 
 def _at(moment: datetime | None, zone: str) -> str:
     return f"à {fr_time(moment, zone)}" if moment else "(heure non notée)"
 
 
-def bilan_csv_row(row: BilanRow) -> tuple:
-    """A bilan row as the values of BILAN_HEADER."""
+def bilan_csv_row(row: BilanRow, signatory: Signatory | None = None) -> tuple:
+    """A bilan row as the values of BILAN_HEADER (the signatory is repeated on each line, so
+    that every line read alone still says who vouches for it)."""
     return (
         row.surname, row.first_names, row.frame.label, row.case_reference, row.outcome.label,
         " ; ".join(row.lateness), " ; ".join(row.departures), " ; ".join(row.incidents),
-        row.certificate_number or "",
+        row.certificate_number or "", " ; ".join(row.missed), row.deadline,
+        signatory.line if signatory else "",
     )
 
 

@@ -8,10 +8,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from stages.certificates.pdf import for_organization
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
-from stages.reports.bilans import BilanRow
+from stages.pdf_pages import numbered_canvas
+from stages.reports.bilans import BilanRow, Signatory
 from stages.scheduling.models import Course
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_datetime, fr_time
@@ -33,8 +35,10 @@ def bilan_pdf(
     rows: list[BilanRow],
     summary: dict[str, int],
     generated_at: datetime,
+    signatory: Signatory | None = None,
 ) -> bytes:
-    """The bilan: header (course, venue, organizers, recipient), totals, one line per person."""
+    """The bilan: header (course, venue, organizers, recipient), totals, one line per person
+    (with the half-days missed and the measure's deadline), and who signs it."""
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
@@ -45,7 +49,9 @@ def bilan_pdf(
     story.append(_summary_table(summary))
     story.append(Spacer(1, 5 * mm))
     story.append(_people_table(rows))
-    doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
+    story.append(Spacer(1, 6 * mm))
+    story.append(_signature(course, signatory, generated_at))
+    doc.build(story, canvasmaker=numbered_canvas(CONFIDENTIAL))
     return buffer.getvalue()
 
 
@@ -87,8 +93,8 @@ def _summary_table(summary: dict[str, int]) -> Table:
 
 
 def _people_table(rows: list[BilanRow]) -> Table:
-    head = ["Nom et prénoms", "Cadre", "N° de parquet", "Issue", "Retards et départs",
-            "Incidents", "Attestation"]
+    head = ["Nom et prénoms", "Cadre", "N° de parquet", "Issue", "Échéance",
+            "Demi-journées manquées", "Retards et départs", "Incidents", "Attestation"]
     data = [head]
     for row in rows:
         data.append([
@@ -96,13 +102,15 @@ def _people_table(rows: list[BilanRow]) -> Table:
             Paragraph(_escape(row.frame.label), CELL),
             Paragraph(_escape(row.case_reference), CELL),
             Paragraph(_escape(row.outcome.label), CELL),
+            Paragraph(fr_date(row.deadline, "short") or "—", CELL),
+            Paragraph("<br/>".join(_escape(t) for t in row.missed) or "—", CELL),
             Paragraph("<br/>".join(_escape(t) for t in row.lateness + row.departures) or "—", CELL),
             Paragraph("<br/>".join(_escape(t) for t in row.incidents) or "—", CELL),
             Paragraph(_escape(row.certificate_number or "—"), CELL),
         ])
     if not rows:
         data.append([Paragraph("Aucune personne.", CELL)] + [""] * (len(head) - 1))
-    widths = [52, 42, 30, 32, 45, 50, 22]  # 273 mm: landscape A4 within the margins
+    widths = [38, 28, 28, 24, 22, 38, 33, 36, 26]  # 273 mm: landscape A4 within the margins
     table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
     table.setStyle(TableStyle([
         TABLE_FONT,
@@ -115,12 +123,22 @@ def _people_table(rows: list[BilanRow]) -> Table:
     return table
 
 
-def _footer(canvas, doc) -> None:
-    canvas.saveState()
-    canvas.setFont(FONT, 7.5)
-    canvas.drawString(12 * mm, 8 * mm, CONFIDENTIAL)
-    canvas.drawRightString(doc.pagesize[0] - 12 * mm, 8 * mm, f"Page {doc.page}")
-    canvas.restoreState()
+def _signature(course: Course, signatory: Signatory | None, generated_at: datetime) -> KeepTogether:
+    """« Fait à Paris, le 12 mars 2027 », then the signatory, their role and association."""
+    zone = course.venue.timezone
+    lines = [Paragraph(f"Fait à {_escape(course.venue.city)}, le {fr_date(generated_at, 'medium', zone)}.", NORMAL)]
+    if signatory is None:
+        lines.append(Paragraph("<b>Signataire :</b> —", NORMAL))
+    else:
+        on_behalf = for_organization(signatory.organization) + ", " if signatory.organization else ""
+        on_behalf = on_behalf[:1].upper() + on_behalf[1:]
+        lines += [
+            Paragraph(f"<b>Signataire :</b> {_escape(on_behalf)}{_escape(signatory.name)}", NORMAL),
+            Paragraph(_escape(signatory.role.capitalize()), NORMAL),
+        ]
+    lines.append(Paragraph("Signature :", SMALL))
+    lines.append(Spacer(1, 18 * mm))  # room for a handwritten signature and a stamp
+    return KeepTogether(lines)
 
 
 def _escape(text: str | None) -> str:

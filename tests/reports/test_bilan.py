@@ -2,6 +2,7 @@
 from types import SimpleNamespace
 import csv
 import io
+import re
 from datetime import time, timedelta
 
 import pypdf
@@ -10,13 +11,14 @@ import sqlalchemy as sa
 
 from stages.attendance.models import AttendanceStatus
 from stages.auth.models import AuditEntry, Role
+from stages.certificates.pdf import for_organization
 from stages.enrollment.models import EnrollmentStatus, MeasureStatus
 from stages.extensions import db
 from stages.reports import bilans
 from stages.reports.models import Bilan
 from stages.scheduling.models import CourseStatus
-from stages.timeutil import local_to_utc, today_local
-from tests.helpers import count_queries, login
+from stages.timeutil import fr_date, local_to_utc, today_local
+from tests.helpers import count_queries, login, queries_for
 
 OUTCOME = {
     "attended": EnrollmentStatus.ATTENDED,
@@ -292,3 +294,119 @@ def test_sent_bilans_reach_the_liaisons_dashboard(client, bilan_course):
     client.post("/deconnexion")
     login(client, bilan_course.liaison_b)
     assert "Derniers bilans transmis" not in client.get("/tableau-de-bord").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The half-days missed, the deadline and the signatory (issue 14)
+
+
+def _missed(w, *halves, excused=False):
+    day = fr_date(w.day)
+    suffix = " (absence excusée)" if excused else ""
+    return " ; ".join(f"{day}, {half}{suffix}" for half in halves)
+
+
+def _pdf_text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    pages = pypdf.PdfReader(io.BytesIO(response.get_data())).pages
+    return " ".join(" ".join(page.extract_text() for page in pages).split())
+
+
+def test_bilan_csv_lists_the_half_days_missed_the_deadline_and_the_signatory(client, bilan_course):
+    w = bilan_course
+    login(client, w.organizer)
+    by_name = {r["Nom"]: r for r in _csv(client.get(_url(w)))}
+    assert by_name["ABSENT"]["Demi-journées manquées"] == _missed(w, "matin", "après-midi")
+    assert by_name["EXCUSE"]["Demi-journées manquées"] == _missed(w, "matin", "après-midi", excused=True)
+    # Late or gone early is still there: not a missed half-day.
+    assert by_name["ASSIDU"]["Demi-journées manquées"] == ""
+    assert by_name["PARTIEL"]["Demi-journées manquées"] == ""
+    for name, enrollment in (("ABSENT", w.unexcused), ("ASSIDU", w.attended)):
+        assert by_name[name]["Échéance de la mesure"] == f"{enrollment.measure.deadline:%d/%m/%Y}"
+    signatory = f"{w.organizer.full_name}, coordination des stages, {w.assoc.name}"
+    assert {r["Signataire"] for r in by_name.values()} == {signatory}
+
+
+def test_a_half_day_marked_absent_is_missed_and_only_that_one(make, bilan_course):
+    w = bilan_course
+    enrollment = make.enrollment(
+        make.measure(make.participant("MATINAL"), w.parquet_a), w.course, status=EnrollmentStatus.PARTLY_ATTENDED
+    )
+    make.attendance_mark(enrollment, w.morning, AttendanceStatus.PRESENT)
+    make.attendance_mark(enrollment, w.afternoon, AttendanceStatus.ABSENT, note="Malade")
+    (row,) = [r for r in bilans.bilan_rows(w.course, w.parquet_a.id) if r.enrollment_id == enrollment.id]
+    assert row.missed == [_missed(w, "après-midi")]
+    assert row.incidents == []  # the reason of an absence stays out, as before
+
+
+def test_bilan_pdf_shows_the_half_days_missed_the_deadline_and_the_signatory(client, bilan_course):
+    w = bilan_course
+    login(client, w.organizer)
+    text = _pdf_text(client.get(_url(w, fmt="pdf")))
+    for header in ("Échéance", "Demi-journées manquées", "Signataire"):
+        assert header in text, header
+    assert _missed(w, "matin") in text and _missed(w, "après-midi", excused=True) in text
+    assert f"{w.unexcused.measure.deadline:%d/%m/%Y}" in text
+    on_behalf = for_organization(w.assoc.name)  # « pour l'Association 3 »
+    assert f"Signataire : P{on_behalf[1:]}, {w.organizer.full_name}" in text
+    assert "Coordination des stages" in text
+    assert re.search(r"Page 1 / 1\b", text)
+
+
+def test_a_sent_bilan_is_signed_by_whoever_sent_it(client, make, bilan_course):
+    w = bilan_course
+    colleague = make.user(Role.ORGANIZER, [w.assoc], full_name="Claire Martin")
+    db.session.commit()
+    login(client, colleague)
+    assert client.post(f"/stages/{w.course.id}/bilans/{w.parquet_a.id}/envoye").status_code == 302
+    client.post("/deconnexion")
+    for reader in (w.organizer, w.liaison_a):
+        login(client, reader)
+        assert {r["Signataire"] for r in _csv(client.get(_url(w)))} == {
+            f"Claire Martin, coordination des stages, {w.assoc.name}"
+        }
+        assert "Claire Martin" in _pdf_text(client.get(_url(w, fmt="pdf")))
+        client.post("/deconnexion")
+
+
+def test_before_it_is_sent_a_liaison_sees_the_course_organizer_as_signatory(client, make, bilan_course):
+    w = bilan_course
+    login(client, w.liaison_a)
+    # No one to name yet: the signature line stays blank rather than naming the liaison.
+    assert {r["Signataire"] for r in _csv(client.get(_url(w)))} == {""}
+    assert "Signataire : —" in _pdf_text(client.get(_url(w, fmt="pdf")))
+    assert w.liaison_a.full_name not in _pdf_text(client.get(_url(w, fmt="pdf")))
+    w.course.created_by_id = w.organizer.id
+    db.session.commit()
+    assert {r["Signataire"] for r in _csv(client.get(_url(w)))} == {
+        f"{w.organizer.full_name}, coordination des stages, {w.assoc.name}"
+    }
+
+
+def test_two_day_course_names_the_day_of_each_missed_half_day(make, bilan_course):
+    day2 = bilan_course.day + timedelta(days=1)
+    course = make.course(organizations=[bilan_course.assoc], status=CourseStatus.CLOSED, day=bilan_course.day)
+    from stages.scheduling.models import CoursePart
+
+    course.parts.append(CoursePart(starts_at=local_to_utc(day2, time(9, 30)), ends_at=local_to_utc(day2, time(12, 30))))
+    db.session.flush()
+    enrollment = make.enrollment(make.measure(authority=bilan_course.parquet_a), course,
+                                 status=EnrollmentStatus.PARTLY_ATTENDED)
+    for part in course.parts[:2]:
+        make.attendance_mark(enrollment, part, AttendanceStatus.PRESENT)
+    (row,) = bilans.bilan_rows(course, bilan_course.parquet_a.id)
+    assert row.missed == [f"{fr_date(day2)}, matin"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "pdf"])
+def test_bilan_download_queries_do_not_grow_with_people(client, make, bilan_course, fmt):
+    w = bilan_course
+    login(client, w.organizer)
+    small = queries_for(client, _url(w, fmt=fmt))
+    for _ in range(6):
+        enrollment = make.enrollment(
+            make.measure(authority=w.parquet_a), w.course, status=EnrollmentStatus.ABSENT_UNEXCUSED
+        )
+        make.attendance_mark(enrollment, w.morning, AttendanceStatus.ABSENT)
+    db.session.commit()
+    assert queries_for(client, _url(w, fmt=fmt)) == small

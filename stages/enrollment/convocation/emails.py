@@ -13,8 +13,11 @@ from flask import current_app
 from stages.calendar_feeds.ical import DEFAULT_ZONE, build_invitation, default_uid_domain
 from stages.enrollment.convocation.wording import (
     COURSE,
-    _contact,
+    Contact,
     _first_day,
+    contact_text,
+    course_contact,
+    how_to_reach,
     new_date_text,
     schedule_lines,
     sender_organization,
@@ -57,7 +60,7 @@ def _invitation(enrollment: Enrollment, method: str) -> bytes:
     if course.venue.access_instructions:
         description.append(f"Accès : {course.venue.access_instructions}")
     if organization:
-        description.append(f"Contact : {organization.name}, {_contact(organization)}.")
+        description.append(f"Contact : {organization.name}, {how_to_reach(enrollment, organization)}.")
     if method == "CANCEL":
         description.insert(0, "Convocation annulée.")
     # Half-days removed by a move the person has not been told of yet: cancelled in their
@@ -92,6 +95,7 @@ def _email(
 ) -> EmailMessage:
     """A letter to the participant: greeting, ``body``, the association's signature."""
     participant = enrollment.measure.participant
+    contact = course_contact(enrollment, organization)
     lines = [
         f"Bonjour {participant.first_names} {participant.surname.upper()},",
         "",
@@ -99,19 +103,22 @@ def _email(
         "",
         "Cordialement,",
         "",
-        _signature(organization),
+        _signature(organization, contact),
     ]
     message = build_message(participant.email, subject, "\n".join(lines) + "\n", attachments)
-    # Replies reach the association, not the application's (often unattended) sender address.
-    if organization and organization.email:
-        message["Reply-To"] = organization.email
+    # Replies reach the association (or whoever answers for it), not the application's (often
+    # unattended) sender address.
+    if contact is not None and contact.email:
+        message["Reply-To"] = contact.email
     return message
 
 
-def _signature(organization: Organization | None) -> str:
-    if organization is None:
-        return "Le service des stages de sensibilisation"
-    lines = [organization.name, organization.address, organization.email, organization.phone]
+def _signature(organization: Organization | None, contact: Contact | None) -> str:
+    lines = [organization.name, organization.address] if organization else ["Le service des stages de sensibilisation"]
+    if contact is not None and contact.through:
+        lines.append(f"Contact : {contact_text(contact)}")
+    elif contact is not None:
+        lines += [contact.email, contact.phone]
     return "\n".join(line for line in lines if line)
 
 
@@ -247,7 +254,7 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
         "Si vous devez toujours accomplir ce stage, une nouvelle convocation vous sera adressée.",
         "L'invitation jointe (invitation.ics) retire ces dates de votre agenda.",
         "",
-        f"Pour toute question, contactez {contact_name}, {_contact(organization)}.",
+        f"Pour toute question, contactez {contact_name}, {how_to_reach(enrollment, organization)}.",
     ]
     return _email(
         enrollment, organization,

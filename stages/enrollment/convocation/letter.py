@@ -26,6 +26,7 @@ from stages.enrollment.convocation.wording import (
     CONSEQUENCES,
     COURSE,
     _check_identity,
+    course_contact,
     fee_text,
     new_date_text,
     sender_organization,
@@ -142,10 +143,17 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         issued_on = to_local(sent, venue.timezone).date() if sent else today_local(venue.timezone)
 
     sender = [f"<b>{signed_by}</b>"]
-    if organization:
-        sender += [_text(line) for line in (organization.address, organization.email) if line]
-        if organization.phone:
-            sender.append("Tél. : " + _text(organization.phone))
+    if organization and organization.address:
+        sender.append(_text(organization.address))
+    # The association's email and phone, or whoever answers for it when it has neither.
+    contact = course_contact(enrollment, organization)
+    if contact is not None:
+        if contact.name:
+            sender.append("Contact : " + _text(contact.name))
+        if contact.email:
+            sender.append(_text(contact.email))
+        if contact.phone:
+            sender.append("Tél. : " + _text(contact.phone))
     recipient = [f"<b>{_text(participant.surname.upper())}</b> {_text(participant.first_names)}"]
     if participant.address:
         recipient.append(_text(participant.address))

@@ -4,8 +4,10 @@ Shared by the letter (``letter``) and the emails (``emails``); no drawing and no
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
+from stages.auth.models import Role, User
 from stages.enrollment.models import (
     Enrollment,
     LegalFrame,
@@ -15,6 +17,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.errors import DomainError
+from stages.extensions import db
 from stages.scheduling.models import Course, Venue
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
@@ -114,14 +117,59 @@ def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | 
     )
 
 
-def _contact(organization: Organization | None) -> str:
-    """« par courriel (…) ou par téléphone (…) », from what the association has on file."""
+# Who may be named as the organizer to contact: staff who run courses, not facilitators.
+_ORGANIZER_ROLES = (Role.ORGANIZER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How the person summoned reaches someone about the course."""
+
+    email: str | None
+    phone: str | None
+    # Who answers, when it is not the association itself, and why them.
+    name: str | None = None
+    capacity: str | None = None
+
+    @property
+    def through(self) -> str | None:
+        """« Claire Martin, qui organise le stage », or None for the association itself."""
+        return f"{self.name}, {self.capacity}" if self.name else None
+
+
+def course_contact(enrollment: Enrollment, organization: Organization | None) -> Contact | None:
+    """The association's email and phone; without either, those of the association that manages
+    the venue; then the email of the organizer who created the course. None only when there is
+    none of them (the letter then says « par courrier »)."""
+    if organization is not None and (organization.email or organization.phone):
+        return Contact(organization.email, organization.phone)
+    course = enrollment.course
+    manager = course.venue.owner
+    if manager is not None and (manager.email or manager.phone):
+        return Contact(manager.email, manager.phone, manager.name, "qui gère le lieu du stage")
+    # One course, one creator: a course's letters ask the identity map, not the database, again.
+    organizer = db.session.get(User, course.created_by_id) if course.created_by_id else None
+    if organizer is not None and organizer.active and organizer.role in _ORGANIZER_ROLES:
+        return Contact(organizer.email, None, organizer.full_name, "qui organise le stage")
+    return None
+
+
+def contact_text(contact: Contact | None) -> str:
+    """« par courriel (…) ou par téléphone (…) », and who answers when not the association."""
+    if contact is None:
+        return "par courrier"
     ways = []
-    if organization and organization.email:
-        ways.append(f"par courriel ({organization.email})")
-    if organization and organization.phone:
-        ways.append(f"par téléphone ({organization.phone})")
-    return " ou ".join(ways) if ways else "par courrier"
+    if contact.email:
+        ways.append(f"par courriel ({contact.email})")
+    if contact.phone:
+        ways.append(f"par téléphone ({contact.phone})")
+    text = " ou ".join(ways)
+    return f"{text}, auprès de {contact.through}" if contact.through else text
+
+
+def how_to_reach(enrollment: Enrollment, organization: Organization | None) -> str:
+    """:func:`contact_text` of the enrollment's :func:`course_contact`."""
+    return contact_text(course_contact(enrollment, organization))
 
 
 def new_date_text(enrollment: Enrollment, organization: Organization | None) -> str:
@@ -130,7 +178,7 @@ def new_date_text(enrollment: Enrollment, organization: Organization | None) -> 
     return (
         "Si un motif sérieux vous empêche d'être présent·e à ces dates (raison médicale, "
         f"obligation professionnelle impérieuse…), contactez {name} avant le stage, "
-        f"{_contact(organization)}, en joignant un justificatif. Une nouvelle date pourra vous "
+        f"{how_to_reach(enrollment, organization)}, en joignant un justificatif. Une nouvelle date pourra vous "
         "être proposée ; elle ne repousse pas la date limite fixée par l'autorité prescriptrice "
         f"({fr_date(enrollment.measure.deadline)})."
     )

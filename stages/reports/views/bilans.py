@@ -14,6 +14,7 @@ from stages.reports.bilans import (
     bilan_authorities,
     bilan_csv_row,
     bilan_rows,
+    bilan_signatory,
     bilan_summary,
     mark_bilan_sent,
 )
@@ -63,10 +64,11 @@ def bilan_download(course_id: int, authority_id: int, fmt: str):
     rows = bilan_rows(course, authority_id) if authority and course.status == CourseStatus.CLOSED else []
     if not rows:
         abort(404)
+    signatory = bilan_signatory(course, authority_id, current_user)
     if fmt == "pdf":
-        content = bilan_pdf(course, authority, rows, bilan_summary(rows), now_utc())
+        content = bilan_pdf(course, authority, rows, bilan_summary(rows), now_utc(), signatory)
     else:
-        content = csv_bytes(BILAN_HEADER, (bilan_csv_row(row) for row in rows))
+        content = csv_bytes(BILAN_HEADER, (bilan_csv_row(row, signatory) for row in rows))
     audit("export.downloaded", course, details=f"bilan, {fmt}, autorité n° {authority_id}, {len(rows)} lignes")
     db.session.commit()
     disposition = "inline" if fmt == "pdf" else "attachment"
