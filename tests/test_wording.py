@@ -160,7 +160,7 @@ def test_each_navigation_label_opens_the_page_of_that_name(client, make):
         assert items, user.role
         for url, label in items:
             page = client.get(unescape(url)).get_data(as_text=True)
-            title = unescape(re.search(r"<h1[^>]*>\s*(.*?)\s*</h1>", page, re.S).group(1))
+            title = unescape(re.search(r"<h1[^>]*>\s*(.*?)\s*</h1>", page, re.DOTALL).group(1))
             title = re.sub(r"<[^>]+>", "", title).strip()
             assert title == label or title.startswith(label + " "), (user.role, label, title)
             checked += 1

@@ -3,6 +3,7 @@ formatting of the values."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from stages.wording import ngettext
 
 

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from stages.auth.models import Organization, Role, User
 from stages.certificates.models import Certificate
 from stages.demo import DEMO_ACCOUNTS, load_demo
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
-from stages.auth.models import Organization, Role, User
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
