@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, request, url_for
+from flask import Flask, request, send_from_directory, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -83,6 +83,7 @@ def create_app(config=None) -> Flask:
     for area in AREAS:
         app.register_blueprint(importlib.import_module(f"stages.{area}.views").bp)
     register_error_handlers(app)
+    _register_favicon(app)
     register_security(app)
     outbox.init_app(app)
     _register_template_helpers(app)
@@ -95,6 +96,18 @@ def create_app(config=None) -> Flask:
 
 def _project_dir() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def _register_favicon(app: Flask) -> None:
+    """``/favicon.ico``, which browsers and tools ask for on their own: the icon, not a 404 in
+    the logs. Pages name the SVG icon too (base.html); both are in static/img."""
+    folder = Path(app.static_folder) / "img"
+
+    def favicon():
+        """The application's icon (public, like the static files)."""
+        return send_from_directory(folder, "favicon.ico", mimetype="image/vnd.microsoft.icon")
+
+    app.add_url_rule("/favicon.ico", endpoint="favicon", view_func=favicon)
 
 
 def _warn_about_local_rate_limits(app: Flask) -> None:
@@ -170,7 +183,8 @@ def _navigation() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     role = current_user.role
-    items = [("reports.dashboard" if role == Role.LIAISON else "home.index", "Tableau de bord")]
+    # Each label is the start of its page's title: « Suivi des mesures » is the liaison's home.
+    items = [("reports.dashboard", "Suivi des mesures") if role == Role.LIAISON else ("home.index", "Tableau de bord")]
     if role != Role.LIAISON:
         items.append(("scheduling.calendar_month", "Calendrier"))
     if role in (Role.ADMIN, Role.ORGANIZER):
@@ -193,13 +207,14 @@ def _navigation() -> list[NavItem]:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from stages import timeutil
+    from stages import timeutil, wording
     from stages.auth.audit import action_label, object_type_label
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
     app.jinja_env.filters["fr_date"] = timeutil.fr_date
     app.jinja_env.filters["fr_time"] = timeutil.fr_time
+    app.jinja_env.filters["fr_time_range"] = timeutil.fr_time_range
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
     app.jinja_env.filters["fr_half_day"] = timeutil.fr_half_day
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
@@ -210,6 +225,8 @@ def _register_template_helpers(app: Flask) -> None:
         f"{cents / 100:,.2f} €".replace(",", "\u202f").replace(".", ",") if cents is not None else ""
     )
 
+    app.jinja_env.globals["ngettext"] = wording.ngettext
+    app.jinja_env.globals["seats_text"] = wording.seats_text
     app.jinja_env.globals["deadline_state"] = measure_deadline_state
     app.jinja_env.globals["is_after_deadline"] = is_after_deadline
 

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from stages.auth.models import Role
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.wording import ngettext
 
 stages_cli = AppGroup("stages", help="Commandes d'administration de Stages.")
 
@@ -148,8 +149,8 @@ def import_referrals_command(
             err=True,
         )
         ctx.exit(1)
-    plural = "s" if report.created > 1 else ""
-    click.echo(f"{report.created} mesure{plural} importée{plural} pour {association.name}.")
+    click.echo(ngettext("%(num)d mesure importée", "%(num)d mesures importées", report.created)
+               + f" pour {association.name}.")
 
 
 def _progressbar(length: int, label: str):

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from stages.timeutil import now_utc
+from stages.wording import ngettext
 
 SMTP_TIMEOUT_SECONDS = 15
 OUTBOX_KEY = "mail_outbox"
@@ -132,7 +133,10 @@ def _send_smtp(message: EmailMessage) -> None:
         raise MailError() from error
     if refused:
         # Some recipients accepted, others not: the message was not sent to everyone it names.
-        current_app.logger.warning("Courriel refusé pour %d destinataire(s).", len(refused))
+        current_app.logger.warning(
+            ngettext("Courriel refusé pour %(num)d destinataire.", "Courriel refusé pour %(num)d destinataires.",
+                     len(refused))
+        )
         raise MailError()
 
 

@@ -114,14 +114,29 @@ def _first_as_ordinal(pattern: str) -> str:
     return "".join(out)
 
 
-def fr_time(value: datetime | time | None, zone: str | None = None) -> str:
-    """Format a time in French: « 09 h 30 »."""
+NBSP = "\u00a0"
+
+
+def fr_time(value: datetime | time | None, zone: str | None = None, *, legacy: bool = False) -> str:
+    """Format a time in French: « 9 h 30 », « 14 h 00 », held together by no-break spaces so
+    that a line never breaks inside it. The only time formatter of the pages, mails and PDFs.
+
+    ``legacy=True`` gives the earlier « 09 h 30 » (leading zero, plain spaces): only to redraw
+    documents issued before, byte for byte.
+    """
     if value is None:
         return ""
+    pattern = "HH' h 'mm" if legacy else f"H'{NBSP}h{NBSP}'mm"
     if isinstance(value, datetime):
         value = to_local(value, zone)
-        return format_datetime(value, "HH' h 'mm", locale=LOCALE, tzinfo=value.tzinfo)
-    return format_time(value, "HH' h 'mm", locale=LOCALE)
+        return format_datetime(value, pattern, locale=LOCALE, tzinfo=value.tzinfo)
+    return format_time(value, pattern, locale=LOCALE)
+
+
+def fr_time_range(start: datetime, end: datetime, zone: str | None = None) -> str:
+    """« 9 h 30 – 12 h 30 »: a half-day's hours, the dash between no-break spaces too (a line may
+    break after the dash only)."""
+    return f"{fr_time(start, zone)}{NBSP}– {fr_time(end, zone)}"
 
 
 def fr_half_day(value: datetime, zone: str | None = None) -> str:
@@ -130,7 +145,7 @@ def fr_half_day(value: datetime, zone: str | None = None) -> str:
 
 
 def fr_datetime(value: datetime | None, zone: str | None = None) -> str:
-    """Format a moment in French: « 12/03/2026 à 09 h 30 »."""
+    """Format a moment in French: « 12/03/2026 à 9 h 30 »."""
     if value is None:
         return ""
     return f"{fr_date(value, 'short', zone)} à {fr_time(value, zone)}"

@@ -105,6 +105,7 @@ EXPECTED = {
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,
+    "favicon": PUBLIC,
 }
 # Routes about the closed session (certificates, bilans) rather than the coming one.
 CLOSED_SESSION_ENDPOINTS = {

@@ -242,7 +242,7 @@ KILLERS = [
 PUBLIC_ENDPOINTS = {
     "auth.login", "auth.login_code", "certificates.verify_form", "certificates.verify_submit",
     "certificates.verify_code", "calendar_feeds.my_feed", "calendar_feeds.all_feed",
-    "calendar_feeds.venue_feed", "calendar_feeds.organization_feed",
+    "calendar_feeds.venue_feed", "calendar_feeds.organization_feed", "favicon",
 }
 
 

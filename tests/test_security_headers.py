@@ -80,6 +80,23 @@ def test_static_file(client, organizer):
         assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
+def test_the_icon_is_served_at_favicon_ico_and_named_by_every_page(client, organizer):
+    """Browsers ask for /favicon.ico on their own: the icon, never a 404 in the logs."""
+    for logged_in in (False, True):
+        if logged_in:
+            login(client, organizer)
+        with client.get("/favicon.ico") as response:
+            assert response.status_code == 200 and response.mimetype == "image/vnd.microsoft.icon"
+            assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+            assert_security_headers(response)
+            assert "no-store" not in response.headers.get("Cache-Control", "")
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/favicon.ico"' in page
+    svg = re.search(r'<link rel="icon" href="([^"]+\.svg)" type="image/svg\+xml">', page).group(1)
+    with client.get(svg) as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
 def test_pdf_response(client, make, organizer):
     course = make.course(organizations=[organizer.test_association])
     login(client, organizer)

@@ -32,14 +32,14 @@ def test_paris_wall_clock_across_daylight_saving():
     winter = local_to_utc(date(2026, 3, 26), time(9, 30))
     summer = local_to_utc(date(2026, 4, 2), time(9, 30))
     assert (winter.hour, summer.hour) == (8, 7)
-    assert fr_time(winter) == fr_time(summer) == "09 h 30"
+    assert fr_time(winter) == fr_time(summer) == "9\u00a0h\u00a030"
 
 
 def test_french_formats():
     moment = datetime(2026, 3, 12, 8, 30, tzinfo=timezone.utc)
     assert fr_date(moment) == "jeudi 12 mars 2026"
     assert fr_date(date(2026, 3, 12), "short") == "12/03/2026"
-    assert fr_datetime(moment) == "12/03/2026 à 09 h 30"
+    assert fr_datetime(moment) == "12/03/2026 à 9\u00a0h\u00a030"
     assert fr_date(None) == ""
 
 

@@ -24,6 +24,7 @@ from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.scheduling.services import change_status
 from stages.timeutil import now_utc, to_local
+from stages.wording import ngettext
 
 PRESENT_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
 OUTCOMES = (
@@ -133,7 +134,7 @@ def record_marks(
             for item in changes.values()
         ],
     )
-    audit("attendance.recorded", part, details=f"{len(changes)} présence(s)" + (", correction" if correction else ""),
+    audit("attendance.recorded", part, details=ngettext("%(num)d présence", "%(num)d présences", len(changes)) + (", correction" if correction else ""),
           user=by)
     return len(changes)
 

@@ -18,6 +18,7 @@ from stages.extensions import db
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.scheduling.queries import course_sections
+from stages.wording import ngettext
 
 bp = Blueprint("attendance", __name__)
 
@@ -94,7 +95,8 @@ def take_attendance(course_id: int, part_id: int):
             )
             db.session.commit()
         if outcome.ok:
-            flash(f"Présence enregistrée ({changed} modification(s)).", "success")
+            flash(ngettext("Présence enregistrée (%(num)d modification).",
+                          "Présence enregistrée (%(num)d modifications).", changed), "success")
             return redirect(url_for("attendance.take_attendance", course_id=course.id, part_id=part.id))
     return render_template(
         "attendance/take.html", course=course, part=part, enrollments=enrollments,

@@ -48,10 +48,13 @@ HSTS = "max-age=31536000; includeSubDomains"
 LAST_SEEN = "last_seen"
 SESSION_EXPIRED = "Votre session a expiré après une période d'inactivité."
 
+# Files that hold nothing personal, asked for by the browser on its own (the icon): no session
+# activity, no personal-data cache policy, reachable whatever the account still has to do.
+ASSET_ENDPOINTS = {"static", "favicon"}
 # What a user who must replace a temporary password may still reach ("Mon compte" has the form).
-PASSWORD_CHANGE_ENDPOINTS = {"auth.profile", "auth.logout", "auth.logout_everywhere", "static"}
+PASSWORD_CHANGE_ENDPOINTS = {"auth.profile", "auth.logout", "auth.logout_everywhere"} | ASSET_ENDPOINTS
 # What a user who must enrol in 2FA may still reach.
-ENROLMENT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.logout_everywhere", "static"}
+ENROLMENT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.logout_everywhere"} | ASSET_ENDPOINTS
 
 
 def register_security(app: Flask) -> None:
@@ -84,7 +87,7 @@ def set_security_headers(response):
     # static files hold nothing personal.
     if (
         "Cache-Control" not in response.headers
-        and request.endpoint != "static"
+        and request.endpoint not in ASSET_ENDPOINTS
         and current_user.is_authenticated
     ):
         response.headers["Cache-Control"] = "no-store"
@@ -98,7 +101,7 @@ def end_idle_session():
     "remember me" cookie only restores a session whose browser was closed: an idle one is
     logged out, remember cookie included.
     """
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    if request.endpoint in ASSET_ENDPOINTS or not current_user.is_authenticated:
         return None
     timeout = current_app.config.get("IDLE_TIMEOUT") or 0
     now = int(time.time())

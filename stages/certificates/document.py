@@ -55,11 +55,12 @@ def certificate_pdf(certificate: Certificate) -> bytes | None:
         return None
     if certificate.pdf is not None:
         return certificate.pdf
-    # Issued before the bytes were kept: redrawn, as dates are written now and as they were
-    # before « 1er » (« 1 mars »), and kept from the first redrawing that matches its SHA-256.
+    # Issued before the bytes were kept: redrawn, as dates and times are written now and as they
+    # were before « 1er » (« 1 mars ») and before « 9 h 30 » (« 09 h 30 »), and kept from the
+    # first redrawing that matches its SHA-256.
     drawn = []
-    for first_as_ordinal in (True, False):
-        drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal))
+    for first_as_ordinal, legacy_times in ((True, False), (True, True), (False, True), (False, False)):
+        drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal, legacy_times=legacy_times))
         if hashlib.sha256(drawn[-1]).hexdigest() == certificate.sha256:
             certificate.pdf = drawn[-1]  # kept from now on, so later edits cannot change it
             return drawn[-1]
@@ -77,18 +78,22 @@ def pdf_matches(certificate: Certificate, pdf: bytes) -> bool:
 
 
 def _render(
-    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True,
+    legacy_times: bool = False,
 ) -> bytes:
     return render_certificate(
-        certificate_document(certificate, issuer=issuer, first_as_ordinal=first_as_ordinal)
+        certificate_document(
+            certificate, issuer=issuer, first_as_ordinal=first_as_ordinal, legacy_times=legacy_times
+        )
     )
 
 
 def certificate_document(
-    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True
+    certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True,
+    legacy_times: bool = False,
 ) -> CertificateDocument:
     """The French texts printed on the attestation, read from the database (``first_as_ordinal``:
-    see ``fr_date``)."""
+    see ``fr_date``; ``legacy_times``: « 09 h 30 », see ``fr_time``)."""
     ordinal = {"first_as_ordinal": first_as_ordinal}
     enrollment = certificate.enrollment
     course, measure = enrollment.course, enrollment.measure
@@ -116,8 +121,9 @@ def certificate_document(
         case_reference=measure.case_reference,
         course_title=course.title,
         half_days=tuple(
-            f"{fr_date(part.starts_at, zone=zone, **ordinal)}, de {fr_time(part.starts_at, zone)} "
-            f"à {fr_time(part.ends_at, zone)}"
+            f"{fr_date(part.starts_at, zone=zone, **ordinal)}, de "
+            f"{fr_time(part.starts_at, zone, legacy=legacy_times)} "
+            f"à {fr_time(part.ends_at, zone, legacy=legacy_times)}"
             for part in course.parts
         ),
         hours_attended=format_minutes(certificate.hours_attended_minutes),

@@ -24,6 +24,7 @@ from stages.extensions import db
 from stages.mail import build_message
 from stages.public_url import public_base_url
 from stages.timeutil import fr_date, today_local
+from stages.wording import ngettext
 
 KIND = "deadline_digest"
 WAITLISTED_MARK = "sur liste d'attente"
@@ -83,7 +84,8 @@ def _line(item: DueMeasure, today: date) -> str:
     measure, person = item.measure, item.measure.participant
     initials = f"{person.first_names[:1]}. {person.surname[:1]}." if person.surname else "—"
     days = (measure.deadline - today).days
-    when = f"dépassée depuis {-days} jour(s)" if days < 0 else f"dans {days} jour(s)"
+    when = (ngettext("dépassée depuis %(num)d jour", "dépassée depuis %(num)d jours", -days) if days < 0
+            else ngettext("dans %(num)d jour", "dans %(num)d jours", days))
     waiting = f" — {WAITLISTED_MARK}" if item.waitlisted else ""
     return (f"- N° {measure.case_reference} ({initials}) : date limite "
             f"{fr_date(measure.deadline, 'short')}, {when}{waiting}")

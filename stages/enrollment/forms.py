@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -32,6 +33,7 @@ from stages.scheduling.models import CourseStatus
 from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.text import looks_like_formula
 from stages.timeutil import fr_date
+from stages.wording import seats_text
 
 # Courses offered when enrolling or rescheduling someone: the next ones, soonest first.
 MAX_PROPOSALS = 60
@@ -168,13 +170,14 @@ class ReasonForm(BaseForm):
     )
 
 
+# Radio buttons, not a drop-down list: a phone cuts a long option short, a radio label wraps.
 class RescheduleForm(BaseForm):
-    course = SelectField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = RadioField("Nouveau stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
     note = TextAreaField("Note (facultatif)", validators=[Optional(), Length(max=500)], **TEXT)
 
 
 class EnrollForm(BaseForm):
-    course = SelectField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+    course = RadioField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
 
 
 def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = None) -> list:
@@ -183,17 +186,15 @@ def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = N
     courses = db.session.scalars(upcoming_courses_query(user).limit(MAX_PROPOSALS)).all()
     proposals = proposed_courses(measure, [c for c in courses if c.id != exclude_id])
     form.course.choices = select_choices((course.id, course_choice_label(course, late)) for course, late in proposals)
+    if proposals and not form.is_submitted():
+        form.course.data = proposals[0][0].id  # the best fit comes first, and is ticked
     return proposals
 
 
 def course_choice_label(course, late: bool) -> str:
     """A course as offered in a list: its date, venue, seats, and whether it is only a draft or
     ends after the measure's deadline."""
-    seats = (
-        f"{course.seats_left} place libre" if course.seats_left == 1
-        else f"{course.seats_left} places libres" if course.seats_left
-        else "complet : liste d'attente"
-    )
+    seats = seats_text(course.seats_taken, course.capacity) if course.seats_left else "complet : liste d'attente"
     return (
         f"{fr_date(course.starts_at)} — {course.venue.name} — {seats}"
         + (" — brouillon, pas encore programmé" if course.status == CourseStatus.DRAFT else "")

@@ -95,8 +95,8 @@ def course_people(course: Course) -> CoursePeople:
 
 # The statuses an organizer sets by hand on a person's page, as the buttons say them.
 STATUS_ACTIONS = (
-    (EnrollmentStatus.CONFIRMED, "Présence confirmée"),
-    (EnrollmentStatus.ABSENT_EXCUSED, "Absence excusée"),
+    (EnrollmentStatus.CONFIRMED, "Confirmer la présence"),
+    (EnrollmentStatus.ABSENT_EXCUSED, "Excuser l'absence"),
 )
 # What higher areas add to a person's page (attendance marks, attestations, the data export).
 participant_sections = PageSections()

@@ -20,6 +20,7 @@ from stages.privacy import retention
 from stages.reports import closing_reminders
 from stages.scheduling import services as scheduling
 from stages.timeutil import now_utc, today_local
+from stages.wording import ngettext
 
 
 def mark_courses_held() -> dict:
@@ -73,7 +74,9 @@ def purge_expired_data() -> dict:
 def _with_error(counts: dict, failures_key: str) -> dict:
     if counts.get(failures_key):
         counts["_error"] = (
-            f"{counts[failures_key]} envoi(s) refusé(s) : ils restent en file et seront retentés "
-            "(tâche deliver_outbox)."
+            ngettext("%(num)d envoi refusé : il reste en file et sera retenté",
+                     "%(num)d envois refusés : ils restent en file et seront retentés",
+                     counts[failures_key])
+            + " (tâche deliver_outbox)."
         )
     return counts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stages.wording import ngettext
+
 
 @dataclass
 class Bar:
@@ -64,4 +66,4 @@ def days(value: float | None) -> str:
     if value is None:
         return "—"
     text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
-    return f"{text} jour{'s' if value >= 2 else ''}"
+    return ngettext("%(text)s jour", "%(text)s jours", value, text=text)

@@ -41,7 +41,8 @@ def _pages(pdf: bytes) -> list[str]:
 
 def _half_day(part, label):
     zone = part.course.venue.timezone
-    return f"{label}, {fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}"
+    # The PDF's text reads the times' no-break spaces back as spaces.
+    return f"{label}, {fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}".replace("\u00a0", " ")
 
 
 def test_every_page_names_the_course_day_and_half_days_and_is_numbered(crowded):

@@ -144,7 +144,7 @@ EXPECTED_NAV = {
         "Statistiques", "Mon compte",
     },
     Role.FACILITATOR: {"Tableau de bord", "Calendrier", "Mon compte"},
-    Role.LIAISON: {"Tableau de bord", "Statistiques", "Mon compte"},
+    Role.LIAISON: {"Suivi des mesures", "Statistiques", "Mon compte"},
 }
 
 

@@ -101,9 +101,9 @@ def test_organizer_creates_a_course_and_enrolls_two_people(journey, make):
         check(journey, f"#m-{measure_id}")
     journey.step("personnes-cochees")
     journey.click(journey.button("Inscrire les personnes cochées"), "personnes-inscrites")
-    assert "2 personne(s) inscrite(s)." in " ".join(journey.flashes())
+    assert "2 personnes inscrites." in " ".join(journey.flashes())
     assert journey.path() == course_path
-    assert "Personnes inscrites (2 / 10)" in journey.text()
+    assert "Personnes inscrites (2 places prises sur 10)" in journey.text()
     assert "MARTIN" in journey.text() and "BERNARD" in journey.text()
 
     refresh()
@@ -154,7 +154,7 @@ def test_facilitator_takes_attendance_on_a_tablet(journey, make):
     journey.css(f"#note-{second}").send_keys("Train en retard")
     journey.step("matin-saisi")
     journey.click(journey.button("Enregistrer la présence"), "matin-enregistre")
-    assert "Présence enregistrée (2 modification(s))." in " ".join(journey.flashes())
+    assert "Présence enregistrée (2 modifications)." in " ".join(journey.flashes())
     assert journey.css(f"input[name='status-{second}'][value='late']").is_selected()
 
     journey.click(
@@ -163,7 +163,7 @@ def test_facilitator_takes_attendance_on_a_tablet(journey, make):
     check(journey, f"input[name='status-{first}'][value='present']")
     check(journey, f"input[name='status-{second}'][value='present']")
     journey.click(journey.button("Enregistrer la présence"), "apres-midi-enregistre")
-    assert "Présence enregistrée (2 modification(s))." in " ".join(journey.flashes())
+    assert "Présence enregistrée (2 modifications)." in " ".join(journey.flashes())
 
     refresh()
     marks = {

@@ -97,7 +97,7 @@ def test_present_on_all_parts_gets_a_certificate_with_name_dates_hours_number(cl
         "Attestation de stage",
         "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels",
         "VERCINGETORIX", "Maximilien Aurèle", "17 mai 1980 à Lyon",
-        "lundi 16 mars 2026, de 09 h 30 à 12 h 30", "lundi 16 mars 2026, de 13 h 30 à 16 h 30",
+        "lundi 16 mars 2026, de 9 h 30 à 12 h 30", "lundi 16 mars 2026, de 13 h 30 à 16 h 30",
         "6 h 00", "2026-00001", "APCARS", "Fondation Scelles", "Parquet de Paris",
         "24-PARQ-0042", "Composition pénale", "Claire Martin", "pour l'association APCARS",
         "MJD du 17e", "Fait à Paris, le 20 mars 2026",

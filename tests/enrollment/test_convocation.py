@@ -104,7 +104,7 @@ def test_pdf_holds_identity_french_dates_venue_reference_and_consequence(case):
     assert "DURAND Jean" in text
     assert "17 mai 1980 à Lyon" in text
     assert "3 rue des Lilas" in text and "75011 Paris" in text
-    assert "jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30" in text
+    assert "jeudi 12 mars 2026, de 9 h 30 à 12 h 30 et de 13 h 30 à 16 h 30" in text
     assert "16 rue Jacques Kellner, 75017 Paris" in text
     assert "Métro Guy Môquet (ligne 13)." in text
     assert "PQ-DURAND-2026" in text
@@ -143,7 +143,7 @@ def test_pdf_lists_every_day_of_a_two_day_course_and_the_fee(make, case):
     course = make.course_at(spans, venue=make.venue(), organizations=[case["org"]])
     enrollment = _enrolled(make, course, case["org"], surname="PETIT", fee_cents=18000)
     text = _pdf_text(convocation.convocation_pdf(enrollment))
-    assert "jeudi 12 mars 2026, de 09 h 30 à 12 h 30" in text
+    assert "jeudi 12 mars 2026, de 9 h 30 à 12 h 30" in text
     assert "vendredi 13 mars 2026, de 14 h 00 à 17 h 00" in text
     assert "180,00 €" in text and "à régler à APCARS" in text
 
@@ -192,7 +192,7 @@ def test_send_convocation_emails_letter_and_invitation_then_marks_summoned(case)
     assert message["Reply-To"] == "stages@apcars.test"
     body = message.get_body(("plain",)).get_content()
     assert body.startswith("Bonjour Jean DURAND,")
-    assert "jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30" in body
+    assert "jeudi 12 mars 2026, de 9\u00a0h\u00a030 à 12\u00a0h\u00a030 et de 13\u00a0h\u00a030 à 16\u00a0h\u00a030" in body
     attachments = {p.get_filename(): p for p in message.iter_attachments()}
     assert set(attachments) == {"convocation.pdf", "invitation.ics"}
     assert attachments["convocation.pdf"].get_content_type() == "application/pdf"
@@ -599,10 +599,10 @@ def test_the_first_of_the_month_is_1er_on_the_page_in_the_email_and_in_the_pdfs(
     [message] = outbox()
     assert message["Subject"].endswith("— mercredi 1er avril 2026")
     body = message.get_body(("plain",)).get_content()
-    assert "mercredi 1er avril 2026, de 09 h 30 à 12 h 30" in body and "1 avril" not in body
+    assert "mercredi 1er avril 2026, de 9\u00a0h\u00a030 à 12\u00a0h\u00a030" in body and "1 avril" not in body
 
     letter = _pdf_text(client.get(f"/inscriptions/{enrollment.id}/convocation.pdf").data)
-    assert "mercredi 1er avril 2026, de 09 h 30 à 12 h 30" in letter and "1 avril" not in letter
+    assert "mercredi 1er avril 2026, de 9 h 30 à 12 h 30" in letter and "1 avril" not in letter
     client.post("/deconnexion")
     login(client, facilitator)
     sheet = _pdf_text(client.get(f"/stages/{course.id}/emargement.pdf").data)

@@ -132,8 +132,8 @@ def test_after_confirmation_each_person_summoned_gets_the_update(client, case):
         assert not any(word in subject for word in SUBJECT_FORBIDDEN)
         body = message.get_body(("plain",)).get_content()
         assert body.startswith("Bonjour Jean ")
-        assert "Avant : jeudi 12 mars 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30" in body
-        assert "Désormais : mercredi 1er avril 2026, de 09 h 30 à 12 h 30 et de 13 h 30 à 16 h 30" in body
+        assert "Avant : jeudi 12 mars 2026, de 9\u00a0h\u00a030 à 12\u00a0h\u00a030 et de 13\u00a0h\u00a030 à 16\u00a0h\u00a030" in body
+        assert "Désormais : mercredi 1er avril 2026, de 9\u00a0h\u00a030 à 12\u00a0h\u00a030 et de 13\u00a0h\u00a030 à 16\u00a0h\u00a030" in body
         attachment = next(p for p in message.iter_attachments() if p.get_filename() == "invitation.ics")
         assert attachment.get_param("method") == "REQUEST"
         before, after = read_both(_ics(first[address]), _ics(message))
@@ -158,7 +158,7 @@ def test_after_confirmation_each_person_summoned_gets_the_update(client, case):
         assert set(uid_sequences(after)) == set(uid_sequences(before))
         assert all(after_seq > uid_sequences(before)[uid]
                    for uid, after_seq in uid_sequences(after).items())
-        assert "Avant : mercredi 1er avril 2026, de 09 h 30" in message.get_body(("plain",)).get_content()
+        assert "Avant : mercredi 1er avril 2026, de 9\u00a0h\u00a030" in message.get_body(("plain",)).get_content()
 
 
 def test_a_failed_update_is_reported_in_french_and_can_be_sent_again(client, case, monkeypatch):

@@ -1,5 +1,6 @@
 """What a course accepts, the same for every enrollment path (one person, in bulk, a move, the
 waitlist) and for the lists that offer courses: on the services and through the views."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -94,8 +95,7 @@ def test_the_enroll_page_preselects_the_best_fit(client, make, office):
     db.session.commit()
     login(client, office.organizer)
     page = client.get(f"/mesures/{measure.id}/inscrire").get_data(as_text=True)
-    options = page.split('<select', 1)[1].split("</select>")[0]
-    first = options.split("<option", 2)[1]
-    assert f'value="{fits.id}"' in first, options
-    assert f'value="{office.begun.id}"' not in options
+    radios = re.findall(r'<input[^>]*name="course"[^>]*>', page)  # radio buttons: whole labels
+    assert f'value="{fits.id}"' in radios[0] and "checked" in radios[0], radios
+    assert not any(f'value="{office.begun.id}"' in radio for radio in radios)
     assert db.session.get(Course, office.coming.id) is not None

@@ -132,7 +132,7 @@ def test_bulk_enrollment_fills_seats_then_waitlists(client, make, office):
     assert all(m.participant.surname in html for m in measures)
     html = client.post(f"/stages/{small.id}/inscrire", data={"measure": [str(m.id) for m in measures]},
                        follow_redirects=True).get_data(as_text=True)
-    assert "2 personne(s) inscrite(s), 1 sur liste" in html
+    assert "2 personnes inscrites, 1 sur liste" in html
     assert "Liste d'attente (1)" in html
     assert db.session.get(Course, small.id).seats_taken == 2
 

@@ -82,8 +82,8 @@ def test_month_shows_the_courses_of_that_month_only(client, make, calendar_staff
     for other in (april, first_april, february):
         assert link(other) not in html  # 1 April and 27 February are greyed cells, left empty
     entry = event_markup(html, march)
-    assert "09 h 30" in entry and "16 h 30" in entry
-    assert "Préfecture de région" in entry and "0/12" in entry
+    assert "9\u00a0h\u00a030" in entry and "16\u00a0h\u00a030" in entry
+    assert "Préfecture de région" in entry and "0 place prise sur 12" in entry
 
 
 def test_month_defaults_to_the_current_month_and_grid_is_monday_first(client, make, calendar_staff):
@@ -209,7 +209,7 @@ def test_week_places_courses_on_local_dates(client, make, calendar_staff):
 
     assert days_showing(this_week, late, "calendar-agenda-day") == ["2026-03-09"]
     assert days_showing(this_week, overseas, "calendar-agenda-day") == ["2026-03-09"]
-    assert "08 h 30–11 h 30" in day_chunks(this_week, "calendar-agenda-day")["2026-03-09"]
+    assert "8\u00a0h\u00a030\u00a0– 11\u00a0h\u00a030" in day_chunks(this_week, "calendar-agenda-day")["2026-03-09"]
     assert link(late) not in last_week and link(overseas) not in last_week
     assert days_showing(month, late) == ["2026-03-09"]
     assert days_showing(month, overseas) == ["2026-03-09"]
@@ -266,8 +266,8 @@ def test_list_shows_details_and_status(client, make, calendar_staff):
     html = client.get("/calendrier/liste").get_data(as_text=True)
     row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{link(course)}.*?</tr>", html, re.S).group(0)
     assert 'class="is-cancelled"' in row and "Annulé" in row
-    for text in ("mar. 24 mars 2026", "09 h 30–12 h 30", "13 h 30–16 h 30", "MJD du 17e",
-                 "APCARS, Fondation Scelles", "Alice Intervenante, Bruno Intervenant", "0 / 12"):
+    for text in ("mar. 24 mars 2026", "9\u00a0h\u00a030\u00a0– 12\u00a0h\u00a030", "13\u00a0h\u00a030\u00a0– 16\u00a0h\u00a030", "MJD du 17e",
+                 "APCARS, Fondation Scelles", "Alice Intervenante, Bruno Intervenant", "0 place prise sur 12"):
         assert text in row
 
 
@@ -359,7 +359,7 @@ def test_a_facilitator_sees_only_their_courses(client, filtered, view):
     login(client, w.fac_a)
     html = client.get(view).get_data(as_text=True)
     assert [s for s in w.all if link(s) in html] == [w.s_fac_a, w.s_organizer]
-    assert "Mes stages" in html and "Vous voyez les stages que vous animez." in html
+    assert "Calendrier de mes stages" in html and "Vous voyez les stages que vous animez." in html
     # Their co-facilitators are offered as a filter; people they never work with are not.
     assert "Olga Organisatrice" in html and "Bruno Intervenant" not in html
     narrowed = client.get(f"{view}?intervenant={w.organizer.id}").get_data(as_text=True)

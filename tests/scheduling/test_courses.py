@@ -65,7 +65,7 @@ def test_organizer_creates_a_scheduled_course(client, staff):
     assert len(bookings) == 4  # two facilitators × two half-days
     assert "Stage créé" in db.session.scalars(sa.select(CourseChange.summary)).one()
     page = client.get(f"/stages/{course.id}").get_data(as_text=True)
-    assert "jeudi 12 mars 2026" in page and "09 h 30" in page
+    assert "jeudi 12 mars 2026" in page and "9\u00a0h\u00a030" in page
 
 
 def test_save_as_draft(client, staff):

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from stages.enrollment.importer.common import ImportFileError
 from stages.enrollment.models import LegalMeasure, Participant
+from stages.wording import ngettext
 
 class Kind(StrEnum):
     TEXT = "text"
@@ -260,9 +261,9 @@ def map_columns(assignments: list[Assignment], defaults: Iterable[str] = ()) -> 
         if c.required and c.field not in index and c.field not in defaults
     ]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
         raise ImportFileError(
-            f"Colonne{plural} obligatoire{plural} absente{plural} : {', '.join(missing)}. La ligne "
+            ngettext("Colonne obligatoire absente", "Colonnes obligatoires absentes", len(missing))
+            + f" : {', '.join(missing)}. La ligne "
             "d'en-tête doit porter les intitulés des colonnes (Nom, Prénom(s), Date de naissance, "
             "Cadre, N° de parquet, Date de décision, Date limite…) ; l'autorité peut être choisie "
             "à l'import au lieu d'une colonne."

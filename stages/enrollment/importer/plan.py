@@ -28,6 +28,7 @@ from stages.enrollment.services import find_duplicates
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
+from stages.wording import ngettext
 
 @dataclass
 class ImportReport:
@@ -60,11 +61,12 @@ class ImportReport:
 
     def result(self, association: Organization) -> str:
         """What the import did, in one French sentence."""
-        plural = "s" if self.created > 1 else ""
         attached = len(self.attached)
-        text = f"{self.created} mesure{plural} importée{plural} pour {association.name}"
+        text = ngettext("%(num)d mesure importée", "%(num)d mesures importées", self.created)
+        text += f" pour {association.name}"
         if attached:
-            text += f", dont {attached} rattachée{'s' if attached > 1 else ''} à une personne existante"
+            text += ", dont " + ngettext("%(num)d rattachée", "%(num)d rattachées", attached)
+            text += " à une personne existante"
         return text + "."
 
     @property

@@ -17,6 +17,7 @@ from stages.mail import MailError
 from stages.scheduling.models import Course
 from stages.scheduling.queries import course_change_sections
 from stages.scheduling.services import course_cancelled, course_changed
+from stages.wording import ngettext
 
 SEND_FAILED = "L'envoi a échoué ; la convocation reste à envoyer."
 CANCELLATION_FAILED = (
@@ -44,8 +45,11 @@ def withdraw_course_convocations(course: Course, *, by) -> str | None:
     result = convocation.send_cancellations_for_course(course, by=by)
     db.session.commit()
     if result.failed:
-        return (f"{result.failed} annulation(s) n'ont pas pu être envoyées par courriel : "
-                "prévenez ces personnes.")
+        return ngettext(
+            "%(num)d annulation n'a pas pu être envoyée par courriel : prévenez cette personne.",
+            "%(num)d annulations n'ont pas pu être envoyées par courriel : prévenez ces personnes.",
+            result.failed,
+        )
     return None
 
 

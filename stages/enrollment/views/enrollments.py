@@ -22,6 +22,7 @@ from stages.scheduling.queries import course_sections
 from stages.scheduling.services import enrollment_refusal
 from stages.auth.search_terms import remember_search, search_args, search_submitted, search_term
 from stages.timeutil import today_local
+from stages.wording import ngettext
 
 BULK_PAGE_SIZE = 50
 BULK_MAX_CHOSEN = 200
@@ -137,13 +138,15 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
     if not outcome.ok:
         return False
     seated = sum(not r.waitlisted for r in results)
-    message = f"{seated} personne(s) inscrite(s)"
+    message = ngettext("%(num)d personne inscrite", "%(num)d personnes inscrites", seated)
     if len(results) > seated:
         message += f", {len(results) - seated} sur liste d'attente"
     flash(message + ".", "success")
     late = sum(r.after_deadline for r in results)
     if late:
-        flash(f"Attention : pour {late} personne(s), ce stage se termine après la date limite.", "warning")
+        flash(ngettext("Attention : pour %(num)d personne, ce stage se termine après la date limite.",
+                       "Attention : pour %(num)d personnes, ce stage se termine après la date limite.",
+                       late), "warning")
     return True
 
 

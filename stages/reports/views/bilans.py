@@ -25,6 +25,7 @@ from stages.scheduling.models import Course, CourseStatus
 from stages.scheduling.queries import course_sections
 from stages.spreadsheets import csv_bytes
 from stages.timeutil import now_utc
+from stages.wording import ngettext
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -88,7 +89,7 @@ def bilan_mark_sent(course_id: int, authority_id: int):
         closed = mark_bilan_sent(course, authority_id, by=current_user)
         db.session.commit()
     if outcome.ok:
-        plural = "s" if closed > 1 else ""
+        passed = ngettext("%(num)d mesure passée", "%(num)d mesures passées", closed)
         flash("Le bilan est marqué comme envoyé"
-              + (f" ; {closed} mesure{plural} passée{plural} en « bilan transmis »." if closed else "."), "success")
+              + (f" ; {passed} en « bilan transmis »." if closed else "."), "success")
     return redirect(url_for("reports.bilans", course_id=course_id))
