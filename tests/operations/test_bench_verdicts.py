@@ -1,6 +1,11 @@
 """The benchmark's PASS/FAIL lines (bench/verdicts.py), on made-up runs."""
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from bench.run import main
 from bench.verdicts import floor_of, run_verdicts, verdict_text
 
 
@@ -64,3 +69,32 @@ def test_only_the_largest_scale_is_judged():
     report = {"scales": {"0.01": {"runs": {"m": _run(_measure("calendar", 5.0, 99.0))}},
                          "1.0": {"runs": {"m": _run(_measure("calendar", 5.0, 6.0))}}}}
     assert verdict_text(report)[1] is True
+
+
+def _full_measure(key, p50, p95, extra=False):
+    return {"key": key, "label": key, "requests": 100, "p50_ms": p50, "p95_ms": p95,
+            "mean_ms": p50, "queries": 3, "queries_max": 3, "cpu_p50_ms": p50, "cpu_p95_ms": p95,
+            "target_ms": None, "note": "", "extra": extra}
+
+
+def _saved_run(tmp_path, admin_p95):
+    run = {"floor": _full_measure("floor", 1.0, 1.5),
+           "pages": [_full_measure("calendar", 6.0, 9.0),
+                     _full_measure("calendar_admin", 40.0, admin_p95, extra=True)]}
+    report = {"database": "postgresql", "machine": {"cpus": 2, "python": "3.11.7"},
+              "load_average_1min": [1.0, 1.0],
+              "scales": {"given": {"context": {}, "runs": {"in-process": run}}}}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(report))
+    return path
+
+
+def test_check_exits_with_status_1_on_a_failure_only(tmp_path, capsys):
+    """``python -m bench.run --show FILE --check``: the exit status a script can test."""
+    main(["--show", str(_saved_run(tmp_path, 70.0)), "--check"])
+    assert "RÉUSSI" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        main(["--show", str(_saved_run(tmp_path, 90.0)), "--check"])
+    assert stopped.value.code == 1
+    assert "FAIL  [in-process] calendar_admin" in capsys.readouterr().out
+    main(["--show", str(_saved_run(tmp_path, 90.0))])  # without --check: printed, no exit
