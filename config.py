@@ -77,6 +77,9 @@ class Config:
     # own default, lets it through (at 5 or 10 s, 30 simultaneous logins in one process, each
     # holding its connection while the password is hashed, got 503 pages on a busy machine).
     DB_POOL_TIMEOUT = int(os.environ.get("STAGES_DB_POOL_TIMEOUT", 30))
+    # The garbage collector's settings for gunicorn workers (stages/gc_tuning.py): on by default;
+    # 0 keeps CPython's defaults, e.g. to rule them out when chasing a crash in C code.
+    GC_TUNING = _bool("STAGES_GC_TUNING", True)
     TIMEZONE = os.environ.get("STAGES_TIMEZONE", "Europe/Paris")
     BABEL_DEFAULT_LOCALE = "fr_FR"
     # Public base URL, used in emails, PDFs (QR codes) and calendar feeds. Production sets it;

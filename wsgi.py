@@ -3,6 +3,7 @@ import faulthandler
 import sys
 
 from stages import create_app
+from stages.gc_tuning import tune_for_serving
 
 # A crash in C code (an extension module) prints every thread's Python stack to stderr, which
 # gunicorn and systemd keep: the only trace such a crash would otherwise leave is the kernel's.
@@ -19,8 +20,10 @@ def _no_gunicorn_server_header() -> None:
     (tests/operations/test_gunicorn.py) starts gunicorn and reads the headers, so that an
     upgrade of gunicorn that changes this class is noticed.
     """
-    gunicorn_wsgi = sys.modules.get("gunicorn.http.wsgi")
-    if gunicorn_wsgi is None or getattr(gunicorn_wsgi.Response, "_stages_no_server", False):
+    if not _served_by_gunicorn():
+        return
+    gunicorn_wsgi = sys.modules["gunicorn.http.wsgi"]
+    if getattr(gunicorn_wsgi.Response, "_stages_no_server", False):
         return
     default_headers = gunicorn_wsgi.Response.default_headers
 
@@ -31,5 +34,15 @@ def _no_gunicorn_server_header() -> None:
     gunicorn_wsgi.Response._stages_no_server = True
 
 
+def _served_by_gunicorn() -> bool:
+    """gunicorn imports its HTTP module before it loads this file; ``flask``, pytest don't."""
+    return "gunicorn.http.wsgi" in sys.modules
+
+
 _no_gunicorn_server_header()
 app = create_app()
+if _served_by_gunicorn() and app.config["GC_TUNING"]:
+    # Garbage collection out of the requests' way (stages/gc_tuning.py says why and what was
+    # measured): only in the serving process, so the test suite (which imports this module),
+    # the scheduler and the ``flask`` commands keep CPython's defaults.
+    tune_for_serving(app)

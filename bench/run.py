@@ -88,6 +88,7 @@ class Measure:
     queries: int | None = None
     queries_max: int | None = None
     cpu_p50_ms: float | None = None  # in-process: CPU time of the request's thread
+    cpu_p95_ms: float | None = None
     target_ms: float | None = None
     note: str = ""
     extra: bool = False
@@ -118,16 +119,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per HTML page")
     parser.add_argument("--no-gunicorn", action="store_true", help="in-process only")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases")
-    parser.add_argument("--pages", metavar="KEY,KEY",
-                        help="measure these pages only (keys as in the JSON, e.g. ical_busiest)")
     parser.add_argument("--show", metavar="JSON", type=Path,
                         help="print the tables of an earlier run, measure nothing")
+    parser.add_argument("--pages", metavar="KEY,KEY",
+                        help="measure only these pages (and the floor), keys as in the JSON, "
+                             "e.g. calendar_admin,ical_busiest")
+    parser.add_argument("--gc-defaults", action="store_true",
+                        help="CPython's garbage-collector defaults, not the workers' tuning")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 when a target (bench/verdicts.py) is missed")
     args = parser.parse_args(argv)
+    if args.gc_defaults:
+        # Read by create_app's config: gunicorn_app() below and the in-process apps skip
+        # stages/gc_tuning.py, as wsgi.py does with STAGES_GC_TUNING=0.
+        os.environ["STAGES_GC_TUNING"] = "0"
     if args.show:
         report = json.loads(args.show.read_text())
         _add_ratios(report, args)
         _print(report, args)
-        return report
+        return _verdicts(report, args)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     instance = Path(tempfile.mkdtemp(prefix="stages-bench-"))
@@ -149,6 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
             "database": "postgresql" if (args.postgres or "postgres" in str(args.database))
             else "sqlite",
             "seed": args.seed,
+            "gc_tuning": not args.gc_defaults,
             "scales": {},
         }
         urls, generations = {}, {}
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"\nRésultats écrits dans {path.relative_to(ROOT)} "
               f"({report['total_seconds']:.0f} s en tout).")
-        return report
+        return _verdicts(report, args)
     finally:
         shutil.rmtree(instance, ignore_errors=True)
 
@@ -275,7 +286,17 @@ def bench_app(url: str | None = None, *, csrf: bool = True):
 def gunicorn_app():
     """``gunicorn 'bench.run:gunicorn_app()'``: the app as served, CSRF on, plus the floor."""
     faulthandler.enable()  # as wsgi.py does
-    return bench_app()
+    app = bench_app()
+    _tune_gc(app)
+    return app
+
+
+def _tune_gc(app) -> None:
+    """The garbage collector as wsgi.py sets it in a gunicorn worker (unless --gc-defaults)."""
+    from stages.gc_tuning import tune_for_serving
+
+    if app.config["GC_TUNING"]:
+        tune_for_serving(app)
 
 
 @dataclass
@@ -312,11 +333,16 @@ def _measure_databases(urls: dict[str, str], args) -> dict:
         entry = {"targets": _public_targets(targets), "context": context, "runs": {}}
         pages = _pages(targets, args.requests)
         if args.pages:
-            chosen = set(args.pages.split(","))
-            pages = [page for page in pages if page.key in chosen]
-            if not pages:
-                raise SystemExit(f"Aucune page ne s'appelle {args.pages}.")
+            keys = set(args.pages.split(","))
+            unknown = keys - {page.key for page in pages}
+            if unknown:
+                raise SystemExit(f"Pages inconnues : {', '.join(sorted(unknown))}.")
+            pages = [page for page in pages if page.key in keys]
         databases.append(_Database(label, url, app, targets, undo, pages, engine, entry))
+    # In this process as in a gunicorn worker: the garbage collector tuned once the apps are
+    # built (stages/gc_tuning.py).
+    for database in databases:
+        _tune_gc(database.app)
     counter = _QueryCounter()
     # No app context is held while measuring: each request pushes its own, with a fresh
     # database session, and tears it down, as in production.
@@ -511,6 +537,7 @@ def _stats(key, label, times: list[float], cpu: list[float] | None = None, **ext
     ordered = sorted(times)
     if cpu:
         extra["cpu_p50_ms"] = round(_percentile(sorted(cpu), 0.50), 2)
+        extra["cpu_p95_ms"] = round(_percentile(sorted(cpu), 0.95), 2)
     return Measure(
         key=key, label=label, requests=len(times),
         p50_ms=round(_percentile(ordered, 0.50), 2), p95_ms=round(_percentile(ordered, 0.95), 2),
@@ -717,11 +744,9 @@ def _run_gunicorn(databases: list[_Database]) -> list[Run]:
                     raise SystemExit(f"Connexion refusée pour {email} ({status}).")
                 clients[who] = client
             # One token per login session serves every form of that session.
-            token = ""
-            attendance = next((p for p in database.pages if p.key == "attendance"), None)
-            if attendance is not None:  # absent when --pages left it out (no POST then either)
-                _status, _headers, content = clients["organizer"].request("GET", attendance.url)
-                token = _csrf(content)
+            attendance = f"/stages/{database.targets.course_id}/presence/{database.targets.part_id}"
+            _status, _headers, content = clients["organizer"].request("GET", attendance)
+            token = _csrf(content)
             for page in database.pages:
                 if page.search is not None:
                     status, _headers, _content = clients[page.who].request(
@@ -839,9 +864,10 @@ def markdown_table(run: dict, small: str) -> str:
     count the time spent waiting for a core that other processes hold.
     """
     cpu = any(page.get("cpu_p50_ms") is not None for page in run["pages"])
-    head = (f"| page | SQL | p50 ms | p95 ms |{' CPU p50 ms |' if cpu else ''} p95 / plancher "
-            f"| p95 ÷ p95 à {small} |{f' CPU ÷ CPU à {small} |' if cpu else ''} cible p95 |\n"
-            f"|---|---:|---:|---:|{'---:|' if cpu else ''}---:|---:|{'---:|' if cpu else ''}---|")
+    head = (f"| page | SQL | p50 ms | p95 ms |{' CPU p50 ms | CPU p95 ms |' if cpu else ''} "
+            f"p95 / plancher | p95 ÷ p95 à {small} |{f' CPU ÷ CPU à {small} |' if cpu else ''} "
+            f"cible p95 |\n"
+            f"|---|---:|---:|---:|{'---:|---:|' if cpu else ''}---:|---:|{'---:|' if cpu else ''}---|")
     rows = []
     for page in run["pages"]:
         queries = "—" if page["queries"] is None else str(page["queries"])
@@ -856,7 +882,9 @@ def markdown_table(run: dict, small: str) -> str:
         label = page["label"] + (" *" if page["extra"] else "")
         if page["note"]:
             label += f" ({page['note']})"
-        cpu_cell = f" {page['cpu_p50_ms']:.1f} |" if cpu else ""
+        cpu95 = page.get("cpu_p95_ms")  # absent from the JSON of earlier runs
+        cpu_cell = (f" {page['cpu_p50_ms']:.1f} | {'—' if cpu95 is None else f'{cpu95:.1f}'} |"
+                    if cpu else "")
         cpu_ratio = page.get("ratio_scale_cpu")
         cpu_ratio_cell = (f" {'—' if cpu_ratio is None else f'{cpu_ratio:.2f}'} |" if cpu else "")
         rows.append(
@@ -865,6 +893,17 @@ def markdown_table(run: dict, small: str) -> str:
             f"{cpu_ratio_cell} {verdict} |"
         )
     return "\n".join([head, *rows])
+
+
+def _verdicts(report: dict, args) -> dict:
+    """Print the targets' PASS/FAIL lines; with ``--check``, exit with status 1 on a FAIL."""
+    from bench.verdicts import verdict_text
+
+    text, passed = verdict_text(report)
+    print(f"\nObjectifs (issue 13, point 9)\n{text}")
+    if args.check and not passed:
+        raise SystemExit(1)
+    return report
 
 
 def _machine() -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import raiseload, selectinload
 
 from stages.auth.models import Role, User
 from stages.auth.permissions import visible
@@ -161,8 +161,21 @@ def apply_filters(query: sa.Select, filters: CalendarFilters, user: User) -> sa.
     return query
 
 
-def _with_details(query: sa.Select) -> sa.Select:
-    """Load what the calendar shows in a fixed number of statements, whatever the row count."""
+def _with_details(query: sa.Select, *, people: bool = True) -> sa.Select:
+    """Load what the calendar shows in a fixed number of statements, whatever the row count.
+
+    ``people=False`` leaves out the associations and facilitators, which the month grid does
+    not show: on the admin's national month (~150 courses) they were hundreds more ORM objects
+    and two statements per request, all garbage once the page is sent. Touching them then
+    raises instead of sending a statement per course.
+    """
+    if not people:
+        return query.options(
+            selectinload(Course.venue),
+            selectinload(Course.parts),
+            raiseload(Course.organizations),
+            raiseload(Course.facilitators),
+        )
     return query.options(
         selectinload(Course.venue),
         selectinload(Course.parts),
@@ -195,13 +208,13 @@ class CalendarEntry:
 
 
 def courses_by_day(
-    user: User, filters: CalendarFilters, first_day: date, end_day: date
+    user: User, filters: CalendarFilters, first_day: date, end_day: date, *, people: bool = True
 ) -> dict[date, list[CalendarEntry]]:
     """The visible courses' days from ``first_day`` to ``end_day`` (excluded), by local date.
 
     The SQL range is widened by a day on each side because a venue's local date (overseas
     venues) may differ by one day from the application's zone; the exact cut is made on the
-    venue's local date.
+    venue's local date. ``people=False``: without associations and facilitators (the month).
     """
     range_start = local_to_utc(first_day - timedelta(days=1), time.min)
     range_end = local_to_utc(end_day + timedelta(days=1), time.min)
@@ -212,7 +225,8 @@ def courses_by_day(
             Course.starts_at >= range_start - MAX_SESSION_SPAN,
             Course.ends_at > range_start,
         )
-        .order_by(Course.starts_at, Course.id)
+        .order_by(Course.starts_at, Course.id),
+        people=people,
     )
     by_day: dict[date, list[CalendarEntry]] = defaultdict(list)
     for course in db.session.scalars(query):

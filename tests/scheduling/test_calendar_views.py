@@ -464,6 +464,18 @@ def test_query_count_of_someone_who_facilitates_does_not_grow(client, make, cale
     assert "Page 1 sur 8 — 198 résultats" in html  # 9 and 10 March are past
 
 
+def test_month_does_not_load_what_it_does_not_show(client, make, calendar_staff):
+    """The month grid shows no association or facilitator: not loading them saves the two
+    statements (and, nationally, hundreds of objects per request) the week page needs for them."""
+    make.course(organizations=[calendar_staff.assoc_a], facilitators=[calendar_staff.fac_a],
+                day=date(2026, 3, 12))
+    login(client, calendar_staff.organizer)
+    month = queries_for(client, "/calendrier")
+    week = queries_for(client, "/calendrier/semaine")
+    assert month == week - 2
+    assert "Alice Intervenante" in client.get("/calendrier/semaine").get_data(as_text=True)
+
+
 # --- Bad input ---------------------------------------------------------------------------------
 
 

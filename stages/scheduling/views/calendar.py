@@ -92,7 +92,7 @@ def calendar_month():
         **cal.context(
             first=first,
             weeks=[days[i : i + 7] for i in range(0, len(days), 7)],
-            entries=courses_by_day(cal.user, cal.filters, first, next_first),
+            entries=courses_by_day(cal.user, cal.filters, first, next_first, people=False),
             prev_month=prev_first if prev_first.year >= MIN_YEAR else None,
             next_month=next_first if next_first.year <= MAX_YEAR else None,
             ref_date=first if (first.year, first.month) != _this_month() else today_local(),
