@@ -105,7 +105,8 @@ for (const select of document.querySelectorAll(lists)) {
     const needed = canvas.measureText(option.text).width;
     if (needed > room + 1) {
       cut.push('#' + (select.id || select.name) + ' « ' + option.text + ' » ('
-        + Math.round(needed) + ' px in ' + Math.round(room) + ')');
+        + Math.round(needed) + ' px in ' + Math.round(room) + '; window ' + window.innerWidth
+        + ' px, fonts ' + document.fonts.status + ')');
       break;
     }
   }
@@ -248,6 +249,9 @@ def _check_page(journey, role: str, url: str, size) -> list[str]:
     problems += [f"{where}: {entry}" for entry in broken]
     if not journey.all("head link[rel=icon]"):
         problems.append(f"{where}: no icon named (the browser asks for /favicon.ico)")
+    # Widths are measured once the page's fonts are in: until then the lists are laid out in a
+    # fallback font, and a busy machine once measured one in that state (a false « cut short »).
+    driver.execute_async_script("document.fonts.ready.then(() => arguments[arguments.length - 1](true))")
     problems += [f"{where}: option cut short {cut}" for cut in driver.execute_script(CUT_OPTIONS_JS, size == PHONE)]
     overflow = driver.execute_script(OVERFLOW_JS)
     if overflow:
