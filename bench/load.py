@@ -498,6 +498,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _worker_class(threads: int) -> list[str]:
+    """One thread: gunicorn's sync workers, as deployed (README, "One thread per worker").
+    More: the threaded workers under which the heap corruption of issue 13 was seen."""
+    return ["-k", "sync"] if threads == 1 else ["-k", "gthread", "--threads", str(threads)]
+
+
 def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access_path: Path,
                    prefix: list[str] | None = None):
     """Start gunicorn on a free loopback port; its log at level info, so that every worker it
@@ -508,9 +514,7 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     """
     port = _free_port()
     slow = 600 if prefix else 60
-    # One thread: gunicorn's sync workers, as deployed (README, "One thread per worker").
-    # More: the threaded workers under which the heap corruption of issue 13 was seen.
-    worker_class = ["-k", "sync"] if threads == 1 else ["-k", "gthread", "--threads", str(threads)]
+    worker_class = _worker_class(threads)
     command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), *worker_class,
         "-b", f"127.0.0.1:{port}", "--timeout", str(slow),
@@ -917,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "users": args.users, "seconds": args.seconds, "measured_seconds": round(elapsed, 1),
-        "gunicorn": f"-w {args.workers} -k gthread --threads {args.threads}",
+        "gunicorn": " ".join(["-w", str(args.workers), *_worker_class(args.threads)]),
         "think_max_s": args.think,
         "database": "PostgreSQL " + _server_version(args.database),
         "cpus": os.cpu_count(),
