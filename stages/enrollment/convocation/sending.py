@@ -245,16 +245,7 @@ def send_cancellation(enrollment: Enrollment, *, by: User | None = None) -> bool
         return False
     send_email(cancellation_email(enrollment))
     _told(enrollment)
-    db.session.add(
-        EnrollmentEvent(
-            enrollment=enrollment,
-            user_id=by.id if by else None,
-            from_status=enrollment.status.value,
-            to_status=enrollment.status.value,
-            note="Annulation de la convocation envoyée par courriel",
-        )
-    )
-    db.session.flush()
+    _note_in_history(enrollment, "Annulation de la convocation envoyée par courriel", by)
     return True
 
 
@@ -368,16 +359,7 @@ def send_invitation_update(update: InvitationUpdate, *, by: User | None) -> None
     send_email(update_email(enrollment, update, _letter(enrollment)))
     enrollment.convocation_sent_at = now_utc()  # the letter sent is dated today
     db.session.delete(update)
-    db.session.add(
-        EnrollmentEvent(
-            enrollment=enrollment,
-            user_id=by.id if by else None,
-            from_status=enrollment.status.value,
-            to_status=enrollment.status.value,
-            note="Modification du stage envoyée par courriel",
-        )
-    )
-    db.session.flush()
+    _note_in_history(enrollment, "Modification du stage envoyée par courriel", by)
     audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
           details="courriel, modification du stage", user=by)
 
@@ -434,3 +416,17 @@ def send_invitation_updates(
 
 outbox.register_kind(PROMOTION_KIND, "Convocations après une place libérée",
                      build_promotion_convocation, record_promotion_convocation_sent)
+
+
+def _note_in_history(enrollment: Enrollment, note: str, by: User | None) -> None:
+    """Write in the enrollment's history what was sent to the person (its status unchanged)."""
+    db.session.add(
+        EnrollmentEvent(
+            enrollment=enrollment,
+            user_id=by.id if by else None,
+            from_status=enrollment.status.value,
+            to_status=enrollment.status.value,
+            note=note,
+        )
+    )
+    db.session.flush()
