@@ -89,6 +89,9 @@ ACTION_LABELS = {
     "organization.archived": "Archivage d'une organisation",
     "organization.restored": "Remise en service d'une organisation",
     "attendance.recorded": "Saisie de la présence",
+    "attendance.synced": "Présence et signatures envoyées par une tablette",
+    "attendance.signature_voided": "Annulation d'une signature d'émargement",
+    "signatures.viewed": "Consultation des signatures d'une demi-journée",
     "roster.viewed": "Consultation de la liste des présences",
     "roster.downloaded": "Téléchargement de la feuille d'émargement",
     "certificate.downloaded": "Téléchargement d'une attestation",
@@ -128,6 +131,8 @@ RETIRED_ACTIONS = ("certificate.verified",)
 OBJECT_TYPE_LABELS = {
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
+    "AttendanceSignature": "Signature d'émargement",
+    "AttendanceSyncReceipt": "Envoi d'une tablette",
     "AuditEntry": "Entrée du journal",
     "Bilan": "Bilan",
     "CachedFeed": "Copie d'un agenda",
