@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,14 +64,23 @@ def read_signature_image(data_url: str) -> bytes:
     if not data.startswith(PNG_MAGIC):
         raise DomainError("La signature doit être une image PNG.")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # Pillow refuses to open what claims more than twice its pixel limit: dimensions, too.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DomainError("La signature a des dimensions hors limites (2000 × 1000 au plus).") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise DomainError("La signature est illisible (image PNG invalide).") from None
+    try:
+        with image:
             if image.format != "PNG":
                 raise DomainError("La signature doit être une image PNG.")
             width, height = image.size
             if width > MAX_IMAGE_SIZE[0] or height > MAX_IMAGE_SIZE[1] or not width or not height:
                 raise DomainError("La signature a des dimensions hors limites (2000 × 1000 au plus).")
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError):
         raise DomainError("La signature est illisible (image PNG invalide).") from None
     return data
 
