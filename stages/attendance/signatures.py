@@ -281,6 +281,33 @@ def verify_chain(part_id: int) -> ChainCheck:
     return ChainCheck(True, len(entries), None, previous if entries else None)
 
 
+@dataclass
+class SignedDay:
+    """What the émargement électronique recorded for a course, for its sign-in sheet PDF: the
+    marks, each half-day's sheet, the drawings of the live signatures and seals, and whether
+    each chain verifies."""
+
+    marks: dict = field(default_factory=dict)  # (enrollment id, part id) -> AttendanceMark
+    sheets: dict = field(default_factory=dict)  # part id -> Sheet
+    images: dict = field(default_factory=dict)  # entry id -> PNG bytes
+    checks: dict = field(default_factory=dict)  # part id -> ChainCheck
+
+
+def signed_day(course) -> SignedDay:
+    """The course's record, in a number of queries that depends on its half-days only."""
+    from stages.attendance.services import marks_by_key
+
+    part_ids = [part.id for part in course.parts]
+    part_sheets = sheets(part_ids, authors=True)
+    shown = [e.id for sheet in part_sheets.values() for e in [*sheet.live.values(), sheet.seal] if e is not None]
+    images = dict(db.session.execute(
+        sa.select(AttendanceSignature.id, AttendanceSignature.image)
+        .where(AttendanceSignature.id.in_(shown), AttendanceSignature.image.is_not(None))
+    ).tuples().all()) if shown else {}
+    checks = {part_id: verify_chain(part_id) for part_id, sheet in part_sheets.items() if sheet.entries}
+    return SignedDay(marks_by_key(course), part_sheets, images, checks)
+
+
 def erase_images(enrollment_ids: sa.Select, now: datetime) -> None:
     """Retention: the drawn signatures of these enrollments go; the chain's facts stay (the
     image's SHA-256 still proves what was signed, without the signature itself)."""

@@ -84,16 +84,18 @@ def roster(course_id: int):
 @bp.route("/stages/<int:course_id>/emargement.pdf")
 @login_required
 def roster_download(course_id: int):
-    """The sign-in sheet as a PDF to print."""
+    """The sign-in sheet as a PDF: with what was signed on the tablet, or blank (``?vierge=1``)
+    to print and sign on paper."""
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     enrollments = services.seat_holders(course)
-    pdf = roster_pdf(course, enrollments)
-    audit("roster.downloaded", course, details=f"{len(enrollments)} personnes")
+    blank = request.args.get("vierge") == "1"
+    pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course))
+    audit("roster.downloaded", course, details=f"{len(enrollments)} personnes" + (", feuille vierge" if blank else ""))
     db.session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="emargement-stage-{course_id}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="emargement-stage-{course_id}{"-vierge" if blank else ""}.pdf"'},
     )
 
 

@@ -13,7 +13,7 @@ from stages.auth.models import AuditEntry, Role
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.timeutil import now_utc
-from tests.attendance.test_sync import MORNING, NEXT_DAY, item, send
+from tests.attendance.test_sync import MORNING, NEXT_DAY, item, png, send
 from tests.attendance.test_sync import day as day  # noqa: F401 (the fixture)
 from tests.helpers import login
 
@@ -25,8 +25,8 @@ def sealed(client, day):
     with time_machine.travel(MORNING, tick=False):
         login(client, day.facilitator)
         batch = [item("mark", day.morning, e) for e in (a, b, c)] + [
-            item("signature", day.morning, a), item("signature", day.morning, b), item("refusal", day.morning, c),
-            item("countersignature", day.morning),
+            item("signature", day.morning, a, image=png(300, 100)), item("signature", day.morning, b, image=png(320, 110)),
+            item("refusal", day.morning, c), item("countersignature", day.morning, image=png(400, 120)),
         ]
         assert {r["state"] for r in send(client, day, batch).get_json()["results"]} == {"applied"}
     db.session.expire_all()
@@ -152,3 +152,25 @@ def test_sealing_records_the_marks(sealed):
     ).where(AttendanceMark.part_id == sealed.morning.id)).tuples().all()
     assert entries(sealed.morning)[-1].record_sha256 == signatures.record_digest(marks)
     assert now_utc() > datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_the_sign_in_sheet_shows_the_signatures_and_the_record_hash(client, sealed):
+    import io
+
+    from pypdf import PdfReader
+
+    url = f"/stages/{sealed.course.id}/emargement.pdf"
+    with time_machine.travel(MORNING + timedelta(minutes=10), tick=False):
+        signed = client.get(url)
+        blank = client.get(url + "?vierge=1")
+    pages = PdfReader(io.BytesIO(signed.data)).pages
+    text = "".join(page.extract_text() for page in pages)
+    seal = entries(sealed.morning)[-1]
+    # Two drawn signatures and the countersignature, as images in their cells (three drawings).
+    assert sum(len(page.images) for page in pages) == 3
+    assert seal.chain_hash in text.replace("\n", "")
+    assert "Refus de signer" in text and "Chaîne d'intégrité vérifiée" in text
+    assert "Contresignée par" in text and sealed.facilitator.full_name in text
+    paper = PdfReader(io.BytesIO(blank.data)).pages[0]
+    assert len(paper.images) == 0 and seal.chain_hash not in paper.extract_text()
+    assert blank.headers["Content-Disposition"].endswith('-vierge.pdf"')
