@@ -88,6 +88,7 @@ EXPECTED = {
     "attendance.roster": THIS_SESSION_RUN,
     "attendance.roster_download": THIS_SESSION_RUN,
     "attendance.take_attendance": THIS_SESSION_RUN,
+    "enrollment.course_reservations": THIS_SESSION_EDIT,
     "attendance.sync": THIS_SESSION_RUN,
     "attendance.token": THIS_SESSION_RUN,
     "attendance.sheet": THIS_SESSION_RUN,

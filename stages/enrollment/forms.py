@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -178,6 +179,22 @@ class RescheduleForm(BaseForm):
 
 class EnrollForm(BaseForm):
     course = RadioField("Stage", coerce=int, validators=[InputRequired("Choisissez un stage.")])
+
+
+class ReservationForm(BaseForm):
+    authority = SelectField("Autorité prescriptrice", coerce=int, validators=[InputRequired("Choisissez l'autorité.")])
+    seats = IntegerField(
+        "Places réservées", description="0 lève la réservation.",
+        validators=[InputRequired("Indiquez le nombre de places."), NumberRange(0, 200, "Entre 0 et 200 places.")],
+    )
+    release_days = IntegerField(
+        "Libérées combien de jours avant le stage", default=14,
+        description="Passé ce délai, les places non occupées s'ouvrent à toutes les autorités.",
+        validators=[InputRequired("Indiquez le délai."), NumberRange(0, 365, "Entre 0 et 365 jours.")],
+    )
+
+    def fill_choices(self) -> None:
+        self.authority.choices = select_choices((o.id, o.name) for o in _authorities())
 
 
 def course_choices(form, measure: LegalMeasure, user, exclude_id: int | None = None) -> list:

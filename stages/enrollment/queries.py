@@ -3,6 +3,7 @@ number of statements."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
@@ -32,7 +33,9 @@ from stages.enrollment.statuses import (
 )
 from stages.extensions import db
 from stages.page_sections import PageSections
-from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.models import Course, CourseStatus, SeatReservation
+from stages.scheduling.services.reservations import held_until, reservations
+from stages.timeutil import today_local
 
 
 def course_enrollments(
@@ -247,3 +250,29 @@ def updates_due(course: Course) -> set[int]:
             )
         )
     )
+
+
+@dataclass(frozen=True)
+class ReservationRow:
+    reservation: SeatReservation
+    filled: int  # seats its authority's people hold in the course
+    held_until: date
+    holds: bool  # still held today
+
+
+def reservation_rows(course: Course) -> list[ReservationRow]:
+    """Each reservation of ``course`` with how many of its seats are filled (two queries)."""
+    rows = reservations(course)
+    if not rows:
+        return []
+    filled = dict(db.session.execute(
+        sa.select(LegalMeasure.authority_id, sa.func.count())
+        .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES))
+        .group_by(LegalMeasure.authority_id)
+    ).tuples().all())
+    today = today_local(course.venue.timezone)
+    return [
+        ReservationRow(r, filled.get(r.authority_id, 0), until, today <= until)
+        for r in rows for until in [held_until(course, r.release_days)]
+    ]

@@ -194,6 +194,30 @@ class CoursePart(db.Model):
     )
 
 
+class SeatReservation(db.Model):
+    """Seats of a course held for one referring authority (a parquet) until ``release_days``
+    before the course: others cannot take them meanwhile; its own measures can."""
+
+    __tablename__ = "seat_reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("course_sessions.id", ondelete="CASCADE"))
+    authority_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"))
+    seats: Mapped[int]
+    release_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    course: Mapped[Course] = relationship()
+    authority: Mapped[Organization] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("course_id", "authority_id"),
+        sa.Index("ix_seat_reservations_authority_id", "authority_id"),
+        sa.CheckConstraint("seats > 0", name="seats_positive"),
+        sa.CheckConstraint("release_days >= 0 AND release_days <= 365", name="release_days_range"),
+    )
+
+
 class FacilitatorBooking(db.Model):
     """A facilitator held by a course part; the database refuses overlapping active bookings."""
 

@@ -29,7 +29,8 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.scheduling.services.acceptance import enrollment_refusal, enrollment_refusal_for
-from stages.timeutil import fr_date, now_utc
+from stages.scheduling.services.reservations import held_seats
+from stages.timeutil import fr_date, now_utc, today_local
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,17 +147,20 @@ def enroll_many(
             )
         )
     }
-    seated_count, first_position = _take_seats(course.id, len(measures), taken, capacity)
+    seated_ids = _seatable(course, measures, capacity - taken)
+    seated_count, first_position = _take_seats(course.id, len(seated_ids), taken, capacity)
     if seated_count < len(measures) and not waitlist_if_full:
-        raise DomainError("Ce stage est complet.")
+        raise DomainError("Ce stage est complet." if seated_count >= capacity - taken else
+                          "Les places libres de ce stage sont réservées à une autre autorité prescriptrice.")
     changed_at = now_utc()
     wanted: dict[int, tuple[EnrollmentStatus, int | None]] = {}
-    for index, measure in enumerate(measures):
-        seated = index < seated_count
-        wanted[measure.id] = (
-            (EnrollmentStatus.ENROLLED, None) if seated
-            else (EnrollmentStatus.WAITLISTED, first_position + index - seated_count)
-        )
+    waiting = 0
+    for measure in measures:
+        if measure.id in seated_ids:
+            wanted[measure.id] = (EnrollmentStatus.ENROLLED, None)
+        else:
+            wanted[measure.id] = (EnrollmentStatus.WAITLISTED, first_position + waiting)
+            waiting += 1
         measure.status = MEASURE_STATUS_FOR[wanted[measure.id][0]]
         measure.status_changed_at = changed_at
     previous = {measure_id: e.status for measure_id, e in earlier.items()}
@@ -244,6 +248,38 @@ def _lock_course(course_id: int) -> tuple[int, int]:
     if refusal:
         raise DomainError(refusal)
     return taken, capacity
+
+
+def _seatable(course: Course, measures: list[LegalMeasure], free: int) -> set[int]:
+    """The measures, in order, that the locked course's ``free`` seats can take: the seats
+    reserved for an authority and not yet filled are kept from the others' measures."""
+    unfilled = unfilled_reservations(course)
+    seated: set[int] = set()
+    for measure in measures:
+        kept_for_others = sum(n for authority, n in unfilled.items() if authority != measure.authority_id)
+        if free - kept_for_others <= 0:
+            continue
+        seated.add(measure.id)
+        free -= 1
+        if unfilled.get(measure.authority_id):
+            unfilled[measure.authority_id] -= 1
+    return seated
+
+
+def unfilled_reservations(course: Course) -> dict[int, int]:
+    """Authority id → seats still held for it and not yet filled by its measures (call it with
+    the course's row locked)."""
+    held = held_seats(course, today_local(course.venue.timezone))
+    if not held:
+        return {}
+    filled = dict(db.session.execute(
+        sa.select(LegalMeasure.authority_id, sa.func.count())
+        .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES),
+               LegalMeasure.authority_id.in_(list(held)))
+        .group_by(LegalMeasure.authority_id)
+    ).tuples().all())
+    return {authority: max(seats - filled.get(authority, 0), 0) for authority, seats in held.items()}
 
 
 def _take_seats(course_id: int, wanted: int, taken: int, capacity: int) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from stages.enrollment.services.enrolling import (
     EnrollResult,
     enroll,
     live_enrollment,
+    unfilled_reservations,
 )
 from stages.enrollment.deadlines import is_after_deadline
 from stages.enrollment.statuses import (
@@ -139,15 +140,7 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
     if enrollment_refusal(course):  # a course that has begun seats nobody more
         return promoted
     while True:
-        candidate = db.session.scalar(
-            sa.select(Enrollment)
-            .where(
-                Enrollment.course_id == course.id,
-                Enrollment.status == EnrollmentStatus.WAITLISTED,
-            )
-            .order_by(Enrollment.waitlist_position, Enrollment.id)
-            .limit(1)
-        )
+        candidate = _next_in_line(course)
         if candidate is None or not _take_seat(course.id):
             break
         candidate.status, candidate.waitlist_position = EnrollmentStatus.ENROLLED, None
@@ -160,6 +153,23 @@ def promote_waitlist(course: Course, *, by: User | None) -> list[Enrollment]:
         promoted.append(candidate)
     db.session.refresh(course, ["seats_taken"])
     return promoted
+
+
+def _next_in_line(course: Course) -> Enrollment | None:
+    """The first waitlisted person a free seat can go to: seats reserved for an authority and
+    not yet filled go to its people only, while the reservation holds."""
+    unfilled = unfilled_reservations(course)
+    waitlist = sa.select(Enrollment).where(
+        Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.WAITLISTED,
+    ).order_by(Enrollment.waitlist_position, Enrollment.id)
+    if not unfilled:
+        return db.session.scalar(waitlist.limit(1))
+    free = db.session.scalar(sa.select(Course.capacity - Course.seats_taken).where(Course.id == course.id))
+    for candidate in db.session.scalars(waitlist.options(sa.orm.joinedload(Enrollment.measure))):
+        kept = sum(n for authority, n in unfilled.items() if authority != candidate.measure.authority_id)
+        if free - kept > 0:
+            return candidate
+    return None
 
 
 def _queue_convocation(enrollment: Enrollment, course: Course) -> None:

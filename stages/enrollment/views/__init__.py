@@ -6,9 +6,10 @@
 - ``enrollments``: enrolling, changing an enrollment's status, rescheduling, returning a measure
   to the referring authority, and enrolling several people into one course;
 - ``convocations``: the letters, sending them, recording them as posted;
-- ``imports``: importing a referral list (upload, preview, confirm).
+- ``imports``: importing a referral list (upload, preview, confirm);
+- ``reservations``: the seats of a course reserved for a referring authority.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
