@@ -17,6 +17,7 @@ from stages.enrollment.models import (
 )
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
+from stages.privacy.models import RetentionSettings
 from stages.reports.models import Bilan
 from stages.scheduling.models import (
     Course,
@@ -33,6 +34,6 @@ __all__ = [
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
-    "Role", "CoursePart", "CourseStatus", "User",
+    "RetentionSettings", "Role", "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

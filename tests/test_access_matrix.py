@@ -42,6 +42,7 @@ EXPECTED = {
     "auth.user_unlock": ADMIN,
     "privacy.audit_log": ADMIN,
     "privacy.audit_log_export": ADMIN,
+    "privacy.retention_settings": ADMIN,
     "jobs.runs": ADMIN,
     "auth.organizations": ADMIN,
     "auth.organization_form": ADMIN,

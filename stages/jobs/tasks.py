@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
-
 from stages import outbox
 from stages.auth.login_sessions import purge_login_sessions
 from stages.calendar_feeds.services import purge_feed_cache
@@ -17,6 +15,7 @@ from stages.enrollment.convocation import reminders, sending  # noqa: F401 (regi
 from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
+from stages.privacy.settings import current_retention
 from stages.reports import closing_reminders
 from stages.scheduling import services as scheduling
 from stages.timeutil import now_utc, today_local
@@ -54,14 +53,14 @@ def deliver_outbox() -> dict:
 def purge_expired_data() -> dict:
     """Anonymize what passed its retention period; delete old audit entries, backups, job runs,
     login sessions, sent outbox messages and calendar feed bodies no request can be served."""
-    config = current_app.config
+    periods = current_retention()
     now = now_utc()
     counts = retention.purge(
         now,
-        measure_days=config["RETENTION_MEASURE_DAYS"],
-        grace_days=config["RETENTION_GRACE_DAYS"],
-        audit_days=config["RETENTION_AUDIT_DAYS"],
-        backup_days=config["RETENTION_BACKUP_DAYS"],
+        measure_days=periods.measure_days,
+        grace_days=periods.grace_days,
+        audit_days=periods.audit_days,
+        backup_days=periods.backup_days,
     )
     counts["exécutions de tâches oubliées"] = prune_runs()
     counts["sessions de connexion oubliées"] = purge_login_sessions(now - timedelta(days=1))
