@@ -106,7 +106,7 @@ def test_the_page_sets_and_lifts_a_reservation_with_clear_errors(client, make, o
     assert "Les places réservées (5) dépasseraient la capacité du stage (4)." in too_many
     client.post(url, data={"authority": office.paris.id, "seats": 2, "release_days": 7})
     page = client.get(f"/stages/{office.course.id}").get_data(as_text=True)
-    assert "Parquet de Paris : 0 sur 2 occupée" in page and "Parquet de Bobigny : 0 sur 2" in page
+    assert "Parquet de Paris : 0 occupée sur 2" in page and "Parquet de Bobigny : 0 occupée sur 2" in page
     client.post(url, data={"authority": office.bobigny.id, "seats": 0, "release_days": 14})
     page = client.get(url).get_data(as_text=True)
     assert "Parquet de Bobigny" not in page.split("<h2>Réserver")[0]

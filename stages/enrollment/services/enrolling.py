@@ -148,7 +148,7 @@ def enroll_many(
         )
     }
     seated_ids = _seatable(course, measures, capacity - taken)
-    seated_count, first_position = _take_seats(course.id, len(seated_ids), taken, capacity)
+    seated_count, first_position = _take_seats(course.id, len(seated_ids), len(measures))
     if seated_count < len(measures) and not waitlist_if_full:
         raise DomainError("Ce stage est complet." if seated_count >= capacity - taken else
                           "Les places libres de ce stage sont réservées à une autre autorité prescriptrice.")
@@ -282,10 +282,9 @@ def unfilled_reservations(course: Course) -> dict[int, int]:
     return {authority: max(seats - filled.get(authority, 0), 0) for authority, seats in held.items()}
 
 
-def _take_seats(course_id: int, wanted: int, taken: int, capacity: int) -> tuple[int, int]:
-    """Take up to ``wanted`` of the free seats of the locked course; returns how many, and the
-    next waitlist position."""
-    seated = min(max(capacity - taken, 0), wanted)
+def _take_seats(course_id: int, seated: int, wanted: int) -> tuple[int, int]:
+    """Take ``seated`` seats of the locked course (free ones: ``_seatable`` counted them); returns
+    how many, and the next waitlist position for the ``wanted - seated`` others."""
     if seated:
         db.session.execute(
             sa.update(Course)

@@ -18,6 +18,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, SeatReservation
 from stages.timeutil import fr_date, to_local
+from stages.wording import ngettext
 
 DEFAULT_RELEASE_DAYS = 14
 
@@ -71,7 +72,7 @@ def set_reservation(
             existing = SeatReservation(course_id=course.id, authority_id=authority.id, seats=seats)
             db.session.add(existing)
         existing.seats, existing.release_days = seats, release_days
-        details = (f"{authority.name} : {seats} place{'s' if seats > 1 else ''} jusqu'au "
+        details = (f"{authority.name} : {ngettext('%(num)d place', '%(num)d places', seats)} jusqu'au "
                    f"{fr_date(held_until(course, release_days))}")
     db.session.flush()
     audit("session.seats_reserved", course, details=details, user=by)
