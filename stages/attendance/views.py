@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from stages.attendance import offline
 from stages.attendance import services
 from stages.attendance.forms import closing_decisions, mark_inputs
 from stages.attendance.models import AttendanceMark, AttendanceStatus
@@ -21,6 +22,7 @@ from stages.scheduling.queries import course_sections
 from stages.wording import ngettext
 
 bp = Blueprint("attendance", __name__)
+offline.register(bp)  # the service worker, its list of URLs, « Préparer la journée hors ligne »
 
 DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
 

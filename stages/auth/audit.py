@@ -89,6 +89,7 @@ ACTION_LABELS = {
     "organization.archived": "Archivage d'une organisation",
     "organization.restored": "Remise en service d'une organisation",
     "attendance.recorded": "Saisie de la présence",
+    "attendance.offline_prepared": "Préparation de la présence hors ligne sur un appareil",
     "roster.viewed": "Consultation de la liste des présences",
     "roster.downloaded": "Téléchargement de la feuille d'émargement",
     "certificate.downloaded": "Téléchargement d'une attestation",
