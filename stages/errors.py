@@ -92,6 +92,13 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
+def json_error(code: int, error: str, message: str, **extra):
+    """An error for a script (the tablet's sync), in French: ``{"error", "message", …}``."""
+    from flask import jsonify
+
+    return jsonify(error=error, message=message, **extra), code
+
+
 # Seconds a client (or a proxy's health check) is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 30
 # SQLSTATE classes that mean "the server cannot serve us right now": connection exceptions,
@@ -203,6 +210,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        if request.is_json:  # a device's sync: it fetches a new token and sends again
+            return json_error(400, "csrf", "Jeton de sécurité expiré ou absent : rechargez la page.")
         return render_error(
             400,
             "Le formulaire a expiré ou n'a pas pu être vérifié (jeton de sécurité absent ou "
@@ -215,5 +224,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if request.is_json:
+            return json_error(error.code, str(error.code), ERROR_TEXTS.get(error.code, ERROR_TEXTS[500])[1])
         return render_error(error.code)
 

@@ -124,7 +124,7 @@ def test_views_are_short(module, view):
 VIEW_AUDIT_ACTIONS = {
     "auth.login", "auth.login_failed", "auth.logout",
     "measures.list", "participant.viewed", "participant.exported", "session.participants_viewed",
-    "roster.viewed", "roster.downloaded", "convocation.downloaded", "certificate.downloaded",
+    "roster.viewed", "roster.downloaded", "signatures.viewed", "convocation.downloaded", "certificate.downloaded",
     "export.downloaded", "dashboard.viewed", "audit_log.exported",
 }
 

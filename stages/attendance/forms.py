@@ -1,7 +1,7 @@
 """What the attendance and closing forms send, read into the services' inputs.
 
 The attendance sheet posts one ``status-<enrollment>`` (and optional ``arrived-``, ``left-``,
-``note-``) per person; the closing form one ``outcome-<enrollment>`` and ``reason-<enrollment>``.
+``note-``) per person, and ``all_present`` from « Tout le monde présent »; the closing form one ``outcome-<enrollment>`` and ``reason-<enrollment>``.
 """
 from __future__ import annotations
 
@@ -34,10 +34,12 @@ def parse_time(raw: str, part: CoursePart) -> datetime | None:
 
 
 def mark_inputs(data: MultiDict, enrollments: list[Enrollment], part: CoursePart) -> list[MarkInput]:
-    """The marks typed for ``part``; a person left blank is left as they were."""
+    """The marks typed for ``part``; a person left blank is left as they were, or marked present
+    when the form was sent with « Tout le monde présent » (``all_present``)."""
     inputs = []
+    everyone = bool(data.get("all_present"))
     for enrollment in enrollments:
-        raw_status = data.get(f"status-{enrollment.id}", "")
+        raw_status = data.get(f"status-{enrollment.id}", "") or (AttendanceStatus.PRESENT.value if everyone else "")
         if not raw_status:
             continue
         if raw_status not in {s.value for s in AttendanceStatus}:

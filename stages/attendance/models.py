@@ -38,6 +38,9 @@ class AttendanceMark(db.Model):
     note: Mapped[str | None] = mapped_column(sa.String(500))
     updated_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # When the current value was chosen, by the clock of the device that chose it (a tablet
+    # syncing later); the last chosen wins. Null for marks saved online, chosen at updated_at.
+    recorded_at: Mapped[datetime | None]
 
     enrollment: Mapped[Enrollment] = relationship()
     part: Mapped[CoursePart] = relationship()
@@ -66,5 +69,91 @@ class AttendanceRevision(db.Model):
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     changed_at: Mapped[datetime] = mapped_column(default=now_utc)
     changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Sent by a tablet: its item's UUID and the device's clock when the mark was chosen.
+    client_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
+    recorded_at: Mapped[datetime | None]
 
     __table_args__ = (sa.Index("ix_attendance_revisions_mark_id", "mark_id"),)
+
+
+class SignatureKind(LabelledEnum):
+    SIGNATURE = "signature", "Signature"
+    REFUSAL = "refusal", "Refus de signer"
+    COUNTERSIGNATURE = "countersignature", "Contresignature de l'intervenant·e"
+    VOID = "void", "Annulation"
+
+
+# What a person does on the sign-in sheet; the countersignature seals the half-day.
+PARTICIPANT_KINDS = (SignatureKind.SIGNATURE, SignatureKind.REFUSAL)
+
+
+class AttendanceSignature(db.Model):
+    """One entry of a half-day's émargement électronique: append-only and hash-chained.
+
+    Each entry's ``chain_hash`` is the SHA-256 of the previous entry's hash and of this entry's
+    facts (``stages.attendance.signatures.entry_facts``), so that any later change, insertion or
+    removal inside a half-day's chain no longer verifies. The database refuses every UPDATE but
+    the retention's erasure of the image, and every new signature once the half-day is
+    countersigned (triggers of migration 0017); a mistake is undone by a ``void`` entry.
+    """
+
+    __tablename__ = "attendance_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    part_id: Mapped[int] = mapped_column(sa.ForeignKey("session_parts.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[SignatureKind] = mapped_column(enum_column_type(SignatureKind, "signature_kind"))
+    enrollment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"))
+    voids_id: Mapped[int | None] = mapped_column(sa.ForeignKey("attendance_signatures.id"))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    image: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    image_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # Countersignature: the SHA-256 of the half-day's marks when it was sealed.
+    record_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime]  # the device's clock, to the second
+    received_at: Mapped[datetime]  # the server's
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    chain_hash: Mapped[str] = mapped_column(sa.String(64))
+    erased_at: Mapped[datetime | None]  # the image erased by the retention purge
+
+    part: Mapped[CoursePart] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()
+    recorded_by: Mapped[User] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("part_id", "seq"),
+        sa.Index("ix_attendance_signatures_enrollment_id", "enrollment_id"),
+        sa.Index("ix_attendance_signatures_voids_id", "voids_id"),
+        sa.CheckConstraint(
+            "(kind IN ('signature', 'refusal')) = (enrollment_id IS NOT NULL)",
+            name="participant_entries_name_the_enrollment",
+        ),
+        sa.CheckConstraint(
+            "kind NOT IN ('signature', 'countersignature') OR image_sha256 IS NOT NULL",
+            name="signatures_have_an_image",
+        ),
+        sa.CheckConstraint(
+            "(kind = 'void') = (voids_id IS NOT NULL AND reason IS NOT NULL)",
+            name="voids_name_their_entry_and_reason",
+        ),
+    )
+
+
+class AttendanceSyncReceipt(db.Model):
+    """An item a device sent to the sync endpoint, by its client UUID: a replay writes nothing."""
+
+    __tablename__ = "attendance_sync_receipts"
+
+    client_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("course_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(sa.String(20))  # applied | superseded
+    received_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (
+        sa.Index("ix_attendance_sync_receipts_course_id", "course_id"),
+        sa.Index("ix_attendance_sync_receipts_user_id", "user_id"),
+    )

@@ -23,7 +23,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.scheduling.services import change_status
-from stages.timeutil import now_utc, to_local
+from stages.timeutil import fr_date, fr_time, now_utc, to_local
 from stages.wording import ngettext
 
 PRESENT_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
@@ -66,13 +66,36 @@ def is_correction(part: CoursePart) -> bool:
     return to_local(now_utc(), zone).date() > to_local(part.ends_at, zone).date()
 
 
+def record_refusal(part: CoursePart, user: User) -> str | None:
+    """Why ``user`` cannot record attendance for ``part`` now, in French; None when they can.
+
+    THE rule of every path that writes a mark (the form, « Tout le monde présent », the tablet's
+    sync): nothing before the half-day begins; the course must be scheduled or held; after the
+    day of the part, only organizers correct.
+    """
+    course = part.course
+    if course.status == CourseStatus.CLOSED:
+        return "Le stage est clôturé : la présence ne peut plus être modifiée."
+    if course.status == CourseStatus.CANCELLED:
+        return "Ce stage est annulé : il n'y a pas de présence à saisir."
+    if course.status == CourseStatus.DRAFT:
+        return "Ce stage est un brouillon : la présence se saisit une fois le stage programmé."
+    if now_utc() < part.starts_at:
+        zone = course.venue.timezone
+        return (
+            "Cette demi-journée n'a pas commencé : la présence pourra être saisie à partir du "
+            f"{fr_date(part.starts_at, zone=zone)} à {fr_time(part.starts_at, zone)}."
+        )
+    if is_correction(part) and not can(user, Permission.SESSION_EDIT, course):
+        return (
+            "Cette demi-journée est passée : seule une personne organisatrice peut corriger "
+            "la présence, en indiquant le motif."
+        )
+    return None
+
+
 def can_record(part: CoursePart, user: User) -> bool:
-    """Facilitators record on the day; afterwards only organizers and admins correct."""
-    if part.course.status in (CourseStatus.CLOSED, CourseStatus.CANCELLED, CourseStatus.DRAFT):
-        return False
-    if is_correction(part):
-        return can(user, Permission.SESSION_EDIT, part.course)
-    return True
+    return record_refusal(part, user) is None
 
 
 def record_marks(
@@ -90,13 +113,9 @@ def record_marks(
     one multi-row upsert, and one insert of the revisions.
     """
     course = part.course
-    if not can_record(part, by):
-        if course.status == CourseStatus.CLOSED:
-            raise DomainError("Le stage est clôturé : la présence ne peut plus être modifiée.")
-        raise DomainError(
-            "Cette demi-journée est passée : seule une personne organisatrice peut corriger "
-            "la présence, en indiquant le motif."
-        )
+    refusal = record_refusal(part, by)
+    if refusal:
+        raise DomainError(refusal)
     correction = is_correction(part)
     reason = (reason or "").strip() or None
     if correction and not reason:
@@ -115,7 +134,7 @@ def record_marks(
     for item in inputs:
         if item.enrollment_id not in allowed:
             raise DomainError("Une des personnes n'est pas inscrite à ce stage.")
-        _check_times(part, item)
+        check_times(part, item)
         values = (item.status, item.arrived_at, item.left_at, item.note or None)
         if current.get(item.enrollment_id) != values:
             changes[item.enrollment_id] = item
@@ -139,7 +158,7 @@ def record_marks(
     return len(changes)
 
 
-def _check_times(part: CoursePart, item: MarkInput) -> None:
+def check_times(part: CoursePart, item: MarkInput) -> None:
     if item.status == AttendanceStatus.LATE and item.arrived_at is None:
         raise DomainError("Indiquez l'heure d'arrivée des personnes en retard.")
     if item.status == AttendanceStatus.LEFT_EARLY and item.left_at is None:
@@ -153,7 +172,7 @@ def _check_times(part: CoursePart, item: MarkInput) -> None:
         raise DomainError("L'heure de départ doit suivre l'heure d'arrivée.")
 
 
-_UPSERT_COLUMNS = ("status", "arrived_at", "left_at", "note", "updated_at", "updated_by_id")
+_UPSERT_COLUMNS = ("status", "arrived_at", "left_at", "note", "updated_at", "updated_by_id", "recorded_at")
 
 
 def _upsert(part_id: int, items: list[MarkInput], by: User) -> dict[int, int]:
@@ -161,22 +180,32 @@ def _upsert(part_id: int, items: list[MarkInput], by: User) -> dict[int, int]:
 
     Concurrent saves of one mark never fail: the last one wins, and each keeps its revision.
     """
+    return {
+        enrollment_id: mark_id
+        for (enrollment_id, _), mark_id in upsert_marks([(part_id, item, None) for item in items], by).items()
+    }
+
+
+def upsert_marks(
+    rows: list[tuple[int, MarkInput, datetime | None]], by: User
+) -> dict[tuple[int, int], int]:
+    """Write (part id, mark, device time) rows in one statement; mark id by (enrollment, part)."""
     updated_at = now_utc()
-    rows = [
+    values = [
         dict(
             enrollment_id=item.enrollment_id, part_id=part_id, status=item.status.value,
             arrived_at=item.arrived_at, left_at=item.left_at, note=item.note or None,
-            updated_at=updated_at, updated_by_id=by.id,
+            updated_at=updated_at, updated_by_id=by.id, recorded_at=recorded_at,
         )
-        for item in items
+        for part_id, item, recorded_at in rows
     ]
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AttendanceMark).values(rows)
+    statement = insert(AttendanceMark).values(values)
     statement = statement.on_conflict_do_update(
         index_elements=["enrollment_id", "part_id"],
         set_={column: statement.excluded[column] for column in _UPSERT_COLUMNS},
-    ).returning(AttendanceMark.enrollment_id, AttendanceMark.id)
-    return dict(db.session.execute(statement).tuples().all())
+    ).returning(AttendanceMark.enrollment_id, AttendanceMark.part_id, AttendanceMark.id)
+    return {(e, p): i for e, p, i in db.session.execute(statement).tuples()}
 
 
 # ---------------------------------------------------------------------------------------------

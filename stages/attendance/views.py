@@ -2,29 +2,37 @@
 attendance shown on the course page and on a person's page."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+import uuid
 
-from stages.attendance import offline
-from stages.attendance import services
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+
+from stages.attendance import offline, services, signatures
+from stages.attendance import sync as sync_service
 from stages.attendance.forms import closing_decisions, mark_inputs
-from stages.attendance.models import AttendanceMark, AttendanceStatus
+from stages.attendance.models import AttendanceMark, AttendanceSignature, AttendanceStatus
 from stages.attendance.pdf import roster_pdf
 from stages.auth.audit import audit
-from stages.auth.permissions import Permission, get_authorized
+from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment.queries import participant_sections
-from stages.errors import refused
-from stages.extensions import db
+from stages.errors import json_error, refused
+from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.scheduling.queries import course_sections
+from stages.timeutil import now_utc
 from stages.wording import ngettext
 
 bp = Blueprint("attendance", __name__)
 offline.register(bp)  # the service worker, its list of URLs, « Préparer la journée hors ligne »
 
 DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
+
+
+def sync_rate_limit() -> str:
+    return current_app.config["SYNC_RATE_LIMIT"]
 
 
 @course_sections.add(template="attendance/_course_day.html", position=10)
@@ -88,7 +96,6 @@ def take_attendance(course_id: int, part_id: int):
     part = _part_of(course_id, part_id)
     course, form = part.course, BaseForm()
     enrollments = services.seat_holders(course)
-    correction = services.is_correction(part)
     if form.validate_on_submit():
         with refused() as outcome:
             inputs = mark_inputs(request.form, enrollments, part)
@@ -100,10 +107,72 @@ def take_attendance(course_id: int, part_id: int):
             flash(ngettext("Présence enregistrée (%(num)d modification).",
                           "Présence enregistrée (%(num)d modifications).", changed), "success")
             return redirect(url_for("attendance.take_attendance", course_id=course.id, part_id=part.id))
+    sheet = signatures.sheets([part.id])[part.id]
+    refusal = services.record_refusal(part, current_user)
     return render_template(
         "attendance/take.html", course=course, part=part, enrollments=enrollments,
         marks=services.marks_by_key(course), statuses=AttendanceStatus, form=form,
-        editable=services.can_record(part, current_user), correction=correction,
+        editable=refusal is None, refusal=refusal, correction=services.is_correction(part),
+        signatures=sheet.live, countersignature=sheet.seal,
+        sync_url=url_for("attendance.sync", course_id=course.id),
+        token_url=url_for("attendance.token", course_id=course.id),
+    )
+
+
+@bp.route("/stages/<int:course_id>/presence/synchro", methods=["POST"])
+@limiter.limit(sync_rate_limit, key_func=lambda: f"sync:{current_user.get_id()}")
+def sync(course_id: int):
+    """What a tablet sends: marks, signatures, refusals, countersignatures (JSON, idempotent)."""
+    if not current_user.is_authenticated:
+        return json_error(401, "login", "Connexion expirée : reconnectez-vous, les modifications "
+                          "en attente seront envoyées ensuite.", login_url=url_for("auth.login"))
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN)
+    payload = request.get_json(silent=True)
+    items = payload.get("items") if isinstance(payload, dict) else None
+    with refused() as outcome:
+        results = sync_service.apply_batch(
+            course, items, by=current_user, user_agent=request.headers.get("User-Agent", "")
+        )
+        db.session.commit()
+    if not outcome.ok:
+        return json_error(400, "batch", outcome.message)
+    return jsonify(results=[r.as_json() for r in results], synced_at=now_utc().isoformat(),
+                   csrf_token=generate_csrf())
+
+
+@bp.route("/stages/<int:course_id>/presence/jeton")
+def token(course_id: int):
+    """A fresh CSRF token for the tablet's sync, after a new login."""
+    if not current_user.is_authenticated:
+        return json_error(401, "login", "Connexion expirée : reconnectez-vous.", login_url=url_for("auth.login"))
+    get_authorized(Course, course_id, Permission.SESSION_RUN)
+    return jsonify(csrf_token=generate_csrf())
+
+
+@bp.route("/stages/<int:course_id>/presence/<int:part_id>/signatures", methods=["GET", "POST"])
+@login_required
+def sheet(course_id: int, part_id: int):
+    """A half-day's émargement électronique: every entry of its chain, its integrity, and the
+    voiding of an entry by an organizer, with a reason."""
+    part = _part_of(course_id, part_id)
+    form = BaseForm()
+    if form.validate_on_submit():
+        entry = db.session.get(AttendanceSignature, request.form.get("entry", type=int) or 0)
+        if entry is None or entry.part_id != part.id:
+            abort(404)
+        with refused() as outcome:
+            signatures.void(entry, request.form.get("reason", ""), by=current_user, client_id=str(uuid.uuid4()))
+            db.session.commit()
+        if outcome.ok:
+            flash("La signature est annulée ; l'annulation et son motif restent dans la chaîne.", "success")
+            return redirect(url_for("attendance.sheet", course_id=course_id, part_id=part_id))
+    sheet = signatures.sheets([part.id], authors=True)[part.id]
+    names = {e.id: e.measure.participant.display_name for e in services.seat_holders(part.course)}
+    audit("signatures.viewed", part, details=f"{len(sheet.entries)} entrées")
+    db.session.commit()
+    return render_template(
+        "attendance/signatures.html", course=part.course, part=part, sheet=sheet, names=names, form=form,
+        check=signatures.verify_chain(part.id), can_void=can(current_user, Permission.SESSION_EDIT, part.course),
     )
 
 

@@ -90,6 +90,9 @@ ACTION_LABELS = {
     "organization.restored": "Remise en service d'une organisation",
     "attendance.recorded": "Saisie de la présence",
     "attendance.offline_prepared": "Préparation de la présence hors ligne sur un appareil",
+    "attendance.synced": "Présence et signatures envoyées par une tablette",
+    "attendance.signature_voided": "Annulation d'une signature d'émargement",
+    "signatures.viewed": "Consultation des signatures d'une demi-journée",
     "roster.viewed": "Consultation de la liste des présences",
     "roster.downloaded": "Téléchargement de la feuille d'émargement",
     "certificate.downloaded": "Téléchargement d'une attestation",
@@ -129,6 +132,8 @@ RETIRED_ACTIONS = ("certificate.verified",)
 OBJECT_TYPE_LABELS = {
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
+    "AttendanceSignature": "Signature d'émargement",
+    "AttendanceSyncReceipt": "Envoi d'une tablette",
     "AuditEntry": "Entrée du journal",
     "Bilan": "Bilan",
     "CachedFeed": "Copie d'un agenda",

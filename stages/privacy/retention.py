@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from stages.attendance.models import AttendanceMark, AttendanceRevision
+from stages.attendance.signatures import erase_images
 from stages.auth.models import AuditEntry
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure, Participant
@@ -113,6 +114,8 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
             sa.update(AttendanceMark).where(AttendanceMark.id.in_(marks))
             .values(note=None).execution_options(synchronize_session=False)
         )
+        # The drawn signatures go; the chain keeps what proves the half-day without them.
+        erase_images(enrollments, now)
         # The issued attestations carry the name: their kept bytes and facts go too.
         db.session.execute(
             sa.update(Certificate).where(Certificate.enrollment_id.in_(enrollments))

@@ -18,7 +18,8 @@ from tests.factories import PASSWORD
 from tests.helpers import login, queries_for
 
 DAY = date(2026, 3, 12)  # a Thursday
-ON_THE_DAY = datetime(2026, 3, 12, 8, 0, tzinfo=timezone.utc)
+# After both half-days began (16:00 in Paris): marks are refused before a half-day starts.
+ON_THE_DAY = datetime(2026, 3, 12, 15, 0, tzinfo=timezone.utc)
 NEXT_DAY = datetime(2026, 3, 13, 9, 0, tzinfo=timezone.utc)
 TWO_DAYS = ((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30)))
 
