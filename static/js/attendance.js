@@ -135,7 +135,7 @@
     var countersignButton = form.querySelector("[data-countersign]");
     var unsignedText = form.querySelector("[data-unsigned-count]");
     var dialog = document.getElementById("signature-dialog");
-    var tokenInput = form.querySelector("input[name='csrf_token']");
+    var tokenInput = form.querySelector("input[name='csrf_token']") || {value: ""};
     var rows = Array.prototype.slice.call(form.querySelectorAll(".attendance-row"));
     var rowById = {};
     rows.forEach(function (row) { rowById[row.dataset.enrollment] = row; });
