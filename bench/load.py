@@ -81,6 +81,7 @@ class Scenario:
     organizers: list[str]
     facilitators: list[str]
     today_parts: list[tuple[int, int]]  # (session id, part id)
+    arrivals: dict[int, str]  # part id -> a late arrival's « HH:MM », inside that part
     today_participants: dict[int, list[int]]  # today session id -> its participants
     facilitator_course: dict[str, int]  # facilitator email -> the today session they run
     full_courses: list[int]
@@ -101,7 +102,7 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
     from stages.extensions import db
     from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
     from stages.auth.models import Organization
-    from stages.timeutil import local_to_utc, today_local
+    from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 
     rng = random.Random(seed)
     with app.app_context():
@@ -135,10 +136,10 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
 
         today = today_local()
 
-        def new_course(venue, days, status, facilitators_):
+        def new_course(venue, days, status, facilitators_, slots=(demo.MORNING, demo.AFTERNOON)):
             parts = [
                 CoursePart(starts_at=local_to_utc(d, start), ends_at=local_to_utc(d, end))
-                for d in days for start, end in (demo.MORNING, demo.AFTERNOON)
+                for d in days for start, end in slots
             ]
             course = Course(
                 title="Stage de sensibilisation (test de charge)", venue=venue,
@@ -151,17 +152,30 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
             db.session.flush()
             return course
 
-        # Two sessions held today: every seat taken, attendance open to every load account.
-        today_parts, today_participants, facilitator_course = [], {}, {}
+        # Two sessions held today: every seat taken, attendance open to every load account. Both
+        # half-days have begun (attendance is refused before): the first started up to three
+        # hours ago, the second 45 minutes after it, and it runs an hour past now.
+        now = to_local(now_utc())
+        first = max(now - timedelta(hours=3), now.replace(hour=0, minute=5, second=0, microsecond=0))
+        first = first.replace(second=0, microsecond=0)
+        if now < first + timedelta(minutes=46) or (now + timedelta(hours=1)).date() != today:
+            raise SystemExit("Le test de charge se lance entre 0 h 51 et 22 h 59 (heure de Paris) : "
+                             "les deux demi-journées du jour doivent avoir commencé.")
+        slots = (
+            (first.time(), (first + timedelta(minutes=40)).time()),
+            ((first + timedelta(minutes=45)).time(), (now + timedelta(hours=1)).time()),
+        )
+        today_parts, today_participants, facilitator_course, arrivals = [], {}, {}, {}
         half = (len(load_facilitators) + 1) // 2
         for venue, team in zip(venues, (load_facilitators[:half], load_facilitators[half:])):
-            course = new_course(venue, [today], CourseStatus.SCHEDULED, team)
+            course = new_course(venue, [today], CourseStatus.SCHEDULED, team, slots)
             facilitator_course.update({u.email: course.id for u in team})
             for _ in range(course.capacity):
                 measure = demo._new_measure(rng, orgs, decided_before=today - timedelta(days=10))
                 demo._enroll(rng, course, measure, organizer_demo)
             db.session.flush()
             today_parts += [(course.id, p.id) for p in course.parts]
+            arrivals.update({p.id: (to_local(p.starts_at) + timedelta(minutes=20)).strftime("%H:%M") for p in course.parts})
             today_participants[course.id] = [e.measure.participant_id for e in course_enrollments(course)]
 
         # Four scheduled sessions, 2 to 5 weeks ahead, with exactly two seats left.
@@ -181,7 +195,7 @@ def build_scenario(app, users: int, measures: int, seed: int) -> Scenario:
         db.session.flush()
         db.session.commit()
         return Scenario(
-            organizers=organizers, facilitators=facilitators, today_parts=today_parts,
+            organizers=organizers, facilitators=facilitators, today_parts=today_parts, arrivals=arrivals,
             today_participants=today_participants, facilitator_course=facilitator_course,
             full_courses=full_courses,
             waiting_measures=[m.id for m in waiting],
@@ -435,8 +449,7 @@ class User(threading.Thread):
         ids = sorted({int(i) for i in STATUS_FIELD.findall(html)})
         if status != 200 or not token or not ids:
             return
-        part_index = [p for sid, p in self.scenario.today_parts if sid == course_id].index(part_id)
-        arrival = "09:50" if part_index % 2 == 0 else "13:50"
+        arrival = self.scenario.arrivals[part_id]
         values, data = {}, {"csrf_token": token}
         for enrollment_id in ids:
             value = self.rng.choice(MARK_STATUSES)

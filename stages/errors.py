@@ -92,6 +92,11 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
+def wants_json() -> bool:
+    """Whether the request comes from a script that reads JSON (the tablet's sync)."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
 def json_error(code: int, error: str, message: str, **extra):
     """An error for a script (the tablet's sync), in French: ``{"error", "message", …}``."""
     from flask import jsonify
@@ -210,7 +215,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        if request.is_json:  # a device's sync: it fetches a new token and sends again
+        if wants_json():  # a device's sync: it fetches a new token and sends again
             return json_error(400, "csrf", "Jeton de sécurité expiré ou absent : rechargez la page.")
         return render_error(
             400,
@@ -224,7 +229,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        if request.is_json:
+        if wants_json():
             return json_error(error.code, str(error.code), ERROR_TEXTS.get(error.code, ERROR_TEXTS[500])[1])
         return render_error(error.code)
 

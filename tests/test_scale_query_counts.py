@@ -9,6 +9,8 @@ up too.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import sqlalchemy as sa
 
 from stages.auth.models import User
@@ -70,10 +72,23 @@ def _page_counts(client) -> dict[str, int]:
                         {"measure": [str(i) for i in t.measure_ids]}, 302),
     }
     search(clients["liaison"], "/tableau-de-bord", t.search_prefix)
+    # Attendance is taken once its half-day has begun: an hour into it, whatever the scale's
+    # target (a course of next week at the smallest scale, one held last week at a larger one).
+    from datetime import timedelta
+
+    import time_machine
+
+    from stages.scheduling.models import CoursePart
+
+    during_part = db.session.get(CoursePart, t.part_id).starts_at + timedelta(hours=1)
     counts = {}
     for key, (who, method, url, data, status) in pages.items():
-        with count_queries() as counter:
-            response = clients[who].open(url, method=method, data=data)
+        clock = time_machine.travel(during_part, tick=False) if key.startswith("attendance") else nullcontext()
+        with clock:
+            # At that moment, with a login of that moment.
+            user = _clients(client)[who] if key.startswith("attendance") else clients[who]
+            with count_queries() as counter:
+                response = user.open(url, method=method, data=data)
         assert response.status_code == status, (key, url, response.status_code)
         counts[key] = counter.count
         if key == "ical":

@@ -23,7 +23,7 @@ from stages.timeutil import to_local
 class BenchTargets:
     """Real objects of a generated database, the same kind at every scale (the Paris cluster)."""
 
-    course_id: int  # a busy course, held or scheduled, this month if there is one
+    course_id: int  # a busy course, held or scheduled, begun, this month if there is one
     part_id: int  # its first half-day
     participant_id: int  # one of its people (the one with the most measures)
     search_prefix: str  # the first letters of that person's name, as a liaison would type them
@@ -67,9 +67,10 @@ def bench_targets() -> BenchTargets:
     ).all()
     if not candidates:
         raise DomainError("Aucun stage parisien tenu ou programmé avec au moins 8 personnes.")
+    # One that has begun, if any: attendance is refused before a half-day starts.
     course_id = min(
         candidates,
-        key=lambda row: (to_local(row.starts_at).strftime("%Y-%m") != this_month,
+        key=lambda row: (row.starts_at > now, to_local(row.starts_at).strftime("%Y-%m") != this_month,
                          abs((row.starts_at - now).total_seconds()), row.id),
     ).id
     part_id = one(sa.select(CoursePart.id).where(CoursePart.course_id == course_id)

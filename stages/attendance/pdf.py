@@ -8,10 +8,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
+    Image,
     NextPageTemplate,
     PageBreak,
     PageTemplate,
@@ -21,6 +23,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from stages.attendance.models import SignatureKind
+from stages.attendance.signatures import SignedDay
+from stages.attendance.services import PRESENT_STATUSES
 from stages.enrollment.models import Enrollment
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.pdf_pages import numbered_canvas
@@ -43,12 +48,15 @@ def half_days_line(parts, zone: str) -> str:
     )
 
 
-def roster_pdf(course: Course, enrollments: list[Enrollment]) -> bytes:
+def roster_pdf(course: Course, enrollments: list[Enrollment], signed: SignedDay | None = None) -> bytes:
     """A sign-in sheet: per day, one row per person, arrival/departure/signature per half-day.
 
     Only what a facilitator needs: names, no legal details. Each day has its own page template,
     whose running header names the course, the day and its half-days, so that a page reached by
-    a long list still says what it is for.
+    a long list still says what it is for. With ``signed`` (the émargement électronique), each
+    cell shows the signature drawn on the tablet (or « Refus de signer », or the absence), the
+    times recorded, and each half-day its countersignature and the SHA-256 of its record;
+    without, the blank sheet to print and sign on paper.
     """
     buffer = io.BytesIO()
     doc = BaseDocTemplate(
@@ -68,9 +76,10 @@ def roster_pdf(course: Course, enrollments: list[Enrollment]) -> bytes:
         if index:
             story += [NextPageTemplate(f"day-{index}"), PageBreak()]
         story += _header(course)
-        story.append(_table(parts, enrollments, zone))
+        story.append(_table(parts, enrollments, zone, signed))
         story.append(Spacer(1, 6 * mm))
-        story.append(_facilitators_table(course))
+        sealed = signed is not None and any(signed.sheets.get(p.id) and signed.sheets[p.id].seal for p in parts)
+        story.append(_seals_table(parts, signed, zone) if sealed else _facilitators_table(course))
     if not story:
         story.append(Paragraph("Ce stage n'a aucune demi-journée.", STYLES["Normal"]))
     doc.build(story, canvasmaker=numbered_canvas("Feuille d'émargement"))
@@ -121,7 +130,7 @@ def _header(course):
     ]
 
 
-def _table(parts, enrollments, zone) -> Table:
+def _table(parts, enrollments, zone, signed: SignedDay | None = None) -> Table:
     head_1 = ["N°", "Nom et prénom"]
     head_2 = ["", ""]
     for part in parts:
@@ -131,13 +140,17 @@ def _table(parts, enrollments, zone) -> Table:
         )
         head_1 += [label, "", ""]
         head_2 += ["Arrivée", "Départ", "Signature"]
+    per_part = (277 - 10 - 70) / max(len(parts), 1)
+    signature_box = (per_part * 0.56 - 2) * mm, 9.5 * mm
     rows = [head_1, head_2]
     for number, enrollment in enumerate(enrollments, start=1):
         person = enrollment.measure.participant
-        rows.append([str(number), Paragraph(_escape(person.display_name), STYLES["Normal"])] + ["", "", ""] * len(parts))
+        cells = []
+        for part in parts:
+            cells += _signed_cells(enrollment, part, zone, signed, signature_box) if signed else ["", "", ""]
+        rows.append([str(number), Paragraph(_escape(person.display_name), STYLES["Normal"])] + cells)
     for _ in range(2):  # spare lines for a late addition, written by hand
         rows.append([""] * (2 + 3 * len(parts)))
-    per_part = (277 - 10 - 70) / max(len(parts), 1)
     widths = [10 * mm, 70 * mm] + [w * mm for _ in parts for w in (per_part * 0.22, per_part * 0.22, per_part * 0.56)]
     table = Table(rows, colWidths=widths, repeatRows=2, rowHeights=[None, None] + [11 * mm] * (len(rows) - 2))
     style = [
@@ -155,6 +168,66 @@ def _table(parts, enrollments, zone) -> Table:
         first = 2 + 3 * i
         style.append(("SPAN", (first, 0), (first + 2, 0)))
     table.setStyle(TableStyle(style))
+    return table
+
+
+def _signed_cells(enrollment, part, zone, signed: SignedDay, box) -> list:
+    """Arrival, departure and signature of one person for one half-day, as recorded."""
+    mark = signed.marks.get((enrollment.id, part.id))
+    sheet = signed.sheets.get(part.id)
+    entry = sheet.live.get(enrollment.id) if sheet else None
+    arrived = fr_time(mark.arrived_at, zone) if mark and mark.arrived_at else ""
+    left = fr_time(mark.left_at, zone) if mark and mark.left_at else ""
+    if entry is not None and entry.kind == SignatureKind.SIGNATURE and entry.id in signed.images:
+        signature = _drawing(signed.images[entry.id], *box)
+    elif entry is not None and entry.kind == SignatureKind.REFUSAL:
+        signature = Paragraph("Refus de signer", SMALL)
+    elif mark is not None and mark.status not in PRESENT_STATUSES:
+        signature = Paragraph(_escape(mark.status.label), SMALL)
+    else:
+        signature = ""
+    return [arrived, left, signature]
+
+
+def _drawing(png: bytes, width: float, height: float) -> Image:
+    """A signature's PNG scaled to fit its cell, keeping its proportions."""
+    reader = ImageReader(io.BytesIO(png))
+    w, h = reader.getSize()
+    scale = min(width / w, height / h)
+    return Image(io.BytesIO(png), width=w * scale, height=h * scale)
+
+
+def _seals_table(parts, signed: SignedDay, zone) -> Table:
+    """Each half-day's countersignature, and the SHA-256 that stands for its whole record."""
+    rows = [["Demi-journée", "Contresignée par", "Signature", "Empreinte SHA-256 de la demi-journée"]]
+    for part in parts:
+        sheet = signed.sheets.get(part.id)
+        seal = sheet.seal if sheet else None
+        check = signed.checks.get(part.id)
+        label = f"{fr_half_day(part.starts_at, zone).capitalize()}, {fr_time(part.starts_at, zone)}"
+        if seal is None:
+            rows.append([label, "Non contresignée", "", ""])
+            continue
+        verdict = (
+            "Chaîne d'intégrité vérifiée à l'impression."
+            if check and check.ok else "ALERTE : la chaîne d'intégrité ne se vérifie plus."
+        )
+        rows.append([
+            label,
+            Paragraph(f"{_escape(seal.recorded_by.full_name)}<br/>{fr_date(seal.signed_at, 'short', zone)} "
+                      f"à {fr_time(seal.signed_at, zone)}", SMALL),
+            _drawing(signed.images[seal.id], 55 * mm, 10 * mm) if seal.id in signed.images else "",
+            Paragraph(f"<font size='7'>{check.head if check and check.ok else seal.chain_hash}</font>"
+                      f"<br/>{verdict}", SMALL),
+        ])
+    table = Table(rows, colWidths=[45 * mm, 50 * mm, 60 * mm, 110 * mm], rowHeights=[None] + [13 * mm] * len(parts))
+    table.setStyle(TableStyle([
+        TABLE_FONT,
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
     return table
 
 

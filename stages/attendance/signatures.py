@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,14 +64,23 @@ def read_signature_image(data_url: str) -> bytes:
     if not data.startswith(PNG_MAGIC):
         raise DomainError("La signature doit être une image PNG.")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # Pillow refuses to open what claims more than twice its pixel limit: dimensions, too.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DomainError("La signature a des dimensions hors limites (2000 × 1000 au plus).") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise DomainError("La signature est illisible (image PNG invalide).") from None
+    try:
+        with image:
             if image.format != "PNG":
                 raise DomainError("La signature doit être une image PNG.")
             width, height = image.size
             if width > MAX_IMAGE_SIZE[0] or height > MAX_IMAGE_SIZE[1] or not width or not height:
                 raise DomainError("La signature a des dimensions hors limites (2000 × 1000 au plus).")
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError):
         raise DomainError("La signature est illisible (image PNG invalide).") from None
     return data
 
@@ -269,6 +279,33 @@ def verify_chain(part_id: int) -> ChainCheck:
             return ChainCheck(False, len(entries), entry.seq)
         previous = entry.chain_hash
     return ChainCheck(True, len(entries), None, previous if entries else None)
+
+
+@dataclass
+class SignedDay:
+    """What the émargement électronique recorded for a course, for its sign-in sheet PDF: the
+    marks, each half-day's sheet, the drawings of the live signatures and seals, and whether
+    each chain verifies."""
+
+    marks: dict = field(default_factory=dict)  # (enrollment id, part id) -> AttendanceMark
+    sheets: dict = field(default_factory=dict)  # part id -> Sheet
+    images: dict = field(default_factory=dict)  # entry id -> PNG bytes
+    checks: dict = field(default_factory=dict)  # part id -> ChainCheck
+
+
+def signed_day(course) -> SignedDay:
+    """The course's record, in a number of queries that depends on its half-days only."""
+    from stages.attendance.services import marks_by_key
+
+    part_ids = [part.id for part in course.parts]
+    part_sheets = sheets(part_ids, authors=True)
+    shown = [e.id for sheet in part_sheets.values() for e in [*sheet.live.values(), sheet.seal] if e is not None]
+    images = dict(db.session.execute(
+        sa.select(AttendanceSignature.id, AttendanceSignature.image)
+        .where(AttendanceSignature.id.in_(shown), AttendanceSignature.image.is_not(None))
+    ).tuples().all()) if shown else {}
+    checks = {part_id: verify_chain(part_id) for part_id, sheet in part_sheets.items() if sheet.entries}
+    return SignedDay(marks_by_key(course), part_sheets, images, checks)
 
 
 def erase_images(enrollment_ids: sa.Select, now: datetime) -> None:

@@ -3,6 +3,7 @@ attendance shown on the course page and on a person's page."""
 from __future__ import annotations
 
 import uuid
+from functools import wraps
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from stages.attendance.pdf import roster_pdf
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment.queries import participant_sections
-from stages.errors import json_error, refused
+from stages.errors import json_error, refused, wants_json
 from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CoursePart, CourseStatus
@@ -33,6 +34,22 @@ DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatu
 
 def sync_rate_limit() -> str:
     return current_app.config["SYNC_RATE_LIMIT"]
+
+
+def login_required_json(view):
+    """``login_required``, but a script asking for JSON gets a 401 it can act on: the tablet
+    keeps its queue, sends the person to log in again, and sends the queue afterwards."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if current_user.is_authenticated:
+            return view(*args, **kwargs)
+        if wants_json():
+            return json_error(401, "login", "Connexion expirée : reconnectez-vous ; les modifications "
+                              "en attente seront envoyées ensuite.", login_url=url_for("auth.login"))
+        return current_app.login_manager.unauthorized()
+
+    return checked
 
 
 @course_sections.add(template="attendance/_course_day.html", position=10)
@@ -68,16 +85,18 @@ def roster(course_id: int):
 @bp.route("/stages/<int:course_id>/emargement.pdf")
 @login_required
 def roster_download(course_id: int):
-    """The sign-in sheet as a PDF to print."""
+    """The sign-in sheet as a PDF: with what was signed on the tablet, or blank (``?vierge=1``)
+    to print and sign on paper."""
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     enrollments = services.seat_holders(course)
-    pdf = roster_pdf(course, enrollments)
-    audit("roster.downloaded", course, details=f"{len(enrollments)} personnes")
+    blank = request.args.get("vierge") == "1"
+    pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course))
+    audit("roster.downloaded", course, details=f"{len(enrollments)} personnes" + (", feuille vierge" if blank else ""))
     db.session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="emargement-stage-{course_id}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="emargement-stage-{course_id}{"-vierge" if blank else ""}.pdf"'},
     )
 
 
@@ -121,11 +140,9 @@ def take_attendance(course_id: int, part_id: int):
 
 @bp.route("/stages/<int:course_id>/presence/synchro", methods=["POST"])
 @limiter.limit(sync_rate_limit, key_func=lambda: f"sync:{current_user.get_id()}")
+@login_required_json
 def sync(course_id: int):
     """What a tablet sends: marks, signatures, refusals, countersignatures (JSON, idempotent)."""
-    if not current_user.is_authenticated:
-        return json_error(401, "login", "Connexion expirée : reconnectez-vous, les modifications "
-                          "en attente seront envoyées ensuite.", login_url=url_for("auth.login"))
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     payload = request.get_json(silent=True)
     items = payload.get("items") if isinstance(payload, dict) else None
@@ -141,10 +158,9 @@ def sync(course_id: int):
 
 
 @bp.route("/stages/<int:course_id>/presence/jeton")
+@login_required_json
 def token(course_id: int):
     """A fresh CSRF token for the tablet's sync, after a new login."""
-    if not current_user.is_authenticated:
-        return json_error(401, "login", "Connexion expirée : reconnectez-vous.", login_url=url_for("auth.login"))
     get_authorized(Course, course_id, Permission.SESSION_RUN)
     return jsonify(csrf_token=generate_csrf())
 
