@@ -148,6 +148,10 @@
     var pendingSignatures = {};
     var countersigned = countersignBox && countersignBox.dataset.countersigned === "1";
     var countersignPending = false;
+    // A half-day not begun when the page was drawn (its copy kept in the morning) opens at its
+    // start; the server refuses anything earlier anyway.
+    var opensAt = form.dataset.opensAt ? Date.parse(form.dataset.opensAt) : null;
+    var isOpen = !opensAt || Date.now() >= opensAt;
 
     // Rows
 
@@ -245,7 +249,7 @@
           ? plural(unsigned, "personne présente n'a pas encore signé.", "personnes présentes n'ont pas encore signé.")
           : "Toutes les personnes présentes ont signé ou refusé de signer.";
       }
-      if (countersignButton) { countersignButton.hidden = sealed; }
+      if (countersignButton) { countersignButton.hidden = sealed || !isOpen; }
       return unsigned;
     }
 
@@ -577,6 +581,24 @@
     window.setInterval(function () {
       if (Number(form.dataset.pending || "0") > 0) { sync(); }
     }, PERIOD_MS);
+
+    function open() {
+      isOpen = true;
+      rows.forEach(function (row) { row.disabled = false; });
+      form.querySelectorAll(".attendance-intro button, .save-bar button").forEach(function (b) { b.disabled = false; });
+      var notice = document.querySelector("[data-opens-notice]");
+      if (notice) { notice.hidden = true; }
+      refreshSignatures();
+    }
+
+    if (opensAt) {
+      if (isOpen) {
+        open();
+      } else {
+        form.querySelectorAll(".attendance-intro button, .save-bar button").forEach(function (b) { b.disabled = true; });
+        window.setTimeout(open, opensAt - Date.now() + 1000);
+      }
+    }
 
     // Start: what waits on the device, the last sync, then an attempt to send.
     setOffline(!navigator.onLine);

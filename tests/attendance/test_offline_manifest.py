@@ -106,3 +106,15 @@ def test_another_course_s_facilitator_gets_none_of_it(client, make, day):
     login(client, stranger)
     for tail in ("sw.js", "hors-ligne.json", "preparer"):
         assert client.get(f"/stages/{day.course.id}/presence/{tail}").status_code == 403, tail
+
+
+def test_a_half_day_not_begun_is_kept_ready_to_open_at_its_start(client, day):
+    """The morning's copy of the afternoon page must work offline once the afternoon begins."""
+    morning, afternoon = day.course.parts
+    with time_machine.travel(datetime(2026, 3, 12, 10, 0, tzinfo=timezone.utc), tick=False):
+        login(client, day.facilitator)
+        html = client.get(f"/stages/{day.course.id}/presence/{afternoon.id}").get_data(as_text=True)
+    assert "pas commencé" in html and "data-opens-notice" in html
+    assert f'data-opens-at="{afternoon.starts_at.isoformat()}"' in html
+    assert "data-attendance-offline" in html and 'id="signature-dialog"' in html
+    assert html.count('class="attendance-row"') == html.count("disabled>") == 2  # until it opens
