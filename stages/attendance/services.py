@@ -60,18 +60,19 @@ def marks_by_key(course: Course) -> dict[tuple[int, int], AttendanceMark]:
     return {(m.enrollment_id, m.part_id): m for m in marks}
 
 
-def is_correction(part: CoursePart) -> bool:
+def is_correction(part: CoursePart, at: datetime | None = None) -> bool:
     """After the day of the part, changes are corrections: organizers only, with a reason."""
     zone = part.course.venue.timezone
-    return to_local(now_utc(), zone).date() > to_local(part.ends_at, zone).date()
+    return to_local(at or now_utc(), zone).date() > to_local(part.ends_at, zone).date()
 
 
-def record_refusal(part: CoursePart, user: User) -> str | None:
+def record_refusal(part: CoursePart, user: User, at: datetime | None = None) -> str | None:
     """Why ``user`` cannot record attendance for ``part`` now, in French; None when they can.
 
     THE rule of every path that writes a mark (the form, « Tout le monde présent », the tablet's
     sync): nothing before the half-day begins; the course must be scheduled or held; after the
-    day of the part, only organizers correct.
+    day of the part, only organizers correct. ``at`` is when the mark was made, if not now: a
+    tablet that was offline all day sends the next morning what it recorded on the day.
     """
     course = part.course
     if course.status == CourseStatus.CLOSED:
@@ -80,13 +81,13 @@ def record_refusal(part: CoursePart, user: User) -> str | None:
         return "Ce stage est annulé : il n'y a pas de présence à saisir."
     if course.status == CourseStatus.DRAFT:
         return "Ce stage est un brouillon : la présence se saisit une fois le stage programmé."
-    if now_utc() < part.starts_at:
+    if (at or now_utc()) < part.starts_at:
         zone = course.venue.timezone
         return (
             "Cette demi-journée n'a pas commencé : la présence pourra être saisie à partir du "
             f"{fr_date(part.starts_at, zone=zone)} à {fr_time(part.starts_at, zone)}."
         )
-    if is_correction(part) and not can(user, Permission.SESSION_EDIT, course):
+    if is_correction(part, at) and not can(user, Permission.SESSION_EDIT, course):
         return (
             "Cette demi-journée est passée : seule une personne organisatrice peut corriger "
             "la présence, en indiquant le motif."

@@ -127,10 +127,14 @@ def _read(raw, parts: dict[int, CoursePart], expected: set[int], by: User) -> It
     part = parts.get(raw.get("part_id")) if isinstance(raw.get("part_id"), int) else None
     if part is None:
         raise DomainError("Cette demi-journée n'appartient pas à ce stage.")
-    refusal = services.record_refusal(part, by)
+    at = _device_time(raw.get("at"))
+    # Judged when it was made on the device: a tablet offline all day syncs the next morning.
+    refusal = services.record_refusal(part, by, at)
     if refusal:
         raise DomainError(refusal)
-    at = _device_time(raw.get("at"))
+    if services.is_correction(part, at):
+        raise DomainError("Après le jour de la demi-journée, la présence se corrige sur la page de "
+                          "présence, avec le motif de la correction.")
     item = Item(client_id, kind, part, at)
     if kind != "countersignature":
         enrollment_id = raw.get("enrollment_id")
@@ -140,8 +144,6 @@ def _read(raw, parts: dict[int, CoursePart], expected: set[int], by: User) -> It
     if kind == "mark":
         item.mark = _read_mark(raw, part, item.enrollment_id)
     elif kind in ("signature", "countersignature"):
-        if services.is_correction(part):
-            raise DomainError("Les signatures se recueillent le jour même de la demi-journée.")
         item.image = signatures.read_signature_image(raw.get("image"))
     return item
 

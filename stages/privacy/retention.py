@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from stages.attendance.models import AttendanceMark, AttendanceRevision
+from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceSyncReceipt
 from stages.attendance.signatures import erase_images
 from stages.auth.models import AuditEntry
 from stages.certificates.models import Certificate
@@ -36,6 +36,7 @@ from stages.scheduling.models import Course
 from stages.timeutil import to_local
 
 CHUNK = 500
+RECEIPT_DAYS = timedelta(days=90)
 
 # Run by ``purge`` with ``before=`` (the oldest moment a copy may date from); each handler deletes
 # its expired copies and returns its counts.
@@ -134,8 +135,14 @@ def purge(
     deleted = db.session.execute(
         sa.delete(AuditEntry).where(AuditEntry.at < now - timedelta(days=audit_days))
     ).rowcount
+    # A tablet's receipts only guard against a replay of its queue: kept as long as a queue may
+    # wait (its offline copy expires the day after the course), and then some.
+    receipts = db.session.execute(
+        sa.delete(AttendanceSyncReceipt).where(AttendanceSyncReceipt.received_at < now - RECEIPT_DAYS)
+    ).rowcount
     db.session.flush()
-    counts = {"personnes anonymisées": len(ids), "entrées du journal supprimées": deleted}
+    counts = {"personnes anonymisées": len(ids), "entrées du journal supprimées": deleted,
+              "accusés de synchronisation supprimés": receipts}
     for pruned in copies_expired.run(before=now - timedelta(days=backup_days)):
         counts.update(pruned)
     return counts

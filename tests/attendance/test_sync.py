@@ -331,14 +331,16 @@ def test_the_sync_is_scoped_like_the_attendance_form(client, day, make):
 
 
 def test_a_batch_costs_the_same_statements_for_4_or_12_people(client, day):
+    at = datetime(2026, 3, 12, 15, 0, tzinfo=timezone.utc)
+
     def statements(part, people):
-        batch = [item("mark", part, e) for e in people] + [item("signature", part, e) for e in people]
+        batch = [item("mark", part, e, at=at) for e in people] + [item("signature", part, e, at=at) for e in people]
         with count_queries() as counter:
-            response = send(client, day, batch + [item("countersignature", part)])
+            response = send(client, day, batch + [item("countersignature", part, at=at)])
         assert {r["state"] for r in response.get_json()["results"]} == {"applied"}
         return counter.count
 
-    with time_machine.travel(datetime(2026, 3, 12, 15, 0, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(at, tick=False):
         login(client, day.facilitator)
         client.get(f"/stages/{day.course.id}/presence/{day.morning.id}")  # the login's first request
         few = statements(day.morning, day.people[:4])
@@ -367,15 +369,23 @@ def test_times_only_go_with_their_status(client, day):
     assert mark.arrived_at is None and mark.left_at is None
 
 
-def test_signatures_are_taken_on_the_day_only(client, day):
-    a = day.people[0]
-    with time_machine.travel(MORNING, tick=False):
+def test_what_was_recorded_on_the_day_syncs_the_next_morning_and_nothing_made_after(client, day):
+    """A tablet offline all day sends its queue the next morning: judged by when each item was
+    made. Made the day after, it is a correction: the form, with its reason."""
+    a, b = day.people[:2]
+    with time_machine.travel(NEXT_DAY, tick=False):
         login(client, day.facilitator)
-        send(client, day, [item("mark", day.morning, a)])
+        on_the_day = send(client, day, [item("mark", day.morning, a), item("signature", day.morning, a)])
+        after = send(client, day, [item("mark", day.morning, b, at=NEXT_DAY),
+                                   item("signature", day.morning, a, at=NEXT_DAY)])
+    assert [r["state"] for r in on_the_day.get_json()["results"]] == ["applied", "applied"]
+    reasons = {r["reason"] for r in after.get_json()["results"]}
+    assert len(reasons) == 1 and reasons.pop().startswith("Cette demi-journée est passée")
+    client.post("/deconnexion")
     with time_machine.travel(NEXT_DAY, tick=False):
         login(client, day.organizer)
-        result = send(client, day, [item("signature", day.morning, a, at=NEXT_DAY)]).get_json()["results"][0]
-    assert result["reason"] == "Les signatures se recueillent le jour même de la demi-journée."
+        organizer = send(client, day, [item("mark", day.morning, b, at=NEXT_DAY)]).get_json()["results"][0]
+    assert organizer["reason"].startswith("Après le jour de la demi-journée, la présence se corrige")
 
 
 def test_the_day_of_the_course_keeps_its_times(day):

@@ -124,3 +124,23 @@ def test_two_day_series(client, staff):
     )
     course = db.session.scalars(sa.select(Course)).one()
     assert [to_local(p.starts_at).date().day for p in course.parts] == [5, 5, 6, 6]
+
+
+@pytest.mark.parametrize("place, weekday, first, last, holiday, day", [
+    # Alsace-Moselle: Good Friday (3 April 2026) and 26 December (a Saturday in 2026).
+    (dict(postal_code="67000", city="Strasbourg"), "4", "2026-03-27", "2026-04-10", "Vendredi saint", "2026-04-03"),
+    (dict(postal_code="57000", city="Metz"), "5", "2026-12-19", "2026-12-31", "Saint-Étienne", "2026-12-26"),
+    # Martinique: the abolition of slavery, 22 May.
+    (dict(postal_code="97200", city="Fort-de-France", timezone="America/Martinique"), "4", "2026-05-15",
+     "2026-05-29", "Abolition de l'esclavage", "2026-05-22"),
+])
+def test_series_skip_the_public_holidays_of_the_place(client, make, staff, place, weekday, first, last, holiday, day):
+    venue = make.venue(name="Tribunal judiciaire", **place)
+    login(client, staff.organizer)
+    form = series_form(staff, venue=str(venue.id), first_day=first, last_day=last, weekday=weekday)
+    html = client.post("/stages/serie", data=form).get_data(as_text=True)
+    assert f"Jour férié : {holiday}".replace("'", "&#39;") in html
+    assert f'value="{day}" id="date-2">' in html  # unticked: not planned unless chosen
+    # The same dates in Paris: a working day.
+    paris = client.post("/stages/serie", data={**form, "venue": str(staff.venue.id)}).get_data(as_text=True)
+    assert "Jour férié" not in paris and f'value="{day}" id="date-2" checked' in paris

@@ -85,9 +85,28 @@ def _nth_weekday(month_start: date, weekday: int, nth: int) -> date | None:
     return last
 
 
-def french_holidays(years: set[int]) -> dict[date, str]:
-    """French public holidays (metropolitan calendar) by date, with their French names."""
-    return dict(holidays.France(years=sorted(years), language="fr"))
+# The `holidays` package's subdivisions of France whose public holidays differ from the
+# metropolitan calendar, by the first digits of the postal code: Alsace-Moselle keeps Good Friday
+# and 26 December (local law), each overseas department and collectivity its own days (abolition
+# of slavery: 27 April in Mayotte, 22 May in Martinique, 27 May in Guadeloupe and Saint-Martin,
+# 10 June in Guyane, 20 December in La Réunion…).
+_SUBDIVISIONS = {
+    "57": "57", "67": "6AE", "68": "6AE",
+    "971": "971", "972": "972", "973": "973", "974": "974", "976": "976",
+    "975": "PM", "977": "BL", "978": "MF", "986": "WF", "987": "PF", "988": "NC",
+}
+
+
+def holiday_subdivision(postal_code: str | None) -> str | None:
+    """The `holidays` subdivision of a French postal code, or None for the metropolitan calendar."""
+    code = (postal_code or "").strip()
+    return _SUBDIVISIONS.get(code[:3]) or _SUBDIVISIONS.get(code[:2] if not code.startswith("97") else "")
+
+
+def french_holidays(years: set[int], postal_code: str | None = None) -> dict[date, str]:
+    """The public holidays of the place of ``postal_code`` (metropolitan France when None) by
+    date, with their French names."""
+    return dict(holidays.France(years=sorted(years), subdiv=holiday_subdivision(postal_code), language="fr"))
 
 
 def preview_series(
@@ -95,7 +114,8 @@ def preview_series(
 ) -> list[SeriesCandidate]:
     """Each date of the rule, flagged when it is a public holiday or conflicts with a booking."""
     days = series_dates(rule)
-    names = french_holidays({d.year for d in days} | {(d + timedelta(days=1)).year for d in days})
+    names = french_holidays({d.year for d in days} | {(d + timedelta(days=1)).year for d in days},
+                            template.venue.postal_code)
     candidates = []
     for day in days:
         parts = _parts_for(day, day_offsets_parts)
