@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from stages.attendance import services, signatures
+from stages.attendance import offline, services, signatures
 from stages.attendance import sync as sync_service
 from stages.attendance.forms import closing_decisions, mark_inputs
 from stages.attendance.models import AttendanceMark, AttendanceSignature, AttendanceStatus
@@ -27,6 +27,7 @@ from stages.timeutil import now_utc
 from stages.wording import ngettext
 
 bp = Blueprint("attendance", __name__)
+offline.register(bp)  # the service worker, its list of URLs, « Préparer la journée hors ligne »
 
 DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
 

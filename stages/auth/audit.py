@@ -91,6 +91,7 @@ ACTION_LABELS = {
     "organization.restored": "Remise en service d'une organisation",
     "retention.changed": "Modification des durées de conservation",
     "attendance.recorded": "Saisie de la présence",
+    "attendance.offline_prepared": "Préparation de la présence hors ligne sur un appareil",
     "attendance.synced": "Présence et signatures envoyées par une tablette",
     "attendance.signature_voided": "Annulation d'une signature d'émargement",
     "signatures.viewed": "Consultation des signatures d'une demi-journée",

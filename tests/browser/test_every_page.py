@@ -58,6 +58,9 @@ SKIPPED = {
     "/stages/<int:course_id>/bilans/<int:authority_id>.<any(pdf, csv):fmt>": "a PDF or CSV file",
     "/tableau-de-bord/export.<any(csv, xlsx):fmt>": "a CSV or XLSX file",
     "/admin/journal/export.csv": "a CSV file",
+    "/stages/<int:course_id>/presence/sw.js": "a JavaScript file (the course's service worker)",
+    "/stages/<int:course_id>/presence/hors-ligne.json": "a JSON file (what the service worker keeps)",
+    "/stages/<int:course_id>/presence/jeton": "a JSON file (a fresh CSRF token for the tablet's sync)",
 }
 # (role, address): where a page sends a role instead (a liaison's home is the liaison dashboard).
 REDIRECTS = {("liaison", "/"): "/tableau-de-bord"}
@@ -172,6 +175,8 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         return [rule.replace("<int:course_id>", str(i)) for i in course_pages[rule]]
     fixed = {
         "/stages/<int:course_id>/presence/<int:part_id>": f"/stages/{demo.held}/presence/{demo.held_part}",
+        "/stages/<int:course_id>/presence/<int:part_id>/signatures": f"/stages/{demo.held}/presence/{demo.held_part}/signatures",
+        "/stages/<int:course_id>/presence/preparer": f"/stages/{demo.held}/presence/preparer",
         "/personnes/<int:participant_id>": [f"/personnes/{demo.participant}"]
         + ([f"/personnes/{demo.waiting_participant}"] if role != "facilitator" else []),
         "/personnes/<int:participant_id>/modifier": f"/personnes/{demo.participant}/modifier",
