@@ -23,7 +23,7 @@ from stages.auth.audit import audit
 from stages.auth.permissions import Permission, get_authorized
 from stages.extensions import db
 from stages.scheduling.models import Course
-from stages.timeutil import fr_date, local_to_utc, now_utc, to_local
+from stages.timeutil import fr_date, local_to_utc, to_local
 
 WORKER_FILE = "js/attendance-sw.js"
 # What the attendance page loads (templates/base.html and attendance/take.html): the worker
@@ -46,8 +46,6 @@ def register(bp: Blueprint) -> None:
         ("/stages/<int:course_id>/presence/preparer", offline_prepare),
     ):
         bp.add_url_rule(rule, view_func=login_required(view))
-    # When the page was drawn: what a copy kept on the tablet says it was in step with.
-    bp.context_processor(lambda: {"rendered_at": now_utc()})
 
 
 def offline_expiry(course: Course) -> datetime:

@@ -95,6 +95,12 @@ def record_refusal(part: CoursePart, user: User, at: datetime | None = None) -> 
     return None
 
 
+def opens_later(part: CoursePart, user: User) -> bool:
+    """Whether the only reason ``user`` cannot record ``part`` now is that it has not begun: the
+    same rule, asked at its start (the tablet's copy of the page opens by itself then)."""
+    return record_refusal(part, user) is not None and record_refusal(part, user, part.starts_at) is None
+
+
 def can_record(part: CoursePart, user: User) -> bool:
     return record_refusal(part, user) is None
 

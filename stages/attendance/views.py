@@ -132,6 +132,7 @@ def take_attendance(course_id: int, part_id: int):
         "attendance/take.html", course=course, part=part, enrollments=enrollments,
         marks=services.marks_by_key(course), statuses=AttendanceStatus, form=form,
         editable=refusal is None, refusal=refusal, correction=services.is_correction(part),
+        opens_later=services.opens_later(part, current_user), rendered_at=now_utc(),
         signatures=sheet.live, countersignature=sheet.seal,
         sync_url=url_for("attendance.sync", course_id=course.id),
         token_url=url_for("attendance.token", course_id=course.id),
