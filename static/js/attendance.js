@@ -317,11 +317,16 @@
       return who + " (" + what + ")";
     }
 
-    function applied(item) {
+    function applied(item, state) {
       if (item.part_id !== part) { return; }
       var row = item.enrollment_id ? rowById[String(item.enrollment_id)] : null;
       var when = frTime(new Date(item.at), zone);
-      if (item.type === "mark" && row) {
+      if (item.type === "mark" && row && state === "superseded") {
+        // A later choice made elsewhere holds (last writer wins): this one is only a revision.
+        if (row.dataset.state === "pending") {
+          setRowState(row, "superseded", "remplacé par une modification plus récente faite ailleurs — rechargez la page pour la voir");
+        }
+      } else if (item.type === "mark" && row) {
         row.dataset.saved = item.status;
         if (row.dataset.state === "pending") { setRowState(row, "saved", "enregistré à " + when); }
       } else if ((item.type === "signature" || item.type === "refusal") && row) {
@@ -402,7 +407,7 @@
             var item = byId[result.id];
             if (!item) { return; }
             done.push(result.id);
-            if (result.ok) { applied(item); } else { rejected(item, result.reason || "refusé"); }
+            if (result.ok) { applied(item, result.state); } else { rejected(item, result.reason || "refusé"); }
           });
           showProblems();
           return dropIds(done).then(function () {
