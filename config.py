@@ -92,7 +92,7 @@ class Config:
 
     # WTForms' built-in messages come from its own French catalogue (see stages.forms.BaseForm).
     WTF_I18N_ENABLED = False
-    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the login session
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the login session (renewed at each login and logout)
 
     # --- HTTPS, cookies and sessions (stages/security.py) ---------------------------------------
     # STAGES_HSTS: the site is only ever served over HTTPS. Requests seen as HTTPS

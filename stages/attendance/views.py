@@ -8,6 +8,7 @@ from functools import wraps
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 
 from stages.attendance import offline, services, signatures
@@ -140,7 +141,7 @@ def take_attendance(course_id: int, part_id: int):
 
 
 @bp.route("/stages/<int:course_id>/presence/synchro", methods=["POST"])
-@limiter.limit(sync_rate_limit, key_func=lambda: f"sync:{current_user.get_id()}")
+@limiter.limit(sync_rate_limit, key_func=lambda: f"sync:{current_user.get_id() or get_remote_address()}")
 @login_required_json
 def sync(course_id: int):
     """What a tablet sends: marks, signatures, refusals, countersignatures (JSON, idempotent)."""

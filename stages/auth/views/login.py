@@ -130,9 +130,16 @@ def _pending_login() -> tuple[User | None, dict]:
     return user, pending
 
 
+# Where Flask-WTF keeps the secret its form tokens are derived from (WTF_CSRF_FIELD_NAME).
+CSRF_SECRET = "csrf_token"
+
+
 def _finish_login(user: User, remember: bool, next_url: str | None):
     """Every factor checked: log in, then go on (to enrolment first when 2FA is required)."""
     session.pop(PENDING_LOGIN, None)
+    # A new login gets new form tokens: a page kept from the previous one (a tablet's offline
+    # copy) asks for a fresh token instead of posting with the old one.
+    session.pop(CSRF_SECRET, None)
     complete_login(user)
     open_login_session(user, remember=remember)
     login_user(user, remember=remember)
@@ -152,5 +159,6 @@ def logout():
         db.session.commit()
         logout_user()
     session.pop(PENDING_LOGIN, None)
+    session.pop(CSRF_SECRET, None)
     flash("Vous êtes déconnecté·e.", "info")
     return redirect(url_for("auth.login"))
