@@ -101,6 +101,14 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         limited = connection.dialect.name == "postgresql"
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode copies a table and drops the old one: with foreign keys enforced, that
+            # drop fails (or cascades) when rows of other tables refer to it. Alembic's advice:
+            # no enforcement while migrating (a pragma SQLite only honours outside a
+            # transaction), then a check that every reference still holds.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
         if limited:
             # A migration may rewrite a big table: no statement time limit (the app's
             # DB_STATEMENT_TIMEOUT, config.py), restored after. Committed before configure(), so
@@ -116,7 +124,15 @@ def run_migrations_online():
         try:
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                connection.commit()
             if limited:
                 connection.rollback()
                 connection.exec_driver_sql("RESET statement_timeout")

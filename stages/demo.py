@@ -14,12 +14,14 @@ from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
+    DecisionProcedure,
     LegalFrame,
     LegalMeasure,
     MeasureStatus,
     Participant,
     PaymentStatus,
 )
+from stages.enrollment.frames import legal_deadline
 from stages.enrollment.services import search_key
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
@@ -268,7 +270,10 @@ def _new_measure(rng, orgs, decided_before: date) -> LegalMeasure:
         facts_date=facts,
         decision_date=decision,
         final_date=final,
-        deadline=decision + timedelta(days=180),
+        deadline=legal_deadline(frame, decision, final) or decision + timedelta(days=180),
+        # No random draw here: the demo data stays what it was before these fields.
+        procedure=DecisionProcedure.ORDONNANCE_PENALE if frame == LegalFrame.STAGE_CONTRAVENTION else None,
+        penalty_set_in_advance=False if frame == LegalFrame.PEINE_STAGE else None,
         fee_cents=fee,
         payment_status=PaymentStatus.WAIVED if fee == 0 else PaymentStatus.DUE,
         certificate_recipient=authority.name,

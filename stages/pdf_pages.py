@@ -38,8 +38,9 @@ class NumberedCanvas(Canvas):
         self.saveState()
         self.setFont(FONT, 8)
         width = self._pagesize[0]
-        if self.footer_text:
-            self.drawString(FOOTER_MARGIN, 7 * mm, self.footer_text)
+        # One line per "\n", the first at the foot, the next ones above it.
+        for index, line in enumerate(reversed(self.footer_text.splitlines())):
+            self.drawString(FOOTER_MARGIN, 7 * mm + index * 10, line)
         self.drawRightString(width - FOOTER_MARGIN, 7 * mm, page_label(self._pageNumber, total))
         self.restoreState()
 

@@ -24,3 +24,11 @@ def seats_text(taken: int, capacity: int) -> str:
         "%(num)d place prise sur %(capacity)d", "%(num)d places prises sur %(capacity)d",
         taken, capacity=capacity,
     )
+
+
+# The partners official documents name in their footer: every kind of authority that orders the
+# courses (parquets; the courts, among them the police court; the probation services).
+PARTNERS_LINE = (
+    "Stages organisés pour les parquets, les tribunaux (tribunaux judiciaires et tribunaux de "
+    "police) et les services pénitentiaires d'insertion et de probation (SPIP)."
+)

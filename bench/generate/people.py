@@ -5,7 +5,7 @@ import random
 from datetime import date, time, timedelta
 
 from stages.demo import BIRTH_PLACES, FIRST_NAMES, STREETS
-from stages.enrollment.models import LegalFrame, MeasureStatus, Payer, PaymentStatus
+from stages.enrollment.models import DecisionProcedure, LegalFrame, MeasureStatus, Payer, PaymentStatus
 from stages.enrollment.services import search_key
 from bench.generate.helpers import _ascii, _weighted_row
 from bench.generate.plan import FEES, FRAMES, HISTORY_DAYS
@@ -48,6 +48,10 @@ class _People:
             final_date=(None if frame == LegalFrame.ALTERNATIVE_POURSUITES
                         else decided + timedelta(days=10)),
             deadline=deadline, fee_cents=fee, payer=payer,
+            # Set without a random draw: the same seed gives the same data as before them.
+            procedure=(DecisionProcedure.ORDONNANCE_PENALE
+                       if frame == LegalFrame.STAGE_CONTRAVENTION else None),
+            penalty_set_in_advance=None, deadline_reason=None,
             payment_status=PaymentStatus.WAIVED if fee == 0 else PaymentStatus.PAID,
             certificate_recipient=authority.name, status=MeasureStatus.REFERRED,
             status_changed_at=created, withdrawal_reason=None, closed_at=None, import_key=None,

@@ -118,7 +118,7 @@ STAFF_FIRST_NAMES = (
 FRAMES = (
     (LegalFrame.ALTERNATIVE_POURSUITES, 30, OrganizationKind.PARQUET),
     (LegalFrame.COMPOSITION_PENALE, 34, OrganizationKind.PARQUET),
-    (LegalFrame.ORDONNANCE_PENALE, 16, OrganizationKind.TRIBUNAL),
+    (LegalFrame.STAGE_CONTRAVENTION, 16, OrganizationKind.TRIBUNAL),
     (LegalFrame.PEINE_STAGE, 12, OrganizationKind.TRIBUNAL),
     (LegalFrame.SURSIS_PROBATOIRE, 8, OrganizationKind.SPIP),
 )

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
 from stages.auth.audit import audit
-from stages.auth.models import User
+from stages.auth.models import Organization, User
 from stages.auth.permissions import Permission, can
 from stages.enrollment import services as enrollment_services
 from stages.enrollment.queries import course_enrollments
@@ -219,13 +219,18 @@ def upsert_marks(
 # Outcomes
 
 
-def compute_outcome(parts: list[CoursePart], marks: dict[int, AttendanceMark]) -> EnrollmentStatus:
+def compute_outcome(
+    parts: list[CoursePart], marks: dict[int, AttendanceMark], *, lateness_counts: bool = True
+) -> EnrollmentStatus:
     """Attended when present at every part; partly when at some; absent otherwise.
 
     ``marks`` maps part id → mark. An absence where every missed part is excused is excused.
+    ``lateness_counts``: the association's rule (``Organization.lateness_counts_as_attended``);
+    when False, a half-day with a late arrival or an early departure is attended only in part.
     """
     present = [p for p in parts if p.id in marks and marks[p.id].status in PRESENT_STATUSES]
-    if len(present) == len(parts):
+    whole = present if lateness_counts else [p for p in present if marks[p.id].status == AttendanceStatus.PRESENT]
+    if len(whole) == len(parts):
         return EnrollmentStatus.ATTENDED
     if present:
         return EnrollmentStatus.PARTLY_ATTENDED
@@ -259,6 +264,23 @@ class OutcomeRow:
     reservations: bool
     minutes: int
     marks: dict[int, AttendanceMark]
+    # The rule applied: whether lateness and early departures counted as attended.
+    lateness_counts: bool = True
+
+
+def lateness_rule_organization(enrollment: Enrollment) -> Organization | None:
+    """Whose rule on lateness applies: the association handling the measure, else the course's
+    first co-organizer (the one that signs its letters)."""
+    handling = enrollment.measure.handling_organization
+    if handling is not None:
+        return handling
+    return enrollment.course.organizations[0] if enrollment.course.organizations else None
+
+
+def lateness_counts(enrollment: Enrollment) -> bool:
+    """The association's rule for ``enrollment``; True (the rule before it was one) without one."""
+    organization = lateness_rule_organization(enrollment)
+    return organization.lateness_counts_as_attended if organization is not None else True
 
 
 def outcome_rows(course: Course) -> list[OutcomeRow]:
@@ -266,15 +288,26 @@ def outcome_rows(course: Course) -> list[OutcomeRow]:
     parts = list(course.parts)
     all_marks = marks_by_key(course)
     rows = []
-    for enrollment in seat_holders(course):
+    # With their associations: each person's rule on lateness is read from theirs.
+    for enrollment in course_enrollments(course, SEAT_HOLDING_STATUSES, with_organizations=True):
         marks = {p.id: all_marks[(enrollment.id, p.id)] for p in parts if (enrollment.id, p.id) in all_marks}
+        counts = lateness_counts(enrollment)
         rows.append(
             OutcomeRow(
-                enrollment, compute_outcome(parts, marks), has_reservations(parts, marks),
-                attended_minutes(parts, marks), marks,
+                enrollment, compute_outcome(parts, marks, lateness_counts=counts),
+                has_reservations(parts, marks), attended_minutes(parts, marks), marks, counts,
             )
         )
     return rows
+
+
+def lateness_rules(course: Course, rows: list[OutcomeRow]) -> list[tuple[str, bool]]:
+    """Each association whose rule on lateness applies at this closing, with its rule: those
+    of the people expected, else the course's co-organizers. Shown on the closing page."""
+    organizations = {
+        org.id: org for org in (lateness_rule_organization(row.enrollment) for row in rows) if org is not None
+    } or {org.id: org for org in course.organizations}
+    return sorted((org.name, org.lateness_counts_as_attended) for org in organizations.values())
 
 
 def close_course(

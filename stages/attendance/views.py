@@ -212,7 +212,9 @@ def close(course_id: int):
             flash("Le stage est clôturé. Les attestations peuvent être délivrées.", "success")
             return redirect(url_for("scheduling.course_detail", course_id=course.id))
         course = db.session.get(Course, course_id)
+    rows = services.outcome_rows(course)
     return render_template(
-        "attendance/close.html", course=course, rows=services.outcome_rows(course), outcomes=services.OUTCOMES,
+        "attendance/close.html", course=course, rows=rows, outcomes=services.OUTCOMES,
+        lateness_rules=services.lateness_rules(course, rows),
         submitted=request.form if request.method == "POST" else {}, form=form,
     )

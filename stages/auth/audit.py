@@ -66,6 +66,7 @@ ACTION_LABELS = {
     "participant.exported": "Export des données d'une personne (droit d'accès)",
     "measure.created": "Enregistrement d'une mesure",
     "measure.saved": "Modification d'une mesure",
+    "measure.deadline_set": "Date limite fixée à une autre date que le délai légal, avec son motif",
     "measure.withdrawn": "Renvoi d'une mesure à l'autorité prescriptrice",
     "measures.list": "Consultation d'une liste de personnes orientées",
     "referrals.imported": "Import d'une liste d'orientation",

@@ -111,3 +111,9 @@ class OrganizationForm(BaseForm):
         **LINE,
     )
     phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **LINE)
+    lateness_counts_as_attended = BooleanField(
+        "Un retard ou un départ anticipé compte comme une présence à la demi-journée",
+        description="Règle de l'association, appliquée à la clôture de ses stages. Décochée, une "
+        "demi-journée avec un retard ou un départ anticipé n'est suivie qu'en partie.",
+        default=True,
+    )

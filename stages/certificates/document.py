@@ -15,8 +15,9 @@ import logging
 from stages.auth.models import User
 from stages.certificates.codes import _base_url, format_code, verification_url
 from stages.certificates.models import Certificate
-from stages.certificates.pdf import CertificateDocument, render_certificate
-from stages.enrollment.models import LegalMeasure
+from stages.certificates.pdf import WORDING, CertificateDocument, render_certificate
+from stages.enrollment.frames import frame_title
+from stages.enrollment.models import LegalFrame, LegalMeasure
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.auth.models import Organization, OrganizationKind
@@ -58,12 +59,15 @@ def certificate_pdf(certificate: Certificate) -> bytes | None:
     # Issued before the bytes were kept: redrawn, as dates and times are written now and as they
     # were before « 1er » (« 1 mars ») and before « 9 h 30 » (« 09 h 30 »), and kept from the
     # first redrawing that matches its SHA-256.
+    # Every attestation whose bytes were not kept predates wording 2: its own wording first.
     drawn = []
-    for first_as_ordinal, legacy_times in ((True, False), (True, True), (False, True), (False, False)):
-        drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal, legacy_times=legacy_times))
-        if hashlib.sha256(drawn[-1]).hexdigest() == certificate.sha256:
-            certificate.pdf = drawn[-1]  # kept from now on, so later edits cannot change it
-            return drawn[-1]
+    for wording in (1, WORDING):
+        for first_as_ordinal, legacy_times in ((True, False), (True, True), (False, True), (False, False)):
+            drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal,
+                                 legacy_times=legacy_times, wording=wording))
+            if hashlib.sha256(drawn[-1]).hexdigest() == certificate.sha256:
+                certificate.pdf = drawn[-1]  # kept from now on, so later edits cannot change it
+                return drawn[-1]
     # Ids only: the log must not carry who the attestation is about.
     logger.warning(
         "certificate %s: redrawn PDF differs from its stored SHA-256 (data changed since issue, "
@@ -79,21 +83,27 @@ def pdf_matches(certificate: Certificate, pdf: bytes) -> bool:
 
 def _render(
     certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True,
-    legacy_times: bool = False,
+    legacy_times: bool = False, wording: int = WORDING,
 ) -> bytes:
     return render_certificate(
         certificate_document(
-            certificate, issuer=issuer, first_as_ordinal=first_as_ordinal, legacy_times=legacy_times
+            certificate, issuer=issuer, first_as_ordinal=first_as_ordinal, legacy_times=legacy_times,
+            wording=wording,
         )
     )
 
 
+# The frame as attestations of wording 1 named it (before migration 0018 renamed the frame).
+_WORDING_1_FRAMES = {LegalFrame.STAGE_CONTRAVENTION: "Ordonnance pénale (art. 131-16 9° bis CP)"}
+
+
 def certificate_document(
     certificate: Certificate, issuer: User | None = None, *, first_as_ordinal: bool = True,
-    legacy_times: bool = False,
+    legacy_times: bool = False, wording: int = WORDING,
 ) -> CertificateDocument:
     """The French texts printed on the attestation, read from the database (``first_as_ordinal``:
-    see ``fr_date``; ``legacy_times``: « 09 h 30 », see ``fr_time``)."""
+    see ``fr_date``; ``legacy_times``: « 09 h 30 », see ``fr_time``; ``wording``: the texts of
+    that version, see ``stages.certificates.pdf.WORDING``)."""
     ordinal = {"first_as_ordinal": first_as_ordinal}
     enrollment = certificate.enrollment
     course, measure = enrollment.course, enrollment.measure
@@ -116,7 +126,10 @@ def certificate_document(
         surname=person.surname,
         first_names=person.first_names,
         birth=birth,
-        legal_frame=measure.frame.label,
+        legal_frame=(
+            _WORDING_1_FRAMES.get(measure.frame, measure.frame.label) if wording == 1
+            else frame_title(measure)
+        ),
         authority=measure.authority.name,
         case_reference=measure.case_reference,
         course_title=course.title,
@@ -131,11 +144,13 @@ def certificate_document(
         signatory=issuer.full_name if issuer is not None else "—",
         signatory_organization=signatory_org,
         recipient=measure.certificate_recipient
-        or f"La personne concernée ; copie à l'autorité prescriptrice ({measure.authority.name})",
+        or (f"La personne concernée ; copie à l'autorité prescriptrice ({measure.authority.name})"
+            if wording == 1 else f"La personne concernée ; copie au mandant ({measure.authority.name})"),
         issued_place=venue.city,
         issued_on=fr_date(certificate.issued_at, "medium", zone, **ordinal),
         issued_at=certificate.issued_at,
         replaces=certificate.replaces.number if certificate.replaces is not None else None,
+        wording=wording,
     )
 
 

@@ -28,6 +28,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from stages.pdf_fonts import BOLD, FONT
+from stages.wording import PARTNERS_LINE
 
 COURSE_NAME = "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -41,6 +42,17 @@ BODY_FLOOR = QR_BOTTOM + QR_SIZE + 4 * mm
 BODY_SCALES = (1.0, 0.92, 0.84, 0.76, 0.68)
 RULE_GREY = HexColor("#8a8f98")
 MUTED = HexColor("#444a52")
+# The wording of the attestation, as issued: 1 until migration 0018 (« Je soussigné·e »,
+# « Autorité prescriptrice », no statement of the course's contents); 2 since. An attestation
+# issued before its bytes were kept is redrawn in the wording it was issued in.
+WORDING = 2
+# What the course covered, as décret n° 2016-1709 of 12 December 2016 requires of it.
+REQUIRED_CONTENTS = (
+    "Conformément au décret n° 2016-1709 du 12 décembre 2016, le stage a rappelé ce que sont "
+    "les réalités de la prostitution et les conséquences de la marchandisation du corps, et a "
+    "fait prendre conscience à la personne de sa responsabilité pénale et civile pour les faits "
+    "commis."
+)
 
 
 # Line breaking is pure Python and the measuring pass then the drawing pass split the same
@@ -77,6 +89,7 @@ class CertificateDocument:
     issued_on: str  # « 16 mars 2026 »
     issued_at: datetime  # aware; becomes the PDF's creation date
     replaces: str | None = None  # number of the revoked attestation this one replaces
+    wording: int = WORDING
 
 
 def render_certificate(doc: CertificateDocument) -> bytes:
@@ -118,9 +131,13 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
     """Everything above the verification block; returns the lowest y used."""
     y = _header(c, doc)
     y = _title(c, y, scale)
+    legacy = doc.wording == 1
+    # Official French: « Je soussigné(e) » (no inclusive-writing dot), until the signatory's own
+    # form is known.
     y = _paragraph(
         c,
-        f"Je soussigné·e, {doc.signatory}, {for_organization(doc.signatory_organization)}, "
+        f"Je soussigné{'·e' if legacy else '(e)'}, {doc.signatory}, "
+        f"{for_organization(doc.signatory_organization)}, "
         f"atteste que la personne désignée ci-dessous a suivi le stage de sensibilisation à la "
         f"lutte contre l'achat d'actes sexuels organisé par {_and_join(doc.organizations)}.",
         y, scale,
@@ -132,7 +149,7 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
     ], y, scale)
     y = _section(c, "Mesure judiciaire", [
         ("Cadre légal", doc.legal_frame),
-        ("Autorité prescriptrice", doc.authority),
+        ("Autorité prescriptrice" if legacy else "Mandant", doc.authority),
         ("Référence de la procédure", doc.case_reference),
     ], y, scale)
     y = _section(c, "Stage suivi", [
@@ -141,6 +158,8 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
         ("Demi-journées", "\n".join(doc.half_days)),
         ("Durée de présence", doc.hours_attended),
     ], y, scale)
+    if not legacy:
+        y = _section(c, "Contenu du stage", [("Programme", REQUIRED_CONTENTS)], y, scale)
     transmission = [("Destinataire", doc.recipient)]
     if doc.replaces:
         transmission.append(("Annule et remplace", f"l'attestation n° {doc.replaces}, révoquée"))
@@ -333,4 +352,6 @@ def _footer(c: canvas.Canvas, doc: CertificateDocument) -> None:
         f"Attestation n° {doc.number} — document confidentiel : il contient des données "
         "relatives à une procédure pénale. Toute modification le rend invalide.",
     )
+    if doc.wording != 1:
+        c.drawString(MARGIN, MARGIN - 10, PARTNERS_LINE)
     c.setFillColor(black)

@@ -22,7 +22,8 @@ from wtforms.validators import ValidationError
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.auth.permissions import visible
 from stages.enrollment.importer.columns import COLUMNS, FIELDS, IGNORED, Assignment, Source
-from stages.enrollment.models import LegalFrame, LegalMeasure, Payer, PaymentStatus
+from stages.enrollment.frames import PEINE_STAGE_BASIS
+from stages.enrollment.models import DecisionProcedure, LegalFrame, LegalMeasure, Payer, PaymentStatus
 from stages.enrollment.services import (
     MeasureData,
     ParticipantData,
@@ -101,7 +102,31 @@ class MeasureFields(BaseForm):
     facts_date = DateField("Date des faits", validators=[Optional()])
     decision_date = DateField("Date de la décision", validators=[InputRequired("Indiquez la date de la décision.")])
     final_date = DateField("Date à laquelle la décision est devenue définitive", validators=[Optional()])
-    deadline = DateField("Date limite pour effectuer le stage", validators=[InputRequired("Indiquez la date limite.")])
+    procedure = SelectField(
+        "Prononcée par (peine complémentaire de stage)",
+        choices=[("", "—")] + DecisionProcedure.choices(),
+        description="Pour la peine complémentaire de la contravention : ordonnance pénale ou "
+        "jugement du tribunal de police.",
+    )
+    penalty_set_in_advance = SelectField(
+        "Peine fixée par avance par le tribunal (peine de stage)",
+        choices=[("", "—"), ("oui", "Oui : le juge de l'application des peines pourra l'appliquer"),
+                 ("non", "Non : ne pas faire le stage est un délit (art. 434-41 CP)")],
+        description="Peine de stage : le tribunal a-t-il fixé l'emprisonnement ou l'amende "
+        "encourus si le stage n'est pas fait (art. 131-9 CP) ?",
+    )
+    deadline = DateField(
+        "Date limite pour effectuer le stage",
+        description=f"Peine de stage : laissez vide pour la calculer ({PEINE_STAGE_BASIS} ; sans "
+        "cette date, dix jours après la décision).",
+        validators=[Optional()],
+    )
+    deadline_reason = StringField(
+        "Motif d'une autre date limite (peine de stage)",
+        description="Obligatoire si la date limite d'une peine de stage n'est pas celle que donne la loi.",
+        validators=[Optional(), Length(max=500), _no_formula],
+        **LINE,
+    )
     fee = AmountField(
         "Montant du stage (€)",
         places=2,
@@ -117,6 +142,16 @@ class MeasureFields(BaseForm):
     def validate_deadline(self, field):
         if field.data and self.decision_date.data and field.data < self.decision_date.data:
             raise ValidationError("La date limite doit suivre la date de la décision.")
+        if field.data is None and self.frame.data != LegalFrame.PEINE_STAGE.value:
+            raise ValidationError("Indiquez la date limite.")
+
+    def validate_procedure(self, field):
+        if self.frame.data == LegalFrame.STAGE_CONTRAVENTION.value and not field.data:
+            raise ValidationError("Indiquez si la peine a été prononcée par ordonnance pénale ou par jugement.")
+
+    def validate_penalty_set_in_advance(self, field):
+        if self.frame.data == LegalFrame.PEINE_STAGE.value and not field.data:
+            raise ValidationError("Indiquez si le tribunal a fixé une peine par avance.")
 
     def fill_choices(self, user) -> None:
         """Authorities in service; the associations ``user`` works for (all, for admins)."""
@@ -131,6 +166,10 @@ class MeasureFields(BaseForm):
     def load(self, measure: LegalMeasure) -> None:
         """Fill the choice and money fields from ``measure`` (the others come from ``obj``)."""
         self.frame.data = measure.frame.value
+        self.procedure.data = measure.procedure.value if measure.procedure else ""
+        self.penalty_set_in_advance.data = {True: "oui", False: "non"}.get(measure.penalty_set_in_advance, "")
+        if measure.frame == LegalFrame.PEINE_STAGE and measure.deadline_reason is None:
+            self.deadline.data = None  # the legal one: computed again from the dates typed
         self.authority.data = measure.authority_id
         self.handling_organization.data = measure.handling_organization_id
         self.fee.data = Decimal(measure.fee_cents) / 100
@@ -138,8 +177,18 @@ class MeasureFields(BaseForm):
 
     def measure_data(self) -> MeasureData:
         """The measure typed, with its authority and association loaded."""
+        frame = LegalFrame(self.frame.data)
         return MeasureData(
-            frame=LegalFrame(self.frame.data),
+            frame=frame,
+            procedure=(
+                DecisionProcedure(self.procedure.data)
+                if frame == LegalFrame.STAGE_CONTRAVENTION and self.procedure.data else None
+            ),
+            penalty_set_in_advance=(
+                {"oui": True, "non": False}.get(self.penalty_set_in_advance.data)
+                if frame == LegalFrame.PEINE_STAGE else None
+            ),
+            deadline_reason=self.deadline_reason.data or None,
             authority=db.session.get(Organization, self.authority.data),
             handling_organization=db.session.get(Organization, self.handling_organization.data),
             case_reference=self.case_reference.data or "",

@@ -15,13 +15,29 @@ from stages.timeutil import now_utc
 
 
 class LegalFrame(LabelledEnum):
-    """The legal frame under which the course is ordered (see DOMAIN.md)."""
+    """The legal frame under which the course is ordered (see DOMAIN.md), labelled as a parquet
+    writes it: the measure or penalty and its texts. How a penalty was pronounced (ordonnance
+    pénale or judgment) is not a frame: see ``DecisionProcedure``. What each frame means for the
+    person (criminal record, absence, deadline) is in ``stages.enrollment.frames``."""
 
     ALTERNATIVE_POURSUITES = "alternative_poursuites", "Alternative aux poursuites (art. 41-1 CPP)"
     COMPOSITION_PENALE = "composition_penale", "Composition pénale (art. 41-2 CPP)"
-    ORDONNANCE_PENALE = "ordonnance_penale", "Ordonnance pénale (art. 131-16 9° bis CP)"
+    # Until migration 0018 « ordonnance_penale », « Ordonnance pénale (art. 131-16 9° bis CP) ».
+    STAGE_CONTRAVENTION = (
+        "stage_contravention",
+        "Peine complémentaire de stage, contravention de recours à la prostitution "
+        "(art. 611-1 et 131-16 9° bis CP)",
+    )
     PEINE_STAGE = "peine_stage", "Peine de stage (art. 131-5-1 CP)"
     SURSIS_PROBATOIRE = "sursis_probatoire", "Sursis probatoire (art. 132-45 CP)"
+
+
+class DecisionProcedure(LabelledEnum):
+    """How the complementary penalty of the 611-1 contravention was pronounced (frame
+    ``stage_contravention`` only): the same penalty, by either procedure."""
+
+    ORDONNANCE_PENALE = "ordonnance_penale", "Ordonnance pénale"
+    POLICE_COURT_JUDGMENT = "jugement_tribunal_police", "Jugement du tribunal de police"
 
 
 class Payer(LabelledEnum):
@@ -106,6 +122,17 @@ class LegalMeasure(db.Model):
     decision_date: Mapped[date]
     final_date: Mapped[date | None]
     deadline: Mapped[date]
+    # Frame ``stage_contravention``: ordonnance pénale or police court's judgment.
+    procedure: Mapped[DecisionProcedure | None] = mapped_column(
+        enum_column_type(DecisionProcedure, "decision_procedure")
+    )
+    # Frame ``peine_stage``: whether the court set the penalty the JAP may apply if the course is
+    # not done (art. 131-9 CP); when it did not, not doing it is itself an offence (art. 434-41
+    # CP). None: not known (measures recorded before migration 0018).
+    penalty_set_in_advance: Mapped[bool | None]
+    # Why the deadline differs from the one the law gives (``frames.legal_deadline``); None when
+    # it is the legal one, or the frame has none.
+    deadline_reason: Mapped[str | None] = mapped_column(sa.String(500))
     fee_cents: Mapped[int] = mapped_column(default=0)
     payer: Mapped[Payer] = mapped_column(enum_column_type(Payer, "payer"), default=Payer.PARTICIPANT)
     payment_status: Mapped[PaymentStatus] = mapped_column(
@@ -136,6 +163,12 @@ class LegalMeasure(db.Model):
     __table_args__ = (
         sa.CheckConstraint(f"fee_cents >= 0 AND fee_cents <= {MAX_FEE_CENTS}", name="fee_range"),
         sa.CheckConstraint("deadline >= decision_date", name="deadline_after_decision"),
+        sa.CheckConstraint(
+            "procedure IS NULL OR frame = 'stage_contravention'", name="procedure_frame"
+        ),
+        sa.CheckConstraint(
+            "penalty_set_in_advance IS NULL OR frame = 'peine_stage'", name="penalty_frame"
+        ),
         sa.Index("ix_legal_measures_participant_id", "participant_id"),
         sa.Index("ix_legal_measures_authority_status_deadline", "authority_id", "status", "deadline"),
         sa.Index("ix_legal_measures_case_reference", "case_reference"),

@@ -41,6 +41,13 @@ OUTCOME_STATUSES = (
     EnrollmentStatus.ABSENT_EXCUSED,
     EnrollmentStatus.ABSENT_UNEXCUSED,
 )
+# Each outcome as the bilan (an official document) writes it: nouns, no inclusive-writing dot.
+DOCUMENT_OUTCOMES = {
+    EnrollmentStatus.ATTENDED: "Stage suivi en entier",
+    EnrollmentStatus.PARTLY_ATTENDED: "Stage suivi en partie",
+    EnrollmentStatus.ABSENT_EXCUSED: "Absence excusée",
+    EnrollmentStatus.ABSENT_UNEXCUSED: "Absence non excusée",
+}
 # Measure statuses a sent bilan closes: the outcome of the course (mirrored on the measure) or
 # the certificate issued after it. A measure already moved on (rescheduled, withdrawn) is left.
 # People excused or who attended only part of the course are in the bilan but their measure
@@ -279,7 +286,8 @@ def bilan_csv_row(row: BilanRow, signatory: Signatory | None = None) -> tuple:
     """A bilan row as the values of BILAN_HEADER (the signatory is repeated on each line, so
     that every line read alone still says who vouches for it)."""
     return (
-        row.surname, row.first_names, row.frame.label, row.case_reference, row.outcome.label,
+        row.surname, row.first_names, row.frame.label, row.case_reference,
+        DOCUMENT_OUTCOMES[row.outcome],
         " ; ".join(row.lateness), " ; ".join(row.departures), " ; ".join(row.incidents),
         row.certificate_number or "", " ; ".join(row.missed), row.deadline,
         signatory.line if signatory else "",
@@ -288,9 +296,9 @@ def bilan_csv_row(row: BilanRow, signatory: Signatory | None = None) -> tuple:
 
 def bilan_summary(rows: list[BilanRow]) -> dict[str, int]:
     """The bilan's totals, by outcome, with lateness and incidents."""
-    summary = {status.label: 0 for status in OUTCOME_STATUSES}
+    summary = {DOCUMENT_OUTCOMES[status]: 0 for status in OUTCOME_STATUSES}
     for row in rows:
-        summary[row.outcome.label] = summary.get(row.outcome.label, 0) + 1
+        summary[DOCUMENT_OUTCOMES[row.outcome]] += 1
     summary["Retards"] = sum(1 for row in rows if row.lateness)
     summary["Départs anticipés"] = sum(1 for row in rows if row.departures)
     summary["Incidents"] = sum(1 for row in rows if row.incidents)

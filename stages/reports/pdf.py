@@ -13,10 +13,11 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 from stages.certificates.pdf import for_organization
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.pdf_pages import numbered_canvas
-from stages.reports.bilans import BilanRow, Signatory
+from stages.reports.bilans import DOCUMENT_OUTCOMES, BilanRow, Signatory
 from stages.scheduling.models import Course
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_datetime, fr_time
+from stages.wording import PARTNERS_LINE
 
 STYLES = stylesheet()
 NORMAL = STYLES["Normal"]
@@ -24,8 +25,8 @@ SMALL = ParagraphStyle("bilan-small", parent=NORMAL, fontSize=8, leading=10)
 CELL = ParagraphStyle("bilan-cell", parent=NORMAL, fontSize=8.5, leading=10.5)
 TITLE = ParagraphStyle("bilan-title", parent=STYLES["Title"], fontSize=15, leading=18, spaceAfter=4)
 CONFIDENTIAL = (
-    "Document confidentiel — données relatives à une mesure judiciaire, réservées à l'autorité "
-    "prescriptrice destinataire."
+    "Document confidentiel — données relatives à une mesure judiciaire, réservées au mandant "
+    "destinataire.\n" + PARTNERS_LINE
 )
 
 
@@ -65,7 +66,7 @@ def _header(course: Course, authority: Organization, generated_at: datetime) -> 
     organizers = ", ".join(o.name for o in course.organizations) or "—"
     return [
         Paragraph("Bilan du stage de sensibilisation à la lutte contre l'achat d'actes sexuels", TITLE),
-        Paragraph(f"<b>Destinataire :</b> {_escape(authority.name)}", NORMAL),
+        Paragraph(f"<b>Destinataire (mandant) :</b> {_escape(authority.name)}", NORMAL),
         Paragraph(f"<b>Stage :</b> {_escape(course.title)} — {_escape(days)}", NORMAL),
         Paragraph(
             f"<b>Lieu :</b> {_escape(venue.name)}"
@@ -101,7 +102,7 @@ def _people_table(rows: list[BilanRow]) -> Table:
             Paragraph(_escape(row.display_name), CELL),
             Paragraph(_escape(row.frame.label), CELL),
             Paragraph(_escape(row.case_reference), CELL),
-            Paragraph(_escape(row.outcome.label), CELL),
+            Paragraph(_escape(DOCUMENT_OUTCOMES[row.outcome]), CELL),
             Paragraph(fr_date(row.deadline, "short") or "—", CELL),
             Paragraph("<br/>".join(_escape(t) for t in row.missed) or "—", CELL),
             Paragraph("<br/>".join(_escape(t) for t in row.lateness + row.departures) or "—", CELL),

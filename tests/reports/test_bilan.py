@@ -104,10 +104,10 @@ def test_bilan_csv_lists_every_enrolled_person_once_with_the_right_outcome(clien
     rows = _csv(client.get(_url(bilan_course)))
     assert sorted(r["Nom"] for r in rows) == ["ABSENT", "ASSIDU", "EXCUSE", "PARTIEL"]
     by_name = {r["Nom"]: r for r in rows}
-    assert by_name["ASSIDU"]["Issue"] == "Présent·e à tout le stage"
-    assert by_name["PARTIEL"]["Issue"] == "Présence partielle"
-    assert by_name["EXCUSE"]["Issue"] == "Absent·e excusé·e"
-    assert by_name["ABSENT"]["Issue"] == "Absent·e non excusé·e"
+    assert by_name["ASSIDU"]["Issue"] == "Stage suivi en entier"
+    assert by_name["PARTIEL"]["Issue"] == "Stage suivi en partie"
+    assert by_name["EXCUSE"]["Issue"] == "Absence excusée"
+    assert by_name["ABSENT"]["Issue"] == "Absence non excusée"
     assert by_name["ASSIDU"]["Retards"] == "retard à 9\u00a0h\u00a050"
     assert by_name["ASSIDU"]["Incidents"] == "Téléphone en cours de séance"
     assert by_name["ASSIDU"]["N° d'attestation"] == "2026-00007"

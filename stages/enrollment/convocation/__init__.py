@@ -43,7 +43,6 @@ from stages.enrollment.convocation.sending import (
     summoned_people,
 )
 from stages.enrollment.convocation.wording import (
-    CONSEQUENCES,
     COURSE,
     fee_text,
     new_date_text,
@@ -52,7 +51,6 @@ from stages.enrollment.convocation.wording import (
 )
 
 __all__ = [
-    "CONSEQUENCES",
     "COURSE",
     "EVENT_SUMMARY",
     "CancellationSummary",

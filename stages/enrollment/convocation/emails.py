@@ -12,7 +12,7 @@ from flask import current_app
 
 from stages.calendar_feeds.ical import DEFAULT_ZONE, build_invitation, default_uid_domain
 from stages.enrollment.convocation.wording import (
-    COURSE,
+    EMAIL_COURSE,
     Contact,
     _first_day,
     contact_text,
@@ -56,7 +56,7 @@ def take_sequence(enrollment: Enrollment) -> int:
 def _invitation(enrollment: Enrollment, method: str) -> bytes:
     organization = sender_organization(enrollment)
     course = enrollment.course
-    description = [f"Convocation à un {COURSE}.", "Présence obligatoire à chaque demi-journée."]
+    description = [f"Convocation à un {EMAIL_COURSE}.", "Présence obligatoire à chaque demi-journée."]
     if course.venue.access_instructions:
         description.append(f"Accès : {course.venue.access_instructions}")
     if organization:
@@ -136,7 +136,7 @@ def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = 
     ] if seat_freed else []
     body = [
         *opening,
-        f"Vous trouverez ci-joint votre convocation à un {COURSE}. Il se déroulera :",
+        f"Vous trouverez ci-joint votre convocation à un {EMAIL_COURSE}. Il se déroulera :",
         *_when_and_where(course),
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce "
@@ -204,7 +204,7 @@ def update_email(enrollment: Enrollment, update: InvitationUpdate, pdf: bytes) -
     before = update.previous_days.splitlines()
     venue = venue_line(course.venue)
     body = [
-        f"Le {COURSE} auquel vous êtes convoqué·e change de date, d'horaire ou de lieu.",
+        f"Le {EMAIL_COURSE} pour lequel vous avez reçu une convocation change de date, d'horaire ou de lieu.",
         "",
         *_before_and_now("Avant", before),
         *_before_and_now("Désormais", now),
@@ -247,7 +247,7 @@ def cancellation_email(enrollment: Enrollment) -> EmailMessage:
         else "Votre inscription à ce stage a pris fin."
     )
     body = [
-        f"La convocation qui vous a été adressée pour le {COURSE} du {_first_day(course)} "
+        f"La convocation qui vous a été adressée pour le {EMAIL_COURSE} du {_first_day(course)} "
         f"({course.venue.name}) est annulée. {reason} Vous n'avez pas à vous présenter à cette "
         "date.",
         "",

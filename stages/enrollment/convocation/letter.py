@@ -23,7 +23,6 @@ from reportlab.platypus import (
 )
 
 from stages.enrollment.convocation.wording import (
-    CONSEQUENCES,
     COURSE,
     _check_identity,
     course_contact,
@@ -31,10 +30,17 @@ from stages.enrollment.convocation.wording import (
     new_date_text,
     sender_organization,
 )
-from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment
+from stages.enrollment.frames import (
+    CRIMINAL_RECORD,
+    PEINE_STAGE_BASIS,
+    absence_consequence,
+    frame_title,
+)
+from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, LegalFrame
 from stages.errors import DomainError
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT
 from stages.timeutil import fr_date, fr_time, to_local, today_local
+from stages.wording import PARTNERS_LINE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,6 +129,7 @@ def _footer(canvas, document) -> None:
     canvas.setFont(FONT, 7.5)
     canvas.setFillColor(colors.grey)
     canvas.drawString(document.leftMargin, 1.1 * cm, _FOOTER)
+    canvas.drawString(document.leftMargin, 0.75 * cm, PARTNERS_LINE)
     canvas.restoreState()
 
 
@@ -164,13 +171,17 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         birth = fr_date(participant.birth_date, "medium")
         if participant.birth_place:
             birth += " à " + participant.birth_place
+    deadline = fr_date(measure.deadline)
+    if measure.frame == LegalFrame.PEINE_STAGE:
+        deadline += f" ({PEINE_STAGE_BASIS})"
+    # « Mandant »: the parquets' own word for who referred the person (the letter is copied to it).
     identity = [
         ("Personne convoquée", f"{participant.surname.upper()} {participant.first_names}"),
         ("Date et lieu de naissance", birth or "—"),
-        ("Cadre", measure.frame.label),
-        ("Autorité prescriptrice", measure.authority.name),
+        ("Cadre", frame_title(measure)),
+        ("Mandant", measure.authority.name),
         ("N° de parquet", measure.case_reference),
-        ("Stage à accomplir avant le", fr_date(measure.deadline)),
+        ("Stage à accomplir avant le", deadline),
     ]
     days = [
         f"<b>{_nowrap(fr_date(day))}</b>, "
@@ -185,6 +196,8 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
     place.append(_text(venue.full_address))
     if venue.access_instructions:
         place.append("Accès : " + _text(venue.access_instructions))
+    if venue.accessibility:
+        place.append("Accessibilité : " + _text(venue.accessibility))
 
     story = [
         Table(
@@ -201,7 +214,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         _para("Madame, Monsieur,"),
         _para(
             f"Dans le cadre de la mesure rappelée ci-dessous, vous devez suivre un {COURSE}. "
-            f"Vous êtes convoqué·e au stage organisé par {signed_by}, aux dates et lieu suivants."
+            f"Nous vous convoquons au stage organisé par {signed_by}, aux dates et lieu suivants."
         ),
         Table(
             [[_para(label, _SMALL), _para(_text(value), _SMALL)] for label, value in identity],
@@ -238,9 +251,10 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         _section(
             "Si vous ne vous présentez pas",
             ["Si vous ne vous présentez pas au stage, ou ne le suivez pas en entier, sans motif "
-             "reconnu, l'autorité prescriptrice en sera informée. "
-             + _text(CONSEQUENCES[measure.frame])],
+             f"reconnu, {_text(measure.authority.name)} en sera informé. "
+             + _text(absence_consequence(measure))],
         ),
+        _section("Casier judiciaire", [_text(CRIMINAL_RECORD[measure.frame])]),
         _section("Demander une autre date", [_text(new_date_text(enrollment, organization))]),
         KeepTogether(
             [

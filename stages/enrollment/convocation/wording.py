@@ -16,6 +16,7 @@ from stages.enrollment.models import (
     Payer,
     PaymentStatus,
 )
+from stages.enrollment.frames import PEINE_STAGE_BASIS
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, Venue
@@ -23,31 +24,10 @@ from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
 
 COURSE = "stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
-
-# What not attending leads to, per frame (DOMAIN.md, « if not attended »).
-CONSEQUENCES = {
-    LegalFrame.ALTERNATIVE_POURSUITES: (
-        "Le procureur de la République pourra alors mettre en œuvre une composition pénale ou "
-        "engager des poursuites pénales à votre encontre."
-    ),
-    LegalFrame.COMPOSITION_PENALE: (
-        "La composition pénale n'étant pas exécutée, le procureur de la République pourra alors "
-        "engager des poursuites pénales à votre encontre."
-    ),
-    LegalFrame.ORDONNANCE_PENALE: (
-        "Le stage étant une peine prononcée par ordonnance pénale, ne pas l'accomplir vous "
-        "exposera à de nouvelles poursuites pénales."
-    ),
-    LegalFrame.PEINE_STAGE: (
-        "Le juge de l'application des peines pourra alors faire exécuter, en tout ou partie, la "
-        "peine d'emprisonnement ou d'amende prévue par le tribunal."
-    ),
-    LegalFrame.SURSIS_PROBATOIRE: (
-        "Le juge de l'application des peines pourra alors révoquer tout ou partie du sursis : "
-        "vous devriez exécuter la peine d'emprisonnement prononcée."
-    ),
-}
-
+# What an email calls it: a message is read over a shoulder, on a lock screen, by a mail
+# provider; the subject never named it in full, the body no longer does either. The letter
+# attached says it in full.
+EMAIL_COURSE = "stage de sensibilisation"
 
 # ---------------------------------------------------------------------------------------------
 # What every document says
@@ -101,10 +81,10 @@ def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | 
         return None
     amount = _euros(measure.fee_cents)
     if measure.payer == Payer.WAIVED or measure.payment_status == PaymentStatus.WAIVED:
-        return "Vous êtes dispensé·e des frais de stage : vous n'avez rien à régler."
+        return "Les frais de stage ne sont pas à votre charge : vous n'avez rien à régler."
     if measure.payer == Payer.AUTHORITY:
         return (
-            f"Les frais de stage ({amount}) sont pris en charge par l'autorité prescriptrice : "
+            f"Les frais de stage ({amount}) sont pris en charge par {measure.authority.name} : "
             "vous n'avez rien à régler."
         )
     if measure.payment_status == PaymentStatus.PAID:
@@ -175,12 +155,20 @@ def how_to_reach(enrollment: Enrollment, organization: Organization | None) -> s
 def new_date_text(enrollment: Enrollment, organization: Organization | None) -> str:
     """How to ask for another date: before the course, with a serious reason and a proof."""
     name = organization.name if organization else "l'association organisatrice"
+    measure = enrollment.measure
+    if measure.frame == LegalFrame.PEINE_STAGE:
+        # The law sets this deadline, not the authority that referred the person.
+        limit = (
+            "le stage doit néanmoins être accompli dans le délai fixé par la loi, "
+            f"{PEINE_STAGE_BASIS}, soit au plus tard le {fr_date(measure.deadline)}."
+        )
+    else:
+        limit = f"elle ne repousse pas la date limite d'exécution du stage ({fr_date(measure.deadline)})."
     return (
-        "Si un motif sérieux vous empêche d'être présent·e à ces dates (raison médicale, "
+        "Si un motif sérieux vous empêche de suivre le stage à ces dates (raison médicale, "
         f"obligation professionnelle impérieuse…), contactez {name} avant le stage, "
-        f"{how_to_reach(enrollment, organization)}, en joignant un justificatif. Une nouvelle date pourra vous "
-        "être proposée ; elle ne repousse pas la date limite fixée par l'autorité prescriptrice "
-        f"({fr_date(enrollment.measure.deadline)})."
+        f"{how_to_reach(enrollment, organization)}, en joignant un justificatif. Une nouvelle "
+        f"date pourra vous être proposée ; {limit}"
     )
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from stages.enrollment.importer.columns import COMPUTABLE_KINDS, Column, Kind, normalize
 from stages.enrollment.importer.common import FORMULA_MESSAGE
-from stages.enrollment.models import LegalFrame, Payer, PaymentStatus
+from stages.enrollment.models import DecisionProcedure, LegalFrame, Payer, PaymentStatus
 from stages.extensions import db
 from stages.text import looks_like_formula, normalize_text
 from stages.auth.models import AUTHORITY_KINDS, Organization
@@ -164,7 +164,21 @@ _FRAMES = _choice_map(LegalFrame, {
     "Alternatives aux poursuites": "alternative_poursuites",
     "Stage (peine)": "peine_stage",
     "Peine de stage de sensibilisation": "peine_stage",
+    "Peine complémentaire de stage": "stage_contravention",
+    "Peine complémentaire": "stage_contravention",
+    "ordonnance_penale": "stage_contravention",  # the frame's code until migration 0018
 })
+# A list names the complementary penalty by the procedure that pronounced it: both are kept.
+_PROCEDURES = {
+    normalize(name): procedure
+    for procedure in DecisionProcedure
+    for name in (procedure.value, procedure.label, procedure.label.split(" (")[0])
+} | {
+    normalize("Ordonnance pénale (art. 131-16 9° bis CP)"): DecisionProcedure.ORDONNANCE_PENALE,
+    normalize("OP"): DecisionProcedure.ORDONNANCE_PENALE,
+    normalize("Tribunal de police"): DecisionProcedure.POLICE_COURT_JUDGMENT,
+}
+_FRAMES.update({key: LegalFrame.STAGE_CONTRAVENTION for key in _PROCEDURES if key not in _FRAMES})
 _PAYERS = _choice_map(Payer, {
     "Personne convoquée": "participant", "Stagiaire": "participant", "Personne": "participant",
     "Autorité": "authority", "Autorité prescriptrice": "authority", "Dispense": "waived",
@@ -187,6 +201,25 @@ def _choice(names: dict, message: str):
         return member
 
     return convert
+
+
+_frame_choice = _choice(
+    _FRAMES,
+    "Cadre inconnu « {value} » : indiquez Alternative aux poursuites, Composition pénale, "
+    "Peine complémentaire de stage (ordonnance pénale ou jugement du tribunal de police), "
+    "Peine de stage ou Sursis probatoire.",
+)
+
+
+def _frame(value, column, referential):
+    """The frame named by a cell, with the procedure when the cell names one instead:
+    (frame, procedure or None)."""
+    frame = _frame_choice(value, column, referential)
+    if frame is None:
+        return None
+    text = clean_text(value)
+    procedure = _PROCEDURES.get(normalize(text)) if frame == LegalFrame.STAGE_CONTRAVENTION else None
+    return frame, procedure
 
 
 class Referential:
@@ -236,11 +269,7 @@ _CONVERTERS = {
     Kind.EMAIL: _email,
     Kind.DATE: _date,
     Kind.AMOUNT: _amount,
-    Kind.FRAME: _choice(
-        _FRAMES,
-        "Cadre inconnu « {value} » : indiquez Alternative aux poursuites, Composition pénale, "
-        "Ordonnance pénale, Peine de stage ou Sursis probatoire.",
-    ),
+    Kind.FRAME: _frame,
     Kind.AUTHORITY: lambda value, column, referential: referential.authority(value, column),
     Kind.PAYER: _choice(
         _PAYERS, "Payeur inconnu « {value} » : indiquez La personne convoquée, L'autorité "

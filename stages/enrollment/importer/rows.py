@@ -13,7 +13,9 @@ from enum import StrEnum
 from stages.enrollment.importer.cells import CellError, Referential, convert_cell
 from stages.enrollment.importer.columns import COLUMNS, IDENTITY_FIELDS, ColumnMap
 from stages.enrollment.importer.common import RowError
+from stages.enrollment.frames import legal_deadline
 from stages.enrollment.importer.reading import RawRow
+from stages.enrollment.models import LegalFrame
 from stages.enrollment.services import (
     MeasureData,
     ParticipantData,
@@ -97,9 +99,14 @@ def import_key(person: ParticipantData, measure: MeasureData) -> str:
         _compact_reference(measure.case_reference),
         search_key(person.surname, person.first_names),
         person.birth_date.isoformat(),
-        measure.frame.value,
+        # The frame's code when keys were first made: a list imported before migration 0018
+        # renamed « ordonnance_penale » still adds nothing when imported again.
+        _KEY_FRAMES.get(measure.frame, measure.frame.value),
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+_KEY_FRAMES = {LegalFrame.STAGE_CONTRAVENTION: "ordonnance_penale"}
 
 
 def _compact_reference(reference: str) -> str:
@@ -150,8 +157,16 @@ def _measure_data(values: dict, association: Organization) -> MeasureData:
                      "certificate_recipient")
         if values.get(name) is not None
     }
+    frame, procedure = values["frame"]
+    legal = legal_deadline(frame, values["decision_date"], values.get("final_date"))
     return MeasureData(
-        frame=values["frame"], authority=values["authority"],
+        frame=frame, procedure=procedure, authority=values["authority"],
         case_reference=values["case_reference"], decision_date=values["decision_date"],
-        deadline=values["deadline"], handling_organization=association, **optional,
+        deadline=values["deadline"], handling_organization=association,
+        # The authority's own list is the reason for a date other than the legal one.
+        deadline_reason=(
+            "date limite indiquée par la liste d'orientation"
+            if legal is not None and values["deadline"] not in (None, legal) else None
+        ),
+        **optional,
     )

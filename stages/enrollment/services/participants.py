@@ -11,7 +11,9 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
 from stages.enrollment.models import (
+    DecisionProcedure,
     LegalFrame,
     LegalMeasure,
     Participant,
@@ -23,7 +25,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import MAX_FEE_CENTS
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
-from stages.timeutil import today_local
+from stages.timeutil import fr_date, today_local
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +57,8 @@ class MeasureData:
     authority: Organization
     case_reference: str
     decision_date: date
-    deadline: date
+    # None: the one the law gives (peine de stage only; see ``settle_deadline``).
+    deadline: date | None
     handling_organization: Organization | None = None
     facts_date: date | None = None
     final_date: date | None = None
@@ -63,6 +66,24 @@ class MeasureData:
     payer: Payer = Payer.PARTICIPANT
     payment_status: PaymentStatus = PaymentStatus.DUE
     certificate_recipient: str | None = None
+    procedure: DecisionProcedure | None = None
+    penalty_set_in_advance: bool | None = None
+    # Why the deadline is not the legal one (peine de stage).
+    deadline_reason: str | None = None
+
+
+def settle_deadline(data: MeasureData) -> date | None:
+    """Fill in the legal deadline when none was typed, and forget a reason that no longer
+    explains anything (the deadline is the legal one, or the frame has none); returns the legal
+    deadline, None for a frame whose decision sets it."""
+    legal = legal_deadline(data.frame, data.decision_date, data.final_date)
+    if data.deadline is None:
+        data.deadline = legal
+    if legal is None or data.deadline == legal:
+        data.deadline_reason = None
+    elif data.deadline_reason is not None:
+        data.deadline_reason = data.deadline_reason.strip() or None
+    return legal
 
 
 def validate_participant(data: ParticipantData, today: date | None = None) -> list[str]:
@@ -94,8 +115,21 @@ def validate_measure(data: MeasureData) -> list[str]:
         errors.append("L'association chargée du stage doit être une association.")
     if not data.case_reference.strip():
         errors.append("Le numéro de parquet (référence de la procédure) est obligatoire.")
-    if data.deadline < data.decision_date:
+    legal = legal_deadline(data.frame, data.decision_date, data.final_date)
+    deadline = data.deadline or legal
+    if deadline is None:
+        errors.append("La date limite est obligatoire : seule celle d'une peine de stage se calcule.")
+    elif deadline < data.decision_date:
         errors.append("La date limite doit suivre la date de la décision.")
+    elif legal is not None and deadline != legal and not (data.deadline_reason or "").strip():
+        errors.append(
+            f"La date limite diffère du délai légal ({PEINE_STAGE_BASIS}, soit le "
+            f"{fr_date(legal)}) : indiquez le motif, ou laissez-la vide pour la calculer."
+        )
+    if data.procedure is not None and data.frame != LegalFrame.STAGE_CONTRAVENTION:
+        errors.append("La procédure (ordonnance pénale ou jugement) ne concerne que la peine complémentaire de stage.")
+    if data.penalty_set_in_advance is not None and data.frame != LegalFrame.PEINE_STAGE:
+        errors.append("La peine fixée par avance ne concerne que la peine de stage.")
     if data.facts_date and data.facts_date > data.decision_date:
         errors.append("La date des faits doit précéder la date de la décision.")
     if data.final_date and data.final_date < data.decision_date:
@@ -165,6 +199,7 @@ def add_measure(participant: Participant, data: MeasureData, import_key: str | N
     errors = validate_measure(data)
     if errors:
         raise DomainError(" ".join(errors))
+    legal = settle_deadline(data)
     values = _clean(data.__dict__)
     values["case_reference"] = data.case_reference.strip()
     measure = LegalMeasure(participant=participant, import_key=import_key, **values)
@@ -172,7 +207,19 @@ def add_measure(participant: Participant, data: MeasureData, import_key: str | N
     db.session.flush()
     if import_key is None:
         audit("measure.created", measure, participant_id=participant.id)
+    _audit_deadline(measure, legal, None)
     return measure
+
+
+def _audit_deadline(measure: LegalMeasure, legal: date | None, previous: tuple | None) -> None:
+    """A deadline set against the legal one is audited, with both dates (the reason stays on
+    the measure: free text may name people, the log must not)."""
+    if measure.deadline_reason is None or previous == (measure.deadline, measure.deadline_reason):
+        return
+    audit(
+        "measure.deadline_set", measure, participant_id=measure.participant_id,
+        details=f"date limite du {fr_date(measure.deadline)} au lieu du {fr_date(legal)} (délai légal)",
+    )
 
 
 def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
@@ -180,10 +227,13 @@ def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
     errors = validate_measure(data)
     if errors:
         raise DomainError(" ".join(errors))
+    legal = settle_deadline(data)
+    previous = (measure.deadline, measure.deadline_reason)
     for key, value in _clean(data.__dict__).items():
         setattr(measure, key, value)
     db.session.flush()
     audit("measure.saved", measure, participant_id=measure.participant_id)
+    _audit_deadline(measure, legal, previous)
 
 
 def measure_search_condition(q: str) -> sa.ColumnElement[bool]:

@@ -9,7 +9,11 @@ from stages.scheduling.models import MAX_FEE_CENTS, Venue
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time
 
-# Code de procédure pénale, R. 131-35: a course day holds at most six hours of training.
+# Code pénal, art. R. 131-36 (partie réglementaire; the common rules of the peines de stage,
+# which décret n° 2016-1709 of 12 December 2016 applies to this course): « La durée journalière
+# de formation effective ne peut excéder six heures. » (Not the Code de procédure pénale, and
+# not R. 131-35, which states what each stage is for.) The measures ordered by a prosecutor
+# (art. 41-1 and 41-2 CPP) follow the same course, so the same limit.
 MAX_TRAINING_MINUTES_PER_DAY = 6 * 60
 MAX_DAYS = 2
 MAX_PARTS = 4
