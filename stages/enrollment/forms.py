@@ -104,14 +104,22 @@ class MeasureFields(BaseForm):
     final_date = DateField("Date à laquelle la décision est devenue définitive", validators=[Optional()])
     procedure = SelectField(
         "Prononcée par (peine complémentaire de stage)",
-        choices=[("", "—")] + DecisionProcedure.choices(),
+        choices=select_choices([("", "—"), *((p.value, p.label) for p in DecisionProcedure)]),
+        coerce=lambda value: "" if value is None else str(value),  # the measure's enum, or posted
+        default="",
+        validate_choice=False,  # a measure's None (another frame) is "": checked below
         description="Pour la peine complémentaire de la contravention : ordonnance pénale ou "
         "jugement du tribunal de police.",
     )
     penalty_set_in_advance = SelectField(
         "Peine fixée par avance par le tribunal (peine de stage)",
-        choices=[("", "—"), ("oui", "Oui : le juge de l'application des peines pourra l'appliquer"),
-                 ("non", "Non : ne pas faire le stage est un délit (art. 434-41 CP)")],
+        choices=select_choices([
+            ("", "—"), ("oui", "Oui : le juge de l'application des peines pourra l'appliquer"),
+            ("non", "Non : ne pas faire le stage est un délit (art. 434-41 CP)"),
+        ]),
+        coerce=lambda value: {True: "oui", False: "non", None: ""}.get(value, value),
+        default="",
+        validate_choice=False,  # a measure's None (not known, another frame) is "": checked below
         description="Peine de stage : le tribunal a-t-il fixé l'emprisonnement ou l'amende "
         "encourus si le stage n'est pas fait (art. 131-9 CP) ?",
     )
@@ -146,10 +154,14 @@ class MeasureFields(BaseForm):
             raise ValidationError("Indiquez la date limite.")
 
     def validate_procedure(self, field):
+        if field.data and field.data not in {p.value for p in DecisionProcedure}:
+            raise ValidationError("Choisissez une procédure de la liste.")
         if self.frame.data == LegalFrame.STAGE_CONTRAVENTION.value and not field.data:
             raise ValidationError("Indiquez si la peine a été prononcée par ordonnance pénale ou par jugement.")
 
     def validate_penalty_set_in_advance(self, field):
+        if field.data not in (None, "", "oui", "non"):
+            raise ValidationError("Répondez oui ou non.")
         if self.frame.data == LegalFrame.PEINE_STAGE.value and not field.data:
             raise ValidationError("Indiquez si le tribunal a fixé une peine par avance.")
 
@@ -166,8 +178,6 @@ class MeasureFields(BaseForm):
     def load(self, measure: LegalMeasure) -> None:
         """Fill the choice and money fields from ``measure`` (the others come from ``obj``)."""
         self.frame.data = measure.frame.value
-        self.procedure.data = measure.procedure.value if measure.procedure else ""
-        self.penalty_set_in_advance.data = {True: "oui", False: "non"}.get(measure.penalty_set_in_advance, "")
         if measure.frame == LegalFrame.PEINE_STAGE and measure.deadline_reason is None:
             self.deadline.data = None  # the legal one: computed again from the dates typed
         self.authority.data = measure.authority_id

@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 from stages.auth.models import AuditEntry, Role
 from stages.enrollment import importer
 from stages.enrollment.importer import ImportFileError, Outcome
-from stages.enrollment.models import LegalFrame, LegalMeasure, Participant, PaymentStatus
+from stages.enrollment.models import DecisionProcedure, LegalFrame, LegalMeasure, Participant, PaymentStatus
 from stages.spreadsheets import safe_cell, safe_row
 from stages.extensions import db
 from stages.auth.models import OrganizationKind
@@ -152,7 +152,9 @@ def test_bad_rows_block_everything_then_fixed_file_imports_and_reimport_adds_not
     measure = db.session.scalars(
         sa.select(LegalMeasure).where(LegalMeasure.case_reference == "25000000003")
     ).one()
-    assert measure.frame == LegalFrame.ORDONNANCE_PENALE
+    # « Ordonnance pénale » in a list: the complementary penalty, and the procedure kept.
+    assert measure.frame == LegalFrame.STAGE_CONTRAVENTION
+    assert measure.procedure == DecisionProcedure.ORDONNANCE_PENALE
     assert measure.fee_cents == 18_000 and measure.payment_status == PaymentStatus.DUE
     assert measure.handling_organization == apcars
     assert measure.participant.surname == "THOMAS"

@@ -17,6 +17,7 @@ import time_machine
 from stages.auth.models import AuditEntry, OrganizationKind, Role
 from stages.enrollment.forms import MeasureForm, ParticipantForm
 from stages.enrollment.models import (
+    DecisionProcedure,
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
@@ -118,8 +119,8 @@ def _measure_fields(world) -> list[FieldChange]:
                            before, after)
 
     return [
-        FieldChange("frame", "composition_penale", "peine_stage", lambda m: m.frame,
-                    LegalFrame.COMPOSITION_PENALE, LegalFrame.PEINE_STAGE),
+        FieldChange("frame", "composition_penale", "sursis_probatoire", lambda m: m.frame,
+                    LegalFrame.COMPOSITION_PENALE, LegalFrame.SURSIS_PROBATOIRE),
         FieldChange("authority", str(world.parquet.id), str(world.tribunal.id),
                     lambda m: m.authority_id, world.parquet.id, world.tribunal.id),
         FieldChange("handling_organization", str(world.apcars.id), str(world.scelles.id),
@@ -155,13 +156,54 @@ def test_each_measure_field_is_saved(client, world, field):
     assert_saved(fresh(LegalMeasure, world.measure_id), fields, field)
 
 
+# The fields only one frame has: the procedure of the complementary penalty; whether the court
+# set a penalty in advance and the reason for another deadline, for a peine de stage.
+FRAME_FIELDS = {
+    "procedure": (
+        dict(frame=LegalFrame.STAGE_CONTRAVENTION, procedure=DecisionProcedure.ORDONNANCE_PENALE),
+        FieldChange("procedure", "ordonnance_penale", "jugement_tribunal_police", lambda m: m.procedure,
+                    DecisionProcedure.ORDONNANCE_PENALE, DecisionProcedure.POLICE_COURT_JUDGMENT),
+    ),
+    "penalty_set_in_advance": (
+        dict(frame=LegalFrame.PEINE_STAGE, penalty_set_in_advance=True,
+             deadline_reason="Jugement signifié le 10 janvier"),
+        FieldChange("penalty_set_in_advance", "oui", "non", lambda m: m.penalty_set_in_advance,
+                    True, False),
+    ),
+    "deadline_reason": (
+        dict(frame=LegalFrame.PEINE_STAGE, penalty_set_in_advance=True,
+             deadline_reason="Jugement signifié le 10 janvier"),
+        _text("deadline_reason", "Jugement signifié le 10 janvier", "Appel du parquet général"),
+    ),
+}
+
+
+@pytest.mark.parametrize("field", list(FRAME_FIELDS))
+def test_each_field_of_one_frame_is_saved(client, world, make, field):
+    values, change = FRAME_FIELDS[field]
+    measure = make.measure(
+        make.participant(), authority=world.parquet, handling=world.apcars,
+        **{**MEASURE_BEFORE, **values},
+    )
+    db.session.commit()
+    base = {f.name: f.before for f in _measure_fields(world)} | {
+        "frame": values["frame"].value, "procedure": "", "penalty_set_in_advance": "oui",
+        "deadline_reason": values.get("deadline_reason", ""),
+    }
+    response = client.post(f"/mesures/{measure.id}/modifier", data=base | form_with([change], field))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    saved = fresh(LegalMeasure, measure.id)
+    assert change.read(saved) == change.stored_after
+    assert saved.frame == values["frame"] and saved.deadline == MEASURE_BEFORE["deadline"]
+
+
 def test_these_tests_cover_every_field_of_the_two_forms(app):
     """A field added to a form must be added here, so that its saving is tested too."""
     with app.test_request_context():
         identity = {f.name for f in ParticipantForm()} - {"csrf_token"}
         measure = {f.name for f in MeasureForm()} - {"csrf_token"}
     assert identity == {f.name for f in IDENTITY}
-    assert measure == set(MEASURE_FIELD_NAMES)
+    assert measure == set(MEASURE_FIELD_NAMES) | set(FRAME_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------

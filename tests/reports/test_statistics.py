@@ -51,8 +51,8 @@ def year_2025(make):
             return make.enrollment(measure, course, status=status)
 
         first = seat(jan_1, EnrollmentStatus.ATTENDED, 10)
-        second = seat(jan_1, EnrollmentStatus.ATTENDED, 20, LegalFrame.ORDONNANCE_PENALE)
-        seat(jan_2, EnrollmentStatus.ATTENDED, 30, LegalFrame.ORDONNANCE_PENALE)
+        second = seat(jan_1, EnrollmentStatus.ATTENDED, 20, LegalFrame.STAGE_CONTRAVENTION)
+        seat(jan_2, EnrollmentStatus.ATTENDED, 30, LegalFrame.STAGE_CONTRAVENTION)
         seat(mar, EnrollmentStatus.ABSENT_UNEXCUSED, 40)
         make.certificate(first)
         make.certificate(second)
@@ -76,7 +76,7 @@ def test_figures_for_the_organizer(year_2025):
     assert sum(months.values()) == 3
     frames = dict(stats.frames)
     assert frames[LegalFrame.COMPOSITION_PENALE.label] == 2
-    assert frames[LegalFrame.ORDONNANCE_PENALE.label] == 2
+    assert frames[LegalFrame.STAGE_CONTRAVENTION.label] == 2
     assert frames[LegalFrame.PEINE_STAGE.label] == 0
     assert stats.seats == 4 and stats.attended == 3 and stats.certificates == 2
     assert stats.attendance_rate == 0.75 and stats.completion_rate == 0.5

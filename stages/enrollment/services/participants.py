@@ -123,8 +123,8 @@ def validate_measure(data: MeasureData) -> list[str]:
         errors.append("La date limite doit suivre la date de la décision.")
     elif legal is not None and deadline != legal and not (data.deadline_reason or "").strip():
         errors.append(
-            f"La date limite diffère du délai légal ({PEINE_STAGE_BASIS}, soit le "
-            f"{fr_date(legal)}) : indiquez le motif, ou laissez-la vide pour la calculer."
+            f"La date limite diffère du délai légal, {PEINE_STAGE_BASIS}, soit le "
+            f"{fr_date(legal)} : indiquez le motif, ou laissez-la vide pour la calculer."
         )
     if data.procedure is not None and data.frame != LegalFrame.STAGE_CONTRAVENTION:
         errors.append("La procédure (ordonnance pénale ou jugement) ne concerne que la peine complémentaire de stage.")
