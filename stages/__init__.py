@@ -209,6 +209,7 @@ def _navigation() -> list[NavItem]:
 def _register_template_helpers(app: Flask) -> None:
     from stages import timeutil, wording
     from stages.auth.audit import action_label, object_type_label
+    from stages.enrollment import frames
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
@@ -229,6 +230,11 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["seats_text"] = wording.seats_text
     app.jinja_env.globals["deadline_state"] = measure_deadline_state
     app.jinja_env.globals["is_after_deadline"] = is_after_deadline
+    # What the law makes of a measure's frame (stages.enrollment.frames), for the person's page.
+    app.jinja_env.globals["frame_title"] = frames.frame_title
+    app.jinja_env.globals["criminal_record"] = lambda measure: frames.CRIMINAL_RECORD[measure.frame]
+    app.jinja_env.globals["absence_consequence"] = frames.absence_consequence
+    app.jinja_env.globals["deadline_basis"] = frames.deadline_basis
 
     @app.context_processor
     def inject_layout():

@@ -347,11 +347,14 @@ def _footer(c: canvas.Canvas, doc: CertificateDocument) -> None:
     c.line(MARGIN, MARGIN + 4 * mm, PAGE_WIDTH - MARGIN, MARGIN + 4 * mm)
     c.setFont(FONT, 7.5)
     c.setFillColor(MUTED)
-    c.drawString(
-        MARGIN, MARGIN,
+    notice = (
         f"Attestation n° {doc.number} — document confidentiel : il contient des données "
-        "relatives à une procédure pénale. Toute modification le rend invalide.",
+        "relatives à une procédure pénale. Toute modification le rend invalide."
     )
-    if doc.wording != 1:
-        c.drawString(MARGIN, MARGIN - 10, PARTNERS_LINE)
+    if doc.wording == 1:
+        c.drawString(MARGIN, MARGIN, notice)  # as issued: one line, running past the margin
+    else:
+        lines = [*_split(notice, FONT, 7.5, TEXT_WIDTH), *_split(PARTNERS_LINE, FONT, 7.5, TEXT_WIDTH)]
+        for index, line in enumerate(lines):
+            c.drawString(MARGIN, MARGIN - 9 * index, line)
     c.setFillColor(black)

@@ -39,8 +39,8 @@ CRIMINAL_RECORD = {
 
 # Art. 434-41 CP: violating the obligation of a penalty pronounced under 131-5-1 or 131-16.
 OFFENCE_434_41 = (
-    "ne pas accomplir ce stage constitue en lui-même un délit (article 434-41 du code pénal), "
-    "puni de deux ans d'emprisonnement et de 30 000 € d'amende."
+    "constitue en lui-même un délit (article 434-41 du code pénal), puni de deux ans "
+    "d'emprisonnement et de 30 000 € d'amende."
 )
 
 # What not doing the course leads to (DOMAIN.md, « if not attended »), after « Si vous ne vous
@@ -54,7 +54,7 @@ _ABSENCE = {
         "La composition pénale n'étant pas exécutée, le procureur de la République pourra alors "
         "engager des poursuites pénales à votre encontre."
     ),
-    LegalFrame.STAGE_CONTRAVENTION: "Le stage étant une peine, " + OFFENCE_434_41,
+    LegalFrame.STAGE_CONTRAVENTION: "Ce stage est une peine : ne pas l'accomplir " + OFFENCE_434_41,
     LegalFrame.SURSIS_PROBATOIRE: (
         "Le juge de l'application des peines pourra alors révoquer tout ou partie du sursis et "
         "ordonner l'exécution de la peine d'emprisonnement prononcée. Cette révocation n'est "
@@ -66,11 +66,13 @@ _PEINE_STAGE_PENALTY_SET = (
     "peine d'emprisonnement ou d'amende que le tribunal a fixée par avance (article 131-9 du "
     "code pénal)."
 )
-_PEINE_STAGE_NO_PENALTY = "Le tribunal n'ayant pas fixé de peine par avance, " + OFFENCE_434_41
+_PEINE_STAGE_NO_PENALTY = (
+    "Le tribunal n'ayant pas fixé de peine par avance, ne pas accomplir le stage " + OFFENCE_434_41
+)
 _PEINE_STAGE_UNKNOWN = (
     "Si le tribunal a fixé par avance une peine d'emprisonnement ou d'amende, le juge de "
     "l'application des peines pourra la faire exécuter en tout ou partie (article 131-9 du code "
-    "pénal) ; sinon, " + OFFENCE_434_41
+    "pénal) ; sinon, ne pas accomplir le stage " + OFFENCE_434_41
 )
 
 # Art. 131-5-1 CP: a peine de stage is carried out within six months of the decision becoming

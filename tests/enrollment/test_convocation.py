@@ -119,7 +119,7 @@ def test_pdf_holds_identity_french_dates_venue_reference_and_consequence(case):
 CONSEQUENCES = {
     LegalFrame.ALTERNATIVE_POURSUITES: "mettre en œuvre une composition pénale ou engager",
     LegalFrame.COMPOSITION_PENALE: "La composition pénale n'étant pas exécutée",
-    LegalFrame.STAGE_CONTRAVENTION: "Le stage étant une peine, ne pas accomplir ce stage constitue en lui-même un délit",
+    LegalFrame.STAGE_CONTRAVENTION: "Ce stage est une peine : ne pas l'accomplir constitue en lui-même un délit",
     LegalFrame.PEINE_STAGE: "Si le tribunal a fixé par avance une peine d'emprisonnement ou d'amende",
     LegalFrame.SURSIS_PROBATOIRE: "Cette révocation n'est pas automatique",
 }
@@ -152,7 +152,7 @@ def test_fee_paid_by_the_authority_is_not_asked_of_the_person(make, case):
     enrollment = _enrolled(make, case["course"], case["org"], surname="LEROY", fee_cents=9000,
                            payer=Payer.AUTHORITY)
     text = _pdf_text(convocation.convocation_pdf(enrollment))
-    assert f"pris en charge par {enrollment.measure.authority.name} : vous n'avez rien à régler" in text
+    assert f"pris en charge par l'autorité judiciaire qui a ordonné le stage ({enrollment.measure.authority.name}) : vous n'avez rien à régler" in text
     assert "à votre charge" not in text
 
 

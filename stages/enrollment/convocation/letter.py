@@ -12,6 +12,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
+from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
@@ -128,8 +129,9 @@ def _footer(canvas, document) -> None:
     canvas.saveState()
     canvas.setFont(FONT, 7.5)
     canvas.setFillColor(colors.grey)
-    canvas.drawString(document.leftMargin, 1.1 * cm, _FOOTER)
-    canvas.drawString(document.leftMargin, 0.75 * cm, PARTNERS_LINE)
+    lines = [_FOOTER, *simpleSplit(PARTNERS_LINE, FONT, 7.5, document.width)]
+    for index, line in enumerate(lines):
+        canvas.drawString(document.leftMargin, (1.4 - 0.32 * index) * cm, line)
     canvas.restoreState()
 
 
@@ -173,7 +175,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             birth += " à " + participant.birth_place
     deadline = fr_date(measure.deadline)
     if measure.frame == LegalFrame.PEINE_STAGE:
-        deadline += f" ({PEINE_STAGE_BASIS})"
+        deadline += f" — délai légal : {PEINE_STAGE_BASIS}"
     # « Mandant »: the parquets' own word for who referred the person (the letter is copied to it).
     identity = [
         ("Personne convoquée", f"{participant.surname.upper()} {participant.first_names}"),
@@ -251,7 +253,8 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         _section(
             "Si vous ne vous présentez pas",
             ["Si vous ne vous présentez pas au stage, ou ne le suivez pas en entier, sans motif "
-             f"reconnu, {_text(measure.authority.name)} en sera informé. "
+             f"reconnu, l'autorité judiciaire qui a ordonné le stage ({_text(measure.authority.name)}) "
+             "en sera informée. "
              + _text(absence_consequence(measure))],
         ),
         _section("Casier judiciaire", [_text(CRIMINAL_RECORD[measure.frame])]),

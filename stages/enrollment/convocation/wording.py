@@ -84,7 +84,8 @@ def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | 
         return "Les frais de stage ne sont pas à votre charge : vous n'avez rien à régler."
     if measure.payer == Payer.AUTHORITY:
         return (
-            f"Les frais de stage ({amount}) sont pris en charge par {measure.authority.name} : "
+            f"Les frais de stage ({amount}) sont pris en charge par l'autorité judiciaire qui a "
+            f"ordonné le stage ({measure.authority.name}) : "
             "vous n'avez rien à régler."
         )
     if measure.payment_status == PaymentStatus.PAID:
