@@ -44,6 +44,9 @@ ORGANIZATION = [
     _attr("address", "34 boulevard Sébastopol, 75004 Paris", "12 rue de la Roquette, 75011 Paris"),
     _attr("email", "contact@aurore.example.org", "stages@aurore.example.org"),
     _attr("phone", "01 02 03 04 05", "01 98 76 54 32"),
+    # A box: ticked is posted, unticked is not (None).
+    FieldChange("lateness_counts_as_attended", "y", None, lambda o: o.lateness_counts_as_attended,
+                True, False),
 ]
 
 
