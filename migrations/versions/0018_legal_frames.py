@@ -34,7 +34,7 @@ def upgrade():
         )
     # SQLite rewrites the table (batch mode) to drop the old list of frames; the data moves to the
     # new code in between; then the new list and the rules tying the new columns to their frame.
-    with op.batch_alter_table("legal_measures", recreate="always") as batch:
+    with op.batch_alter_table("legal_measures") as batch:
         batch.drop_constraint(op.f("ck_legal_measures_legal_frame"), type_="check")
         batch.add_column(sa.Column(
             "procedure",
@@ -48,7 +48,7 @@ def upgrade():
         "UPDATE legal_measures SET frame = 'stage_contravention', procedure = 'ordonnance_penale' "
         "WHERE frame = 'ordonnance_penale'"
     )
-    with op.batch_alter_table("legal_measures", recreate="always") as batch:
+    with op.batch_alter_table("legal_measures") as batch:
         batch.create_check_constraint(op.f("ck_legal_measures_legal_frame"), _frames_check(NEW_FRAMES))
         batch.create_check_constraint(
             op.f("ck_legal_measures_procedure_frame"), "procedure IS NULL OR frame = 'stage_contravention'"
@@ -60,7 +60,7 @@ def upgrade():
 
 def downgrade():
     # The old model had one frame for the complementary penalty, whatever its procedure.
-    with op.batch_alter_table("legal_measures", recreate="always") as batch:
+    with op.batch_alter_table("legal_measures") as batch:
         batch.drop_constraint(op.f("ck_legal_measures_penalty_frame"), type_="check")
         batch.drop_constraint(op.f("ck_legal_measures_procedure_frame"), type_="check")
         batch.drop_constraint(op.f("ck_legal_measures_legal_frame"), type_="check")
@@ -69,7 +69,7 @@ def downgrade():
         batch.drop_column("penalty_set_in_advance")
         batch.drop_column("procedure")
     op.execute("UPDATE legal_measures SET frame = 'ordonnance_penale' WHERE frame = 'stage_contravention'")
-    with op.batch_alter_table("legal_measures", recreate="always") as batch:
+    with op.batch_alter_table("legal_measures") as batch:
         batch.create_check_constraint(op.f("ck_legal_measures_legal_frame"), _frames_check(OLD_FRAMES))
     with op.batch_alter_table("organizations") as batch:
         batch.drop_column("lateness_counts_as_attended")
