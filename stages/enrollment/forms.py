@@ -22,7 +22,7 @@ from wtforms.validators import ValidationError
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.auth.permissions import visible
 from stages.enrollment.importer.columns import COLUMNS, FIELDS, IGNORED, Assignment, Source
-from stages.enrollment.frames import PEINE_STAGE_BASIS
+from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
 from stages.enrollment.models import DecisionProcedure, LegalFrame, LegalMeasure, Payer, PaymentStatus
 from stages.enrollment.services import (
     MeasureData,
@@ -178,7 +178,7 @@ class MeasureFields(BaseForm):
     def load(self, measure: LegalMeasure) -> None:
         """Fill the choice and money fields from ``measure`` (the others come from ``obj``)."""
         self.frame.data = measure.frame.value
-        if measure.frame == LegalFrame.PEINE_STAGE and measure.deadline_reason is None:
+        if measure.deadline == legal_deadline(measure.frame, measure.decision_date, measure.final_date):
             self.deadline.data = None  # the legal one: computed again from the dates typed
         self.authority.data = measure.authority_id
         self.handling_organization.data = measure.handling_organization_id

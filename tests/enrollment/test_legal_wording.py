@@ -333,3 +333,26 @@ def test_the_rule_is_set_on_the_association_by_an_admin_and_audited(client, make
     db.session.expire_all()
     assert paris.apcars.lateness_counts_as_attended is False
     assert db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_id == paris.apcars.id)).all()[-1] == "organization.saved"
+
+
+def test_a_peine_de_stage_recorded_before_keeps_its_deadline_when_edited(client, make, paris):
+    """A measure from before migration 0018 (another deadline, no reason): its date is shown, not
+    silently replaced by the legal one; keeping it asks for the reason."""
+    enrollment = _enrolled(make, paris, frame=LegalFrame.PEINE_STAGE, deadline=date(2026, 6, 30))
+    measure = enrollment.measure
+    db.session.commit()
+    login(client, paris.organizer)
+    page = client.get(f"/mesures/{measure.id}/modifier").get_data(as_text=True)
+    assert 'value="2026-06-30"' in page
+    form = {
+        "frame": "peine_stage", "authority": str(paris.parquet.id),
+        "handling_organization": str(paris.apcars.id), "case_reference": measure.case_reference,
+        "decision_date": "2026-01-10", "deadline": "2026-06-30", "penalty_set_in_advance": "oui",
+        "fee": "0", "payer": "participant", "payment_status": "due",
+    }
+    refused = client.post(f"/mesures/{measure.id}/modifier", data=form).get_data(as_text=True)
+    assert "diffère du délai légal" in refused
+    assert client.post(f"/mesures/{measure.id}/modifier",
+                       data=form | {"deadline_reason": "Date fixée par le JAP"}).status_code == 302
+    db.session.expire_all()
+    assert measure.deadline == date(2026, 6, 30) and measure.deadline_reason == "Date fixée par le JAP"
