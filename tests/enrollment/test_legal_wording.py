@@ -356,3 +356,18 @@ def test_a_peine_de_stage_recorded_before_keeps_its_deadline_when_edited(client,
                        data=form | {"deadline_reason": "Date fixée par le JAP"}).status_code == 302
     db.session.expire_all()
     assert measure.deadline == date(2026, 6, 30) and measure.deadline_reason == "Date fixée par le JAP"
+
+
+@pytest.mark.parametrize(("cell", "frame", "procedure"), [
+    ("Ordonnance pénale", LegalFrame.STAGE_CONTRAVENTION, DecisionProcedure.ORDONNANCE_PENALE),
+    ("ordonnance_penale", LegalFrame.STAGE_CONTRAVENTION, DecisionProcedure.ORDONNANCE_PENALE),
+    ("Jugement du tribunal de police", LegalFrame.STAGE_CONTRAVENTION, DecisionProcedure.POLICE_COURT_JUDGMENT),
+    ("Peine complémentaire de stage", LegalFrame.STAGE_CONTRAVENTION, None),
+    ("Peine de stage", LegalFrame.PEINE_STAGE, None),
+])
+def test_a_referral_list_names_the_complementary_penalty_by_its_procedure(cell, frame, procedure):
+    from stages.enrollment.importer.cells import convert_cell
+    from stages.enrollment.importer.columns import COLUMNS
+
+    column = next(c for c in COLUMNS if c.field == "frame")
+    assert convert_cell(column, cell, False, None) == (frame, procedure)
