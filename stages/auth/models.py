@@ -45,7 +45,7 @@ class Organization(db.Model):
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     # An association's rule at closing: whether a half-day where the person came late or left
     # early counts as attended (DOMAIN.md leaves it to the organizer). True was the only
-    # behaviour before migration 0018.
+    # behaviour before migration 0020.
     lateness_counts_as_attended: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)

@@ -93,7 +93,7 @@ def _render(
     )
 
 
-# The frame as attestations of wording 1 named it (before migration 0018 renamed the frame).
+# The frame as attestations of wording 1 named it (before migration 0020 renamed the frame).
 _WORDING_1_FRAMES = {LegalFrame.STAGE_CONTRAVENTION: "Ordonnance pénale (art. 131-16 9° bis CP)"}
 
 

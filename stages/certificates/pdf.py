@@ -42,7 +42,7 @@ BODY_FLOOR = QR_BOTTOM + QR_SIZE + 4 * mm
 BODY_SCALES = (1.0, 0.92, 0.84, 0.76, 0.68)
 RULE_GREY = HexColor("#8a8f98")
 MUTED = HexColor("#444a52")
-# The wording of the attestation, as issued: 1 until migration 0018 (« Je soussigné·e »,
+# The wording of the attestation, as issued: 1 until migration 0020 (« Je soussigné·e »,
 # « Autorité prescriptrice », no statement of the course's contents); 2 since. An attestation
 # issued before its bytes were kept is redrawn in the wording it was issued in.
 WORDING = 2

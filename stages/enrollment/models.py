@@ -22,7 +22,7 @@ class LegalFrame(LabelledEnum):
 
     ALTERNATIVE_POURSUITES = "alternative_poursuites", "Alternative aux poursuites (art. 41-1 CPP)"
     COMPOSITION_PENALE = "composition_penale", "Composition pénale (art. 41-2 CPP)"
-    # Until migration 0018 « ordonnance_penale », « Ordonnance pénale (art. 131-16 9° bis CP) ».
+    # Until migration 0020 « ordonnance_penale », « Ordonnance pénale (art. 131-16 9° bis CP) ».
     STAGE_CONTRAVENTION = (
         "stage_contravention",
         "Peine complémentaire de stage, contravention de recours à la prostitution "
@@ -128,7 +128,7 @@ class LegalMeasure(db.Model):
     )
     # Frame ``peine_stage``: whether the court set the penalty the JAP may apply if the course is
     # not done (art. 131-9 CP); when it did not, not doing it is itself an offence (art. 434-41
-    # CP). None: not known (measures recorded before migration 0018).
+    # CP). None: not known (measures recorded before migration 0020).
     penalty_set_in_advance: Mapped[bool | None]
     # Why the deadline differs from the one the law gives (``frames.legal_deadline``); None when
     # it is the legal one, or the frame has none.

@@ -1,8 +1,8 @@
-"""Migration 0018 on a database in use: the measures of ``flask stages generate --scale 0.01``
+"""Migration 0020 on a database in use: the measures of ``flask stages generate --scale 0.01``
 keep their count per frame, nothing else is lost, and « ordonnance_penale » becomes the
 complementary penalty pronounced by ordonnance pénale.
 
-The data is generated at the head of the migrations, taken back to 0017 (where the frame had its
+The data is generated at the head of the migrations, taken back to 0019 (where the frame had its
 former code), then migrated again: the counts are compared at each step.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _counts(conn) -> dict:
     return {"frames": frames, "rows": rows, "fingerprint": tuple(fingerprint)}
 
 
-def test_migration_0018_keeps_every_measure_of_a_generated_database(tmp_path):
+def test_migration_0020_keeps_every_measure_of_a_generated_database(tmp_path):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'generated.sqlite3'}"})
     with app.app_context():
         upgrade()
@@ -45,7 +45,7 @@ def test_migration_0018_keeps_every_measure_of_a_generated_database(tmp_path):
             )).scalar_one()
         assert generated["frames"]["stage_contravention"] > 100 and orphans == 0
 
-        downgrade(revision="0017_signatures")
+        downgrade(revision="0019_retention_settings")
         with db.engine.connect() as conn:
             before = _counts(conn)
         assert before["frames"] == {

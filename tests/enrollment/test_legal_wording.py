@@ -336,7 +336,7 @@ def test_the_rule_is_set_on_the_association_by_an_admin_and_audited(client, make
 
 
 def test_a_peine_de_stage_recorded_before_keeps_its_deadline_when_edited(client, make, paris):
-    """A measure from before migration 0018 (another deadline, no reason): its date is shown, not
+    """A measure from before migration 0020 (another deadline, no reason): its date is shown, not
     silently replaced by the legal one; keeping it asks for the reason."""
     enrollment = _enrolled(make, paris, frame=LegalFrame.PEINE_STAGE, deadline=date(2026, 6, 30))
     measure = enrollment.measure

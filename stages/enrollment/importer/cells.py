@@ -166,7 +166,7 @@ _FRAMES = _choice_map(LegalFrame, {
     "Peine de stage de sensibilisation": "peine_stage",
     "Peine complémentaire de stage": "stage_contravention",
     "Peine complémentaire": "stage_contravention",
-    "ordonnance_penale": "stage_contravention",  # the frame's code until migration 0018
+    "ordonnance_penale": "stage_contravention",  # the frame's code until migration 0020
 })
 # A list names the complementary penalty by the procedure that pronounced it: both are kept.
 _PROCEDURES = {

@@ -99,7 +99,7 @@ def import_key(person: ParticipantData, measure: MeasureData) -> str:
         _compact_reference(measure.case_reference),
         search_key(person.surname, person.first_names),
         person.birth_date.isoformat(),
-        # The frame's code when keys were first made: a list imported before migration 0018
+        # The frame's code when keys were first made: a list imported before migration 0020
         # renamed « ordonnance_penale » still adds nothing when imported again.
         _KEY_FRAMES.get(measure.frame, measure.frame.value),
     )

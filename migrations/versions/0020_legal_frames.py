@@ -8,14 +8,14 @@ set a penalty in advance (unknown for the measures recorded before: NULL) and th
 deadline other than the legal one. Organizations gain ``lateness_counts_as_attended``, true: the
 rule every course was closed by until now.
 
-Revision ID: 0018_legal_frames
-Revises: 0017_signatures
+Revision ID: 0020_legal_frames
+Revises: 0019_retention_settings
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_legal_frames"
-down_revision = "0017_signatures"
+revision = "0020_legal_frames"
+down_revision = "0019_retention_settings"
 branch_labels = None
 depends_on = None
 
