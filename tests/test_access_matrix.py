@@ -43,6 +43,7 @@ EXPECTED = {
     "privacy.audit_log": ADMIN,
     "privacy.audit_log_export": ADMIN,
     "privacy.retention_settings": ADMIN,
+    "enrollment.organization_settings": ADMIN,
     "jobs.runs": ADMIN,
     "auth.organizations": ADMIN,
     "auth.organization_form": ADMIN,

@@ -18,6 +18,7 @@ from stages.certificates.models import Certificate
 from stages.certificates.pdf import WORDING, CertificateDocument, render_certificate
 from stages.enrollment.frames import frame_title
 from stages.enrollment.models import LegalFrame, LegalMeasure
+from stages.enrollment.settings import letterhead
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.auth.models import Organization, OrganizationKind
@@ -112,7 +113,15 @@ def certificate_document(
     if issuer is None and certificate.issued_by_id is not None:
         issuer = db.session.get(User, certificate.issued_by_id)
     organizations = tuple(org.name for org in course.organizations)
-    signatory_org = _signatory_organization(issuer, course, measure)
+    signing_org = _signatory_organization(issuer, course, measure)
+    signatory_org = signing_org.name if signing_org is not None else "—"
+    # The association's designated signatory (its « Paramètres »), on attestations of the current
+    # wording; else whoever issues it.
+    head = letterhead(signing_org, with_logo=False) if wording == WORDING else None
+    signatory = (
+        ", ".join(x for x in (head.signatory_name, head.signatory_title) if x) if head and head.signatory_name
+        else issuer.full_name if issuer is not None else "—"
+    )
     birth = fr_date(person.birth_date, "medium", **ordinal) if person.birth_date else "—"
     if person.birth_date and person.birth_place:
         birth += f" à {person.birth_place}"
@@ -141,7 +150,7 @@ def certificate_document(
         ),
         hours_attended=format_minutes(certificate.hours_attended_minutes),
         venue=f"{venue.name}, {venue.full_address}",
-        signatory=issuer.full_name if issuer is not None else "—",
+        signatory=signatory,
         signatory_organization=signatory_org,
         recipient=measure.certificate_recipient
         or (f"La personne concernée ; copie à l'autorité prescriptrice ({measure.authority.name})"
@@ -156,17 +165,17 @@ def certificate_document(
 
 def _signatory_organization(
     issuer: User | None, course: Course, measure: LegalMeasure
-) -> str:
+) -> Organization | None:
     """The association the signatory signs for: theirs among the co-organizers, if any."""
     course_orgs = list(course.organizations)
     if issuer is not None:
         for org in course_orgs:
             if org.id in issuer.organization_ids and org.kind == OrganizationKind.ASSOCIATION:
-                return org.name
+                return org
     handling: Organization | None = measure.handling_organization
     if handling is not None:
-        return handling.name
-    return course_orgs[0].name if course_orgs else "—"
+        return handling
+    return course_orgs[0] if course_orgs else None
 
 
 def format_minutes(minutes: int) -> str:

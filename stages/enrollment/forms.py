@@ -126,7 +126,8 @@ class MeasureFields(BaseForm):
     deadline = DateField(
         "Date limite pour effectuer le stage",
         description=f"Peine de stage : laissez vide pour la calculer ({PEINE_STAGE_BASIS} ; sans "
-        "cette date, dix jours après la décision).",
+        "cette date, dix jours après la décision). Autres cadres : vide, le délai habituel de "
+        "l'autorité s'il est réglé.",
         validators=[Optional()],
     )
     deadline_reason = StringField(
@@ -138,8 +139,8 @@ class MeasureFields(BaseForm):
     fee = AmountField(
         "Montant du stage (€)",
         places=2,
-        default=Decimal("0"),
-        validators=[InputRequired("Indiquez le montant (0 si gratuit)."), NumberRange(0, 450, "Le montant doit être compris entre 0 et 450 €.")],
+        description="Laissé vide : le montant que l'association a réglé pour ce cadre (0 sinon).",
+        validators=[Optional(), NumberRange(0, 450, "Le montant doit être compris entre 0 et 450 €.")],
     )
     payer = SelectField("Qui paie", choices=Payer.choices(), default=Payer.PARTICIPANT.value)
     payment_status = SelectField("Paiement", choices=PaymentStatus.choices(), default=PaymentStatus.DUE.value)
@@ -206,7 +207,7 @@ class MeasureFields(BaseForm):
             decision_date=self.decision_date.data,
             final_date=self.final_date.data,
             deadline=self.deadline.data,
-            fee_cents=int((self.fee.data or Decimal(0)) * 100),
+            fee_cents=int(self.fee.data * 100) if self.fee.data is not None else None,
             payer=Payer(self.payer.data),
             payment_status=PaymentStatus(self.payment_status.data),
             certificate_recipient=self.certificate_recipient.data or None,

@@ -328,3 +328,42 @@ class InvitationUpdate(db.Model):
 
     __table_args__ = (sa.Index("ix_invitation_updates_session_id", "session_id"),)
 
+
+
+class AssociationSettings(db.Model):
+    """What an association's letters and attestations carry (set by an admin): the letterhead's
+    mentions and logo, who signs and as what, how to pay. Contact details stay on the
+    organization itself."""
+
+    __tablename__ = "association_settings"
+
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    letterhead: Mapped[str | None] = mapped_column(sa.String(300))
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    logo_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    signatory_name: Mapped[str | None] = mapped_column(sa.String(120))
+    signatory_title: Mapped[str | None] = mapped_column(sa.String(120))
+    payment_instructions: Mapped[str | None] = mapped_column(sa.String(1000))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class FrameDefault(db.Model):
+    """Per organization and legal frame: an association's fee, an authority's usual deadline
+    (in days from the decision), used as the defaults of a new measure."""
+
+    __tablename__ = "frame_defaults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    frame: Mapped[LegalFrame] = mapped_column(enum_column_type(LegalFrame, "legal_frame"))
+    fee_cents: Mapped[int | None]
+    deadline_days: Mapped[int | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "frame"),
+        sa.CheckConstraint(f"fee_cents IS NULL OR fee_cents BETWEEN 0 AND {MAX_FEE_CENTS}", name="fee_range"),
+        sa.CheckConstraint("deadline_days IS NULL OR deadline_days BETWEEN 1 AND 730", name="deadline_days_range"),
+    )

@@ -12,8 +12,9 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
-from reportlab.lib.utils import simpleSplit
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.platypus import (
+    Image,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -38,6 +39,7 @@ from stages.enrollment.frames import (
     frame_title,
 )
 from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, LegalFrame
+from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT
 from stages.timeutil import fr_date, fr_time, to_local, today_local
@@ -151,7 +153,10 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         sent = enrollment.convocation_sent_at
         issued_on = to_local(sent, venue.timezone).date() if sent else today_local(venue.timezone)
 
+    head = letterhead(organization)  # the association's « Paramètres »
     sender = [f"<b>{signed_by}</b>"]
+    if head.letterhead:
+        sender.append(_text(head.letterhead))
     if organization and organization.address:
         sender.append(_text(organization.address))
     # The association's email and phone, or whoever answers for it when it has neither.
@@ -201,9 +206,12 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
     if venue.accessibility:
         place.append("Accessibilité : " + _text(venue.accessibility))
 
+    sender_cell = [_para("<br/>".join(sender), _SMALL)]
+    if head.logo:
+        sender_cell.insert(0, _logo(head.logo))
     story = [
         Table(
-            [[_para("<br/>".join(sender), _SMALL), [Spacer(0, 1.2 * cm), _para("<br/>".join(recipient))]]],
+            [[sender_cell, [Spacer(0, 1.2 * cm), _para("<br/>".join(recipient))]]],
             colWidths=[9 * cm, None],
             style=TableStyle(_NO_PADDING),
         ),
@@ -264,11 +272,20 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
                 _para("Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos "
                       "salutations distinguées."),
                 Spacer(0, 0.2 * cm),
-                _para(f"Pour {signed_by},<br/>le service des stages", _SIGNATURE),
+                _para(f"Pour {signed_by},<br/>" + (
+                    "<br/>".join(_text(x) for x in (head.signatory_name, head.signatory_title) if x)
+                    if head.signatory_name else "le service des stages"), _SIGNATURE),
             ]
         ),
     ]
     return story
+
+
+def _logo(data: bytes) -> Image:
+    """The association's logo, at most 4 × 2 cm, its proportions kept."""
+    width, height = ImageReader(io.BytesIO(data)).getSize()
+    scale = min(4 * cm / width, 2 * cm / height)
+    return Image(io.BytesIO(data), width=width * scale, height=height * scale, hAlign="LEFT")
 
 
 def _section(title: str, paragraphs: list[str]) -> KeepTogether:

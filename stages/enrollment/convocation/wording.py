@@ -17,6 +17,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.enrollment.frames import PEINE_STAGE_BASIS
+from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course, Venue
@@ -91,10 +92,13 @@ def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | 
     if measure.payment_status == PaymentStatus.PAID:
         return f"Les frais de stage ({amount}) sont réglés : vous n'avez plus rien à payer."
     payee = organization.name if organization else "l'association organisatrice"
+    how = letterhead(organization, with_logo=False).payment_instructions
     return (
         f"Les frais de stage, à votre charge, s'élèvent à {amount}. Ils sont à régler à {payee} "
-        "au plus tard le premier jour du stage ; contactez l'association (coordonnées en tête "
-        "de ce courrier) pour connaître les moyens de paiement acceptés."
+        "au plus tard le premier jour du stage ; "
+        + (f"modalités de paiement : {how}" if how else
+           "contactez l'association (coordonnées en tête de ce courrier) pour connaître les "
+           "moyens de paiement acceptés.")
     )
 
 

@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
+from stages.enrollment.settings import default_deadline, default_fee
 from stages.enrollment.models import (
     DecisionProcedure,
     LegalFrame,
@@ -62,7 +63,8 @@ class MeasureData:
     handling_organization: Organization | None = None
     facts_date: date | None = None
     final_date: date | None = None
-    fee_cents: int = 0
+    # None: the handling association's fee for the frame (its « Paramètres »), else 0.
+    fee_cents: int | None = 0
     payer: Payer = Payer.PARTICIPANT
     payment_status: PaymentStatus = PaymentStatus.DUE
     certificate_recipient: str | None = None
@@ -78,7 +80,9 @@ def settle_deadline(data: MeasureData) -> date | None:
     deadline, None for a frame whose decision sets it."""
     legal = legal_deadline(data.frame, data.decision_date, data.final_date)
     if data.deadline is None:
-        data.deadline = legal
+        data.deadline = legal or default_deadline(data.authority, data.frame, data.decision_date)
+    if data.fee_cents is None:
+        data.fee_cents = default_fee(data.handling_organization, data.frame) or 0
     if legal is None or data.deadline == legal:
         data.deadline_reason = None
     elif data.deadline_reason is not None:
@@ -116,9 +120,10 @@ def validate_measure(data: MeasureData) -> list[str]:
     if not data.case_reference.strip():
         errors.append("Le numéro de parquet (référence de la procédure) est obligatoire.")
     legal = legal_deadline(data.frame, data.decision_date, data.final_date)
-    deadline = data.deadline or legal
+    deadline = data.deadline or legal or default_deadline(data.authority, data.frame, data.decision_date)
     if deadline is None:
-        errors.append("La date limite est obligatoire : seule celle d'une peine de stage se calcule.")
+        errors.append("La date limite est obligatoire : seule celle d'une peine de stage se calcule, "
+                      "ou celle d'une autorité qui a réglé son délai habituel pour ce cadre.")
     elif deadline < data.decision_date:
         errors.append("La date limite doit suivre la date de la décision.")
     elif legal is not None and deadline != legal and not (data.deadline_reason or "").strip():
@@ -134,7 +139,7 @@ def validate_measure(data: MeasureData) -> list[str]:
         errors.append("La date des faits doit précéder la date de la décision.")
     if data.final_date and data.final_date < data.decision_date:
         errors.append("La date à laquelle la décision est devenue définitive suit la décision.")
-    if not 0 <= data.fee_cents <= MAX_FEE_CENTS:
+    if data.fee_cents is not None and not 0 <= data.fee_cents <= MAX_FEE_CENTS:
         errors.append("Le montant du stage doit être compris entre 0 et 450 €.")
     return errors
 

@@ -7,9 +7,10 @@
   to the referring authority, and enrolling several people into one course;
 - ``convocations``: the letters, sending them, recording them as posted;
 - ``imports``: importing a referral list (upload, preview, confirm);
-- ``reservations``: the seats of a course reserved for a referring authority.
+- ``reservations``: the seats of a course reserved for a referring authority;
+- ``settings``: an organization's document settings and defaults per legal frame (admins).
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]

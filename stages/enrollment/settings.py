@@ -1,0 +1,156 @@
+"""Per-association and per-authority settings: what letters and attestations carry (letterhead,
+logo, signatory, payment instructions), the fee per legal frame of an association, and the
+usual deadline per frame of an authority. Set by an admin on « Paramètres » of an organization,
+each change audited; the next document produced uses them (an issued attestation keeps its bytes).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from stages.auth.audit import audit
+from stages.auth.models import Organization, User
+from stages.enrollment.models import AssociationSettings, FrameDefault, LegalFrame
+from stages.errors import DomainError
+from stages.extensions import db
+from stages.scheduling.models import MAX_FEE_CENTS
+from stages.timeutil import now_utc
+
+MAX_LOGO_BYTES = 300 * 1024
+MAX_LOGO_SIZE = 2000
+TEXT_FIELDS = {
+    "letterhead": ("Mentions de l'en-tête", 300),
+    "signatory_name": ("Nom de la personne signataire", 120),
+    "signatory_title": ("Qualité de la personne signataire", 120),
+    "payment_instructions": ("Modalités de paiement", 1000),
+}
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """What a document prints for an association (empty strings when nothing is set)."""
+
+    letterhead: str = ""
+    signatory_name: str = ""
+    signatory_title: str = ""
+    payment_instructions: str = ""
+    logo: bytes | None = None
+
+
+def settings_of(organization: Organization) -> AssociationSettings | None:
+    return db.session.get(AssociationSettings, organization.id)
+
+
+def letterhead(organization: Organization | None, *, with_logo: bool = True) -> Letterhead:
+    row = settings_of(organization) if organization is not None else None
+    if row is None:
+        return Letterhead()
+    return Letterhead(
+        row.letterhead or "", row.signatory_name or "", row.signatory_title or "",
+        row.payment_instructions or "", row.logo if with_logo else None,
+    )
+
+
+def read_logo(data: bytes) -> bytes:
+    """A PNG or JPEG of reasonable size, checked before it is kept; else a French reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > MAX_LOGO_BYTES:
+        raise DomainError("Le logo dépasse 300 Ko.")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("PNG", "JPEG"):
+                raise DomainError("Le logo doit être une image PNG ou JPEG.")
+            if max(image.size) > MAX_LOGO_SIZE:
+                raise DomainError("Le logo dépasse 2000 pixels de côté.")
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise DomainError("Le logo est illisible : envoyez une image PNG ou JPEG.") from None
+    return data
+
+
+def save_settings(
+    organization: Organization,
+    texts: dict[str, str],
+    frames: dict[LegalFrame, tuple[int | None, int | None]],
+    *,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+    by: User,
+) -> list[str]:
+    """Save an organization's settings; returns what changed (French), which is audited."""
+    changed: list[str] = []
+    if not organization.is_authority:
+        row = settings_of(organization) or AssociationSettings(organization_id=organization.id)
+        for key, (label, length) in TEXT_FIELDS.items():
+            value = (texts.get(key) or "").strip() or None
+            if value and len(value) > length:
+                raise DomainError(f"{label} : {length} caractères au plus.")
+            if getattr(row, key) != value:
+                setattr(row, key, value)
+                changed.append(label)
+        if logo is not None:
+            row.logo, row.logo_sha256 = read_logo(logo), hashlib.sha256(logo).hexdigest()
+            changed.append("Logo")
+        elif remove_logo and row.logo_sha256:
+            row.logo, row.logo_sha256 = None, None
+            changed.append("Logo retiré")
+        if changed:
+            row.updated_at, row.updated_by_id = now_utc(), by.id
+            db.session.add(row)
+    changed += _save_frames(organization, frames)
+    db.session.flush()
+    if changed:
+        audit("organization.settings_changed", organization, details=", ".join(changed), user=by)
+    return changed
+
+
+def _save_frames(organization, frames) -> list[str]:
+    current = {row.frame: row for row in frame_defaults(organization)}
+    changed = []
+    for frame, (fee_cents, deadline_days) in frames.items():
+        if organization.is_authority:
+            fee_cents = None
+        else:
+            deadline_days = None
+        if fee_cents is not None and not 0 <= fee_cents <= MAX_FEE_CENTS:
+            raise DomainError(f"{frame.label} : le montant est compris entre 0 et {MAX_FEE_CENTS // 100} €.")
+        if deadline_days is not None and not 1 <= deadline_days <= 730:
+            raise DomainError(f"{frame.label} : le délai est compris entre 1 et 730 jours.")
+        row = current.get(frame)
+        if row is None and fee_cents is None and deadline_days is None:
+            continue
+        if row is None:
+            row = FrameDefault(organization_id=organization.id, frame=frame)
+            db.session.add(row)
+        if (row.fee_cents, row.deadline_days) != (fee_cents, deadline_days):
+            row.fee_cents, row.deadline_days = fee_cents, deadline_days
+            changed.append(frame.label)
+    return changed
+
+
+def frame_defaults(organization: Organization) -> list[FrameDefault]:
+    return list(db.session.scalars(
+        sa.select(FrameDefault).where(FrameDefault.organization_id == organization.id)
+    ))
+
+
+def default_fee(association: Organization | None, frame: LegalFrame) -> int | None:
+    """The association's fee for ``frame``, in cents, if it set one."""
+    if association is None:
+        return None
+    return db.session.scalar(sa.select(FrameDefault.fee_cents).where(
+        FrameDefault.organization_id == association.id, FrameDefault.frame == frame))
+
+
+def default_deadline(authority: Organization | None, frame: LegalFrame, decision: date | None) -> date | None:
+    """The authority's usual deadline for ``frame``, counted from the decision, if it set one."""
+    if authority is None or decision is None:
+        return None
+    days = db.session.scalar(sa.select(FrameDefault.deadline_days).where(
+        FrameDefault.organization_id == authority.id, FrameDefault.frame == frame))
+    return decision + timedelta(days=days) if days else None
