@@ -44,6 +44,7 @@ EXPECTED = {
     "privacy.audit_log_export": ADMIN,
     "privacy.retention_settings": ADMIN,
     "enrollment.organization_settings": ADMIN,
+    "enrollment.organization_letters": THIS_SESSION_EDIT,  # the organizer's own association
     "jobs.runs": ADMIN,
     "auth.organizations": ADMIN,
     "auth.organization_form": ADMIN,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from stages.auth.models import Organization, Role, User
-from stages.auth.permissions import scope
+from stages.auth.models import Organization, OrganizationKind, Role, User
+from stages.auth.permissions import Permission, object_rule, scope
 
 
 @scope(Organization)
@@ -15,3 +15,14 @@ def member_organizations(user: User) -> sa.Select:
     if user.role == Role.ADMIN:
         return query
     return query.where(Organization.id.in_(user.organization_ids))
+
+
+@object_rule(Organization)
+def organization_rule(user: User, permission: Permission, organization: Organization) -> bool:
+    """An organizer writes the letters of the associations they work for (« Courriers »);
+    everything else about an organization is for admins."""
+    return (
+        permission == Permission.SCHEDULE
+        and organization.kind == OrganizationKind.ASSOCIATION
+        and organization.id in user.organization_ids
+    )

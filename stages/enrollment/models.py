@@ -367,3 +367,23 @@ class FrameDefault(db.Model):
         sa.CheckConstraint(f"fee_cents IS NULL OR fee_cents BETWEEN 0 AND {MAX_FEE_CENTS}", name="fee_range"),
         sa.CheckConstraint("deadline_days IS NULL OR deadline_days BETWEEN 1 AND 730", name="deadline_days_range"),
     )
+
+
+class LetterText(db.Model):
+    """One version of a paragraph an association writes into its letters (``slot``); never
+    rewritten: a change is a new version, and each letter names the versions it used."""
+
+    __tablename__ = "letter_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    slot: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(sa.String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "slot", "version"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+    )

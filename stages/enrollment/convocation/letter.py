@@ -39,6 +39,7 @@ from stages.enrollment.frames import (
     frame_title,
 )
 from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, LegalFrame
+from stages.enrollment.letter_texts import current_texts, version_line
 from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT
@@ -154,6 +155,12 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         issued_on = to_local(sent, venue.timezone).date() if sent else today_local(venue.timezone)
 
     head = letterhead(organization)  # the association's « Paramètres »
+    texts = current_texts(organization)  # its own paragraphs, by version
+
+    def _own(slot: str) -> list:
+        text = texts[slot].text if slot in texts else ""
+        return [_para(_text(line)) for line in text.splitlines() if line.strip()]
+
     sender = [f"<b>{signed_by}</b>"]
     if head.letterhead:
         sender.append(_text(head.letterhead))
@@ -226,6 +233,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             f"Dans le cadre de la mesure rappelée ci-dessous, vous devez suivre un {COURSE}. "
             f"Nous vous convoquons au stage organisé par {signed_by}, aux dates et lieu suivants."
         ),
+        *_own("welcome"),
         Table(
             [[_para(label, _SMALL), _para(_text(value), _SMALL)] for label, value in identity],
             colWidths=[4.6 * cm, None],
@@ -253,6 +261,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
             ["Une pièce d'identité en cours de validité (carte d'identité, passeport ou titre de "
              "séjour) et la présente convocation."],
         ),
+        *_own("practical"),
     ]
     fee = fee_text(measure, organization)
     if fee:
@@ -267,6 +276,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         ),
         _section("Casier judiciaire", [_text(CRIMINAL_RECORD[measure.frame])]),
         _section("Demander une autre date", [_text(new_date_text(enrollment, organization))]),
+        *_own("closing"),
         KeepTogether(
             [
                 _para("Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos "
@@ -277,6 +287,8 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
                     if head.signatory_name else "le service des stages"), _SIGNATURE),
             ]
         ),
+        Spacer(0, 0.4 * cm),
+        _para(_text(version_line(texts)), _SMALL),
     ]
     return story
 

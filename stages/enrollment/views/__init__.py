@@ -8,9 +8,10 @@
 - ``convocations``: the letters, sending them, recording them as posted;
 - ``imports``: importing a referral list (upload, preview, confirm);
 - ``reservations``: the seats of a course reserved for a referring authority;
-- ``settings``: an organization's document settings and defaults per legal frame (admins).
+- ``settings``: an organization's document settings and defaults per legal frame (admins);
+- ``letters``: an association's own paragraphs of its convocations, by version (its organizers).
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
