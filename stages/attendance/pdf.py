@@ -125,7 +125,7 @@ def _header(course):
             + f" — {_escape(venue.full_address)}",
             STYLES["Normal"],
         ),
-        Paragraph(f"Organisation : {_escape(organizers)} — Intervenant·es : {_escape(facilitators)}", SMALL),
+        Paragraph(f"Organisation : {_escape(organizers)} — Intervenants : {_escape(facilitators)}", SMALL),
         Spacer(1, 4 * mm),
     ]
 
@@ -233,7 +233,7 @@ def _seals_table(parts, signed: SignedDay, zone) -> Table:
 
 def _facilitators_table(course) -> Table:
     names = [u.full_name for u in course.facilitators] or ["", ""]
-    rows = [["Intervenant·e", "Signature"]] + [[name, ""] for name in names]
+    rows = [["Intervenant", "Signature"]] + [[name, ""] for name in names]
     table = Table(rows, colWidths=[80 * mm, 80 * mm], rowHeights=[None] + [12 * mm] * len(names))
     table.setStyle(TableStyle([
         TABLE_FONT,

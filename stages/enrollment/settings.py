@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from stages.enrollment.models import AssociationSettings, FrameDefault, LegalFra
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import MAX_FEE_CENTS
+from stages.scheduling.services.series import next_working_day
 from stages.timeutil import now_utc
 
 MAX_LOGO_BYTES = 300 * 1024
@@ -148,9 +150,14 @@ def default_fee(association: Organization | None, frame: LegalFrame) -> int | No
 
 
 def default_deadline(authority: Organization | None, frame: LegalFrame, decision: date | None) -> date | None:
-    """The authority's usual deadline for ``frame``, counted from the decision, if it set one."""
+    """The authority's usual deadline for ``frame``, counted from the decision, if it set one;
+    a day that falls on a weekend or a public holiday of the court's place (Alsace-Moselle,
+    overseas) moves to the next working day."""
     if authority is None or decision is None:
         return None
     days = db.session.scalar(sa.select(FrameDefault.deadline_days).where(
         FrameDefault.organization_id == authority.id, FrameDefault.frame == frame))
-    return decision + timedelta(days=days) if days else None
+    if not days:
+        return None
+    postal_code = re.search(r"\b(\d{5})\b", authority.address or "")
+    return next_working_day(decision + timedelta(days=days), postal_code.group(1) if postal_code else None)

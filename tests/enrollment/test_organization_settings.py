@@ -65,10 +65,18 @@ def test_an_authoritys_usual_deadline_per_frame(client, make):
     from datetime import date
 
     parquet = make.authority(name="Parquet de Strasbourg")
+    parquet.address = "1 quai Finkmatt, 67000 Strasbourg"
+    paris = make.authority(name="Parquet de Paris")
+    paris.address = "Parvis du Tribunal de Paris, 75017 Paris"
     login(client, make.user(Role.ADMIN))
-    client.post(url(parquet), data={f"days-{LegalFrame.COMPOSITION_PENALE.value}": "120",
-                                    f"fee-{LegalFrame.COMPOSITION_PENALE.value}": "99"})
+    for court in (parquet, paris):
+        client.post(url(court), data={f"days-{LegalFrame.COMPOSITION_PENALE.value}": "120",
+                                      f"fee-{LegalFrame.COMPOSITION_PENALE.value}": "99"})
     assert settings.default_deadline(parquet, LegalFrame.COMPOSITION_PENALE, date(2026, 3, 1)) == date(2026, 6, 29)
+    # 120 days after 26 November 2026: Good Friday 2027, a holiday in Alsace (and Easter Monday
+    # after it), a working day in Paris.
+    assert settings.default_deadline(paris, LegalFrame.COMPOSITION_PENALE, date(2026, 11, 26)) == date(2027, 3, 26)
+    assert settings.default_deadline(parquet, LegalFrame.COMPOSITION_PENALE, date(2026, 11, 26)) == date(2027, 3, 30)
     assert settings.default_fee(parquet, LegalFrame.COMPOSITION_PENALE) is None  # not an association's
     assert "Délai habituel par cadre" in client.get(url(parquet)).get_data(as_text=True)
 

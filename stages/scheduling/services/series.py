@@ -109,6 +109,15 @@ def french_holidays(years: set[int], postal_code: str | None = None) -> dict[dat
     return dict(holidays.France(years=sorted(years), subdiv=holiday_subdivision(postal_code), language="fr"))
 
 
+def next_working_day(day: date, postal_code: str | None = None) -> date:
+    """``day``, or the first day after it that is neither a weekend nor a public holiday of the
+    place of ``postal_code``."""
+    names = french_holidays({day.year, day.year + 1}, postal_code)
+    while day.weekday() >= 5 or day in names:
+        day += timedelta(days=1)
+    return day
+
+
 def preview_series(
     rule: SeriesRule, template: CourseData, day_offsets_parts: list[tuple[int, time, time]]
 ) -> list[SeriesCandidate]:
