@@ -90,7 +90,8 @@ class ParticipantForm(ParticipantFields, BaseForm):
 
 
 class MeasureFields(BaseForm):
-    frame = SelectField("Cadre juridique", choices=LegalFrame.choices())
+    # Radio buttons: a frame is named in full (its texts), too long for a drop-down list.
+    frame = RadioField("Cadre juridique", choices=LegalFrame.choices(), default=LegalFrame.ALTERNATIVE_POURSUITES.value)
     authority = SelectField("Autorité prescriptrice", coerce=int, validators=[InputRequired("Choisissez l'autorité.")])
     handling_organization = SelectField("Association chargée du stage", coerce=int)
     case_reference = StringField(

@@ -155,7 +155,7 @@ class Demo:
         self.waiting_measure, self.waiting_participant = waiting.id, waiting.participant_id
         self.certificate, self.code = certificate.id, certificate.verification_code
         self.venue = coming.venue_id
-        self.organization = apcars.id
+        self.organization, self.authority = apcars.id, parquet.id
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
 
 
@@ -170,6 +170,7 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/stages/<int:course_id>/emargement": [demo.coming, demo.held],
         "/stages/<int:course_id>/cloture": [demo.held],
         "/stages/<int:course_id>/bilans": [demo.closed],
+        "/stages/<int:course_id>/places-reservees": [demo.coming],
     }
     if rule in course_pages:
         return [rule.replace("<int:course_id>", str(i)) for i in course_pages[rule]]
@@ -189,6 +190,10 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/verification/<code>": f"/verification/{demo.code}",
         "/lieux/<int:venue_id>/modifier": f"/lieux/{demo.venue}/modifier",
         "/organisations/<int:organization_id>/modifier": f"/organisations/{demo.organization}/modifier",
+        # An association's settings and an authority's (another form).
+        "/organisations/<int:organization_id>/parametres": [f"/organisations/{demo.organization}/parametres",
+                                                            f"/organisations/{demo.authority}/parametres"],
+        "/organisations/<int:organization_id>/courriers": f"/organisations/{demo.organization}/courriers",
         "/admin/comptes/<int:user_id>/modifier": f"/admin/comptes/{demo.user}/modifier",
     }
     if rule in fixed:
