@@ -19,7 +19,7 @@ from stages.attendance.pdf import roster_pdf
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment.queries import participant_sections
-from stages.errors import json_error, refused, wants_json
+from stages.errors import DomainError, json_error, refused, wants_json
 from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CoursePart, CourseStatus
@@ -148,13 +148,14 @@ def sync(course_id: int):
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     payload = request.get_json(silent=True)
     items = payload.get("items") if isinstance(payload, dict) else None
-    with refused() as outcome:
+    try:
         results = sync_service.apply_batch(
             course, items, by=current_user, user_agent=request.headers.get("User-Agent", "")
         )
         db.session.commit()
-    if not outcome.ok:
-        return json_error(400, "batch", outcome.message)
+    except DomainError as refusal:  # the whole batch is unreadable: nothing written, no flash
+        db.session.rollback()
+        return json_error(400, "batch", refusal.message)
     return jsonify(results=[r.as_json() for r in results], synced_at=now_utc().isoformat(),
                    csrf_token=generate_csrf())
 
