@@ -2,6 +2,9 @@
 payment instructions and fee per legal frame; an authority's usual deadline per frame."""
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -39,14 +42,17 @@ def organization_settings(organization_id: int):
                            fields=settings.TEXT_FIELDS, submitted=request.form)
 
 
+AMOUNT = re.compile(r"\d{1,4}(?:[.,]\d{1,2})?")
+DAYS = re.compile(r"\d{1,4}")
+
+
 def _frames(data) -> dict:
     """(fee in cents, deadline in days) per frame, as typed: « 180 », « 180,50 », blank."""
     frames = {}
     for frame in LegalFrame:
-        fee, days = (data.get(f"{key}-{frame.value}", "").strip() for key in ("fee", "days"))
-        try:
-            cents = round(float(fee.replace(",", ".").replace(" ", "")) * 100) if fee else None
-            frames[frame] = (cents, int(days) if days else None)
-        except ValueError:
-            raise DomainError(f"{frame.label} : indiquez un nombre.") from None
+        fee, days = (data.get(f"{key}-{frame.value}", "").strip().replace(" ", "") for key in ("fee", "days"))
+        if (fee and not AMOUNT.fullmatch(fee)) or (days and not DAYS.fullmatch(days)):
+            raise DomainError(f"{frame.label} : indiquez un nombre.")
+        cents = round(Decimal(fee.replace(",", ".")) * 100) if fee else None
+        frames[frame] = (cents, int(days) if days else None)
     return frames
