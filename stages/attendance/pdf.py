@@ -197,6 +197,16 @@ def _drawing(png: bytes, width: float, height: float) -> Image:
     return Image(io.BytesIO(png), width=w * scale, height=h * scale)
 
 
+# The facilitators' table and the seals' table: a grid under a shaded heading row.
+SIGNATURES_TABLE = TableStyle([
+    TABLE_FONT,
+    ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
+    ("FONTNAME", (0, 0), (-1, 0), BOLD),
+    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+])
+
+
 def _seals_table(parts, signed: SignedDay, zone) -> Table:
     """Each half-day's countersignature, and the SHA-256 that stands for its whole record."""
     rows = [["Demi-journée", "Contresignée par", "Signature", "Empreinte SHA-256 de la demi-journée"]]
@@ -221,13 +231,7 @@ def _seals_table(parts, signed: SignedDay, zone) -> Table:
                       f"<br/>{verdict}", SMALL),
         ])
     table = Table(rows, colWidths=[45 * mm, 50 * mm, 60 * mm, 110 * mm], rowHeights=[None] + [13 * mm] * len(parts))
-    table.setStyle(TableStyle([
-        TABLE_FONT,
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 0), BOLD),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+    table.setStyle(SIGNATURES_TABLE)
     return table
 
 
@@ -235,13 +239,7 @@ def _facilitators_table(course) -> Table:
     names = [u.full_name for u in course.facilitators] or ["", ""]
     rows = [["Intervenant", "Signature"]] + [[name, ""] for name in names]
     table = Table(rows, colWidths=[80 * mm, 80 * mm], rowHeights=[None] + [12 * mm] * len(names))
-    table.setStyle(TableStyle([
-        TABLE_FONT,
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf5")),
-        ("FONTNAME", (0, 0), (-1, 0), BOLD),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+    table.setStyle(SIGNATURES_TABLE)
     return table
 
 

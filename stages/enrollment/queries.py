@@ -24,6 +24,7 @@ from stages.enrollment.models import (
     Participant,
 )
 from stages.enrollment.services import has_no_live_enrollment, measure_search_condition
+from stages.enrollment.services.enrolling import seats_filled_by_authority
 from stages.enrollment.statuses import (
     CLOSED_MEASURE_STATUSES,
     ENROLLABLE_MEASURE_STATUSES,
@@ -265,12 +266,7 @@ def reservation_rows(course: Course) -> list[ReservationRow]:
     rows = reservations(course)
     if not rows:
         return []
-    filled = dict(db.session.execute(
-        sa.select(LegalMeasure.authority_id, sa.func.count())
-        .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
-        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES))
-        .group_by(LegalMeasure.authority_id)
-    ).tuples().all())
+    filled = seats_filled_by_authority(course)
     today = today_local(course.venue.timezone)
     return [
         ReservationRow(r, filled.get(r.authority_id, 0), until, today <= until)

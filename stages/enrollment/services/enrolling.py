@@ -256,8 +256,7 @@ def _seatable(course: Course, measures: list[LegalMeasure], free: int) -> set[in
     unfilled = unfilled_reservations(course)
     seated: set[int] = set()
     for measure in measures:
-        kept_for_others = sum(n for authority, n in unfilled.items() if authority != measure.authority_id)
-        if free - kept_for_others <= 0:
+        if not may_take_a_seat(measure.authority_id, free, unfilled):
             continue
         seated.add(measure.id)
         free -= 1
@@ -266,19 +265,29 @@ def _seatable(course: Course, measures: list[LegalMeasure], free: int) -> set[in
     return seated
 
 
+def may_take_a_seat(authority_id: int, free: int, unfilled: dict[int, int]) -> bool:
+    """Whether one of ``free`` seats can go to a measure of ``authority_id``, the seats
+    ``unfilled`` still holds for other authorities kept from it."""
+    return free - sum(n for authority, n in unfilled.items() if authority != authority_id) > 0
+
+
+def seats_filled_by_authority(course: Course) -> dict[int, int]:
+    """Authority id → seats its measures hold in ``course`` (one query)."""
+    return dict(db.session.execute(
+        sa.select(LegalMeasure.authority_id, sa.func.count())
+        .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES))
+        .group_by(LegalMeasure.authority_id)
+    ).tuples().all())
+
+
 def unfilled_reservations(course: Course) -> dict[int, int]:
     """Authority id → seats still held for it and not yet filled by its measures (call it with
     the course's row locked)."""
     held = held_seats(course, today_local(course.venue.timezone))
     if not held:
         return {}
-    filled = dict(db.session.execute(
-        sa.select(LegalMeasure.authority_id, sa.func.count())
-        .join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
-        .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING_STATUSES),
-               LegalMeasure.authority_id.in_(list(held)))
-        .group_by(LegalMeasure.authority_id)
-    ).tuples().all())
+    filled = seats_filled_by_authority(course)
     return {authority: max(seats - filled.get(authority, 0), 0) for authority, seats in held.items()}
 
 

@@ -23,6 +23,7 @@ from stages.enrollment.services.enrolling import (
     EnrollResult,
     enroll,
     live_enrollment,
+    may_take_a_seat,
     unfilled_reservations,
 )
 from stages.enrollment.deadlines import is_after_deadline
@@ -166,8 +167,7 @@ def _next_in_line(course: Course) -> Enrollment | None:
         return db.session.scalar(waitlist.limit(1))
     free = db.session.scalar(sa.select(Course.capacity - Course.seats_taken).where(Course.id == course.id))
     for candidate in db.session.scalars(waitlist.options(sa.orm.joinedload(Enrollment.measure))):
-        kept = sum(n for authority, n in unfilled.items() if authority != candidate.measure.authority_id)
-        if free - kept > 0:
+        if may_take_a_seat(candidate.measure.authority_id, free, unfilled):
             return candidate
     return None
 
