@@ -597,6 +597,13 @@ def _measure_interleaved(pages: list[Page], calls: list, headers: list) -> list[
     return measures
 
 
+def _why(html: str) -> str:
+    """The page's alerts (error flash, form errors), to say why a request was refused."""
+    alerts = [re.sub(r"<[^>]+>|\s+", " ", block).strip()[:200]
+              for block in re.findall(r'role="alert"[^>]*>(.*?)</div>', html, re.S)]
+    return f" : {' / '.join(a for a in alerts if a)}" if any(alerts) else ""
+
+
 def _floor_page() -> Page:
     return Page("floor", "Plancher : route triviale", "organizer", "GET", FLOOR_URL, requests=200)
 
@@ -660,7 +667,8 @@ def _run_inprocess(databases: list[_Database], counter: _QueryCounter) -> list[R
                 undo.forget_feeds()
             if response.status_code != page.expect:
                 raise SystemExit(f"{page.label} : {page.method} {page.url} a répondu "
-                                 f"{response.status_code} au lieu de {page.expect}.")
+                                 f"{response.status_code} au lieu de {page.expect}"
+                                 f"{_why(body.decode(errors='replace'))}.")
             if page.key == "bulk_enroll":
                 undo.bulk_enrollment()
             return elapsed, queries, response.headers, body, cpu

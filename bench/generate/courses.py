@@ -18,6 +18,9 @@ from bench.generate.records import _Cluster, _Slot
 from stages.scheduling.models import CourseStatus
 from stages.timeutil import local_to_utc
 
+# A course stays « held » (open to attendance and corrections) this many days after it ends.
+HELD_DAYS = 21
+
 
 class _Courses:
     """``_World``'s schedule of courses, and the writing of each course of a cluster."""
@@ -88,7 +91,9 @@ class _Courses:
         w = self.w
         slot.id = w.next_id("course_sessions")
         near = abs((slot.start - self.today).days) <= 60
-        if slot.end < self.today - timedelta(days=14):
+        # Closed three weeks after: the Paris cluster runs a course every three weeks, so at any
+        # date one Paris course has begun and is still held (the benchmark saves its attendance).
+        if slot.end < self.today - timedelta(days=HELD_DAYS):
             slot.status = CourseStatus.CLOSED
         elif slot.end < self.today:
             slot.status = CourseStatus.HELD
