@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import gc
 import importlib.abc
 import os
 import random
@@ -85,7 +86,7 @@ def setup(app, users: int):
         }
 
 
-def worker(app, email, ids, stop_at, seed, counts, lock, errors):
+def worker(app, email, ids, stop_at, seed, counts, lock, errors, collect_after=False):
     rng = random.Random(seed)
     client = app.test_client()
     html = client.get("/connexion").get_data(as_text=True)
@@ -113,6 +114,8 @@ def worker(app, email, ids, stop_at, seed, counts, lock, errors):
             token = _csrf(response.get_data(as_text=True))
             status = client.post(path, data={"course": rng.choice(ids["courses"]), "csrf_token": token}).status_code
         local[(kind, status)] += 1
+        if collect_after:
+            gc.collect()
         if status >= 500:
             with lock:
                 errors.append(f"{kind} {path}: {status}")
@@ -125,6 +128,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--switch", type=float, default=0.000001, help="sys.setswitchinterval, seconds")
+    parser.add_argument("--gc-threshold", type=int, default=0,
+                        help="gc.set_threshold of the youngest generation (700 by default): a small "
+                             "one collects at many more points of the C code")
+    parser.add_argument("--collect-after", action="store_true",
+                        help="gc.collect() after each request, in the request's thread, as the "
+                             "workers' tuning does (stages/gc_tuning.py)")
     parser.add_argument("--block", default="", help="modules that cannot be imported (comma-separated)")
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     args = parser.parse_args(argv)
@@ -143,14 +152,17 @@ def main(argv=None) -> int:
 
         app = create_app()
         ids = setup(app, args.threads)
+        if args.gc_threshold:
+            gc.set_threshold(args.gc_threshold)
         modules = {m: m in sys.modules for m in ("greenlet", "sqlalchemy.cyextension.resultproxy",
                                                  "markupsafe._speedups", "psycopg_binary")}
-        print(f"{name}: {args.threads} threads, switch {args.switch} s, PYTHONMALLOC="
+        print(f"{name}: {args.threads} threads, switch {args.switch} s, gc {gc.get_threshold()}"
+              f"{' + collect after each request' if args.collect_after else ''}, PYTHONMALLOC="
               f"{os.environ.get('PYTHONMALLOC', '')}, loaded {modules}", flush=True)
         sys.setswitchinterval(args.switch)
         counts, lock, errors = Counter(), threading.Lock(), []
         stop_at = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=worker, args=(app, email, ids, stop_at, i, counts, lock, errors))
+        threads = [threading.Thread(target=worker, args=(app, email, ids, stop_at, i, counts, lock, errors, args.collect_after))
                    for i, email in enumerate(ids["emails"])]
         for t in threads:
             t.start()
