@@ -24,7 +24,7 @@ from stages.enrollment.confirmation.models import (
     ReplyKind,
     SummonsReply,
 )
-from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalMeasure
+from stages.enrollment.models import Enrollment, EnrollmentStatus
 from stages.enrollment.services import change_enrollment_status
 from stages.errors import DomainError
 from stages.extensions import db
@@ -119,9 +119,20 @@ def replies_to_handle(user: User) -> ReplyTasks:
         return ReplyTasks(0, [])
     replies = db.session.scalars(
         waiting.order_by(SummonsReply.at, SummonsReply.id).limit(SHOWN_REPLIES).options(
-            joinedload(SummonsReply.enrollment).joinedload(Enrollment.measure)
-            .joinedload(LegalMeasure.participant),
+            joinedload(SummonsReply.enrollment).joinedload(Enrollment.measure),
             joinedload(SummonsReply.enrollment).joinedload(Enrollment.course).joinedload(Course.venue),
         )
     ).unique().all()
     return ReplyTasks(count, replies)
+
+
+def replies_of(enrollment_ids: list[int]) -> list[SummonsReply]:
+    """Every reply to these enrollments' summonses, the latest first (one query)."""
+    if not enrollment_ids:
+        return []
+    return list(db.session.scalars(
+        sa.select(SummonsReply).where(SummonsReply.enrollment_id.in_(enrollment_ids))
+        .options(joinedload(SummonsReply.enrollment).joinedload(Enrollment.course).joinedload(Course.venue),
+                 joinedload(SummonsReply.handled_by))
+        .order_by(SummonsReply.at.desc(), SummonsReply.id.desc())
+    ).unique())

@@ -6,12 +6,13 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_login import current_user, login_required
 
 from stages.auth.audit import audit
-from stages.auth.permissions import Permission, get_authorized
+from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment.confirmation import replies
 from stages.enrollment.confirmation.forms import ConfirmForm, OtherDateForm
 from stages.enrollment.confirmation.links import LinkState, LinkView, open_link
 from stages.enrollment.confirmation.models import ChangeReason, SummonsReply
 from stages.enrollment.letter_texts import current_texts
+from stages.enrollment.queries import participant_sections
 from stages.enrollment.convocation.wording import sender_organization
 from stages.enrollment.views.blueprint import bp
 from stages.errors import refused
@@ -90,6 +91,15 @@ def _page(view: LinkView, *, other_date: OtherDateForm | None = None, status: in
         confirm_form=ConfirmForm(formdata=None), other_date=other_date or OtherDateForm(formdata=None),
     )
     return Response(body, status=status or STATUS_CODES[view.state])
+
+
+@participant_sections.add(template="enrollment/_participant_replies.html", position=15)
+def participant_replies_section(enrollments: list, full_view: bool, user, **_) -> dict | None:
+    """What the person answered on their confirmation page, with the reason's details."""
+    if not full_view:
+        return None
+    found = replies.replies_of([e.id for e in enrollments])
+    return {"summons_replies": found, "can_handle": can(user, Permission.SESSION_EDIT)} if found else None
 
 
 @bp.route("/reponses/<int:reply_id>/traitee", methods=["POST"])
