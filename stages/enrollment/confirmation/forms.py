@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from wtforms import RadioField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional
 
 from stages.enrollment.confirmation.models import REASON_TEXT_MAX, ChangeReason
 from stages.forms import TEXT, BaseForm, select_choices
@@ -20,6 +20,10 @@ class OtherDateForm(BaseForm):
     details = TextAreaField(validators=[Optional(), Length(max=REASON_TEXT_MAX, message="reason_text_too_long")],
                             **TEXT)
 
-    def validate_details(self, field) -> None:
-        if self.reason.data == ChangeReason.OTHER.value and not field.data:
-            raise ValidationError("reason_text_missing")
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # « Autre » needs its few words (Optional() above stops the field's own validators).
+        if self.reason.data == ChangeReason.OTHER.value and not self.details.data:
+            self.details.errors = [*self.details.errors, "reason_text_missing"]
+            return False
+        return valid
