@@ -23,7 +23,7 @@ from stages.enrollment.confirmation.links import (
     normalize_code,
     summons_code,
 )
-from stages.enrollment.confirmation.models import ReplyKind, SummonsLink, SummonsReply
+from stages.enrollment.confirmation.models import SummonsLink, SummonsReply
 from stages.enrollment.frames import frame_title
 from stages.enrollment.models import EnrollmentStatus, LegalFrame
 from stages.enrollment.services import reschedule, withdraw_measure
