@@ -23,7 +23,7 @@ from stages.enrollment.confirmation.links import (
     normalize_code,
     summons_code,
 )
-from stages.enrollment.confirmation.models import SummonsLink, SummonsReply
+from stages.enrollment.confirmation.models import ReplyKind, SummonsLink, SummonsReply
 from stages.enrollment.frames import frame_title
 from stages.enrollment.models import EnrollmentStatus, LegalFrame
 from stages.enrollment.services import reschedule, withdraw_measure
@@ -347,3 +347,17 @@ def test_two_identical_confirmations_at_the_same_moment_are_recorded_once(app, w
     assert db.session.scalar(
         sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "summons.replied")
     ) == 1
+
+
+def test_the_retention_purge_erases_what_the_person_wrote(client, w):
+    from stages.privacy.retention import anonymize
+
+    client.post(w.url + "/autre-date", data={"reason": "other", "details": "Hospitalisation prévue"},
+                headers={"User-Agent": "Navigateur/1.0"})
+    anonymize([w.measure.participant_id], NOW)
+    db.session.commit()
+    db.session.expire_all()
+    reply = db.session.scalar(sa.select(SummonsReply))
+    assert (reply.kind, reply.reason.value, reply.reason_text, reply.user_agent_hash) == (
+        ReplyKind.OTHER_DATE, "other", None, None)
+    assert client.get(w.url).status_code == 410  # an anonymized person's link leads nowhere

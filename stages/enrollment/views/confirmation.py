@@ -18,14 +18,13 @@ from stages.enrollment.views.blueprint import bp
 from stages.errors import refused
 from stages.extensions import db, limiter
 
-DEFAULT_CONFIRMATION_RATE_LIMIT = "20 per minute"
 PUBLIC_ENDPOINTS = {"enrollment.summons_page", "enrollment.summons_confirm", "enrollment.summons_other_date"}
 # What the page answers when the link leads nowhere (the template says it in French).
 STATUS_CODES = {LinkState.OPEN: 200, LinkState.EXPIRED: 410, LinkState.UNKNOWN: 404}
 
 
 def _limit() -> str:
-    return current_app.config.get("CONFIRMATION_RATE_LIMIT", DEFAULT_CONFIRMATION_RATE_LIMIT)
+    return current_app.config["CONFIRMATION_RATE_LIMIT"]
 
 
 # The page and its two forms draw on one budget per client address.
