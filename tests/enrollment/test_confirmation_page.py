@@ -361,3 +361,13 @@ def test_the_retention_purge_erases_what_the_person_wrote(client, w):
     assert (reply.kind, reply.reason.value, reply.reason_text, reply.user_agent_hash) == (
         ReplyKind.OTHER_DATE, "other", None, None)
     assert client.get(w.url).status_code == 410  # an anonymized person's link leads nowhere
+
+
+def test_the_persons_replies_are_in_their_data_export(client, w):
+    import json
+
+    client.post(w.url + "/autre-date", data={"reason": "other", "details": "Hospitalisation prévue"})
+    login(client, w.organizer)
+    export = json.loads(client.get(f"/personnes/{w.measure.participant_id}/export.json").data)
+    (reply,) = export["measures"][0]["enrollments"][0]["summons_replies"]
+    assert (reply["kind"], reply["reason"], reply["reason_text"]) == ("other_date", "other", "Hospitalisation prévue")
