@@ -131,6 +131,8 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("STAGES_LOGIN_RATE_LIMIT", "10 per minute")
     # A tablet sends its queue on every save and when the network returns: a few a minute.
     SYNC_RATE_LIMIT = os.environ.get("STAGES_SYNC_RATE_LIMIT", "60 per minute")
+    # The person's confirmation page (the link of a summons) and its two forms, per address.
+    CONFIRMATION_RATE_LIMIT = os.environ.get("STAGES_CONFIRMATION_RATE_LIMIT", "20 per minute")
     # Progressive lockout per account, kept in the database so that it holds across workers and
     # hosts: after LOGIN_LOCKOUT_THRESHOLD failures in a row (wrong password or wrong second-factor
     # code), the account is locked for LOGIN_LOCKOUT_SECONDS, doubled at each further failure, up

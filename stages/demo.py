@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from stages.attendance.models import AttendanceMark, AttendanceStatus
 from stages.auth.models import Role, User
 from stages.auth.services import hash_password
+from stages.enrollment.confirmation.models import ChangeReason, ReplyKind, SummonsReply
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
     Enrollment,
@@ -145,7 +146,32 @@ def load_demo(seed: int = 2026) -> bool:
     _create_courses(rng, orgs, venues, apcars, scelles, organizer)
     _create_waiting_referrals(rng, orgs, count=18)
     _issue_certificates_and_bilans(organizer)
+    _reply_to_summonses()
     return True
+
+
+def _reply_to_summonses() -> None:
+    """In the next course, one person confirmed on their confirmation page and another asked for
+    another date: the organizers' home page lists both (no random draw: the rest stays as it was)."""
+    course = db.session.scalar(
+        sa.select(Course).where(Course.status == CourseStatus.SCHEDULED, Course.starts_at > now_utc())
+        .order_by(Course.starts_at)
+    )
+    if course is None:
+        return
+    enrollments = db.session.scalars(
+        sa.select(Enrollment).where(Enrollment.course_id == course.id).order_by(Enrollment.id)
+    ).all()
+    confirmed = next((e for e in enrollments if e.status == EnrollmentStatus.CONFIRMED), None)
+    summoned = next((e for e in enrollments if e.status == EnrollmentStatus.SUMMONED), None)
+    if confirmed is not None:
+        db.session.add(SummonsReply(enrollment_id=confirmed.id, course_id=course.id, kind=ReplyKind.CONFIRMED))
+    if summoned is not None:
+        db.session.add(SummonsReply(
+            enrollment_id=summoned.id, course_id=course.id, kind=ReplyKind.OTHER_DATE,
+            reason=ChangeReason.WORK,
+        ))
+    db.session.flush()
 
 
 def _get_or_create_org(name, short, kind, address) -> Organization:

@@ -3,6 +3,7 @@ from stages.attendance.models import AttendanceMark, AttendanceRevision, Attenda
 from stages.auth.models import AuditEntry, Role, User, user_organizations
 from stages.calendar_feeds.models import CachedFeed, RenewedFeed
 from stages.certificates.models import Certificate
+from stages.enrollment.confirmation.models import SummonsLink, SummonsReply
 from stages.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
@@ -34,6 +35,6 @@ __all__ = [
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
-    "RetentionSettings", "Role", "CoursePart", "CourseStatus", "User",
+    "RetentionSettings", "Role", "SummonsLink", "SummonsReply", "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

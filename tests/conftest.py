@@ -170,6 +170,13 @@ def every_route(make):
     )
     certificate = make.certificate(closed_enrollments[0])
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
+    from stages.enrollment.confirmation.links import format_code, summons_code
+    from stages.enrollment.confirmation.models import ChangeReason, ReplyKind, SummonsReply
+
+    link_code = format_code(summons_code(enrollment))
+    reply = SummonsReply(enrollment_id=enrollment.id, course_id=course.id, kind=ReplyKind.OTHER_DATE,
+                         reason=ChangeReason.WORK)
+    db.session.add(reply)
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
     w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
@@ -185,6 +192,6 @@ def every_route(make):
         "user_id": spare.id, "certificate_id": certificate.id,
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
-        "fmt": "csv",
+        "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
     }
     return w

@@ -106,6 +106,10 @@ EXPECTED = {
     "certificates.verify_form": PUBLIC,
     "certificates.verify_code": PUBLIC,
     "certificates.verify_submit": PUBLIC,
+    "enrollment.summons_page": PUBLIC,  # the link's code is the key, no account
+    "enrollment.summons_confirm": PUBLIC,
+    "enrollment.summons_other_date": PUBLIC,
+    "enrollment.summons_reply_handled": THIS_SESSION_EDIT,
     "reports.dashboard": MEASURE_VIEWERS,
     "reports.dashboard_export": MEASURE_VIEWERS,
     "reports.statistics": ORGANIZERS | {"liaison", "liaison_other"},

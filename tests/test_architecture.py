@@ -125,7 +125,7 @@ VIEW_AUDIT_ACTIONS = {
     "auth.login", "auth.login_failed", "auth.logout",
     "measures.list", "participant.viewed", "participant.exported", "session.participants_viewed",
     "roster.viewed", "roster.downloaded", "signatures.viewed", "convocation.downloaded", "certificate.downloaded",
-    "export.downloaded", "dashboard.viewed", "audit_log.exported",
+    "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed",
 }
 
 

@@ -243,6 +243,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login", "auth.login_code", "certificates.verify_form", "certificates.verify_submit",
     "certificates.verify_code", "calendar_feeds.my_feed", "calendar_feeds.all_feed",
     "calendar_feeds.venue_feed", "calendar_feeds.organization_feed", "favicon",
+    "enrollment.summons_page", "enrollment.summons_confirm", "enrollment.summons_other_date",
 }
 
 
@@ -635,3 +636,26 @@ def test_revocation_reason_stores_script_as_text(admin_client, every_route):
     # The reason is kept on the row, not displayed: the pages around it must stay clean.
     _no_raw_script(admin_client, [f"/personnes/{participant_id}",
                                   f"/verification/{certificate.verification_code}"])
+
+
+def test_other_date_form_property(app, admin_client, every_route):
+    """The public request for another date: hostile reasons and details are a French 400 or
+    stored as typed (at most 200 characters), and shown escaped to the organizers."""
+    from stages.enrollment.confirmation.models import SummonsReply
+
+    public = IsolatedClient(app, app.response_class, use_cookies=True)
+    url = f"/c/{every_route.params['link_code']}/autre-date"
+
+    @_settings(FOCUSED_EXAMPLES)
+    @given(reason=st.sampled_from(["medical", "work", "other"]) | HOSTILE, details=HOSTILE_FIELD)
+    def run(reason, details):
+        # One request waits at a time: the earlier ones are handled first.
+        db.session.execute(sa.update(SummonsReply).values(handled_at=sa.func.now()))
+        db.session.commit()
+        response = _post(public, url, {"reason": reason, "details": details})
+        assert response.status_code in (303, 400)
+        stored = db.session.scalars(sa.select(SummonsReply.reason_text).where(SummonsReply.handled_at.is_(None))).all()
+        assert all(text is None or len(text) <= 200 for text in stored)
+        _no_raw_script(admin_client, ["/", f"/personnes/{every_route.participant_id}"])
+
+    run()

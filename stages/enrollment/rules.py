@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from stages.auth.audit import describes
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, exists, object_rule, scope
+from stages.enrollment.confirmation.models import SummonsReply
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
 from stages.scheduling.models import Course, course_facilitators, course_organizations
+from stages.scheduling.rules import course_rule
 from stages.timeutil import fr_date
 
 
@@ -96,3 +98,16 @@ def _describe_enrollments(ids: list[int]) -> dict[int, str]:
         .where(Enrollment.id.in_(ids))
     )
     return {i: f"Inscription n° {i} au stage du {fr_date(start, 'medium')}" for i, start in rows}
+
+
+@object_rule(SummonsReply)
+def summons_reply_rule(user: User, permission: Permission, reply: SummonsReply) -> bool:
+    """A person's reply to their summons is their course's: its organizers handle it."""
+    return course_rule(user, permission, reply.enrollment.course)
+
+
+@describes("SummonsReply")
+def _describe_replies(ids: list[int]) -> dict[int, str]:
+    """« Réponse n° 4 (demande d'une autre date) »: the kind, never the reason."""
+    rows = db.session.execute(sa.select(SummonsReply.id, SummonsReply.kind).where(SummonsReply.id.in_(ids)))
+    return {i: f"Réponse n° {i} ({kind.label.lower()})" for i, kind in rows}

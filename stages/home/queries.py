@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from stages.attendance.services import can_record
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, can, visible
+from stages.enrollment.confirmation.replies import ReplyTasks, replies_to_handle
 from stages.extensions import db
 from stages.jobs.models import JobRun
 from stages.reports.dashboard import Bucket, DashboardFilters, bucket_counts
@@ -58,13 +59,15 @@ def home_page(user: User, *, import_under_way: bool = False) -> dict:
     """The home page's context for ``user`` (a liaison's home is their dashboard);
     ``import_under_way``: this login session left an import at its preview."""
     now = now_utc()
-    context: dict = {"todo": [], "admin_todo": [], "mine": [], "upcoming": []}
+    context: dict = {"todo": [], "admin_todo": [], "mine": [], "upcoming": [], "replies": ReplyTasks(0, [])}
     if user.role == Role.ADMIN:
         context["admin_todo"] = admin_todo(now)
     if user.role == Role.ORGANIZER:
         context["todo"] = measure_todo(user) + course_todo(user, now)
         if import_under_way:
             context["todo"].append(TodoItem("import", "Import à terminer", 1, "enrollment.import_columns"))
+        # What people answered on their confirmation page, until an organizer handles it.
+        context["replies"] = replies_to_handle(user)
     context["mine"] = my_courses(user, now)
     context["show_mine"] = user.role == Role.FACILITATOR or bool(context["mine"])
     if user.role in (Role.ADMIN, Role.ORGANIZER):

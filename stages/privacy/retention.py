@@ -28,6 +28,7 @@ from stages.attendance.models import AttendanceMark, AttendanceRevision, Attenda
 from stages.attendance.signatures import erase_images
 from stages.auth.models import AuditEntry
 from stages.certificates.models import Certificate
+from stages.enrollment.confirmation.models import SummonsReply
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure, Participant
 from stages.enrollment.statuses import LIVE_STATUSES
 from stages.extensions import db
@@ -114,6 +115,11 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
         db.session.execute(
             sa.update(AttendanceMark).where(AttendanceMark.id.in_(marks))
             .values(note=None).execution_options(synchronize_session=False)
+        )
+        # What the person wrote when asking for another date, and their browser's fingerprint.
+        db.session.execute(
+            sa.update(SummonsReply).where(SummonsReply.enrollment_id.in_(enrollments))
+            .values(reason_text=None, user_agent_hash=None).execution_options(synchronize_session=False)
         )
         # The drawn signatures go; the chain keeps what proves the half-day without them.
         erase_images(enrollments, now)

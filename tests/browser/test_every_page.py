@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from stages.auth.models import Organization, Role, User
 from stages.certificates.models import Certificate
 from stages.demo import DEMO_ACCOUNTS, load_demo
+from stages.enrollment.confirmation.links import format_code, summons_code
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus
@@ -157,6 +158,9 @@ class Demo:
         self.venue = coming.venue_id
         self.organization, self.authority = apcars.id, parquet.id
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
+        # The confirmation page behind the person's convocation (its link made as a letter does).
+        self.link_code = format_code(summons_code(enrollment))
+        db.session.commit()
 
 
 def _urls(rule: str, demo: Demo, role: str) -> list[str]:
@@ -188,6 +192,8 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/inscriptions/<int:enrollment_id>/reporter": f"/inscriptions/{demo.enrollment}/reporter",
         "/attestations/<int:certificate_id>/revoquer": f"/attestations/{demo.certificate}/revoquer",
         "/verification/<code>": f"/verification/{demo.code}",
+        # The person's confirmation page, and what an unknown link shows.
+        "/c/<link_code>": [f"/c/{demo.link_code}", "/c/0000-0000-0000-0000"],
         "/lieux/<int:venue_id>/modifier": f"/lieux/{demo.venue}/modifier",
         "/organisations/<int:organization_id>/modifier": f"/organisations/{demo.organization}/modifier",
         # An association's settings and an authority's (another form).

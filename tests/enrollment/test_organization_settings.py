@@ -121,7 +121,7 @@ def test_a_change_shows_on_the_next_convocation_and_attestation(client, make):
     after, reader = text(convocation.convocation_pdf(db.session.get(type(enrollment), enrollment.id)))
     assert "Claire Dupuis Directrice" in after and "Association loi 1901 agréée" in after
     assert "modalités de paiement : chèque à l'ordre de l'APCARS." in after
-    assert len(reader.pages[0].images) == 1  # the logo
+    assert len(reader.pages[0].images) == 2  # the logo, and the confirmation page's QR code
     # The attestation issued after the change is signed by the association's signatory.
     course, enrollments = make.closed_course_with(people=1, organizations=[apcars], handling=apcars,
                                                   day=date(2026, 3, 16))

@@ -23,6 +23,7 @@ from stages.enrollment.convocation.wording import (
     sender_organization,
     venue_line,
 )
+from stages.enrollment.confirmation.links import summons_url
 from stages.enrollment.models import Enrollment, InvitationUpdate
 from stages.extensions import db
 from stages.mail import build_message, sender_address
@@ -145,6 +146,7 @@ def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = 
         "",
         "L'invitation jointe (invitation.ics) ajoute ces dates à votre agenda.",
         "",
+        *_confirmation_lines(enrollment),
         new_date_text(enrollment, organization),
     ]
     subject = (
@@ -155,6 +157,15 @@ def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = 
         enrollment, organization, subject, body,
         [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
     )
+
+
+def _confirmation_lines(enrollment: Enrollment) -> list[str]:
+    """The short link of the person's confirmation page (the same as on their letter)."""
+    return [
+        "Confirmez votre présence, ou demandez une autre date, sur la page de votre convocation "
+        f"(sans compte ni mot de passe) : {summons_url(enrollment)}",
+        "",
+    ]
 
 
 def _when_and_where(course: Course) -> list[str]:
@@ -185,6 +196,7 @@ def reminder_email(enrollment: Enrollment, days: int) -> EmailMessage:
         "",
         "Votre présence à chaque demi-journée est obligatoire. Munissez-vous d'une pièce d'identité.",
         "",
+        *_confirmation_lines(enrollment),
         new_date_text(enrollment, organization),
     ]
     return _email(
@@ -219,6 +231,7 @@ def update_email(enrollment: Enrollment, update: InvitationUpdate, pdf: bytes) -
         "Votre présence à chaque demi-journée reste obligatoire. La convocation mise à jour est "
         "jointe (convocation.pdf) ; l'invitation jointe (invitation.ics) met à jour votre agenda.",
         "",
+        *_confirmation_lines(enrollment),
         new_date_text(enrollment, organization),
     ]
     return _email(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from xml.sax.saxutils import escape
 
+import segno
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -32,6 +33,7 @@ from stages.enrollment.convocation.wording import (
     new_date_text,
     sender_organization,
 )
+from stages.enrollment.confirmation.links import link_url, summons_codes
 from stages.enrollment.frames import (
     CRIMINAL_RECORD,
     PEINE_STAGE_BASIS,
@@ -90,16 +92,18 @@ def _nowrap(text: str) -> str:
 
 def convocation_pdf(enrollment: Enrollment, *, issued_on: date | None = None) -> bytes:
     """The convocation letter of one enrollment, as PDF bytes (same data, same bytes)."""
-    return _render(_letter(enrollment, issued_on))
+    return _render(_letter(enrollment, issued_on, _check_codes([enrollment])[enrollment.id]))
 
 
 def course_convocations_pdf(enrollments: Iterable[Enrollment]) -> bytes:
     """Several letters in one PDF to print, each starting on a new page."""
     story = []
+    enrollments = list(enrollments)
+    codes = _check_codes(enrollments)
     for enrollment in enrollments:
         if story:
             story.append(PageBreak())
-        story.extend(_letter(enrollment, None))
+        story.extend(_letter(enrollment, None, codes[enrollment.id]))
     if not story:
         raise DomainError("Aucune convocation à imprimer pour ce stage.")
     return _render(story)
@@ -138,15 +142,27 @@ def _footer(canvas, document) -> None:
     canvas.restoreState()
 
 
-def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
-    """The flowables of one letter."""
-    measure, course = enrollment.measure, enrollment.course
-    participant, venue = measure.participant, course.venue
-    _check_identity(participant)
+def _check_codes(enrollments: list[Enrollment]) -> dict[int, str]:
+    """The confirmation page's codes of letters that can be drawn (checked before any link is
+    made: a refused letter leaves no link behind)."""
+    for enrollment in enrollments:
+        _check_letter(enrollment)
+    return summons_codes(enrollments)
+
+
+def _check_letter(enrollment: Enrollment) -> None:
+    _check_identity(enrollment.measure.participant)
     if enrollment.status not in SEAT_HOLDING_STATUSES:
         raise DomainError("Seule une personne qui a une place dans le stage peut être convoquée.")
-    if not course.parts:
+    if not enrollment.course.parts:
         raise DomainError("Ce stage n'a encore aucune demi-journée.")
+
+
+def _letter(enrollment: Enrollment, issued_on: date | None, code: str) -> list:
+    """The flowables of one letter; ``code``: its confirmation page's."""
+    measure, course = enrollment.measure, enrollment.course
+    participant, venue = measure.participant, course.venue
+    _check_letter(enrollment)
     organization = sender_organization(enrollment)
     signed_by = _text(organization.name) if organization else "l'association organisatrice"
     if issued_on is None:
@@ -262,6 +278,7 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
              "séjour) et la présente convocation."],
         ),
         *_own("practical"),
+        _confirmation(link_url(code)),
     ]
     fee = fee_text(measure, organization)
     if fee:
@@ -291,6 +308,21 @@ def _letter(enrollment: Enrollment, issued_on: date | None) -> list:
         _para(_text(version_line(texts)), _SMALL),
     ]
     return story
+
+
+def _confirmation(url: str) -> Table:
+    """The short link and QR code of the person's confirmation page."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False, boost_error=False).save(buffer, kind="png", scale=4, border=1)
+    qr = Image(io.BytesIO(buffer.getvalue()), width=2 * cm, height=2 * cm)
+    text = _para(
+        "<b>Confirmez votre présence</b>, ou demandez une autre date, sans compte ni mot de passe : "
+        f"scannez ce code QR ou saisissez l'adresse <b>{_text(url)}</b> (elle vous est "
+        "personnelle : ne la communiquez pas)."
+    )
+    return Table([[qr, text]], colWidths=[2.4 * cm, None],
+                 style=TableStyle(_NO_PADDING + [("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                                                 ("TOPPADDING", (0, 0), (-1, -1), 3)]))
 
 
 def _logo(data: bytes) -> Image:

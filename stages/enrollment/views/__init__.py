@@ -9,9 +9,10 @@
 - ``imports``: importing a referral list (upload, preview, confirm);
 - ``reservations``: the seats of a course reserved for a referring authority;
 - ``settings``: an organization's document settings and defaults per legal frame (admins);
-- ``letters``: an association's own paragraphs of its convocations, by version (its organizers).
+- ``letters``: an association's own paragraphs of its convocations, by version (its organizers);
+- ``confirmation``: the person's public confirmation page, and marking their replies handled.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters, confirmation  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]

@@ -46,6 +46,7 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     """
     from stages.attendance.models import AttendanceMark, AttendanceRevision
     from stages.certificates.models import Certificate
+    from stages.enrollment.confirmation.models import SummonsReply
     from stages.reports.models import Bilan
 
     query = measures if measures is not None else sa.select(LegalMeasure)
@@ -82,6 +83,12 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     certificates_by_enrollment = defaultdict(list)
     for certificate in certificates:
         certificates_by_enrollment[certificate.enrollment_id].append(certificate)
+    replies_by_enrollment = defaultdict(list)
+    for reply in _all(
+        sa.select(SummonsReply).where(SummonsReply.enrollment_id.in_(enrollment_ids))
+        .order_by(SummonsReply.at, SummonsReply.id)
+    ):
+        replies_by_enrollment[reply.enrollment_id].append(reply)
     bilans = _all(
         sa.select(Bilan).where(
             Bilan.course_id.in_({e.course_id for e in enrollments}),
@@ -158,6 +165,19 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 for certificate in certificates_by_enrollment[enrollment.id]
             ],
             "report_sent_at": bilan.sent_at if bilan else None,
+            # What the person answered on the page of their convocation.
+            "summons_replies": [
+                {
+                    "at": reply.at,
+                    "kind": reply.kind.value,
+                    "kind_label": reply.kind.label,
+                    "reason": reply.reason.value if reply.reason else None,
+                    "reason_label": reply.reason.label if reply.reason else None,
+                    "reason_text": reply.reason_text,
+                    "handled_at": reply.handled_at,
+                }
+                for reply in replies_by_enrollment[enrollment.id]
+            ],
         }
 
     return {
