@@ -159,6 +159,16 @@ def delivery_text(delivery: SummonsDelivery) -> str:
 
 _ADDRESS = re.compile(r"<?[^\s<>\"'@;,()]+@[^\s<>\"'@;,()]+>?")
 _LONG_NUMBER = re.compile(r"\+?\d[\d .-]{7,}\d")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _phone_like(match: re.Match) -> str:
+    """A phone number has 9 digits at least (SMTP codes « 550 5.1.1 » fewer); an IP address
+    (a mail server's) is left as it is."""
+    text = match.group(0)
+    if sum(ch.isdigit() for ch in text) < 9 or _IPV4.fullmatch(text):
+        return text
+    return "[numéro]"
 
 
 def without_addresses(text: str | None, limit: int = 300) -> str | None:
@@ -167,7 +177,7 @@ def without_addresses(text: str | None, limit: int = 300) -> str | None:
     if not text:
         return None
     text = _ADDRESS.sub("[adresse]", text)
-    text = _LONG_NUMBER.sub("[numéro]", text)
+    text = _LONG_NUMBER.sub(_phone_like, text)
     text = " ".join(text.split())
     return text[:limit] or None
 
