@@ -28,7 +28,7 @@ from stages.enrollment.services import set_enrollment_status_unchecked
 from stages.enums import LabelledEnum, enum_column_type
 from stages.errors import DomainError
 from stages.extensions import db
-from stages.timeutil import fr_date, now_utc
+from stages.timeutil import fr_date, fr_datetime, now_utc
 
 
 class DeliveryChannel(LabelledEnum):
@@ -333,9 +333,16 @@ def last_failure(deliveries: list[SummonsDelivery]) -> SummonsDelivery | None:
     return None
 
 
-def delivery_summary(deliveries: list[SummonsDelivery], zone: str | None = None) -> str:
-    """The summons's proof on one line, for the bilan: « 02/03/2026 Courriel accepté par … ;
-    … », oldest first; « aucune preuve d'envoi enregistrée » when there is none."""
-    if not deliveries:
-        return "aucune preuve d'envoi enregistrée"
-    return " ; ".join(f"{fr_date(d.at, 'short', zone)} {d.text}" for d in deliveries)
+def proof_line(delivery: SummonsDelivery, zone: str | None = None) -> str:
+    """One proof as a document states it: « 02/03/2026 à 10 h 00 : Courriel accepté par le
+    serveur de messagerie (Message-ID <…>) »."""
+    line = f"{fr_datetime(delivery.at, zone)} : {delivery.text}"
+    if delivery.message_id:
+        line += f" (Message-ID {delivery.message_id})"
+    return line
+
+
+def proof_lines(deliveries: list[SummonsDelivery], zone: str | None = None) -> list[str]:
+    """Every proof of a summons, oldest first; « Aucune preuve d'envoi enregistrée. » alone when
+    there is none."""
+    return [proof_line(d, zone) for d in deliveries] or ["Aucune preuve d'envoi enregistrée."]
