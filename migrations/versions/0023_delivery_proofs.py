@@ -12,6 +12,8 @@ down_revision = '0022_letter_texts'
 branch_labels = None
 depends_on = None
 
+ONCE_CONDITION = "message_id IS NOT NULL AND status IN ('bounced', 'delivered')"
+
 
 def upgrade():
     op.create_table('summons_deliveries',
@@ -38,11 +40,14 @@ def upgrade():
     with op.batch_alter_table('summons_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_summons_deliveries_enrollment_id_at', ['enrollment_id', 'at'], unique=False)
         batch_op.create_index('ix_summons_deliveries_message_id', ['message_id'], unique=False)
+        batch_op.create_index('uq_summons_deliveries_message_outcome', ['message_id', 'status'], unique=True,
+                              postgresql_where=sa.text(ONCE_CONDITION), sqlite_where=sa.text(ONCE_CONDITION))
 
 
 
 def downgrade():
     with op.batch_alter_table('summons_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('uq_summons_deliveries_message_outcome')
         batch_op.drop_index('ix_summons_deliveries_message_id')
         batch_op.drop_index('ix_summons_deliveries_enrollment_id_at')
 

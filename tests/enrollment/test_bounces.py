@@ -219,3 +219,25 @@ def test_the_scheduled_job_reads_the_configured_maildir(app, summoned, tmp_path)
     assert run.outcome == "success" and "courriels rejetés : 1" in run.counts_text
     assert again is None
     assert _rows(summoned)[-1].status == DeliveryStatus.BOUNCED
+
+
+def test_the_database_keeps_one_bounce_per_message(summoned):
+    """Two readers of the same DSNs at once: the second bounce is refused by the database, and
+    reading it again counts it as already recorded."""
+    record_delivery(summoned, DeliveryChannel.EMAIL, DeliveryStatus.BOUNCED, message_id=SAMPLE_ID)
+    db.session.commit()
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.session.begin_nested():
+            record_delivery(summoned, DeliveryChannel.EMAIL, DeliveryStatus.BOUNCED, message_id=SAMPLE_ID)
+    report = parse_report((DSN / "gmail_no_such_user.eml").read_bytes())
+    assert bounces.record_report(report) == "already"
+
+
+def test_the_person_s_data_export_holds_the_proofs(summoned):
+    from stages.privacy.subject_export.gather import build_export
+
+    export = build_export(summoned.measure.participant)
+    [measure] = export["measures"]
+    [enrollment] = measure["enrollments"]
+    [proof] = enrollment["convocation_deliveries"]
+    assert (proof["channel"], proof["status"], proof["message_id"]) == ("email", "accepted", SAMPLE_ID)

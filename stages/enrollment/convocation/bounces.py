@@ -98,8 +98,12 @@ def record_report(report: DeliveryReport) -> str:
     # A delayed message may be reported several times, each a new attempt; a failure once.
     if already and status != DeliveryStatus.DELAYED:
         return "already"
-    record_delivery(sent.enrollment, DeliveryChannel.EMAIL, status, message_id=report.message_id,
-                    detail=detail)
+    try:
+        with db.session.begin_nested():
+            record_delivery(sent.enrollment, DeliveryChannel.EMAIL, status,
+                            message_id=report.message_id, detail=detail)
+    except sa.exc.IntegrityError:  # another reader recorded it meanwhile
+        return "already"
     return {DeliveryStatus.BOUNCED: "bounced", DeliveryStatus.DELAYED: "delayed"}.get(status, "delivered")
 
 

@@ -77,6 +77,7 @@ _TEXTS = {
 }
 
 LETTER_NUMBER_LENGTH = 13
+ONCE_CONDITION = "message_id IS NOT NULL AND status IN ('bounced', 'delivered')"
 
 
 def _in(column: str, members: Iterable[LabelledEnum]) -> str:
@@ -132,6 +133,12 @@ class SummonsDelivery(db.Model):
         # A summons's history (the person's page, the bilan), and a DSN's match.
         sa.Index("ix_summons_deliveries_enrollment_id_at", "enrollment_id", "at"),
         sa.Index("ix_summons_deliveries_message_id", "message_id"),
+        # A message bounces, or is reported delivered, once: two readers of the same DSNs at
+        # once (cron and the scheduler) record it once.
+        sa.Index(
+            "uq_summons_deliveries_message_outcome", "message_id", "status", unique=True,
+            postgresql_where=sa.text(ONCE_CONDITION), sqlite_where=sa.text(ONCE_CONDITION),
+        ),
     )
 
     @property
