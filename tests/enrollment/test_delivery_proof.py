@@ -278,3 +278,22 @@ def test_a_liaison_reads_the_proofs_but_records_nothing(client, case, make):
     assert "Noter la convocation envoyée en recommandé" not in page
     response = client.post(f"/inscriptions/{enrollment.id}/lettre-recommandee", data={"numero": "1A12345678901"})
     assert response.status_code == 403
+
+
+def test_the_other_channels_record_through_the_same_service(case):
+    """What the SMS gateway's receipts and the confirmation page will record: an SMS accepted
+    then bounced makes the summons due again, unless something else proves it."""
+    enrollment = case["enrollment"]
+    enrollment.status = EnrollmentStatus.SUMMONED
+    db.session.flush()
+    delivery.record_delivery(enrollment, DeliveryChannel.SMS, DeliveryStatus.ACCEPTED, message_id="gw-123")
+    failure = delivery.record_delivery(
+        enrollment, DeliveryChannel.SMS, DeliveryStatus.BOUNCED, message_id="gw-123",
+        detail="numéro +33612345678 injoignable",
+    )
+    assert failure.detail == "numéro [numéro] injoignable"
+    assert failure.text == "SMS : rejeté (bounce) (numéro [numéro] injoignable)"
+    assert enrollment.status == EnrollmentStatus.ENROLLED
+    confirmed = delivery.record_delivery(enrollment, DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED)
+    assert confirmed.text == "Convocation confirmée par la personne"
+    assert delivery.last_failure(_deliveries(enrollment)) is None
