@@ -159,6 +159,19 @@ class Config:
     SMTP_PASSWORD = os.environ.get("STAGES_SMTP_PASSWORD")
     SMTP_STARTTLS = _bool("STAGES_SMTP_STARTTLS", False)
 
+    # Bounces (`flask stages mail-bounces`, and the read_mail_bounces job when one is set): the
+    # DSNs the mail server returns to MAIL_SENDER, read from a Maildir folder or an IMAP folder
+    # over TLS. The IMAP password is read from the environment variable named here, never kept
+    # in the configuration.
+    BOUNCE_MAILDIR = os.environ.get("STAGES_BOUNCE_MAILDIR")
+    BOUNCE_IMAP_HOST = os.environ.get("STAGES_BOUNCE_IMAP_HOST")
+    BOUNCE_IMAP_PORT = int(os.environ.get("STAGES_BOUNCE_IMAP_PORT", 993))
+    BOUNCE_IMAP_USER = os.environ.get("STAGES_BOUNCE_IMAP_USER")
+    BOUNCE_IMAP_PASSWORD_ENV = os.environ.get("STAGES_BOUNCE_IMAP_PASSWORD_ENV", "STAGES_BOUNCE_IMAP_PASSWORD")
+    BOUNCE_IMAP_FOLDER = os.environ.get("STAGES_BOUNCE_IMAP_FOLDER", "INBOX")
+    # Where a message read is moved (else it is only flagged \Seen).
+    BOUNCE_IMAP_MOVE_TO = os.environ.get("STAGES_BOUNCE_IMAP_MOVE_TO")
+
     # Data retention (see README, "Operations", and stages/privacy/retention.py for when each
     # measure's clock starts). Identity is kept RETENTION_MEASURE_DAYS after the measure closes;
     # a measure left without a closing event closes RETENTION_GRACE_DAYS after its deadline (or

@@ -210,6 +210,7 @@ def _register_template_helpers(app: Flask) -> None:
     from stages import timeutil, wording
     from stages.auth.audit import action_label, object_type_label
     from stages.enrollment import frames
+    from stages.enrollment.convocation.delivery import format_letter_number
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
 
@@ -219,6 +220,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
     app.jinja_env.filters["fr_half_day"] = timeutil.fr_half_day
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
+    app.jinja_env.filters["letter_number"] = format_letter_number
     app.jinja_env.filters["audit_action_label"] = action_label
     app.jinja_env.filters["audit_object_type_label"] = object_type_label
     app.jinja_env.filters["enrollment_status_label"] = lambda value: EnrollmentStatus(value).label

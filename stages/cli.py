@@ -1,6 +1,7 @@
 """``flask stages ...``: demo data and accounts."""
 from __future__ import annotations
 
+import imaplib
 import secrets
 
 import click
@@ -220,6 +221,52 @@ def _echo_import_report(report, limit: int = 50) -> None:
         click.echo(f"  Ligne {row.line} : {row.remark}")
     if len(remarks) > limit:
         click.echo(f"  … et {len(remarks) - limit} autres lignes déjà connues ou en double.")
+
+
+@stages_cli.command("mail-bounces")
+@click.option("--maildir", type=click.Path(file_okay=False), default=None,
+              help="Dossier Maildir des avis de non-remise (sinon STAGES_BOUNCE_MAILDIR).")
+@click.option("--imap-host", default=None, help="Serveur IMAP (TLS, port 993 ; sinon STAGES_BOUNCE_IMAP_HOST).")
+@click.option("--imap-port", type=click.IntRange(1, 65535), default=None, help="Port IMAPS.")
+@click.option("--imap-user", default=None, help="Identifiant IMAP.")
+@click.option("--imap-password-env", default=None,
+              help="Variable d'environnement qui contient le mot de passe IMAP "
+                   "(par défaut STAGES_BOUNCE_IMAP_PASSWORD).")
+@click.option("--imap-folder", default=None, help="Dossier IMAP à lire (par défaut INBOX).")
+@click.option("--imap-move-to", default=None, help="Dossier IMAP où ranger les messages lus.")
+def mail_bounces_command(maildir, imap_host, imap_port, imap_user, imap_password_env, imap_folder,
+                         imap_move_to) -> None:
+    """Read the bounces (DSNs) of the convocation emails, each message once."""
+    from flask import current_app
+
+    from stages.enrollment.convocation import bounces
+
+    try:
+        messages = bounces.configured_messages(
+            current_app.config, maildir=maildir, imap_host=imap_host, imap_user=imap_user,
+            imap_password_env=imap_password_env, imap_folder=imap_folder,
+            imap_move_to=imap_move_to, imap_port=imap_port,
+        )
+        if messages is None:
+            raise click.ClickException(
+                "Aucune boîte à lire : indiquez --maildir ou --imap-host (ou STAGES_BOUNCE_MAILDIR, "
+                "STAGES_BOUNCE_IMAP_HOST)."
+            )
+        run = bounces.process_mailbox(messages)
+    except (OSError, ValueError, imaplib.IMAP4.error) as error:
+        raise click.ClickException(_mailbox_error(error)) from None
+    click.echo(run.message())
+
+
+def _mailbox_error(error: Exception) -> str:
+    """A French message that names the failure, never the password."""
+    if isinstance(error, ValueError):
+        return str(error)
+    if isinstance(error, imaplib.IMAP4.error):
+        return "Le serveur IMAP a refusé la connexion ou la lecture du dossier."
+    if isinstance(error, FileNotFoundError):
+        return "Dossier Maildir introuvable (il doit contenir cur/ et new/)."
+    return f"Boîte aux lettres illisible ({type(error).__name__})."
 
 
 def register_cli(app) -> None:

@@ -16,6 +16,7 @@ from stages.enrollment.models import (
     Payer,
     PaymentStatus,
 )
+from stages.enrollment.convocation.delivery import SummonsDelivery
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
 from stages.privacy.models import RetentionSettings
@@ -35,6 +36,7 @@ __all__ = [
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
-    "RetentionSettings", "Role", "SummonsLink", "SummonsReply", "CoursePart", "CourseStatus", "User",
+    "RetentionSettings", "Role", "SummonsDelivery", "SummonsLink", "SummonsReply", "CoursePart", "CourseStatus",
+    "User",
     "Venue", "user_organizations",
 ]

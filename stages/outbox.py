@@ -97,6 +97,10 @@ class Kind:
     label: str  # French, for the admin page
     build: Callable[[dict], EmailMessage | None]
     on_sent: Callable[[dict], None] | None = None
+    # With the Message-ID: after ``on_sent``, in its transaction (the mail server accepted it)…
+    on_accepted: Callable[[dict, str], None] | None = None
+    # … or in the transaction that records a refusal, with its description (no address).
+    on_refused: Callable[[dict, str, MailError], None] | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -107,9 +111,15 @@ def register_kind(
     label: str,
     build: Callable[[dict], EmailMessage | None],
     on_sent: Callable[[dict], None] | None = None,
+    *,
+    on_accepted: Callable[[dict, str], None] | None = None,
+    on_refused: Callable[[dict, str, MailError], None] | None = None,
 ) -> None:
-    """Declare a kind of message (at import time, from the area that sends it)."""
-    KINDS[name] = Kind(name, label, build, on_sent)
+    """Declare a kind of message (at import time, from the area that sends it).
+
+    ``on_accepted(refs, message_id)`` and ``on_refused(refs, message_id, error)`` let the area
+    keep a proof of each attempt (the convocation's delivery record)."""
+    KINDS[name] = Kind(name, label, build, on_sent, on_accepted, on_refused)
 
 
 def kind_label(name: str) -> str:
@@ -219,9 +229,9 @@ def _deliver_one(message_id: int, key: str, kind: Kind, refs: dict) -> str:
         send_email(message)
     except MailError as error:
         db.session.rollback()
-        _release(message_id, attempt, _describe(error))
+        _release(message_id, attempt, _describe(error), kind, refs, message["Message-ID"], error)
         return "failed"
-    _record_sent(message_id, kind, refs)
+    _record_sent(message_id, kind, refs, message["Message-ID"])
     return "sent"
 
 
@@ -245,8 +255,12 @@ def _claim(message_id: int) -> int | None:
     return row.attempts
 
 
-def _release(message_id: int, attempt: int, error: str) -> None:
-    """A failed attempt: record why, and make the message due again after the back-off."""
+def _release(
+    message_id: int, attempt: int, error: str, kind: Kind | None = None, refs: dict | None = None,
+    header_id: str | None = None, failure: MailError | None = None,
+) -> None:
+    """A failed attempt: record why, and make the message due again after the back-off (with
+    the area's record of the refusal, when it keeps one)."""
     delay = min(CLAIM_TIMEOUT * 2 ** (attempt - 1), MAX_RETRY_DELAY)
     db.session.execute(
         sa.update(OutboxMessage)
@@ -254,10 +268,17 @@ def _release(message_id: int, attempt: int, error: str) -> None:
         .values(due_at=now_utc() + delay, last_error=error[:300])
         .execution_options(synchronize_session=False)
     )
+    if kind is not None and kind.on_refused is not None and failure is not None:
+        try:
+            with db.session.begin_nested():
+                kind.on_refused(refs or {}, header_id, failure)
+        except Exception as broken:  # noqa: BLE001 - the back-off must be recorded anyway
+            log.error("outbox: message %d (%s): recording the refusal failed: %s", message_id,
+                      kind.name, type(broken).__name__)
     db.session.commit()
 
 
-def _record_sent(message_id: int, kind: Kind, refs: dict) -> None:
+def _record_sent(message_id: int, kind: Kind, refs: dict, header_id: str | None = None) -> None:
     """``sent_at`` and the area's own record, in one transaction; ``sent_at`` alone if the
     area's record fails (the email is gone: it must never be sent again)."""
 
@@ -271,8 +292,11 @@ def _record_sent(message_id: int, kind: Kind, refs: dict) -> None:
         return result.rowcount == 1
 
     try:
-        if mark_sent() and kind.on_sent is not None:
-            kind.on_sent(refs)
+        if mark_sent():
+            if kind.on_sent is not None:
+                kind.on_sent(refs)
+            if kind.on_accepted is not None and header_id is not None:
+                kind.on_accepted(refs, header_id)
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - recorded as sent whatever happens after
         db.session.rollback()

@@ -85,6 +85,8 @@ EXPECTED = {
     "enrollment.convocation_pdf": THIS_SESSION_EDIT,
     "enrollment.convocation_send": THIS_SESSION_EDIT,
     "enrollment.convocation_by_post": THIS_SESSION_EDIT,
+    "enrollment.registered_letter_record": THIS_SESSION_EDIT,  # liaisons read the proofs only
+    "enrollment.acknowledgement_record": THIS_SESSION_EDIT,
     "enrollment.course_convocations_send": THIS_SESSION_EDIT,
     "enrollment.course_updates_send": THIS_SESSION_EDIT,
     "enrollment.course_convocations_pdf": THIS_SESSION_EDIT,

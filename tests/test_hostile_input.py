@@ -74,7 +74,7 @@ QUERY = st.dictionaries(
 # Names of POST-only routes (no page to read them from) and of the dynamic rows.
 FALLBACK_FIELDS = ["status", "note", "reason", "next_page", "archive", "code", "measure", "session",
                    "selected", "token", "confirm", "email", "password", "next", "q", "create",
-                   "flux"]
+                   "flux", "numero", "date_avis", "lettre"]
 # Always sent too: names that appear only on some states of a page (series preview, search hits).
 EXTRA_FIELDS = {"measure", "session", "selected", "create", "confirm", "confirm_new", "attach_to",
                 "next_page", "status", "note"}

@@ -2,13 +2,13 @@
 is kept) and the replies the person sends through it, tasks for the course's organizers.
 
 Revision ID: 0025_summons_replies
-Revises: 0022_letter_texts
+Revises: 0023_delivery_proofs
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0025_summons_replies'
-down_revision = '0022_letter_texts'
+down_revision = '0023_delivery_proofs'
 branch_labels = None
 depends_on = None
 

@@ -73,6 +73,14 @@ JOBS: dict[str, Job] = {
             period="hourly",
         ),
         Job(
+            "read_mail_bounces",
+            "stages.jobs.tasks:read_mail_bounces",
+            "Lit les avis de non-remise des convocations envoyées par courriel (boîte Maildir ou "
+            "IMAP configurée) : un courriel rejeté remet la convocation « à convoquer ».",
+            {"hour": "0-1,3-23", "minute": "40"},
+            period="hourly",
+        ),
+        Job(
             "purge_expired_data",
             "stages.jobs.tasks:purge_expired_data",
             "Anonymise les données personnelles des mesures closes depuis la durée de conservation "

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
+
 from stages import outbox
 from stages.auth.login_sessions import purge_login_sessions
 from stages.calendar_feeds.services import purge_feed_cache
 from stages.enrollment import deadline_digest
-from stages.enrollment.convocation import reminders, sending  # noqa: F401 (registers its outbox kind)
+from stages.enrollment.convocation import bounces, reminders, sending  # noqa: F401 (registers its outbox kind)
 from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
@@ -48,6 +50,14 @@ def deliver_outbox() -> dict:
     """Every outbox message due: refused sends after their back-off, sends a crash interrupted,
     promotions' convocations the web request could not send."""
     return _with_error(outbox.deliver().counts(), "envois refusés")
+
+
+def read_mail_bounces() -> dict:
+    """The DSNs of the convocation emails, from the mailbox configured (none: nothing to do)."""
+    messages = bounces.configured_messages(current_app.config)
+    if messages is None:
+        return {"boîte non configurée": 1}
+    return bounces.process_mailbox(messages).counts()
 
 
 def purge_expired_data() -> dict:

@@ -18,6 +18,7 @@ from stages.attendance.services import PRESENT_STATUSES
 from stages.auth.audit import audit
 from stages.auth.models import OrganizationKind, Role, User
 from stages.certificates.models import Certificate
+from stages.enrollment.convocation.delivery import deliveries_by_enrollment, proof_lines
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
     Enrollment,
@@ -89,12 +90,15 @@ class BilanRow:
     departures: list[str] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
     certificate_number: str | None = None
+    # The convocation's proofs of delivery, oldest first (« 02/03/2026 à 10 h 00 : Courriel
+    # accepté par le serveur de messagerie (Message-ID <…>) »).
+    summons: list[str] = field(default_factory=list)
 
 
 BILAN_HEADER = (
     "Nom", "Prénoms", "Cadre", "N° de parquet", "Issue", "Retards", "Départs anticipés",
     "Incidents", "N° d'attestation", "Demi-journées manquées", "Échéance de la mesure",
-    "Signataire",
+    "Signataire", "Preuves d'envoi de la convocation",
 )
 # What a signatory does, as the bilan says it (plain words: an official document).
 SIGNATORY_ROLES = {Role.ORGANIZER: "coordination des stages", Role.ADMIN: "administration des stages"}
@@ -133,7 +137,8 @@ def bilan_authorities(course: Course) -> list[BilanAuthority]:
 def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
     """Every person of ``authority_id`` who held a seat in ``session``, once, with what happened.
 
-    Three queries whatever the size: the people, the course's marks, their certificates.
+    Four queries whatever the size: the people, the course's marks, their certificates, the
+    proofs of delivery of their convocations.
     """
     people = db.session.execute(
         sa.select(
@@ -172,6 +177,7 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             )
         ).all()
     )
+    proofs = deliveries_by_enrollment(enrollment_ids)
     zone = course.venue.timezone
     several_days = len({to_local(p.starts_at, zone).date() for p in course.parts}) > 1
     rows = {}
@@ -188,6 +194,7 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             outcome=EnrollmentStatus(status),
             deadline=deadline,
             certificate_number=certificates.get(enrollment_id),
+            summons=proof_lines(proofs.get(enrollment_id, []), zone),
         )
     present: set[tuple[int, int]] = set()
     excused: set[tuple[int, int]] = set()
@@ -290,7 +297,7 @@ def bilan_csv_row(row: BilanRow, signatory: Signatory | None = None) -> tuple:
         DOCUMENT_OUTCOMES[row.outcome],
         " ; ".join(row.lateness), " ; ".join(row.departures), " ; ".join(row.incidents),
         row.certificate_number or "", " ; ".join(row.missed), row.deadline,
-        signatory.line if signatory else "",
+        signatory.line if signatory else "", " ; ".join(row.summons),
     )
 
 

@@ -50,6 +50,7 @@ def bilan_pdf(
     story.append(_summary_table(summary))
     story.append(Spacer(1, 5 * mm))
     story.append(_people_table(rows))
+    story += _summons_proofs(rows)
     story.append(Spacer(1, 6 * mm))
     story.append(_signature(course, signatory, generated_at))
     doc.build(story, canvasmaker=numbered_canvas(CONFIDENTIAL))
@@ -122,6 +123,20 @@ def _people_table(rows: list[BilanRow]) -> Table:
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
     return table
+
+
+def _summons_proofs(rows: list[BilanRow]) -> list:
+    """Per person, how the convocation was sent and what became of it: the mail server's
+    acceptance (time, Message-ID) or refusal, a bounce, a registered letter and its avis de
+    réception — what a no-show's prosecution rests on."""
+    if not rows:
+        return []
+    story = [Spacer(1, 3 * mm), Paragraph("<b>Convocations : preuves d'envoi</b>", SMALL)]
+    for row in rows:
+        story.append(Paragraph(
+            f"<b>{_escape(row.display_name)}</b> — " + " ; ".join(_escape(line) for line in row.summons), SMALL
+        ))
+    return story
 
 
 def _signature(course: Course, signatory: Signatory | None, generated_at: datetime) -> KeepTogether:

@@ -495,7 +495,10 @@ def test_a_failed_send_says_so_and_leaves_it_due(client, case, monkeypatch):
     monkeypatch.setattr(convocation.sending, "send_email", refuse)
     login(client, case["organizer"])
     client.post(f"/inscriptions/{case['enrollment'].id}/convoquer")
-    assert _flashes(client) == ["L'envoi a échoué ; la convocation reste à envoyer."]
+    assert _flashes(client) == [
+        "L'envoi a échoué ; la convocation reste à envoyer (le motif est noté dans les preuves "
+        "d'envoi de la convocation)."
+    ]
     assert case["enrollment"].status == EnrollmentStatus.ENROLLED
     assert _audits("convocation.sent") == []
 

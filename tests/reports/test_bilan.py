@@ -350,7 +350,9 @@ def test_bilan_pdf_shows_the_half_days_missed_the_deadline_and_the_signatory(cli
     on_behalf = for_organization(w.assoc.name)  # « pour l'Association 3 »
     assert f"Signataire : P{on_behalf[1:]}, {w.organizer.full_name}" in text
     assert "Coordination des stages" in text
-    assert re.search(r"Page 1 / 1\b", text)
+    # The proofs of delivery of the convocations (issue 17) take the signature to a second page.
+    assert re.search(r"Page 1 / 2\b", text) and re.search(r"Page 2 / 2\b", text)
+    assert "Convocations : preuves d'envoi" in text and "Aucune preuve d'envoi enregistrée." in text
 
 
 def test_a_sent_bilan_is_signed_by_whoever_sent_it(client, make, bilan_course):

@@ -13,6 +13,8 @@ caller commits — after each email, since a sent email cannot be rolled back.
 
 The package reads in one direction: ``wording`` (what every document says) ← ``letter`` (the
 PDF) and ``emails`` (the emails and their ``.ics`` invitation) ← ``sending`` (send and record).
+``delivery`` keeps the proof of what became of each convocation (``record_delivery``, the one
+way to write it), read by ``sending``, ``registered_letters`` and ``bounces`` (the DSNs).
 """
 from stages.enrollment.convocation.emails import (
     EVENT_SUMMARY,

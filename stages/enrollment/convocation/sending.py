@@ -9,6 +9,7 @@ becomes « convoqué·e » in the transaction that records it as sent.
 """
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from stages import outbox
 from stages.auth.audit import audit
 from stages.auth.models import User
+from stages.enrollment.convocation.delivery import DeliveryChannel, DeliveryStatus, record_delivery
 from stages.enrollment.convocation.emails import cancellation_email, convocation_email, update_email
 from stages.enrollment.convocation.letter import convocation_pdf
 from stages.enrollment.convocation.wording import _check_identity, day_lines, venue_line
@@ -97,12 +99,46 @@ def _told(enrollment: Enrollment) -> None:
         db.session.delete(update)
 
 
+def refusal_detail(error: MailError) -> str:
+    """What the mail server's refusal was, without its reply (which often quotes the address):
+    « SMTPDataError, code 550, échec définitif »."""
+    cause = error.__cause__
+    if cause is None:
+        return "envoi refusé"
+    code = getattr(cause, "smtp_code", None)
+    if code is None and isinstance(cause, smtplib.SMTPRecipientsRefused) and cause.recipients:
+        code = next(iter(cause.recipients.values()))[0]
+    parts = [type(cause).__name__]
+    if isinstance(code, int):
+        parts.append(f"code {code}")
+        if 400 <= code < 600:
+            parts.append("échec définitif" if code >= 500 else "échec temporaire")
+    return ", ".join(parts)
+
+
+def _send_and_record(enrollment: Enrollment, message: EmailMessage, by: User | None) -> None:
+    """Hand ``message`` to the mail server and record its answer as the summons's proof: the
+    acceptance with the Message-ID, or the refusal (then MailError propagates: the caller
+    commits the refusal, nothing else is marked)."""
+    try:
+        send_email(message)
+    except MailError as error:
+        record_delivery(enrollment, DeliveryChannel.EMAIL, DeliveryStatus.REFUSED,
+                        message_id=message["Message-ID"], detail=refusal_detail(error), by=by)
+        raise
+    record_delivery(enrollment, DeliveryChannel.EMAIL, DeliveryStatus.ACCEPTED,
+                    message_id=message["Message-ID"], by=by)
+
+
 def send_convocation(enrollment: Enrollment, *, by: User | None, details: str | None = None) -> None:
-    """Email the convocation, then mark the enrollment « convoqué·e » (MailError: nothing marked)."""
+    """Email the convocation, then mark the enrollment « convoqué·e ».
+
+    A refusal raises MailError with only the refusal recorded (``SummonsDelivery``): the caller
+    commits it, and the enrollment stays « à convoquer »."""
     _check_summonable(enrollment)
     _check_email(enrollment)
     details = details or ("courriel, renvoi" if enrollment.convocation_sent_at else "courriel")
-    send_email(_convocation_message(enrollment))  # a MailError propagates before anything is recorded
+    _send_and_record(enrollment, _convocation_message(enrollment), by)
     _told(enrollment)
     _mark_summoned(
         enrollment, by=by,
@@ -118,6 +154,18 @@ def mark_summoned_by_post(enrollment: Enrollment, *, by: User | None) -> None:
         enrollment, by=by,
         first="Convocation envoyée par courrier", again="Convocation renvoyée par courrier",
         details="courrier",
+    )
+    record_delivery(enrollment, DeliveryChannel.LETTER, DeliveryStatus.POSTED, by=by)
+
+
+def mark_summoned_by_registered_letter(enrollment: Enrollment, *, by: User | None) -> None:
+    """The convocation went by registered letter with AR (its record is the caller's)."""
+    _check_summonable(enrollment)
+    _mark_summoned(
+        enrollment, by=by,
+        first="Convocation envoyée par lettre recommandée avec AR",
+        again="Convocation renvoyée par lettre recommandée avec AR",
+        details="lettre recommandée",
     )
 
 
@@ -158,6 +206,22 @@ def record_promotion_convocation_sent(refs: dict) -> None:
         again="Place libérée : convocation renvoyée par courriel",
         details="courriel, place libérée",
     )
+
+
+def record_promotion_accepted(refs: dict, message_id: str) -> None:
+    """The mail server took the promotion's convocation: its proof."""
+    enrollment = db.session.get(Enrollment, refs["enrollment"])
+    if enrollment is not None:
+        record_delivery(enrollment, DeliveryChannel.EMAIL, DeliveryStatus.ACCEPTED, message_id=message_id)
+
+
+def record_promotion_refused(refs: dict, message_id: str, error: MailError) -> None:
+    """The mail server refused the promotion's convocation: kept with the SMTP class and code
+    (the outbox tries again later; the person stays « inscrit·e » meanwhile)."""
+    enrollment = db.session.get(Enrollment, refs["enrollment"])
+    if enrollment is not None:
+        record_delivery(enrollment, DeliveryChannel.EMAIL, DeliveryStatus.REFUSED,
+                        message_id=message_id, detail=refusal_detail(error))
 
 
 @dataclass
@@ -356,7 +420,7 @@ def send_invitation_update(update: InvitationUpdate, *, by: User | None) -> None
     enrollment = update.enrollment
     _check_summonable(enrollment)
     _check_email(enrollment)
-    send_email(update_email(enrollment, update, _letter(enrollment)))
+    _send_and_record(enrollment, update_email(enrollment, update, _letter(enrollment)), by)
     enrollment.convocation_sent_at = now_utc()  # the letter sent is dated today
     db.session.delete(update)
     _note_in_history(enrollment, "Modification du stage envoyée par courriel", by)
@@ -415,7 +479,8 @@ def send_invitation_updates(
 
 
 outbox.register_kind(PROMOTION_KIND, "Convocations après une place libérée",
-                     build_promotion_convocation, record_promotion_convocation_sent)
+                     build_promotion_convocation, record_promotion_convocation_sent,
+                     on_accepted=record_promotion_accepted, on_refused=record_promotion_refused)
 
 
 def _note_in_history(enrollment: Enrollment, note: str, by: User | None) -> None:

@@ -11,7 +11,7 @@ from stages.auth.permissions import Permission, get_authorized
 from stages.enrollment import convocation
 from stages.enrollment.models import Enrollment
 from stages.enrollment.views.blueprint import bp
-from stages.errors import refused
+from stages.errors import DomainError, refused
 from stages.extensions import db
 from stages.mail import MailError
 from stages.scheduling.models import Course
@@ -19,7 +19,10 @@ from stages.scheduling.queries import course_change_sections
 from stages.scheduling.services import course_cancelled, course_changed
 from stages.wording import ngettext
 
-SEND_FAILED = "L'envoi a échoué ; la convocation reste à envoyer."
+SEND_FAILED = (
+    "L'envoi a échoué ; la convocation reste à envoyer (le motif est noté dans les preuves "
+    "d'envoi de la convocation)."
+)
 CANCELLATION_FAILED = (
     "L'annulation de la convocation n'a pas pu être envoyée par courriel : prévenez la personne."
 )
@@ -124,8 +127,12 @@ def convocation_send(enrollment_id: int):
     """Email the convocation (letter and calendar invitation) to the person."""
     enrollment = get_authorized(Enrollment, enrollment_id, Permission.MEASURE_EDIT)
     resend = enrollment.convocation_sent_at is not None
-    with refused(also={MailError: SEND_FAILED}) as outcome:
-        convocation.send_convocation(enrollment, by=current_user)
+    with refused() as outcome:
+        try:
+            convocation.send_convocation(enrollment, by=current_user)
+        except MailError:
+            db.session.commit()  # the refusal, recorded as the summons's delivery proof
+            raise DomainError(SEND_FAILED) from None
         db.session.commit()
     if outcome.ok:
         flash("La convocation a été renvoyée par courriel." if resend

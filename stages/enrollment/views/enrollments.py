@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment import queries, services
+from stages.enrollment.convocation import delivery
 from stages.enrollment.forms import EnrollForm, ReasonForm, RescheduleForm, course_choices
 from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalMeasure
 from stages.enrollment.statuses import TO_ATTEND_STATUSES
@@ -29,10 +30,13 @@ BULK_MAX_CHOSEN = 200
 
 
 @course_sections.add(template="enrollment/_course_people.html", position=40)
-def course_people_section(course: Course, user, **_) -> dict:
-    """The people of a course, seated, waiting and former, on the course page."""
+def course_people_section(course: Course, user, can_edit: bool = False, **_) -> dict:
+    """The people of a course, seated, waiting and former, on the course page, with why a
+    convocation is still to send when the mail server refused it or it bounced."""
     people = queries.course_people(course)
+    found = delivery.deliveries_by_enrollment(e.id for e in people.seated) if can_edit else {}
     return {
+        "delivery_failures": {eid: delivery.last_failure(rows) for eid, rows in found.items()},
         "people": people,
         "enrollments": people.enrollments,
         "show_legal": can(user, Permission.PARTICIPANT_LEGAL_VIEW),

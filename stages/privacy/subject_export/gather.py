@@ -47,6 +47,7 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     from stages.attendance.models import AttendanceMark, AttendanceRevision
     from stages.certificates.models import Certificate
     from stages.enrollment.confirmation.models import SummonsReply
+    from stages.enrollment.convocation.delivery import deliveries_by_enrollment
     from stages.reports.models import Bilan
 
     query = measures if measures is not None else sa.select(LegalMeasure)
@@ -80,6 +81,7 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
         .order_by(Certificate.id)
     )
     numbers = {c.id: c.number for c in certificates}
+    proofs = deliveries_by_enrollment(enrollment_ids)
     certificates_by_enrollment = defaultdict(list)
     for certificate in certificates:
         certificates_by_enrollment[certificate.enrollment_id].append(certificate)
@@ -159,6 +161,18 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 _attendance(part, marks_by_enrollment[enrollment.id].get(part.id), revisions_by_mark, names)
                 for part in course.parts
                 if part.id in marks_by_enrollment[enrollment.id]
+            ],
+            "convocation_deliveries": [
+                {
+                    "at": proof.at,
+                    "channel": proof.channel.value,
+                    "status": proof.status.value,
+                    "label": proof.text,
+                    "message_id": proof.message_id,
+                    "registered_letter_number": proof.letter_number,
+                    "acknowledged_on": proof.acknowledged_on,
+                }
+                for proof in proofs.get(enrollment.id, [])
             ],
             "certificates": [
                 _certificate(certificate, names, numbers)
