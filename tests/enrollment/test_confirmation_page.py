@@ -198,6 +198,13 @@ def test_a_person_moved_to_another_course_finds_it_behind_the_earlier_letters_li
 # Replies
 
 
+def _proofs():
+    from stages.enrollment.convocation.delivery import SummonsDelivery
+
+    rows = db.session.execute(sa.select(SummonsDelivery.channel, SummonsDelivery.status, SummonsDelivery.detail))
+    return [(channel.value, status.value, detail) for channel, status, detail in rows]
+
+
 def test_a_confirmation_is_recorded_once_and_reaches_the_organizers_home(client, w):
     for _ in range(2):  # a replay, or a double click
         response = client.post(w.url + "/confirmer", headers={"User-Agent": "Navigateur/1.0"})
@@ -207,6 +214,8 @@ def test_a_confirmation_is_recorded_once_and_reaches_the_organizers_home(client,
     assert reply.user_agent_hash == hashlib.sha256(b"Navigateur/1.0").hexdigest()
     assert db.session.get(type(w.enrollment), w.enrollment.id).status == EnrollmentStatus.CONFIRMED
     assert "Vous avez confirmé votre présence" in client.get(w.url).text
+    # The confirmation is the summons' delivery proof, recorded once like the reply.
+    assert _proofs() == [("confirmation", "acknowledged", "Présence confirmée par la personne")]
 
     login(client, w.organizer)
     home = client.get("/").text
@@ -228,6 +237,7 @@ def test_a_request_for_another_date_reaches_the_organizers_and_changes_nothing(c
     assert _replies() == [("other_date", "other")]  # one request waits at a time
     assert db.session.get(type(w.enrollment), w.enrollment.id).status == EnrollmentStatus.SUMMONED
     assert "Votre demande d'une autre date a été transmise" in client.get(w.url).text
+    assert _proofs() == [("confirmation", "acknowledged", "Autre date demandée par la personne")]
 
     login(client, w.organizer)
     home = unescape(client.get("/").text)
@@ -235,6 +245,7 @@ def test_a_request_for_another_date_reaches_the_organizers_and_changes_nothing(c
     assert "Mariage" not in home  # the details are on the person's page
     person = unescape(client.get(f"/personnes/{w.measure.participant_id}").text)
     assert "Mariage de ma sœur" in person and "Demande d'une autre date" in person
+    assert "Convocation reçue : la personne a répondu par son lien (Autre date demandée" in person
 
 
 def test_replies_reach_only_the_organizers_of_that_course(client, w):

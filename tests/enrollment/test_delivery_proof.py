@@ -295,5 +295,5 @@ def test_the_other_channels_record_through_the_same_service(case):
     assert failure.text == "SMS : rejeté (bounce) (numéro [numéro] injoignable)"
     assert enrollment.status == EnrollmentStatus.ENROLLED
     confirmed = delivery.record_delivery(enrollment, DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED)
-    assert confirmed.text == "Convocation confirmée par la personne"
+    assert confirmed.text == "Convocation reçue : la personne a répondu par son lien"
     assert delivery.last_failure(_deliveries(enrollment)) is None

@@ -24,6 +24,7 @@ from stages.enrollment.confirmation.models import (
     ReplyKind,
     SummonsReply,
 )
+from stages.enrollment.convocation.delivery import DeliveryChannel, DeliveryStatus, record_delivery
 from stages.enrollment.models import Enrollment, EnrollmentStatus
 from stages.enrollment.services import change_enrollment_status
 from stages.errors import DomainError
@@ -61,6 +62,9 @@ def confirm_presence(view: LinkView, *, user_agent: str | None) -> bool:
     )
     if not _record(view, reply):
         return False
+    # The person answered from their summons: proof that it reached them (issue 17).
+    record_delivery(enrollment, DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED,
+                    detail="Présence confirmée par la personne")
     if enrollment.status in (EnrollmentStatus.ENROLLED, EnrollmentStatus.SUMMONED):
         change_enrollment_status(
             enrollment, EnrollmentStatus.CONFIRMED, by=None,
@@ -81,10 +85,15 @@ def request_other_date(
     if text is not None and len(text) > REASON_TEXT_MAX:
         raise DomainError("reason_text_too_long")
     enrollment = view.enrollment
-    return _record(view, SummonsReply(
+    if not _record(view, SummonsReply(
         enrollment_id=enrollment.id, course_id=enrollment.course_id, kind=ReplyKind.OTHER_DATE,
         reason=reason, reason_text=text, user_agent_hash=_user_agent_hash(user_agent),
-    ))
+    )):
+        return False
+    # Asking for another date proves the summons reached the person just as well.
+    record_delivery(enrollment, DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED,
+                    detail="Autre date demandée par la personne")
+    return True
 
 
 def mark_handled(reply: SummonsReply, *, by: User) -> None:

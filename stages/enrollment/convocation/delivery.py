@@ -73,7 +73,7 @@ _TEXTS = {
     (DeliveryChannel.LETTER, DeliveryStatus.POSTED): "Courrier simple posté",
     (DeliveryChannel.REGISTERED_LETTER, DeliveryStatus.POSTED): "Lettre recommandée avec AR",
     (DeliveryChannel.REGISTERED_LETTER, DeliveryStatus.ACKNOWLEDGED): "Avis de réception signé",
-    (DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED): "Convocation confirmée par la personne",
+    (DeliveryChannel.CONFIRMATION, DeliveryStatus.ACKNOWLEDGED): "Convocation reçue : la personne a répondu par son lien",
 }
 
 LETTER_NUMBER_LENGTH = 13
