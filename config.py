@@ -130,6 +130,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("STAGES_LOGIN_RATE_LIMIT", "10 per minute")
     # A tablet sends its queue on every save and when the network returns: a few a minute.
+    # Requests per API token (stages.api), counted in the same store as the other limits.
+    API_RATE_LIMIT = os.environ.get("STAGES_API_RATE_LIMIT", "120 per minute")
     SYNC_RATE_LIMIT = os.environ.get("STAGES_SYNC_RATE_LIMIT", "60 per minute")
     # Progressive lockout per account, kept in the database so that it holds across workers and
     # hosts: after LOGIN_LOCKOUT_THRESHOLD failures in a row (wrong password or wrong second-factor
