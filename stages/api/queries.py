@@ -7,10 +7,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from stages.api.pagination import PageRequest
 from stages.attendance.models import AttendanceMark
-from stages.auth.models import User
+from stages.auth.models import Organization, User
 from stages.auth.permissions import visible
 from stages.certificates.models import Certificate
-from stages.enrollment.models import Enrollment, LegalMeasure
+from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
 from stages.reports.models import Bilan
 from stages.scheduling.models import Course
@@ -18,8 +18,12 @@ from stages.scheduling.models import Course
 # How each kind of row is read: the model, and what its schema needs loaded with it.
 LOADERS = {
     "measures": (LegalMeasure, (
-        joinedload(LegalMeasure.participant), joinedload(LegalMeasure.authority),
-        joinedload(LegalMeasure.handling_organization), selectinload(LegalMeasure.enrollments),
+        # Only what the schema reads of the person and of the enrollments (the outcome).
+        joinedload(LegalMeasure.participant).load_only(
+            Participant.surname, Participant.first_names, Participant.anonymized_at),
+        joinedload(LegalMeasure.authority).load_only(Organization.name),
+        joinedload(LegalMeasure.handling_organization).load_only(Organization.name),
+        selectinload(LegalMeasure.enrollments).load_only(Enrollment.status),
     )),
     "sessions": (Course, (
         joinedload(Course.venue), selectinload(Course.parts), selectinload(Course.organizations),
