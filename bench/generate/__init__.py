@@ -63,6 +63,7 @@ __all__ = [
     "BENCH_ORGANIZER",
     "BENCH_PASSWORD",
     "BenchTargets",
+    "bench_api_token",
     "DatabaseNotEmpty",
     "Plan",
     "Report",
