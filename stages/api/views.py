@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -63,7 +63,6 @@ class Read:
     obj: object = None
     participant_id: int | None = None
     rows: int | None = None
-    headers: dict = field(default_factory=dict)
 
 
 def api_read(schema, summary: str, *, paginated: bool = False):
