@@ -130,6 +130,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("STAGES_LOGIN_RATE_LIMIT", "10 per minute")
     # A tablet sends its queue on every save and when the network returns: a few a minute.
+    # Requests per API token (stages.api), counted in the same store as the other limits.
+    API_RATE_LIMIT = os.environ.get("STAGES_API_RATE_LIMIT", "120 per minute")
     SYNC_RATE_LIMIT = os.environ.get("STAGES_SYNC_RATE_LIMIT", "60 per minute")
     # The person's confirmation page (the link of a summons) and its two forms, per address.
     CONFIRMATION_RATE_LIMIT = os.environ.get("STAGES_CONFIRMATION_RATE_LIMIT", "20 per minute")

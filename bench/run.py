@@ -318,13 +318,13 @@ def _measure_databases(urls: dict[str, str], args) -> dict:
     import sqlalchemy as sa
 
     from stages.extensions import db
-    from bench.generate import bench_targets
+    from bench.generate import bench_api_token, bench_targets
 
     databases = []
     for label, url in urls.items():
         app = bench_app(url, csrf=False)
         with app.app_context():
-            targets = bench_targets()
+            targets = replace(bench_targets(), api_token=bench_api_token())
             context = _context(targets)
             context["server"] = _server_version()
             undo = _Undo(targets)
@@ -403,7 +403,7 @@ def _context(targets) -> dict:
 
 def _public_targets(targets) -> dict:
     data = asdict(targets)
-    data["organizer_token"] = data["busiest_token"] = "…"
+    data["organizer_token"] = data["busiest_token"] = data["api_token"] = "…"
     data["certificate_code"] = "…"
     return data
 
@@ -430,6 +430,10 @@ def _pages(t, requests: int) -> list[Page]:
         Page("dashboard_search", f"Tableau de bord, recherche « {t.search_prefix} »", "liaison",
              "GET", "/tableau-de-bord?recherche=1", target_ms=HTML_TARGET,
              requests=requests, search=t.search_prefix),
+        # The API (stages.api): a token, no login cookie; 50 measures a page, the default.
+        Page("api_measures", "API : mesures du référent (1re page de 50)", None, "GET",
+             "/api/v1/measures", target_ms=HTML_TARGET, requests=requests,
+             headers={"Authorization": f"Bearer {t.api_token}"}),
         Page("ical", "Flux iCal complet (organisation), construit", None, "GET",
              f"/agenda/{t.organizer_token}/tous.ics", requests=few, uncached=True),
         Page("ical_cached", "Flux iCal complet, copie en base", None, "GET",

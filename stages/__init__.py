@@ -19,7 +19,7 @@ from stages.extensions import csrf, db, limiter, login_manager, migrate
 # blueprint named after it, ``bp``, and register what the area adds to lower areas' pages.
 AREAS = (
     "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates", "reports",
-    "privacy", "home", "jobs",
+    "privacy", "api", "home", "jobs",
 )
 AREAS_WITH_RULES = ("auth", "scheduling", "enrollment", "certificates", "reports")
 

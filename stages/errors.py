@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, current_app, flash, g, render_template, request
+from flask import Flask, current_app, flash, g, has_request_context, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -86,8 +86,33 @@ ERROR_TEXTS = {
 }
 
 
-def render_error(code: int, message: str | None = None):
-    """Render the French error page for ``code``."""
+# Path prefix → renderer(code, message, error) for the URLs whose errors are not pages (the
+# JSON API answers problem+json): a higher area registers it at start-up (STYLE.md, rule 2).
+_ERROR_RENDERERS: dict[str, object] = {}
+
+
+def render_errors_under(prefix: str):
+    """Register ``renderer(code, message, error)`` for every error under the path ``prefix``
+    (decorator): the French pages are not shown there."""
+
+    def register(renderer):
+        _ERROR_RENDERERS[prefix] = renderer
+        return renderer
+
+    return register
+
+
+def _renderer_for_request():
+    if not has_request_context():
+        return None
+    return next((r for prefix, r in _ERROR_RENDERERS.items() if request.path.startswith(prefix)), None)
+
+
+def render_error(code: int, message: str | None = None, error: HTTPException | None = None):
+    """Render the French error page for ``code`` (or what the request's path registered)."""
+    renderer = _renderer_for_request()
+    if renderer is not None:
+        return renderer(code, message, error)
     title, default = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
@@ -229,6 +254,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if _renderer_for_request() is not None:
+            return render_error(error.code, None, error)
         if wants_json():
             return json_error(error.code, str(error.code), ERROR_TEXTS.get(error.code, ERROR_TEXTS[500])[1])
         return render_error(error.code)

@@ -1,4 +1,5 @@
 """Every area's models in one import, so Alembic and ``flask shell`` see them all."""
+from stages.api.models import ApiToken
 from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
 from stages.auth.models import AuditEntry, Role, User, user_organizations
 from stages.calendar_feeds.models import CachedFeed, RenewedFeed
@@ -32,7 +33,7 @@ from stages.scheduling.models import (
 from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
-    "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
+    "ApiToken", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",

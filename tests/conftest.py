@@ -169,6 +169,13 @@ def every_route(make):
         people=1, organizations=[assoc], authority=authority, handling=assoc, facilitators=[facilitator],
     )
     certificate = make.certificate(closed_enrollments[0])
+    from stages.api.models import ApiToken
+    from stages.reports.models import Bilan
+
+    bilan = Bilan(course_id=closed.id, authority_id=authority.id)
+    db.session.add(bilan)
+    # One API token for each role that may hold one (facilitators may not: stages.api.tokens).
+    w.api_tokens = {role: make.api_token(user) for role, user in w.users.items() if "facilitator" not in role}
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
     from stages.enrollment.confirmation.links import format_code, summons_code
     from stages.enrollment.confirmation.models import ChangeReason, ReplyKind, SummonsReply
@@ -193,5 +200,17 @@ def every_route(make):
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
+        "session_id": course.id, "bilan_id": bilan.id,
+        "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
     }
     return w
+
+
+@pytest.fixture
+def api(app, client):
+    """A client for /api/v1 whose every response is validated against the OpenAPI document the
+    app serves (tests/api/openapi_check.py)."""
+    from tests.api.openapi_check import ApiClient, OpenApiChecker
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    return ApiClient(client, OpenApiChecker(app, document))

@@ -286,3 +286,10 @@ def bulk_measures(count: int, authority, *, handling=None, prefix="MASSE", **kw)
             for i, participant_id in enumerate(ids)
         ],
     )
+
+
+def api_token(user, name="Outil du service", days=30) -> str:
+    """A personal access token of ``user``, created by the service; returns its value."""
+    from stages.api.tokens import create_token
+
+    return create_token(user, name, today_local() + timedelta(days=days)).value

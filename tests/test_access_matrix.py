@@ -23,6 +23,7 @@ THIS_MEASURE_VIEW = {"admin", "organizer", "liaison"}
 THIS_PERSON_VIEW = {"admin", "organizer", "facilitator", "liaison"}
 ADMIN = {"admin"}
 PUBLIC = set(ROLES)
+TOKEN_HOLDERS = ALL_STAFF - {"facilitator", "facilitator_other"}
 
 # endpoint → roles that get in (everyone else: 403 when logged in, the login page when not).
 EXPECTED = {
@@ -122,7 +123,25 @@ EXPECTED = {
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,
     "favicon": PUBLIC,
+    "api.token_create": TOKEN_HOLDERS,
+    "api.token_revoke": {"organizer"},  # one's own token only
+    "api.openapi": PUBLIC,  # the document holds no data
 }
+# The API (stages.api): the login cookie opens none of it (401 for every role), a token does.
+# Endpoint → the token holders who see the every_route fixture's object (by id: 200, others
+# 404; in a list: present, others never see it). Facilitators hold no token.
+API_ENDPOINTS = {
+    "api.measures": ("measures", "measure_id", THIS_MEASURE_VIEW),
+    "api.measure": ("measures", "measure_id", THIS_MEASURE_VIEW),
+    "api.measure_attendance": ("measures", "measure_id", THIS_MEASURE_VIEW),
+    "api.sessions": ("sessions", "session_id", THIS_SESSION_EDIT),
+    "api.session": ("sessions", "session_id", THIS_SESSION_EDIT),
+    "api.certificates": ("certificates", "certificate_id", THIS_MEASURE_VIEW),
+    "api.certificate": ("certificates", "certificate_id", THIS_MEASURE_VIEW),
+    "api.bilans": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
+    "api.bilan": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
+}
+EXPECTED.update({endpoint: TOKEN_HOLDERS for endpoint in API_ENDPOINTS})
 # Routes about the closed session (certificates, bilans) rather than the coming one.
 CLOSED_SESSION_ENDPOINTS = {
     "certificates.course_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
@@ -135,6 +154,7 @@ def _rules(app):
 
 
 def test_every_route_has_an_entry(app):
+    """Every route says who may use it (the API's data routes: which token holders, below)."""
     missing = sorted({r.endpoint for r in _rules(app)} - set(EXPECTED))
     assert missing == [], f"routes without an access rule: {missing}"
 
@@ -177,6 +197,10 @@ def _check(app, every_route, clients, endpoint) -> list:
             response = clients[role].open(url, method=method)
             code = response.status_code
             response.close()
+            if endpoint in API_ENDPOINTS:
+                if code != 401:  # the login cookie is no credential for the API
+                    failures.append((role, method, url, code, "should get 401 with a cookie"))
+                continue
             to_login = code == 302 and "/connexion" in response.headers.get("Location", "")
             if code >= 500:
                 failures.append((role, method, url, code))
@@ -203,3 +227,38 @@ def test_access_of_every_route(app, every_route):
 @pytest.mark.parametrize("endpoint", sorted(SESSION_ENDING))
 def test_access_of_course_ending_routes(app, every_route, endpoint):
     assert _check(app, every_route, _clients(app, every_route), endpoint) == []
+
+
+def test_api_access_of_every_token_holder(app, every_route, api):
+    """Each API endpoint with each role's token: the every_route object by id (200, or 404 as
+    if it did not exist) and in the list (present, or never); writes refused (405)."""
+    failures = []
+    for endpoint, (kind, param, allowed) in sorted(API_ENDPOINTS.items()):
+        (rule,) = [r for r in _rules(app) if r.endpoint == endpoint]
+        url = _url(rule, every_route)
+        object_id = every_route.params[param]
+        for role, token in sorted(every_route.api_tokens.items()):
+            if rule.arguments:
+                code = api.get(url, token).status_code
+                if code != (200 if role in allowed else 404):
+                    failures.append((role, url, code))
+            else:
+                response = api.get(f"{url}?limit=200", token)
+                ids = {item["id"] for item in response.get_json()["items"]}
+                if response.status_code != 200 or (object_id in ids) != (role in allowed):
+                    failures.append((role, url, response.status_code, "in the list" if object_id in ids else "missing"))
+            for method in ("POST", "PUT", "PATCH", "DELETE"):
+                if api.open(url, token, method=method).status_code != 405:
+                    failures.append((role, method, url, "should get 405"))
+    assert failures == []
+
+
+def test_facilitators_hold_no_api_token(every_route):
+    from stages.api.tokens import create_token
+    from stages.errors import DomainError
+    from stages.timeutil import today_local
+    from datetime import timedelta
+
+    for role in ("facilitator", "facilitator_other"):
+        with pytest.raises(DomainError):
+            create_token(every_route.users[role], "Outil", today_local() + timedelta(days=10))

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stages"
 # and the ones before it, never one after it, not even inside a function.
 ORDER = (
     "core", "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates",
-    "reports", "privacy", "jobs", "home", "app",
+    "reports", "privacy", "api", "jobs", "home", "app",
 )
 # Modules directly under stages/ that are not core helpers: the app factory and what builds on
 # every area (the models' registry, the CLI, the demo data, backups).
@@ -125,7 +125,7 @@ VIEW_AUDIT_ACTIONS = {
     "auth.login", "auth.login_failed", "auth.logout",
     "measures.list", "participant.viewed", "participant.exported", "session.participants_viewed",
     "roster.viewed", "roster.downloaded", "signatures.viewed", "convocation.downloaded", "certificate.downloaded",
-    "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed",
+    "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed", "api.read",
 }
 
 

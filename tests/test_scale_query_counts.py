@@ -102,6 +102,21 @@ def _page_counts(client) -> dict[str, int]:
                 response = clients[None].get(feed)
             assert response.status_code == 200
             counts["ical_cached"] = counter.count
+    # The API's measures list (a token, no cookie): the benchmark liaison's, and an admin's of
+    # all of France, whose page is as full at both scales.
+    from stages.api.tokens import create_token
+    from stages.timeutil import today_local
+    from bench.generate import bench_api_token
+
+    admin = db.session.scalar(sa.select(User).where(User.email == BENCH_ADMIN))
+    tokens = {"api_measures": bench_api_token(),
+              "api_measures_admin": create_token(admin, "Test", today_local() + timedelta(days=1)).value}
+    db.session.commit()
+    for key, token in tokens.items():
+        with count_queries() as counter:
+            response = clients[None].get("/api/v1/measures", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and len(response.get_json()["items"]) == 50, key
+        counts[key] = counter.count
     return counts
 
 

@@ -35,7 +35,7 @@ bilans), ``people`` (participants and measures), ``audit`` (attestations, audit 
 The mixins call one another through ``self`` (a ``_World``). ``bench`` picks the objects a
 benchmark opens in a generated database.
 """
-from bench.generate.bench import BenchTargets, bench_targets
+from bench.generate.bench import BenchTargets, bench_api_token, bench_targets
 from bench.generate.entry import (
     DatabaseNotEmpty,
     check_empty,
@@ -63,6 +63,7 @@ __all__ = [
     "BENCH_ORGANIZER",
     "BENCH_PASSWORD",
     "BenchTargets",
+    "bench_api_token",
     "DatabaseNotEmpty",
     "Plan",
     "Report",

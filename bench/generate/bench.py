@@ -32,6 +32,7 @@ class BenchTargets:
     enroll_course_id: int  # a scheduled course with at least 12 free seats
     measure_ids: tuple[int, ...]  # 12 referrals waiting for a course, in the organizer's scope
     busiest_token: str  # feed token of an organizer of the association with the most courses
+    api_token: str = ""  # an API token of the Parquet de Paris's liaison (``bench_api_token``)
 
 
 def bench_targets() -> BenchTargets:
@@ -133,3 +134,27 @@ def bench_targets() -> BenchTargets:
         organizer_token=organizer_token, enroll_course_id=enroll_course_id,
         measure_ids=measure_ids, busiest_token=busiest_token,
     )
+
+
+BENCH_API_TOKEN_NAME = "Banc d'essai"
+
+
+def bench_api_token() -> str:
+    """A fresh API token of the benchmark's liaison (Parquet de Paris), made by the service as
+    « Mon compte » makes it; the previous runs' tokens are revoked first (a user holds at most
+    20). Commits."""
+    from stages.api.models import ApiToken
+    from stages.api.tokens import create_token, revoke_token
+    from stages.auth.models import User
+    from stages.timeutil import today_local
+    from bench.generate.plan import BENCH_LIAISON
+
+    liaison = db.session.scalar(sa.select(User).where(User.email == BENCH_LIAISON))
+    if liaison is None:
+        raise DomainError("Base non générée par « flask stages generate » : référent introuvable.")
+    for token in db.session.scalars(sa.select(ApiToken).where(
+            ApiToken.user_id == liaison.id, ApiToken.name == BENCH_API_TOKEN_NAME, ApiToken.revoked_at.is_(None))):
+        revoke_token(liaison, token)
+    value = create_token(liaison, BENCH_API_TOKEN_NAME, today_local() + timedelta(days=1)).value
+    db.session.commit()
+    return value

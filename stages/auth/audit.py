@@ -116,6 +116,9 @@ ACTION_LABELS = {
     "audit_log.exported": "Export du journal d'audit",
     "calendar.feed_renewed": "Renouvellement d'un abonnement d'agenda",
     "calendar.token_regenerated": "Renouvellement de tous les abonnements d'agenda",
+    "api.read": "Lecture par l'API (jeton d'accès)",
+    "api_token.created": "Création d'un jeton d'accès à l'API",
+    "api_token.revoked": "Révocation d'un jeton d'accès à l'API",
     "auth.login": "Connexion",
     "auth.logout": "Déconnexion",
     "auth.login_failed": "Échec de connexion",
@@ -141,6 +144,7 @@ RETIRED_ACTIONS = ("certificate.verified",)
 # What each kind of record is called in the journal, for every model (a test checks none is
 # missing); an area that can say more registers a describer (``describes``).
 OBJECT_TYPE_LABELS = {
+    "ApiToken": "Jeton d'accès à l'API",
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
     "AttendanceSignature": "Signature d'émargement",

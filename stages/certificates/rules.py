@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from stages.auth.audit import describes
 from stages.auth.models import User
-from stages.auth.permissions import Permission, object_rule
+from stages.auth.permissions import Permission, object_rule, scope, visible
 from stages.certificates.models import Certificate
+from stages.enrollment.models import Enrollment, LegalMeasure
 from stages.enrollment.rules import measure_rule
 from stages.extensions import db
 
@@ -17,6 +18,17 @@ def certificate_rule(user: User, permission: Permission, certificate: Certificat
     """An attestation is its measure's: whoever may do ``permission`` on the measure (the
     liaisons of its authority read it, its organizers revoke and replace it)."""
     return measure_rule(user, permission, certificate.enrollment.measure)
+
+
+@scope(Certificate)
+def visible_certificates(user: User) -> sa.Select:
+    """The attestations of the measures ``user`` may see (the same reach as ``certificate_rule``:
+    facilitators, who see no measure, see none)."""
+    measures = visible(LegalMeasure, user).with_only_columns(LegalMeasure.id)
+    return (
+        sa.select(Certificate).join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+        .where(Enrollment.measure_id.in_(measures))
+    )
 
 
 @describes("Certificate")

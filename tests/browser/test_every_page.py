@@ -62,6 +62,16 @@ SKIPPED = {
     "/stages/<int:course_id>/presence/sw.js": "a JavaScript file (the course's service worker)",
     "/stages/<int:course_id>/presence/hors-ligne.json": "a JSON file (what the service worker keeps)",
     "/stages/<int:course_id>/presence/jeton": "a JSON file (a fresh CSRF token for the tablet's sync)",
+    "/api/v1/measures": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/measures/<int:measure_id>": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/measures/<int:measure_id>/attendance": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/sessions": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/sessions/<int:session_id>": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/certificates": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/certificates/<int:certificate_id>": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/bilans": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/bilans/<int:bilan_id>": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/openapi.json": "the API's OpenAPI document (JSON, tests/api)",
 }
 # (role, address): where a page sends a role instead (a liaison's home is the liaison dashboard).
 REDIRECTS = {("liaison", "/"): "/tableau-de-bord"}
