@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_api_tokens"
-down_revision = "0022_letter_texts"
+down_revision = "0025_summons_replies"
 branch_labels = None
 depends_on = None
 
