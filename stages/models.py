@@ -15,6 +15,7 @@ from stages.enrollment.models import (
     Payer,
     PaymentStatus,
 )
+from stages.enrollment.sms.models import SmsConsent, SmsMessage
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
 from stages.privacy.models import RetentionSettings
@@ -34,6 +35,6 @@ __all__ = [
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
-    "RetentionSettings", "Role", "CoursePart", "CourseStatus", "User",
+    "RetentionSettings", "Role", "CoursePart", "CourseStatus", "SmsConsent", "SmsMessage", "User",
     "Venue", "user_organizations",
 ]

@@ -138,6 +138,7 @@ def every_route(make):
     from stages.auth.models import Role
     from stages.enrollment.models import EnrollmentStatus
     from stages.scheduling.models import CourseStatus
+    from stages.sms import callback_token
     from stages.timeutil import today_local
 
     w = type("EveryRoute", (), {})()
@@ -185,6 +186,6 @@ def every_route(make):
         "user_id": spare.id, "certificate_id": certificate.id,
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
-        "fmt": "csv",
+        "fmt": "csv", "signature": callback_token(),
     }
     return w

@@ -76,6 +76,8 @@ ACTION_LABELS = {
     "enrollment.rescheduled": "Report sur un autre stage",
     "convocation.downloaded": "Téléchargement d'une convocation",
     "convocation.sent": "Envoi d'une convocation",
+    "sms.consent_given": "Consentement aux SMS noté",
+    "sms.consent_withdrawn": "Retrait du consentement aux SMS",
     "session.created": "Création d'un stage",
     "session.updated": "Modification d'un stage",
     "session.status_changed": "Changement de statut d'un stage",
@@ -135,6 +137,7 @@ RETIRED_ACTIONS = ("certificate.verified",)
 # What each kind of record is called in the journal, for every model (a test checks none is
 # missing); an area that can say more registers a describer (``describes``).
 OBJECT_TYPE_LABELS = {
+    "SmsConsent": "Consentement aux SMS",
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
     "AttendanceSignature": "Signature d'émargement",

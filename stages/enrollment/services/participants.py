@@ -6,7 +6,7 @@ the services raise ``DomainError`` with them and flush, the caller commits.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from stages.enrollment.models import (
 from stages.auth.audit import audit
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.phones import PhoneError, parse_phone
 from stages.scheduling.models import MAX_FEE_CENTS
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
 from stages.timeutil import fr_date, today_local
@@ -98,6 +99,10 @@ def validate_participant(data: ParticipantData, today: date | None = None) -> li
         errors.append("Le nom est obligatoire.")
     if not data.first_names.strip():
         errors.append("Le prénom est obligatoire.")
+    try:
+        parse_phone(data.phone)
+    except PhoneError as error:
+        errors.append(error.message)
     if data.birth_date is not None:
         age = (today - data.birth_date).days / 365.25
         if age < 13 or age > 110:
@@ -170,6 +175,7 @@ def create_participant(data: ParticipantData) -> Participant:
     if errors:
         raise DomainError(" ".join(errors))
     participant = Participant(**_clean(data.__dict__))
+    participant.phone = parse_phone(data.phone)
     participant.surname = participant.surname.upper()
     participant.search_key = search_key(participant.surname, participant.first_names)
     db.session.add(participant)
@@ -181,10 +187,16 @@ def update_participant(participant: Participant, data: ParticipantData) -> None:
     """Rectify a person's identity."""
     if participant.anonymized_at is not None:
         raise DomainError("Les données de cette personne ont été anonymisées.")
+    kept = participant.phone_to_check and (data.phone or "").strip() == participant.phone
+    if kept:
+        data = replace(data, phone=None)  # a number « à vérifier » left as it was stays so
     errors = validate_participant(data)
     if errors:
         raise DomainError(" ".join(errors))
-    for key, value in _clean(data.__dict__).items():
+    values = _clean(data.__dict__)
+    values["phone"] = participant.phone if kept else parse_phone(data.phone)
+    participant.phone_to_check = kept
+    for key, value in values.items():
         setattr(participant, key, value)
     participant.surname = participant.surname.upper()
     participant.search_key = search_key(participant.surname, participant.first_names)

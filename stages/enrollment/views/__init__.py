@@ -10,8 +10,9 @@
 - ``reservations``: the seats of a course reserved for a referring authority;
 - ``settings``: an organization's document settings and defaults per legal frame (admins);
 - ``letters``: an association's own paragraphs of its convocations, by version (its organizers).
+- ``sms``: SMS consent and the SMS sent, on the person's page; the gateway's receipts and replies.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters, sms  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
