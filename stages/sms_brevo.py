@@ -40,7 +40,7 @@ TIMEOUT_SECONDS = 15
 
 def status_callback_url() -> str:
     """The signed address Brevo calls with the statuses of a message (``webUrl``)."""
-    path = url_for("enrollment.sms_status_callback", signature=callback_token())
+    path = url_for("enrollment.sms_status_callback", signature=callback_token(), _external=False)
     return public_base_url() + path
 
 

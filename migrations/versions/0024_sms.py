@@ -40,12 +40,12 @@ def normalize_phones(connection) -> tuple[int, int]:
             continue
         if e164 is None:  # blank: no number
             rewritten.append({"pid": row.id, "new_phone": None})
-        elif e164 != row.phone:
+        else:
             rewritten.append({"pid": row.id, "new_phone": e164})
     if rewritten:
         connection.execute(
             participants.update().where(participants.c.id == sa.bindparam("pid"))
-            .values(phone=sa.bindparam("new_phone")),
+            .values(phone=sa.bindparam("new_phone"), phone_to_check=False),
             rewritten,
         )
     if flagged:

@@ -92,9 +92,8 @@ def withdraw_consent(participant: Participant, *, by: User | None,
     consent = live_consent(participant)
     if consent is None:
         return False
-    consent.withdrawn_at = now_utc()
-    consent.withdrawn_by_id = by.id if by else None
-    consent.withdrawn_how = how
+    by_id = by.id if by else None  # read first: loading it must not flush a half-set row
+    consent.withdrawn_at, consent.withdrawn_by_id, consent.withdrawn_how = now_utc(), by_id, how
     db.session.flush()
     audit("sms.consent_withdrawn", consent, participant_id=participant.id, user=by,
           details=how.label)
