@@ -21,7 +21,7 @@ import logging
 import urllib.error
 import urllib.request
 
-from flask import current_app, url_for
+from flask import current_app
 
 from stages.public_url import public_base_url
 from stages.sms import (
@@ -40,7 +40,11 @@ TIMEOUT_SECONDS = 15
 
 def status_callback_url() -> str:
     """The signed address Brevo calls with the statuses of a message (``webUrl``)."""
-    path = url_for("enrollment.sms_status_callback", signature=callback_token(), _external=False)
+    # The URL map itself: the scheduler has no request (and production no SERVER_NAME) to
+    # give ``url_for`` a host.
+    path = current_app.url_map.bind("localhost").build(
+        "enrollment.sms_status_callback", {"signature": callback_token()}
+    )
     return public_base_url() + path
 
 

@@ -138,6 +138,7 @@ RETIRED_ACTIONS = ("certificate.verified",)
 # missing); an area that can say more registers a describer (``describes``).
 OBJECT_TYPE_LABELS = {
     "SmsConsent": "Consentement aux SMS",
+    "SmsMessage": "SMS envoyé",
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
     "AttendanceSignature": "Signature d'émargement",
