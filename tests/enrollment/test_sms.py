@@ -356,3 +356,27 @@ def test_two_schedulers_send_each_sms_once(app, make):
     recipients = [r["json"]["recipient"] for r in brevo.requests]
     assert len(recipients) == 6
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SmsMessage)) == 6
+
+
+def test_the_callbacks_are_rate_limited_and_need_no_csrf_token(app):
+    """An app built like production (CSRF and rate limits on): the gateway posts JSON without a
+    form token, and past the limit gets 429."""
+    from stages import create_app
+    from stages.extensions import limiter
+
+    keep = ("SQLALCHEMY_DATABASE_URI", "SERVER_NAME", "BASE_URL", "SECRET_KEY", "TESTING")
+    limited = create_app({**{key: app.config[key] for key in keep}, "RATELIMIT_ENABLED": True,
+                          "SMS_CALLBACK_RATE_LIMIT": "5 per minute"})
+    limiter.reset()
+    try:
+        client = limited.test_client()
+        with limited.app_context():
+            url = f"/sms/{sms.callback_token()}/statut"
+        receipt = {"messageId": 1, "msg_status": "delivered"}
+        assert [client.post(url, json=receipt).status_code for _ in range(5)] == [200] * 5
+        assert client.post(url, json=receipt).status_code == 429
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+        with limited.app_context():
+            db.engine.dispose()
