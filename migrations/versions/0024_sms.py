@@ -65,7 +65,7 @@ def upgrade():
     sa.Column('given_by_id', sa.Integer(), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_by_id', sa.Integer(), nullable=True),
-    sa.Column('withdrawn_how', sa.Enum('stop', 'organizer', name='sms_consent_withdrawal', native_enum=False, create_constraint=True, length=17), nullable=True),
+    sa.Column('withdrawn_how', sa.Enum('stop', 'organizer', 'number_changed', name='sms_consent_withdrawal', native_enum=False, create_constraint=True, length=22), nullable=True),
     sa.CheckConstraint('(withdrawn_at IS NULL) = (withdrawn_how IS NULL)', name=op.f('ck_sms_consents_withdrawal_complete')),
     sa.ForeignKeyConstraint(['given_by_id'], ['users.id'], name=op.f('fk_sms_consents_given_by_id_users')),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_sms_consents_participant_id_participants')),

@@ -380,3 +380,18 @@ def test_the_callbacks_are_rate_limited_and_need_no_csrf_token(app):
         limiter.enabled = False
         with limited.app_context():
             db.engine.dispose()
+
+
+def test_a_new_number_ends_the_consent_given_for_the_old_one(app, client, make):
+    organizer, course, [enrollment] = _case(make)
+    person = enrollment.measure.participant
+    login(client, organizer)
+    form = {"surname": person.surname, "first_names": "Jean", "birth_date": "1980-05-17"}
+    client.post(f"/personnes/{person.id}/modifier", data={**form, "phone": "06 12 34 56 78", "city": "Lyon"})
+    db.session.expire_all()
+    assert services.live_consent(db.session.get(Participant, person.id)) is not None  # same number
+    client.post(f"/personnes/{person.id}/modifier", data={**form, "phone": "06 98 76 54 32"})
+    db.session.expire_all()
+    person = db.session.get(Participant, person.id)
+    assert services.live_consent(person) is None
+    assert services.consent_history(person)[0].withdrawn_how == ConsentWithdrawal.NUMBER_CHANGED

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
 from stages.enrollment.settings import default_deadline, default_fee
+from stages.enrollment.sms.models import ConsentWithdrawal, SmsConsent
 from stages.enrollment.models import (
     DecisionProcedure,
     LegalFrame,
@@ -27,7 +28,7 @@ from stages.extensions import db
 from stages.phones import PhoneError, parse_phone
 from stages.scheduling.models import MAX_FEE_CENTS
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
-from stages.timeutil import fr_date, today_local
+from stages.timeutil import fr_date, now_utc, today_local
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +196,8 @@ def update_participant(participant: Participant, data: ParticipantData) -> None:
         raise DomainError(" ".join(errors))
     values = _clean(data.__dict__)
     values["phone"] = participant.phone if kept else parse_phone(data.phone)
+    if values["phone"] != participant.phone:
+        _end_sms_consent(participant)
     participant.phone_to_check = kept
     for key, value in values.items():
         setattr(participant, key, value)
@@ -202,6 +205,18 @@ def update_participant(participant: Participant, data: ParticipantData) -> None:
     participant.search_key = search_key(participant.surname, participant.first_names)
     db.session.flush()
     audit("participant.rectified", participant, participant_id=participant.id)
+
+
+def _end_sms_consent(participant: Participant) -> None:
+    """A new number (or none): the consent given for the old one ends; audited."""
+    consent = db.session.scalar(sa.select(SmsConsent).where(
+        SmsConsent.participant_id == participant.id, SmsConsent.withdrawn_at.is_(None)
+    ))
+    if consent is None:
+        return
+    consent.withdrawn_at, consent.withdrawn_how = now_utc(), ConsentWithdrawal.NUMBER_CHANGED
+    audit("sms.consent_withdrawn", consent, participant_id=participant.id,
+          details=ConsentWithdrawal.NUMBER_CHANGED.label)
 
 
 def _clean(values: dict) -> dict:

@@ -17,6 +17,8 @@ class ConsentWithdrawal(LabelledEnum):
 
     STOP = "stop", "Réponse « STOP » par SMS"
     ORGANIZER = "organizer", "Retrait noté par l'association"
+    # Consent is to SMS at the number the person gave: a new number needs it asked again.
+    NUMBER_CHANGED = "number_changed", "Numéro de téléphone changé"
 
 
 class SmsConsent(db.Model):
