@@ -173,6 +173,20 @@ class Config:
     BOUNCE_IMAP_FOLDER = os.environ.get("STAGES_BOUNCE_IMAP_FOLDER", "INBOX")
     # Where a message read is moved (else it is only flagged \Seen).
     BOUNCE_IMAP_MOVE_TO = os.environ.get("STAGES_BOUNCE_IMAP_MOVE_TO")
+    # SMS (stages/sms.py; README, « SMS »): "file" writes .txt files under instance/sms (the
+    # embedded default), "brevo" sends through Brevo's transactional SMS API with the key below.
+    SMS_BACKEND = os.environ.get("STAGES_SMS_BACKEND", "file")
+    # The sender shown on the phone: at most 11 letters or digits (operators' rule).
+    SMS_SENDER = os.environ.get("STAGES_SMS_SENDER", "STAGES")
+    SMS_BREVO_API_KEY = os.environ.get("STAGES_SMS_BREVO_API_KEY")
+    SMS_BREVO_API_URL = os.environ.get("STAGES_SMS_BREVO_API_URL", "https://api.brevo.com/v3")
+    # No SMS leaves between these local times (TIMEZONE); empty: no quiet hours.
+    SMS_QUIET_HOURS = os.environ.get("STAGES_SMS_QUIET_HOURS", "20:00-08:00")
+    # The key of the HMAC in the addresses the gateway calls back (receipts, « STOP » replies);
+    # SECRET_KEY when unset. Changing it changes the addresses to give the gateway.
+    SMS_CALLBACK_SECRET = os.environ.get("STAGES_SMS_CALLBACK_SECRET")
+    # Calls of the gateway per address (its servers): far above its real pace.
+    SMS_CALLBACK_RATE_LIMIT = os.environ.get("STAGES_SMS_CALLBACK_RATE_LIMIT", "300 per minute")
 
     # Data retention (see README, "Operations", and stages/privacy/retention.py for when each
     # measure's clock starts). Identity is kept RETENTION_MEASURE_DAYS after the measure closes;

@@ -74,7 +74,7 @@ def create_app(config=None) -> Flask:
     _init_login(app)
     _register_sqlite_pragmas(app)
 
-    from stages import outbox
+    from stages import outbox, sms_brevo  # noqa: F401 (sms_brevo: the « brevo » SMS backend)
     from stages.auth.security import register_security
     from stages.errors import register_error_handlers
 

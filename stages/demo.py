@@ -268,7 +268,7 @@ def _new_participant(rng) -> Participant:
         address=f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
         postal_code=f"750{rng.randint(1, 20):02d}",
         city="Paris",
-        phone=f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+        phone=f"+336{rng.randint(10, 99)}{rng.randint(10, 99)}{rng.randint(10, 99)}{rng.randint(10, 99)}",  # E.164
         email=f"{search_key(first, '')}.{search_key(surname, '')}{rng.randint(1, 99)}@example.org",
         search_key=search_key(surname, first),
     )

@@ -18,6 +18,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.enrollment.convocation.delivery import SummonsDelivery
+from stages.enrollment.sms.models import SmsConsent, SmsMessage
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
 from stages.privacy.models import RetentionSettings
@@ -37,7 +38,7 @@ __all__ = [
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
-    "RetentionSettings", "Role", "SummonsDelivery", "SummonsLink", "SummonsReply", "CoursePart", "CourseStatus",
-    "User",
+    "RetentionSettings", "Role", "SmsConsent", "SmsMessage", "SummonsDelivery", "SummonsLink", "SummonsReply",
+    "CoursePart", "CourseStatus", "User",
     "Venue", "user_organizations",
 ]

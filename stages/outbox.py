@@ -28,6 +28,13 @@ say that something was sent; they are purged after ``SENT_RETENTION``.
 
 Each area registers the kinds it sends (``register_kind``), with the function that builds a
 message from its ``refs`` and the one that records it as sent: this core module imports no area.
+
+**Channels.** A kind goes by email (``channel="email"``, the default: ``build`` returns an
+``EmailMessage``) or by SMS (``channel="sms"``: ``build`` returns a ``stages.sms.OutgoingSms``,
+handed to ``send_sms``, and ``on_sent(refs, sent)`` also gets the gateway's ``SentSms``). Claims,
+retries, the back-off and « exactly once » are the same for both. An SMS is never sent within the
+quiet hours (``stages.sms.in_quiet_hours``, 20 h–8 h by default): ``deliver`` leaves the SMS kinds
+alone then, and queued ones are due at the end of the quiet hours.
 """
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from stages.extensions import db
 from stages.mail import MailError, send_email, stable_message_id
+from stages.sms import OutgoingSms, SmsError, in_quiet_hours, quiet_hours_end, send_sms
 from stages.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -95,31 +103,42 @@ class Kind:
 
     name: str
     label: str  # French, for the admin page
-    build: Callable[[dict], EmailMessage | None]
-    on_sent: Callable[[dict], None] | None = None
+    build: Callable[[dict], EmailMessage | OutgoingSms | None]
+    on_sent: Callable[..., None] | None = None
     # With the Message-ID: after ``on_sent``, in its transaction (the mail server accepted it)…
     on_accepted: Callable[[dict, str], None] | None = None
     # … or in the transaction that records a refusal, with its description (no address).
     on_refused: Callable[[dict, str, MailError], None] | None = None
+    channel: str = "email"  # or "sms"
 
 
 KINDS: dict[str, Kind] = {}
+CHANNELS = ("email", "sms")
 
 
 def register_kind(
     name: str,
     label: str,
-    build: Callable[[dict], EmailMessage | None],
-    on_sent: Callable[[dict], None] | None = None,
+    build: Callable[[dict], EmailMessage | OutgoingSms | None],
+    on_sent: Callable[..., None] | None = None,
     *,
     on_accepted: Callable[[dict, str], None] | None = None,
     on_refused: Callable[[dict, str, MailError], None] | None = None,
+    channel: str = "email",
 ) -> None:
     """Declare a kind of message (at import time, from the area that sends it).
 
-    ``on_accepted(refs, message_id)`` and ``on_refused(refs, message_id, error)`` let the area
-    keep a proof of each attempt (the convocation's delivery record)."""
-    KINDS[name] = Kind(name, label, build, on_sent, on_accepted, on_refused)
+    ``on_accepted(refs, message_id)`` and ``on_refused(refs, message_id, error)`` let an email
+    kind keep a proof of each attempt (the convocation's delivery record); an SMS kind's
+    ``on_sent(refs, receipt)`` receives the gateway's receipt."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    KINDS[name] = Kind(name, label, build, on_sent, on_accepted, on_refused, channel)
+
+
+def sms_kinds() -> set[str]:
+    """The kinds that go by SMS."""
+    return {name for name, kind in KINDS.items() if kind.channel == "sms"}
 
 
 def kind_label(name: str) -> str:
@@ -138,9 +157,11 @@ def enqueue(kind: str, items: Iterable[tuple[str, dict]]) -> None:
     them, the messages are sent at once (``init_app``); the ``deliver_outbox`` job sends the rest.
     """
     now = now_utc()
+    # An SMS queued within the quiet hours is due when they end (``deliver`` checks it too).
+    due = quiet_hours_end(now) if kind in KINDS and KINDS[kind].channel == "sms" else now
     # In key order: concurrent transactions queueing the same messages lock them in one order.
     rows = sorted(
-        ({"key": key, "kind": kind, "refs": refs, "created_at": now, "due_at": now, "attempts": 0}
+        ({"key": key, "kind": kind, "refs": refs, "created_at": now, "due_at": due, "attempts": 0}
          for key, refs in items),
         key=lambda row: row["key"],
     )
@@ -161,17 +182,21 @@ def enqueue(kind: str, items: Iterable[tuple[str, dict]]) -> None:
 class Delivery:
     """What one ``deliver`` did."""
 
-    sent: int = 0
+    sent: int = 0  # emails
+    sms_sent: int = 0
     failed: int = 0
     dropped: int = 0  # no longer applied: deleted unsent
     busy: int = 0  # claimed by another process meanwhile
 
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "courriels envoyés": self.sent,
             "envois refusés": self.failed,
             "courriels devenus sans objet": self.dropped,
         }
+        if self.sms_sent:
+            counts["SMS envoyés"] = self.sms_sent
+        return counts
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -187,6 +212,8 @@ def deliver(*, kinds: Iterable[str] | None = None, keys: Iterable[str] | None = 
     if not names <= set(KINDS):
         log.warning("outbox: kinds not registered in this process: %s", sorted(names - set(KINDS)))
         names &= set(KINDS)
+    if in_quiet_hours():
+        names -= sms_kinds()  # held until the quiet hours end
     query = (
         sa.select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.kind, OutboxMessage.refs)
         .where(_due(now_utc()), OutboxMessage.kind.in_(names))
@@ -199,6 +226,8 @@ def deliver(*, kinds: Iterable[str] | None = None, keys: Iterable[str] | None = 
     delivery = Delivery()
     for row in rows:
         outcome = _deliver_one(row.id, row.key, KINDS[row.kind], row.refs)
+        if outcome == "sent" and KINDS[row.kind].channel == "sms":
+            outcome = "sms_sent"
         setattr(delivery, outcome, getattr(delivery, outcome) + 1)
     db.session.commit()
     return delivery
@@ -223,15 +252,21 @@ def _deliver_one(message_id: int, key: str, kind: Kind, refs: dict) -> str:
         )
         db.session.commit()
         return "dropped"
-    del message["Message-ID"]
-    message["Message-ID"] = stable_message_id(key)
+    receipt = None
     try:
-        send_email(message)
-    except MailError as error:
+        if kind.channel == "sms":
+            receipt = send_sms(message)
+        else:
+            del message["Message-ID"]
+            message["Message-ID"] = stable_message_id(key)
+            send_email(message)
+    except (MailError, SmsError) as error:
         db.session.rollback()
-        _release(message_id, attempt, _describe(error), kind, refs, message["Message-ID"], error)
+        header_id = None if kind.channel == "sms" else message["Message-ID"]
+        _release(message_id, attempt, _describe(error), kind, refs, header_id, error)
         return "failed"
-    _record_sent(message_id, kind, refs, message["Message-ID"])
+    _record_sent(message_id, kind, refs, receipt=receipt,
+                 header_id=None if kind.channel == "sms" else message["Message-ID"])
     return "sent"
 
 
@@ -278,7 +313,7 @@ def _release(
     db.session.commit()
 
 
-def _record_sent(message_id: int, kind: Kind, refs: dict, header_id: str | None = None) -> None:
+def _record_sent(message_id: int, kind: Kind, refs: dict, receipt=None, header_id: str | None = None) -> None:
     """``sent_at`` and the area's own record, in one transaction; ``sent_at`` alone if the
     area's record fails (the email is gone: it must never be sent again)."""
 
@@ -294,7 +329,10 @@ def _record_sent(message_id: int, kind: Kind, refs: dict, header_id: str | None 
     try:
         if mark_sent():
             if kind.on_sent is not None:
-                kind.on_sent(refs)
+                if kind.channel == "sms":
+                    kind.on_sent(refs, receipt)
+                else:
+                    kind.on_sent(refs)
             if kind.on_accepted is not None and header_id is not None:
                 kind.on_accepted(refs, header_id)
         db.session.commit()
@@ -306,9 +344,11 @@ def _record_sent(message_id: int, kind: Kind, refs: dict, header_id: str | None 
         db.session.commit()
 
 
-def _describe(error: MailError) -> str:
+def _describe(error: MailError | SmsError) -> str:
     """The French message, the exception class and the SMTP code: never the server's reply,
     which often quotes the recipient's address."""
+    if isinstance(error, SmsError):
+        return error.message
     cause = error.__cause__
     if cause is None:
         return error.message

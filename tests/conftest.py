@@ -138,6 +138,7 @@ def every_route(make):
     from stages.auth.models import Role
     from stages.enrollment.models import EnrollmentStatus
     from stages.scheduling.models import CourseStatus
+    from stages.sms import callback_token
     from stages.timeutil import today_local
 
     w = type("EveryRoute", (), {})()
@@ -202,6 +203,7 @@ def every_route(make):
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
         "session_id": course.id, "bilan_id": bilan.id,
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
+        "signature": callback_token(),
     }
     return w
 

@@ -95,6 +95,9 @@ EXPECTED = {
     "attendance.roster_download": THIS_SESSION_RUN,
     "attendance.take_attendance": THIS_SESSION_RUN,
     "enrollment.course_reservations": THIS_SESSION_EDIT,
+    "enrollment.sms_consent": THIS_SESSION_EDIT,
+    "enrollment.sms_status_callback": PUBLIC,  # the gateway: the HMAC token in the address
+    "enrollment.sms_inbound_callback": PUBLIC,
     "attendance.offline_worker": THIS_SESSION_RUN,
     "attendance.offline_manifest_json": THIS_SESSION_RUN,
     "attendance.offline_prepare": THIS_SESSION_RUN,

@@ -74,7 +74,7 @@ class _People:
             address=f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
             postal_code=postal if cluster.key != "paris" else f"750{rng.randint(1, 20):02d}",
             city=city,
-            phone="06 " + " ".join(f"{rng.randint(10, 99)}" for _ in range(4)),
+            phone="+336" + "".join(f"{rng.randint(10, 99)}" for _ in range(4)),  # E.164
             email=(f"{_ascii(first.split()[0])}.{_ascii(surname)}{rng.randint(1, 99)}@example.org"
                    if rng.random() < 0.7 else None),
             search_key=search_key(surname, first), anonymized_at=None, created_at=created,

@@ -2,13 +2,13 @@
 is kept) and the replies the person sends through it, tasks for the course's organizers.
 
 Revision ID: 0025_summons_replies
-Revises: 0023_delivery_proofs
+Revises: 0024_sms
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0025_summons_replies'
-down_revision = '0023_delivery_proofs'
+down_revision = '0024_sms'
 branch_labels = None
 depends_on = None
 

@@ -82,6 +82,8 @@ ACTION_LABELS = {
     "convocation.undelivered": "Convocation non remise : à convoquer de nouveau",
     "convocation.registered_letter": "Convocation envoyée par lettre recommandée avec AR",
     "convocation.acknowledged": "Avis de réception d'une lettre recommandée enregistré",
+    "sms.consent_given": "Consentement aux SMS noté",
+    "sms.consent_withdrawn": "Retrait du consentement aux SMS",
     "session.created": "Création d'un stage",
     "session.updated": "Modification d'un stage",
     "session.status_changed": "Changement de statut d'un stage",
@@ -145,6 +147,8 @@ RETIRED_ACTIONS = ("certificate.verified",)
 # missing); an area that can say more registers a describer (``describes``).
 OBJECT_TYPE_LABELS = {
     "ApiToken": "Jeton d'accès à l'API",
+    "SmsConsent": "Consentement aux SMS",
+    "SmsMessage": "SMS envoyé",
     "AttendanceMark": "Présence",
     "AttendanceRevision": "Correction de présence",
     "AttendanceSignature": "Signature d'émargement",

@@ -32,6 +32,7 @@ from stages.enrollment.services import (
 )
 from stages.extensions import db
 from stages.scheduling.models import CourseStatus
+from stages.phones import PhoneError, display_phone, parse_phone
 from stages.forms import AmountField, BaseForm, LINE, TEXT, select_choices
 from stages.text import looks_like_formula
 from stages.timeutil import fr_date
@@ -55,6 +56,16 @@ def _no_formula(form, field):
     ``strip_filter`` has already normalized it)."""
     if field.data and looks_like_formula(field.data):
         raise ValidationError("Ce texte ne peut pas commencer par « = », « + », « - » ou « @ ».")
+
+
+def _phone(form, field):
+    """Refuse a number that cannot be read; a number « à vérifier » shown as stored may stay."""
+    stored = getattr(form, "stored_phone_to_check", None)
+    if field.data and field.data.strip() != stored:
+        try:
+            parse_phone(field.data)
+        except PhoneError as error:
+            raise ValidationError(error.message) from None
 
 
 class ParticipantFields:
@@ -83,10 +94,21 @@ class ParticipantForm(ParticipantFields, BaseForm):
     address = StringField("Adresse", validators=[Optional(), Length(max=300), _no_formula], **LINE)
     postal_code = StringField("Code postal", validators=[Optional(), Length(max=10)], **LINE)
     city = StringField("Ville", validators=[Optional(), Length(max=100), _no_formula], **LINE)
-    phone = StringField("Téléphone", validators=[Optional(), Length(max=40)], **LINE)
+    phone = StringField(
+        "Téléphone", description="Un portable reçoit la convocation et les rappels par SMS "
+        "s'il y consent. Numéro étranger : avec l'indicatif (+44…).",
+        validators=[Optional(), Length(max=40), _phone], **LINE,
+    )
     email = EmailField(
         "Courriel", validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)], **LINE
     )
+
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        # A number « à vérifier » (kept as typed before migration 0024) may be left as it is.
+        self.stored_phone_to_check = obj.phone if obj is not None and obj.phone_to_check else None
+        if obj is not None and obj.phone and not obj.phone_to_check and not self.is_submitted():
+            self.phone.data = display_phone(obj.phone)
 
 
 class MeasureFields(BaseForm):

@@ -81,7 +81,10 @@ class Participant(db.Model):
     address: Mapped[str | None] = mapped_column(sa.String(300))
     postal_code: Mapped[str | None] = mapped_column(sa.String(10))
     city: Mapped[str | None] = mapped_column(sa.String(100))
+    # E.164 (« +33612345678 », ``stages.phones``); a number stored before migration 0024 that
+    # could not be read is kept as typed, with ``phone_to_check`` (« numéro à vérifier »).
     phone: Mapped[str | None] = mapped_column(sa.String(40))
+    phone_to_check: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     email: Mapped[str | None] = mapped_column(sa.String(254))
     # Lower-case, accent-free "surname first names", for indexed prefix search.
     search_key: Mapped[str] = mapped_column(sa.String(330), default="")
@@ -96,6 +99,10 @@ class Participant(db.Model):
     __table_args__ = (
         sa.Index("ix_participants_identity", "surname", "first_names", "birth_date"),
         sa.Index("ix_participants_search_key", "search_key"),
+        sa.Index("ix_participants_phone", "phone"),  # « STOP » replies find people by number
+        sa.CheckConstraint(
+            "phone IS NULL OR phone_to_check OR phone LIKE '+%'", name="phone_e164"
+        ),
     )
 
     @property

@@ -49,7 +49,7 @@ JOBS: dict[str, Job] = {
         Job(
             "send_convocation_reminders",
             "stages.jobs.tasks:send_convocation_reminders",
-            "Rappels de convocation par courriel, 7 jours et 1 jour avant le stage.",
+            "Rappels de convocation par courriel et par SMS (aux personnes qui y consentent), 7 jours et 1 jour avant le stage.",
             {"hour": "8", "minute": "0"},
         ),
         Job(
@@ -67,7 +67,7 @@ JOBS: dict[str, Job] = {
         Job(
             "deliver_outbox",
             "stages.jobs.tasks:deliver_outbox",
-            "Envoie les courriels restés en file : envois refusés (après un délai), envois "
+            "Envoie les courriels et SMS restés en file : envois refusés (après un délai), envois "
             "interrompus par un arrêt, convocations après une place libérée.",
             {"hour": "0-1,3-23", "minute": "20"},
             period="hourly",

@@ -14,6 +14,7 @@ from stages.auth.login_sessions import purge_login_sessions
 from stages.calendar_feeds.services import purge_feed_cache
 from stages.enrollment import deadline_digest
 from stages.enrollment.convocation import bounces, reminders, sending  # noqa: F401 (registers its outbox kind)
+from stages.enrollment.sms import services as sms
 from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
@@ -32,8 +33,10 @@ def mark_courses_held() -> dict:
 
 
 def send_convocation_reminders() -> dict:
-    """Reminders 7 days and 1 day before the course."""
-    return _with_error(reminders.send_reminders(now_utc()), "rappels non envoyés")
+    """Reminders 7 days and 1 day before the course, by email and by SMS."""
+    now = now_utc()
+    counts = reminders.send_reminders(now) | sms.send_sms_reminders(now)
+    return _with_error(_with_error(counts, "rappels SMS non envoyés"), "rappels non envoyés")
 
 
 def send_deadline_digests() -> dict:

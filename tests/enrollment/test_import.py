@@ -414,7 +414,7 @@ def test_xlsx_with_real_date_cells(orgs):
     assert measure.case_reference == "25000000000"
     assert measure.fee_cents == 18_000 and measure.payment_status == PaymentStatus.PAID
     assert measure.participant.postal_code == "01000"
-    assert measure.participant.phone == "0612345678"
+    assert measure.participant.phone == "+33612345678"  # E.164, the leading 0 restored
     assert measure.participant.birth_date == date(1965, 1, 1)
 
 

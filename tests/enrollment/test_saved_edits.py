@@ -76,7 +76,9 @@ IDENTITY = [
     _text("address", "1 rue des Lilas", "2 avenue des Roses"),
     _text("postal_code", "69100", "13400"),
     _text("city", "Villeurbanne", "Aubagne"),
-    _text("phone", "01 02 03 04 05", "06 05 04 03 02"),
+    # Typed as clerks write them, stored in E.164 (stages.phones).
+    FieldChange("phone", "01 02 03 04 05", "06 05 04 03 02", lambda p: p.phone,
+                "+33102030405", "+33605040302"),
     _text("email", "jean.durand@example.org", "jp.dupont@example.net"),
 ]
 

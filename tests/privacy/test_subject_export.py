@@ -32,7 +32,7 @@ def file(make):
     f.parquet = make.authority("Parquet de Paris")
     f.person = make.participant(
         surname="Lefèvre", first_names="Jean-Éric", birth_place="Lyon 3e",
-        address="12 rue des Lilas", postal_code="75020", city="Paris", phone="06 12 34 56 78",
+        address="12 rue des Lilas", postal_code="75020", city="Paris", phone="+33612345678",
         email="jean@exemple.fr",
     )
     f.measure = make.measure(
@@ -98,7 +98,7 @@ def test_json_holds_everything_an_organizer_may_see(client, file):
     person = data["participant"]
     assert person["surname"] == "Lefèvre" and person["first_names"] == "Jean-Éric"
     assert person["birth_date"] == "1980-05-17" and person["email"] == "jean@exemple.fr"
-    assert person["address"] == "12 rue des Lilas" and person["phone"] == "06 12 34 56 78"
+    assert person["address"] == "12 rue des Lilas" and person["phone"] == "+33612345678"
 
     # Only the measure APCARS follows: the other association's stays out of this export.
     assert [m["case_reference"] for m in data["measures"]] == ["25.123.456"]

@@ -34,6 +34,7 @@ from stages.enrollment.models import (
 )
 from stages.enrollment.queries import course_enrollments
 from stages.enrollment.services import PROMOTION_KIND, change_enrollment_status
+from stages.enrollment.sms.services import queue_convocation_sms
 from stages.enrollment.statuses import TO_ATTEND_STATUSES
 from stages.errors import DomainError
 from stages.extensions import db
@@ -78,6 +79,8 @@ def _mark_summoned(
     change_enrollment_status(enrollment, EnrollmentStatus.SUMMONED, by=by, note=note)
     audit("convocation.sent", enrollment, participant_id=enrollment.measure.participant_id,
           details=details, user=by)
+    # The SMS too, for a person who consents (once per enrollment, through the outbox).
+    queue_convocation_sms(enrollment)
 
 
 def _check_email(enrollment: Enrollment) -> None:

@@ -16,6 +16,7 @@ from stages.enrollment.importer.columns import COMPUTABLE_KINDS, Column, Kind, n
 from stages.enrollment.importer.common import FORMULA_MESSAGE
 from stages.enrollment.models import DecisionProcedure, LegalFrame, Payer, PaymentStatus
 from stages.extensions import db
+from stages.phones import PhoneError, parse_phone
 from stages.text import looks_like_formula, normalize_text
 from stages.auth.models import AUTHORITY_KINDS, Organization
 
@@ -76,12 +77,14 @@ def _postal_code(value, column, referential) -> str | None:
 
 
 def _phone(value, column, referential) -> str | None:
+    """The number in E.164 (``stages.phones``), as the participant form stores it."""
     if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == 9:
-        return f"0{value}"  # a French number typed as a number lost its leading zero
+        value = f"0{value}"  # a French number typed as a number lost its leading zero
     text = clean_text(value, signed_number_ok=True)
-    if text and not re.fullmatch(r"\+?[\d\s.()/-]{6,40}", text):
-        raise CellError("Numéro de téléphone illisible : chiffres, espaces et « + » seulement.")
-    return text
+    try:
+        return parse_phone(text)
+    except PhoneError as error:
+        raise CellError(error.message) from None
 
 
 def _email(value, column, referential) -> str | None:

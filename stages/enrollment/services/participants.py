@@ -6,13 +6,14 @@ the services raise ``DomainError`` with them and flush, the caller commits.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
 
 from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
 from stages.enrollment.settings import default_deadline, default_fee
+from stages.enrollment.sms.models import ConsentWithdrawal, SmsConsent
 from stages.enrollment.models import (
     DecisionProcedure,
     LegalFrame,
@@ -24,9 +25,10 @@ from stages.enrollment.models import (
 from stages.auth.audit import audit
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.phones import PhoneError, parse_phone
 from stages.scheduling.models import MAX_FEE_CENTS
 from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
-from stages.timeutil import fr_date, today_local
+from stages.timeutil import fr_date, now_utc, today_local
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,6 +100,10 @@ def validate_participant(data: ParticipantData, today: date | None = None) -> li
         errors.append("Le nom est obligatoire.")
     if not data.first_names.strip():
         errors.append("Le prénom est obligatoire.")
+    try:
+        parse_phone(data.phone)
+    except PhoneError as error:
+        errors.append(error.message)
     if data.birth_date is not None:
         age = (today - data.birth_date).days / 365.25
         if age < 13 or age > 110:
@@ -170,6 +176,7 @@ def create_participant(data: ParticipantData) -> Participant:
     if errors:
         raise DomainError(" ".join(errors))
     participant = Participant(**_clean(data.__dict__))
+    participant.phone = parse_phone(data.phone)
     participant.surname = participant.surname.upper()
     participant.search_key = search_key(participant.surname, participant.first_names)
     db.session.add(participant)
@@ -181,15 +188,35 @@ def update_participant(participant: Participant, data: ParticipantData) -> None:
     """Rectify a person's identity."""
     if participant.anonymized_at is not None:
         raise DomainError("Les données de cette personne ont été anonymisées.")
+    kept = participant.phone_to_check and (data.phone or "").strip() == participant.phone
+    if kept:
+        data = replace(data, phone=None)  # a number « à vérifier » left as it was stays so
     errors = validate_participant(data)
     if errors:
         raise DomainError(" ".join(errors))
-    for key, value in _clean(data.__dict__).items():
+    values = _clean(data.__dict__)
+    values["phone"] = participant.phone if kept else parse_phone(data.phone)
+    if values["phone"] != participant.phone:
+        _end_sms_consent(participant)
+    participant.phone_to_check = kept
+    for key, value in values.items():
         setattr(participant, key, value)
     participant.surname = participant.surname.upper()
     participant.search_key = search_key(participant.surname, participant.first_names)
     db.session.flush()
     audit("participant.rectified", participant, participant_id=participant.id)
+
+
+def _end_sms_consent(participant: Participant) -> None:
+    """A new number (or none): the consent given for the old one ends; audited."""
+    consent = db.session.scalar(sa.select(SmsConsent).where(
+        SmsConsent.participant_id == participant.id, SmsConsent.withdrawn_at.is_(None)
+    ))
+    if consent is None:
+        return
+    consent.withdrawn_at, consent.withdrawn_how = now_utc(), ConsentWithdrawal.NUMBER_CHANGED
+    audit("sms.consent_withdrawn", consent, participant_id=participant.id,
+          details=ConsentWithdrawal.NUMBER_CHANGED.label)
 
 
 def _clean(values: dict) -> dict:

@@ -11,9 +11,10 @@
 - ``reservations``: the seats of a course reserved for a referring authority;
 - ``settings``: an organization's document settings and defaults per legal frame (admins);
 - ``letters``: an association's own paragraphs of its convocations, by version (its organizers);
-- ``confirmation``: the person's public confirmation page, and marking their replies handled.
+- ``confirmation``: the person's public confirmation page, and marking their replies handled;
+- ``sms``: SMS consent and the SMS sent, on the person's page; the gateway's receipts and replies.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, deliveries, imports, reservations, settings, letters, confirmation  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, deliveries, imports, reservations, settings, letters, confirmation, sms  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
