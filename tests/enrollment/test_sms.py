@@ -19,6 +19,7 @@ from stages.enrollment.sms.models import ConsentWithdrawal, SmsMessage, SmsStatu
 from stages.extensions import db
 from stages.jobs import runner
 from stages.outbox import OutboxMessage, deliver
+from stages.enrollment.convocation.delivery import DeliveryChannel, SummonsDelivery
 from tests.conftest import requires_postgres
 from tests.fake_brevo import API_KEY, FakeBrevo
 from tests.helpers import login, override_config
@@ -211,8 +212,17 @@ def test_a_signed_receipt_updates_the_status_a_bad_signature_gets_403(app, clien
         assert db.session.scalar(sa.select(SmsMessage.status)) == SmsStatus.DELIVERED
         late = client.post(f"/sms/{sms.callback_token()}/statut", json={**receipt, "msg_status": "sent"})
         assert late.status_code == 200  # out of order: « delivered » stays
+        again = client.post(f"/sms/{sms.callback_token()}/statut", json=receipt)
+        assert again.status_code == 200  # the gateway calling twice changes nothing
         db.session.expire_all()
         assert db.session.scalar(sa.select(SmsMessage.status)) == SmsStatus.DELIVERED
+        # The convocation SMS is one of the summons' delivery proofs: accepted, then delivered once.
+        proofs = db.session.execute(
+            sa.select(SummonsDelivery.channel, SummonsDelivery.status, SummonsDelivery.message_id)
+            .where(SummonsDelivery.channel == DeliveryChannel.SMS).order_by(SummonsDelivery.id)
+        ).all()
+        assert [(c.value, s.value) for c, s, _id in proofs] == [("sms", "accepted"), ("sms", "delivered")]
+        assert {m for _c, _s, m in proofs} == {f"brevo:{message_id}"}
     assert client.post(f"/sms/{sms.callback_token()}/statut", data="pas du json").status_code == 400
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from stages import outbox
 from stages.auth.audit import audit
 from stages.auth.models import User
+from stages.enrollment.convocation.delivery import DeliveryChannel, DeliveryStatus, record_delivery
 from stages.enrollment.convocation.reminders import REMINDERS, _midnight
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.enrollment.sms.models import (
@@ -234,8 +235,25 @@ def _recorder(kind: str):
             sent_at=now_utc(), status=SmsStatus.SENT, status_at=now_utc(),
         ))
         db.session.flush()
+        if kind == CONVOCATION_KIND:  # the summons' delivery proof (a reminder is not a summons)
+            enrollment = db.session.get(Enrollment, refs["enrollment"])
+            record_delivery(enrollment, DeliveryChannel.SMS, DeliveryStatus.ACCEPTED,
+                            message_id=_proof_id(sent.provider, sent.provider_id))
 
     return record_sent
+
+
+def _proof_id(provider: str, provider_id: str) -> str:
+    """How a convocation SMS is named among the summons' delivery proofs: the gateway and its id."""
+    return f"{provider}:{provider_id[:80]}"
+
+
+# A receipt's final status, as the summons' delivery proof records it.
+_PROOF_STATUSES = {
+    SmsStatus.DELIVERED: DeliveryStatus.DELIVERED,
+    SmsStatus.HARD_BOUNCE: DeliveryStatus.BOUNCED,
+    SmsStatus.REJECTED: DeliveryStatus.REFUSED,
+}
 
 
 outbox.register_kind(CONVOCATION_KIND, "Convocations par SMS", build_convocation_sms,
@@ -287,10 +305,14 @@ def record_receipt(provider: str, provider_id: str, status_word: str) -> bool:
     )
     if message is None:
         return False
-    if message.status in FINAL_STATUSES and status not in FINAL_STATUSES:
-        return True  # receipts arrive out of order: « delivered » stays
+    if message.status in FINAL_STATUSES:
+        return True  # receipts arrive out of order, or twice: the first final status stays
     message.status, message.status_at = status, now_utc()
     db.session.flush()
+    if message.kind == CONVOCATION_KIND and status in _PROOF_STATUSES:
+        record_delivery(db.session.get(Enrollment, message.enrollment_id), DeliveryChannel.SMS,
+                        _PROOF_STATUSES[status], message_id=_proof_id(provider, provider_id),
+                        detail=None if status == SmsStatus.DELIVERED else status.label)
     return True
 
 
