@@ -61,6 +61,6 @@ def downgrade():
         for name in _VENUE_FLAGS:
             batch.drop_column(name)
     with op.batch_alter_table("participants") as batch:
-        batch.drop_constraint("ck_participants_language_code", type_="check")
+        batch.drop_constraint(op.f("ck_participants_language_code"), type_="check")
         for name in ("needs_other", *reversed(_NEEDS), "language"):
             batch.drop_column(name)

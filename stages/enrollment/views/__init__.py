@@ -10,8 +10,9 @@
 - ``reservations``: the seats of a course reserved for a referring authority;
 - ``settings``: an organization's document settings and defaults per legal frame (admins);
 - ``letters``: an association's own paragraphs of its convocations, by version (its organizers).
+- ``needs``: a person's language and needs, the interpreter booked for one of their courses.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, imports, reservations, settings, letters, needs  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
