@@ -257,7 +257,7 @@ def _new_participant(rng) -> Participant:
 def _demo_needs(surname: str, first: str, birth: date) -> dict:
     """A language and needs for some demo people, derived from their identity (the random
     sequence, and so the rest of the demo data, stays as it was)."""
-    pick = (sum(map(ord, surname + first)) + birth.toordinal()) % 16
+    pick = (sum(map(ord, surname + first)) + birth.toordinal()) % 32
     return {
         0: dict(language="ar", interpreter_needed=True),
         1: dict(language="ro", interpreter_needed=True),
