@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install db demo clean bench load
+.PHONY: run test install db demo clean bench load translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,17 @@ test: install
 ## (in-process and through gunicorn on 127.0.0.1); see bench/README.md
 bench: install
 	$(BIN)/python -m bench.run --scale 0.1
+
+## Extract the texts a convocation translates (babel.cfg) into stages/translations/messages.pot and
+## merge them into each language's catalog (stages/translations/<lang>/LC_MESSAGES/messages.po):
+## then translate what is new or marked fuzzy (README, « Languages »). The catalogs are read as
+## they are at run time: nothing to compile.
+TRANSLATIONS := stages/translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _ -k N_ --no-location \
+		--sort-output --omit-header -w 100 -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -w 100 \
+		--previous --ignore-obsolete --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) .pytest_cache

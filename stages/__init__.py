@@ -207,9 +207,9 @@ def _navigation() -> list[NavItem]:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from stages import timeutil, wording
+    from stages import i18n, timeutil, wording
     from stages.auth.audit import action_label, object_type_label
-    from stages.enrollment import frames
+    from stages.enrollment import frames, needs
     from stages.enrollment.convocation.delivery import format_letter_number
     from stages.enrollment.deadlines import is_after_deadline, measure_deadline_state
     from stages.enrollment.models import EnrollmentStatus
@@ -237,6 +237,12 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["criminal_record"] = lambda measure: frames.CRIMINAL_RECORD[measure.frame]
     app.jinja_env.globals["absence_consequence"] = frames.absence_consequence
     app.jinja_env.globals["deadline_basis"] = frames.deadline_basis
+    # A person's language and needs (stages.enrollment.needs), on their page, the course page and
+    # the sign-in sheet.
+    app.jinja_env.filters["language_label"] = i18n.language_label
+    app.jinja_env.globals["language_line"] = needs.language_line
+    app.jinja_env.globals["needs_labels"] = needs.needs_labels
+    app.jinja_env.globals["venue_lacks"] = needs.venue_lacks
 
     @app.context_processor
     def inject_layout():

@@ -49,6 +49,8 @@ VENUES = [
         room="Salle de formation, 3e étage",
         capacity=16,
         accessibility="Accès de plain-pied et ascenseur ; boucle magnétique sur demande.",
+        step_free_access=True,
+        hearing_loop=True,
         access_instructions=(
             "Métro Balard (ligne 8) ou tramway T3a. Présentez-vous à l'accueil avec votre "
             "convocation et une pièce d'identité ; contrôle de sécurité à l'entrée."
@@ -63,6 +65,7 @@ VENUES = [
         room="Salle polyvalente",
         capacity=14,
         accessibility="Rez-de-chaussée accessible aux fauteuils roulants.",
+        step_free_access=True,
         access_instructions=(
             "Métro Porte de Saint-Ouen (ligne 13) ou Guy Môquet. Sonnez à l'interphone « MJD » "
             "et annoncez-vous comme participant au stage."
@@ -271,9 +274,25 @@ def _new_participant(rng) -> Participant:
         phone=f"+336{rng.randint(10, 99)}{rng.randint(10, 99)}{rng.randint(10, 99)}{rng.randint(10, 99)}",  # E.164
         email=f"{search_key(first, '')}.{search_key(surname, '')}{rng.randint(1, 99)}@example.org",
         search_key=search_key(surname, first),
+        **_demo_needs(surname, first, birth),
     )
     db.session.add(participant)
     return participant
+
+
+def _demo_needs(surname: str, first: str, birth: date) -> dict:
+    """A language and needs for some demo people, derived from their identity (the random
+    sequence, and so the rest of the demo data, stays as it was)."""
+    pick = (sum(map(ord, surname + first)) + birth.toordinal()) % 32
+    return {
+        0: dict(language="ar", interpreter_needed=True),
+        1: dict(language="ro", interpreter_needed=True),
+        2: dict(language="es"),
+        3: dict(language="pt"),
+        4: dict(needs_reduced_mobility=True),
+        5: dict(needs_hearing=True),
+        6: dict(language="en", needs_sight=True),
+    }.get(pick, {})
 
 
 def _new_measure(rng, orgs, decided_before: date) -> LegalMeasure:

@@ -73,6 +73,8 @@ EXPECTED = {
     "enrollment.measures": MEASURE_VIEWERS,
     "enrollment.participant_detail": THIS_PERSON_VIEW,
     "enrollment.participant_edit": THIS_SESSION_EDIT,
+    "enrollment.participant_needs": THIS_SESSION_EDIT,
+    "enrollment.interpreter_booking": THIS_SESSION_EDIT,
     "enrollment.referral_create": ORGANIZERS,
     "enrollment.measure_form": THIS_SESSION_EDIT,
     "enrollment.measure_enroll": THIS_SESSION_EDIT,

@@ -2,13 +2,13 @@
 the secret.
 
 Revision ID: 0027_api_tokens
-Revises: 0025_summons_replies
+Revises: 0026_language_needs
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_api_tokens"
-down_revision = "0025_summons_replies"
+down_revision = "0026_language_needs"
 branch_labels = None
 depends_on = None
 

@@ -48,7 +48,12 @@ def half_days_line(parts, zone: str) -> str:
     )
 
 
-def roster_pdf(course: Course, enrollments: list[Enrollment], signed: SignedDay | None = None) -> bytes:
+def roster_pdf(
+    course: Course,
+    enrollments: list[Enrollment],
+    signed: SignedDay | None = None,
+    notes: dict[int, str] | None = None,
+) -> bytes:
     """A sign-in sheet: per day, one row per person, arrival/departure/signature per half-day.
 
     Only what a facilitator needs: names, no legal details. Each day has its own page template,
@@ -56,7 +61,8 @@ def roster_pdf(course: Course, enrollments: list[Enrollment], signed: SignedDay 
     a long list still says what it is for. With ``signed`` (the émargement électronique), each
     cell shows the signature drawn on the tablet (or « Refus de signer », or the absence), the
     times recorded, and each half-day its countersignature and the SHA-256 of its record;
-    without, the blank sheet to print and sign on paper.
+    without, the blank sheet to print and sign on paper. ``notes``: under a name, the person's
+    language, interpreter and needs (``enrollment.needs.roster_notes``).
     """
     buffer = io.BytesIO()
     doc = BaseDocTemplate(
@@ -76,7 +82,7 @@ def roster_pdf(course: Course, enrollments: list[Enrollment], signed: SignedDay 
         if index:
             story += [NextPageTemplate(f"day-{index}"), PageBreak()]
         story += _header(course)
-        story.append(_table(parts, enrollments, zone, signed))
+        story.append(_table(parts, enrollments, zone, signed, notes or {}))
         story.append(Spacer(1, 6 * mm))
         sealed = signed is not None and any(signed.sheets.get(p.id) and signed.sheets[p.id].seal for p in parts)
         story.append(_seals_table(parts, signed, zone) if sealed else _facilitators_table(course))
@@ -130,7 +136,7 @@ def _header(course):
     ]
 
 
-def _table(parts, enrollments, zone, signed: SignedDay | None = None) -> Table:
+def _table(parts, enrollments, zone, signed: SignedDay | None, notes: dict[int, str]) -> Table:
     head_1 = ["N°", "Nom et prénom"]
     head_2 = ["", ""]
     for part in parts:
@@ -148,7 +154,10 @@ def _table(parts, enrollments, zone, signed: SignedDay | None = None) -> Table:
         cells = []
         for part in parts:
             cells += _signed_cells(enrollment, part, zone, signed, signature_box) if signed else ["", "", ""]
-        rows.append([str(number), Paragraph(_escape(person.display_name), STYLES["Normal"])] + cells)
+        name = _escape(person.display_name)
+        if enrollment.id in notes:
+            name += f'<br/><font size="7">{_escape(notes[enrollment.id])}</font>'
+        rows.append([str(number), Paragraph(name, STYLES["Normal"])] + cells)
     for _ in range(2):  # spare lines for a late addition, written by hand
         rows.append([""] * (2 + 3 * len(parts)))
     widths = [10 * mm, 70 * mm] + [w * mm for _ in parts for w in (per_part * 0.22, per_part * 0.22, per_part * 0.56)]

@@ -18,6 +18,7 @@ from stages.attendance.models import AttendanceMark, AttendanceSignature, Attend
 from stages.attendance.pdf import roster_pdf
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
+from stages.enrollment import needs
 from stages.enrollment.queries import participant_sections
 from stages.errors import DomainError, json_error, refused, wants_json
 from stages.extensions import db, limiter
@@ -77,7 +78,8 @@ def roster(course_id: int):
     """The sign-in sheet as a print-styled page (names only, no legal details)."""
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     enrollments = services.seat_holders(course)
-    html = render_template("attendance/roster.html", course=course, enrollments=enrollments)
+    html = render_template("attendance/roster.html", course=course, enrollments=enrollments,
+                           notes=needs.roster_notes(enrollments))
     audit("roster.viewed", course, details=f"{len(enrollments)} personnes")
     db.session.commit()
     return html
@@ -91,7 +93,8 @@ def roster_download(course_id: int):
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     enrollments = services.seat_holders(course)
     blank = request.args.get("vierge") == "1"
-    pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course))
+    pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course),
+                     needs.roster_notes(enrollments))
     audit("roster.downloaded", course, details=f"{len(enrollments)} personnes" + (", feuille vierge" if blank else ""))
     db.session.commit()
     return Response(

@@ -11,27 +11,28 @@ import calendar
 from datetime import date, timedelta
 
 from stages.enrollment.models import DecisionProcedure, LegalFrame, LegalMeasure
+from stages.i18n import N_
 
 # The criminal-record consequence of each frame (DOMAIN.md, « on the B1 »), as the convocation
 # states it: it is what the people summoned ask first. Bulletin n° 1 is read by judicial
 # authorities only (art. 774 CPP); none of these frames is said to reach bulletins 2 or 3 here.
 CRIMINAL_RECORD = {
-    LegalFrame.ALTERNATIVE_POURSUITES: (
+    LegalFrame.ALTERNATIVE_POURSUITES: N_(
         "Cette mesure alternative aux poursuites n'est pas inscrite au casier judiciaire."
     ),
-    LegalFrame.COMPOSITION_PENALE: (
+    LegalFrame.COMPOSITION_PENALE: N_(
         "Une fois exécutée, la composition pénale est inscrite au bulletin n° 1 du casier "
         "judiciaire, que seules les autorités judiciaires peuvent consulter."
     ),
-    LegalFrame.STAGE_CONTRAVENTION: (
+    LegalFrame.STAGE_CONTRAVENTION: N_(
         "La condamnation est inscrite au bulletin n° 1 du casier judiciaire, que seules les "
         "autorités judiciaires peuvent consulter, pendant trois ans."
     ),
-    LegalFrame.PEINE_STAGE: (
+    LegalFrame.PEINE_STAGE: N_(
         "La condamnation est inscrite au bulletin n° 1 du casier judiciaire, que seules les "
         "autorités judiciaires peuvent consulter."
     ),
-    LegalFrame.SURSIS_PROBATOIRE: (
+    LegalFrame.SURSIS_PROBATOIRE: N_(
         "La condamnation est inscrite au bulletin n° 1 du casier judiciaire, que seules les "
         "autorités judiciaires peuvent consulter."
     ),
@@ -43,36 +44,44 @@ OFFENCE_434_41 = (
     "d'emprisonnement et de 30 000 € d'amende."
 )
 
+# The frames' texts are the message ids of the convocation's translations (N_, stages.i18n):
+# each literal whole, so that the catalogs' extraction finds it.
 # What not doing the course leads to (DOMAIN.md, « if not attended »), after « Si vous ne vous
 # présentez pas … ». The peine de stage depends on the judgment: see ``absence_consequence``.
 _ABSENCE = {
-    LegalFrame.ALTERNATIVE_POURSUITES: (
+    LegalFrame.ALTERNATIVE_POURSUITES: N_(
         "Le procureur de la République pourra alors mettre en œuvre une composition pénale ou "
         "engager des poursuites pénales à votre encontre."
     ),
-    LegalFrame.COMPOSITION_PENALE: (
+    LegalFrame.COMPOSITION_PENALE: N_(
         "La composition pénale n'étant pas exécutée, le procureur de la République pourra alors "
         "engager des poursuites pénales à votre encontre."
     ),
-    LegalFrame.STAGE_CONTRAVENTION: "Ce stage est une peine : ne pas l'accomplir " + OFFENCE_434_41,
-    LegalFrame.SURSIS_PROBATOIRE: (
+    LegalFrame.STAGE_CONTRAVENTION: N_(
+        "Ce stage est une peine : ne pas l'accomplir constitue en lui-même un délit (article "
+        "434-41 du code pénal), puni de deux ans d'emprisonnement et de 30 000 € d'amende."
+    ),
+    LegalFrame.SURSIS_PROBATOIRE: N_(
         "Le juge de l'application des peines pourra alors révoquer tout ou partie du sursis et "
         "ordonner l'exécution de la peine d'emprisonnement prononcée. Cette révocation n'est "
         "pas automatique : le juge en décide."
     ),
 }
-_PEINE_STAGE_PENALTY_SET = (
+_PEINE_STAGE_PENALTY_SET = N_(
     "Le juge de l'application des peines pourra alors faire exécuter, en tout ou partie, la "
     "peine d'emprisonnement ou d'amende que le tribunal a fixée par avance (article 131-9 du "
     "code pénal)."
 )
-_PEINE_STAGE_NO_PENALTY = (
-    "Le tribunal n'ayant pas fixé de peine par avance, ne pas accomplir le stage " + OFFENCE_434_41
+_PEINE_STAGE_NO_PENALTY = N_(
+    "Le tribunal n'ayant pas fixé de peine par avance, ne pas accomplir le stage constitue en "
+    "lui-même un délit (article 434-41 du code pénal), puni de deux ans d'emprisonnement et de "
+    "30 000 € d'amende."
 )
-_PEINE_STAGE_UNKNOWN = (
+_PEINE_STAGE_UNKNOWN = N_(
     "Si le tribunal a fixé par avance une peine d'emprisonnement ou d'amende, le juge de "
     "l'application des peines pourra la faire exécuter en tout ou partie (article 131-9 du code "
-    "pénal) ; sinon, ne pas accomplir le stage " + OFFENCE_434_41
+    "pénal) ; sinon, ne pas accomplir le stage constitue en lui-même un délit (article 434-41 du "
+    "code pénal), puni de deux ans d'emprisonnement et de 30 000 € d'amende."
 )
 
 # Art. 131-5-1 CP: a peine de stage is carried out within six months of the decision becoming
@@ -83,7 +92,7 @@ _PEINE_STAGE_UNKNOWN = (
 # prosecutor general's longer time limit of art. 505 CPP).
 PEINE_STAGE_MONTHS = 6
 APPEAL_DAYS = 10
-PEINE_STAGE_BASIS = (
+PEINE_STAGE_BASIS = N_(
     "six mois à compter du jour où la décision est devenue définitive (article 131-5-1 du code "
     "pénal)"
 )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stages.auth.models import User
 from stages.enums import LabelledEnum, enum_column_type
 from stages.extensions import db
+from stages.i18n import N_
 from stages.scheduling.models import MAX_FEE_CENTS, Course
 from stages.auth.models import Organization
 from stages.timeutil import now_utc
@@ -20,16 +21,16 @@ class LegalFrame(LabelledEnum):
     pénale or judgment) is not a frame: see ``DecisionProcedure``. What each frame means for the
     person (criminal record, absence, deadline) is in ``stages.enrollment.frames``."""
 
-    ALTERNATIVE_POURSUITES = "alternative_poursuites", "Alternative aux poursuites (art. 41-1 CPP)"
-    COMPOSITION_PENALE = "composition_penale", "Composition pénale (art. 41-2 CPP)"
+    ALTERNATIVE_POURSUITES = "alternative_poursuites", N_("Alternative aux poursuites (art. 41-1 CPP)")
+    COMPOSITION_PENALE = "composition_penale", N_("Composition pénale (art. 41-2 CPP)")
     # Until migration 0020 « ordonnance_penale », « Ordonnance pénale (art. 131-16 9° bis CP) ».
     STAGE_CONTRAVENTION = (
         "stage_contravention",
-        "Peine complémentaire de stage, contravention de recours à la prostitution "
-        "(art. 611-1 et 131-16 9° bis CP)",
+        N_("Peine complémentaire de stage, contravention de recours à la prostitution "
+           "(art. 611-1 et 131-16 9° bis CP)"),
     )
-    PEINE_STAGE = "peine_stage", "Peine de stage (art. 131-5-1 CP)"
-    SURSIS_PROBATOIRE = "sursis_probatoire", "Sursis probatoire (art. 132-45 CP)"
+    PEINE_STAGE = "peine_stage", N_("Peine de stage (art. 131-5-1 CP)")
+    SURSIS_PROBATOIRE = "sursis_probatoire", N_("Sursis probatoire (art. 132-45 CP)")
 
 
 class DecisionProcedure(LabelledEnum):
@@ -86,6 +87,16 @@ class Participant(db.Model):
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     phone_to_check: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     email: Mapped[str | None] = mapped_column(sa.String(254))
+    # The language the person speaks (ISO 639-1, stages.i18n.LANGUAGES): their convocation adds
+    # a translation when there is a catalog for it; French by default.
+    language: Mapped[str] = mapped_column(sa.String(8), default="fr", server_default="fr")
+    interpreter_needed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Accessibility needs, each checked against the venue's (scheduling.models.Venue); the free
+    # text is what no box says, shown to be checked by hand.
+    needs_reduced_mobility: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    needs_hearing: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    needs_sight: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    needs_other: Mapped[str | None] = mapped_column(sa.String(300))
     # Lower-case, accent-free "surname first names", for indexed prefix search.
     search_key: Mapped[str] = mapped_column(sa.String(330), default="")
     anonymized_at: Mapped[datetime | None]
@@ -97,6 +108,7 @@ class Participant(db.Model):
     )
 
     __table_args__ = (
+        sa.CheckConstraint("length(language) = 2 AND language = lower(language)", name="language_code"),
         sa.Index("ix_participants_identity", "surname", "first_names", "birth_date"),
         sa.Index("ix_participants_search_key", "search_key"),
         sa.Index("ix_participants_phone", "phone"),  # « STOP » replies find people by number
@@ -262,6 +274,37 @@ class Enrollment(db.Model):
         ),
         sa.Index("ix_enrollments_session_id_status", "session_id", "status"),
         sa.Index("ix_enrollments_measure_id", "measure_id"),
+    )
+
+
+# The most an interpreter's booking may cost (a day or two of interpreting), in cents.
+MAX_INTERPRETER_COST_CENTS = 500_000
+
+
+class InterpreterBooking(db.Model):
+    """The interpreter booked for a person in one course: booked per enrollment, because an
+    interpreter is booked for a date and a place; when the person moves to another course, a new
+    booking is made for it, and the old one stays with the course it was for (and its cost)."""
+
+    __tablename__ = "interpreter_bookings"
+
+    enrollment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("enrollments.id", ondelete="CASCADE"), primary_key=True
+    )
+    interpreter_name: Mapped[str] = mapped_column(sa.String(120))
+    cost_cents: Mapped[int | None]
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    enrollment: Mapped["Enrollment"] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("interpreter_name <> ''", name="interpreter_name_not_empty"),
+        sa.CheckConstraint(
+            f"cost_cents IS NULL OR cost_cents BETWEEN 0 AND {MAX_INTERPRETER_COST_CENTS}",
+            name="cost_range",
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from stages.enrollment.models import (
     MeasureStatus,
     Participant,
 )
+from stages.enrollment import needs
 from stages.enrollment.services import has_no_live_enrollment, measure_search_condition
 from stages.enrollment.services.enrolling import seats_filled_by_authority
 from stages.enrollment.statuses import (
@@ -154,15 +155,21 @@ def participant_file(participant: Participant, user: User) -> dict:
     full_view = can(user, Permission.PARTICIPANT_LEGAL_VIEW, participant)
     can_edit = can(user, Permission.PARTICIPANT_EDIT, participant)
     measures = _visible_measures_of(participant, user) if full_view else []
+    files = [
+        MeasureFile(m, next((e for e in m.enrollments if e.status in LIVE_STATUSES), None))
+        for m in measures
+    ]
+    live = [file.live for file in files if file.live is not None]
+    bookings = needs.bookings_for(e.id for e in live) if participant.interpreter_needed else {}
     return participant_sections.build(
         participant=participant,
         user=user,
         full_view=full_view,
         can_edit=can_edit,
-        files=[
-            MeasureFile(m, next((e for e in m.enrollments if e.status in LIVE_STATUSES), None))
-            for m in measures
-        ],
+        files=files,
+        # The interpreter booked for each live enrollment, and what its course's venue lacks.
+        bookings=bookings,
+        needs_warnings={e.id: needs.needs_warnings(e, bookings.get(e.id)) for e in live},
         enrollments=[e for m in measures for e in m.enrollments],
         views=_file_views(participant) if can_edit else [],
     )

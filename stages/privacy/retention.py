@@ -91,6 +91,10 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
             sa.update(Participant).where(Participant.id.in_(ids)).values(
                 surname="", first_names="", birth_date=None, birth_place=None, address=None,
                 postal_code=None, city=None, phone=None, email=None, search_key="",
+                # Needs are health data: erased with the identity (the language is kept, for
+                # the statistics, as French is: it names no one).
+                interpreter_needed=False, needs_reduced_mobility=False, needs_hearing=False,
+                needs_sight=False, needs_other=None,
                 anonymized_at=now,
             ).execution_options(synchronize_session=False)
         )

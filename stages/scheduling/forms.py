@@ -68,7 +68,16 @@ class VenueForm(BaseForm):
     )
     timezone = SelectField("Fuseau horaire", choices=select_choices(FRENCH_ZONES), default="Europe/Paris")
     opening_hours = StringField("Horaires d'ouverture", validators=[Optional(), Length(max=300)], **LINE)
-    accessibility = TextAreaField("Accessibilité", validators=[Optional(), Length(max=2000)], **TEXT)
+    accessibility = TextAreaField(
+        "Accessibilité",
+        description="Ce que les cases ci-dessous ne disent pas ; repris dans la convocation.",
+        validators=[Optional(), Length(max=2000)],
+        **TEXT,
+    )
+    # Checked against each person's needs (enrollment.needs): a warning when one is not met.
+    step_free_access = BooleanField("Accessible en fauteuil roulant (de plain-pied ou ascenseur)")
+    hearing_loop = BooleanField("Boucle magnétique pour les personnes malentendantes")
+    visual_aids = BooleanField("Aménagements pour les personnes malvoyantes (guidage, documents en gros caractères)")
     access_instructions = TextAreaField(
         "Accès et consignes pour les personnes convoquées",
         description="Repris dans la convocation : transports, entrée, contrôle de sécurité…",

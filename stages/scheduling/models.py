@@ -37,6 +37,10 @@ class Venue(db.Model):
     room: Mapped[str | None] = mapped_column(sa.String(120))
     capacity: Mapped[int]
     accessibility: Mapped[str | None] = mapped_column(sa.Text)
+    # What the venue offers, checked against each person's needs (the text above says the rest).
+    step_free_access: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    hearing_loop: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    visual_aids: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     access_instructions: Mapped[str | None] = mapped_column(sa.Text)
     opening_hours: Mapped[str | None] = mapped_column(sa.String(300))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")

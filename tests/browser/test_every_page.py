@@ -195,6 +195,8 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/personnes/<int:participant_id>": [f"/personnes/{demo.participant}"]
         + ([f"/personnes/{demo.waiting_participant}"] if role != "facilitator" else []),
         "/personnes/<int:participant_id>/modifier": f"/personnes/{demo.participant}/modifier",
+        "/personnes/<int:participant_id>/langue-et-besoins": f"/personnes/{demo.participant}/langue-et-besoins",
+        "/inscriptions/<int:enrollment_id>/interprete": f"/inscriptions/{demo.enrollment}/interprete",
         "/personnes/<int:participant_id>/mesures/nouvelle": f"/personnes/{demo.participant}/mesures/nouvelle",
         "/mesures/<int:measure_id>/modifier": f"/mesures/{demo.waiting_measure}/modifier",
         "/mesures/<int:measure_id>/inscrire": f"/mesures/{demo.waiting_measure}/inscrire",

@@ -142,6 +142,10 @@ VENUE = [
     _attr("timezone", "Europe/Paris", "America/Cayenne"),
     _attr("opening_hours", "9 h – 17 h", "8 h 30 – 18 h"),
     _attr("accessibility", "Rampe d'accès.", "Ascenseur et rampe d'accès."),
+    # Ticks: None is a box left unticked.
+    _attr("step_free_access", None, "y", False, True),
+    _attr("hearing_loop", "y", None, True, False),
+    _attr("visual_aids", None, "y", False, True),
     _attr("access_instructions", "Métro Guy Môquet.", "Métro Guy Môquet, sortie 2 ; sonner à l'interphone."),
 ]
 

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from flask import current_app
 
 from stages.calendar_feeds.ical import DEFAULT_ZONE, build_invitation, default_uid_domain
+from stages.enrollment.convocation.translation import email_lines
 from stages.enrollment.convocation.wording import (
     EMAIL_COURSE,
     Contact,
@@ -93,8 +94,10 @@ def _email(
     subject: str,
     body: list[str],
     attachments: list[tuple[str, bytes, str]],
+    translation: list[str] | None = None,
 ) -> EmailMessage:
-    """A letter to the participant: greeting, ``body``, the association's signature."""
+    """A letter to the participant: greeting, ``body``, the association's signature, and after
+    it the ``translation`` of the body into the person's language, if any."""
     participant = enrollment.measure.participant
     contact = course_contact(enrollment, organization)
     lines = [
@@ -105,6 +108,7 @@ def _email(
         "Cordialement,",
         "",
         _signature(organization, contact),
+        *(translation or []),
     ]
     message = build_message(participant.email, subject, "\n".join(lines) + "\n", attachments)
     # Replies reach the association (or whoever answers for it), not the application's (often
@@ -156,6 +160,7 @@ def convocation_email(enrollment: Enrollment, pdf: bytes, *, seat_freed: bool = 
     return _email(
         enrollment, organization, subject, body,
         [("convocation.pdf", pdf, "application/pdf"), _invitation_attachment(enrollment)],
+        translation=email_lines(enrollment, seat_freed=seat_freed),
     )
 
 

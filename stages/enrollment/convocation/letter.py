@@ -34,6 +34,11 @@ from stages.enrollment.convocation.wording import (
     sender_organization,
 )
 from stages.enrollment.confirmation.links import link_url, summons_codes
+from stages.enrollment.convocation.translation import (
+    FRENCH_NOTICE,
+    Translation,
+    convocation_translation,
+)
 from stages.enrollment.frames import (
     CRIMINAL_RECORD,
     PEINE_STAGE_BASIS,
@@ -44,6 +49,8 @@ from stages.enrollment.models import SEAT_HOLDING_STATUSES, Enrollment, LegalFra
 from stages.enrollment.letter_texts import current_texts, version_line
 from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
+from stages.i18n import language_label
+from stages.pdf_bidi import rtl_paragraph
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT
 from stages.timeutil import fr_date, fr_time, to_local, today_local
 from stages.wording import PARTNERS_LINE
@@ -307,6 +314,40 @@ def _letter(enrollment: Enrollment, issued_on: date | None, code: str) -> list:
         Spacer(0, 0.4 * cm),
         _para(_text(version_line(texts)), _SMALL),
     ]
+    translation = convocation_translation(enrollment)
+    if translation is not None:
+        # Said in French, in the letter that has legal force, before its translation follows.
+        story.insert(-2, _para(
+            f"Une traduction en {language_label(translation.lang).lower()} suit cette "
+            "convocation, pour information : seule la version française fait foi.", _SMALL))
+        story += [PageBreak(), *_translation(translation)]
+    return story
+
+
+# The width of the page's text (A4 less the 2 cm margins and the frame's 6 pt paddings):
+# right-to-left lines are cut to it.
+_WIDTH = A4[0] - 4 * cm - 12
+
+
+def _translation(translation: Translation) -> list:
+    """The flowables of the letter's translation, after the French (right to left in Arabic)."""
+
+    def para(text: str, style: ParagraphStyle = _BASE) -> Paragraph:
+        if translation.rtl:
+            return rtl_paragraph(text, style, _WIDTH)
+        return Paragraph(_text(text), style)
+
+    story = [
+        _para(f"<b>{FRENCH_NOTICE}</b>", _SMALL),
+        Spacer(0, 0.3 * cm),
+        para(f"{translation.title} ({translation.language_name})", _HEADING),
+        para(translation.notice, _HEADING),
+        Spacer(0, 0.2 * cm),
+    ]
+    for heading, paragraphs in translation.sections:
+        flowables = [para(heading, _HEADING)] if heading else []
+        flowables += [para(p) for p in paragraphs]
+        story.append(KeepTogether(flowables))
     return story
 
 

@@ -20,6 +20,7 @@ from stages.enrollment.frames import PEINE_STAGE_BASIS
 from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
 from stages.extensions import db
+from stages.i18n import N_
 from stages.scheduling.models import Course, Venue
 from stages.auth.models import Organization
 from stages.timeutil import fr_date, fr_time, to_local
@@ -131,11 +132,11 @@ def course_contact(enrollment: Enrollment, organization: Organization | None) ->
     course = enrollment.course
     manager = course.venue.owner
     if manager is not None and (manager.email or manager.phone):
-        return Contact(manager.email, manager.phone, manager.name, "qui gère le lieu du stage")
+        return Contact(manager.email, manager.phone, manager.name, N_("qui gère le lieu du stage"))
     # One course, one creator: a course's letters ask the identity map, not the database, again.
     organizer = db.session.get(User, course.created_by_id) if course.created_by_id else None
     if organizer is not None and organizer.active and organizer.role in _ORGANIZER_ROLES:
-        return Contact(organizer.email, None, organizer.full_name, "qui organise le stage")
+        return Contact(organizer.email, None, organizer.full_name, N_("qui organise le stage"))
     return None
 
 

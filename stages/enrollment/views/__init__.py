@@ -12,9 +12,10 @@
 - ``settings``: an organization's document settings and defaults per legal frame (admins);
 - ``letters``: an association's own paragraphs of its convocations, by version (its organizers);
 - ``confirmation``: the person's public confirmation page, and marking their replies handled;
-- ``sms``: SMS consent and the SMS sent, on the person's page; the gateway's receipts and replies.
+- ``sms``: SMS consent and the SMS sent, on the person's page; the gateway's receipts and replies;
+- ``needs``: a person's language and needs, the interpreter booked for one of their courses.
 """
-from stages.enrollment.views import measures, referrals, enrollments, convocations, deliveries, imports, reservations, settings, letters, confirmation, sms  # noqa: F401, I001
+from stages.enrollment.views import measures, referrals, enrollments, convocations, deliveries, imports, reservations, settings, letters, confirmation, sms, needs  # noqa: F401, I001
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]

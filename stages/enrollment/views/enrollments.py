@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
-from stages.enrollment import queries, services
+from stages.enrollment import needs, queries, services
 from stages.enrollment.convocation import delivery
 from stages.enrollment.forms import EnrollForm, ReasonForm, RescheduleForm, course_choices
 from stages.enrollment.models import Enrollment, EnrollmentStatus, LegalMeasure
@@ -53,6 +53,8 @@ def _flash_result(result: services.EnrollResult) -> None:
         flash("La personne est inscrite au stage.", "success")
     if result.after_deadline:
         flash("Attention : ce stage se termine après la date limite de la mesure.", "warning")
+    for warning in needs.needs_warnings(result.enrollment, None):
+        flash(f"Attention : {warning}", "warning")
 
 
 def _to_person(measure: LegalMeasure):
@@ -138,6 +140,8 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
     """Enroll the people ticked, all or none; says how it went."""
     with refused() as outcome:
         results = services.enroll_many(chosen, course, by=current_user)
+        # Read before the commit expires them: the people's needs against the course's venue.
+        unmet = needs.enrollments_with_warnings([r.enrollment for r in results])
         db.session.commit()
     if not outcome.ok:
         return False
@@ -146,6 +150,12 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
     if len(results) > seated:
         message += f", {len(results) - seated} sur liste d'attente"
     flash(message + ".", "success")
+    if unmet:
+        flash(ngettext("Attention : pour %(num)d personne, le lieu ne signale pas ce que demandent "
+                       "ses besoins, ou un interprète est à réserver (voir la page du stage).",
+                       "Attention : pour %(num)d personnes, le lieu ne signale pas ce que demandent "
+                       "leurs besoins, ou un interprète est à réserver (voir la page du stage).",
+                       unmet), "warning")
     late = sum(r.after_deadline for r in results)
     if late:
         flash(ngettext("Attention : pour %(num)d personne, ce stage se termine après la date limite.",

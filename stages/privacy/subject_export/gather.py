@@ -29,7 +29,11 @@ IDENTITY_FIELDS = [
     ("id", "N° de dossier"), ("surname", "Nom"), ("first_names", "Prénoms"),
     ("birth_date", "Date de naissance"), ("birth_place", "Lieu de naissance"),
     ("address", "Adresse"), ("postal_code", "Code postal"), ("city", "Ville"),
-    ("phone", "Téléphone"), ("email", "Courriel"), ("created_at", "Enregistrée le"),
+    ("phone", "Téléphone"), ("email", "Courriel"),
+    ("language", "Langue parlée (code ISO 639-1)"), ("interpreter_needed", "Interprète nécessaire"),
+    ("needs_reduced_mobility", "Mobilité réduite ou fauteuil roulant"),
+    ("needs_hearing", "Personne malentendante"), ("needs_sight", "Personne malvoyante"),
+    ("needs_other", "Autre besoin"), ("created_at", "Enregistrée le"),
     ("updated_at", "Dernière modification le"), ("anonymized_at", "Anonymisée le"),
 ]
 
