@@ -405,3 +405,30 @@ def test_a_new_number_ends_the_consent_given_for_the_old_one(app, client, make):
     person = db.session.get(Participant, person.id)
     assert services.live_consent(person) is None
     assert services.consent_history(person)[0].withdrawn_how == ConsentWithdrawal.NUMBER_CHANGED
+
+
+@pytest.mark.parametrize("language, words", [
+    ("ro", ["Citație la cursul de sensibilizare", "Aduceți un act de identitate."]),
+    ("ar", ["استدعاء إلى دورة التوعية", "أحضر وثيقة هوية."]),
+])
+def test_the_sms_follows_the_french_with_the_persons_language(make, language, words):
+    """The French text first (it alone counts), then the translation, « STOP » last; a language
+    without a catalog gets the French only."""
+    from stages.enrollment.sms.texts import CONVOCATION, REMINDER, sms_text
+
+    _organizer, _course, [enrollment] = _case(make)
+    person = enrollment.measure.participant
+    person.language = language
+    db.session.commit()
+    text = sms_text(CONVOCATION, enrollment)
+    french, translation = text.split("\n\n", 1)
+    assert french.startswith("Convocation au stage de sensibilisation, présence obligatoire :")
+    assert all(word in translation for word in words)
+    assert text.endswith("STOP au numéro d'envoi : plus de SMS.")
+    assert text.index("présence obligatoire") < text.index(words[0])
+    # « ț » and Arabic letters are outside GSM-7: the preview counts Unicode segments.
+    assert sms.count_segments(text).encoding == "UCS-2"
+    reminder = sms_text(REMINDER, enrollment, days_left=7)
+    assert "dans 7 jours" in reminder and "12" in reminder.split("\n\n", 1)[1]
+    person.language = "ta"  # spoken, but no catalog: French only
+    assert "\n\n" not in sms_text(CONVOCATION, enrollment)
