@@ -155,3 +155,20 @@ def format_euros(cents: int, code: str | None) -> str:
     """An amount in euros as the language writes it, on one line (no-break spaces)."""
     locale = code if code in TRANSLATED else "fr_FR"
     return format_currency(cents / 100, "EUR", locale=locale).replace(" ", "\u00a0")
+
+
+def page_language(code: str | None) -> dict:
+    """What a page shown to a person summoned needs to speak their language (the confirmation
+    page): ``_``, ``lang``, ``dir``, and the day and hours as that language writes them; French
+    when there is no catalog for it."""
+    lang = code if is_translated(code) else FRENCH
+
+    def day_text(value: date | datetime, zone: str | None = None) -> str:
+        day = to_local(value, zone).date() if isinstance(value, datetime) else value
+        return format_day(day, lang)
+
+    def hours_text(start: datetime, end: datetime, zone: str) -> str:
+        return f"{format_time(start, zone, lang)}\u00a0– {format_time(end, zone, lang)}"
+
+    return {"_": gettext_for(lang), "lang": lang, "dir": direction(lang),
+            "day_text": day_text, "hours_text": hours_text}

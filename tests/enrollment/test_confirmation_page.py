@@ -138,7 +138,7 @@ def test_the_convocation_and_reminder_emails_carry_the_link(w):
 def test_the_page_shows_dates_times_venue_and_nothing_personal(client, w):
     response = client.get(w.url)
     assert response.status_code == 200
-    html = response.text
+    html = unescape(response.text)  # the page's sentences come from the catalogs, escaped
     for shown in ("mardi 16 mars 2027", "9\u00a0h\u00a030", "12\u00a0h\u00a030", "13\u00a0h\u00a030",
                   "16\u00a0h\u00a030", "MJD du 17e", "Salle 2", "16 rue Jacques Kellner", "75017 Paris",
                   "pièce d'identité"):
@@ -150,6 +150,27 @@ def test_the_page_shows_dates_times_venue_and_nothing_personal(client, w):
     assert response.headers["Cache-Control"] == "no-store"
     # Typed in lower case without dashes: the same page.
     assert client.get("/c/" + w.code.replace("-", "").lower()).status_code == 200
+
+
+@pytest.mark.parametrize("language, words, direction", [
+    ("ro", ["Cursul dumneavoastră de sensibilizare", "marți, 16 martie 2027", "9:30", "Confirm prezența mea",
+            "Motiv medical"], "ltr"),
+    ("ar", ["دورة التوعية الخاصة بك", "أؤكد حضوري", "سبب طبي", "9:30"], "rtl"),
+])
+def test_the_page_speaks_the_persons_language_and_still_shows_nothing_personal(client, w, language,
+                                                                               words, direction):
+    w.measure.participant.language = language
+    db.session.commit()
+    html = unescape(client.get(w.url).text)
+    assert f'lang="{language}" dir="{direction}"' in html
+    for word in words:
+        assert word in html, word
+    assert "Je confirme ma présence" not in html  # the page is in their language, not beside it
+    for secret in _personal(w):
+        assert secret.lower() not in html.lower(), secret
+    # The replies work the same: a confirmation in Arabic or Romanian is recorded once.
+    assert client.post(w.url + "/confirmer").status_code == 303
+    assert _replies() == [("confirmed", None)]
 
 
 def test_an_unknown_or_malformed_code_is_a_french_404(client, w):
@@ -236,7 +257,7 @@ def test_a_request_for_another_date_reaches_the_organizers_and_changes_nothing(c
     assert client.post(w.url + "/autre-date", data={"reason": "medical"}).status_code == 303
     assert _replies() == [("other_date", "other")]  # one request waits at a time
     assert db.session.get(type(w.enrollment), w.enrollment.id).status == EnrollmentStatus.SUMMONED
-    assert "Votre demande d'une autre date a été transmise" in client.get(w.url).text
+    assert "Votre demande d'une autre date a été transmise" in unescape(client.get(w.url).text)
     assert _proofs() == [("confirmation", "acknowledged", "Autre date demandée par la personne")]
 
     login(client, w.organizer)

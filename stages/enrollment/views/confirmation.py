@@ -17,6 +17,7 @@ from stages.enrollment.convocation.wording import sender_organization
 from stages.enrollment.views.blueprint import bp
 from stages.errors import refused
 from stages.extensions import db, limiter
+from stages.i18n import page_language
 
 PUBLIC_ENDPOINTS = {"enrollment.summons_page", "enrollment.summons_confirm", "enrollment.summons_other_date"}
 # What the page answers when the link leads nowhere (the template says it in French).
@@ -88,6 +89,7 @@ def _page(view: LinkView, *, other_date: OtherDateForm | None = None, status: in
     body = render_template(
         "enrollment/confirmation.html", view=view, code=view.code, practical=practical,
         confirm_form=ConfirmForm(formdata=None), other_date=other_date or OtherDateForm(formdata=None),
+        **page_language(view.enrollment.measure.participant.language if view.enrollment else None),
     )
     return Response(body, status=status or STATUS_CODES[view.state])
 
