@@ -252,21 +252,19 @@ def _deliver_one(message_id: int, key: str, kind: Kind, refs: dict) -> str:
         )
         db.session.commit()
         return "dropped"
-    receipt = None
+    receipt = header_id = None  # the gateway's answer (SMS), or the email's Message-ID
     try:
         if kind.channel == "sms":
             receipt = send_sms(message)
         else:
             del message["Message-ID"]
-            message["Message-ID"] = stable_message_id(key)
+            message["Message-ID"] = header_id = stable_message_id(key)
             send_email(message)
     except (MailError, SmsError) as error:
         db.session.rollback()
-        header_id = None if kind.channel == "sms" else message["Message-ID"]
         _release(message_id, attempt, _describe(error), kind, refs, header_id, error)
         return "failed"
-    _record_sent(message_id, kind, refs, receipt=receipt,
-                 header_id=None if kind.channel == "sms" else message["Message-ID"])
+    _record_sent(message_id, kind, refs, receipt=receipt, header_id=header_id)
     return "sent"
 
 
