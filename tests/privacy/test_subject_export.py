@@ -232,3 +232,29 @@ def test_participant_page_snippet_links_to_both_formats(app, file):
     # Only those who may edit the person get the buttons on the person's page.
     assert export_buttons(can_edit=True) == {}
     assert export_buttons(can_edit=False) is None
+
+
+def test_the_sms_consent_and_the_sms_sent_are_in_the_export(client, file):
+    """Consent to SMS (given, then withdrawn by « STOP ») and the SMS sent: in the JSON and the PDF,
+    without the number or the text of any SMS."""
+    from stages.enrollment.sms.models import ConsentWithdrawal, SmsConsent, SmsMessage, SmsStatus
+
+    db.session.add(SmsConsent(participant_id=file.person.id, given_by_id=file.organizer.id,
+                              given_at=datetime(2026, 1, 2, 9, 0, tzinfo=UTC),
+                              withdrawn_at=datetime(2026, 1, 20, 18, 0, tzinfo=UTC),
+                              withdrawn_how=ConsentWithdrawal.STOP))
+    db.session.add(SmsMessage(outbox_key=f"sms_convocation:{file.enrollment.id}", kind="sms_convocation",
+                              enrollment_id=file.enrollment.id, provider="brevo", provider_id="abc",
+                              encoding="GSM-7", segments=2, sent_at=datetime(2026, 1, 3, 9, 0, tzinfo=UTC),
+                              status=SmsStatus.DELIVERED, status_at=datetime(2026, 1, 3, 9, 1, tzinfo=UTC)))
+    db.session.commit()
+    login(client, file.organizer)
+    data = export_of(client, file).get_json()
+    [consent] = data["sms_consents"]
+    assert consent["withdrawn_how"] == "stop" and consent["given_at"].startswith("2026-01-02")
+    [enrollment] = data["measures"][0]["enrollments"]
+    assert [(m["kind"], m["status"], m["segments"]) for m in enrollment["sms"]] == [("sms_convocation", "delivered", 2)]
+    assert "612345678" not in json.dumps(data["sms_consents"]) + json.dumps(enrollment["sms"])
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(export_of(client, file, "pdf").get_data())).pages)
+    text = " ".join(text.split())
+    assert "Consentement aux SMS" in text and "Réponse « STOP » par SMS" in text

@@ -52,6 +52,7 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     from stages.certificates.models import Certificate
     from stages.enrollment.confirmation.models import SummonsReply
     from stages.enrollment.convocation.delivery import deliveries_by_enrollment
+    from stages.enrollment.sms.models import SmsConsent, SmsMessage
     from stages.reports.models import Bilan
 
     query = measures if measures is not None else sa.select(LegalMeasure)
@@ -95,6 +96,16 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
         .order_by(SummonsReply.at, SummonsReply.id)
     ):
         replies_by_enrollment[reply.enrollment_id].append(reply)
+    sms_by_enrollment = defaultdict(list)
+    for message in _all(
+        sa.select(SmsMessage).where(SmsMessage.enrollment_id.in_(enrollment_ids))
+        .order_by(SmsMessage.sent_at, SmsMessage.id)
+    ):
+        sms_by_enrollment[message.enrollment_id].append(message)
+    consents = _all(
+        sa.select(SmsConsent).where(SmsConsent.participant_id == participant.id)
+        .order_by(SmsConsent.given_at, SmsConsent.id)
+    )
     bilans = _all(
         sa.select(Bilan).where(
             Bilan.course_id.in_({e.course_id for e in enrollments}),
@@ -196,6 +207,12 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 }
                 for reply in replies_by_enrollment[enrollment.id]
             ],
+            # The SMS sent for this enrollment (never their number or text: built when sent).
+            "sms": [
+                {"sent_at": message.sent_at, "kind": message.kind, "status": message.status.value,
+                 "status_label": message.status.label, "segments": message.segments}
+                for message in sms_by_enrollment[enrollment.id]
+            ],
         }
 
     return {
@@ -235,6 +252,13 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 "enrollments": [enrollment_data(e, measure) for e in measure.enrollments],
             }
             for measure in measure_rows
+        ],
+        # Consent to SMS: when given, when and how withdrawn (« STOP », the organizer, a new number).
+        "sms_consents": [
+            {"given_at": consent.given_at, "withdrawn_at": consent.withdrawn_at,
+             "withdrawn_how": consent.withdrawn_how.value if consent.withdrawn_how else None,
+             "withdrawn_how_label": consent.withdrawn_how.label if consent.withdrawn_how else None}
+            for consent in consents
         ],
         "access_log": [
             {"at": at, "by": full_name, "action": action, "action_label": action_label(action)}

@@ -87,6 +87,8 @@ def export_pdf(export: dict) -> bytes:
         story += [Paragraph(f"Mesure {number} — {_escape(measure['frame_label'])}", H3), _fields_table(measure, MEASURE_FIELDS)]
         for enrollment in measure["enrollments"]:
             story += _enrollment_story(enrollment)
+    story.append(Paragraph("Consentement aux SMS", H2))
+    story.append(Paragraph(_consents_text(export.get("sms_consents", [])), BODY))
     story.append(Paragraph("Consultations et actions sur le dossier", H2))
     story.append(_access_table(export["access_log"]))
     doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
@@ -204,6 +206,21 @@ def _footer(canvas, doc) -> None:
     canvas.drawString(15 * mm, 8 * mm, CONFIDENTIAL)
     canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, f"Page {doc.page}")
     canvas.restoreState()
+
+
+def _consents_text(consents: list[dict]) -> str:
+    """« Donné le 12/03/2026, retiré le 14/03/2026 (réponse STOP). » per consent, or none."""
+    if not consents:
+        return "Aucun consentement aux SMS enregistré."
+    lines = []
+    for consent in consents:
+        line = f"Donné le {_fr(consent['given_at'])}"
+        if consent["withdrawn_at"]:
+            line += f", retiré le {_fr(consent['withdrawn_at'])}"
+            if consent["withdrawn_how_label"]:
+                line += f" ({_escape(consent['withdrawn_how_label'])})"
+        lines.append(line + ".")
+    return "<br/>".join(lines)
 
 
 def _escape(text) -> str:
