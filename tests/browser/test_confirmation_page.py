@@ -49,3 +49,23 @@ def test_a_person_answers_their_summons_and_the_organizer_handles_it(journey, ma
         journey.click(journey.css("form[action$='/traitee'] button"), "traitee")
     assert "Réponses aux convocations" not in journey.text()
     journey.assert_accessible()
+
+
+def test_the_page_in_arabic_reads_right_to_left_on_a_phone(journey, make):
+    """A person who speaks Arabic: the page in Arabic, right to left, with no overflow and no
+    axe-core finding at 390×844; the answer goes through as in French."""
+    association = make.organization(name="Association Ariane")
+    course = make.course(make.venue(name="MJD du 17e"), organizations=[association])
+    person = make.participant(surname=SURNAME)
+    person.language = "ar"
+    enrollment = make.enrollment(make.measure(person, handling=association), course)
+    code = format_code(summons_code(enrollment))
+    db.session.commit()
+
+    journey.set_viewport(390, 844)
+    journey.get(f"/c/{code}", "page-arabe")
+    assert "أؤكد حضوري" in journey.text() and SURNAME not in journey.text().upper()
+    assert journey.css("[lang='ar'][dir='rtl']").is_displayed()
+    journey.click(journey.button("أؤكد حضوري"), "presence-confirmee-arabe")
+    assert "أكّدت حضورك" in journey.text()
+    journey.assert_accessible()
