@@ -86,6 +86,28 @@ def setup(app, users: int):
         }
 
 
+def one_request(client, ids, rng, pages=(PAGES, WEIGHTS)) -> tuple[str, str, int]:
+    """One of the crash's pages, chosen by weight; an enrollment form is then posted. Returns
+    (kind, path, final status)."""
+    kind = rng.choices(*pages)[0]
+    if kind in ("enroll_form", "enroll"):
+        path = f"/mesures/{rng.choice(ids['waiting'])}/inscrire"
+    elif kind == "attendance":
+        path = "/stages/{}/presence/{}".format(*rng.choice(ids["parts"]))
+    elif kind == "course":
+        path = f"/stages/{rng.choice(ids['courses'])}"
+    elif kind == "person":
+        path = f"/personnes/{rng.choice(ids['people'])}"
+    else:
+        path = {"calendar": "/calendrier", "home": "/"}[kind]
+    response = client.get(path)
+    status = response.status_code
+    if kind == "enroll" and status == 200:
+        token = _csrf(response.get_data(as_text=True))
+        status = client.post(path, data={"course": rng.choice(ids["courses"]), "csrf_token": token}).status_code
+    return kind, path, status
+
+
 def worker(app, email, ids, stop_at, seed, counts, lock, errors, collect_after=False):
     rng = random.Random(seed)
     client = app.test_client()
@@ -97,22 +119,7 @@ def worker(app, email, ids, stop_at, seed, counts, lock, errors, collect_after=F
         return
     local = Counter()
     while time.monotonic() < stop_at:
-        kind = rng.choices(PAGES, WEIGHTS)[0]
-        if kind in ("enroll_form", "enroll"):
-            path = f"/mesures/{rng.choice(ids['waiting'])}/inscrire"
-        elif kind == "attendance":
-            path = "/stages/{}/presence/{}".format(*rng.choice(ids["parts"]))
-        elif kind == "course":
-            path = f"/stages/{rng.choice(ids['courses'])}"
-        elif kind == "person":
-            path = f"/personnes/{rng.choice(ids['people'])}"
-        else:
-            path = {"calendar": "/calendrier", "home": "/"}[kind]
-        response = client.get(path)
-        status = response.status_code
-        if kind == "enroll" and status == 200:
-            token = _csrf(response.get_data(as_text=True))
-            status = client.post(path, data={"course": rng.choice(ids["courses"]), "csrf_token": token}).status_code
+        kind, path, status = one_request(client, ids, rng)
         local[(kind, status)] += 1
         if collect_after:
             gc.collect()

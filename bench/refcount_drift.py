@@ -27,7 +27,7 @@ import random
 import sys
 import threading
 
-from bench.crash_stress import PAGES, WEIGHTS, _csrf, setup
+from bench.crash_stress import PAGES, WEIGHTS, _csrf, one_request, setup
 from bench.load import DEFAULT_DATABASE, PASSWORD, _admin_sql
 
 
@@ -46,26 +46,10 @@ def shared_objects() -> dict[str, object]:
     return found
 
 
-def run_round(app, clients, ids, requests, pages, rng):
+def run_round(clients, ids, requests, pages, rng):
     statuses = {}
     for _ in range(requests):
-        client = rng.choice(clients)
-        kind = rng.choices(*pages)[0]
-        if kind in ("enroll_form", "enroll"):
-            path = f"/mesures/{rng.choice(ids['waiting'])}/inscrire"
-        elif kind == "attendance":
-            path = "/stages/{}/presence/{}".format(*rng.choice(ids["parts"]))
-        elif kind == "course":
-            path = f"/stages/{rng.choice(ids['courses'])}"
-        elif kind == "person":
-            path = f"/personnes/{rng.choice(ids['people'])}"
-        else:
-            path = {"calendar": "/calendrier", "home": "/"}[kind]
-        response = client.get(path)
-        status = response.status_code
-        if kind == "enroll" and status == 200:
-            token = _csrf(response.get_data(as_text=True))
-            status = client.post(path, data={"course": rng.choice(ids["courses"]), "csrf_token": token}).status_code
+        _kind, _path, status = one_request(rng.choice(clients), ids, rng, pages)
         statuses[status] = statuses.get(status, 0) + 1
     return statuses
 
@@ -102,7 +86,7 @@ def main(argv=None) -> int:
         for round_ in range(args.rounds):
             results = []
             workers = [threading.Thread(target=lambda seed: results.append(
-                run_round(app, clients, ids, args.requests // args.threads, pages, random.Random(seed))),
+                run_round(clients, ids, args.requests // args.threads, pages, random.Random(seed))),
                 args=(round_ * 100 + t,)) for t in range(args.threads)]
             for w in workers:
                 w.start()
