@@ -163,6 +163,7 @@ def test_the_page_speaks_the_persons_language_and_still_shows_nothing_personal(c
     db.session.commit()
     html = unescape(client.get(w.url).text)
     assert f'lang="{language}" dir="{direction}"' in html
+    assert f'<h1 lang="{language}" dir="{direction}">' in html  # the heading too
     for word in words:
         assert word in html, word
     assert "Je confirme ma présence" not in html  # the page is in their language, not beside it
