@@ -24,6 +24,7 @@ from stages.attendance.models import AttendanceStatus
 from stages.auth.models import AuditEntry, OrganizationKind, Role
 from stages.certificates import document, issuing
 from stages.enrollment import convocation, frames, services
+from stages.enrollment.confirmation import links
 from stages.enrollment.models import (
     DecisionProcedure,
     EnrollmentStatus,
@@ -111,10 +112,12 @@ def _flat(text: str) -> str:
 
 
 @pytest.mark.parametrize("name", list(LETTERS))
-def test_the_convocation_of_each_frame_matches_its_reviewed_text(make, paris, name):
+def test_the_convocation_of_each_frame_matches_its_reviewed_text(make, paris, name, monkeypatch):
+    # The confirmation page's code is drawn at random for each enrollment, and its glyphs' widths
+    # move the line breaks around it: one fixed code makes the layout the same on every run.
+    monkeypatch.setattr(links, "_derive", lambda salt: "ABCDEFGHJKMNPQRS")
     enrollment = _enrolled(make, paris, **LETTERS[name])
     text = pdftotext(convocation.convocation_pdf(enrollment, issued_on=ISSUED_ON))
-    # The confirmation page's code is drawn at random for each enrollment.
     text = re.sub(r"/c/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", "/c/XXXX-XXXX-XXXX-XXXX", text)
     fixture = FIXTURES / f"{name}.txt"
     if os.environ.get("STAGES_UPDATE_FIXTURES") == "1":
