@@ -129,7 +129,8 @@ def take_attendance(course_id: int, part_id: int):
         if outcome.ok:
             flash(ngettext("Présence enregistrée (%(num)d modification).",
                           "Présence enregistrée (%(num)d modifications).", changed), "success")
-            return redirect(url_for("attendance.take_attendance", course_id=course.id, part_id=part.id))
+            # The URL's own ids: the committed objects would be read again for theirs.
+            return redirect(url_for("attendance.take_attendance", course_id=course_id, part_id=part_id))
     sheet = signatures.sheets([part.id])[part.id]
     refusal = services.record_refusal(part, current_user)
     return render_template(

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, has_request_context, request
 from flask_login import current_user
 
 from stages.auth.models import Role, User
@@ -57,13 +57,22 @@ ObjectRule = Callable[[User, Permission, object], bool]
 Scope = Callable[[User], sa.Select]
 _object_rules: dict[type, ObjectRule] = {}
 _scopes: dict[object, Scope] = {}
+# The rules whose answer is the same for every permission (a page asks them several times).
+_per_object: set[type] = set()
+_MEMO = "stages.rule_answers"
 
 
-def object_rule(model: type):
-    """Register ``rule(user, permission, obj)`` for objects of ``model`` (decorator)."""
+def object_rule(model: type, *, same_for_every_permission: bool = False):
+    """Register ``rule(user, permission, obj)`` for objects of ``model`` (decorator).
+
+    With ``same_for_every_permission``, the rule ignores ``permission`` (the role's permissions
+    were checked before it): its answer for a user and an object is asked of the database once
+    per request, however many permissions the page checks (see, edit, legal view…)."""
 
     def register(rule: ObjectRule) -> ObjectRule:
         _object_rules[model] = rule
+        if same_for_every_permission:
+            _per_object.add(model)
         return rule
 
     return register
@@ -90,7 +99,25 @@ def can(user, permission: Permission, obj=None) -> bool:
     if obj is None:
         return True
     rule = _object_rules.get(type(obj))
-    return bool(rule and rule(user, permission, obj))
+    if rule is None:
+        return False
+    key = _memo_key(user, obj)
+    if key is None:
+        return bool(rule(user, permission, obj))
+    # Kept in the request's environ: one request, never an app context a test may keep open.
+    answers = request.environ.setdefault(_MEMO, {})
+    if key not in answers:
+        answers[key] = bool(rule(user, permission, obj))
+    return answers[key]
+
+
+def _memo_key(user, obj) -> tuple | None:
+    """The key of a rule's answer kept for the request, or None when it must be asked each time:
+    a rule that depends on the permission, an object not yet in the database, no request."""
+    if type(obj) not in _per_object or not has_request_context():
+        return None
+    identity = sa.inspect(obj).identity
+    return None if identity is None else (type(obj).__name__, identity, user.id)
 
 
 def authorize(permission: Permission, obj=None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import (
     current_user,
     logout_user,
@@ -88,10 +88,21 @@ def set_security_headers(response):
     if (
         "Cache-Control" not in response.headers
         and request.endpoint not in ASSET_ENDPOINTS
-        and current_user.is_authenticated
+        and _served_to_a_user()
     ):
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _served_to_a_user() -> bool:
+    """Whether the response was made for a logged-in user. The request's user, once loaded, is
+    asked whether it is anonymous, which reads nothing: its row was committed (expired) by the
+    view, and asking whether it is authenticated would read it again, one statement per page.
+    A deactivated account counts as a user here: the stricter policy."""
+    loaded = g.get("_login_user")
+    if loaded is None:
+        return current_user.is_authenticated
+    return not loaded.is_anonymous
 
 
 def end_idle_session():

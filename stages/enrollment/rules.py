@@ -37,7 +37,7 @@ def measure_rule(user: User, permission: Permission, measure: LegalMeasure) -> b
     )
 
 
-@object_rule(Participant)
+@object_rule(Participant, same_for_every_permission=True)
 def participant_rule(user: User, permission: Permission, participant: Participant) -> bool:
     if user.role == Role.FACILITATOR:
         # Facilitators see the people enrolled in the courses they run (names only).

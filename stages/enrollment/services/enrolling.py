@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stages.auth.audit import audit_many
 from stages.auth.models import User
@@ -224,7 +225,8 @@ def enroll_many(
         ],
         execution_options={"render_nulls": True},
     )
-    db.session.refresh(course, ["seats_taken"])
+    # The count the locked row now holds, without reading it back.
+    set_committed_value(course, "seats_taken", taken + seated_count)
     if audited:  # a rescheduling audits itself
         audit_many("enrollment.created", [(e, e.measure.participant_id) for e in enrollments], user=by)
     return [

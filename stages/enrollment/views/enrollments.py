@@ -183,8 +183,8 @@ def course_bulk_enroll(course_id: int):
         chosen = queries.chosen_measures(waiting, ids)
         if not chosen:
             flash("Cochez au moins une personne à inscrire.", "error")
-        elif _enroll_chosen(chosen, course):
-            return redirect(url_for("scheduling.course_detail", course_id=course.id))
+        elif _enroll_chosen(chosen, course):  # the URL's id: the committed course would be read again
+            return redirect(url_for("scheduling.course_detail", course_id=course_id))
     pagination = paginate(queries.with_people(waiting), per_page=BULK_PAGE_SIZE)
     html = render_template(
         "enrollment/bulk_enroll.html", course=course, pagination=pagination, q=q, search_args=search_args(q),

@@ -33,12 +33,13 @@ def participant_sms(participant: Participant, full_view: bool, can_edit: bool, f
         return None
     current = next((f.live for f in files if f.live is not None and f.live.status in TO_ATTEND_STATUSES), None)
     can_sms = services.can_receive_sms(participant)
+    consents = services.consent_history(participant)  # the one in force among them: no 2nd query
     return {
         "sms_phone": display_phone(participant.phone),
         "sms_phone_to_check": TO_CHECK if participant.phone_to_check else None,
         "sms_can_receive": can_sms,
-        "sms_consent": services.live_consent(participant),
-        "sms_consents": services.consent_history(participant),
+        "sms_consent": next((c for c in consents if c.withdrawn_at is None), None),
+        "sms_consents": consents,
         "sms_sent": services.sms_sent_to(participant),
         "sms_preview": services.convocation_preview(current) if current and can_sms else None,
         "sms_can_edit": can_edit,
