@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -35,13 +38,12 @@ FEED_GZIP_LEVEL = 1
 @dataclass(frozen=True)
 class FeedValidator:
     """What a conditional GET compares: a weak ETag and a Last-Modified date; with them, when
-    asked for, the key and gzipped body of the feed's cached copy, read by the same query."""
+    asked for, the key of the feed's cached copy, read by the same query."""
 
     etag: str
     last_modified: datetime
     cache_read: bool = False
     cached_key: str | None = None
-    cached_body: bytes | None = None
 
 
 def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
@@ -106,8 +108,9 @@ def feed_validator(
     whenever the feed's content does; the window's start covers courses leaving the past year.
     Renaming a venue or an organization does not touch its courses: a client holding the
     ETag sees it the next day, when the window moves (the cached copies are dropped at once,
-    see ``models``). With ``cached_for`` (the feed's owner), the same query also reads the
-    feed's cached copy, so that serving it costs no further round trip.
+    see ``models``). With ``cached_for`` (the feed's owner), the same query also reads the key
+    of the feed's cached copy: a worker that holds that copy in memory serves it without a
+    further round trip (``cached_feed_body``).
     """
     # Only the columns the aggregates read: a smaller statement to key, compile and run.
     feed = query.with_only_columns(
@@ -122,19 +125,16 @@ def feed_validator(
     ).select_from(feed)
     if cached_for is None:
         count, id_sum, newest, sequence_sum, seats_sum = db.session.execute(aggregates).one()
-        cached_key = cached_body = None
+        cached_key = None
     else:
-        # One aggregate row, joined with the feed's cache row if there is one.
+        # One aggregate row, joined with the key of the feed's cache row if there is one.
         totals = aggregates.subquery()
-        cached = sa.select(CachedFeed.cache_key, CachedFeed.body_gzip).where(
+        cached = sa.select(CachedFeed.cache_key).where(
             *_cache_row(cached_for, kind, target_id)
         ).subquery()
-        count, id_sum, newest, sequence_sum, seats_sum, cached_key, cached_body = (
-            db.session.execute(
-                sa.select(totals, cached.c.cache_key, cached.c.body_gzip)
-                .select_from(totals.outerjoin(cached, sa.true()))
-            ).one()
-        )
+        count, id_sum, newest, sequence_sum, seats_sum, cached_key = db.session.execute(
+            sa.select(totals, cached.c.cache_key).select_from(totals.outerjoin(cached, sa.true()))
+        ).one()
     window_start = feed_window_start()
     key = ":".join(
         str(value)
@@ -148,36 +148,109 @@ def feed_validator(
     last_modified = max(newest, moved_at) if newest else moved_at
     return FeedValidator(
         hashlib.sha256(key.encode()).hexdigest()[:32], last_modified,
-        cached_for is not None, cached_key, cached_body,
+        cached_for is not None, cached_key,
     )
 
 
-def feed_cache_key(query: sa.Select, validator: FeedValidator, built_with: dict) -> str:
+def feed_cache_key(
+    user: User, kind: FeedKind, target_id: int | None, validator: FeedValidator, built_with: dict
+) -> str:
     """What a cached body must have been built for to be served again: the feed's validator,
-    the statement selecting its courses with its parameters (so a body is never served to
-    another scope, whatever the aggregates), and everything else the builder was given."""
-    compiled = query.compile(dialect=db.session.get_bind().dialect)
+    the owner and everything the SELECT of its courses depends on (``feed_query``: the user,
+    their role and organizations, the kind, the target, the window in the validator — so a body
+    is never served to another scope, whatever the aggregates), the builder's format and
+    everything else the builder was given."""
     material = "\x1f".join((
+        FEED_FORMAT,
         validator.etag,
-        str(compiled),
-        repr(sorted(compiled.params.items())),
+        repr((user.id, user.role.value, sorted(user.organization_ids), kind.value, target_id)),
         repr(sorted(built_with.items())),
     ))
-    return hashlib.sha256(material.encode()).hexdigest()
+    return hashlib.sha256(material.encode()).hexdigest()[:KEY_LENGTH]
+
+
+# A stored copy's key is the feed's key, a dot and a nonce drawn at each build: a copy built
+# again for the same key (after a venue's renaming dropped it) is another copy, which no
+# worker's memory holds yet.
+KEY_LENGTH = 40
+
+
+def _same_feed(stored_key: str | None, key: str) -> bool:
+    return stored_key is not None and stored_key.startswith(key + ".")
+
+
+class _Bodies:
+    """This process's copies of recently served feed bodies, by cache key (least recently
+    used dropped first, at most ``budget`` bytes). The database copy stays the one shared by
+    every worker and host; this only spares a worker reading (and unpacking) the same bytes
+    again while the feed's key has not changed."""
+
+    def __init__(self, budget: int):
+        self.budget, self.used = budget, 0
+        self._items: OrderedDict[str, tuple[bytes, bytes | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, bytes | None] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: str, packed: bytes, plain: bytes | None = None) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.used -= len(old[0]) + len(old[1] or b"")
+            size = len(packed) + len(plain or b"")
+            if size > self.budget:
+                return
+            self._items[key] = (packed, plain)
+            self.used += size
+            while self.used > self.budget:
+                _, (dropped_packed, dropped_plain) = self._items.popitem(last=False)
+                self.used -= len(dropped_packed) + len(dropped_plain or b"")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.used = 0
+
+
+# At most a few dozen busy feeds per worker (the busiest, 1,230 half-days, is ~0.6 MB plain).
+FEED_MEMORY_BYTES = 32 * 1024 * 1024
+_bodies = _Bodies(FEED_MEMORY_BYTES)
 
 
 def cached_feed_body(
-    user: User, kind: FeedKind, target_id: int | None, key: str, validator: FeedValidator
-) -> bytes | None:
-    """The gzipped body stored for this feed if it was built for ``key``, else None: from the
-    validator when it read the cached copy, else by one query."""
-    if validator.cache_read:
-        return validator.cached_body if validator.cached_key == key else None
-    return db.session.scalar(
+    user: User, kind: FeedKind, target_id: int | None, key: str, validator: FeedValidator,
+    *, plain: bool = False,
+) -> tuple[bytes, bytes | None] | None:
+    """The feed's stored body if it was built for ``key``, else None: ``(gzipped, plain)``,
+    ``plain`` unpacked only when asked for (a client that does not accept gzip).
+
+    Only a key that the database's copy still has is served (the validator read it, or one
+    query does): a copy dropped there (a renamed venue, a renewed token, the nightly purge) is
+    dropped here too. This worker's memory then spares reading the bytes again."""
+    stored_key = validator.cached_key if validator.cache_read else db.session.scalar(
+        sa.select(CachedFeed.cache_key).where(*_cache_row(user, kind, target_id))
+    )
+    if not _same_feed(stored_key, key):
+        return None
+    held = _bodies.get(stored_key)
+    packed = held[0] if held else db.session.scalar(
         sa.select(CachedFeed.body_gzip).where(
-            *_cache_row(user, kind, target_id), CachedFeed.cache_key == key
+            *_cache_row(user, kind, target_id), CachedFeed.cache_key == stored_key
         )
     )
+    if packed is None:  # replaced between the two statements
+        return None
+    unpacked = held[1] if held else None
+    if plain and unpacked is None:
+        unpacked = gzip.decompress(packed)
+    if held is None or unpacked is not held[1]:
+        _bodies.put(stored_key, packed, unpacked)
+    return packed, unpacked
 
 
 def _cache_row(user: User, kind: FeedKind, target_id: int | None) -> tuple:
@@ -197,6 +270,7 @@ def store_feed_body(
     turn, and neither fails (PostgreSQL makes the second wait for the first's row).
     """
     packed = gzip.compress(body, compresslevel=FEED_GZIP_LEVEL, mtime=0)
+    stored_key = f"{key}.{secrets.token_hex(8)}"
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         # A copy lost in a crash is only built again: the commit need not wait for the disk.
@@ -204,12 +278,15 @@ def store_feed_body(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(CachedFeed).values(
         user_id=user.id, kind=kind.value, target_id=target_id or 0,
-        cache_key=key, body_gzip=packed, built_at=now_utc(),
+        cache_key=stored_key, body_gzip=packed, built_at=now_utc(),
     )
     db.session.execute(statement.on_conflict_do_update(
         index_elements=["user_id", "kind", "target_id"],
         set_={name: statement.excluded[name] for name in ("cache_key", "body_gzip", "built_at")},
     ))
+    # Kept here only once committed would be exact; a copy of a rolled-back build is never
+    # asked for: no stored key names it.
+    _bodies.put(stored_key, packed, body)
     return packed
 
 

@@ -184,14 +184,15 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
         response = current_app.response_class(status=304)
     else:
         settings = _builder_settings()
-        key = feed_cache_key(query, validator, {"name": name, **settings})
+        key = feed_cache_key(user, kind, target_id, validator, {"name": name, **settings})
         # Another worker (or an earlier request) may have built this very feed already.
-        body, packed = None, cached_feed_body(user, kind, target_id, key, validator)
-        if packed is None:
+        gzip_ok = bool(request.accept_encodings["gzip"])
+        stored = cached_feed_body(user, kind, target_id, key, validator, plain=not gzip_ok)
+        if stored is None:
             body = build_calendar(feed_courses(query), name=name, **settings)
-            packed = store_feed_body(user, kind, target_id, key, body)
+            stored = store_feed_body(user, kind, target_id, key, body), body
             db.session.commit()
-        response = _gzipped_response(packed, body, f"{filename}.ics")
+        response = _gzipped_response(*stored, f"{filename}.ics", gzip_ok)
     # Weak: a rebuilt body carries its own DTSTAMP, and the body may be sent gzipped or not.
     response.set_etag(validator.etag, weak=True)
     response.last_modified = validator.last_modified
@@ -210,16 +211,14 @@ def _builder_settings() -> dict:
     }
 
 
-def _gzipped_response(packed: bytes, body: bytes | None, filename: str) -> Response:
-    """The feed as stored, gzipped, to a client that accepts it (calendar apps do), else plain
-    (``body`` when the request just built it)."""
-    if request.accept_encodings["gzip"]:
+def _gzipped_response(packed: bytes, body: bytes | None, filename: str, gzip_ok: bool) -> Response:
+    """The feed as stored, gzipped, to a client that accepts it (calendar apps do), else plain."""
+    if gzip_ok:
         response = _calendar_response(packed, filename, "inline")
         response.headers["Content-Encoding"] = "gzip"
     else:
-        response = _calendar_response(
-            body if body is not None else gzip.decompress(packed), filename, "inline"
-        )
+        response = _calendar_response(body if body is not None else gzip.decompress(packed),
+                                      filename, "inline")
     response.vary.add("Accept-Encoding")
     return response
 

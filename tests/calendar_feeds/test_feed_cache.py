@@ -63,8 +63,10 @@ def test_an_unchanged_feed_is_served_from_the_cache(client, team, frozen):
     # The very bytes built first (its DTSTAMP too), without loading a course or a part.
     assert again.data == first.data
     assert again.headers["ETag"] == first.headers["ETag"]
-    assert counter.count == 2  # the token's owner, the validator with the cached copy
+    assert counter.count == 2  # the token's owner, the validator with the cached copy's key
     assert not any("session_parts" in statement for statement in counter.statements)
+    # This worker holds the body it built: the database's copy is not read again.
+    assert not any("body_gzip" in statement for statement in counter.statements)
     # A client holding another validator gets the same copy (read after the validator).
     with count_queries() as counter:
         stale = client.get(url, headers={"If-None-Match": 'W/"an-older-one"'})
@@ -115,7 +117,7 @@ def test_what_the_builder_is_given_is_part_of_the_key(app, client, team):
 
 def test_a_body_is_never_served_to_another_scope(client, make, team):
     # Same kind of feed, same courses' aggregates would not matter: each user has their own row,
-    # and the key holds the statement that selects their courses.
+    # and the key holds what the statement that selects their courses depends on.
     other_org = make.organization()
     other = make.user(Role.ORGANIZER, [other_org])
     make.course(make.venue(), [other_org], [])
@@ -209,3 +211,19 @@ def test_renaming_what_a_feed_shows_drops_the_copies(client, team, change):
     db.session.commit()
     assert _rows() == []
     assert shown in client.get(url).get_data(as_text=True).replace("\r\n ", "")  # unfolded
+
+
+def test_a_worker_never_serves_from_memory_a_copy_the_database_replaced(client, team):
+    # Another worker built the same feed again under the same feed key (its copy was dropped by
+    # a renaming in between): this worker's memory holds the former body, which must not serve.
+    url = _feed(team["organizer"], "tous.ics")
+    first = client.get(url).data
+    assert b"MJD du 17e" in first
+    row = db.session.scalars(sa.select(CachedFeed)).one()
+    feed_key, _nonce = row.cache_key.split(".")
+    row.cache_key = f"{feed_key}.0123456789abcdef"
+    row.body_gzip = gzip.compress(first.replace(b"MJD du 17e", b"MJD du 18e"))
+    db.session.commit()
+    assert b"MJD du 18e" in client.get(url).data
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"}).data
+    assert b"MJD du 18e" in gzip.decompress(packed)
