@@ -5,6 +5,7 @@
 - ``statistics``: the yearly statistics.
 """
 from stages.reports import worklists  # noqa: F401, I001  (registers its list of courses)
+from stages.reports import bilan_sending  # noqa: F401, I001  (registers the bilan's transmission)
 from stages.reports.views import dashboard, bilans, statistics  # noqa: F401, I001  (routes)
 from stages.reports.views.blueprint import bp
 
