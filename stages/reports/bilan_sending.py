@@ -11,9 +11,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
 
 from stages.auth.models import Organization, OrganizationKind, User
-from stages.enrollment.models import Enrollment, LegalMeasure
+from stages.enrollment.models import AuthorityReporting, Enrollment, LegalMeasure
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.reports.bilans import (
@@ -31,6 +32,7 @@ from stages.reports.pdf import bilan_pdf
 from stages.reports.transmissions import (
     ReportDocument,
     ReportFile,
+    document_key,
     register_document,
     request_transmission,
 )
@@ -122,3 +124,28 @@ def bilan_transmitted(transmission: ReportTransmission) -> None:
 
 
 register_document(TransmissionKind.BILAN, build=build_bilan, on_sent=bilan_transmitted, on_requested=_link_bilan)
+
+
+def course_transmissions(course: Course) -> dict[int, list[ReportTransmission]]:
+    """The bilan transmissions of ``course`` per authority, the latest first (two queries)."""
+    rows = db.session.scalars(
+        sa.select(ReportTransmission)
+        .options(selectinload(ReportTransmission.files))
+        .where(ReportTransmission.kind == TransmissionKind.BILAN,
+               ReportTransmission.document_key == document_key(bilan_refs(course)))
+        .order_by(ReportTransmission.number.desc())
+    )
+    by_authority: dict[int, list[ReportTransmission]] = {}
+    for row in rows:
+        by_authority.setdefault(row.authority_id, []).append(row)
+    return by_authority
+
+
+def report_addresses(authority_ids: list[int]) -> dict[int, str]:
+    """The general reporting mailbox of each authority that set one (one query)."""
+    if not authority_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(AuthorityReporting.organization_id, AuthorityReporting.report_email).where(
+            AuthorityReporting.organization_id.in_(authority_ids), AuthorityReporting.report_email.is_not(None))
+    ).all())

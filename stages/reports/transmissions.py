@@ -69,6 +69,8 @@ from stages.timeutil import fr_date, now_utc
 
 OUTBOX_KIND = "report_transmission"
 ACKNOWLEDGMENT_SALT = "report-transmission-acknowledgment"
+# The list's filter (« ?etat=sans-accuse ») of the transmissions not acknowledged in time.
+OVERDUE = "sans-accuse"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +253,7 @@ def transmission_history(authority_id: int, kind: TransmissionKind | str, refs: 
 
 # The files built for a transmission, by id, from ``build`` to the record of the server's answer
 # (the outbox rolls back in between on a refusal).
-_attached: dict[int, list[ReportFile]] = {}
+_attached: dict[int, tuple[str, list[ReportFile]]] = {}
 
 
 def _queued(refs: dict) -> ReportTransmission | None:
@@ -274,7 +276,7 @@ def build_transmission_email(refs: dict) -> EmailMessage | None:
     address = report_address(authority, document.frame)
     if address is None:
         return None
-    _attached[transmission.id] = list(document.files)
+    _attached[transmission.id] = (address, list(document.files))
     subject = f"{document.title} — {authority.name}"
     if transmission.number > 1:
         subject += f" (envoi n° {transmission.number})"
@@ -308,7 +310,10 @@ def _body(transmission: ReportTransmission, document: ReportDocument) -> str:
 
 
 def _record_files(transmission: ReportTransmission) -> None:
-    files = _attached.pop(transmission.id, [])
+    """The address and the files as built for this attempt (nothing if built by another process
+    that crashed: then the record says only that it was sent)."""
+    address, files = _attached.pop(transmission.id, (None, []))
+    transmission.recipients = address or transmission.recipients
     if transmission.files:
         return
     for item in files:
@@ -327,7 +332,6 @@ def record_transmission_accepted(refs: dict, message_id: str) -> None:
     transmission.status = TransmissionStatus.SENT
     transmission.sent_at = now_utc()
     transmission.message_id = message_id
-    transmission.recipients = report_address(transmission.authority, None) if not transmission.recipients else transmission.recipients
     _record_files(transmission)
     document = DOCUMENTS.get(transmission.kind)
     if document is not None and document.on_sent is not None:
@@ -393,13 +397,19 @@ def acknowledgment_url(transmission: ReportTransmission) -> str:
 
 
 def transmission_from_token(token: str) -> ReportTransmission:
-    """The transmission a link names; DomainError (French) when the signature is bad."""
+    """The transmission a link names; DomainError (French) when the signature is bad or names
+    no transmission, audited (in the caller's transaction: it commits the refusal too)."""
+    transmission = None
     try:
         transmission_id, number = _serializer().loads(token)
-    except (BadSignature, ValueError, TypeError):
-        raise DomainError("Ce lien d'accusé de réception n'est pas valide.") from None
-    transmission = db.session.get(ReportTransmission, transmission_id) if isinstance(transmission_id, int) else None
-    if transmission is None or transmission.number != number:
+        if isinstance(transmission_id, int) and not isinstance(transmission_id, bool) and 0 < transmission_id < 2**31:
+            transmission = db.session.get(ReportTransmission, transmission_id)
+        if transmission is not None and transmission.number != number:
+            transmission = None
+    except (BadSignature, ValueError, TypeError, OverflowError):
+        transmission = None
+    if transmission is None:
+        audit("transmission.link_refused", None, details="signature invalide ou transmission inconnue", user=None)
         raise DomainError("Ce lien d'accusé de réception n'est pas valide.")
     return transmission
 
