@@ -25,6 +25,7 @@ from stages.reports import bilan_sending
 from stages.reports.models import Bilan, ReportTransmission, TransmissionStatus
 from stages.reports.transmissions import acknowledgment_token
 from tests.conftest import IsolatedClient, requires_postgres
+from tests.factories import PASSWORD
 from tests.helpers import count_queries, flashes, login, smtp_server
 
 GREFFE = "greffe.penal@tj-paris.example"
@@ -309,14 +310,13 @@ def test_the_home_count_costs_the_same_whatever_the_number_of_transmissions(app,
 
 
 @requires_postgres
-def test_two_identical_transmit_posts_at_once_send_one_email(app, case, monkeypatch):
+def test_two_identical_transmit_posts_at_once_send_one_email(app, case, make, monkeypatch):
     from flask.testing import FlaskClient
 
-    clients = []
-    for _ in range(2):
-        other = FlaskClient(app, app.response_class, use_cookies=True)
-        login(other, case["organizer"])
-        clients.append(other)
+    # Two organizers of the association, on the same page, click at the same moment.
+    second = make.user(Role.ORGANIZER, [case["org"]])
+    db.session.commit()
+    emails = [case["organizer"].email, second.email]
     barrier = threading.Barrier(2, timeout=20)
     original = bilan_sending.request_transmission
 
@@ -327,14 +327,20 @@ def test_two_identical_transmit_posts_at_once_send_one_email(app, case, monkeypa
     monkeypatch.setattr(bilan_sending, "request_transmission", together)
     responses, errors = [], []
 
-    def post(one):
+    url = f"/stages/{case['course'].id}/bilans/{case['authority'].id}/transmettre"
+
+    def post(email):
+        # Logged in here: the threads run outside this test's app context.
+        one = FlaskClient(app, app.response_class, use_cookies=True)
+        one.post("/connexion", data={"email": email, "password": PASSWORD})
         try:
-            responses.append(_transmit(one, case).status_code)
+            response = one.post(url, data={"numero": "1"})
+            responses.append(response.status_code)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(repr(error))
 
     with smtp_server(app) as server:
-        threads = [threading.Thread(target=post, args=(c,)) for c in clients]
+        threads = [threading.Thread(target=post, args=(e,)) for e in emails]
         for thread in threads:
             thread.start()
         for thread in threads:
