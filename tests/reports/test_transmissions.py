@@ -22,7 +22,7 @@ from stages.enrollment.models import AuthorityReporting, FrameDefault, LegalFram
 from stages.extensions import db
 from stages.mail_reports import DeliveryReport
 from stages.reports import bilan_sending
-from stages.reports.models import Bilan, ReportTransmission, TransmissionStatus
+from stages.reports.models import Bilan, ReportTransmission, TransmissionStatus, TransmittedFile
 from stages.reports.transmissions import acknowledgment_token
 from tests.conftest import IsolatedClient, requires_postgres
 from tests.factories import PASSWORD
@@ -379,3 +379,30 @@ def test_the_settings_page_keeps_the_reporting_mailboxes_and_refuses_bad_ones(cl
         FrameDefault.frame == LegalFrame.PEINE_STAGE)) == "jap@tj-lyon.example"
     assert db.session.scalar(sa.select(AuditEntry.details).where(
         AuditEntry.action == "organization.settings_changed").order_by(AuditEntry.id.desc()).limit(1))
+
+
+@pytest.mark.parametrize("role", ["organizer", "liaison"])
+def test_the_list_costs_the_same_at_two_sizes(client, make, case, role):
+    """The transmissions list reads a page in a fixed number of statements (authority, files)."""
+    now = datetime.now(timezone.utc)
+    numbers = iter(range(1, 100))
+
+    def add(count):
+        for _ in range(count):
+            row = ReportTransmission(
+                authority_id=case["authority"].id, sender_id=case["org"].id, kind="bilan",
+                refs={"course": case["course"].id}, document_key=f'{{"course":{case["course"].id}}}',
+                number=next(numbers), status=TransmissionStatus.SENT, sent_at=now)
+            row.files.append(TransmittedFile(filename="bilan.pdf", mimetype="application/pdf", size=1, sha256="b" * 64))
+            db.session.add(row)
+        db.session.commit()
+
+    login(client, case[role])
+    add(1)
+    with count_queries() as small:
+        assert client.get("/transmissions").status_code == 200
+    add(8)
+    with count_queries() as large:
+        page = _text(client.get("/transmissions"))
+    assert page.count("bilan.pdf") == 9
+    assert large.count == small.count

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
 
 from stages.auth.models import Organization, Role
 from stages.auth.permissions import Permission, get_authorized, visible
@@ -70,6 +71,7 @@ def transmissions():
     overdue = request.args.get("etat") == OVERDUE
     query = visible(ReportTransmission, current_user)
     query = overdue_transmissions(query) if overdue else query
+    query = query.options(joinedload(ReportTransmission.authority), selectinload(ReportTransmission.files))
     page = paginate(query.order_by(ReportTransmission.requested_at.desc(), ReportTransmission.id.desc()))
     return render_template("reports/transmissions.html", pagination=page, overdue=overdue,
                            can_acknowledge=current_user.role == Role.LIAISON)
