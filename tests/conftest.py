@@ -173,7 +173,18 @@ def every_route(make):
     from stages.api.models import ApiToken
     from stages.reports.models import Bilan
 
-    bilan = Bilan(course_id=closed.id, authority_id=authority.id)
+    from stages.reports.models import ReportTransmission, TransmissionKind, TransmissionStatus
+    from stages.reports.transmissions import acknowledgment_token
+    from stages.timeutil import now_utc
+
+    transmission = ReportTransmission(
+        authority_id=authority.id, sender_id=assoc.id, kind=TransmissionKind.BILAN, refs={"course": closed.id},
+        document_key=f'{{"course":{closed.id}}}', number=1, status=TransmissionStatus.SENT,
+        sent_at=now_utc(), recipients="greffe@tj.example",
+    )
+    db.session.add(transmission)
+    db.session.flush()
+    bilan = Bilan(course_id=closed.id, authority_id=authority.id, transmission_id=transmission.id)
     db.session.add(bilan)
     # One API token for each role that may hold one (facilitators may not: stages.api.tokens).
     w.api_tokens = {role: make.api_token(user) for role, user in w.users.items() if "facilitator" not in role}
@@ -202,6 +213,7 @@ def every_route(make):
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
         "session_id": course.id, "bilan_id": bilan.id,
+        "transmission_id": transmission.id, "signed": acknowledgment_token(transmission),
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
     }

@@ -124,6 +124,10 @@ EXPECTED = {
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
+    "reports.bilan_transmit": THIS_SESSION_EDIT,
+    "reports.transmissions": MEASURE_VIEWERS,  # received (liaisons) or sent (organizers)
+    "reports.transmission_acknowledge": {"liaison"},  # the receiving authority's liaison only
+    "reports.transmission_acknowledge_link": PUBLIC,  # the signed link of the email
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,
@@ -150,6 +154,7 @@ EXPECTED.update({endpoint: TOKEN_HOLDERS for endpoint in API_ENDPOINTS})
 # Routes about the closed session (certificates, bilans) rather than the coming one.
 CLOSED_SESSION_ENDPOINTS = {
     "certificates.course_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+    "reports.bilan_transmit",
     "attendance.close",
 }
 

@@ -11,7 +11,7 @@ from stages.auth.models import AUTHORITY_KINDS, Organization, Role, User
 from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
 from stages.enrollment.models import Enrollment, LegalMeasure
 from stages.extensions import db
-from stages.reports.models import Bilan
+from stages.reports.models import Bilan, ReportTransmission, TransmissionKind
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date
 
@@ -76,3 +76,29 @@ def _describe_bilans(ids: list[int]) -> dict[int, str]:
         .where(Bilan.id.in_(ids))
     )
     return {i: f"Bilan du stage du {fr_date(start, 'medium')} pour {name}" for i, start, name in rows}
+
+
+@scope(ReportTransmission)
+def visible_transmissions(user: User) -> sa.Select:
+    """Transmissions an admin sees all of; a liaison, those to their authorities; an organizer,
+    those their association sent. Others, none."""
+    query = sa.select(ReportTransmission)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.LIAISON:  # what reached them: not a sending still queued or refused
+        return query.where(ReportTransmission.authority_id.in_(user.organization_ids),
+                           ReportTransmission.status.in_(("sent", "bounced")))
+    if user.role == Role.ORGANIZER:
+        return query.where(ReportTransmission.sender_id.in_(user.organization_ids))
+    return query.where(sa.false())
+
+
+@describes("ReportTransmission")
+def _describe_transmissions(ids: list[int]) -> dict[int, str]:
+    """How the audit journal names a transmission: its number, kind and authority."""
+    rows = db.session.execute(
+        sa.select(ReportTransmission.id, ReportTransmission.kind, Organization.name)
+        .join(Organization, Organization.id == ReportTransmission.authority_id)
+        .where(ReportTransmission.id.in_(ids))
+    )
+    return {i: f"Transmission T-{i:06d} ({TransmissionKind(kind).label}) à {name}" for i, kind, name in rows}
