@@ -56,22 +56,40 @@ def is_sensitive(value: int) -> bool:
     return 0 < value < THRESHOLD
 
 
+def protect_pair(people: list[list[int]], completed: list[list[int]]) -> tuple[ProtectedTable, ProtectedTable]:
+    """Two tables of the same shape where each cell of ``completed`` is at most the same cell of
+    ``people``: the people's published figures bound the completions, and are used so."""
+    first = protect(people)
+    upper = [
+        [first.published(i, j) for j in range(len(first.values[0]))] for i in range(len(first.values))
+    ]
+    return first, protect(completed, upper)
+
+
 def _is_margin(grid, i: int, j: int) -> bool:
     """A row or column total (not the grand total): counted negatively in its lines."""
     return (i == len(grid) - 1) != (j == len(grid[0]) - 1)
 
 
-def _arcs(grid, suppressed, skip=None) -> dict:
+def _moves(grid, upper, i: int, j: int) -> tuple[bool, bool]:
+    """Whether cell (i, j) may go one step up, and one step down, in the signed grid: a count
+    may not go below zero, nor above its known upper bound (``upper``, when given)."""
+    value = grid[i][j]
+    cap = upper[i][j] if upper is not None else None
+    can_grow, can_shrink = cap is None or value < cap, value > 0
+    if _is_margin(grid, i, j):  # counted negatively: up in the signed grid is a smaller total
+        return can_shrink, can_grow
+    return can_grow, can_shrink
+
+
+def _arcs(grid, suppressed, upper=None, skip=None) -> dict:
     """The moves of the unknowns: an arc row→column when a cell may go one step « up » in the
-    signed grid, column→row when it may go « down »; a count may not go below zero."""
+    signed grid, column→row when it may go « down »."""
     arcs: dict = {}
     for (i, j) in suppressed:
         if (i, j) == skip:
             continue
-        value = grid[i][j]
-        margin = _is_margin(grid, i, j)
-        up_ok = (not margin) or value > 0  # a margin goes up in the signed grid when it shrinks
-        down_ok = margin or value > 0
+        up_ok, down_ok = _moves(grid, upper, i, j)
         if up_ok:
             arcs.setdefault(("r", i), []).append(("c", j))
         if down_ok:
@@ -92,14 +110,13 @@ def _reaches(arcs, start, goal) -> bool:
     return False
 
 
-def pinned(grid: list[list[int]], suppressed: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """The suppressed cells whose value the published figures determine exactly."""
+def pinned(grid: list[list[int]], suppressed: set[tuple[int, int]], upper=None) -> set[tuple[int, int]]:
+    """The suppressed cells whose value the published figures determine exactly (``upper``: a
+    grid of known upper bounds, None where there is none)."""
     found = set()
     for (i, j) in suppressed:
-        arcs = _arcs(grid, suppressed, skip=(i, j))
-        value, margin = grid[i][j], _is_margin(grid, i, j)
-        up_ok = (not margin) or value > 0
-        down_ok = margin or value > 0
+        arcs = _arcs(grid, suppressed, upper, skip=(i, j))
+        up_ok, down_ok = _moves(grid, upper, i, j)
         movable = (up_ok and _reaches(arcs, ("c", j), ("r", i))) or (
             down_ok and _reaches(arcs, ("r", i), ("c", j))
         )
@@ -117,8 +134,11 @@ def _smallest(grid, candidates, suppressed):
     return min(free, key=lambda c: (grid[c[0]][c[1]] == 0, grid[c[0]][c[1]], c))
 
 
-def protect(table: list[list[int]]) -> ProtectedTable:
-    """Suppress the small counts of ``table`` and enough others that none can be recovered."""
+def protect(table: list[list[int]], upper=None) -> ProtectedTable:
+    """Suppress the small counts of ``table`` and enough others that none can be recovered.
+
+    ``upper``: what is known to bound each cell from above (a grid with margins, None where
+    nothing is), e.g. the published number of people bounds the completions of the same cell."""
     grid = with_margins(table)
     rows, cols = len(grid), len(grid[0])
     suppressed = {(i, j) for i in range(rows) for j in range(cols) if is_sensitive(grid[i][j])}
@@ -134,7 +154,7 @@ def protect(table: list[list[int]]) -> ProtectedTable:
                     changed = True
         if changed:
             continue
-        for (i, j) in sorted(pinned(grid, suppressed)):
+        for (i, j) in sorted(pinned(grid, suppressed, upper)):
             cell = (
                 _smallest(grid, lines[i], suppressed)
                 or _smallest(grid, lines[rows + j], suppressed)

@@ -9,7 +9,8 @@ What is published, for each year whose figures are settled (after ``outcomes_kno
 Only courses whose every co-organizing association opted in (``Organization.open_statistics``)
 count. The département is read from the venue's postal code (Corsica 2A/2B, overseas 971–976).
 Counts of 1 to 4 and enough others to protect them are suppressed (``stages.reports.disclosure``),
-each table on its own: no figure of another year or table adds up with these. Definitions of
+each table with its totals; the completions knowing that the people published bound them (a
+cell's completions are at most its people). No figure of another year adds up with these. Definitions of
 « present » and « completed » are the yearly report's (``stages.reports.yearly``).
 
 The dataset is computed by two grouped queries for all years at once and kept in memory for
@@ -23,10 +24,11 @@ from datetime import date, time
 
 import sqlalchemy as sa
 
+from stages.auth.audit import audit
 from stages.auth.models import Organization
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalFrame, LegalMeasure
 from stages.extensions import db
-from stages.reports.disclosure import ProtectedTable, protect
+from stages.reports.disclosure import ProtectedTable, protect_pair
 from stages.reports.statistics import _period_index
 from stages.reports.bilans import OUTCOME_STATUSES
 from stages.reports.yearly import PRESENT_OUTCOMES, _valid_certificate, outcomes_known_at
@@ -175,8 +177,9 @@ def _tables(years, people_rows, course_rows) -> list[YearTables]:
             continue
         grid = [[people.get((year, d, f), 0) for f in frames] for d in codes]
         done = [[completed.get((year, d, f), 0) for f in frames] for d in codes]
+        protected_people, protected_done = protect_pair(grid, done)
         result.append(YearTables(
-            year, codes, {d: courses[(year, d)] for d in codes}, protect(grid), protect(done)
+            year, codes, {d: courses[(year, d)] for d in codes}, protected_people, protected_done
         ))
     return result
 
@@ -195,10 +198,11 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def set_open_statistics(organization: Organization, opted_in: bool) -> None:
-    """An association's consent to count in the open statistics (the caller audits, commits)."""
+def set_open_statistics(organization: Organization, opted_in: bool, *, by=None) -> None:
+    """An association's consent to count in the open statistics, audited (the caller commits)."""
     organization.open_statistics = opted_in
     db.session.flush()
+    audit("organization.open_statistics_changed", organization, details="oui" if opted_in else "non", user=by)
     clear_cache()
 
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.reports.disclosure import THRESHOLD, pinned, protect, with_margins
+from stages.reports.disclosure import THRESHOLD, pinned, protect, protect_pair, with_margins
 
 
 def _simplex_min(A, b, c):
@@ -61,10 +61,11 @@ def _simplex_min(A, b, c):
     return sum(cost[basis[i]] * rows[i][-1] for i in range(m))
 
 
-def _attack(grid, suppressed) -> dict:
+def _attack(grid, suppressed, upper=None) -> dict:
     """Each suppressed cell's (least, greatest) value given everything published (None: no
-    upper bound)."""
+    upper bound); ``upper``: known upper bounds of cells (a grid, None where none)."""
     unknowns = sorted(suppressed)
+    bounded = [c for c in unknowns if upper is not None and upper[c[0]][c[1]] is not None]
     index = {cell: k for k, cell in enumerate(unknowns)}
     rows, cols = len(grid), len(grid[0])
     A, b = [], []
@@ -78,15 +79,20 @@ def _attack(grid, suppressed) -> dict:
             else:
                 rhs -= sign * grid[cell[0]][cell[1]]
         if any(coefficients):
-            A.append(coefficients)
+            A.append(coefficients + [0] * len(bounded))
             b.append(rhs)
         else:
             assert rhs == 0
+    for s_index, cell in enumerate(bounded):  # x + slack = bound
+        row = [0] * (len(unknowns) + len(bounded))
+        row[index[cell]], row[len(unknowns) + s_index] = 1, 1
+        A.append(row)
+        b.append(upper[cell[0]][cell[1]])
     if not A:
         return {cell: (0, None) for cell in unknowns}
     bounds = {}
     for cell, k in index.items():
-        unit = [0] * len(unknowns)
+        unit = [0] * (len(unknowns) + len(bounded))
         unit[k] = 1
         low = _simplex_min(A, b, unit)
         high = _simplex_min(A, b, [-v for v in unit])
@@ -150,3 +156,28 @@ def test_the_graph_method_agrees_with_linear_programming(table, data):
     suppressed = set(data.draw(st.lists(st.sampled_from(cells), max_size=len(cells), unique=True)))
     bounds = _attack(grid, suppressed)
     assert pinned(grid, suppressed) == {cell for cell, b in bounds.items() if _is_pinned(b)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(tables, st.data())
+def test_completions_cannot_be_recovered_knowing_they_are_at_most_the_people(table, data):
+    """The open statistics publish people and completions of the same cells: an attacker also
+    knows that a cell's completions are at most its published people."""
+    done = [[data.draw(st.integers(0, value)) for value in row] for row in table]
+    people, completed = protect_pair(table, done)
+    upper = [[people.published(i, j) for j in range(len(row))] for i, row in enumerate(people.values)]
+    for cell, bounds in _attack(completed.values, completed.suppressed, upper).items():
+        assert not _is_pinned(bounds), (table, done, cell, bounds)
+    for cell, bounds in _attack(people.values, people.suppressed).items():
+        assert not _is_pinned(bounds), (table, cell, bounds)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tables, st.data())
+def test_the_graph_method_agrees_with_linear_programming_under_upper_bounds(table, data):
+    grid = with_margins(table)
+    cells = [(i, j) for i in range(len(grid)) for j in range(len(grid[0]))]
+    suppressed = set(data.draw(st.lists(st.sampled_from(cells), max_size=len(cells), unique=True)))
+    upper = [[data.draw(st.one_of(st.none(), st.integers(value, value + 2))) for value in row] for row in grid]
+    bounds = _attack(grid, suppressed, upper)
+    assert pinned(grid, suppressed, upper) == {cell for cell, b in bounds.items() if _is_pinned(b)}

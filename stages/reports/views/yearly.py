@@ -95,8 +95,7 @@ def open_statistics_optin(organization_id: int):
     if organization.kind != OrganizationKind.ASSOCIATION:
         abort(404)
     opted_in = request.form.get("participer") == "oui"
-    set_open_statistics(organization, opted_in)
-    audit("organization.open_statistics_changed", organization, details="oui" if opted_in else "non")
+    set_open_statistics(organization, opted_in, by=current_user)
     db.session.commit()
     flash("L'association participe aux statistiques ouvertes." if opted_in
           else "L'association ne participe plus aux statistiques ouvertes.", "success")
