@@ -145,8 +145,9 @@ def _year_enrollments(organization: Organization, year: int) -> sa.Select:
     )
 
 
-def _last_outcomes(known_at: datetime):
-    """Each enrollment's last outcome event recorded before ``known_at`` (a subquery)."""
+def _last_outcomes(known_at: datetime, enrollment_ids: sa.Select):
+    """Each enrollment's last outcome event recorded before ``known_at`` (a subquery), for the
+    enrollments of ``enrollment_ids`` (the year's: an index range, not the whole history)."""
     return (
         sa.select(
             EnrollmentEvent.enrollment_id.label("enrollment_id"),
@@ -155,6 +156,7 @@ def _last_outcomes(known_at: datetime):
         .where(
             EnrollmentEvent.to_status.in_([s.value for s in OUTCOME_STATUSES]),
             EnrollmentEvent.at < known_at,
+            EnrollmentEvent.enrollment_id.in_(enrollment_ids),
         )
         .group_by(EnrollmentEvent.enrollment_id)
         .subquery("last_outcome")
@@ -221,7 +223,7 @@ def compute_yearly_report(organization: Organization, year: int) -> YearlyReport
         .group_by(LegalMeasure.frame)
     )
     summoned = _by_frame(summoned_scope)
-    last = _last_outcomes(known_at)
+    last = _last_outcomes(known_at, _year_enrollments(organization, year).add_columns(Enrollment.id))
     outcome_rows = db.session.execute(
         _year_enrollments(organization, year)
         .join(last, last.c.enrollment_id == Enrollment.id)
