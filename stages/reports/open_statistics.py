@@ -3,7 +3,7 @@
 What is published, for each year whose figures are settled (after ``outcomes_known_at``):
 - the courses held per département (a course is a public event: not suppressed);
 - two tables « département × cadre légal », people who took part in a course (present at least
-  at part of it) and people who completed it (an attestation valid at the settling date), each
+  at part of it; someone present at two courses of a year counts at each) and people who completed it (an attestation valid at the settling date), each
   with its row totals (per département), column totals (per frame) and grand total.
 
 Only courses whose every co-organizing association opted in (``Organization.open_statistics``)
@@ -13,7 +13,7 @@ each table with its totals; the completions knowing that the people published bo
 cell's completions are at most its people). No figure of another year adds up with these. Definitions of
 « present » and « completed » are the yearly report's (``stages.reports.yearly``).
 
-The dataset is computed by two grouped queries for all years at once and kept in memory for
+The dataset is computed by one grouped query for all years at once (a row per course and frame) and kept in memory for
 ``CACHE_SECONDS`` (the page is public); an opt-in change clears it.
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _settled_years() -> list[int]:
 
 
 def compute_open_statistics() -> list[YearTables]:
-    """Every settled year's tables, newest first (two queries)."""
+    """Every settled year's tables, newest first (one query)."""
     years = _settled_years()
     if not years:
         return []
@@ -128,18 +128,15 @@ def compute_open_statistics() -> list[YearTables]:
     certified = _valid_certificate(
         Certificate.enrollment_id == present.c.enrollment_id, present.c.known_at
     )
-    people_rows = db.session.execute(
+    # One pass: per course and frame (a few rows a course), summed per département below.
+    rows = db.session.execute(
         sa.select(
-            present.c.year_index, present.c.postal_code, present.c.frame,
+            present.c.year_index, present.c.postal_code, present.c.frame, present.c.course_id,
             sa.func.count(sa.distinct(present.c.measure_id)),
             sa.func.count(sa.distinct(sa.case((certified, present.c.measure_id)))),
-        ).group_by(present.c.year_index, present.c.postal_code, present.c.frame)
+        ).group_by(present.c.year_index, present.c.postal_code, present.c.frame, present.c.course_id)
     ).all()
-    course_rows = db.session.execute(
-        sa.select(present.c.year_index, present.c.postal_code, sa.func.count(sa.distinct(present.c.course_id)))
-        .group_by(present.c.year_index, present.c.postal_code)
-    ).all()
-    return _tables(years, people_rows, course_rows)
+    return _tables(years, rows)
 
 
 def _last_outcome_present(known_at):
@@ -158,18 +155,17 @@ def _last_outcome_present(known_at):
     return last.in_([s.value for s in PRESENT_OUTCOMES])
 
 
-def _tables(years, people_rows, course_rows) -> list[YearTables]:
+def _tables(years, rows) -> list[YearTables]:
     frames = list(LegalFrame)
     people: dict = {}
     completed: dict = {}
     courses: dict = {}
-    for index, postal_code, frame, n_people, n_completed in people_rows:
+    for index, postal_code, frame, course_id, n_people, n_completed in rows:
         key = (years[index], departement(postal_code), LegalFrame(frame))
         people[key] = people.get(key, 0) + n_people
         completed[key] = completed.get(key, 0) + n_completed
-    for index, postal_code, n_courses in course_rows:
-        key = (years[index], departement(postal_code))
-        courses[key] = courses.get(key, 0) + n_courses
+        courses.setdefault(key[:2], set()).add(course_id)
+    courses = {key: len(ids) for key, ids in courses.items()}
     result = []
     for year in reversed(years):
         codes = sorted({d for (y, d) in courses if y == year}, key=_sort_key)

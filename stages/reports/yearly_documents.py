@@ -78,7 +78,7 @@ def yearly_pdf(report: YearlyReport) -> bytes:
         Paragraph(f"Stages de sensibilisation à la lutte contre l'achat d'actes sexuels — {kind}.", NORMAL),
         Paragraph(
             f"Année civile {report.year}. Édité le {fr_datetime(report.generated_at)} ; issues "
-            f"et attestations connues au {fr_date(report.known_at.date())}."
+            f"et attestations arrêtées au {fr_date(report.known_at)}."
             + (" <b>Rapport provisoire</b> : l'année n'est pas encore arrêtée." if report.provisional else ""),
             SMALL,
         ),

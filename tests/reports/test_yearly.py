@@ -25,7 +25,8 @@ from stages.enrollment.services.lifecycle import (
 from stages.extensions import db
 from stages.reports.yearly import compute_yearly_report
 from stages.scheduling.models import CourseStatus
-from tests.helpers import login
+from tests.helpers import count_queries, login
+from tests.reports.test_yearly_scale import REPORT_QUERIES
 
 IN_2025 = datetime(2025, 3, 1, 9, tzinfo=timezone.utc)
 AFTER_2025 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)  # past the settling date, 1 Feb 2026
@@ -77,8 +78,10 @@ def year_2025(make):
 
 def test_figures_of_a_small_year(year_2025):
     w = year_2025
-    with time_machine.travel(AFTER_2025, tick=False):
+    db.session.expire_all()
+    with time_machine.travel(AFTER_2025, tick=False), count_queries() as counter:
         report = compute_yearly_report(w.assoc, 2025)
+    assert counter.count == REPORT_QUERIES  # the same at scale 0.01 (test_yearly_scale.py)
     assert not report.provisional
     assert report.courses_held == 1
     assert dict(report.courses_per_month)["mars"] == 1
