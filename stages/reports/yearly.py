@@ -96,6 +96,28 @@ class FrameFigures:
 
 
 @dataclass
+class ReportSection:
+    """A section another module adds to the report: a title and (label, value) lines."""
+
+    title: str
+    lines: list[tuple[str, str]]
+
+
+# INTEGRATOR (issue 19): the sections « Participations financières » (the fee ledger: fees due,
+# collected, refunded, waived in the year) and « Évaluation » (questionnaire results, small
+# counts suppressed) register here, each a function (organization, year, known_at) ->
+# ReportSection | None. Until one is registered nothing is shown: no empty heading on the page,
+# the PDF or the CSV.
+EXTRA_SECTIONS: list = []
+
+
+def report_section(func):
+    """Register a function adding a section to every yearly report (decorator)."""
+    EXTRA_SECTIONS.append(func)
+    return func
+
+
+@dataclass
 class YearlyReport:
     organization: Organization
     year: int
@@ -105,6 +127,7 @@ class YearlyReport:
     courses_per_month: list[tuple[str, int]]
     frames: list[FrameFigures]
     total: FrameFigures
+    sections: list[ReportSection] = field(default_factory=list)
 
     @property
     def provisional(self) -> bool:
@@ -256,9 +279,11 @@ def compute_yearly_report(organization: Organization, year: int) -> YearlyReport
     for figures in frames.values():
         total.add(figures)
     held, per_month = _courses_held(organization, year, known_at, last)
+    sections = [section for add in EXTRA_SECTIONS if (section := add(organization, year, known_at))]
     return YearlyReport(
         organization=organization, year=year, generated_at=now_utc(), known_at=known_at,
         courses_held=held, courses_per_month=per_month, frames=list(frames.values()), total=total,
+        sections=sections,
     )
 
 

@@ -94,6 +94,8 @@ def yearly_pdf(report: YearlyReport) -> bytes:
             Paragraph("Stages tenus par mois", HEADING),
             _drawing(bar_chart("mois", "Stages tenus par mois", report.courses_per_month)),
         ]),
+        *[KeepTogether([Paragraph(_escape(section.title), HEADING), _section_table(section)])
+          for section in report.sections],
         KeepTogether([
             Paragraph("Issues des stages de l'année", HEADING),
             _drawing(bar_chart("issues", "Issues", [
@@ -120,6 +122,18 @@ def _frames_table(report: YearlyReport) -> Table:
     for label, read in FIGURES:
         data.append([label] + [str(read(f)) for f in columns])
     return _styled(Table(data, hAlign="LEFT", repeatRows=1), first_column=True)
+
+
+def _section_table(section) -> Table:
+    """A section added by another module: its lines, label and value."""
+    table = Table([[label, str(value)] for label, value in section.lines], hAlign="LEFT")
+    table.setStyle(TableStyle([
+        TABLE_FONT,
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("FONTSIZE", (0, 0), (-1, -1), 8),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+    ]))
+    return table
 
 
 def _styled(table: Table, first_column: bool = False) -> Table:
@@ -161,6 +175,9 @@ def yearly_csv(report: YearlyReport) -> bytes:
         rows.append([label, *[read(f) for f in columns]])
     for month, count in report.courses_per_month:
         rows.append([f"Stages tenus en {month}", *[""] * len(report.frames), count])
+    for section in report.sections:
+        for label, value in section.lines:
+            rows.append([f"{section.title} : {label}", *[""] * len(report.frames), value])
     return csv_bytes(header, rows)
 
 

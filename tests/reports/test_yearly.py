@@ -192,3 +192,24 @@ def test_command_writes_the_report(app, year_2025, tmp_path):
             args=["stages", "yearly-report", "--year", "2025", "--authority", str(w.assoc.id), "-o", str(csv_out)]
         )
         assert wrong.exit_code != 0
+
+
+def test_a_section_registered_by_another_module_appears_everywhere(client, year_2025, monkeypatch):
+    """The integrator's hook for « Participations financières » and « Évaluation »."""
+    from stages.reports import yearly
+    from stages.reports.yearly_documents import yearly_csv, yearly_pdf
+
+    monkeypatch.setattr(yearly, "EXTRA_SECTIONS", [
+        lambda organization, year, known_at: yearly.ReportSection("Participations financières", [("Encaissé", "1 234,00 €")]),
+        lambda organization, year, known_at: None,  # a module with nothing to say is not shown
+    ])
+    w = year_2025
+    with time_machine.travel(AFTER_2025, tick=False):
+        report = compute_yearly_report(w.assoc, 2025)
+        login(client, w.organizer)
+        page = client.get(f"/rapports/annuel?organisation={w.assoc.id}&annee=2025").get_data(as_text=True)
+    assert [s.title for s in report.sections] == ["Participations financières"]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(yearly_pdf(report))).pages)
+    assert "Participations financières" in text and "1 234,00 €" in text
+    assert "Participations financières : Encaissé" in yearly_csv(report).decode("utf-8-sig")
+    assert "<caption>Participations financières</caption>" in page
