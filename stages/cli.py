@@ -269,6 +269,36 @@ def _mailbox_error(error: Exception) -> str:
     return f"Boîte aux lettres illisible ({type(error).__name__})."
 
 
+@stages_cli.command("yearly-report")
+@click.option("--year", type=click.IntRange(2016, 2100), required=True, help="Année civile du rapport.")
+@click.option("--association", "association_id", type=int, default=None, help="Identifiant de l'association.")
+@click.option("--authority", "authority_id", type=int, default=None,
+              help="Identifiant de l'autorité prescriptrice (parquet, tribunal, SPIP).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Fichier à écrire : .pdf (avec graphiques) ou .csv.")
+def yearly_report_command(year, association_id, authority_id, output) -> None:
+    """Write an association's or an authority's yearly activity report (PDF or CSV); audited."""
+    from stages.auth.audit import audit
+    from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind
+    from stages.reports.yearly import compute_yearly_report
+    from stages.reports.yearly_documents import yearly_csv, yearly_pdf
+
+    if (association_id is None) == (authority_id is None):
+        raise click.UsageError("Indiquez soit --association, soit --authority.")
+    kinds = (OrganizationKind.ASSOCIATION,) if association_id is not None else AUTHORITY_KINDS
+    organization = db.session.get(Organization, association_id or authority_id)
+    if organization is None or organization.kind not in kinds:
+        raise click.BadParameter("aucune organisation de ce type sous cet identifiant.")
+    fmt = "csv" if output.lower().endswith(".csv") else "pdf"
+    report = compute_yearly_report(organization, year)
+    with open(output, "wb") as handle:
+        handle.write(yearly_pdf(report) if fmt == "pdf" else yearly_csv(report))
+    audit("yearly_report.exported", organization, details=f"{year} ({fmt.upper()}, ligne de commande)")
+    db.session.commit()
+    click.echo(f"Rapport d'activité {year} de {organization.name} écrit dans {output}"
+               + (" (provisoire)." if report.provisional else "."))
+
+
 def register_cli(app) -> None:
     """``flask stages``: these commands, the scheduler's and the backups'; and ``generate`` when
     the benchmark package is at hand (a source checkout, not an installed package)."""

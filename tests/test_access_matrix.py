@@ -121,6 +121,11 @@ EXPECTED = {
     "reports.dashboard": MEASURE_VIEWERS,
     "reports.dashboard_export": MEASURE_VIEWERS,
     "reports.statistics": ORGANIZERS | {"liaison", "liaison_other"},
+    "reports.yearly_report": MEASURE_VIEWERS,  # each their own organizations (403 for others')
+    "reports.yearly_report_download": THIS_SESSION_EDIT,  # the association's admin and organizers
+    "reports.open_statistics_optin": THIS_SESSION_EDIT,
+    "reports.open_statistics_page": PUBLIC,  # anonymous national figures, no login
+    "reports.open_statistics_csv": PUBLIC,
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,

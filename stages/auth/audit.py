@@ -102,6 +102,11 @@ ACTION_LABELS = {
     "organization.archived": "Archivage d'une organisation",
     "organization.restored": "Remise en service d'une organisation",
     "organization.settings_changed": "Modification des paramètres d'une organisation",
+    "organization.open_statistics_changed": "Participation aux statistiques ouvertes modifiée",
+    # The yearly report is aggregate (no one's data): what is logged is who produced which
+    # organization's report for which year, and in which format (details).
+    "yearly_report.viewed": "Consultation du rapport d'activité annuel d'une organisation",
+    "yearly_report.exported": "Téléchargement du rapport d'activité annuel d'une organisation",
     "letter.texts_changed": "Modification des textes des courriers d'une association",
     "retention.changed": "Modification des durées de conservation",
     "attendance.recorded": "Saisie de la présence",

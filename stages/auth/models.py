@@ -47,6 +47,9 @@ class Organization(db.Model):
     # early counts as attended (DOMAIN.md leaves it to the organizer). True was the only
     # behaviour before migration 0020.
     lateness_counts_as_attended: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # An association's consent to count in the public, anonymized open statistics
+    # (stages.reports.open_statistics): off until an admin or its organizer ticks it.
+    open_statistics: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from stages.auth.audit import describes
-from stages.auth.models import AUTHORITY_KINDS, Organization, Role, User
+from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind, Role, User
 from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
 from stages.enrollment.models import Enrollment, LegalMeasure
 from stages.extensions import db
@@ -65,6 +65,22 @@ def authorities_to_filter_on(user: User) -> sa.Select:
     if user.role == Role.LIAISON:
         query = query.where(Organization.id.in_(user.organization_ids))
     return query.order_by(Organization.name)
+
+
+@scope("yearly_report_organizations")
+def yearly_report_organizations(user: User) -> sa.Select:
+    """Whose yearly activity report a user may produce: every association and authority for
+    admins, an organizer's associations, a liaison's authorities; none for facilitators."""
+    query = sa.select(Organization).order_by(Organization.name)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.ORGANIZER:
+        kinds = (OrganizationKind.ASSOCIATION,)
+    elif user.role == Role.LIAISON:
+        kinds = AUTHORITY_KINDS
+    else:
+        return query.where(sa.false())
+    return query.where(Organization.kind.in_(kinds), Organization.id.in_(user.organization_ids))
 
 
 @describes("Bilan")

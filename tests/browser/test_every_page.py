@@ -29,6 +29,7 @@ from stages.enrollment.confirmation.links import format_code, summons_code
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
 from stages.extensions import db
 from stages.scheduling.models import Course, CourseStatus
+from stages.timeutil import today_local
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
 from tests.test_access_matrix import EXPECTED
 
@@ -59,6 +60,8 @@ SKIPPED = {
     "/stages/<int:course_id>/bilans/<int:authority_id>.<any(pdf, csv):fmt>": "a PDF or CSV file",
     "/tableau-de-bord/export.<any(csv, xlsx):fmt>": "a CSV or XLSX file",
     "/admin/journal/export.csv": "a CSV file",
+    "/rapports/annuel/<int:organization_id>/rapport.<fmt>": "a PDF or CSV file",
+    "/statistiques-ouvertes.csv": "a CSV file",
     "/stages/<int:course_id>/presence/sw.js": "a JavaScript file (the course's service worker)",
     "/stages/<int:course_id>/presence/hors-ligne.json": "a JSON file (what the service worker keeps)",
     "/stages/<int:course_id>/presence/jeton": "a JSON file (a fresh CSRF token for the tablet's sync)",
@@ -230,6 +233,9 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/organisations/<int:organization_id>/courriers": f"/organisations/{demo.organization}/courriers",
         "/admin/comptes/<int:user_id>/modifier": f"/admin/comptes/{demo.user}/modifier",
     }
+    # The yearly report: the form alone, then the role's own organization's report this year.
+    mine = demo.authority if role == "liaison" else demo.organization
+    fixed["/rapports/annuel"] = ["/rapports/annuel", f"/rapports/annuel?organisation={mine}&annee={today_local().year}"]
     if rule in fixed:
         value = fixed[rule]
         return value if isinstance(value, list) else [value]

@@ -3,11 +3,12 @@
 - ``dashboard``: the liaison dashboard and its exports;
 - ``bilans``: the bilans of a closed course, per referring authority;
 - ``statistics``: the yearly statistics;
-- ``transmissions``: « Transmettre » a bilan, the transmissions and their acknowledgment.
+- ``transmissions``: « Transmettre » a bilan, the transmissions and their acknowledgment;
+- ``yearly``: the yearly activity report and the public open statistics.
 """
 from stages.reports import worklists  # noqa: F401, I001  (registers its list of courses)
 from stages.reports import bilan_sending  # noqa: F401, I001  (registers the bilan's transmission)
-from stages.reports.views import dashboard, bilans, statistics, transmissions  # noqa: F401, I001  (routes)
+from stages.reports.views import dashboard, bilans, statistics, transmissions, yearly  # noqa: F401, I001  (routes)
 from stages.reports.views.blueprint import bp
 
 __all__ = ["bp"]
