@@ -87,6 +87,7 @@ def test_the_bilan_shows_an_incident_only_to_the_authority_it_concerns(make):
                         text="Alarme incendie.", recorded_by_id=facilitator.id),
     ])
     course.status = CourseStatus.CLOSED
+    person_a.status = person_b.status = EnrollmentStatus.ATTENDED
     db.session.commit()
     (row_a,) = bilans.bilan_rows(course, parquet_a.id)
     (row_b,) = bilans.bilan_rows(course, parquet_b.id)
