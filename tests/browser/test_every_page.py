@@ -22,13 +22,16 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from stages.attendance.models import HalfDayIncident
 from stages.auth.models import Organization, Role, User
 from stages.certificates.models import Certificate
 from stages.demo import DEMO_ACCOUNTS, load_demo
 from stages.enrollment.confirmation.links import format_code, summons_code
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
+from stages.evaluation.answering import link_codes
+from stages.evaluation.models import Moment
 from stages.extensions import db
-from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.models import Course, CoursePart, CourseStatus
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
 from tests.test_access_matrix import EXPECTED
 
@@ -170,6 +173,10 @@ class Demo:
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
         # The confirmation page behind the person's convocation (its link made as a letter does).
         self.link_code = format_code(summons_code(enrollment))
+        # The person's link to the « avant » questionnaire, and the held course's incident.
+        self.answer_code = format_code(link_codes([enrollment], Moment.BEFORE)[enrollment.id])
+        self.incident = db.session.scalar(sa.select(HalfDayIncident.id).join(CoursePart).where(CoursePart.course_id == held.id))
+        assert self.incident
         db.session.commit()
 
 
@@ -185,6 +192,7 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/stages/<int:course_id>/cloture": [demo.held],
         "/stages/<int:course_id>/bilans": [demo.closed],
         "/stages/<int:course_id>/places-reservees": [demo.coming],
+        "/stages/<int:course_id>/evaluation": [demo.held, demo.closed],
     }
     if rule in course_pages:
         return [rule.replace("<int:course_id>", str(i)) for i in course_pages[rule]]
@@ -207,6 +215,20 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         # The person's confirmation page, and what an unknown link shows.
         "/c/<link_code>": [f"/c/{demo.link_code}", "/c/0000-0000-0000-0000"],
         "/lieux/<int:venue_id>/modifier": f"/lieux/{demo.venue}/modifier",
+        # Evaluation: the person's questionnaire behind their link, and an unknown link; the
+        # tablet's screens and the slips, « avant » on the coming course, « après » on the held one.
+        "/e/<answer_code>": [f"/e/{demo.answer_code}", "/e/0000-0000-0000-0000"],
+        "/organisations/<int:organization_id>/evaluation": f"/organisations/{demo.organization}/evaluation",
+        "/organisations/<int:organization_id>/questionnaires/<any(avant, apres):moment>": [
+            f"/organisations/{demo.organization}/questionnaires/avant", f"/organisations/{demo.organization}/questionnaires/apres"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>": [
+            f"/stages/{demo.coming}/questionnaire/avant", f"/stages/{demo.held}/questionnaire/apres"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>/repondre": [
+            f"/stages/{demo.coming}/questionnaire/avant/repondre", f"/stages/{demo.held}/questionnaire/apres/repondre"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>/liens": [
+            f"/stages/{demo.coming}/questionnaire/avant/liens", f"/stages/{demo.held}/questionnaire/apres/liens"],
+        "/stages/<int:course_id>/presence/<int:part_id>/incidents": f"/stages/{demo.held}/presence/{demo.held_part}/incidents",
+        "/stages/<int:course_id>/incidents/<int:incident_id>": f"/stages/{demo.held}/incidents/{demo.incident}",
         "/organisations/<int:organization_id>/modifier": f"/organisations/{demo.organization}/modifier",
         # An association's settings and an authority's (another form).
         "/organisations/<int:organization_id>/parametres": [f"/organisations/{demo.organization}/parametres",
