@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from selenium.webdriver.support.ui import Select
 
 from stages.auth.models import Role
 from stages.demo import load_demo
@@ -21,7 +22,19 @@ if MISSING:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
 SURNAME = "VERCINGETORIX"
+PHONE = (390, 844)
 EVALUATION_PAGES = ("/e/", "/evaluation", "/questionnaire", "/incidents")
+
+
+def _resize(journey, size) -> None:
+    """``journey.set_viewport``, tried again when a busy machine's window has not settled yet."""
+    for attempt in range(3):
+        try:
+            journey.set_viewport(*size)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
 
 
 def test_a_person_answers_on_their_phone_then_another_on_the_tablet(journey, make):
@@ -37,7 +50,7 @@ def test_a_person_answers_on_their_phone_then_another_on_the_tablet(journey, mak
     email, course_id = facilitator.email, course.id
     db.session.commit()
 
-    journey.set_viewport(390, 844)
+    _resize(journey, PHONE)
     journey.get(f"/e/{code.lower()}", "questionnaire-telephone")
     assert SURNAME not in journey.text().upper() and "MJD" not in journey.text()
     for item_id in scales:
@@ -48,15 +61,15 @@ def test_a_person_answers_on_their_phone_then_another_on_the_tablet(journey, mak
     journey.get(f"/e/{code}", "lien-deja-utilise")
     assert "Envoyer mes réponses" not in journey.text()
 
-    journey.set_viewport(*DESKTOP)
+    _resize(journey, DESKTOP)
     journey.log_in(email, PASSWORD)
-    journey.set_viewport(390, 844)
+    _resize(journey, PHONE)
     journey.get(f"/stages/{course_id}/questionnaire/avant", "tablette-accueil")
     journey.click(journey.link("Commencer le questionnaire"), "tablette-questionnaire")
     assert SURNAME not in journey.text().upper() and "ASTERIX" not in journey.text().upper()
     numbers = [o.get_attribute("value") for o in journey.all("#numero option") if o.get_attribute("value")]
     assert numbers == ["1"]  # n° 2 (VERCINGETORIX, by name) answered on the phone
-    journey.css("#numero option[value='1']").click()
+    Select(journey.css("#numero")).select_by_value("1")
     for item_id in scales:
         journey.css(f"label[for='item-{item_id}-2']").click()
     journey.click(journey.button("Envoyer mes réponses"), "tablette-retour-accueil")
@@ -67,17 +80,6 @@ def test_a_person_answers_on_their_phone_then_another_on_the_tablet(journey, mak
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EvaluationResponse)) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EvaluationMarker)) == 2
-
-
-def _resize(journey, size) -> None:
-    """``journey.set_viewport``, tried again when a busy machine's window has not settled yet."""
-    for attempt in range(3):
-        try:
-            journey.set_viewport(*size)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
 
 
 def test_evaluation_pages_on_a_phone_and_a_desktop(journey, app):
