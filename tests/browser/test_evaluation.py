@@ -4,6 +4,8 @@ incident page of the demo, as each role sees it, at 390×844 and at 1280×900 (a
 no horizontal overflow: the checks of test_every_page, on these pages alone)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from selenium.webdriver.support.ui import Select
@@ -23,7 +25,10 @@ if MISSING:
 
 SURNAME = "VERCINGETORIX"
 PHONE = (390, 844)
-EVALUATION_PAGES = ("/e/", "/evaluation", "/questionnaire", "/incidents")
+# The pages this area adds, and those it adds a section or a link to (the course page, the
+# attendance of a half-day).
+EVALUATION_PAGES = ("/e/", "/evaluation", "/questionnaire", "/incidents", "/presence/")
+COURSE_PAGE = re.compile(r"^/stages/\d+$")
 
 
 def _resize(journey, size) -> None:
@@ -91,7 +96,8 @@ def test_evaluation_pages_on_a_phone_and_a_desktop(journey, app):
     journey.driver.get(journey.base_url + "/connexion")  # a page of the app, not about:blank
     problems, opened = [], 0
     for role in ROLES:
-        urls = [url for url in plan[role] if any(part in url for part in EVALUATION_PAGES)]
+        urls = [url for url in plan[role]
+                if any(part in url for part in EVALUATION_PAGES) or COURSE_PAGE.match(url)]
         if role == "anonymous":
             journey.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
         else:
