@@ -9,12 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from stages.attendance.services import seat_holders
 from stages.auth.audit import audit
 from stages.auth.models import Organization, OrganizationKind
-from stages.auth.permissions import Permission, get_authorized
+from stages.auth.permissions import Permission, can, get_authorized
 from stages.errors import refused
 from stages.evaluation import answering, queries, sending
 from stages.evaluation.forms import editor_rows, item_inputs, read_number
 from stages.evaluation.models import MOMENTS_BY_SLUG, ItemKind, LIKERT_LABELS
-from stages.evaluation.questionnaires import ensure_questionnaire, save_questionnaire
+from stages.evaluation.questionnaires import course_association, ensure_questionnaire, save_questionnaire
 from stages.evaluation.results import MIN_ANSWERS, course_results
 from stages.extensions import db, limiter
 from stages.forms import BaseForm
@@ -42,12 +42,14 @@ def _public_page_headers(response):
 
 
 @course_sections.add(template="evaluation/_course_evaluation.html", position=25)
-def course_evaluation_section(course: Course, can_run: bool, can_edit: bool, **_) -> dict | None:
+def course_evaluation_section(course: Course, user, can_run: bool, can_edit: bool, **_) -> dict | None:
     """The questionnaires of the day (tablet, slips) and the results, for the course's staff."""
     if not can_run or course.status.value in ("draft", "cancelled"):
         return None
+    association = course_association(course)
     return {"evaluation_open": {slug: answering.moment_open(course, moment) for slug, moment in MOMENTS_BY_SLUG.items()},
-            "now": now_utc()}
+            "now": now_utc(),
+            "evaluation_association": association if association and can(user, Permission.SCHEDULE, association) else None}
 
 
 def _association(organization_id: int) -> Organization:

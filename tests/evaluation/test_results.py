@@ -12,6 +12,7 @@ from stages.evaluation.models import Moment
 from stages.evaluation.results import MIN_ANSWERS, evaluation_results
 from stages.extensions import db
 from tests.evaluation.helpers import MORNING, course_with_people, form_for, questionnaire_of
+from tests.conftest import IsolatedClient
 from tests.helpers import login, queries_for
 
 
@@ -90,3 +91,21 @@ def test_the_results_pages_are_for_organizers_of_the_association(client, make):
         login(client, facilitator)
         assert client.get(f"/stages/{course.id}/evaluation").status_code == 403
         assert client.get(f"/organisations/{course.organizations[0].id}/evaluation").status_code == 403
+
+
+def test_the_course_page_leads_to_the_tablet_the_slips_and_the_results(app, client, make):
+    course, _people, organizer, facilitator = course_with_people(make)
+    with time_machine.travel(MORNING, tick=False):
+        login(client, organizer)
+        page = client.get(f"/stages/{course.id}").get_data(as_text=True)
+        assert "Faire remplir le questionnaire avant le stage" in page
+        assert f"/stages/{course.id}/questionnaire/avant/liens" in page
+        assert f"/organisations/{course.organizations[0].id}/evaluation" in page
+        assert "Faire remplir le questionnaire après le stage" not in page  # not before the last half-day
+        slips = client.get(f"/stages/{course.id}/questionnaire/avant/liens").get_data(as_text=True)
+        assert slips.count("<svg") == 3 and "/e/" in slips
+        tablet = IsolatedClient(app, app.response_class, use_cookies=True)
+        login(tablet, facilitator)
+        page = tablet.get(f"/stages/{course.id}").get_data(as_text=True)
+    assert "Faire remplir le questionnaire avant le stage" in page
+    assert "Résultats de l'évaluation" not in page
