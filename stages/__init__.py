@@ -18,7 +18,7 @@ from stages.extensions import csrf, db, limiter, login_manager, migrate
 # reverse. Each area's rules register with the permission helper; each area's views define one
 # blueprint named after it, ``bp``, and register what the area adds to lower areas' pages.
 AREAS = (
-    "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates", "reports",
+    "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "evaluation", "certificates", "reports",
     "privacy", "api", "home", "jobs",
 )
 AREAS_WITH_RULES = ("auth", "scheduling", "enrollment", "certificates", "reports")

@@ -153,6 +153,8 @@ def load_demo(seed: int = 2026) -> bool:
     _issue_certificates_and_bilans(organizer)
     _reply_to_summonses()
     _reporting_addresses(orgs)
+    _evaluate_courses(rng, [orgs[name] for name, _s, kind, _a in ORGANIZATIONS if kind == OrganizationKind.ASSOCIATION],
+                      accounts["intervenant@demo.stages.test"])
     return True
 
 
@@ -163,6 +165,51 @@ def _reporting_addresses(orgs) -> None:
                                      ("SPIP de Paris", "spip", ReportFormat.PDF)):
         db.session.add(AuthorityReporting(organization_id=orgs[name].id, report_email=f"{box}@demo.stages.test",
                                           report_format=report_format, acknowledgment_days=10))
+
+
+def _evaluate_courses(rng, associations, facilitator: User) -> None:
+    """Each association's default questionnaires; the people present at the past courses
+    answered them (anonymously: a response per person and moment, and the marker apart); an
+    incident on the last held course's first half-day."""
+    from stages.attendance.models import HalfDayIncident, IncidentKind
+    from stages.evaluation.models import (
+        EvaluationAnswer, EvaluationMarker, EvaluationResponse, ItemKind, Moment,
+    )
+    from stages.evaluation.questionnaires import course_association, ensure_questionnaire
+
+    for association in associations:
+        for moment in Moment:
+            ensure_questionnaire(association.id, moment)
+    past = db.session.scalars(
+        sa.select(Course).where(Course.status.in_((CourseStatus.CLOSED, CourseStatus.HELD))).order_by(Course.starts_at)
+    ).all()
+    texts = ["Mieux comprendre la loi.", "Les témoignages m'ont marqué.", "Plus de temps pour les questions.",
+             "Je ne savais pas ce que vivent les personnes prostituées."]
+    for course in past:
+        association = course_association(course)
+        present = db.session.scalars(sa.select(Enrollment).where(
+            Enrollment.course_id == course.id,
+            Enrollment.status.in_((EnrollmentStatus.ATTENDED, EnrollmentStatus.PARTLY_ATTENDED)))).all()
+        for moment in Moment:
+            questionnaire = ensure_questionnaire(association.id, moment)
+            for enrollment in present:
+                db.session.add(EvaluationMarker(enrollment_id=enrollment.id, moment=moment))
+                response = EvaluationResponse(course_id=course.id, questionnaire_id=questionnaire.id)
+                db.session.add(response)
+                db.session.flush()
+                for item in questionnaire.items:
+                    if item.kind == ItemKind.LIKERT:
+                        value = min(5, rng.randint(1, 4) + (1 if moment == Moment.AFTER else 0))
+                        db.session.add(EvaluationAnswer(response_id=response.id, item_id=item.id, value=value))
+                    elif rng.random() < 0.5:
+                        db.session.add(EvaluationAnswer(response_id=response.id, item_id=item.id, text=rng.choice(texts)))
+    if past:
+        part = past[-1].parts[0]
+        db.session.add(HalfDayIncident(
+            part_id=part.id, occurred_at=part.starts_at + timedelta(minutes=50), kind=IncidentKind.INTERRUPTION,
+            text="Alarme incendie : séance interrompue vingt minutes.", recorded_by_id=facilitator.id,
+        ))
+    db.session.flush()
 
 
 def _reply_to_summonses() -> None:

@@ -1,6 +1,6 @@
 """Every area's models in one import, so Alembic and ``flask shell`` see them all."""
 from stages.api.models import ApiToken
-from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus
+from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceStatus, HalfDayIncident
 from stages.auth.models import AuditEntry, Role, User, user_organizations
 from stages.calendar_feeds.models import CachedFeed, RenewedFeed
 from stages.certificates.models import Certificate
@@ -19,6 +19,14 @@ from stages.enrollment.models import (
 )
 from stages.enrollment.convocation.delivery import SummonsDelivery
 from stages.enrollment.sms.models import SmsConsent, SmsMessage
+from stages.evaluation.models import (
+    EvaluationAnswer,
+    EvaluationLink,
+    EvaluationMarker,
+    EvaluationResponse,
+    Questionnaire,
+    QuestionnaireItem,
+)
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
 from stages.privacy.models import RetentionSettings
@@ -35,7 +43,8 @@ from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
     "ApiToken", "ReportTransmission", "TransmittedFile", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
-    "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
+    "CachedFeed", "Certificate", "EvaluationAnswer", "EvaluationLink", "EvaluationMarker",
+    "EvaluationResponse", "HalfDayIncident", "Questionnaire", "QuestionnaireItem", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",
     "RetentionSettings", "Role", "SmsConsent", "SmsMessage", "SummonsDelivery", "SummonsLink", "SummonsReply",

@@ -196,6 +196,14 @@ def every_route(make):
     reply = SummonsReply(enrollment_id=enrollment.id, course_id=course.id, kind=ReplyKind.OTHER_DATE,
                          reason=ChangeReason.WORK)
     db.session.add(reply)
+    from stages.attendance.models import HalfDayIncident, IncidentKind
+    from stages.evaluation.answering import link_codes
+    from stages.evaluation.models import Moment
+
+    incident = HalfDayIncident(part_id=course.parts[0].id, occurred_at=course.parts[0].starts_at,
+                               kind=IncidentKind.OTHER, text="Alarme incendie", recorded_by_id=facilitator.id)
+    db.session.add(incident)
+    answer_code = format_code(link_codes([enrollment], Moment.BEFORE)[enrollment.id])
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
     w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
@@ -216,6 +224,7 @@ def every_route(make):
         "transmission_id": transmission.id, "signed": acknowledgment_token(transmission),
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
+        "answer_code": answer_code, "moment": "avant", "incident_id": incident.id,
     }
     return w
 

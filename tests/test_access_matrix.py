@@ -107,6 +107,16 @@ EXPECTED = {
     "attendance.token": THIS_SESSION_RUN,
     "attendance.sheet": THIS_SESSION_RUN,
     "attendance.close": THIS_SESSION_EDIT,
+    "attendance.incidents": THIS_SESSION_RUN,
+    "attendance.incident_edit": THIS_SESSION_RUN,
+    "evaluation.questionnaire_edit": THIS_SESSION_EDIT,  # the organizer's own association
+    "evaluation.year_results": THIS_SESSION_EDIT,
+    "evaluation.course_evaluation": THIS_SESSION_EDIT,  # liaisons and facilitators: no
+    "evaluation.tablet_start": THIS_SESSION_RUN,
+    "evaluation.tablet_answer": THIS_SESSION_RUN,
+    "evaluation.slips": THIS_SESSION_RUN,
+    "evaluation.send_links": THIS_SESSION_EDIT,
+    "evaluation.answer": PUBLIC,  # the link's code is the key, no account
     "certificates.download": THIS_MEASURE_VIEW,
     "certificates.revoke": THIS_SESSION_EDIT,
     "certificates.replace": THIS_SESSION_EDIT,

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stages"
 # The areas from the lowest to the highest (README, "Layout"): a module may import its own area
 # and the ones before it, never one after it, not even inside a function.
 ORDER = (
-    "core", "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "certificates",
+    "core", "auth", "scheduling", "calendar_feeds", "enrollment", "attendance", "evaluation", "certificates",
     "reports", "privacy", "api", "jobs", "home", "app",
 )
 # Modules directly under stages/ that are not core helpers: the app factory and what builds on
@@ -127,6 +127,7 @@ VIEW_AUDIT_ACTIONS = {
     "roster.viewed", "roster.downloaded", "signatures.viewed", "convocation.downloaded", "certificate.downloaded",
     "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed", "api.read",
     "yearly_report.viewed", "yearly_report.exported",
+    "incidents.viewed", "evaluation.results_viewed", "evaluation.links_printed",
 }
 
 

@@ -245,6 +245,7 @@ PUBLIC_ENDPOINTS = {
     "certificates.verify_code", "calendar_feeds.my_feed", "calendar_feeds.all_feed",
     "calendar_feeds.venue_feed", "calendar_feeds.organization_feed", "favicon",
     "enrollment.summons_page", "enrollment.summons_confirm", "enrollment.summons_other_date",
+    "evaluation.answer",
 }
 
 

@@ -9,11 +9,15 @@ from datetime import datetime, time
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
 
-from stages.attendance.models import AttendanceStatus
+from stages.attendance.incidents import IncidentInput
+from stages.attendance.models import INCIDENT_TEXT_MAX, AttendanceStatus, IncidentKind
 from stages.attendance.services import OUTCOMES, MarkInput
 from stages.enrollment.models import Enrollment, EnrollmentStatus
 from stages.errors import DomainError
+from stages.forms import LINE, TEXT, BaseForm
 from stages.scheduling.models import CoursePart
 from stages.timeutil import local_to_utc, to_local
 
@@ -68,3 +72,32 @@ def closing_decisions(data: MultiDict) -> dict[int, tuple[EnrollmentStatus, str]
                 EnrollmentStatus(value), data.get(f"reason-{enrollment_id}", "")[:NOTE_LENGTH]
             )
     return decisions
+
+
+class IncidentForm(BaseForm):
+    """An incident of a half-day: the time, the kind, what happened, and the person concerned."""
+
+    heure = StringField("Heure (HH:MM)", validators=[InputRequired("Indiquez l'heure de l'incident.")], **LINE)
+    nature = SelectField("Nature", choices=IncidentKind.choices(), validators=[InputRequired()])
+    personne = SelectField("Personne concernée", choices=[], validate_choice=True)
+    texte = TextAreaField("Ce qui s'est passé", validators=[
+        InputRequired("Décrivez l'incident."), Length(max=INCIDENT_TEXT_MAX)], **TEXT)
+
+    def set_people(self, people: list[Enrollment]) -> None:
+        """The choice of person: nobody in particular, or one of the course's seat holders."""
+        self.personne.choices = [("", "Personne en particulier")] + [
+            (str(e.id), e.measure.participant.display_name) for e in people
+        ]
+
+    def incident_input(self, part: CoursePart) -> IncidentInput:
+        """The typed incident, its time on the half-day's date (DomainError when unreadable)."""
+        occurred = parse_time(self.heure.data, part)
+        return IncidentInput(occurred, IncidentKind(self.nature.data), self.texte.data,
+                             int(self.personne.data) if self.personne.data else None)
+
+
+def incident_form_data(incident, part: CoursePart) -> dict:
+    """An incident's values as its form shows them."""
+    return {"heure": to_local(incident.occurred_at, part.course.venue.timezone).strftime("%H:%M"),
+            "nature": incident.kind.value, "texte": incident.text,
+            "personne": str(incident.enrollment_id) if incident.enrollment_id else ""}

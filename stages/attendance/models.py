@@ -157,3 +157,43 @@ class AttendanceSyncReceipt(db.Model):
         sa.Index("ix_attendance_sync_receipts_course_id", "course_id"),
         sa.Index("ix_attendance_sync_receipts_user_id", "user_id"),
     )
+
+
+class IncidentKind(LabelledEnum):
+    BEHAVIOUR = "behaviour", "Comportement"
+    INTERRUPTION = "interruption", "Interruption de la séance"
+    HEALTH = "health", "Santé"
+    SAFETY = "safety", "Sécurité"
+    OTHER = "other", "Autre"
+
+
+INCIDENT_TEXT_MAX = 1000
+
+
+class HalfDayIncident(db.Model):
+    """Something that happened during a half-day, noted by its facilitator: when, what kind,
+    what, and who noted it. Editable until the course is closed; on the bilan and the course
+    page. ``enrollment_id`` names the person concerned, if any: the bilan of that person's
+    authority shows it; an incident about nobody in particular is on every authority's."""
+
+    __tablename__ = "attendance_incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(sa.ForeignKey("session_parts.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime]
+    kind: Mapped[IncidentKind] = mapped_column(enum_column_type(IncidentKind, "incident_kind"))
+    text: Mapped[str] = mapped_column(sa.String(INCIDENT_TEXT_MAX))
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime | None]
+
+    part: Mapped[CoursePart] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.Index("ix_attendance_incidents_part_id_occurred_at", "part_id", "occurred_at"),
+        sa.Index("ix_attendance_incidents_enrollment_id", "enrollment_id"),
+        sa.CheckConstraint("length(text) > 0", name="incident_has_text"),
+    )

@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 
+from stages.attendance import incidents as incident_service
 from stages.attendance import offline, services, signatures
 from stages.attendance import sync as sync_service
-from stages.attendance.forms import closing_decisions, mark_inputs
-from stages.attendance.models import AttendanceMark, AttendanceSignature, AttendanceStatus
+from stages.attendance.forms import IncidentForm, closing_decisions, incident_form_data, mark_inputs
+from stages.attendance.models import AttendanceMark, AttendanceSignature, AttendanceStatus, HalfDayIncident
 from stages.attendance.pdf import roster_pdf
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
@@ -59,7 +60,8 @@ def course_day_section(course: Course, can_run: bool, can_edit: bool, **_) -> di
     """The sign-in sheet, the attendance of each half-day and the closing, for the course's staff."""
     if not can_run or course.status not in DAY_OF_COURSE_STATUSES:
         return None
-    return {"can_close": can_edit and course.status == CourseStatus.HELD}
+    return {"can_close": can_edit and course.status == CourseStatus.HELD,
+            "course_incidents": incident_service.course_incidents(course.id)}
 
 
 @participant_sections.add()
@@ -223,3 +225,56 @@ def close(course_id: int):
         lateness_rules=services.lateness_rules(course, rows),
         submitted=request.form if request.method == "POST" else {}, form=form,
     )
+
+
+@bp.route("/stages/<int:course_id>/presence/<int:part_id>/incidents", methods=["GET", "POST"])
+@login_required
+def incidents(course_id: int, part_id: int):
+    """A half-day's incidents, and noting a new one (until the course is closed)."""
+    part = _part_of(course_id, part_id)
+    people = services.seat_holders(part.course)
+    form = IncidentForm()
+    form.set_people(people)
+    if form.validate_on_submit():
+        with refused(form) as outcome:
+            incident_service.record_incident(part, form.incident_input(part), people, by=current_user)
+            db.session.commit()
+        if outcome.ok:
+            flash("Incident noté.", "success")
+            return redirect(url_for("attendance.incidents", course_id=course_id, part_id=part_id))
+    found = [i for i in incident_service.course_incidents(course_id) if i.part_id == part.id]
+    audit("incidents.viewed", part, details=f"{len(found)} incidents")
+    db.session.commit()
+    return render_template("attendance/incidents.html", course=part.course, part=part, incidents=found, form=form,
+                           names={e.id: e.measure.participant.display_name for e in people},
+                           editable=part.course.status != CourseStatus.CLOSED), 400 if form.errors else 200
+
+
+@bp.route("/stages/<int:course_id>/incidents/<int:incident_id>", methods=["GET", "POST"])
+@login_required
+def incident_edit(course_id: int, incident_id: int):
+    """Change or remove an incident while the course is open."""
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN)
+    incident = db.session.get(HalfDayIncident, incident_id)
+    if incident is None or incident.part.course_id != course.id:
+        abort(404)
+    people, part = services.seat_holders(course), incident.part
+    form = IncidentForm(data=None if request.method == "POST" else incident_form_data(incident, part))
+    form.set_people(people)
+    back = url_for("attendance.incidents", course_id=course_id, part_id=part.id)
+    if "supprimer" in request.form and BaseForm().validate_on_submit():
+        with refused() as outcome:
+            incident_service.delete_incident(incident, by=current_user)
+            db.session.commit()
+        if outcome.ok:
+            flash("Incident supprimé.", "success")
+        return redirect(back)
+    if form.validate_on_submit():
+        with refused(form) as outcome:
+            incident_service.update_incident(incident, form.incident_input(part), people, by=current_user)
+            db.session.commit()
+        if outcome.ok:
+            flash("Incident modifié.", "success")
+            return redirect(back)
+    return render_template("attendance/incident_edit.html", course=course, part=part, incident=incident,
+                           form=form, back=back), 400 if form.errors else 200

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from stages.attendance.models import AttendanceMark, AttendanceStatus
+from stages.attendance.models import AttendanceMark, AttendanceStatus, HalfDayIncident
 from stages.attendance.services import PRESENT_STATUSES
 from stages.auth.audit import audit
 from stages.auth.models import OrganizationKind, Role, User
@@ -89,6 +89,9 @@ class BilanRow:
     lateness: list[str] = field(default_factory=list)
     departures: list[str] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
+    # How many of ``incidents`` are the session's own (noted about nobody in particular): they
+    # are on every row, and not counted as the person's in the totals.
+    session_incidents: int = 0
     certificate_number: str | None = None
     # The convocation's proofs of delivery, oldest first (« 02/03/2026 à 10 h 00 : Courriel
     # accepté par le serveur de messagerie (Message-ID <…>) »).
@@ -137,8 +140,9 @@ def bilan_authorities(course: Course) -> list[BilanAuthority]:
 def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
     """Every person of ``authority_id`` who held a seat in ``session``, once, with what happened.
 
-    Four queries whatever the size: the people, the course's marks, their certificates, the
-    proofs of delivery of their convocations.
+    Five queries whatever the size: the people, the course's marks, their certificates, the
+    proofs of delivery of their convocations, the half-days' incidents (those about one of
+    these people, and those about nobody in particular).
     """
     people = db.session.execute(
         sa.select(
@@ -219,6 +223,7 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             row.departures.append(f"départ {day}{_at(mark.left_at, zone)}")
         if mark.note:
             row.incidents.append(f"{day.strip()} : {mark.note}" if day else mark.note)
+    _add_half_day_incidents(course, rows, zone, several_days)
     # A half-day without a mark of presence was missed, marked absent or never marked at all.
     for row in rows.values():
         row.missed = [
@@ -227,6 +232,25 @@ def bilan_rows(course: Course, authority_id: int) -> list[BilanRow]:
             if (row.enrollment_id, part.id) not in present
         ]
     return list(rows.values())
+
+
+def _add_half_day_incidents(course: Course, rows: dict[int, BilanRow], zone: str, several_days: bool) -> None:
+    incidents = db.session.scalars(
+        sa.select(HalfDayIncident)
+        .join(CoursePart, CoursePart.id == HalfDayIncident.part_id)
+        .where(CoursePart.course_id == course.id, sa.or_(
+            HalfDayIncident.enrollment_id.is_(None), HalfDayIncident.enrollment_id.in_(list(rows))))
+        .order_by(HalfDayIncident.occurred_at, HalfDayIncident.id)
+    ).all()
+    for incident in incidents:
+        day = f"le {fr_date(incident.occurred_at, 'dd/MM', zone)} " if several_days else ""
+        line = f"{day}à {fr_time(incident.occurred_at, zone)}, {incident.kind.label.lower()} : {incident.text}"
+        if incident.enrollment_id is not None:
+            rows[incident.enrollment_id].incidents.append(line)
+            continue
+        for row in rows.values():
+            row.incidents.append(f"séance, {line}")
+            row.session_incidents += 1
 
 
 def missed_half_day(part: CoursePart, zone: str, *, excused: bool = False) -> str:
@@ -308,7 +332,7 @@ def bilan_summary(rows: list[BilanRow]) -> dict[str, int]:
         summary[DOCUMENT_OUTCOMES[row.outcome]] += 1
     summary["Retards"] = sum(1 for row in rows if row.lateness)
     summary["Départs anticipés"] = sum(1 for row in rows if row.departures)
-    summary["Incidents"] = sum(1 for row in rows if row.incidents)
+    summary["Incidents"] = sum(1 for row in rows if len(row.incidents) > row.session_incidents)
     return summary
 
 

@@ -22,13 +22,16 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from stages.attendance.models import HalfDayIncident
 from stages.auth.models import Organization, Role, User
 from stages.certificates.models import Certificate
 from stages.demo import DEMO_ACCOUNTS, load_demo
 from stages.enrollment.confirmation.links import format_code, summons_code
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
+from stages.evaluation.answering import link_codes
+from stages.evaluation.models import Moment
 from stages.extensions import db
-from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.timeutil import today_local
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
 from tests.test_access_matrix import EXPECTED
@@ -186,6 +189,10 @@ class Demo:
         db.session.add(transmission)
         db.session.flush()
         self.acknowledgment = acknowledgment_token(transmission)
+        # The person's link to the « avant » questionnaire, and the held course's incident.
+        self.answer_code = format_code(link_codes([enrollment], Moment.BEFORE)[enrollment.id])
+        self.incident = db.session.scalar(sa.select(HalfDayIncident.id).join(CoursePart).where(CoursePart.course_id == held.id))
+        assert self.incident
         db.session.commit()
 
 
@@ -201,6 +208,7 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/stages/<int:course_id>/cloture": [demo.held],
         "/stages/<int:course_id>/bilans": [demo.closed],
         "/stages/<int:course_id>/places-reservees": [demo.coming],
+        "/stages/<int:course_id>/evaluation": [demo.held, demo.closed],
     }
     if rule in course_pages:
         return [rule.replace("<int:course_id>", str(i)) for i in course_pages[rule]]
@@ -226,6 +234,20 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/transmissions/accuse-reception/<signed>": [f"/transmissions/accuse-reception/{demo.acknowledgment}",
                                                      "/transmissions/accuse-reception/lien-invalide"],
         "/lieux/<int:venue_id>/modifier": f"/lieux/{demo.venue}/modifier",
+        # Evaluation: the person's questionnaire behind their link, and an unknown link; the
+        # tablet's screens and the slips, « avant » on the coming course, « après » on the held one.
+        "/e/<answer_code>": [f"/e/{demo.answer_code}", "/e/0000-0000-0000-0000"],
+        "/organisations/<int:organization_id>/evaluation": f"/organisations/{demo.organization}/evaluation",
+        "/organisations/<int:organization_id>/questionnaires/<any(avant, apres):moment>": [
+            f"/organisations/{demo.organization}/questionnaires/avant", f"/organisations/{demo.organization}/questionnaires/apres"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>": [
+            f"/stages/{demo.coming}/questionnaire/avant", f"/stages/{demo.held}/questionnaire/apres"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>/repondre": [
+            f"/stages/{demo.coming}/questionnaire/avant/repondre", f"/stages/{demo.held}/questionnaire/apres/repondre"],
+        "/stages/<int:course_id>/questionnaire/<any(avant, apres):moment>/liens": [
+            f"/stages/{demo.coming}/questionnaire/avant/liens", f"/stages/{demo.held}/questionnaire/apres/liens"],
+        "/stages/<int:course_id>/presence/<int:part_id>/incidents": f"/stages/{demo.held}/presence/{demo.held_part}/incidents",
+        "/stages/<int:course_id>/incidents/<int:incident_id>": f"/stages/{demo.held}/incidents/{demo.incident}",
         "/organisations/<int:organization_id>/modifier": f"/organisations/{demo.organization}/modifier",
         # An association's settings and an authority's (another form).
         "/organisations/<int:organization_id>/parametres": [f"/organisations/{demo.organization}/parametres",
