@@ -112,12 +112,31 @@ class Journey:
         self.steps = 0
 
     def set_viewport(self, width: int, height: int) -> None:
-        """Resize the window so that the page itself (the viewport) is ``width``×``height``."""
+        """Resize the window so that the page itself (the viewport) is ``width``×``height``.
+
+        The window's frame (what is not the page) is measured after a first resize, then the
+        window is sized to leave exactly the viewport asked for. Chromium applies a resize
+        asynchronously: on a busy machine the page reported its former height (757 instead of
+        900) just after the call. So the frame is measured once the page has the width asked
+        for (the window has no frame at its sides) and two readings 50 ms apart agree, and the
+        final size must then be exactly the one asked for, within 5 seconds."""
         self.driver.set_window_size(width, height)
-        inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        inner = self._settled_viewport(width)
         self.driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
-        inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        inner = self._settled_viewport(width, [width, height])
         assert inner == [width, height], inner
+
+    def _settled_viewport(self, width: int, expected=None, timeout: float = 5.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+            if inner == expected or (expected is None and inner[0] == width and inner == last):
+                return inner
+            if time.monotonic() > deadline:
+                return inner
+            last = inner
+            time.sleep(0.05)
 
     # --- navigation -----------------------------------------------------------------------
 
