@@ -31,9 +31,17 @@ from stages.scheduling.models import (
     CourseStatus,
     Venue,
 )
+from stages.scheduling.programme.models import (
+    ProgrammeItem,
+    ProgrammeModule,
+    ProgrammeModuleTopic,
+    Speaker,
+    SpeakerBooking,
+)
 from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
+    "ProgrammeItem", "ProgrammeModule", "ProgrammeModuleTopic", "Speaker", "SpeakerBooking",
     "ApiToken", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",

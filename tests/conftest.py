@@ -185,6 +185,15 @@ def every_route(make):
     reply = SummonsReply(enrollment_id=enrollment.id, course_id=course.id, kind=ReplyKind.OTHER_DATE,
                          reason=ChangeReason.WORK)
     db.session.add(reply)
+    from stages.scheduling.programme.models import Speaker, SpeakerKind
+    from stages.scheduling.programme.services import book_speaker
+
+    item = course.parts[0].programme[0]
+    speaker = Speaker(organization=assoc, full_name="Intervenante extérieure", kind=SpeakerKind.DOCTOR,
+                      email="dr@example.org")
+    db.session.add(speaker)
+    db.session.flush()
+    book_speaker(item, speaker, by=w.admin)
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
     w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
@@ -202,6 +211,8 @@ def every_route(make):
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
         "session_id": course.id, "bilan_id": bilan.id,
+        "module_id": item.module_id, "item_id": item.id, "speaker_id": speaker.id, "object_id": item.module_id,
+        "kind": "modules",
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
     }
