@@ -1,12 +1,12 @@
 """Forms of the catalogue, the speakers' directory and a half-day's programme."""
 from __future__ import annotations
 
-from decimal import Decimal
+import re
 
 from wtforms import EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from stages.forms import AmountField, BaseForm, LINE, TEXT, database_id, select_choices
+from stages.forms import BaseForm, LINE, TEXT, database_id, select_choices
 from stages.phones import PhoneError, display_phone, parse_phone
 from stages.scheduling.programme.models import MAX_SPEAKER_FEE_CENTS, BookingStatus, ProgrammeTopic, SpeakerKind
 from stages.scheduling.programme.services import ModuleData, SpeakerData
@@ -39,9 +39,28 @@ class ModuleForm(BaseForm):
         self.default_position.data, self.description.data = module.default_position, module.description
 
 
+AMOUNT = re.compile(r"(\d{1,5})(?:[.,](\d{1,2}))?")
+
+
+def parse_cents(text: str | None) -> int | None:
+    """« 150 », « 150,5 », « 150.50 », « 1 500 » → cents; None when empty; ``ValueError`` for
+    anything else (a third decimal, a sign, letters, an exponent)."""
+    text = "".join((text or "").split())
+    if not text:
+        return None
+    match = AMOUNT.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
 def _strict_amount(form, field):
-    if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
-        raise ValidationError("Saisissez un montant en euros avec au plus deux décimales, par exemple 150 ou 150,50.")
+    try:
+        cents = parse_cents(field.data)
+    except ValueError:
+        raise ValidationError("Saisissez un montant en euros avec au plus deux décimales, par exemple 150 ou 150,50.") from None
+    if cents is not None and cents > MAX_SPEAKER_FEE_CENTS:
+        raise ValidationError("Le montant doit être compris entre 0 et 10 000 €.")
 
 
 def _phone(form, field):
@@ -59,23 +78,20 @@ class SpeakerForm(BaseForm):
     email = EmailField("Courriel", validators=[Optional(), Email("Adresse électronique invalide."), Length(max=254)],
                        **LINE)
     phone = StringField("Téléphone", validators=[Optional(), Length(max=40), _phone], **LINE)
-    fee = AmountField("Défraiement ou honoraires (€)", places=2, validators=[
-        Optional(), NumberRange(0, MAX_SPEAKER_FEE_CENTS / 100, "Le montant doit être compris entre 0 et 10 000 €."),
-        _strict_amount,
-    ])
+    fee = StringField("Défraiement ou honoraires (€)", validators=[Optional(), Length(max=20), _strict_amount], **LINE)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)], **TEXT)
 
     def speaker_data(self) -> SpeakerData:
         return SpeakerData(
             full_name=self.full_name.data or "", kind=SpeakerKind(self.kind.data), email=self.email.data or None,
             phone=self.phone.data or None, notes=self.notes.data,
-            fee_cents=int(self.fee.data * 100) if self.fee.data is not None else None,
+            fee_cents=parse_cents(self.fee.data),
         )
 
     def load(self, speaker) -> None:
         self.full_name.data, self.kind.data, self.email.data = speaker.full_name, speaker.kind.value, speaker.email
         self.phone.data = display_phone(speaker.phone) if speaker.phone else None
-        self.fee.data = Decimal(speaker.fee_cents) / 100 if speaker.fee_cents is not None else None
+        self.fee.data = f"{speaker.fee_cents // 100},{speaker.fee_cents % 100:02d}" if speaker.fee_cents is not None else None
         self.notes.data = speaker.notes
 
 

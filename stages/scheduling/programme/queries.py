@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart
 from stages.scheduling.programme.coverage import missing_topics
-from stages.scheduling.programme.models import ProgrammeItem, ProgrammeModule, Speaker, SpeakerBooking
+from stages.scheduling.programme.models import BookingStatus, ProgrammeItem, ProgrammeModule, Speaker, SpeakerBooking
 from stages.timeutil import fr_date, fr_time, fr_time_range
 
 
@@ -66,14 +66,18 @@ def speaker_choices(course: Course) -> list[tuple[int, str]]:
     return [(s.id, f"{s.full_name} — {s.kind.label}") for s in rows]
 
 
-def printed_programme(course: Course) -> list[tuple[CoursePart, list[tuple[str, str]]]]:
-    """What the sign-in sheet and the attestation print: per half-day, each module's title and
-    its times (no speaker's contact; a confirmed speaker's kind only)."""
+def printed_programme(course: Course) -> list[tuple[CoursePart, list[str]]]:
+    """What the sign-in sheet and the attestation print: per half-day, each module's title with
+    its times, and a confirmed outside speaker's kind (never their name or contact)."""
     lines = []
     for part in programme_of(course).parts:
         rows = []
         for item in part.programme:
-            when = f"{fr_time(item.start_time)} – {fr_time(item.end_time)}" if item.start_time else ""
-            rows.append((when, item.module.title))
+            text = item.module.title
+            if item.start_time is not None:
+                text = f"{fr_time(item.start_time)} – {fr_time(item.end_time)} : {text}"
+            if item.booking is not None and item.booking.status == BookingStatus.CONFIRMED:
+                text += f" (intervention : {item.booking.speaker.kind.label.lower()})"
+            rows.append(text)
         lines.append((part, rows))
     return lines
