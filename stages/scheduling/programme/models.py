@@ -204,6 +204,15 @@ _INPUTS = {
 }
 
 
+def _moves_or_cancels(state) -> bool:
+    """Whether a course's change concerns its speakers: a move, or a cancellation (or its undoing);
+    draft → scheduled → held does not (the job marking courses held reads no programme)."""
+    if state.attrs.venue.history.has_changes() or state.attrs.parts.history.has_changes():
+        return True
+    history = state.attrs.status.history
+    return CourseStatus.CANCELLED in (*history.added, *history.deleted)
+
+
 @sa.event.listens_for(sa.orm.Session, "before_flush")
 def _keep_speaker_bookings_in_step(session, _flush_context, _instances) -> None:
     """Whatever changes a course, a half-day or an item, its speakers' bookings follow."""
@@ -223,7 +232,7 @@ def _keep_speaker_bookings_in_step(session, _flush_context, _instances) -> None:
             if state.pending:
                 continue  # a new half-day has no programme yet
             bookings.update(i.booking for i in obj.programme if i.booking)
-        elif not state.pending:
+        elif not state.pending and _moves_or_cancels(state):
             bookings.update(i.booking for p in obj.parts for i in p.programme if i.booking)
     for booking in bookings:
         if booking.item is not None and booking.item.part is not None and booking not in session.deleted:
