@@ -208,6 +208,7 @@ def _navigation() -> list[NavItem]:
 
 def _register_template_helpers(app: Flask) -> None:
     from stages import i18n, timeutil, wording
+    from stages.phones import display_phone
     from stages.auth.audit import action_label, object_type_label
     from stages.enrollment import frames, needs
     from stages.enrollment.convocation.delivery import format_letter_number
@@ -220,6 +221,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["fr_datetime"] = timeutil.fr_datetime
     app.jinja_env.filters["fr_half_day"] = timeutil.fr_half_day
     app.jinja_env.filters["hhmm"] = timeutil.hhmm
+    app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["letter_number"] = format_letter_number
     app.jinja_env.filters["audit_action_label"] = action_label
     app.jinja_env.filters["audit_object_type_label"] = object_type_label

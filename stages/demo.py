@@ -28,6 +28,15 @@ from stages.enrollment.frames import legal_deadline
 from stages.enrollment.services import search_key
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
+from stages.scheduling.programme.models import (
+    BookingStatus,
+    ProgrammeItem,
+    ProgrammeModule,
+    Speaker,
+    SpeakerBooking,
+    SpeakerKind,
+)
+from stages.scheduling.programme.services import apply_default_programme, default_modules
 from stages.auth.models import Organization, OrganizationKind
 from stages.timeutil import local_to_utc, now_utc, today_local
 
@@ -273,8 +282,25 @@ def _course_dates(today: date) -> list[date]:
     return [start + timedelta(weeks=3 * i) for i in range(18)]
 
 
+def _demo_speakers(association: Organization) -> tuple[Speaker, ProgrammeModule]:
+    """Two outside speakers of APCARS (fictional) and the testimony module of its catalogue."""
+    survivor = Speaker(organization=association, full_name="Nadia Benali", kind=SpeakerKind.SURVIVOR,
+                       email="nadia.benali@example.org", phone="+33612345678", fee_cents=15000,
+                       notes="Témoigne l'après-midi ; prévenir deux semaines avant.")
+    doctor = Speaker(organization=association, full_name="Dr Paul Girard", kind=SpeakerKind.DOCTOR,
+                     email="p.girard@example.org")
+    db.session.add_all([survivor, doctor])
+    db.session.flush()
+    testimony = db.session.scalar(sa.select(ProgrammeModule).where(
+        ProgrammeModule.organization_id == association.id, ProgrammeModule.default_position.is_(None)))
+    return survivor, testimony
+
+
 def _create_courses(rng, orgs, venues, apcars, scelles, organizer) -> None:
     today = today_local()
+    db.session.flush()  # the associations' default catalogues
+    modules = default_modules(orgs["APCARS"])
+    survivor, testimony = _demo_speakers(orgs["APCARS"])
     for index, day in enumerate(_course_dates(today)):
         venue = venues[index % 2]
         two_days = index % 4 == 3
@@ -309,6 +335,15 @@ def _create_courses(rng, orgs, venues, apcars, scelles, organizer) -> None:
         if index == 12:
             course.status = CourseStatus.CANCELLED
             course.cancel_reason = "Salle indisponible (réquisition de la préfecture)."
+        apply_default_programme(course, modules)
+        if testimony is not None and course.status != CourseStatus.DRAFT:
+            afternoon = parts[1]
+            item = ProgrammeItem(module=testimony, position=len(afternoon.programme), start_time=time(15, 0),
+                                 end_time=time(16, 0))
+            afternoon.programme.append(item)
+            item.booking = SpeakerBooking(speaker=survivor, status=(
+                BookingStatus.CONFIRMED if day < today + timedelta(days=30) else BookingStatus.REQUESTED),
+                starts_at=local_to_utc(day, time(15, 0)), ends_at=local_to_utc(day, time(16, 0)))
         db.session.add(course)
         db.session.flush()
         if course.status in (CourseStatus.DRAFT, CourseStatus.CANCELLED):

@@ -39,9 +39,17 @@ from stages.scheduling.models import (
     CourseStatus,
     Venue,
 )
+from stages.scheduling.programme.models import (
+    ProgrammeItem,
+    ProgrammeModule,
+    ProgrammeModuleTopic,
+    Speaker,
+    SpeakerBooking,
+)
 from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
+    "ProgrammeItem", "ProgrammeModule", "ProgrammeModuleTopic", "Speaker", "SpeakerBooking",
     "ApiToken", "ReportTransmission", "TransmittedFile", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "EvaluationAnswer", "EvaluationLink", "EvaluationMarker",
     "EvaluationResponse", "HalfDayIncident", "Questionnaire", "QuestionnaireItem", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",

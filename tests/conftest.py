@@ -204,6 +204,15 @@ def every_route(make):
                                kind=IncidentKind.OTHER, text="Alarme incendie", recorded_by_id=facilitator.id)
     db.session.add(incident)
     answer_code = format_code(link_codes([enrollment], Moment.BEFORE)[enrollment.id])
+    from stages.scheduling.programme.models import Speaker, SpeakerKind
+    from stages.scheduling.programme.services import book_speaker
+
+    item = course.parts[0].programme[0]
+    speaker = Speaker(organization=assoc, full_name="Intervenante extérieure", kind=SpeakerKind.DOCTOR,
+                      email="dr@example.org")
+    db.session.add(speaker)
+    db.session.flush()
+    book_speaker(item, speaker, by=w.admin)
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
     w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
@@ -222,6 +231,8 @@ def every_route(make):
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
         "session_id": course.id, "bilan_id": bilan.id,
         "transmission_id": transmission.id, "signed": acknowledgment_token(transmission),
+        "module_id": item.module_id, "item_id": item.id, "speaker_id": speaker.id, "object_id": item.module_id,
+        "kind": "modules",
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
         "answer_code": answer_code, "moment": "avant", "incident_id": incident.id,

@@ -83,6 +83,7 @@ def course(
     parts=((time(9, 30), time(12, 30)), (time(13, 30), time(16, 30))),
     status=CourseStatus.SCHEDULED,
     capacity=12,
+    programme=True,
     **kw,
 ) -> Course:
     venue = venue or globals()["venue"]()
@@ -103,9 +104,20 @@ def course(
         facilitators=list(facilitators),
         **kw,
     )
+    _default_programme(course, programme)
     db.session.add(course)
     db.session.flush()
     return course
+
+
+def _default_programme(course: Course, wanted: bool) -> None:
+    """The co-organizing association's default programme, which covers the décret's contents,
+    as a course created through the service starts with (``programme=False``: none)."""
+    from stages.scheduling.programme.services import apply_default_programme, catalogue_owner, default_modules
+
+    owner = catalogue_owner(course.organizations, None) if wanted else None
+    if owner is not None:
+        apply_default_programme(course, default_modules(owner))
 
 
 def participant(surname=None, first_names="Jean", **kw) -> Participant:
@@ -158,6 +170,7 @@ def course_at(
     facilitators=(),
     status=CourseStatus.SCHEDULED,
     capacity=12,
+    programme=True,
     **kw,
 ) -> Course:
     """A session whose parts are given as aware (start, end) datetimes, e.g. in UTC."""
@@ -175,6 +188,7 @@ def course_at(
         facilitators=list(facilitators),
         **kw,
     )
+    _default_programme(course, programme)
     db.session.add(course)
     db.session.flush()
     return course

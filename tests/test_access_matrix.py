@@ -60,6 +60,14 @@ EXPECTED = {
     "scheduling.course_edit": THIS_SESSION_EDIT,
     "scheduling.course_status": THIS_SESSION_EDIT,
     "scheduling.course_cancel": THIS_SESSION_EDIT,
+    "scheduling.course_programme": {"admin", "organizer", "facilitator"},  # changing it: THIS_SESSION_EDIT
+    "scheduling.programme_item": THIS_SESSION_EDIT,
+    "scheduling.programme_directory": THIS_SESSION_EDIT,  # the organizer's own association
+    "scheduling.module_create": THIS_SESSION_EDIT,
+    "scheduling.module_edit": THIS_SESSION_EDIT,
+    "scheduling.speaker_create": THIS_SESSION_EDIT,
+    "scheduling.speaker_edit": THIS_SESSION_EDIT,
+    "scheduling.programme_archive": THIS_SESSION_EDIT,
     "scheduling.calendar_month": SESSION_VIEWERS,
     "scheduling.calendar_week": SESSION_VIEWERS,
     "scheduling.calendar_list": SESSION_VIEWERS,

@@ -140,6 +140,12 @@ class _Courses:
                 w.add("facilitator_bookings", dict(
                     id=w.next_id("facilitator_bookings"), part_id=part_id, user_id=user_id,
                     starts_at=begins, ends_at=ends, is_active=active))
+        # The first association's default programme, spread over the half-days in order.
+        modules = cluster.associations[0].default_modules
+        for index, module_id in enumerate(modules):
+            part_id = slot.parts[min(index * len(slot.parts) // len(modules), len(slot.parts) - 1)][0]
+            w.add("programme_items", dict(id=w.next_id("programme_items"), part_id=part_id, module_id=module_id,
+                                          position=index, start_time=None, end_time=None))
         for org in cluster.associations:
             w.add("session_organizations", dict(session_id=slot.id, organization_id=org.id))
         for user_id in facilitators:

@@ -20,6 +20,7 @@ from bench.generate.plan import (
 )
 from bench.generate.records import _Cluster, _Lane, _Org, _Venue
 from stages.auth.models import OrganizationKind
+from stages.scheduling.programme.defaults import DEFAULT_CATALOGUE
 
 
 class _Organizations:
@@ -34,7 +35,23 @@ class _Organizations:
             email=email, phone=None, archived_at=None,
             created_at=self.now - timedelta(days=HISTORY_DAYS + 30),
         ))
+        if kind == OrganizationKind.ASSOCIATION:
+            self._catalogue(org)
         return org
+
+    def _catalogue(self, org: _Org) -> None:
+        """The default catalogue every association starts with (the ORM listener's rows)."""
+        for title, minutes, position, topics, description in DEFAULT_CATALOGUE:
+            module_id = self.w.next_id("programme_modules")
+            self.w.add("programme_modules", dict(
+                id=module_id, organization_id=org.id, title=title, duration_minutes=minutes,
+                description=description, default_position=position, archived_at=None,
+                created_at=self.now - timedelta(days=HISTORY_DAYS + 30),
+            ))
+            for topic in topics:
+                self.w.add("programme_module_topics", dict(module_id=module_id, topic=topic))
+            if position is not None:
+                org.default_modules.append(module_id)
 
     def _venue(self, name, address, postal_code, city, room, capacity, zone, **extra) -> _Venue:
         venue = _Venue(self.w.next_id("venues"), name, capacity, zone)

@@ -19,6 +19,8 @@ class _Org:
     name: str
     short_name: str
     kind: OrganizationKind
+    # An association's default programme: its modules' ids, in order (issue 19).
+    default_modules: list = field(default_factory=list)
 
 
 @dataclass

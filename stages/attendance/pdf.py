@@ -30,6 +30,7 @@ from stages.enrollment.models import Enrollment
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.pdf_pages import numbered_canvas
 from stages.scheduling.models import Course
+from stages.scheduling.programme.queries import printed_programme
 from stages.timeutil import fr_date, fr_half_day, fr_time
 
 STYLES = stylesheet()
@@ -78,6 +79,7 @@ def roster_pdf(
         for index, (day, parts) in enumerate(days)
     ] or [PageTemplate(id="empty", frames=[frame])])
     story = []
+    programme = dict((part.id, rows) for part, rows in printed_programme(course))
     for index, (day, parts) in enumerate(days):
         if index:
             story += [NextPageTemplate(f"day-{index}"), PageBreak()]
@@ -86,6 +88,7 @@ def roster_pdf(
         story.append(Spacer(1, 6 * mm))
         sealed = signed is not None and any(signed.sheets.get(p.id) and signed.sheets[p.id].seal for p in parts)
         story.append(_seals_table(parts, signed, zone) if sealed else _facilitators_table(course))
+        story += _programme(parts, programme, zone)
     if not story:
         story.append(Paragraph("Ce stage n'a aucune demi-journée.", STYLES["Normal"]))
     doc.build(story, canvasmaker=numbered_canvas("Feuille d'émargement"))
@@ -242,6 +245,19 @@ def _seals_table(parts, signed: SignedDay, zone) -> Table:
     table = Table(rows, colWidths=[45 * mm, 50 * mm, 60 * mm, 110 * mm], rowHeights=[None] + [13 * mm] * len(parts))
     table.setStyle(SIGNATURES_TABLE)
     return table
+
+
+def _programme(parts, programme: dict[int, list[str]], zone) -> list:
+    """The modules of the day's half-days, in order (issue 19)."""
+    flow = []
+    for part in parts:
+        rows = programme.get(part.id) or []
+        if rows:
+            flow.append(Paragraph(
+                f"<font name='{BOLD}'>Programme, {_escape(fr_half_day(part.starts_at, zone))} :</font> " + " ; ".join(_escape(r) for r in rows),
+                SMALL,
+            ))
+    return ([Spacer(1, 4 * mm)] + flow) if flow else []
 
 
 def _facilitators_table(course) -> Table:

@@ -61,6 +61,13 @@ def _values(action: str, obj, participant_id: int | None, details: str | None, u
 # French wording of the actions shown to users (the code stays in the log). Every code written
 # anywhere has one: tests/privacy/test_audit_labels.py reads the source and fails otherwise.
 ACTION_LABELS = {
+    "programme.module_saved": "Enregistrement d'un module du catalogue",
+    "programme.module_archived": "Retrait d'un module du catalogue",
+    "programme.changed": "Modification du programme d'un stage",
+    "speaker.saved": "Enregistrement d'un intervenant extérieur",
+    "speaker.archived": "Archivage d'un intervenant extérieur",
+    "speaker.booked": "Demande adressée à un intervenant extérieur",
+    "speaker.booking_status": "Réponse d'un intervenant extérieur",
     "participant.viewed": "Consultation du dossier d'une personne",
     "participant.rectified": "Rectification de l'identité d'une personne",
     "participant.exported": "Export des données d'une personne (droit d'accès)",
@@ -167,6 +174,8 @@ RETIRED_ACTIONS = ("certificate.verified",)
 # What each kind of record is called in the journal, for every model (a test checks none is
 # missing); an area that can say more registers a describer (``describes``).
 OBJECT_TYPE_LABELS = {
+    "ProgrammeModule": "Module du catalogue",
+    "Speaker": "Intervenant extérieur",
     "ApiToken": "Jeton d'accès à l'API",
     "SmsConsent": "Consentement aux SMS",
     "SmsMessage": "SMS envoyé",

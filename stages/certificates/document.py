@@ -22,7 +22,8 @@ from stages.enrollment.settings import letterhead
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.auth.models import Organization, OrganizationKind
-from stages.timeutil import fr_date, fr_time
+from stages.scheduling.programme.queries import printed_programme
+from stages.timeutil import fr_date, fr_half_day, fr_time
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def certificate_pdf(certificate: Certificate) -> bytes | None:
     # first redrawing that matches its SHA-256.
     # Every attestation whose bytes were not kept predates wording 2: its own wording first.
     drawn = []
-    for wording in (1, WORDING):
+    for wording in dict.fromkeys((1, 2, WORDING)):
         for first_as_ordinal, legacy_times in ((True, False), (True, True), (False, True), (False, False)):
             drawn.append(_render(certificate, first_as_ordinal=first_as_ordinal,
                                  legacy_times=legacy_times, wording=wording))
@@ -117,7 +118,7 @@ def certificate_document(
     signatory_org = signing_org.name if signing_org is not None else "—"
     # The association's designated signatory (its « Paramètres »), on attestations of the current
     # wording; else whoever issues it.
-    head = letterhead(signing_org, with_logo=False) if wording == WORDING else None
+    head = letterhead(signing_org, with_logo=False) if wording >= 2 else None
     signatory = (
         ", ".join(x for x in (head.signatory_name, head.signatory_title) if x) if head and head.signatory_name
         else issuer.full_name if issuer is not None else "—"
@@ -160,6 +161,17 @@ def certificate_document(
         issued_at=certificate.issued_at,
         replaces=certificate.replaces.number if certificate.replaces is not None else None,
         wording=wording,
+        programme=_programme_lines(course) if wording >= 3 else (),
+    )
+
+
+def _programme_lines(course: Course) -> tuple[str, ...]:
+    """The modules of each half-day, one line per half-day (issue 19)."""
+    zone = course.venue.timezone
+    return tuple(
+        f"{fr_half_day(part.starts_at, zone).capitalize()} du {fr_date(part.starts_at, 'medium', zone)} : "
+        + " ; ".join(rows)
+        for part, rows in printed_programme(course) if rows
     )
 
 

@@ -44,8 +44,10 @@ RULE_GREY = HexColor("#8a8f98")
 MUTED = HexColor("#444a52")
 # The wording of the attestation, as issued: 1 until migration 0020 (« Je soussigné·e »,
 # « Autorité prescriptrice », no statement of the course's contents); 2 since. An attestation
-# issued before its bytes were kept is redrawn in the wording it was issued in.
-WORDING = 2
+# issued before its bytes were kept is redrawn in the wording it was issued in. 3 since issue 19:
+# the modules of the programme under the décret's contents (every attestation of wording 3 has
+# its bytes kept: it is never redrawn).
+WORDING = 3
 # What the course covered, as décret n° 2016-1709 of 12 December 2016 requires of it.
 REQUIRED_CONTENTS = (
     "Conformément au décret n° 2016-1709 du 12 décembre 2016, le stage a rappelé ce que sont "
@@ -90,6 +92,7 @@ class CertificateDocument:
     issued_at: datetime  # aware; becomes the PDF's creation date
     replaces: str | None = None  # number of the revoked attestation this one replaces
     wording: int = WORDING
+    programme: tuple[str, ...] = ()  # « Matin du 12 mars 2026 : module ; module » (wording 3)
 
 
 def render_certificate(doc: CertificateDocument) -> bytes:
@@ -159,7 +162,10 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
         ("Durée de présence", doc.hours_attended),
     ], y, scale)
     if not legacy:
-        y = _section(c, "Contenu du stage", [("Programme", REQUIRED_CONTENTS)], y, scale)
+        contents = [("Programme", REQUIRED_CONTENTS)]
+        if doc.wording >= 3 and doc.programme:
+            contents.append(("Modules suivis", "\n".join(doc.programme)))
+        y = _section(c, "Contenu du stage", contents, y, scale)
     transmission = [("Destinataire", doc.recipient)]
     if doc.replaces:
         transmission.append(("Annule et remplace", f"l'attestation n° {doc.replaces}, révoquée"))

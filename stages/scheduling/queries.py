@@ -15,6 +15,7 @@ from stages.extensions import db
 from stages.forms import select_choices
 from stages.page_sections import PageSections
 from stages.scheduling.models import Course, CourseChange, CourseStatus, Venue
+from stages.scheduling.programme.queries import programme_of
 from stages.scheduling.services import CourseData, describe_changes, moves_course, possible_transitions
 
 # Who may be asked to facilitate: courses are co-run, organizers sometimes facilitate too.
@@ -37,6 +38,7 @@ def course_page(course: Course, user: User) -> dict:
         can_run=can(user, Permission.SESSION_RUN, course),
         history=course_history(course) if can_edit else [],
         transitions=possible_transitions(course),
+        programme=programme_of(course),
         CourseStatus=CourseStatus,
     )
 

@@ -15,6 +15,7 @@ from stages.scheduling.models import (
     course_facilitators,
     course_organizations,
 )
+from stages.scheduling.programme import rules as _programme_rules  # noqa: F401  (registers its rules)
 from stages.scheduling.services.validation import CourseData
 from stages.timeutil import fr_date, fr_time
 

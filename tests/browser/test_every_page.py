@@ -173,6 +173,11 @@ class Demo:
         self.certificate, self.code = certificate.id, certificate.verification_code
         self.venue = coming.venue_id
         self.organization, self.authority = apcars.id, parquet.id
+        from stages.scheduling.programme.models import ProgrammeModule, Speaker
+
+        self.module = db.session.scalar(sa.select(ProgrammeModule.id).where(ProgrammeModule.organization_id == apcars.id)
+                                        .order_by(ProgrammeModule.id))
+        self.speaker = db.session.scalar(sa.select(Speaker.id).where(Speaker.organization_id == apcars.id))
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
         # The confirmation page behind the person's convocation (its link made as a letter does).
         self.link_code = format_code(summons_code(enrollment))
@@ -209,6 +214,8 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/stages/<int:course_id>/bilans": [demo.closed],
         "/stages/<int:course_id>/places-reservees": [demo.coming],
         "/stages/<int:course_id>/evaluation": [demo.held, demo.closed],
+        "/stages/<int:course_id>/programme": [demo.coming, demo.closed]
+        + ([demo.draft] if role in ("organizer", "admin") else []),
     }
     if rule in course_pages:
         return [rule.replace("<int:course_id>", str(i)) for i in course_pages[rule]]
@@ -253,6 +260,13 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/organisations/<int:organization_id>/parametres": [f"/organisations/{demo.organization}/parametres",
                                                             f"/organisations/{demo.authority}/parametres"],
         "/organisations/<int:organization_id>/courriers": f"/organisations/{demo.organization}/courriers",
+        "/organisations/<int:organization_id>/<any(modules, intervenants):kind>": [
+            f"/organisations/{demo.organization}/modules", f"/organisations/{demo.organization}/intervenants"],
+        "/organisations/<int:organization_id>/modules/nouveau": f"/organisations/{demo.organization}/modules/nouveau",
+        "/organisations/<int:organization_id>/intervenants/nouveau":
+            f"/organisations/{demo.organization}/intervenants/nouveau",
+        "/modules/<int:module_id>/modifier": f"/modules/{demo.module}/modifier",
+        "/intervenants/<int:speaker_id>/modifier": f"/intervenants/{demo.speaker}/modifier",
         "/admin/comptes/<int:user_id>/modifier": f"/admin/comptes/{demo.user}/modifier",
     }
     # The yearly report: the form alone, then the role's own organization's report this year.

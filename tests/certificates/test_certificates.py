@@ -313,6 +313,13 @@ def test_an_issued_attestation_is_unchanged_by_every_later_edit(app, client, clo
     course.venue.name, course.venue.address, course.venue.city = "Autre salle", "1 rue Neuve", "Lyon"
     partners.apcars.name, partners.scelles.name = "APCARS renommée", "Scelles renommée"
     partners.organizer.full_name = "Quelqu'un d'autre"
+    # The programme too (issue 19): a module renamed, a half-day's modules taken out, another added.
+    morning, afternoon = course.parts[0].programme, course.parts[-1].programme
+    assert "Santé" in "".join(pdf_text(issued).split())
+    morning[0].module.title = "Module renommé après coup"
+    removed = afternoon.pop()
+    db.session.delete(removed)
+    morning.append(type(removed)(module=removed.module, position=9))
     db.session.commit()
     app.config["BASE_URL"], base_url = "https://ailleurs.example", app.config["BASE_URL"]
     try:
@@ -327,6 +334,7 @@ def test_an_issued_attestation_is_unchanged_by_every_later_edit(app, client, clo
         app.config["BASE_URL"] = base_url
     assert "M. V." in after and "1980" in after and "J. R." not in after and "1975" not in after
     assert "VERCINGETORIX" in pdf_text(issued) and "ROUSSEAU" not in pdf_text(issued)
+    assert "renommé après coup" not in pdf_text(issued)
 
 
 def test_an_attestation_issued_before_the_bytes_were_kept_is_redrawn_and_checked(closed, partners, caplog):

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from stages.scheduling.models import Course, CourseStatus
+from stages.scheduling.programme.coverage import covered_topics, missing_message, missing_topics
 from stages.timeutil import now_utc
 
 # Courses that still take enrollments (a draft's people are summoned once it is scheduled).
@@ -63,6 +64,10 @@ def transition_refusal(
         return "Un stage ne peut être marqué comme tenu qu'après sa dernière demi-journée."
     if new_status == CourseStatus.SCHEDULED and not course.parts:
         return "Ajoutez au moins une demi-journée avant de programmer le stage."
+    if new_status == CourseStatus.SCHEDULED:
+        missing = missing_topics(covered_topics(course))
+        if missing:
+            return missing_message(missing)
     return None
 
 

@@ -12,6 +12,8 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.page_sections import Hook
 from stages.scheduling.models import Course, CourseChange, CoursePart, CourseStatus, Venue
+from stages.scheduling.programme.coverage import missing_message, missing_topics
+from stages.scheduling.programme.services import apply_default_programme, catalogue_owner, default_modules
 from stages.scheduling.services.acceptance import transition_refusal
 from stages.scheduling.services.conflicts import _raise_on_conflicts, flush_guarded
 from stages.scheduling.services.validation import PartSpec, CourseData, validate_course_data
@@ -69,6 +71,14 @@ def create_course(
         raise DomainError(" ".join(errors))
     spans = _spans(data.parts, data.venue.timezone)
     _raise_on_conflicts(data.venue, data.facilitators, spans)
+    # A new course starts with its association's default programme, which must cover the
+    # décret's contents for the course to be scheduled at once.
+    owner = catalogue_owner(data.organizations, by)
+    modules = default_modules(owner) if owner is not None else []
+    if status == CourseStatus.SCHEDULED:
+        missing = missing_topics(topic for module in modules for topic in module.topics)
+        if missing:
+            raise DomainError(missing_message(missing, when_new=True))
     course = Course(
         title=data.title.strip(),
         venue=data.venue,
@@ -82,6 +92,7 @@ def create_course(
         parts=[CoursePart(starts_at=start, ends_at=end) for start, end in sorted(spans)],
         created_by_id=by.id,
     )
+    apply_default_programme(course, modules)
     db.session.add(course)
     flush_guarded()
     _record(course, by, "Stage créé" + (" et programmé." if status == CourseStatus.SCHEDULED else " (brouillon)."),
@@ -252,6 +263,9 @@ def _release_slots(course: Course, withdrawn: list[CoursePart], moving: list[Cou
         part.is_active = False
         for booking in part.bookings:
             booking.is_active = False
+        for item in part.programme:
+            if item.booking is not None:
+                item.booking.is_active = False
     flush_guarded()
 
 
