@@ -103,11 +103,10 @@ class ReportSection:
     lines: list[tuple[str, str]]
 
 
-# INTEGRATOR (issue 19): the sections « Participations financières » (the fee ledger: fees due,
-# collected, refunded, waived in the year) and « Évaluation » (questionnaire results, small
-# counts suppressed) register here, each a function (organization, year, known_at) ->
-# ReportSection | None. Until one is registered nothing is shown: no empty heading on the page,
-# the PDF or the CSV.
+# Sections read from other areas (``yearly_sections``: « Évaluation anonyme », « Participations
+# financières »), each a function (organization, year, known_at) -> ReportSection | None,
+# registered with ``report_section``. One with nothing to say is not shown: no empty heading on
+# the page, the PDF or the CSV.
 EXTRA_SECTIONS: list = []
 
 

@@ -213,3 +213,39 @@ def test_a_section_registered_by_another_module_appears_everywhere(client, year_
     assert "Participations financières" in text and "1 234,00 €" in text
     assert "Participations financières : Encaissé" in yearly_csv(report).decode("utf-8-sig")
     assert "<caption>Participations financières</caption>" in page
+
+
+def test_the_evaluation_section_shows_means_from_five_answers_and_nothing_below(make):
+    """« Évaluation anonyme »: the association's questionnaire results of the year, small counts
+    suppressed as on the results pages; never in an authority's report."""
+    from stages.evaluation import answering
+    from stages.evaluation.models import Moment
+    from tests.evaluation.helpers import MORNING, course_with_people, form_for, questionnaire_of
+
+    course, people, _organizer, _facilitator = course_with_people(make, people=6)
+    association, authority = course.organizations[0], people[0].measure.authority
+    questionnaire = questionnaire_of(course, Moment.BEFORE)
+
+    def answer(enrollments, value):
+        with time_machine.travel(MORNING, tick=False):
+            for enrollment in enrollments:
+                answering.record_response(course, enrollment, questionnaire, answering.read_answers(
+                    questionnaire, form_for(questionnaire, value, "Texte libre à ne pas publier")))
+        db.session.commit()
+
+    def section(organization):
+        report = compute_yearly_report(organization, 2026)
+        return next((s for s in report.sections if s.title == "Évaluation anonyme"), None)
+
+    answer(people[:4], 2)
+    lines = dict(section(association).lines)
+    assert lines["Avant le stage"] == "moins de 5 réponses : non publié"
+    assert not any("/ 5" in value for value in lines.values())
+    answer(people[4:], 5)  # 6 answers: four 2s and two 5s, a mean of 3.0
+    lines = section(association).lines
+    assert ("Avant le stage", "6 réponses") in lines
+    means = [value for label, value in lines if label.startswith("Avant le stage — ")]
+    assert means and all(value == "3,0 / 5 (6 réponses)" for value in means)
+    assert not any("Texte libre" in label + value for label, value in lines)
+    assert dict(lines)["Après le stage"] == "moins de 5 réponses : non publié"
+    assert section(authority) is None

@@ -8,6 +8,7 @@
 """
 from stages.reports import worklists  # noqa: F401, I001  (registers its list of courses)
 from stages.reports import bilan_sending  # noqa: F401, I001  (registers the bilan's transmission)
+from stages.reports import yearly_sections  # noqa: F401, I001  (the yearly report's other sections)
 from stages.reports.views import dashboard, bilans, statistics, transmissions, yearly  # noqa: F401, I001  (routes)
 from stages.reports.views.blueprint import bp
 
