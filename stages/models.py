@@ -18,6 +18,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.enrollment.convocation.delivery import SummonsDelivery
+from stages.enrollment.ledger.models import BillingSettings, DocumentCounter, FeeInvoice, FeeInvoiceLine, LedgerEntry
 from stages.enrollment.sms.models import SmsConsent, SmsMessage
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
@@ -34,7 +35,7 @@ from stages.scheduling.models import (
 from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
-    "ApiToken", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
+    "ApiToken", "AttendanceMark", "BillingSettings", "DocumentCounter", "FeeInvoice", "FeeInvoiceLine", "LedgerEntry", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",

@@ -124,6 +124,14 @@ EXPECTED = {
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
+    "enrollment.fee_account": THIS_SESSION_EDIT,  # the account of its handling association
+    "enrollment.fee_receipt": THIS_SESSION_EDIT,
+    "enrollment.fee_invoice": THIS_SESSION_EDIT,
+    "enrollment.course_invoices_issue": THIS_SESSION_EDIT,
+    "enrollment.accounting": ORGANIZERS,  # each sees their own associations' entries
+    "enrollment.accounting_export": ORGANIZERS,
+    "enrollment.fees_due": ORGANIZERS,
+    "enrollment.billing_settings": ADMIN,
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,

@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
+from stages.enrollment.ledger.services import sync_with_measure
 from stages.enrollment.settings import default_deadline, default_fee
 from stages.enrollment.sms.models import ConsentWithdrawal, SmsConsent
 from stages.enrollment.models import (
@@ -237,6 +238,7 @@ def add_measure(participant: Participant, data: MeasureData, import_key: str | N
     measure = LegalMeasure(participant=participant, import_key=import_key, **values)
     db.session.add(measure)
     db.session.flush()
+    sync_with_measure(measure)  # its amount charged in the ledger, a status chosen as an entry
     if import_key is None:
         audit("measure.created", measure, participant_id=participant.id)
     _audit_deadline(measure, legal, None)
@@ -261,9 +263,11 @@ def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
         raise DomainError(" ".join(errors))
     legal = settle_deadline(data)
     previous = (measure.deadline, measure.deadline_reason)
+    previous_status = measure.payment_status
     for key, value in _clean(data.__dict__).items():
         setattr(measure, key, value)
     db.session.flush()
+    sync_with_measure(measure, previous_status)
     audit("measure.saved", measure, participant_id=measure.participant_id)
     _audit_deadline(measure, legal, previous)
 
