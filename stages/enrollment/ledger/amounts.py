@@ -9,7 +9,7 @@ from stages.errors import DomainError
 
 # Digits grouped by three with a space (ordinary, no-break or narrow no-break), or not grouped;
 # then a comma or a point and one or two decimals.
-_AMOUNT = re.compile(r"(?:\d{1,3}(?: \d{3})+|\d+)(?:[.,]\d{1,2})?")
+_AMOUNT = re.compile(r"(?:[0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:[.,][0-9]{1,2})?")
 MAX_TYPED_CENTS = 10_000_000
 
 
