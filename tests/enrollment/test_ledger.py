@@ -209,8 +209,25 @@ def test_two_receipts_never_share_a_number_in_the_database(make, apcars):
         db.session.flush()
 
 
+@pytest.fixture
+def twenty_connections(app):
+    """An engine whose pool holds 20 connections at once (the application's holds 15), so that
+    the 20 payments below each have their own session and connection at the same moment."""
+    db.session.remove()
+    engines = db.engines
+    default = engines[None]
+    wide = sa.create_engine(default.url, pool_size=22, max_overflow=0)
+    engines[None] = wide
+    try:
+        yield
+    finally:
+        db.session.remove()
+        engines[None] = default
+        wide.dispose()
+
+
 @requires_postgres
-def test_twenty_concurrent_payments_get_twenty_consecutive_numbers(app, make, apcars):
+def test_twenty_concurrent_payments_get_twenty_consecutive_numbers(app, twenty_connections, make, apcars):
     measures = [_owing(make, apcars) for _ in range(20)]
     db.session.commit()
     ids, barrier, errors = [m.id for m in measures], threading.Barrier(20, timeout=30), []
@@ -219,7 +236,7 @@ def test_twenty_concurrent_payments_get_twenty_consecutive_numbers(app, make, ap
         try:
             with app.app_context():
                 measure = db.session.get(LegalMeasure, measure_id)
-                barrier.wait()
+                barrier.wait()  # all 20 sessions hold their measure: now all pay at once
                 services.record_payment(measure, 1000, PaymentMethod.CARD, TODAY)
                 db.session.commit()
         except Exception as error:  # noqa: BLE001 (reported below)
@@ -233,6 +250,7 @@ def test_twenty_concurrent_payments_get_twenty_consecutive_numbers(app, make, ap
     assert errors == []
     numbers = sorted(db.session.scalars(sa.select(LedgerEntry.receipt_number).where(LedgerEntry.receipt_number.is_not(None))))
     assert numbers == list(range(1, 21))
+    assert db.session.scalar(sa.select(DocumentCounter.last_number)) == 20
 
 
 @requires_postgres

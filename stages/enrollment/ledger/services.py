@@ -230,6 +230,30 @@ def set_amount_owed(measure: LegalMeasure, fee_cents: int, *, by=None, on: date 
     return entry
 
 
+def open_accounts(measures, *, by=None) -> None:
+    """The first entries of new measures (no entry yet), written in one statement for all of
+    them (a referral list of thousands): the amount as a charge; « Payé » as a payment carried
+    over without a receipt, « Dispensé » (status or payer) as a waiver. The measures' amount and
+    status already say the same: nothing else to bring in step."""
+    today, rows = today_local(), []
+    for measure in measures:
+        if measure.handling_organization_id is None or measure.fee_cents <= 0:
+            continue
+        common = dict(measure_id=measure.id, organization_id=measure.handling_organization_id,
+                      entry_date=today, created_by_id=getattr(by, "id", None), method=None,
+                      reason=None, carried_over=False)
+        rows.append({**common, "kind": EntryKind.CHARGE, "amount_cents": measure.fee_cents})
+        if measure.payment_status == PaymentStatus.PAID:
+            rows.append({**common, "kind": EntryKind.PAYMENT, "amount_cents": -measure.fee_cents,
+                         "carried_over": True, "reason": "Noté « Payé » sur la mesure, sans reçu"})
+        elif measure.payment_status == PaymentStatus.WAIVED or measure.payer == Payer.WAIVED:
+            rows.append({**common, "kind": EntryKind.WAIVER, "amount_cents": -measure.fee_cents,
+                         "reason": MEASURE_WAIVER_REASON})
+            measure.payment_status = PaymentStatus.WAIVED
+    if rows:
+        db.session.execute(sa.insert(LedgerEntry), rows)
+
+
 def sync_with_measure(measure: LegalMeasure, previous_status: PaymentStatus | None = None, *, by=None) -> None:
     """After the measure's form, an import or the demo data: its amount becomes a charge, and a
     status chosen there (``previous_status`` is the one it had: only a change counts) becomes
