@@ -160,6 +160,8 @@ OBJECT_TYPE_LABELS = {
     "ApiToken": "Jeton d'accès à l'API",
     "LedgerEntry": "Écriture du registre des frais",
     "FeeInvoice": "Facture des frais de stage",
+    "FeeInvoiceLine": "Ligne d'une facture des frais de stage",
+    "DocumentCounter": "Compteur de numéros (reçus, factures)",
     "BillingSettings": "Mentions de facturation d'une association",
     "SmsConsent": "Consentement aux SMS",
     "SmsMessage": "SMS envoyé",
