@@ -254,6 +254,44 @@ def open_accounts(measures, *, by=None) -> None:
         db.session.execute(sa.insert(LedgerEntry), rows)
 
 
+def open_accounts_in_bulk(*, by=None) -> int:
+    """``open_accounts`` for every measure that has an association, a fee and no entry yet, in
+    three INSERT … SELECT (the benchmark's generated data: hundreds of thousands of measures),
+    each entry dated the day its measure was recorded. Returns how many entries were written."""
+    day = (sa.func.date(LegalMeasure.created_at) if db.session.get_bind().dialect.name == "sqlite"
+           else sa.cast(LegalMeasure.created_at, sa.Date))
+    no_entry = ~sa.exists().where(LedgerEntry.measure_id == LegalMeasure.id)
+    table = LedgerEntry.__table__
+    count = sa.select(sa.func.count()).select_from(table)
+    before = db.session.scalar(count)
+    columns = ["measure_id", "organization_id", "kind", "amount_cents", "entry_date", "reason",
+               "carried_over", "created_at", "created_by_id"]
+    now, author = sa.func.now(), sa.literal(getattr(by, "id", None), sa.Integer)
+    kinds = (
+        (EntryKind.CHARGE, LegalMeasure.fee_cents, None, False, sa.true()),
+        (EntryKind.PAYMENT, -LegalMeasure.fee_cents, "Noté « Payé » sur la mesure, sans reçu", True,
+         LegalMeasure.payment_status == PaymentStatus.PAID),
+        (EntryKind.WAIVER, -LegalMeasure.fee_cents, MEASURE_WAIVER_REASON, False,
+         sa.and_(LegalMeasure.payment_status != PaymentStatus.PAID,
+                 sa.or_(LegalMeasure.payment_status == PaymentStatus.WAIVED, LegalMeasure.payer == Payer.WAIVED))),
+    )
+    ids = sa.select(LegalMeasure.id).where(
+        LegalMeasure.handling_organization_id.is_not(None), LegalMeasure.fee_cents > 0, no_entry
+    ).scalar_subquery()
+    for kind, amount, reason, carried, condition in kinds:
+        select = sa.select(
+            LegalMeasure.id, LegalMeasure.handling_organization_id, sa.literal(kind.value), amount, day,
+            sa.literal(reason, sa.String), sa.literal(carried, sa.Boolean), now, author,
+        ).where(LegalMeasure.id.in_(ids), condition)
+        db.session.execute(table.insert().from_select(columns, select))
+        if kind == EntryKind.CHARGE:  # the charges are entries now: select the same measures
+            ids = sa.select(LedgerEntry.measure_id).where(
+                LedgerEntry.kind == EntryKind.CHARGE, LedgerEntry.measure_id.not_in(
+                    sa.select(LedgerEntry.measure_id).where(LedgerEntry.kind != EntryKind.CHARGE))
+            ).scalar_subquery()
+    return db.session.scalar(count) - before
+
+
 def sync_with_measure(measure: LegalMeasure, previous_status: PaymentStatus | None = None, *, by=None) -> None:
     """After the measure's form, an import or the demo data: its amount becomes a charge, and a
     status chosen there (``previous_status`` is the one it had: only a change counts) becomes
