@@ -192,6 +192,7 @@ def _navigation() -> list[NavItem]:
             ("enrollment.measures", "Personnes"),
             ("scheduling.series_create", "Programmer une série"),
             ("scheduling.venues", "Lieux"),
+            ("enrollment.accounting", "Registre des frais"),
         ]
     if role != Role.FACILITATOR:
         items.append(("reports.statistics", "Statistiques"))

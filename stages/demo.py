@@ -22,9 +22,12 @@ from stages.enrollment.models import (
     LegalMeasure,
     MeasureStatus,
     Participant,
+    Payer,
     PaymentStatus,
 )
 from stages.enrollment.frames import legal_deadline
+from stages.enrollment.ledger.models import PaymentMethod
+from stages.enrollment.ledger.services import open_accounts, record_payment
 from stages.enrollment.services import search_key
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
@@ -38,7 +41,7 @@ from stages.scheduling.programme.models import (
 )
 from stages.scheduling.programme.services import apply_default_programme, default_modules
 from stages.auth.models import Organization, OrganizationKind
-from stages.timeutil import local_to_utc, now_utc, today_local
+from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 
 ORGANIZATIONS = [
     ("APCARS", "APCARS", OrganizationKind.ASSOCIATION, "4 boulevard du Palais, 75001 Paris"),
@@ -164,6 +167,7 @@ def load_demo(seed: int = 2026) -> bool:
     _reporting_addresses(orgs)
     _evaluate_courses(rng, [orgs[name] for name, _s, kind, _a in ORGANIZATIONS if kind == OrganizationKind.ASSOCIATION],
                       accounts["intervenant@demo.stages.test"])
+    _open_fee_accounts(organizer)
     return True
 
 
@@ -219,6 +223,24 @@ def _evaluate_courses(rng, associations, facilitator: User) -> None:
             text="Alarme incendie : séance interrompue vingt minutes.", recorded_by_id=facilitator.id,
         ))
     db.session.flush()
+
+
+def _open_fee_accounts(organizer: User) -> None:
+    """Every demo fee in the ledger; the people of the courses already closed have paid (by
+    cheque, each with its numbered receipt), in the order of their courses."""
+    db.session.flush()
+    measures = list(db.session.scalars(sa.select(LegalMeasure).order_by(LegalMeasure.id)))
+    open_accounts(measures, by=organizer)
+    closed = db.session.scalars(
+        sa.select(LegalMeasure).join(Enrollment, Enrollment.measure_id == LegalMeasure.id)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Course.status == CourseStatus.CLOSED, LegalMeasure.fee_cents > 0,
+               LegalMeasure.payment_status == PaymentStatus.DUE, LegalMeasure.payer == Payer.PARTICIPANT)
+        .order_by(Course.starts_at, LegalMeasure.id)
+    ).all()
+    for measure in closed:
+        course_day = min(to_local(e.course.starts_at).date() for e in measure.enrollments)
+        record_payment(measure, measure.fee_cents, PaymentMethod.CHEQUE, course_day, by=organizer)
 
 
 def _reply_to_summonses() -> None:

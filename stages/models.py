@@ -18,6 +18,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.enrollment.convocation.delivery import SummonsDelivery
+from stages.enrollment.ledger.models import BillingSettings, DocumentCounter, FeeInvoice, FeeInvoiceLine, LedgerEntry
 from stages.enrollment.sms.models import SmsConsent, SmsMessage
 from stages.evaluation.models import (
     EvaluationAnswer,
@@ -50,7 +51,7 @@ from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
     "ProgrammeItem", "ProgrammeModule", "ProgrammeModuleTopic", "Speaker", "SpeakerBooking",
-    "ApiToken", "ReportTransmission", "TransmittedFile", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
+    "ApiToken", "BillingSettings", "DocumentCounter", "FeeInvoice", "FeeInvoiceLine", "LedgerEntry", "ReportTransmission", "TransmittedFile", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "EvaluationAnswer", "EvaluationLink", "EvaluationMarker",
     "EvaluationResponse", "HalfDayIncident", "Questionnaire", "QuestionnaireItem", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",

@@ -136,6 +136,7 @@ def every_route(make):
     ``past_course_id`` a course that is over but not closed (attendance and closing pages).
     """
     from stages.auth.models import Role
+    from stages.enrollment.ledger.models import PaymentMethod
     from stages.enrollment.models import EnrollmentStatus
     from stages.scheduling.models import CourseStatus
     from stages.sms import callback_token
@@ -213,6 +214,17 @@ def every_route(make):
     db.session.add(speaker)
     db.session.flush()
     book_speaker(item, speaker, by=w.admin)
+    # The fee ledger: a payment with its receipt, on a measure of its own (enrolled nowhere, so
+    # that the courses above keep their people), and an invoice of the past course's fees.
+    from stages.enrollment.ledger.documents import issue_invoices
+    from stages.enrollment.ledger.services import record_payment
+    from stages.enrollment.models import Payer
+
+    paying = make.measure(authority=authority, handling=assoc, fee_cents=18000)
+    payment = record_payment(paying, 5000, PaymentMethod.CHEQUE, today_local(), "1234567")
+    court_paid = make.measure(authority=authority, handling=assoc, fee_cents=9000, payer=Payer.AUTHORITY)
+    make.enrollment(court_paid, past, status=EnrollmentStatus.ATTENDED)
+    (invoice,) = issue_invoices(past, by=w.admin)
     db.session.commit()
     w.assoc_id, w.authority_id = assoc.id, authority.id
     w.course_id, w.venue_id, w.measure_id = course.id, course.venue_id, measure.id
@@ -236,6 +248,7 @@ def every_route(make):
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
         "answer_code": answer_code, "moment": "avant", "incident_id": incident.id,
+        "entry_id": payment.id, "invoice_id": invoice.id,
     }
     return w
 

@@ -14,6 +14,7 @@ from stages.enrollment.models import (
     LegalMeasure,
     Participant,
 )
+from stages.enrollment.ledger.services import sync_with_measure
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart, CourseStatus, Venue
 from stages.auth.models import Organization, OrganizationKind
@@ -151,6 +152,7 @@ def measure(participant=None, authority=None, handling=None, **kw) -> LegalMeasu
     )
     db.session.add(item)
     db.session.flush()
+    sync_with_measure(item)  # its amount charged in the ledger, as the services do
     return item
 
 

@@ -151,6 +151,14 @@ EXPECTED = {
     "reports.transmissions": MEASURE_VIEWERS,  # received (liaisons) or sent (organizers)
     "reports.transmission_acknowledge": {"liaison"},  # the receiving authority's liaison only
     "reports.transmission_acknowledge_link": PUBLIC,  # the signed link of the email
+    "enrollment.fee_account": THIS_SESSION_EDIT,  # the account of its handling association
+    "enrollment.fee_receipt": THIS_SESSION_EDIT,
+    "enrollment.fee_invoice": THIS_SESSION_EDIT,
+    "enrollment.course_invoices_issue": THIS_SESSION_EDIT,
+    "enrollment.accounting": ORGANIZERS,  # each sees their own associations' entries
+    "enrollment.accounting_export": ORGANIZERS,
+    "enrollment.fees_due": ORGANIZERS,
+    "enrollment.billing_settings": ADMIN,
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,

@@ -128,6 +128,7 @@ VIEW_AUDIT_ACTIONS = {
     "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed", "api.read",
     "yearly_report.viewed", "yearly_report.exported",
     "incidents.viewed", "evaluation.results_viewed", "evaluation.links_printed",
+    "ledger.listed", "receipt.downloaded", "invoice.downloaded",
 }
 
 

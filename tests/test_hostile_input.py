@@ -567,7 +567,7 @@ def test_referral_refuses_a_formula(admin_client, every_route):
         response = _post(admin_client, "/personnes/nouvelle", _referral_data(every_route, surname=surname))
         assert response.status_code == 200
         assert "ne peut pas commencer par" in response.get_data(as_text=True)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 3  # the every_route's
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 5  # the every_route's (3, and the 2 of its fee ledger)
 
 
 def test_course_stores_script_as_text(admin_client, every_route):

@@ -26,6 +26,7 @@ from bench.generate.records import _Cluster
 from bench.generate.courses import _Courses
 from bench.generate.writer import _Writer
 from stages.timeutil import local_to_utc
+from stages.enrollment.ledger.services import open_accounts_in_bulk
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ class _World(_Organizations, _Courses, _Enrollments, _People, _Audit):
             self._write_cluster(cluster)
         self._write_certificates()
         self.w.flush()
+        # Each generated fee in the ledger (a charge; « Payé » a payment carried over).
+        self.w.counts["ledger entries"] += open_accounts_in_bulk()
         self._apply_retention()
         self.w.fix_sequences()
         db.session.flush()

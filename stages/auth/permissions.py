@@ -42,6 +42,7 @@ class Permission(StrEnum):
     PARTICIPANT_VIEW = "participant.view"
     PARTICIPANT_LEGAL_VIEW = "participant.legal_view"  # measures, case references
     PARTICIPANT_EDIT = "participant.edit"
+    FEES_RECORD = "fees.record"  # the fee ledger of a measure, receipts, invoices, accounting
 
 
 # What each role may do at all, before any object is looked at (admins may do everything).

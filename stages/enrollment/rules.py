@@ -12,6 +12,7 @@ from stages.auth.audit import describes
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, exists, object_rule, scope
 from stages.enrollment.confirmation.models import SummonsReply
+from stages.enrollment.ledger import rules as _ledger_rules  # noqa: F401 (registers its rules)
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
 from stages.scheduling.models import Course, course_facilitators, course_organizations
@@ -27,6 +28,8 @@ def measure_rule(user: User, permission: Permission, measure: LegalMeasure) -> b
         return False
     if measure.handling_organization_id in user.organization_ids:
         return True
+    if permission == Permission.FEES_RECORD:  # the account is the handling association's
+        return False
     return exists(
         sa.select(Enrollment.id)
         .join(course_organizations, course_organizations.c.session_id == Enrollment.course_id)

@@ -17,6 +17,7 @@ from stages.attendance.services import can_record
 from stages.auth.models import Role, User
 from stages.auth.permissions import Permission, can, visible
 from stages.enrollment.confirmation.replies import ReplyTasks, replies_to_handle
+from stages.enrollment.ledger.queries import fees_due_count
 from stages.extensions import db
 from stages.jobs.models import JobRun
 from stages.reports.dashboard import Bucket, DashboardFilters, bucket_counts
@@ -65,7 +66,7 @@ def home_page(user: User, *, import_under_way: bool = False) -> dict:
     if user.role == Role.ADMIN:
         context["admin_todo"] = admin_todo(now)
     if user.role == Role.ORGANIZER:
-        context["todo"] = measure_todo(user) + course_todo(user, now) + transmission_todo(user, now)
+        context["todo"] = measure_todo(user) + course_todo(user, now) + transmission_todo(user, now) + [fees_todo(user)]
         if import_under_way:
             context["todo"].append(TodoItem("import", "Import à terminer", 1, "enrollment.import_columns"))
         # What people answered on their confirmation page, until an organizer handles it.
@@ -85,6 +86,11 @@ def measure_todo(user: User) -> list[TodoItem]:
         TodoItem(bucket.value, bucket.label, counts[bucket], "reports.dashboard", {"statut": bucket.value})
         for bucket in MEASURE_BUCKETS
     ]
+
+
+def fees_todo(user: User) -> TodoItem:
+    """The people who still owe their fee when their course is near (one query)."""
+    return TodoItem("frais-a-regler", "Frais à régler avant le stage", fees_due_count(user), "enrollment.fees_due")
 
 
 def course_todo(user: User, now: datetime) -> list[TodoItem]:

@@ -65,6 +65,9 @@ SKIPPED = {
     "/admin/journal/export.csv": "a CSV file",
     "/rapports/annuel/<int:organization_id>/rapport.<fmt>": "a PDF or CSV file",
     "/statistiques-ouvertes.csv": "a CSV file",
+    "/comptabilite/export.csv": "a CSV file",
+    "/frais/recus/<int:entry_id>.pdf": "a PDF file",
+    "/frais/factures/<int:invoice_id>.pdf": "a PDF file",
     "/stages/<int:course_id>/presence/sw.js": "a JavaScript file (the course's service worker)",
     "/stages/<int:course_id>/presence/hors-ligne.json": "a JSON file (what the service worker keeps)",
     "/stages/<int:course_id>/presence/jeton": "a JSON file (a fresh CSRF token for the tablet's sync)",
@@ -169,6 +172,7 @@ class Demo:
         self.cancelled, self.draft = cancelled.id, draft.id
         self.held_part = held.parts[0].id
         self.enrollment, self.participant = enrollment.id, enrollment.measure.participant_id
+        self.measure = enrollment.measure_id
         self.waiting_measure, self.waiting_participant = waiting.id, waiting.participant_id
         self.certificate, self.code = certificate.id, certificate.verification_code
         self.venue = coming.venue_id
@@ -230,6 +234,9 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/inscriptions/<int:enrollment_id>/interprete": f"/inscriptions/{demo.enrollment}/interprete",
         "/personnes/<int:participant_id>/mesures/nouvelle": f"/personnes/{demo.participant}/mesures/nouvelle",
         "/mesures/<int:measure_id>/modifier": f"/mesures/{demo.waiting_measure}/modifier",
+        # A measure's fee account: a person of the coming course (charged, not paid yet).
+        "/mesures/<int:measure_id>/frais": f"/mesures/{demo.measure}/frais",
+        "/organisations/<int:organization_id>/facturation": f"/organisations/{demo.organization}/facturation",
         "/mesures/<int:measure_id>/inscrire": f"/mesures/{demo.waiting_measure}/inscrire",
         "/mesures/<int:measure_id>/renvoyer": f"/mesures/{demo.waiting_measure}/renvoyer",
         "/inscriptions/<int:enrollment_id>/reporter": f"/inscriptions/{demo.enrollment}/reporter",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from stages.enrollment.convocation.wording import course_contact, sender_organization
 from stages.enrollment.frames import CRIMINAL_RECORD, PEINE_STAGE_BASIS, absence_consequence
+from stages.enrollment.ledger.services import amount_due
 from stages.enrollment.letter_texts import SLOTS, current_texts
 from stages.enrollment.models import (
     DecisionProcedure,
@@ -200,9 +201,11 @@ def fee_text(measure: LegalMeasure, organization, lang: str) -> str | None:
         return _("Les frais de stage (%(amount)s) sont pris en charge par l'autorité judiciaire "
                  "qui a ordonné le stage (%(authority)s) : vous n'avez rien à régler.") % {
             "amount": amount, "authority": measure.authority.name}
-    if measure.payment_status == PaymentStatus.PAID:
+    due = amount_due(measure)  # the ledger's: what is left to pay
+    if due <= 0:
         return _("Les frais de stage (%(amount)s) sont réglés : vous n'avez plus rien à payer.") % {
             "amount": amount}
+    amount = format_euros(due, lang)
     payee = organization.name if organization else _("l'association organisatrice")
     how = letterhead(organization, with_logo=False).payment_instructions
     values = {"amount": amount, "payee": payee, "how": how}

@@ -17,6 +17,7 @@ from stages.enrollment.models import (
     PaymentStatus,
 )
 from stages.enrollment.frames import PEINE_STAGE_BASIS
+from stages.enrollment.ledger.services import amount_due
 from stages.enrollment.settings import letterhead
 from stages.errors import DomainError
 from stages.extensions import db
@@ -78,7 +79,8 @@ def _euros(cents: int) -> str:
 
 
 def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | None:
-    """What the person owes and how to pay, or None when the course is free."""
+    """What the person owes and how to pay, or None when the course is free: the amount left
+    to pay is the ledger's (``ledger.services.amount_due``)."""
     if measure.fee_cents <= 0:
         return None
     amount = _euros(measure.fee_cents)
@@ -90,13 +92,16 @@ def fee_text(measure: LegalMeasure, organization: Organization | None) -> str | 
             f"ordonné le stage ({measure.authority.name}) : "
             "vous n'avez rien à régler."
         )
-    if measure.payment_status == PaymentStatus.PAID:
+    due = amount_due(measure)
+    if due <= 0:
         return f"Les frais de stage ({amount}) sont réglés : vous n'avez plus rien à payer."
     payee = organization.name if organization else "l'association organisatrice"
     how = letterhead(organization, with_logo=False).payment_instructions
+    owed = (f"Les frais de stage, à votre charge, s'élèvent à {amount}. Ils sont à régler" if due == measure.fee_cents
+            else f"Les frais de stage, à votre charge, s'élèvent à {amount}, dont {_euros(measure.fee_cents - due)} "
+                 f"déjà réglés : il reste {_euros(due)} à régler")
     return (
-        f"Les frais de stage, à votre charge, s'élèvent à {amount}. Ils sont à régler à {payee} "
-        "au plus tard le premier jour du stage ; "
+        f"{owed} à {payee} au plus tard le premier jour du stage ; "
         + (f"modalités de paiement : {how}" if how else
            "contactez l'association (coordonnées en tête de ce courrier) pour connaître les "
            "moyens de paiement acceptés.")

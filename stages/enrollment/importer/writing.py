@@ -10,6 +10,7 @@ from stages.auth.audit import audit
 from stages.enrollment.importer.common import Progress
 from stages.enrollment.importer.plan import ImportReport, plan_import
 from stages.enrollment.importer.reading import RawTable
+from stages.enrollment.ledger.services import open_accounts
 from stages.enrollment.models import Participant
 from stages.enrollment.services import add_measure, create_participant
 from stages.errors import DomainError
@@ -27,6 +28,7 @@ def create_from_plan(
     if not report.ok:
         raise DomainError("La liste contient des erreurs : rien n'a été importé.")
     people: dict[tuple, Participant] = {}
+    measures = []
     for row in report.to_create:
         person = people.get(row.identity)
         if person is None:
@@ -35,10 +37,11 @@ def create_from_plan(
                 if row.participant_id else create_participant(row.participant)
             )
             people[row.identity] = person
-        add_measure(person, row.measure, import_key=row.import_key)
+        measures.append(add_measure(person, row.measure, import_key=row.import_key, open_account=False))
         report.created += 1
         if progress:
             progress(1)
+    open_accounts(measures, by=by)  # their fees in the ledger, in one statement
     if report.created:
         audit(
             "referrals.imported", report.association, user=by,

@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from stages.enrollment.frames import PEINE_STAGE_BASIS, legal_deadline
+from stages.enrollment.ledger.services import open_accounts, sync_with_measure
 from stages.enrollment.settings import default_deadline, default_fee
 from stages.enrollment.sms.models import ConsentWithdrawal, SmsConsent
 from stages.enrollment.models import (
@@ -223,11 +224,13 @@ def _clean(values: dict) -> dict:
     return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
 
 
-def add_measure(participant: Participant, data: MeasureData, import_key: str | None = None) -> LegalMeasure:
+def add_measure(participant: Participant, data: MeasureData, import_key: str | None = None,
+                open_account: bool = True) -> LegalMeasure:
     """Attach a new legal measure to a participant (one person may have several over time).
 
     Audited, but for a measure imported from a list (``import_key``): the import audits itself,
-    once for the list."""
+    once for the list. Its fee opens its account in the ledger, unless ``open_account`` is
+    False: the import opens those of the whole list at once (``ledger.services.open_accounts``)."""
     errors = validate_measure(data)
     if errors:
         raise DomainError(" ".join(errors))
@@ -237,6 +240,8 @@ def add_measure(participant: Participant, data: MeasureData, import_key: str | N
     measure = LegalMeasure(participant=participant, import_key=import_key, **values)
     db.session.add(measure)
     db.session.flush()
+    if open_account:
+        open_accounts([measure])  # its amount charged in the ledger, a status chosen as an entry
     if import_key is None:
         audit("measure.created", measure, participant_id=participant.id)
     _audit_deadline(measure, legal, None)
@@ -261,9 +266,11 @@ def update_measure(measure: LegalMeasure, data: MeasureData) -> None:
         raise DomainError(" ".join(errors))
     legal = settle_deadline(data)
     previous = (measure.deadline, measure.deadline_reason)
+    previous_status = measure.payment_status
     for key, value in _clean(data.__dict__).items():
         setattr(measure, key, value)
     db.session.flush()
+    sync_with_measure(measure, previous_status)
     audit("measure.saved", measure, participant_id=measure.participant_id)
     _audit_deadline(measure, legal, previous)
 

@@ -16,6 +16,7 @@
 - ``needs``: a person's language and needs, the interpreter booked for one of their courses.
 """
 from stages.enrollment.views import measures, referrals, enrollments, convocations, deliveries, imports, reservations, settings, letters, confirmation, sms, needs  # noqa: F401, I001
+from stages.enrollment.ledger import views as ledger_views  # noqa: F401 (the fee ledger's pages)
 from stages.enrollment.views.blueprint import bp
 
 __all__ = ["bp"]
