@@ -249,3 +249,32 @@ def test_the_evaluation_section_shows_means_from_five_answers_and_nothing_below(
     assert not any("Texte libre" in label + value for label, value in lines)
     assert dict(lines)["Après le stage"] == "moins de 5 réponses : non publié"
     assert section(authority) is None
+
+
+def test_the_fees_section_counts_the_ledger_entries_of_the_year_recorded_before_it_settled(make):
+    """« Participations financières »: charged, collected, refunded, waived, receipts; an entry
+    dated in the year but recorded after the settling date (1 February) changes nothing."""
+    from datetime import date as day
+
+    from stages.enrollment.ledger.models import PaymentMethod
+    from stages.enrollment.ledger.services import record_payment, record_refund, record_waiver
+
+    association = make.organization(name="APCARS")
+    with time_machine.travel(datetime(2025, 3, 1, 9, tzinfo=timezone.utc), tick=False):
+        paying, waived = (make.measure(handling=association, fee_cents=18000) for _ in range(2))
+        record_payment(paying, 18000, PaymentMethod.CHEQUE, day(2025, 3, 1))
+        record_refund(paying, 3000, PaymentMethod.TRANSFER, day(2025, 3, 1), reason="Trop-perçu")
+        record_waiver(waived, "Ressources insuffisantes")
+        db.session.commit()
+    with time_machine.travel(datetime(2026, 3, 1, 9, tzinfo=timezone.utc), tick=False):
+        late = make.measure(handling=association, fee_cents=9000)
+        record_payment(late, 9000, PaymentMethod.CASH, day(2025, 12, 30))  # noted after it settled
+        db.session.commit()
+        report = compute_yearly_report(association, 2025)
+    lines = dict(next(s for s in report.sections if s.title == "Participations financières").lines)
+    assert lines["Encaissé"] == "180,00\u00a0€"
+    assert lines["Remboursé"] == "30,00\u00a0€"
+    assert lines["Dispenses accordées"] == "180,00\u00a0€"
+    assert lines["Encaissé, remboursements déduits"] == "150,00\u00a0€"
+    assert lines["Reçus délivrés"] == "1"
+    assert lines["Montants dus (frais de stage inscrits dans l'année)"] == "360,00\u00a0€"
