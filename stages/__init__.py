@@ -194,6 +194,7 @@ def _navigation() -> list[NavItem]:
             ("scheduling.venues", "Lieux"),
         ]
     if role != Role.FACILITATOR:
+        items.append(("reports.non_execution_reports", "Non-exécution"))
         items.append(("reports.statistics", "Statistiques"))
     if role == Role.ADMIN:
         items += [

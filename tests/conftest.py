@@ -175,6 +175,15 @@ def every_route(make):
 
     bilan = Bilan(course_id=closed.id, authority_id=authority.id)
     db.session.add(bilan)
+    from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport
+
+    late = make.measure(authority=authority, handling=assoc, decision_date=today_local() - timedelta(days=200),
+                        deadline=today_local() - timedelta(days=3))
+    report = NonExecutionReport(measure_id=late.id, authority_id=authority.id, deadline=late.deadline,
+                                reason=NonExecutionReason.NEVER_ENROLLED)
+    summary = MonthlySummary(authority_id=authority.id, month=today_local().replace(day=1), received=1,
+                             summoned=0, completed=0, not_executed=1, pending=0, to_act_on=[late.id])
+    db.session.add_all([report, summary])
     # One API token for each role that may hold one (facilitators may not: stages.api.tokens).
     w.api_tokens = {role: make.api_token(user) for role, user in w.users.items() if "facilitator" not in role}
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
@@ -201,7 +210,7 @@ def every_route(make):
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
-        "session_id": course.id, "bilan_id": bilan.id,
+        "session_id": course.id, "bilan_id": bilan.id, "report_id": report.id, "summary_id": summary.id,
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
     }

@@ -124,6 +124,12 @@ EXPECTED = {
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
+    "reports.non_execution_reports": MEASURE_VIEWERS,  # each sees their own (scoped list)
+    "reports.non_execution_report": THIS_SESSION_EDIT,  # a liaison once transmitted
+    "reports.non_execution_report_pdf": THIS_SESSION_EDIT,
+    "reports.non_execution_report_reviewed": THIS_SESSION_EDIT,
+    "reports.monthly_summaries": {"admin", "liaison", "liaison_other"},
+    "reports.monthly_summary_pdf": {"admin", "liaison"},
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,

@@ -126,6 +126,7 @@ VIEW_AUDIT_ACTIONS = {
     "measures.list", "participant.viewed", "participant.exported", "session.participants_viewed",
     "roster.viewed", "roster.downloaded", "signatures.viewed", "convocation.downloaded", "certificate.downloaded",
     "export.downloaded", "dashboard.viewed", "audit_log.exported", "summons.page_viewed", "api.read",
+    "non_execution.viewed", "monthly_summary.viewed",
 }
 
 

@@ -19,7 +19,7 @@ from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
 from stages.privacy.settings import current_retention
-from stages.reports import closing_reminders
+from stages.reports import closing_reminders, monthly_summary, non_execution
 from stages.scheduling import services as scheduling
 from stages.timeutil import now_utc, today_local
 from stages.wording import ngettext
@@ -47,6 +47,20 @@ def send_deadline_digests() -> dict:
 def send_closing_reminders() -> dict:
     """Remind organizers to close held courses and send their bilans."""
     return _with_error(closing_reminders.send_closing_reminders(), "échecs")
+
+
+def draft_non_execution_reports() -> dict:
+    """Draft the non-execution reports of the deadlines passed; withdraw the outdated drafts."""
+    counts = non_execution.draft_reports(today_local())
+    db.session.commit()
+    return counts
+
+
+def send_monthly_summaries() -> dict:
+    """The previous month's summary of every authority, made and sent once."""
+    made = monthly_summary.make_summaries(today_local())
+    db.session.commit()
+    return {"synthèses mensuelles établies": len(made)}
 
 
 def deliver_outbox() -> dict:
