@@ -39,11 +39,12 @@ def non_execution_reports():
         abort(400, error.message)
     page = paginate(filtered_reports(visible(NonExecutionReport, current_user), filters))
     audit("measures.list", details=f"rapports de non-exécution, page {page.page}, {len(page.items)} lignes")
-    db.session.commit()
-    return render_template(
+    page_html = render_template(  # before the commit, which would expire the rows it shows
         "reports/non_execution_reports.html", page=page, filters=filters, authorities=authorities,
         reasons=list(NonExecutionReason), statuses=list(NonExecutionStatus),
     )
+    db.session.commit()
+    return page_html
 
 
 @bp.route("/rapports-non-execution/<int:report_id>")
