@@ -22,7 +22,7 @@ from stages.enrollment.sms.models import SmsConsent, SmsMessage
 from stages.jobs.models import JobRun
 from stages.outbox import OutboxMessage
 from stages.privacy.models import RetentionSettings
-from stages.reports.models import Bilan
+from stages.reports.models import Bilan, ReportTransmission, TransmittedFile
 from stages.scheduling.models import (
     Course,
     FacilitatorBooking,
@@ -34,7 +34,7 @@ from stages.scheduling.models import (
 from stages.auth.models import Organization, OrganizationKind
 
 __all__ = [
-    "ApiToken", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
+    "ApiToken", "ReportTransmission", "TransmittedFile", "AttendanceMark", "AttendanceRevision", "AttendanceStatus", "AuditEntry", "Bilan",
     "CachedFeed", "Certificate", "Course", "FacilitatorBooking", "CourseChange", "Enrollment", "EnrollmentEvent", "EnrollmentStatus",
     "InvitationUpdate", "JobRun", "LegalFrame", "LegalMeasure", "MeasureStatus", "Organization",
     "OrganizationKind", "OutboxMessage", "Participant", "Payer", "PaymentStatus", "RenewedFeed",

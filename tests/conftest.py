@@ -173,17 +173,36 @@ def every_route(make):
     from stages.api.models import ApiToken
     from stages.reports.models import Bilan
 
-    bilan = Bilan(course_id=closed.id, authority_id=authority.id)
+    from stages.reports.models import ReportTransmission, TransmissionKind, TransmissionStatus
+    from stages.reports.transmissions import acknowledgment_token
+    from stages.timeutil import now_utc
+
+    transmission = ReportTransmission(
+        authority_id=authority.id, sender_id=assoc.id, kind=TransmissionKind.BILAN, refs={"course": closed.id},
+        document_key=f'{{"course":{closed.id}}}', number=1, status=TransmissionStatus.SENT,
+        sent_at=now_utc(), recipients="greffe@tj.example",
+    )
+    db.session.add(transmission)
+    db.session.flush()
+    bilan = Bilan(course_id=closed.id, authority_id=authority.id, transmission_id=transmission.id)
     db.session.add(bilan)
-    from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport
+    from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport, NonExecutionStatus
 
     late = make.measure(authority=authority, handling=assoc, decision_date=today_local() - timedelta(days=200),
                         deadline=today_local() - timedelta(days=3))
     report = NonExecutionReport(measure_id=late.id, authority_id=authority.id, deadline=late.deadline,
-                                reason=NonExecutionReason.NEVER_ENROLLED)
+                                reason=NonExecutionReason.NEVER_ENROLLED, status=NonExecutionStatus.READY,
+                                reviewed_at=now_utc())
+    db.session.add(report)
+    db.session.flush()
+    db.session.add(ReportTransmission(  # transmitted: its authority's liaison reads it
+        authority_id=authority.id, sender_id=assoc.id, kind=TransmissionKind.NON_EXECUTION,
+        refs={"report": report.id}, document_key=f'{{"report":{report.id}}}', number=1,
+        status=TransmissionStatus.SENT, sent_at=now_utc(), recipients="greffe@tj.example",
+    ))
     summary = MonthlySummary(authority_id=authority.id, month=today_local().replace(day=1), received=1,
                              summoned=0, completed=0, not_executed=1, pending=0, to_act_on=[late.id])
-    db.session.add_all([report, summary])
+    db.session.add(summary)
     # One API token for each role that may hold one (facilitators may not: stages.api.tokens).
     w.api_tokens = {role: make.api_token(user) for role, user in w.users.items() if "facilitator" not in role}
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
@@ -211,6 +230,7 @@ def every_route(make):
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
         "session_id": course.id, "bilan_id": bilan.id, "report_id": report.id, "summary_id": summary.id,
+        "transmission_id": transmission.id, "signed": acknowledgment_token(transmission),
         "token_id": db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == w.organizer.id)),
         "signature": callback_token(),
     }

@@ -125,11 +125,16 @@ EXPECTED = {
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
     "reports.non_execution_reports": MEASURE_VIEWERS,  # each sees their own (scoped list)
-    "reports.non_execution_report": THIS_SESSION_EDIT,  # a liaison once transmitted
-    "reports.non_execution_report_pdf": THIS_SESSION_EDIT,
+    "reports.non_execution_report": THIS_MEASURE_VIEW,  # a liaison once transmitted (it is)
+    "reports.non_execution_report_pdf": THIS_MEASURE_VIEW,
     "reports.non_execution_report_reviewed": THIS_SESSION_EDIT,
+    "reports.non_execution_report_transmit": THIS_SESSION_EDIT,
     "reports.monthly_summaries": {"admin", "liaison", "liaison_other"},
     "reports.monthly_summary_pdf": {"admin", "liaison"},
+    "reports.bilan_transmit": THIS_SESSION_EDIT,
+    "reports.transmissions": MEASURE_VIEWERS,  # received (liaisons) or sent (organizers)
+    "reports.transmission_acknowledge": {"liaison"},  # the receiving authority's liaison only
+    "reports.transmission_acknowledge_link": PUBLIC,  # the signed link of the email
     "privacy.subject_export_json": THIS_SESSION_EDIT,
     "privacy.subject_export_pdf": THIS_SESSION_EDIT,
     "static": PUBLIC,
@@ -156,6 +161,7 @@ EXPECTED.update({endpoint: TOKEN_HOLDERS for endpoint in API_ENDPOINTS})
 # Routes about the closed session (certificates, bilans) rather than the coming one.
 CLOSED_SESSION_ENDPOINTS = {
     "certificates.course_issue", "reports.bilans", "reports.bilan_download", "reports.bilan_mark_sent",
+    "reports.bilan_transmit",
     "attendance.close",
 }
 

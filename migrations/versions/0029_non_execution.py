@@ -2,13 +2,13 @@
 month (issue 18): each unique in the database, so that two schedulers draft and send them once.
 
 Revision ID: 0029_non_execution
-Revises: 0027_api_tokens
+Revises: 0028_report_transmissions
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0029_non_execution'
-down_revision = '0027_api_tokens'
+down_revision = '0028_report_transmissions'
 branch_labels = None
 depends_on = None
 
@@ -25,13 +25,16 @@ def upgrade():
     sa.Column('not_executed', sa.Integer(), nullable=False),
     sa.Column('pending', sa.Integer(), nullable=False),
     sa.Column('to_act_on', sa.JSON(), nullable=False),
+    sa.Column('transmission_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('received >= 0 AND summoned >= 0 AND completed >= 0 AND not_executed >= 0 AND pending >= 0', name=op.f('ck_monthly_summaries_counts_not_negative')),
     sa.ForeignKeyConstraint(['authority_id'], ['organizations.id'], name=op.f('fk_monthly_summaries_authority_id_organizations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['transmission_id'], ['report_transmissions.id'], name=op.f('fk_monthly_summaries_transmission_id_report_transmissions'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_monthly_summaries')),
     sa.UniqueConstraint('authority_id', 'month', name=op.f('uq_monthly_summaries_authority_id_month'))
     )
     with op.batch_alter_table('monthly_summaries', schema=None) as batch_op:
         batch_op.create_index('ix_monthly_summaries_month', ['month'], unique=False)
+        batch_op.create_index('ix_monthly_summaries_transmission_id', ['transmission_id'], unique=False)
 
     op.create_table('non_execution_reports',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -68,6 +71,7 @@ def downgrade():
 
     op.drop_table('non_execution_reports')
     with op.batch_alter_table('monthly_summaries', schema=None) as batch_op:
+        batch_op.drop_index('ix_monthly_summaries_transmission_id')
         batch_op.drop_index('ix_monthly_summaries_month')
 
     op.drop_table('monthly_summaries')

@@ -12,7 +12,7 @@ from stages.auth.permissions import visible
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
-from stages.reports.models import Bilan
+from stages.reports.models import Bilan, ReportTransmission
 from stages.scheduling.models import Course
 
 # How each kind of row is read: the model, and what its schema needs loaded with it.
@@ -29,7 +29,8 @@ LOADERS = {
         joinedload(Course.venue), selectinload(Course.parts), selectinload(Course.organizations),
     )),
     "certificates": (Certificate, (joinedload(Certificate.enrollment),)),
-    "bilans": (Bilan, (joinedload(Bilan.course), joinedload(Bilan.authority))),
+    "bilans": (Bilan, (joinedload(Bilan.course), joinedload(Bilan.authority),
+                       joinedload(Bilan.transmission).selectinload(ReportTransmission.files))),
 }
 
 

@@ -122,12 +122,40 @@ class Certificate(Schema):
         return {**values, "enrollment": certificate.enrollment, "valid": certificate.revoked_at is None}
 
 
-class Transmission(Schema):
-    """Where the bilan stands with its authority. Today « not_sent » or « sent »: later states
-    (acknowledged…) will be added to ``state`` without changing the rest."""
+class TransmittedFile(Schema):
+    """One file exactly as it was attached to the email."""
 
-    state = fields.String(required=True, metadata={"examples": ["not_sent", "sent"]})
+    filename = fields.String(required=True)
+    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+
+
+class Transmission(Schema):
+    """Where the bilan stands with its authority: « not_sent », « queued » (being sent),
+    « sent » (accepted by the mail server, or handed over otherwise), « acknowledged » (receipt
+    confirmed by the authority), « failed » (the latest sending was refused) or « bounced »."""
+
+    state = fields.String(required=True, metadata={
+        "enum": ["not_sent", "queued", "sent", "acknowledged", "failed", "bounced"],
+        "examples": ["not_sent", "sent", "acknowledged"]})
     sent_at = fields.AwareDateTime(required=True, allow_none=True)
+    reference = fields.String(required=True, allow_none=True, metadata={
+        "description": "Le numéro de la dernière transmission par courriel (« T-000123 »)."})
+    acknowledged_at = fields.AwareDateTime(required=True, allow_none=True)
+    files = fields.List(fields.Nested(TransmittedFile), required=True)
+
+
+def transmission_state(bilan) -> dict:
+    """The API's view of a bilan's latest transmission (none: marked handed over, or not sent)."""
+    latest = bilan.transmission
+    if latest is None:
+        return {"state": "sent" if bilan.sent_at else "not_sent", "sent_at": bilan.sent_at,
+                "reference": None, "acknowledged_at": None, "files": []}
+    state = latest.status.value
+    if state == "sent" and latest.acknowledged_at is not None:
+        state = "acknowledged"
+    return {"state": state, "sent_at": latest.sent_at or bilan.sent_at, "reference": latest.reference,
+            "acknowledged_at": latest.acknowledged_at, "files": list(latest.files)}
 
 
 class Bilan(Schema):
@@ -142,10 +170,9 @@ class Bilan(Schema):
 
     @pre_dump
     def _transmission(self, bilan, **_):
-        state = "sent" if bilan.sent_at else "not_sent"
         return {"id": bilan.id, "course_id": bilan.course_id, "course": bilan.course,
                 "authority": bilan.authority, "created_at": bilan.created_at,
-                "transmission": {"state": state, "sent_at": bilan.sent_at}}
+                "transmission": transmission_state(bilan)}
 
 
 def page_of(item: type[Schema]) -> type[Schema]:

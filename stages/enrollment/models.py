@@ -411,11 +411,55 @@ class FrameDefault(db.Model):
     frame: Mapped[LegalFrame] = mapped_column(enum_column_type(LegalFrame, "legal_frame"))
     fee_cents: Mapped[int | None]
     deadline_days: Mapped[int | None]
+    # An authority's mailbox for the reports on this frame's measures (else its general one).
+    report_email: Mapped[str | None] = mapped_column(sa.String(254))
 
     __table_args__ = (
         sa.UniqueConstraint("organization_id", "frame"),
+        sa.CheckConstraint("report_email IS NULL OR report_email LIKE '%_@_%'", name="report_email_shape"),
         sa.CheckConstraint(f"fee_cents IS NULL OR fee_cents BETWEEN 0 AND {MAX_FEE_CENTS}", name="fee_range"),
         sa.CheckConstraint("deadline_days IS NULL OR deadline_days BETWEEN 1 AND 730", name="deadline_days_range"),
+    )
+
+
+class ReportFormat(LabelledEnum):
+    """The file(s) an authority wants its reports in."""
+
+    PDF = "pdf", "PDF"
+    CSV = "csv", "CSV (tableur)"
+    BOTH = "both", "PDF et CSV"
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """« pdf », « csv », or both."""
+        return ("pdf", "csv") if self is ReportFormat.BOTH else (self.value,)
+
+
+DEFAULT_ACKNOWLEDGMENT_DAYS = 10
+
+
+class AuthorityReporting(db.Model):
+    """How a referring authority receives its reports (set by an admin on its « Paramètres »):
+    the general mailbox (a greffe or a service), the format, and after how many days a
+    transmission not acknowledged is flagged to the organizers. A mailbox per frame, when the
+    authority wants one, is on ``FrameDefault.report_email``."""
+
+    __tablename__ = "authority_reporting"
+
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    report_email: Mapped[str | None] = mapped_column(sa.String(254))
+    report_format: Mapped[ReportFormat] = mapped_column(
+        enum_column_type(ReportFormat, "report_format"), default=ReportFormat.PDF
+    )
+    acknowledgment_days: Mapped[int] = mapped_column(default=DEFAULT_ACKNOWLEDGMENT_DAYS)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (
+        sa.CheckConstraint("acknowledgment_days BETWEEN 1 AND 90", name="acknowledgment_days_range"),
+        sa.CheckConstraint("report_email IS NULL OR report_email LIKE '%_@_%'", name="report_email_shape"),
     )
 
 

@@ -1,6 +1,7 @@
 """Per-association and per-authority settings: what letters and attestations carry (letterhead,
 logo, signatory, payment instructions), the fee per legal frame of an association, and the
-usual deadline per frame of an authority. Set by an admin on « Paramètres » of an organization,
+usual deadline per frame of an authority, and how an authority receives its reports (mailbox,
+per frame if it wishes, format, days before an unacknowledged transmission is flagged). Set by an admin on « Paramètres » of an organization,
 each change audited; the next document produced uses them (an issued attestation keeps its bytes).
 """
 from __future__ import annotations
@@ -15,7 +16,14 @@ import sqlalchemy as sa
 
 from stages.auth.audit import audit
 from stages.auth.models import Organization, User
-from stages.enrollment.models import AssociationSettings, FrameDefault, LegalFrame
+from stages.enrollment.models import (
+    DEFAULT_ACKNOWLEDGMENT_DAYS,
+    AssociationSettings,
+    AuthorityReporting,
+    FrameDefault,
+    LegalFrame,
+    ReportFormat,
+)
 from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import MAX_FEE_CENTS
@@ -82,9 +90,14 @@ def save_settings(
     *,
     logo: bytes | None = None,
     remove_logo: bool = False,
+    reporting: dict[str, str] | None = None,
+    frame_emails: dict[LegalFrame, str] | None = None,
     by: User,
 ) -> list[str]:
-    """Save an organization's settings; returns what changed (French), which is audited."""
+    """Save an organization's settings; returns what changed (French), which is audited.
+
+    For an authority, ``reporting`` holds the typed ``report_email``, ``report_format`` and
+    ``acknowledgment_days``, and ``frame_emails`` a mailbox per frame (blank: the general one)."""
     changed: list[str] = []
     if not organization.is_authority:
         row = settings_of(organization) or AssociationSettings(organization_id=organization.id)
@@ -104,19 +117,79 @@ def save_settings(
         if changed:
             row.updated_at, row.updated_by_id = now_utc(), by.id
             db.session.add(row)
-    changed += _save_frames(organization, frames)
+    changed += _save_frames(organization, frames, frame_emails or {})
+    if organization.is_authority and reporting is not None:
+        changed += _save_reporting(organization, reporting, by)
     db.session.flush()
     if changed:
         audit("organization.settings_changed", organization, details=", ".join(changed), user=by)
     return changed
 
 
-def _save_frames(organization, frames) -> list[str]:
+def report_address(value: str | None, label: str) -> str | None:
+    """A mailbox as typed (« greffe.tj-paris@justice.fr »), checked; None when blank."""
+    from email_validator import EmailNotValidError, validate_email
+
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > 254:
+        raise DomainError(f"{label} : 254 caractères au plus.")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise DomainError(f"{label} : adresse électronique invalide (une seule adresse, par exemple "
+                          "greffe.tj-ville@justice.fr).") from None
+
+
+def reporting_of(organization: Organization) -> AuthorityReporting | None:
+    return db.session.get(AuthorityReporting, organization.id)
+
+
+def _save_reporting(organization: Organization, typed: dict[str, str], by: User) -> list[str]:
+    email = report_address(typed.get("report_email"), "Adresse de transmission des bilans")
+    try:
+        report_format = ReportFormat((typed.get("report_format") or "pdf").strip())
+    except ValueError:
+        raise DomainError("Format des bilans : choisissez PDF, CSV ou les deux.") from None
+    days_text = (typed.get("acknowledgment_days") or "").strip()
+    if days_text and not DAYS_TEXT.fullmatch(days_text):
+        raise DomainError("Délai d'accusé de réception : indiquez un nombre de jours.")
+    days = int(days_text) if days_text else DEFAULT_ACKNOWLEDGMENT_DAYS
+    if not 1 <= days <= 90:
+        raise DomainError("Délai d'accusé de réception : entre 1 et 90 jours.")
+    row = reporting_of(organization)
+    if row is None:
+        if email is None and report_format == ReportFormat.PDF and days == DEFAULT_ACKNOWLEDGMENT_DAYS:
+            return []
+        row = AuthorityReporting(organization_id=organization.id, report_format=ReportFormat.PDF,
+                                 acknowledgment_days=DEFAULT_ACKNOWLEDGMENT_DAYS)
+        db.session.add(row)
+    changed = []
+    for attribute, value, label in (
+        ("report_email", email, "Adresse de transmission"),
+        ("report_format", report_format, "Format des bilans"),
+        ("acknowledgment_days", days, "Délai d'accusé de réception"),
+    ):
+        if getattr(row, attribute) != value:
+            setattr(row, attribute, value)
+            changed.append(label)
+    if changed:
+        row.updated_at, row.updated_by_id = now_utc(), by.id
+    return changed
+
+
+DAYS_TEXT = re.compile(r"\d{1,3}")
+
+
+def _save_frames(organization, frames, frame_emails) -> list[str]:
     current = {row.frame: row for row in frame_defaults(organization)}
     changed = []
     for frame, (fee_cents, deadline_days) in frames.items():
+        email = None
         if organization.is_authority:
             fee_cents = None
+            email = report_address(frame_emails.get(frame), f"{frame.label}, adresse de transmission")
         else:
             deadline_days = None
         if fee_cents is not None and not 0 <= fee_cents <= MAX_FEE_CENTS:
@@ -124,13 +197,13 @@ def _save_frames(organization, frames) -> list[str]:
         if deadline_days is not None and not 1 <= deadline_days <= 730:
             raise DomainError(f"{frame.label} : le délai est compris entre 1 et 730 jours.")
         row = current.get(frame)
-        if row is None and fee_cents is None and deadline_days is None:
+        if row is None and fee_cents is None and deadline_days is None and email is None:
             continue
         if row is None:
             row = FrameDefault(organization_id=organization.id, frame=frame)
             db.session.add(row)
-        if (row.fee_cents, row.deadline_days) != (fee_cents, deadline_days):
-            row.fee_cents, row.deadline_days = fee_cents, deadline_days
+        if (row.fee_cents, row.deadline_days, row.report_email) != (fee_cents, deadline_days, email):
+            row.fee_cents, row.deadline_days, row.report_email = fee_cents, deadline_days, email
             changed.append(frame.label)
     return changed
 

@@ -20,6 +20,8 @@ from stages.enrollment.confirmation.replies import ReplyTasks, replies_to_handle
 from stages.extensions import db
 from stages.jobs.models import JobRun
 from stages.reports.dashboard import Bucket, DashboardFilters, bucket_counts
+from stages.reports.models import ReportTransmission
+from stages.reports.transmissions import OVERDUE, overdue_transmissions
 from stages.scheduling.models import Course, CoursePart, CourseStatus, course_facilitators
 from stages.scheduling.worklists import list_counts
 from stages.timeutil import local_to_utc, now_utc, to_local, today_local
@@ -28,7 +30,7 @@ from stages.timeutil import local_to_utc, now_utc, to_local, today_local
 SHOWN_COURSES = 8
 MEASURE_BUCKETS = (Bucket.TO_SUMMON, Bucket.DEADLINE_PASSED, Bucket.DEADLINE_SOON)
 # The items that are late when their count is not zero (shown as warnings).
-URGENT = {"a-cloturer", "bilans-a-envoyer", Bucket.DEADLINE_PASSED.value, "taches-en-echec"}
+URGENT = {"a-cloturer", "bilans-a-envoyer", Bucket.DEADLINE_PASSED.value, "taches-en-echec", OVERDUE}
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def home_page(user: User, *, import_under_way: bool = False) -> dict:
     if user.role == Role.ADMIN:
         context["admin_todo"] = admin_todo(now)
     if user.role == Role.ORGANIZER:
-        context["todo"] = measure_todo(user) + course_todo(user, now)
+        context["todo"] = measure_todo(user) + course_todo(user, now) + transmission_todo(user, now)
         if import_under_way:
             context["todo"].append(TodoItem("import", "Import à terminer", 1, "enrollment.import_columns"))
         # What people answered on their confirmation page, until an organizer handles it.
@@ -91,6 +93,15 @@ def course_todo(user: User, now: datetime) -> list[TodoItem]:
         TodoItem(item.slug, item.label, count, "scheduling.calendar_list", {"etat": item.slug})
         for item, count in list_counts(user, now)
     ]
+
+
+def transmission_todo(user: User, now: datetime) -> list[TodoItem]:
+    """The association's transmissions not acknowledged within their authority's delay (two
+    queries: the authorities' delays, the count)."""
+    query = overdue_transmissions(visible(ReportTransmission, user), now)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return [TodoItem(OVERDUE, "Transmissions sans accusé de réception", count or 0,
+                     "reports.transmissions", {"etat": OVERDUE})]
 
 
 def admin_todo(now: datetime) -> list[TodoItem]:

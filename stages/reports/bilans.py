@@ -312,7 +312,7 @@ def bilan_summary(rows: list[BilanRow]) -> dict[str, int]:
     return summary
 
 
-def mark_bilan_sent(course: Course, authority_id: int, *, by: User) -> int:
+def mark_bilan_sent(course: Course, authority_id: int, *, by: User | None) -> int:
     """Record that the bilan went to the authority and close the measures it reports on.
 
     Upserts the Bilan row (two organizers clicking at once never fail on the unique constraint)
@@ -335,7 +335,7 @@ def mark_bilan_sent(course: Course, authority_id: int, *, by: User) -> int:
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Bilan).values(
         course_id=course.id, authority_id=authority_id, created_at=now, sent_at=now,
-        sent_by_id=by.id,
+        sent_by_id=by.id if by else None,
     )
     db.session.execute(
         statement.on_conflict_do_update(

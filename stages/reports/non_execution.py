@@ -223,8 +223,9 @@ def withdraw_outdated_reports(now=None) -> int:
 
 
 def transmitted_condition() -> sa.ColumnElement[bool]:
-    """SQL: the report (``NonExecutionReport``) has been transmitted to its authority."""
-    return sa.false()
+    """SQL: the report (``NonExecutionReport``) has been transmitted to its authority (a
+    transmission accepted by its mail server)."""
+    return NonExecutionReport.transmitted_at.is_not(None)
 
 
 def untransmitted_condition() -> sa.ColumnElement[bool]:

@@ -11,7 +11,7 @@ from stages.auth.models import AUTHORITY_KINDS, Organization, Role, User
 from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
 from stages.enrollment.models import Enrollment, LegalMeasure
 from stages.extensions import db
-from stages.reports.models import Bilan, MonthlySummary, NonExecutionReport
+from stages.reports.models import Bilan, MonthlySummary, NonExecutionReport, ReportTransmission, TransmissionKind
 from stages.reports.non_execution import transmitted_condition
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date
@@ -156,3 +156,28 @@ def _describe_summaries(ids: list[int]) -> dict[int, str]:
         .join(Organization, Organization.id == MonthlySummary.authority_id).where(MonthlySummary.id.in_(ids))
     )
     return {i: f"Synthèse mensuelle de {fr_date(m, 'MMMM y')} pour {name}" for i, m, name in rows}
+
+
+@scope(ReportTransmission)
+def visible_transmissions(user: User) -> sa.Select:
+    """Transmissions an admin sees all of; a liaison, those to their authorities; an organizer,
+    those their association sent. Others, none."""
+    query = sa.select(ReportTransmission)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.LIAISON:
+        return query.where(ReportTransmission.authority_id.in_(user.organization_ids))
+    if user.role == Role.ORGANIZER:
+        return query.where(ReportTransmission.sender_id.in_(user.organization_ids))
+    return query.where(sa.false())
+
+
+@describes("ReportTransmission")
+def _describe_transmissions(ids: list[int]) -> dict[int, str]:
+    """How the audit journal names a transmission: its number, kind and authority."""
+    rows = db.session.execute(
+        sa.select(ReportTransmission.id, ReportTransmission.kind, Organization.name)
+        .join(Organization, Organization.id == ReportTransmission.authority_id)
+        .where(ReportTransmission.id.in_(ids))
+    )
+    return {i: f"Transmission T-{i:06d} ({TransmissionKind(kind).label}) à {name}" for i, kind, name in rows}

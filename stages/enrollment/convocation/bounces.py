@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -70,6 +70,18 @@ class BounceRun:
         }
 
 
+# Higher areas that send other emails with a Message-ID they keep (the reports' transmissions)
+# register a reader here: ``reader(report)`` returns an outcome, or None when the message is not
+# theirs (this area imports none of them).
+OTHER_READERS: list[Callable[[DeliveryReport], str | None]] = []
+
+
+def register_reader(reader: Callable[[DeliveryReport], str | None]) -> None:
+    """Let ``reader`` record the reports about messages that are not convocations."""
+    if reader not in OTHER_READERS:
+        OTHER_READERS.append(reader)
+
+
 def record_report(report: DeliveryReport) -> str:
     """Record what ``report`` says about a convocation email; flushes, the caller commits.
 
@@ -87,6 +99,10 @@ def record_report(report: DeliveryReport) -> str:
         .limit(1)
     )
     if sent is None:
+        for reader in OTHER_READERS:
+            outcome = reader(report)
+            if outcome is not None:
+                return outcome
         return "ignored"
     status = _STATUS_OF_ACTION[report.action]
     detail = " — ".join(item for item in (report.status, report.diagnostic) if item) or None

@@ -1,5 +1,6 @@
 """« Paramètres » of an organization, for admins: an association's letterhead, logo, signatory,
-payment instructions and fee per legal frame; an authority's usual deadline per frame."""
+payment instructions and fee per legal frame; an authority's usual deadline per frame and how it
+receives its reports (mailbox, per frame if it wishes, format, acknowledgment delay)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ from flask_login import current_user, login_required
 from stages.auth.models import Organization
 from stages.auth.permissions import Permission, get_authorized
 from stages.enrollment import settings
-from stages.enrollment.models import LegalFrame
+from stages.enrollment.models import LegalFrame, ReportFormat
 from stages.enrollment.views.blueprint import bp
 from stages.errors import DomainError, refused
 from stages.extensions import db
@@ -31,6 +32,8 @@ def organization_settings(organization_id: int):
                 organization, {key: request.form.get(key, "") for key in settings.TEXT_FIELDS},
                 _frames(request.form), logo=upload.read() or None if upload else None,
                 remove_logo=request.form.get("remove_logo") == "1", by=current_user,
+                reporting={key: request.form.get(key, "") for key in REPORTING_FIELDS},
+                frame_emails={f: request.form.get(f"email-{f.value}", "") for f in LegalFrame},
             )
             db.session.commit()
         if outcome.ok:
@@ -39,7 +42,11 @@ def organization_settings(organization_id: int):
     defaults = {row.frame: row for row in settings.frame_defaults(organization)}
     return render_template("enrollment/organization_settings.html", organization=organization, form=form,
                            current=settings.settings_of(organization), defaults=defaults, frames=LegalFrame,
-                           fields=settings.TEXT_FIELDS, submitted=request.form)
+                           fields=settings.TEXT_FIELDS, submitted=request.form, formats=ReportFormat,
+                           reporting=settings.reporting_of(organization))
+
+
+REPORTING_FIELDS = ("report_email", "report_format", "acknowledgment_days")
 
 
 AMOUNT = re.compile(r"\d{1,4}(?:[.,]\d{1,2})?")

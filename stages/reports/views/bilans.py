@@ -18,6 +18,7 @@ from stages.reports.bilans import (
     bilan_summary,
     mark_bilan_sent,
 )
+from stages.reports.bilan_sending import course_transmissions, report_addresses
 from stages.reports.pdf import bilan_pdf
 from stages.reports.rules import BilanOf
 from stages.reports.views.blueprint import bp
@@ -44,7 +45,10 @@ def bilans(course_id: int):
     if course.status != CourseStatus.CLOSED:
         flash("Les bilans sont disponibles une fois le stage clôturé.", "warning")
         return redirect(url_for("scheduling.course_detail", course_id=course.id))
-    return render_template("reports/bilans.html", course=course, authorities=bilan_authorities(course))
+    authorities = bilan_authorities(course)
+    return render_template("reports/bilans.html", course=course, authorities=authorities,
+                           transmissions=course_transmissions(course),
+                           addresses=report_addresses([a.authority_id for a in authorities]))
 
 
 def _readable_bilan(course_id: int, authority_id: int) -> Course:
@@ -83,13 +87,14 @@ def bilan_download(course_id: int, authority_id: int, fmt: str):
 @bp.route("/stages/<int:course_id>/bilans/<int:authority_id>/envoye", methods=["POST"])
 @login_required
 def bilan_mark_sent(course_id: int, authority_id: int):
-    """Record that the bilan was sent; the measures it reports on become « bilan transmis »."""
+    """Record that the bilan was handed over otherwise than by « Transmettre » (by hand, by the
+    court's own platform); the measures it reports on become « bilan transmis » (audited)."""
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
     with refused() as outcome:
         closed = mark_bilan_sent(course, authority_id, by=current_user)
         db.session.commit()
     if outcome.ok:
         passed = ngettext("%(num)d mesure passée", "%(num)d mesures passées", closed)
-        flash("Le bilan est marqué comme envoyé"
+        flash("Le bilan est marqué comme remis"
               + (f" ; {passed} en « bilan transmis »." if closed else "."), "success")
     return redirect(url_for("reports.bilans", course_id=course_id))

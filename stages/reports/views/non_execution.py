@@ -11,11 +11,21 @@ from stages.auth.permissions import Permission, authorize, can, get_authorized, 
 from stages.errors import DomainError, refused
 from stages.extensions import db
 from stages.pages import paginate
-from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport, NonExecutionStatus
+from stages.reports.models import (
+    MonthlySummary,
+    NonExecutionReason,
+    NonExecutionReport,
+    NonExecutionStatus,
+    TransmissionKind,
+    TransmissionStatus,
+)
 from stages.reports.monthly_summary import FIGURE_LABELS, FIGURES, month_label, people_to_act_on
 from stages.reports.non_execution import filtered_reports, mark_reviewed, parse_list_filters, report_content
 from stages.reports.non_execution_pdf import report_pdf, summary_pdf
+from stages.reports.non_execution_sending import report_refs, transmit_report
 from stages.reports.rules import SUMMARY_LIST
+from stages.reports.transmissions import deliver_transmission, report_address, transmission_history
+from stages.reports.views.transmissions import NUMBER_MAX
 from stages.reports.views.blueprint import bp
 from stages.timeutil import now_utc
 
@@ -53,10 +63,14 @@ def non_execution_report(report_id: int):
     """One report as it will be (or was) transmitted; the read is audited."""
     report = get_authorized(NonExecutionReport, report_id, Permission.MEASURE_VIEW)
     content = report_content(report)
+    history = transmission_history(report.authority_id, TransmissionKind.NON_EXECUTION, report_refs(report))
     audit("non_execution.viewed", report, participant_id=report.measure.participant_id)
+    page_html = render_template(
+        "reports/non_execution_report.html", content=content, report=report, history=history,
+        can_edit=can(current_user, Permission.MEASURE_EDIT, report), address=report_address(report.authority),
+    )
     db.session.commit()
-    return render_template("reports/non_execution_report.html", content=content, report=report,
-                           can_edit=can(current_user, Permission.MEASURE_EDIT, report))
+    return page_html
 
 
 @bp.route("/rapports-non-execution/<int:report_id>.pdf")
@@ -81,6 +95,28 @@ def non_execution_report_reviewed(report_id: int):
         db.session.commit()
     if outcome.ok:
         flash("Le rapport est relu : il est prêt à transmettre.", "success")
+    return redirect(url_for("reports.non_execution_report", report_id=report_id))
+
+
+@bp.route("/rapports-non-execution/<int:report_id>/transmettre", methods=["POST"])
+@login_required
+def non_execution_report_transmit(report_id: int):
+    """Email the reviewed report to its authority now: « transmis » or the French error."""
+    report = get_authorized(NonExecutionReport, report_id, Permission.MEASURE_EDIT)
+    number = request.form.get("numero", "")
+    if not number.isdigit() or not 1 <= int(number) <= NUMBER_MAX:
+        abort(400, "Numéro de transmission invalide : rechargez la page du rapport.")
+    with refused() as outcome:
+        transmission = transmit_report(report, by=current_user, number=int(number))
+        db.session.commit()
+    if outcome.ok:
+        transmission = deliver_transmission(transmission)
+        if transmission.status == TransmissionStatus.SENT:
+            flash(f"Rapport transmis à {transmission.authority.name} (transmission {transmission.reference}).", "success")
+        elif transmission.status == TransmissionStatus.FAILED:
+            flash(f"La transmission a échoué : {transmission.refusal} Le rapport reste à transmettre.", "error")
+        else:
+            flash("La transmission est en cours d'envoi : elle sera réessayée automatiquement.", "warning")
     return redirect(url_for("reports.non_execution_report", report_id=report_id))
 
 
