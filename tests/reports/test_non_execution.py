@@ -353,3 +353,59 @@ def test_drafting_sends_a_bounded_number_of_queries(make, world):
         _draft()
     assert many.count == few.count
     assert len(_reports()) == 43
+
+
+# --- Transmission -----------------------------------------------------------------------------
+
+
+def test_a_reviewed_report_is_transmitted_with_its_pdf_and_then_acknowledged(app, client, make, world):
+    import hashlib
+
+    from stages.enrollment.models import AuthorityReporting, ReportFormat
+    from stages.reports.models import AcknowledgmentChannel, ReportTransmission
+    from stages.reports.transmissions import acknowledge
+
+    db.session.add(AuthorityReporting(organization_id=world.authority.id, report_email="greffe@tj-creteil.example",
+                                      report_format=ReportFormat.CSV))
+    measure = _measure(make, world, participant=make.participant(surname="LEGRAND"))
+    _draft()
+    (report,) = _reports(measure)
+    mail = app.extensions.setdefault("mail_outbox", [])
+    mail.clear()
+    login(client, world.organizer)
+    # A draft is not transmitted: it is reviewed first.
+    client.post(f"/rapports-non-execution/{report.id}/transmettre", data={"numero": "1"})
+    assert mail == []
+    client.post(f"/rapports-non-execution/{report.id}/relu")
+    client.post(f"/rapports-non-execution/{report.id}/transmettre", data={"numero": "1"})
+    client.post(f"/rapports-non-execution/{report.id}/transmettre", data={"numero": "1"})  # a second click
+    assert [m["To"] for m in mail] == ["greffe@tj-creteil.example"]
+    assert "LEGRAND" not in mail[0]["Subject"] and measure.case_reference not in mail[0]["Subject"]
+    (attachment,) = list(mail[0].iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"  # a PDF whatever the format chosen
+    transmission = db.session.scalar(sa.select(ReportTransmission))
+    assert transmission.files[0].sha256 == hashlib.sha256(attachment.get_payload(decode=True)).hexdigest()
+    assert _reports(measure)[0].state == ("Transmis", "success")
+    # The liaison now reads it, and acknowledges receipt.
+    client.post("/deconnexion")
+    login(client, world.liaison)
+    assert "LEGRAND" in client.get("/rapports-non-execution").get_data(as_text=True)
+    assert client.get(f"/rapports-non-execution/{report.id}").status_code == 200
+    acknowledge(db.session.get(ReportTransmission, transmission.id), by=world.liaison, via=AcknowledgmentChannel.APP)
+    db.session.commit()
+    assert _reports(measure)[0].state == ("Transmis, réception accusée", "success")
+    # Completed after being transmitted: the authority has it, it stays as sent.
+    db.session.add(make.enrollment(db.session.get(type(measure), measure.id), world.held, status=EnrollmentStatus.ATTENDED))
+    db.session.commit()
+    assert _draft()["rapports retirés"] == 0
+
+
+def test_no_mailbox_leaves_the_report_to_transmit_with_a_french_message(client, make, world):
+    measure = _measure(make, world)
+    _draft()
+    (report,) = _reports(measure)
+    login(client, world.organizer)
+    client.post(f"/rapports-non-execution/{report.id}/relu")
+    response = client.post(f"/rapports-non-execution/{report.id}/transmettre", data={"numero": "1"}, follow_redirects=True)
+    assert "Aucune adresse de transmission" in response.get_data(as_text=True)
+    assert _reports(measure)[0].state[0] == "Relu, prêt à transmettre"
