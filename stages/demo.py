@@ -150,7 +150,15 @@ def load_demo(seed: int = 2026) -> bool:
     _create_waiting_referrals(rng, orgs, count=18)
     _issue_certificates_and_bilans(organizer)
     _reply_to_summonses()
+    _draft_non_execution_reports()
     return True
+
+
+def _draft_non_execution_reports() -> None:
+    """The reports the morning job would draft: the waiting referrals whose deadline passed."""
+    from stages.reports.non_execution import draft_reports
+
+    draft_reports(today_local())
 
 
 def _reply_to_summonses() -> None:

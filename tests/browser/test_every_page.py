@@ -28,6 +28,7 @@ from stages.demo import DEMO_ACCOUNTS, load_demo
 from stages.enrollment.confirmation.links import format_code, summons_code
 from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
 from stages.extensions import db
+from stages.reports.models import NonExecutionReport
 from stages.scheduling.models import Course, CourseStatus
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
 from tests.test_access_matrix import EXPECTED
@@ -58,6 +59,8 @@ SKIPPED = {
     "/personnes/<int:participant_id>/export.json": "a JSON file",
     "/stages/<int:course_id>/bilans/<int:authority_id>.<any(pdf, csv):fmt>": "a PDF or CSV file",
     "/tableau-de-bord/export.<any(csv, xlsx):fmt>": "a CSV or XLSX file",
+    "/rapports-non-execution/<int:report_id>.pdf": "a PDF file",
+    "/syntheses-mensuelles/<int:summary_id>.pdf": "a PDF file",
     "/admin/journal/export.csv": "a CSV file",
     "/stages/<int:course_id>/presence/sw.js": "a JavaScript file (the course's service worker)",
     "/stages/<int:course_id>/presence/hors-ligne.json": "a JSON file (what the service worker keeps)",
@@ -77,6 +80,8 @@ SKIPPED = {
 REDIRECTS = {("liaison", "/"): "/tableau-de-bord"}
 # (role, rule): pages a role may open in general but not on the demo's objects, with the reason.
 NOT_IN_DEMO = {
+    ("liaison", "/rapports-non-execution/<int:report_id>"):
+        "the demo's non-execution reports are drafts: a liaison reads them once transmitted",
     ("organizer", "/lieux/<int:venue_id>/modifier"):
         "the demo's venues are shared (no managing association): only admins edit them",
 }
@@ -170,6 +175,8 @@ class Demo:
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
         # The confirmation page behind the person's convocation (its link made as a letter does).
         self.link_code = format_code(summons_code(enrollment))
+        self.report = db.session.scalar(sa.select(NonExecutionReport.id).order_by(NonExecutionReport.id))
+        assert self.report, "the demo drafts non-execution reports (its waiting referrals past their deadline)"
         db.session.commit()
 
 
@@ -213,6 +220,7 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
                                                             f"/organisations/{demo.authority}/parametres"],
         "/organisations/<int:organization_id>/courriers": f"/organisations/{demo.organization}/courriers",
         "/admin/comptes/<int:user_id>/modifier": f"/admin/comptes/{demo.user}/modifier",
+        "/rapports-non-execution/<int:report_id>": f"/rapports-non-execution/{demo.report}",
     }
     if rule in fixed:
         value = fixed[rule]
