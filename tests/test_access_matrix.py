@@ -156,6 +156,8 @@ API_ENDPOINTS = {
     "api.certificate": ("certificates", "certificate_id", THIS_MEASURE_VIEW),
     "api.bilans": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
     "api.bilan": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
+    "api.non_execution_reports": ("non-execution-reports", "report_id", THIS_MEASURE_VIEW),
+    "api.non_execution_report": ("non-execution-reports", "report_id", THIS_MEASURE_VIEW),
 }
 EXPECTED.update({endpoint: TOKEN_HOLDERS for endpoint in API_ENDPOINTS})
 # Routes about the closed session (certificates, bilans) rather than the coming one.

@@ -69,6 +69,8 @@ SKIPPED = {
     "/api/v1/measures/<int:measure_id>": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/measures/<int:measure_id>/attendance": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/sessions": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/non-execution-reports": "JSON of the API (a token, no login: tests/reports)",
+    "/api/v1/non-execution-reports/<int:report_id>": "JSON of the API (a token, no login: tests/reports)",
     "/api/v1/sessions/<int:session_id>": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/certificates": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/certificates/<int:certificate_id>": "JSON of the API (a token, no login: tests/api)",

@@ -409,3 +409,49 @@ def test_no_mailbox_leaves_the_report_to_transmit_with_a_french_message(client, 
     response = client.post(f"/rapports-non-execution/{report.id}/transmettre", data={"numero": "1"}, follow_redirects=True)
     assert "Aucune adresse de transmission" in response.get_data(as_text=True)
     assert _reports(measure)[0].state[0] == "Relu, prêt à transmettre"
+
+
+# --- The API ----------------------------------------------------------------------------------
+
+
+def test_the_api_lists_reports_in_scope_with_their_state(api, make, world):
+    from stages.reports.models import ReportTransmission, TransmissionKind, TransmissionStatus
+
+    mine = _measure(make, world)
+    other = make.measure(authority=world.authority, handling=make.organization(name="Autre"),
+                         decision_date=date(2025, 9, 1), deadline=DEADLINE)
+    _draft()
+    (report,) = _reports(mine)
+    (theirs,) = _reports(other)
+    organizer, liaison = make.api_token(world.organizer), make.api_token(world.liaison)
+    db.session.commit()
+    body = api.get("/api/v1/non-execution-reports", organizer).get_json()
+    assert [item["id"] for item in body["items"]] == [report.id]
+    assert body["items"][0]["reason"] == "never_enrolled" and body["items"][0]["state"] == "draft"
+    assert api.get(f"/api/v1/non-execution-reports/{theirs.id}", organizer).status_code == 404
+    # The liaison: nothing before it is transmitted, then the report, « transmitted ».
+    assert api.get("/api/v1/non-execution-reports", liaison).get_json()["items"] == []
+    assert api.get(f"/api/v1/non-execution-reports/{report.id}", liaison).status_code == 404
+    db.session.add(ReportTransmission(
+        authority_id=world.authority.id, kind=TransmissionKind.NON_EXECUTION, refs={"report": report.id},
+        document_key=f'{{"report":{report.id}}}', number=1, status=TransmissionStatus.SENT, sent_at=NOW,
+        recipients="greffe@tj.example"))
+    db.session.commit()
+    item = api.get(f"/api/v1/non-execution-reports/{report.id}", liaison).get_json()
+    assert item["state"] == "transmitted" and item["measure_id"] == mine.id
+    assert [i["id"] for i in api.get("/api/v1/non-execution-reports", liaison).get_json()["items"]] == [report.id]
+
+
+def test_the_api_list_query_count_does_not_grow_with_the_page(api, make, world):
+    for _ in range(12):
+        _measure(make, world)
+    _draft()
+    token = make.api_token(world.organizer)
+    db.session.commit()
+    api.get("/api/v1/non-execution-reports?limit=1", token)  # the token's first use is written once
+    counts = []
+    for limit in (2, 12):
+        with count_queries() as counter:
+            assert len(api.get(f"/api/v1/non-execution-reports?limit={limit}", token).get_json()["items"]) == limit
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
