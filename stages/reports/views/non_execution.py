@@ -2,6 +2,8 @@
 the monthly summaries (liaisons and admins)."""
 from __future__ import annotations
 
+import re
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
@@ -104,7 +106,7 @@ def non_execution_report_transmit(report_id: int):
     """Email the reviewed report to its authority now: « transmis » or the French error."""
     report = get_authorized(NonExecutionReport, report_id, Permission.MEASURE_EDIT)
     number = request.form.get("numero", "")
-    if not number.isdigit() or not 1 <= int(number) <= NUMBER_MAX:
+    if not re.fullmatch(r"[0-9]{1,6}", number) or not 1 <= int(number) <= NUMBER_MAX:
         abort(400, "Numéro de transmission invalide : rechargez la page du rapport.")
     with refused() as outcome:
         transmission = transmit_report(report, by=current_user, number=int(number))
