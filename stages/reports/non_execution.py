@@ -272,10 +272,11 @@ def draft_reports(today: date, *, batch: int = 500) -> dict[str, int]:
             for row in chunk
         ]
         statement = _insert()(NonExecutionReport).values(values)
-        result = db.session.execute(
+        inserted = db.session.scalars(
             statement.on_conflict_do_nothing(index_elements=["measure_id", "deadline"])
-        )
-        drafted += max(result.rowcount or 0, 0)
+            .returning(NonExecutionReport.id)
+        ).all()
+        drafted += len(inserted)
     db.session.flush()
     return {"rapports de non-exécution établis": drafted, "rapports retirés": withdrawn}
 
