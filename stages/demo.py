@@ -12,6 +12,8 @@ from stages.auth.services import hash_password
 from stages.enrollment.confirmation.models import ChangeReason, ReplyKind, SummonsReply
 from stages.enrollment.models import (
     SEAT_HOLDING_STATUSES,
+    AuthorityReporting,
+    ReportFormat,
     Enrollment,
     EnrollmentEvent,
     EnrollmentStatus,
@@ -150,6 +152,7 @@ def load_demo(seed: int = 2026) -> bool:
     _create_waiting_referrals(rng, orgs, count=18)
     _issue_certificates_and_bilans(organizer)
     _reply_to_summonses()
+    _reporting_addresses(orgs)
     _draft_non_execution_reports()
     return True
 
@@ -159,6 +162,15 @@ def _draft_non_execution_reports() -> None:
     from stages.reports.non_execution import draft_reports
 
     draft_reports(today_local())
+
+
+def _reporting_addresses(orgs) -> None:
+    """The authorities' mailboxes for the bilans (« Transmettre »), in the demo's domain."""
+    for name, box, report_format in (("Parquet de Paris", "bilans.parquet", ReportFormat.BOTH),
+                                     ("Tribunal judiciaire de Paris", "greffe.tj", ReportFormat.PDF),
+                                     ("SPIP de Paris", "spip", ReportFormat.PDF)):
+        db.session.add(AuthorityReporting(organization_id=orgs[name].id, report_email=f"{box}@demo.stages.test",
+                                          report_format=report_format, acknowledgment_days=10))
 
 
 def _reply_to_summonses() -> None:

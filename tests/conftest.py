@@ -188,8 +188,9 @@ def every_route(make):
     db.session.add(bilan)
     from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport, NonExecutionStatus
 
+    # A second measure of the person summoned (no one more in the fixture), past its deadline.
     late = make.measure(authority=authority, handling=assoc, decision_date=today_local() - timedelta(days=200),
-                        deadline=today_local() - timedelta(days=3))
+                        deadline=today_local() - timedelta(days=3), participant=measure.participant)
     report = NonExecutionReport(measure_id=late.id, authority_id=authority.id, deadline=late.deadline,
                                 reason=NonExecutionReason.NEVER_ENROLLED, status=NonExecutionStatus.READY,
                                 reviewed_at=now_utc())

@@ -62,6 +62,7 @@ def upgrade():
     with op.batch_alter_table('report_transmissions', schema=None) as batch_op:
         batch_op.create_index('ix_report_transmissions_document', ['authority_id', 'kind', 'document_key'], unique=False)
         batch_op.create_index('ix_report_transmissions_message_id', ['message_id'], unique=False)
+        batch_op.create_index('ix_report_transmissions_requested_at', ['requested_at'], unique=False)
         batch_op.create_index('ix_report_transmissions_sender_status', ['sender_id', 'status', 'acknowledged_at', 'sent_at'], unique=False)
 
     op.create_table('report_transmission_files',
@@ -106,6 +107,7 @@ def downgrade():
     op.drop_table('report_transmission_files')
     with op.batch_alter_table('report_transmissions', schema=None) as batch_op:
         batch_op.drop_index('ix_report_transmissions_sender_status')
+        batch_op.drop_index('ix_report_transmissions_requested_at')
         batch_op.drop_index('ix_report_transmissions_message_id')
         batch_op.drop_index('ix_report_transmissions_document')
 

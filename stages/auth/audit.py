@@ -168,6 +168,7 @@ OBJECT_TYPE_LABELS = {
     "AssociationSettings": "Paramètres d'une association",
     "AuthorityReporting": "Transmission des bilans d'une autorité",
     "ReportTransmission": "Transmission d'un document à une autorité",
+    "TransmittedFile": "Fichier transmis à une autorité",
     "FrameDefault": "Valeur par défaut d'un cadre",
     "LetterText": "Texte d'un courrier",
     "SummonsDelivery": "Preuve d'envoi d'une convocation",

@@ -39,6 +39,7 @@ from stages.reports.transmissions import (
 from stages.scheduling.models import Course, CourseStatus
 from stages.spreadsheets import csv_bytes
 from stages.timeutil import fr_date, now_utc
+from stages.wording import ngettext
 
 
 def bilan_refs(course: Course) -> dict:
@@ -90,8 +91,8 @@ def build_bilan(transmission: ReportTransmission, formats: tuple[str, ...]) -> R
     frames = {row.frame for row in rows}
     return ReportDocument(
         title=bilan_title(course), files=files, frame=frames.pop() if len(frames) == 1 else None,
-        lines=["", f"Il porte sur {len(rows)} personne{'s' if len(rows) > 1 else ''} orientée"
-                   f"{'s' if len(rows) > 1 else ''} par votre juridiction."],
+        lines=["", ngettext("Il porte sur %(num)d personne orientée par votre juridiction.",
+                            "Il porte sur %(num)d personnes orientées par votre juridiction.", len(rows))],
     )
 
 

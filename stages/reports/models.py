@@ -122,6 +122,8 @@ class ReportTransmission(db.Model):
         sa.Index("ix_report_transmissions_sender_status", "sender_id", "status", "acknowledged_at", "sent_at"),
         # A DSN's match.
         sa.Index("ix_report_transmissions_message_id", "message_id"),
+        # The list, newest first.
+        sa.Index("ix_report_transmissions_requested_at", "requested_at"),
     )
 
     @property

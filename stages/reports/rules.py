@@ -165,8 +165,9 @@ def visible_transmissions(user: User) -> sa.Select:
     query = sa.select(ReportTransmission)
     if user.role == Role.ADMIN:
         return query
-    if user.role == Role.LIAISON:
-        return query.where(ReportTransmission.authority_id.in_(user.organization_ids))
+    if user.role == Role.LIAISON:  # what reached them: not a sending still queued or refused
+        return query.where(ReportTransmission.authority_id.in_(user.organization_ids),
+                           ReportTransmission.status.in_(("sent", "bounced")))
     if user.role == Role.ORGANIZER:
         return query.where(ReportTransmission.sender_id.in_(user.organization_ids))
     return query.where(sa.false())

@@ -142,10 +142,43 @@ def test_certificate_says_whether_it_is_valid(api, two_sides):
 def test_bilan_carries_its_transmission_state(api, two_sides):
     (bilan_id,) = two_sides.ids["a"]["bilans"]
     token = two_sides.tokens["liaison_a"]
-    assert api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"] == {"state": "not_sent", "sent_at": None}
-    db.session.get(Bilan, bilan_id).sent_at = now_utc()
+    assert api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"] == {
+        "state": "not_sent", "sent_at": None, "reference": None, "acknowledged_at": None, "files": []}
+    bilan = db.session.get(Bilan, bilan_id)
+    bilan.sent_at = now_utc()  # handed over otherwise (« Marquer comme remis »)
     db.session.commit()
     assert api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"]["state"] == "sent"
+
+
+def test_bilan_transmission_follows_its_latest_transmission_row(api, two_sides):
+    """Queued, refused, sent with its files' hashes, then acknowledged: the API says each."""
+    from stages.reports.models import ReportTransmission, TransmissionStatus, TransmittedFile
+
+    (bilan_id,) = two_sides.ids["a"]["bilans"]
+    token = two_sides.tokens["liaison_a"]
+    bilan = db.session.get(Bilan, bilan_id)
+    rows = []
+    for number, status in ((1, TransmissionStatus.FAILED), (2, TransmissionStatus.QUEUED)):
+        rows.append(ReportTransmission(authority_id=bilan.authority_id, kind="bilan", refs={"course": bilan.course_id},
+                                       document_key=f'{{"course":{bilan.course_id}}}', number=number, status=status))
+    db.session.add_all(rows)
+    db.session.flush()
+    bilan.transmission_id = rows[0].id
+    db.session.commit()
+    assert api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"]["state"] == "failed"
+    bilan.transmission_id = rows[1].id
+    db.session.commit()
+    assert api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"]["state"] == "queued"
+    rows[1].status, rows[1].sent_at = TransmissionStatus.SENT, now_utc()
+    rows[1].files.append(TransmittedFile(filename="bilan.pdf", mimetype="application/pdf", size=3, sha256="a" * 64))
+    db.session.commit()
+    state = api.get(f"/api/v1/bilans/{bilan_id}", token).get_json()["transmission"]
+    assert state["state"] == "sent" and state["reference"] == rows[1].reference
+    assert state["files"] == [{"filename": "bilan.pdf", "size": 3, "sha256": "a" * 64}]
+    rows[1].acknowledged_at, rows[1].acknowledged_via = now_utc(), "link"
+    db.session.commit()
+    listed = api.get("/api/v1/bilans", token).get_json()["items"]
+    assert [item["transmission"]["state"] for item in listed if item["id"] == bilan_id] == ["acknowledged"]
 
 
 # --- Authentication ------------------------------------------------------------------------

@@ -179,6 +179,19 @@ class Demo:
         self.link_code = format_code(summons_code(enrollment))
         self.report = db.session.scalar(sa.select(NonExecutionReport.id).order_by(NonExecutionReport.id))
         assert self.report, "the demo drafts non-execution reports (its waiting referrals past their deadline)"
+        # A bilan transmitted to the parquet: the acknowledgment link of its email.
+        from stages.reports.models import ReportTransmission, TransmissionStatus
+        from stages.reports.transmissions import acknowledgment_token
+        from stages.timeutil import now_utc
+
+        transmission = ReportTransmission(
+            authority_id=parquet.id, sender_id=apcars.id, kind="bilan", refs={"course": closed.id},
+            document_key=f'{{"course":{closed.id}}}', number=1, status=TransmissionStatus.SENT,
+            sent_at=now_utc(), recipients="greffe@tj-paris.example",
+        )
+        db.session.add(transmission)
+        db.session.flush()
+        self.acknowledgment = acknowledgment_token(transmission)
         db.session.commit()
 
 
@@ -215,6 +228,9 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/verification/<code>": f"/verification/{demo.code}",
         # The person's confirmation page, and what an unknown link shows.
         "/c/<link_code>": [f"/c/{demo.link_code}", "/c/0000-0000-0000-0000"],
+        # The acknowledgment page of a transmission's email, and what a bad link shows.
+        "/transmissions/accuse-reception/<signed>": [f"/transmissions/accuse-reception/{demo.acknowledgment}",
+                                                     "/transmissions/accuse-reception/lien-invalide"],
         "/lieux/<int:venue_id>/modifier": f"/lieux/{demo.venue}/modifier",
         "/organisations/<int:organization_id>/modifier": f"/organisations/{demo.organization}/modifier",
         # An association's settings and an authority's (another form).

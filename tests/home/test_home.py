@@ -109,6 +109,7 @@ def test_organizer_home_counts_what_its_links_list(client, make, association, or
         "Sans intervenant·e": 1,
         "Sous le minimum d'inscrits": 1,
         "Complets": 1,
+        "Transmissions sans accusé de réception": 0,
     }
     for label, (count, link) in items.items():
         if link.startswith("/calendrier/liste"):

@@ -217,7 +217,7 @@ def test_bilans_page_lists_one_row_per_authority(client, bilan_course):
     login(client, bilan_course.organizer)
     html = client.get(f"/stages/{bilan_course.course.id}/bilans").get_data(as_text=True)
     assert "Parquet de Paris" in html and "Parquet de Bobigny" in html
-    assert html.count("Marquer comme envoyé") == 2
+    assert html.count("Marquer comme remis") == 2
     assert [(a.name, a.people) for a in bilans.bilan_authorities(bilan_course.course)] == [
         ("Parquet de Bobigny", 1), ("Parquet de Paris", 4),
     ]
@@ -261,7 +261,7 @@ def test_marking_sent_closes_the_covered_measures(client, bilan_course):
     audit = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "bilan.sent"))
     assert audit.details == f"autorité n° {bilan_course.parquet_a.id}, 2 mesures closes"
     page = client.get(f"/stages/{bilan_course.course.id}/bilans").get_data(as_text=True)
-    assert "Envoyé" in page and "Marquer comme renvoyé" in page
+    assert "Remis" in page and "Marquer comme remis à nouveau" in page
 
 
 def test_marking_sent_twice_keeps_one_bilan(client, bilan_course):

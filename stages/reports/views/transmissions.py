@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
 
 from stages.auth.models import Organization, Role
 from stages.auth.permissions import Permission, get_authorized, visible
-from stages.errors import DomainError, refused
+from stages.errors import DomainError, refused, render_error
 from stages.extensions import db
 from stages.forms import BaseForm
 from stages.pages import paginate
@@ -27,12 +28,10 @@ from stages.scheduling.models import Course
 NUMBER_MAX = 10_000
 
 
-def _number() -> int:
+def _number() -> int | None:
     """Which transmission the page offered (« numero »): two identical clicks send once."""
     raw = request.form.get("numero", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= NUMBER_MAX:
-        abort(400, "Numéro de transmission invalide : rechargez la page des bilans.")
-    return int(raw)
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= NUMBER_MAX else None
 
 
 @bp.route("/stages/<int:course_id>/bilans/<int:authority_id>/transmettre", methods=["POST"])
@@ -40,11 +39,13 @@ def _number() -> int:
 def bilan_transmit(course_id: int, authority_id: int):
     """Email the bilan to the authority now; the measures are reported once it is accepted."""
     course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
-    if not BaseForm().validate_on_submit():
-        abort(400, "Formulaire expiré : rechargez la page.")
-    authority = db.session.get(Organization, authority_id) or abort(404)
+    authority, number = db.session.get(Organization, authority_id), _number()
+    if authority is None:
+        abort(404)
+    if number is None or not BaseForm().validate_on_submit():
+        return render_error(400, "Numéro de transmission invalide : rechargez la page des bilans.")
     with refused() as outcome:
-        transmission = transmit_bilan(course, authority, by=current_user, number=_number())
+        transmission = transmit_bilan(course, authority, by=current_user, number=number)
         db.session.commit()
     if outcome.ok:
         transmission = deliver_transmission(transmission)
@@ -70,6 +71,7 @@ def transmissions():
     overdue = request.args.get("etat") == OVERDUE
     query = visible(ReportTransmission, current_user)
     query = overdue_transmissions(query) if overdue else query
+    query = query.options(joinedload(ReportTransmission.authority), selectinload(ReportTransmission.files))
     page = paginate(query.order_by(ReportTransmission.requested_at.desc(), ReportTransmission.id.desc()))
     return render_template("reports/transmissions.html", pagination=page, overdue=overdue,
                            can_acknowledge=current_user.role == Role.LIAISON)
@@ -84,7 +86,7 @@ def transmission_acknowledge(transmission_id: int):
             or transmission.authority_id not in current_user.organization_ids):
         abort(403)
     if not BaseForm().validate_on_submit():
-        abort(400, "Formulaire expiré : rechargez la page.")
+        return render_error(400, "Formulaire expiré : rechargez la page.")
     with refused() as outcome:
         done = acknowledge(transmission, by=current_user, via=AcknowledgmentChannel.APP)
         db.session.commit()
@@ -107,7 +109,7 @@ def transmission_acknowledge_link(signed: str):
     form = BaseForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            abort(400, "Formulaire expiré : rechargez la page.")
+            return render_error(400, "Formulaire expiré : rechargez la page et recommencez.")
         with refused() as outcome:
             done = acknowledge(transmission, by=None, via=AcknowledgmentChannel.LINK)
             db.session.commit()
