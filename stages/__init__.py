@@ -195,6 +195,7 @@ def _navigation() -> list[NavItem]:
             ("enrollment.accounting", "Registre des frais"),
         ]
     if role != Role.FACILITATOR:
+        items.append(("reports.non_execution_reports", "Non-exécution"))
         items.append(("reports.statistics", "Statistiques"))
     if role == Role.ADMIN:
         items += [

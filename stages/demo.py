@@ -168,7 +168,15 @@ def load_demo(seed: int = 2026) -> bool:
     _evaluate_courses(rng, [orgs[name] for name, _s, kind, _a in ORGANIZATIONS if kind == OrganizationKind.ASSOCIATION],
                       accounts["intervenant@demo.stages.test"])
     _open_fee_accounts(organizer)
+    _draft_non_execution_reports()
     return True
+
+
+def _draft_non_execution_reports() -> None:
+    """The reports the morning job would draft: the waiting referrals whose deadline passed."""
+    from stages.reports.non_execution import draft_reports
+
+    draft_reports(today_local())
 
 
 def _reporting_addresses(orgs) -> None:

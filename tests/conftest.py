@@ -187,6 +187,24 @@ def every_route(make):
     db.session.flush()
     bilan = Bilan(course_id=closed.id, authority_id=authority.id, transmission_id=transmission.id)
     db.session.add(bilan)
+    from stages.reports.models import MonthlySummary, NonExecutionReason, NonExecutionReport, NonExecutionStatus
+
+    # A second measure of the person summoned (no one more in the fixture), past its deadline.
+    late = make.measure(authority=authority, handling=assoc, decision_date=today_local() - timedelta(days=200),
+                        deadline=today_local() - timedelta(days=3), participant=measure.participant)
+    report = NonExecutionReport(measure_id=late.id, authority_id=authority.id, deadline=late.deadline,
+                                reason=NonExecutionReason.NEVER_ENROLLED, status=NonExecutionStatus.READY,
+                                reviewed_at=now_utc())
+    db.session.add(report)
+    db.session.flush()
+    db.session.add(ReportTransmission(  # transmitted: its authority's liaison reads it
+        authority_id=authority.id, sender_id=assoc.id, kind=TransmissionKind.NON_EXECUTION,
+        refs={"report": report.id}, document_key=f'{{"report":{report.id}}}', number=1,
+        status=TransmissionStatus.SENT, sent_at=now_utc(), recipients="greffe@tj.example",
+    ))
+    summary = MonthlySummary(authority_id=authority.id, month=today_local().replace(day=1), received=1,
+                             summoned=0, completed=0, not_executed=1, pending=0, to_act_on=[late.id])
+    db.session.add(summary)
     # One API token for each role that may hold one (facilitators may not: stages.api.tokens).
     w.api_tokens = {role: make.api_token(user) for role, user in w.users.items() if "facilitator" not in role}
     spare = make.user(Role.ORGANIZER, [assoc])  # what admins do to accounts is done to this one
@@ -241,7 +259,7 @@ def every_route(make):
         "authority_id": authority.id, "token": w.organizer.feed_token,
         "code": certificate.verification_code, "filename": "css/stages.css", "format": "csv",
         "fmt": "csv", "link_code": link_code, "reply_id": reply.id,
-        "session_id": course.id, "bilan_id": bilan.id,
+        "session_id": course.id, "bilan_id": bilan.id, "report_id": report.id, "summary_id": summary.id,
         "transmission_id": transmission.id, "signed": acknowledgment_token(transmission),
         "module_id": item.module_id, "item_id": item.id, "speaker_id": speaker.id, "object_id": item.module_id,
         "kind": "modules",

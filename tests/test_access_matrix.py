@@ -147,6 +147,13 @@ EXPECTED = {
     "reports.bilans": THIS_SESSION_EDIT,
     "reports.bilan_download": THIS_MEASURE_VIEW,
     "reports.bilan_mark_sent": THIS_SESSION_EDIT,
+    "reports.non_execution_reports": MEASURE_VIEWERS,  # each sees their own (scoped list)
+    "reports.non_execution_report": THIS_MEASURE_VIEW,  # a liaison once transmitted (it is)
+    "reports.non_execution_report_pdf": THIS_MEASURE_VIEW,
+    "reports.non_execution_report_reviewed": THIS_SESSION_EDIT,
+    "reports.non_execution_report_transmit": THIS_SESSION_EDIT,
+    "reports.monthly_summaries": {"admin", "liaison", "liaison_other"},
+    "reports.monthly_summary_pdf": {"admin", "liaison"},
     "reports.bilan_transmit": THIS_SESSION_EDIT,
     "reports.transmissions": MEASURE_VIEWERS,  # received (liaisons) or sent (organizers)
     "reports.transmission_acknowledge": {"liaison"},  # the receiving authority's liaison only
@@ -180,6 +187,8 @@ API_ENDPOINTS = {
     "api.certificate": ("certificates", "certificate_id", THIS_MEASURE_VIEW),
     "api.bilans": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
     "api.bilan": ("bilans", "bilan_id", THIS_MEASURE_VIEW),
+    "api.non_execution_reports": ("non-execution-reports", "report_id", THIS_MEASURE_VIEW),
+    "api.non_execution_report": ("non-execution-reports", "report_id", THIS_MEASURE_VIEW),
 }
 EXPECTED.update({endpoint: TOKEN_HOLDERS for endpoint in API_ENDPOINTS})
 # Routes about the closed session (certificates, bilans) rather than the coming one.

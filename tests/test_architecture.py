@@ -129,6 +129,7 @@ VIEW_AUDIT_ACTIONS = {
     "yearly_report.viewed", "yearly_report.exported",
     "incidents.viewed", "evaluation.results_viewed", "evaluation.links_printed",
     "ledger.listed", "receipt.downloaded", "invoice.downloaded",
+    "non_execution.viewed", "monthly_summary.viewed",
 }
 
 

@@ -65,7 +65,7 @@ QUERY_NAMES = [
     "page", "q", "statut", "cadre", "annee", "mois", "date", "lieu", "organisation",
     "intervenant", "mes", "quand", "depuis", "du", "au", "utilisateur", "personne", "action",
     "autorite", "echeance_du", "echeance_au", "archives", "sans_courriel", "next", "format",
-    "limit", "cursor",
+    "limit", "cursor", "motif",
 ]
 QUERY = st.dictionaries(
     st.one_of(st.sampled_from(QUERY_NAMES), st.text(min_size=1, max_size=12)),

@@ -12,7 +12,7 @@ from stages.auth.permissions import visible
 from stages.certificates.models import Certificate
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
 from stages.extensions import db
-from stages.reports.models import Bilan, ReportTransmission
+from stages.reports.models import Bilan, NonExecutionReport, ReportTransmission
 from stages.scheduling.models import Course
 
 # How each kind of row is read: the model, and what its schema needs loaded with it.
@@ -31,6 +31,7 @@ LOADERS = {
     "certificates": (Certificate, (joinedload(Certificate.enrollment),)),
     "bilans": (Bilan, (joinedload(Bilan.course), joinedload(Bilan.authority),
                        joinedload(Bilan.transmission).selectinload(ReportTransmission.files))),
+    "non-execution-reports": (NonExecutionReport, (joinedload(NonExecutionReport.authority),)),
 }
 
 

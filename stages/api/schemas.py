@@ -175,6 +175,36 @@ class Bilan(Schema):
                 "transmission": transmission_state(bilan)}
 
 
+class NonExecutionReport(Schema):
+    """A rapport de non-exécution: a measure whose deadline passed without a completed course."""
+
+    id = fields.Integer(required=True)
+    measure_id = fields.Integer(required=True)
+    authority = fields.Nested(OrganizationRef, required=True)
+    deadline = fields.Date(required=True)
+    reason = fields.String(required=True, metadata={
+        "enum": ["never_enrolled", "unreachable", "absent", "refused", "withdrawn", "late_course"]})
+    state = fields.String(required=True, metadata={
+        "enum": ["draft", "ready", "withdrawn", "transmitted", "acknowledged"],
+        "description": "Brouillon, relu, retiré (avec son motif), transmis, réception accusée."})
+    drafted_at = fields.AwareDateTime(required=True)
+    withdrawn_reason = fields.String(required=True, allow_none=True)
+    transmitted_at = fields.AwareDateTime(required=True, allow_none=True)
+    acknowledged_at = fields.AwareDateTime(required=True, allow_none=True)
+
+    @pre_dump
+    def _state(self, report, **_):
+        state = report.status.value
+        if state != "withdrawn" and report.acknowledged_at is not None:
+            state = "acknowledged"
+        elif state != "withdrawn" and report.transmitted_at is not None:
+            state = "transmitted"
+        return {"id": report.id, "measure_id": report.measure_id, "authority": report.authority,
+                "deadline": report.deadline, "reason": report.reason.value, "state": state,
+                "drafted_at": report.drafted_at, "withdrawn_reason": report.withdrawn_reason,
+                "transmitted_at": report.transmitted_at, "acknowledged_at": report.acknowledged_at}
+
+
 def page_of(item: type[Schema]) -> type[Schema]:
     """The schema of a page of ``item``: the rows, and the link to the next page."""
     return type(f"{item.__name__}Page", (Schema,), {
@@ -194,4 +224,6 @@ class Problem(Schema):
     detail = fields.String(required=True)
 
 
-MeasurePage, SessionPage, CertificatePage, BilanPage = (page_of(s) for s in (Measure, Session, Certificate, Bilan))
+MeasurePage, SessionPage, CertificatePage, BilanPage, NonExecutionReportPage = (
+    page_of(s) for s in (Measure, Session, Certificate, Bilan, NonExecutionReport)
+)

@@ -188,6 +188,24 @@ def bilan(user, bilan_id: int):
     return Read(row, row)
 
 
+@bp.route(f"{API}/non-execution-reports", **GET)
+@api_limit
+@api_read(schemas.NonExecutionReportPage, "Les rapports de non-exécution visibles et leur état", paginated=True)
+def non_execution_reports(user):
+    """A page of the non-execution reports the token's user may see (a liaison: those
+    transmitted to their authority)."""
+    return _page(user, "non-execution-reports", "api.non_execution_reports")
+
+
+@bp.route(f"{API}/non-execution-reports/<int:report_id>", **GET)
+@api_limit
+@api_read(schemas.NonExecutionReport, "Un rapport de non-exécution")
+def non_execution_report(user, report_id: int):
+    """One non-execution report and its state."""
+    row = _one(user, "non-execution-reports", report_id)
+    return Read(row, row)
+
+
 @bp.route(f"{API}/openapi.json", **GET)
 def openapi():
     """The OpenAPI 3.1 document of the API (public: it holds no data)."""

@@ -81,6 +81,20 @@ JOBS: dict[str, Job] = {
             period="hourly",
         ),
         Job(
+            "draft_non_execution_reports",
+            "stages.jobs.tasks:draft_non_execution_reports",
+            "Établit un rapport de non-exécution pour chaque mesure dont la date limite est passée "
+            "sans stage effectué, et retire ceux devenus sans objet (stage effectué, date reportée).",
+            {"hour": "6", "minute": "0"},
+        ),
+        Job(
+            "send_monthly_summaries",
+            "stages.jobs.tasks:send_monthly_summaries",
+            "Établit et transmet à chaque autorité la synthèse du mois précédent (une fois par "
+            "mois et par autorité ; la tâche quotidienne rattrape un mois manqué).",
+            {"hour": "6", "minute": "30"},
+        ),
+        Job(
             "purge_expired_data",
             "stages.jobs.tasks:purge_expired_data",
             "Anonymise les données personnelles des mesures closes depuis la durée de conservation "

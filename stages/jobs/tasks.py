@@ -19,7 +19,9 @@ from stages.extensions import db
 from stages.jobs.runner import prune_runs
 from stages.privacy import retention
 from stages.privacy.settings import current_retention
-from stages.reports import closing_reminders
+from stages.reports import closing_reminders, monthly_summary, non_execution, non_execution_sending
+from stages.reports.transmissions import deliver_transmission
+from stages.reports.models import ReportTransmission, TransmissionStatus
 from stages.scheduling import services as scheduling
 from stages.timeutil import now_utc, today_local
 from stages.wording import ngettext
@@ -47,6 +49,32 @@ def send_deadline_digests() -> dict:
 def send_closing_reminders() -> dict:
     """Remind organizers to close held courses and send their bilans."""
     return _with_error(closing_reminders.send_closing_reminders(), "échecs")
+
+
+def draft_non_execution_reports() -> dict:
+    """Draft the non-execution reports of the deadlines passed; withdraw the outdated drafts."""
+    counts = non_execution.draft_reports(today_local())
+    db.session.commit()
+    return counts
+
+
+def send_monthly_summaries() -> dict:
+    """The previous month's summary of every authority, made and sent once (an authority
+    without a mailbox gets its summary in the application, and by email once one is set)."""
+    today = today_local()
+    made = monthly_summary.make_summaries(today)
+    db.session.commit()
+    requested = non_execution_sending.request_summaries(today)
+    db.session.commit()
+    sent = 0
+    for transmission_id in requested["requested"]:
+        transmission = deliver_transmission(db.session.get(ReportTransmission, transmission_id))
+        sent += transmission.status == TransmissionStatus.SENT
+    counts = {"synthèses mensuelles établies": len(made), "synthèses transmises": sent,
+              "autorités sans adresse de transmission": requested["without_mailbox"]}
+    if sent < len(requested["requested"]):
+        counts["_error"] = "Une synthèse n'a pas pu être envoyée : voir la page des transmissions."
+    return counts
 
 
 def deliver_outbox() -> dict:

@@ -1,5 +1,5 @@
-"""Who may read which bilans and filter on which authorities: registered with the permission
-helper."""
+"""Who may read which bilans, non-execution reports and monthly summaries, and filter on which
+authorities: registered with the permission helper."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,8 @@ from stages.auth.models import AUTHORITY_KINDS, Organization, OrganizationKind, 
 from stages.auth.permissions import Permission, can, exists, object_rule, scope, visible
 from stages.enrollment.models import Enrollment, LegalMeasure
 from stages.extensions import db
-from stages.reports.models import Bilan, ReportTransmission, TransmissionKind
+from stages.reports.models import Bilan, MonthlySummary, NonExecutionReport, ReportTransmission, TransmissionKind
+from stages.reports.non_execution import transmitted_condition
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date
 
@@ -92,6 +93,85 @@ def _describe_bilans(ids: list[int]) -> dict[int, str]:
         .where(Bilan.id.in_(ids))
     )
     return {i: f"Bilan du stage du {fr_date(start, 'medium')} pour {name}" for i, start, name in rows}
+
+
+@object_rule(NonExecutionReport)
+def non_execution_rule(user: User, permission: Permission, report: NonExecutionReport) -> bool:
+    """A report is its measure's: the organizers who may see (or change) the measure read (or
+    review and transmit) it; a liaison reads, only once transmitted, those for their authority."""
+    if user.role == Role.LIAISON:
+        return (
+            permission == Permission.MEASURE_VIEW
+            and report.authority_id in user.organization_ids
+            and exists(sa.select(NonExecutionReport.id).where(
+                NonExecutionReport.id == report.id, transmitted_condition()))
+        )
+    return can(user, permission, report.measure)
+
+
+@scope(NonExecutionReport)
+def visible_non_execution_reports(user: User) -> sa.Select:
+    """Reports of the measures an organizer may see; a liaison's, once transmitted."""
+    query = sa.select(NonExecutionReport)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.LIAISON:
+        return query.where(NonExecutionReport.authority_id.in_(user.organization_ids), transmitted_condition())
+    if user.role == Role.ORGANIZER:
+        measures = visible(LegalMeasure, user).with_only_columns(LegalMeasure.id)
+        return query.where(NonExecutionReport.measure_id.in_(measures))
+    return query.where(sa.false())
+
+
+@object_rule(MonthlySummary)
+def monthly_summary_rule(user: User, permission: Permission, summary: MonthlySummary) -> bool:
+    """A monthly summary is its authority's: its liaisons (and admins) read it."""
+    return (
+        permission == Permission.MEASURE_VIEW and user.role == Role.LIAISON
+        and summary.authority_id in user.organization_ids
+    )
+
+
+@dataclass(frozen=True)
+class SummaryList:
+    """The list of the monthly summaries, as its page names it (for the permission helper)."""
+
+
+SUMMARY_LIST = SummaryList()
+
+
+@object_rule(SummaryList)
+def summary_list_rule(user: User, permission: Permission, _: SummaryList) -> bool:
+    """The summaries go to the authorities: their liaisons (and admins) read them, nobody else."""
+    return permission == Permission.MEASURE_VIEW and user.role == Role.LIAISON
+
+
+@scope(MonthlySummary)
+def visible_monthly_summaries(user: User) -> sa.Select:
+    query = sa.select(MonthlySummary)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.LIAISON:
+        return query.where(MonthlySummary.authority_id.in_(user.organization_ids))
+    return query.where(sa.false())
+
+
+@describes("NonExecutionReport")
+def _describe_non_execution(ids: list[int]) -> dict[int, str]:
+    """« Rapport de non-exécution n° 4 (date limite du 12 mars 2027) »: never a name."""
+    rows = db.session.execute(
+        sa.select(NonExecutionReport.id, NonExecutionReport.deadline).where(NonExecutionReport.id.in_(ids))
+    )
+    return {i: f"Rapport de non-exécution n° {i} (date limite du {fr_date(d, 'medium')})" for i, d in rows}
+
+
+@describes("MonthlySummary")
+def _describe_summaries(ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(
+        sa.select(MonthlySummary.id, MonthlySummary.month, Organization.name)
+        .join(Organization, Organization.id == MonthlySummary.authority_id).where(MonthlySummary.id.in_(ids))
+    )
+    return {i: f"Synthèse mensuelle de {fr_date(m, 'MMMM y')} pour {name}" for i, m, name in rows}
 
 
 @scope(ReportTransmission)

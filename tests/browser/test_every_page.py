@@ -31,6 +31,7 @@ from stages.enrollment.models import Enrollment, LegalMeasure, MeasureStatus
 from stages.evaluation.answering import link_codes
 from stages.evaluation.models import Moment
 from stages.extensions import db
+from stages.reports.models import NonExecutionReport
 from stages.scheduling.models import Course, CoursePart, CourseStatus
 from stages.timeutil import today_local
 from tests.browser.conftest import DESKTOP, MISSING, SKIP_REASON
@@ -62,6 +63,8 @@ SKIPPED = {
     "/personnes/<int:participant_id>/export.json": "a JSON file",
     "/stages/<int:course_id>/bilans/<int:authority_id>.<any(pdf, csv):fmt>": "a PDF or CSV file",
     "/tableau-de-bord/export.<any(csv, xlsx):fmt>": "a CSV or XLSX file",
+    "/rapports-non-execution/<int:report_id>.pdf": "a PDF file",
+    "/syntheses-mensuelles/<int:summary_id>.pdf": "a PDF file",
     "/admin/journal/export.csv": "a CSV file",
     "/rapports/annuel/<int:organization_id>/rapport.<fmt>": "a PDF or CSV file",
     "/statistiques-ouvertes.csv": "a CSV file",
@@ -75,6 +78,8 @@ SKIPPED = {
     "/api/v1/measures/<int:measure_id>": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/measures/<int:measure_id>/attendance": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/sessions": "JSON of the API (a token, no login: tests/api)",
+    "/api/v1/non-execution-reports": "JSON of the API (a token, no login: tests/reports)",
+    "/api/v1/non-execution-reports/<int:report_id>": "JSON of the API (a token, no login: tests/reports)",
     "/api/v1/sessions/<int:session_id>": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/certificates": "JSON of the API (a token, no login: tests/api)",
     "/api/v1/certificates/<int:certificate_id>": "JSON of the API (a token, no login: tests/api)",
@@ -86,6 +91,8 @@ SKIPPED = {
 REDIRECTS = {("liaison", "/"): "/tableau-de-bord"}
 # (role, rule): pages a role may open in general but not on the demo's objects, with the reason.
 NOT_IN_DEMO = {
+    ("liaison", "/rapports-non-execution/<int:report_id>"):
+        "the demo's non-execution reports are drafts: a liaison reads them once transmitted",
     ("organizer", "/lieux/<int:venue_id>/modifier"):
         "the demo's venues are shared (no managing association): only admins edit them",
 }
@@ -185,6 +192,8 @@ class Demo:
         self.user = db.session.scalar(sa.select(User.id).where(User.email == "l.fabre@demo.stages.test"))
         # The confirmation page behind the person's convocation (its link made as a letter does).
         self.link_code = format_code(summons_code(enrollment))
+        self.report = db.session.scalar(sa.select(NonExecutionReport.id).order_by(NonExecutionReport.id))
+        assert self.report, "the demo drafts non-execution reports (its waiting referrals past their deadline)"
         # A bilan transmitted to the parquet: the acknowledgment link of its email.
         from stages.reports.models import ReportTransmission, TransmissionStatus
         from stages.reports.transmissions import acknowledgment_token
@@ -275,6 +284,7 @@ def _urls(rule: str, demo: Demo, role: str) -> list[str]:
         "/modules/<int:module_id>/modifier": f"/modules/{demo.module}/modifier",
         "/intervenants/<int:speaker_id>/modifier": f"/intervenants/{demo.speaker}/modifier",
         "/admin/comptes/<int:user_id>/modifier": f"/admin/comptes/{demo.user}/modifier",
+        "/rapports-non-execution/<int:report_id>": f"/rapports-non-execution/{demo.report}",
     }
     # The yearly report: the form alone, then the role's own organization's report this year.
     mine = demo.authority if role == "liaison" else demo.organization
