@@ -58,7 +58,7 @@ class LedgerEntry(db.Model):
     # A payment's receipt: « 2026-0001 », numbered without gaps per association and year.
     receipt_year: Mapped[int | None]
     receipt_number: Mapped[int | None]
-    # Carried over from the measure's former « Payé » status (migration 0030) or noted « Payé »
+    # Carried over from the measure's former « Payé » status (migration 0032) or noted « Payé »
     # on the measure's form: a payment without a method nor a receipt.
     carried_over: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
