@@ -187,6 +187,9 @@ RETIRED_ACTIONS = ("certificate.verified",)
 OBJECT_TYPE_LABELS = {
     "ProgrammeModule": "Module du catalogue",
     "Speaker": "Intervenant extérieur",
+    "ProgrammeItem": "Module du programme d'une demi-journée",
+    "ProgrammeModuleTopic": "Contenu traité par un module",
+    "SpeakerBooking": "Réservation d'un intervenant extérieur",
     "ApiToken": "Jeton d'accès à l'API",
     "LedgerEntry": "Écriture du registre des frais",
     "FeeInvoice": "Facture des frais de stage",

@@ -423,7 +423,7 @@ class FrameDefault(db.Model):
 
 
 class ReportFormat(LabelledEnum):
-    """The file(s) an authority wants its reports in."""
+    """The files an authority wants its reports in (one format or both)."""
 
     PDF = "pdf", "PDF"
     CSV = "csv", "CSV (tableur)"

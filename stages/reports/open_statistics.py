@@ -39,6 +39,8 @@ from stages.timeutil import local_to_utc, now_utc, today_local
 CACHE_SECONDS = 600
 FIRST_YEAR = 2016  # the law of 13 April 2016
 UNKNOWN = "inconnu"
+# A suppressed count in the CSV: « s », the statistical secret's usual mark.
+SECRET = "s"
 _cache: dict = {}
 
 
@@ -216,7 +218,7 @@ def csv_rows(tables: list[YearTables]) -> list[list]:
                 done = t.completed.published(i, j)
                 rows.append([
                     t.year, code, frame, courses if frame == "ensemble" else "",
-                    "s" if people is None else people, "s" if done is None else done,
+                    SECRET if people is None else people, SECRET if done is None else done,
                 ])
     return rows
 

@@ -27,7 +27,8 @@ SUPPRESSED = f"moins de {MIN_ANSWERS} réponses : non publié"
 @report_section
 def fees_section(organization: Organization, year: int, known_at: datetime) -> ReportSection | None:
     """An association: what was charged, collected, refunded and waived in the year, receipts
-    and invoices issued (three queries). An authority: the invoices it received (one)."""
+    and invoices issued (three queries). An authority: the invoices it received (one). None
+    when the ledger holds nothing of the year."""
     in_year = sa.and_(LedgerEntry.entry_date.between(date(year, 1, 1), date(year, 12, 31)),
                       LedgerEntry.created_at < known_at)
     invoices = sa.select(sa.func.count(FeeInvoice.id), sa.func.coalesce(sa.func.sum(FeeInvoice.total_cents), 0)).where(
@@ -46,6 +47,8 @@ def fees_section(organization: Organization, year: int, known_at: datetime) -> R
     receipts = db.session.scalar(sa.select(sa.func.count(LedgerEntry.id)).where(
         LedgerEntry.organization_id == organization.id, in_year, LedgerEntry.receipt_number.is_not(None)))
     count, total = db.session.execute(invoices.where(FeeInvoice.organization_id == organization.id)).one()
+    if not sums and not count:
+        return None  # no fee in the ledger that year: nothing to say
     charged, paid = int(sums.get(EntryKind.CHARGE, 0)), -int(sums.get(EntryKind.PAYMENT, 0))
     refunded, waived = int(sums.get(EntryKind.REFUND, 0)), -int(sums.get(EntryKind.WAIVER, 0))
     return ReportSection("Participations financières", [

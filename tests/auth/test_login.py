@@ -137,14 +137,15 @@ def test_password_change_refuses_a_short_password(client, make):
 EXPECTED_NAV = {
     Role.ADMIN: {
         "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
-        "Statistiques", "Organisations", "Comptes", "Tâches", "Journal", "Mon compte",
+        "Registre des frais", "Non-exécution", "Statistiques", "Organisations", "Comptes",
+        "Tâches", "Journal", "Mon compte",
     },
     Role.ORGANIZER: {
         "Tableau de bord", "Calendrier", "Personnes", "Programmer une série", "Lieux",
-        "Statistiques", "Mon compte",
+        "Registre des frais", "Non-exécution", "Statistiques", "Mon compte",
     },
     Role.FACILITATOR: {"Tableau de bord", "Calendrier", "Mon compte"},
-    Role.LIAISON: {"Suivi des mesures", "Statistiques", "Mon compte"},
+    Role.LIAISON: {"Suivi des mesures", "Non-exécution", "Statistiques", "Mon compte"},
 }
 
 

@@ -393,4 +393,5 @@ def test_every_kind_of_message_is_registered_in_the_web_app():
     assert set(KINDS) == {
         "convocation_reminder", "deadline_digest", "closing_reminder", "bilan_reminder",
         "waitlist_promotion", "sms_convocation", "sms_reminder", "report_transmission",
+        "evaluation_after",
     }

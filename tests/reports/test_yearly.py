@@ -164,7 +164,9 @@ def test_pdf_has_figures_and_charts_and_csv_is_formula_safe(client, year_2025, m
     assert pdf.mimetype == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Rapport d'activité 2025" in text and "Stages tenus par mois" in text
-    assert "Participations financières" not in text and "Évaluation" not in text  # not built here
+    # No fee in the ledger that year: no such section; no questionnaire answered: nothing published.
+    assert "Participations financières" not in text
+    assert "Évaluation anonyme" in text and "moins de 5 réponses : non publié" in text
     rows = list(csv.reader(io.StringIO(csv_response.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Indicateur" and rows[0][-1] == "Ensemble"
     table = {row[0]: row[1:] for row in rows[1:]}

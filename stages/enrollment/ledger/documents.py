@@ -24,6 +24,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import Course
 from stages.timeutil import fr_date, now_utc, to_local, today_local
+from stages.wording import ngettext
 
 
 def issuer(organization: Organization) -> Issuer:
@@ -108,7 +109,8 @@ def issue_invoices(course: Course, *, by: User) -> list[FeeInvoice]:
                          for row, due in lines]
         db.session.add(invoice)
         db.session.flush()
-        audit("invoice.issued", invoice, details=f"facture {invoice.number_label}, {len(lines)} personne(s)")
+        audit("invoice.issued", invoice, details=f"facture {invoice.number_label}, "
+              + ngettext("%(num)d personne", "%(num)d personnes", len(lines)))
         issued.append(invoice)
     return issued
 

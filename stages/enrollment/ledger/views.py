@@ -13,6 +13,7 @@ from stages.enrollment.ledger import documents, queries, services
 from stages.enrollment.ledger.forms import AccountingFilterForm, BillingForm, PaymentForm, RefundForm, WaiverForm
 from stages.enrollment.ledger.models import BillingSettings, FeeInvoice, LedgerEntry, PaymentMethod
 from stages.enrollment.ledger.pdf import invoice_pdf, receipt_pdf
+from stages.wording import ngettext
 from stages.enrollment.models import LegalMeasure, Participant
 from stages.enrollment.queries import participant_sections
 from stages.enrollment.views.blueprint import bp
@@ -112,7 +113,8 @@ def course_invoices_issue(course_id: int):
         issued = documents.issue_invoices(course, by=current_user._get_current_object())
         db.session.commit()
     if outcome.ok:
-        flash("Facture(s) établie(s) : " + ", ".join(i.number_label for i in issued) + ".", "success")
+        flash(ngettext("Facture établie : %(numbers)s.", "Factures établies : %(numbers)s.", len(issued),
+                       numbers=", ".join(i.number_label for i in issued)), "success")
     return redirect(url_for("scheduling.course_detail", course_id=course.id))
 
 
