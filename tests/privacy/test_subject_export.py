@@ -258,3 +258,33 @@ def test_the_sms_consent_and_the_sms_sent_are_in_the_export(client, file):
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(export_of(client, file, "pdf").get_data())).pages)
     text = " ".join(text.split())
     assert "Consentement aux SMS" in text and "Réponse « STOP » par SMS" in text
+
+
+def test_the_fee_ledger_and_the_non_execution_reports_are_in_the_export(client, file):
+    """What the person was charged and paid (with the receipt's number) and the reports of
+    non-execution drafted about them are theirs too; not those of a measure the requester may
+    not see."""
+    from stages.enrollment.ledger.models import PaymentMethod
+    from stages.enrollment.ledger.services import record_payment, record_waiver, set_amount_owed
+    from stages.reports.models import NonExecutionReason, NonExecutionReport
+
+    record_payment(file.measure, 18000, PaymentMethod.CHEQUE, date(2026, 1, 20), "Chèque 0001234")
+    set_amount_owed(file.hidden, 9000)
+    record_waiver(file.hidden, "Motif d'une autre association")
+    db.session.add(NonExecutionReport(measure_id=file.measure.id, authority_id=file.parquet.id,
+                                      deadline=date(2026, 2, 1), reason=NonExecutionReason.ABSENT))
+    db.session.commit()
+    login(client, file.organizer)
+    data = json.loads(export_of(client, file).get_data(as_text=True))
+    [measure] = data["measures"]
+    kinds = [(e["kind"], e["amount_cents"]) for e in measure["fee_entries"]]
+    assert ("charge", 18000) in kinds and ("payment", -18000) in kinds
+    payment = next(e for e in measure["fee_entries"] if e["kind"] == "payment")
+    assert payment["receipt"] and payment["reference"] == "Chèque 0001234"
+    assert [r["reason"] for r in measure["non_execution_reports"]] == ["absent"]
+    text = " ".join(" ".join(page.extract_text() for page in
+                             PdfReader(io.BytesIO(export_of(client, file, "pdf").get_data())).pages).split())
+    for expected in ("Frais de stage", "Paiement", payment["receipt"], "Chèque 0001234",
+                     "Rapports de non-exécution", "Absence au stage"):
+        assert expected in text, expected
+    assert "Motif d'une autre association" not in text

@@ -52,8 +52,9 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     from stages.certificates.models import Certificate
     from stages.enrollment.confirmation.models import SummonsReply
     from stages.enrollment.convocation.delivery import deliveries_by_enrollment
+    from stages.enrollment.ledger.models import LedgerEntry
     from stages.enrollment.sms.models import SmsConsent, SmsMessage
-    from stages.reports.models import Bilan
+    from stages.reports.models import Bilan, NonExecutionReport
 
     query = measures if measures is not None else sa.select(LegalMeasure)
     measure_rows = db.session.scalars(
@@ -113,6 +114,20 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
             Bilan.sent_at.is_not(None),
         )
     )
+    # The fee ledger's entries and the non-execution reports of each measure: one query each.
+    measure_ids = [m.id for m in measure_rows]
+    entries_by_measure = defaultdict(list)
+    for entry in _all(
+        sa.select(LedgerEntry).where(LedgerEntry.measure_id.in_(measure_ids))
+        .order_by(LedgerEntry.entry_date, LedgerEntry.id)
+    ):
+        entries_by_measure[entry.measure_id].append(entry)
+    reports_by_measure = defaultdict(list)
+    for report in _all(
+        sa.select(NonExecutionReport).where(NonExecutionReport.measure_id.in_(measure_ids))
+        .order_by(NonExecutionReport.deadline, NonExecutionReport.id)
+    ):
+        reports_by_measure[report.measure_id].append(report)
     accesses = db.session.execute(
         sa.select(AuditEntry.at, AuditEntry.action, User.full_name)
         .outerjoin(User, User.id == AuditEntry.user_id)
@@ -250,6 +265,23 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
                 "import_key": measure.import_key,
                 "created_at": measure.created_at,
                 "enrollments": [enrollment_data(e, measure) for e in measure.enrollments],
+                # What the person was charged, paid, refunded or excused, with the receipts.
+                "fee_entries": [
+                    {"date": entry.entry_date, "kind": entry.kind.value, "kind_label": entry.kind.label,
+                     "amount_cents": entry.amount_cents,
+                     "method": entry.method.value if entry.method else None,
+                     "method_label": entry.method.label if entry.method else None,
+                     "reference": entry.reference, "reason": entry.reason, "receipt": entry.receipt_label}
+                    for entry in entries_by_measure[measure.id]
+                ],
+                # The reports of non-execution drafted for the authority, and what became of them.
+                "non_execution_reports": [
+                    {"deadline": report.deadline, "reason": report.reason.value,
+                     "reason_label": report.reason.label, "status": report.status.value,
+                     "status_label": report.status.label, "drafted_at": report.drafted_at,
+                     "withdrawn_reason": report.withdrawn_reason}
+                    for report in reports_by_measure[measure.id]
+                ],
             }
             for measure in measure_rows
         ],

@@ -11,6 +11,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from stages.enrollment.ledger.amounts import euros
 from stages.pdf_fonts import BOLD, FONT, TABLE_FONT, stylesheet
 from stages.privacy.subject_export.gather import IDENTITY_FIELDS
 from stages.timeutil import fr_date, fr_datetime, fr_time
@@ -85,6 +86,7 @@ def export_pdf(export: dict) -> bytes:
         story.append(Paragraph("Aucune mesure enregistrée.", BODY))
     for number, measure in enumerate(export["measures"], start=1):
         story += [Paragraph(f"Mesure {number} — {_escape(measure['frame_label'])}", H3), _fields_table(measure, MEASURE_FIELDS)]
+        story += _fees_and_reports(measure)
         for enrollment in measure["enrollments"]:
             story += _enrollment_story(enrollment)
     story.append(Paragraph("Consentement aux SMS", H2))
@@ -93,6 +95,23 @@ def export_pdf(export: dict) -> bytes:
     story.append(_access_table(export["access_log"]))
     doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
     return buffer.getvalue()
+
+
+def _fees_and_reports(measure: dict) -> list:
+    """The measure's fee ledger and its non-execution reports, when it has any."""
+    story = []
+    if measure.get("fee_entries"):
+        rows = [["Date", "Écriture", "Montant", "Moyen", "Reçu", "Motif ou référence"]]
+        rows += [[_fr(e["date"], "date"), e["kind_label"], euros(e["amount_cents"]), e["method_label"] or "—",
+                  e["receipt"] or "—", e["reason"] or e["reference"] or "—"] for e in measure["fee_entries"]]
+        story += [Paragraph("Frais de stage", H3), _grid(rows, (22, 28, 22, 24, 22, 50))]
+    if measure.get("non_execution_reports"):
+        rows = [["Date limite", "Motif", "État", "Établi le"]]
+        rows += [[_fr(r["deadline"], "date"), r["reason_label"],
+                  r["status_label"] + (f" ({r['withdrawn_reason']})" if r["withdrawn_reason"] else ""),
+                  _fr(r["drafted_at"], "date")] for r in measure["non_execution_reports"]]
+        story += [Paragraph("Rapports de non-exécution", H3), _grid(rows, (25, 45, 55, 25))]
+    return story
 
 
 def _enrollment_story(enrollment: dict) -> list:
