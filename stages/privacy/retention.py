@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceSyncReceipt
+from stages.attendance.models import AttendanceMark, AttendanceRevision, AttendanceSyncReceipt, HalfDayIncident
 from stages.attendance.signatures import erase_images
 from stages.auth.models import AuditEntry
 from stages.certificates.models import Certificate
 from stages.enrollment.confirmation.models import SummonsReply
+from stages.enrollment.ledger.models import FeeInvoiceLine, LedgerEntry
 from stages.enrollment.models import Enrollment, EnrollmentEvent, LegalMeasure, Participant
 from stages.enrollment.statuses import LIVE_STATUSES
 from stages.extensions import db
@@ -37,6 +38,8 @@ from stages.scheduling.models import Course
 from stages.timeutil import to_local
 
 CHUNK = 500
+# What replaces a free text that must stay non-empty.
+ANONYMIZED = "(anonymisé)"
 RECEIPT_DAYS = timedelta(days=90)
 
 # Run by ``purge`` with ``before=`` (the oldest moment a copy may date from); each handler deletes
@@ -124,6 +127,23 @@ def anonymize(participant_ids: list[int], now: datetime) -> None:
         db.session.execute(
             sa.update(SummonsReply).where(SummonsReply.enrollment_id.in_(enrollments))
             .values(reason_text=None, user_agent_hash=None).execution_options(synchronize_session=False)
+        )
+        # The fee ledger keeps its amounts, dates and receipts' numbers (the accounts must still
+        # add up); a cheque's number, a reason typed by an organizer and the case reference
+        # copied on an invoice's line go (a waiver's or refund's reason is required: replaced).
+        db.session.execute(
+            sa.update(LedgerEntry).where(LedgerEntry.measure_id.in_(measures))
+            .values(reference=None, reason=sa.case((LedgerEntry.reason.is_(None), None), else_=ANONYMIZED))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.update(FeeInvoiceLine).where(FeeInvoiceLine.measure_id.in_(measures))
+            .values(case_reference="").execution_options(synchronize_session=False)
+        )
+        # An incident noted about the person: its kind and time stay, its text goes.
+        db.session.execute(
+            sa.update(HalfDayIncident).where(HalfDayIncident.enrollment_id.in_(enrollments))
+            .values(text=ANONYMIZED).execution_options(synchronize_session=False)
         )
         # The drawn signatures go; the chain keeps what proves the half-day without them.
         erase_images(enrollments, now)

@@ -337,3 +337,46 @@ def test_the_purge_deletes_backups_older_than_their_retention_period(app):
     assert "sauvegardes supprimées : 2" in run.counts_text
     assert not old.exists() and not old_safety.exists()
     assert recent.exists() and foreign.exists()
+
+
+def test_the_purge_erases_the_free_texts_of_the_fee_ledger_and_of_the_incidents(make, team):
+    """The accounts still add up (amounts, dates, receipts' numbers stay); a cheque's number, an
+    organizer's reason, an invoice line's case reference and an incident's text about the
+    person go."""
+    from stages.attendance.models import HalfDayIncident, IncidentKind
+    from stages.enrollment.ledger.documents import issue_invoices
+    from stages.enrollment.ledger.models import FeeInvoiceLine, LedgerEntry, PaymentMethod
+    from stages.enrollment.ledger.services import record_payment, record_refund, set_amount_owed
+    from stages.enrollment.models import Payer
+
+    story, court_paid = Story(make, team, "DUPONT"), Story(make, team, "MARTIN")
+    court_paid.measure.payer = Payer.AUTHORITY
+    course = story.course(COURSE_DAY)
+    for person in (story, court_paid):
+        person.enroll(course)
+    for person in (story, court_paid):
+        person.attend(course, P, P)
+    with time_machine.travel(paris(COURSE_DAY), tick=False):
+        for person in (story, court_paid):
+            set_amount_owed(person.measure, 18000)
+        record_payment(story.measure, 18000, PaymentMethod.CHEQUE, COURSE_DAY, "Chèque 7654321 de M. DUPONT")
+        record_refund(story.measure, 2000, PaymentMethod.TRANSFER, COURSE_DAY, reason="Trop-perçu rendu à M. DUPONT")
+        issue_invoices(course, by=team.organizer)
+        db.session.add(HalfDayIncident(part_id=course.parts[0].id, enrollment_id=story.enrollment.id,
+                                       occurred_at=course.parts[0].starts_at, kind=IncidentKind.OTHER,
+                                       text="M. DUPONT a quitté la salle.", recorded_by_id=team.organizer.id))
+    story.close(course)
+    for person in (story, court_paid):
+        person.certify()
+    story.send_bilan(course)
+    db.session.flush()
+    assert db.session.scalar(sa.select(FeeInvoiceLine.case_reference)) == court_paid.measure.case_reference != ""
+    balance = db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount_cents)))
+    purge_at(datetime(2035, 1, 1, tzinfo=timezone.utc))
+    db.session.expire_all()
+    entries = db.session.scalars(sa.select(LedgerEntry)).all()
+    assert db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount_cents))) == balance
+    assert all("DUPONT" not in (e.reference or "") + (e.reason or "") for e in entries)
+    assert any(e.receipt_number for e in entries)
+    assert db.session.scalar(sa.select(FeeInvoiceLine.case_reference)) == ""
+    assert "DUPONT" not in db.session.scalar(sa.select(HalfDayIncident.text))
