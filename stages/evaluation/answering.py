@@ -10,24 +10,18 @@ questionnaire about the course before the person has agreed to come reads as a t
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from stages.enrollment.confirmation.links import (
-    CODE_ALPHABET,
-    CODE_BITS,
-    CODE_LENGTH,
-    SALT_BYTES,
     code_hash,
+    codes_of_links,
+    derive_code,
     format_code,
     normalize_code,
 )
@@ -88,10 +82,7 @@ def may_answer(enrollment: Enrollment, moment: Moment) -> bool:
 
 
 def _derive(salt: str) -> str:
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    key = hmac.new(secret, b"stages evaluation link v1", hashlib.sha256).digest()
-    value = int.from_bytes(hmac.new(key, bytes.fromhex(salt), hashlib.sha256).digest()[: CODE_BITS // 8], "big")
-    return "".join(CODE_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
+    return derive_code(salt, b"stages evaluation link v1")
 
 
 def link_codes(enrollments: list[Enrollment], moment: Moment) -> dict[int, str]:
@@ -103,22 +94,7 @@ def link_codes(enrollments: list[Enrollment], moment: Moment) -> dict[int, str]:
             sa.select(EvaluationLink).where(EvaluationLink.enrollment_id.in_(ids), EvaluationLink.moment == moment)
         )
     } if ids else {}
-    codes = {}
-    for enrollment_id in ids:
-        link = links.get(enrollment_id)
-        if link is not None:
-            code = _derive(link.salt)
-            if hmac.compare_digest(code_hash(code), link.code_hash):
-                codes[enrollment_id] = code
-                continue
-        else:
-            link = EvaluationLink(enrollment_id=enrollment_id, moment=moment)
-            db.session.add(link)
-        link.salt = secrets.token_bytes(SALT_BYTES).hex()
-        codes[enrollment_id] = _derive(link.salt)
-        link.code_hash = code_hash(codes[enrollment_id])
-    db.session.flush()
-    return codes
+    return codes_of_links(ids, links, lambda i: EvaluationLink(enrollment_id=i, moment=moment), _derive)
 
 
 def link_url(code: str) -> str:

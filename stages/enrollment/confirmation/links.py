@@ -46,12 +46,40 @@ MAX_CODE_INPUT = 64
 # Codes
 
 
-def _derive(salt: str) -> str:
-    """The code of ``salt``: 80 bits of HMAC-SHA256 under a key drawn from the secret key."""
+def derive_code(salt: str, purpose: bytes) -> str:
+    """The code of ``salt``: 80 bits of HMAC-SHA256 under a key drawn from the secret key for
+    ``purpose`` (a summons' link, an evaluation's link: one code never opens the other)."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
-    key = hmac.new(secret, b"stages summons link v1", hashlib.sha256).digest()
+    key = hmac.new(secret, purpose, hashlib.sha256).digest()
     value = int.from_bytes(hmac.new(key, bytes.fromhex(salt), hashlib.sha256).digest()[: CODE_BITS // 8], "big")
     return "".join(CODE_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
+
+
+def _derive(salt: str) -> str:
+    return derive_code(salt, b"stages summons link v1")
+
+
+def codes_of_links(ids: list[int], links: dict, new_link, derive) -> dict[int, str]:
+    """The code of each id's link (``links`` by id, those found), drawing a salt for a missing
+    link (``new_link(id)``, added to the session) and for one whose stored hash no longer
+    matches (the secret key changed: the link is drawn anew, earlier copies stop working).
+    Flushed; the caller commits with what it sends or prints."""
+    codes = {}
+    for some_id in ids:
+        link = links.get(some_id)
+        if link is not None:
+            code = derive(link.salt)
+            if hmac.compare_digest(code_hash(code), link.code_hash):
+                codes[some_id] = code
+                continue
+        else:
+            link = new_link(some_id)
+            db.session.add(link)
+        link.salt = secrets.token_bytes(SALT_BYTES).hex()
+        codes[some_id] = derive(link.salt)
+        link.code_hash = code_hash(codes[some_id])
+    db.session.flush()
+    return codes
 
 
 def code_hash(code: str) -> str:
@@ -91,22 +119,8 @@ def summons_codes(enrollments: list[Enrollment]) -> dict[int, str]:
         link.enrollment_id: link
         for link in db.session.scalars(sa.select(SummonsLink).where(SummonsLink.enrollment_id.in_(ids)))
     } if ids else {}
-    codes = {}
-    for enrollment_id in ids:
-        link = links.get(enrollment_id)
-        if link is not None:
-            code = _derive(link.salt)
-            if hmac.compare_digest(code_hash(code), link.code_hash):
-                codes[enrollment_id] = code
-                continue
-        else:
-            link = links[enrollment_id] = SummonsLink(enrollment_id=enrollment_id)
-            db.session.add(link)
-        link.salt = secrets.token_bytes(SALT_BYTES).hex()
-        codes[enrollment_id] = _derive(link.salt)
-        link.code_hash = code_hash(codes[enrollment_id])
-    db.session.flush()
-    return codes
+    # ``_derive`` looked up at each call: a test may fix the code it gives.
+    return codes_of_links(ids, links, lambda i: SummonsLink(enrollment_id=i), lambda salt: _derive(salt))
 
 
 def summons_code(enrollment: Enrollment) -> str:
