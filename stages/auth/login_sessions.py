@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from flask import current_app
 
 from stages.auth.models import LoginSession, User
@@ -49,7 +50,8 @@ def open_login_session(user: User, *, remember: bool = False) -> LoginSession:
 def load_login(identity: str) -> User | None:
     """The user of a cookie's identity (``id:epoch:token``), if its login session still holds.
 
-    One statement: the user and the session row, joined on the token's hash.
+    One statement: the user and the session row, joined on the token's hash, with the user's
+    organizations (every permission check of the request reads them).
     """
     user_id, epoch, token = (identity.split(":") + ["", ""])[:3]
     if not (user_id.isdigit() and epoch.isdigit() and token) or len(user_id) > 10:
@@ -63,7 +65,8 @@ def load_login(identity: str) -> User | None:
             LoginSession.revoked_at.is_(None),
             LoginSession.expires_at > now_utc(),
         )
-    ).first()
+        .options(joinedload(User.organizations))
+    ).unique().first()
     if row is None:
         return None
     user, login = row
