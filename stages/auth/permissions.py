@@ -127,22 +127,23 @@ def authorize(permission: Permission, obj=None) -> None:
         abort(403)
 
 
-def get_or_refuse(model, object_id: int | None):
-    """Load ``model`` #``object_id``; a missing one is a 404 for admins and a 403 for everyone
-    else, as someone else's object is, so that ids cannot be probed for existence."""
+def get_or_refuse(model, object_id: int | None, options: tuple = ()):
+    """Load ``model`` #``object_id`` (with these loader ``options``); a missing one is a 404 for
+    admins and a 403 for everyone else, as someone else's object is, so that ids cannot be
+    probed for existence."""
     # An id no row can have (the URL converter bounds path ids; a form's or a query's may be
     # anything) is no row: the database would refuse it rather than find nothing.
     in_range = object_id is not None and 0 < object_id < 2**31
-    obj = db.session.get(model, object_id) if in_range else None
+    obj = db.session.get(model, object_id, options=options) if in_range else None
     if obj is None:
         abort(404 if can(current_user, Permission.ADMIN) else 403)
     return obj
 
 
-def get_authorized(model, object_id: int | None, permission: Permission):
+def get_authorized(model, object_id: int | None, permission: Permission, options: tuple = ()):
     """Load ``model`` #``object_id`` if the current user may do ``permission`` on it (403 if
-    not, or if it is missing: see ``get_or_refuse``)."""
-    obj = get_or_refuse(model, object_id)
+    not, or if it is missing: see ``get_or_refuse``); ``options``: what to load with it."""
+    obj = get_or_refuse(model, object_id, options)
     authorize(permission, obj)
     return obj
 

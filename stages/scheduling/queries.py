@@ -7,7 +7,7 @@ the confirmation of a change to a course, with ``course_change_sections`` (who w
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from stages.auth.models import Organization, OrganizationKind, Role, User
 from stages.auth.permissions import Permission, can
@@ -21,6 +21,12 @@ from stages.scheduling.services import CourseData, describe_changes, moves_cours
 # Who may be asked to facilitate: courses are co-run, organizers sometimes facilitate too.
 FACILITATOR_ROLES = (Role.FACILITATOR, Role.ORGANIZER)
 HISTORY_LENGTH = 50
+
+# What the course page reads of the course itself, joined to its row: its venue, co-organizers
+# (the permission rule reads them) and facilitators, a few rows each.
+COURSE_PAGE_LOAD = (
+    joinedload(Course.venue), joinedload(Course.organizations), joinedload(Course.facilitators),
+)
 
 course_sections = PageSections()
 # Loaders take ``course`` and ``moving`` (whether the change moves its half-days or venue); one

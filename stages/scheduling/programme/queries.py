@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stages.extensions import db
 from stages.scheduling.models import Course, CoursePart
@@ -27,16 +28,22 @@ class Programme:
 
 
 def programme_of(course: Course) -> Programme:
-    """The programme of ``course`` (three queries: half-days, items with modules and topics,
-    bookings with speakers)."""
-    parts = list(db.session.scalars(
-        sa.select(CoursePart).where(CoursePart.course_id == course.id).order_by(CoursePart.starts_at)
-        .options(selectinload(CoursePart.programme).selectinload(ProgrammeItem.module)
-                 .selectinload(ProgrammeModule.topic_links),
-                 selectinload(CoursePart.programme).selectinload(ProgrammeItem.booking)
-                 .selectinload(SpeakerBooking.speaker))
-    ))
-    topics = [link.topic for part in parts for item in part.programme for link in item.module.topic_links]
+    """The programme of ``course``: its half-days (the course's own ``parts``, which the page
+    reads anyway) and, in one more statement, their items joined with their module, its
+    topics and the speaker's booking."""
+    parts = list(course.parts)
+    items = db.session.scalars(
+        sa.select(ProgrammeItem).where(ProgrammeItem.part_id.in_([part.id for part in parts]))
+        .options(joinedload(ProgrammeItem.module).joinedload(ProgrammeModule.topic_links),
+                 joinedload(ProgrammeItem.booking).joinedload(SpeakerBooking.speaker))
+        .order_by(ProgrammeItem.part_id, ProgrammeItem.position)
+    ).unique().all() if parts else []
+    by_part: dict[int, list[ProgrammeItem]] = {part.id: [] for part in parts}
+    for item in items:
+        by_part[item.part_id].append(item)
+    for part in parts:
+        set_committed_value(part, "programme", by_part[part.id])
+    topics = [link.topic for item in items for link in item.module.topic_links]
     return Programme(parts=parts, missing=missing_topics(topics))
 
 

@@ -22,7 +22,7 @@ MANUAL_STATUSES = {CourseStatus.SCHEDULED, CourseStatus.DRAFT, CourseStatus.HELD
 @login_required
 def course_detail(course_id: int):
     """One course: dates, venue, co-organizers, facilitators, the people enrolled, history."""
-    course = get_authorized(Course, course_id, Permission.SESSION_VIEW)
+    course = get_authorized(Course, course_id, Permission.SESSION_VIEW, queries.COURSE_PAGE_LOAD)
     context = queries.course_page(course, current_user)
     page = render_template("scheduling/course_detail.html", **context)
     # Committing expires every loaded object: the read is audited once the page is rendered.
