@@ -109,7 +109,9 @@ def roster_download(course_id: int):
 def _part_of(course_id: int, part_id: int) -> CoursePart:
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
     part = db.session.get(CoursePart, part_id)
-    if part is None or part.course_id != course.id:
+    # ``part.course`` read while ``course`` is held: the part then keeps it (the session's map
+    # alone would let it go, and the course with its co-organizers be loaded again).
+    if part is None or part.course is not course:
         abort(404)
     return part
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from stages.auth.models import AuditEntry, User
 from stages.auth.permissions import Permission, can, visible
@@ -44,13 +44,14 @@ def course_enrollments(
     course: Course, statuses, *, with_organizations: bool = False
 ) -> list[Enrollment]:
     """The enrollments of ``course`` in ``statuses``, by name, with their measure and person
-    loaded (and the measure's authority and association when the caller prints them)."""
-    measure = selectinload(Enrollment.measure)
-    options = [measure.selectinload(LegalMeasure.participant)]
+    loaded (and the measure's authority and association when the caller prints them), in one
+    statement: the joins that sort them also fill them."""
+    measure = contains_eager(Enrollment.measure)
+    options = [measure.contains_eager(LegalMeasure.participant)]
     if with_organizations:
         options += [
-            measure.selectinload(LegalMeasure.authority),
-            measure.selectinload(LegalMeasure.handling_organization),
+            measure.joinedload(LegalMeasure.authority),
+            measure.joinedload(LegalMeasure.handling_organization),
         ]
     return list(
         db.session.scalars(
@@ -85,13 +86,15 @@ class CoursePeople:
 
 
 def course_people(course: Course) -> CoursePeople:
-    """Every enrollment of ``course`` with its person, in enrollment order (two statements)."""
+    """Every enrollment of ``course`` with its measure and person, in enrollment order (one
+    statement: both are many-to-ones, joined)."""
     return CoursePeople(
         list(
             db.session.scalars(
                 sa.select(Enrollment)
                 .where(Enrollment.course_id == course.id)
-                .options(selectinload(Enrollment.measure).selectinload(LegalMeasure.participant))
+                .options(joinedload(Enrollment.measure, innerjoin=True)
+                         .joinedload(LegalMeasure.participant, innerjoin=True))
                 .order_by(Enrollment.id)
             )
         )
@@ -203,7 +206,7 @@ def _file_views(participant: Participant) -> list[AuditEntry]:
         db.session.scalars(
             sa.select(AuditEntry)
             .where(AuditEntry.participant_id == participant.id)
-            .options(selectinload(AuditEntry.user))
+            .options(joinedload(AuditEntry.user))
             .order_by(AuditEntry.at.desc())
             .limit(VIEWS_SHOWN)
         )
@@ -233,10 +236,14 @@ def measures_to_enroll(user: User, q: str = "") -> sa.Select:
 
 
 def chosen_measures(query: sa.Select, ids: list[int]) -> list[LegalMeasure]:
-    """The measures of ``query`` among ``ids``, soonest deadline first."""
+    """The measures of ``query`` (which joins their person: ``measures_to_enroll``) among
+    ``ids``, soonest deadline first, with their person."""
     if not ids:
         return []
-    return list(db.session.scalars(query.where(LegalMeasure.id.in_(ids)).order_by(LegalMeasure.deadline)))
+    return list(db.session.scalars(
+        query.where(LegalMeasure.id.in_(ids)).options(contains_eager(LegalMeasure.participant))
+        .order_by(LegalMeasure.deadline)
+    ))
 
 
 def with_people(query: sa.Select) -> sa.Select:
