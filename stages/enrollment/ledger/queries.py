@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from stages.auth.models import Organization, OrganizationKind, Role, User
 from stages.auth.permissions import visible
 from stages.enrollment.ledger.models import EntryKind, FeeInvoice, FeeInvoiceLine, LedgerEntry, document_number
-from stages.enrollment.ledger.services import Totals, totals_of
+from stages.enrollment.ledger.services import Totals, totals_of_entries
 from stages.enrollment.models import Enrollment, LegalMeasure, Payer
 from stages.enrollment.statuses import TO_ATTEND_STATUSES
 from stages.extensions import db
@@ -39,7 +39,7 @@ class Account:
 
 
 def accounts_of(measure_ids) -> dict[int, Account]:
-    """Each measure's entries and totals (two queries whatever their number)."""
+    """Each measure's entries and totals (one query whatever their number)."""
     ids = list(measure_ids)
     if not ids:
         return {}
@@ -50,8 +50,7 @@ def accounts_of(measure_ids) -> dict[int, Account]:
         .order_by(LedgerEntry.entry_date, LedgerEntry.id)
     ):
         entries[entry.measure_id].append(entry)
-    totals = totals_of(ids)
-    return {i: Account(totals.get(i, Totals()), entries.get(i, [])) for i in ids}
+    return {i: Account(totals_of_entries(entries.get(i, [])), entries.get(i, [])) for i in ids}
 
 
 def associations_of(user: User) -> list[Organization]:

@@ -7,6 +7,7 @@ flush; the caller commits.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -43,8 +44,22 @@ class Totals:
     balance: int = 0
 
 
+def totals_of_entries(entries) -> Totals:
+    """``Totals`` of entries already loaded: the same sums as ``totals_columns``."""
+    by_kind: dict[EntryKind, int] = defaultdict(int)
+    for entry in entries:
+        by_kind[entry.kind] += entry.amount_cents
+    return Totals(
+        by_kind[EntryKind.CHARGE],
+        -(by_kind[EntryKind.PAYMENT] + by_kind[EntryKind.REFUND]),
+        -by_kind[EntryKind.WAIVER],
+        sum(by_kind.values()),
+    )
+
+
 def totals_columns():
-    """The SUMs that make ``Totals``, for a query grouped by measure."""
+    """The SUMs that make ``Totals``, for a query grouped by measure (``totals_of_entries``
+    makes the same from loaded entries)."""
     def total(*kinds):
         return sa.func.coalesce(sa.func.sum(sa.case(
             (LedgerEntry.kind.in_(kinds), LedgerEntry.amount_cents), else_=0)), 0)
