@@ -125,8 +125,9 @@ def needs_warnings(enrollment: Enrollment, booking: InterpreterBooking | None) -
 def enrollments_with_warnings(enrollments: list[Enrollment]) -> int:
     """How many of these new enrollments (one course's) have a warning, their people read in
     one query (a bulk enrollment's message)."""
-    ids = [e.measure.participant_id for e in enrollments]
-    # Held while they are read: the session only keeps weak references to them.
+    ids = [e.measure.participant_id for e in enrollments if "participant" in sa.inspect(e.measure).unloaded]
+    # Those not loaded with their measure, held while they are read: the session only keeps
+    # weak references to them.
     people = db.session.scalars(sa.select(Participant).where(Participant.id.in_(ids))).all() if ids else []
     count = sum(bool(needs_warnings(e, None)) for e in enrollments)
     del people

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
@@ -27,6 +28,8 @@ from stages.wording import ngettext
 
 BULK_PAGE_SIZE = 50
 BULK_MAX_CHOSEN = 200
+# Read with the course: its co-organizers (the permission rule) and venue (people's needs).
+BULK_ENROLL_LOAD = (joinedload(Course.organizations), joinedload(Course.venue))
 
 
 @course_sections.add(template="enrollment/_course_people.html", position=40)
@@ -168,7 +171,7 @@ def _enroll_chosen(chosen: list[LegalMeasure], course: Course) -> bool:
 @login_required
 def course_bulk_enroll(course_id: int):
     """Enroll several referred people into one course at once."""
-    course = get_authorized(Course, course_id, Permission.SESSION_EDIT)
+    course = get_authorized(Course, course_id, Permission.SESSION_EDIT, BULK_ENROLL_LOAD)
     refusal = enrollment_refusal(course)
     if refusal:  # the same rule as enrolling one person: nothing to tick on a course begun
         flash(refusal, "warning")
