@@ -103,3 +103,13 @@ def test_a_reset_is_an_error_and_nothing_is_sent_again(method):
         assert client.calls == client.sends
     finally:
         server.close()
+
+
+def test_the_client_keeps_a_cookie_whose_value_holds_1970_and_drops_an_expired_one():
+    """A signed session value may hold any four digits: only the attributes expire a cookie."""
+    client = Client(1)
+    client.set_cookie("session=.eJx1970Abc.Z1970x.sig; HttpOnly; Path=/; SameSite=Lax")
+    assert client.cookies == {"session": ".eJx1970Abc.Z1970x.sig"}
+    client.set_cookie("remember_token=abc; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/")
+    client.set_cookie("session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/")
+    assert client.cookies == {}
