@@ -88,21 +88,15 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     )
     numbers = {c.id: c.number for c in certificates}
     proofs = deliveries_by_enrollment(enrollment_ids)
-    certificates_by_enrollment = defaultdict(list)
-    for certificate in certificates:
-        certificates_by_enrollment[certificate.enrollment_id].append(certificate)
-    replies_by_enrollment = defaultdict(list)
-    for reply in _all(
+    certificates_by_enrollment = _grouped(certificates, "enrollment_id")
+    replies_by_enrollment = _grouped(_all(
         sa.select(SummonsReply).where(SummonsReply.enrollment_id.in_(enrollment_ids))
         .order_by(SummonsReply.at, SummonsReply.id)
-    ):
-        replies_by_enrollment[reply.enrollment_id].append(reply)
-    sms_by_enrollment = defaultdict(list)
-    for message in _all(
+    ), "enrollment_id")
+    sms_by_enrollment = _grouped(_all(
         sa.select(SmsMessage).where(SmsMessage.enrollment_id.in_(enrollment_ids))
         .order_by(SmsMessage.sent_at, SmsMessage.id)
-    ):
-        sms_by_enrollment[message.enrollment_id].append(message)
+    ), "enrollment_id")
     consents = _all(
         sa.select(SmsConsent).where(SmsConsent.participant_id == participant.id)
         .order_by(SmsConsent.given_at, SmsConsent.id)
@@ -116,18 +110,14 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
     )
     # The fee ledger's entries and the non-execution reports of each measure: one query each.
     measure_ids = [m.id for m in measure_rows]
-    entries_by_measure = defaultdict(list)
-    for entry in _all(
+    entries_by_measure = _grouped(_all(
         sa.select(LedgerEntry).where(LedgerEntry.measure_id.in_(measure_ids))
         .order_by(LedgerEntry.entry_date, LedgerEntry.id)
-    ):
-        entries_by_measure[entry.measure_id].append(entry)
-    reports_by_measure = defaultdict(list)
-    for report in _all(
+    ), "measure_id")
+    reports_by_measure = _grouped(_all(
         sa.select(NonExecutionReport).where(NonExecutionReport.measure_id.in_(measure_ids))
         .order_by(NonExecutionReport.deadline, NonExecutionReport.id)
-    ):
-        reports_by_measure[report.measure_id].append(report)
+    ), "measure_id")
     accesses = db.session.execute(
         sa.select(AuditEntry.at, AuditEntry.action, User.full_name)
         .outerjoin(User, User.id == AuditEntry.user_id)
@@ -301,6 +291,15 @@ def build_export(participant: Participant, measures: sa.Select | None = None, *,
 
 def _all(query: sa.Select) -> list:
     return list(db.session.scalars(query))
+
+
+def _grouped(rows: list, key: str) -> defaultdict:
+    """``rows`` by the value of their attribute ``key``, in their order (an empty list for any
+    other key)."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[getattr(row, key)].append(row)
+    return groups
 
 
 def _user_names(ids: list[int | None]) -> dict[int, str]:
