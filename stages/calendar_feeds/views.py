@@ -163,10 +163,22 @@ def _choice(feed: Feed) -> str:
 def _feed_owner(token: str, feed: Feed) -> User:
     """The user whose URL for ``feed`` this is; any bad token is a plain 404, telling nothing
     about why."""
+    _read_without_transaction()
     user = user_for_feed(token, feed)
     if user is None:
         abort(404)
     return user
+
+
+def _read_without_transaction() -> None:
+    """Run this request's statements in autocommit when nothing else has begun a transaction.
+
+    A feed request only reads (a cache miss writes its copy with one upsert, atomic by itself),
+    and under READ COMMITTED every statement has its own snapshot anyway: a transaction would
+    only add a BEGIN and a ROLLBACK round trip, and that ROLLBACK makes psycopg forget its
+    prepared statements, so a calendar app's polls would be planned afresh every time."""
+    if db.session().get_transaction() is None:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str, filename: str):

@@ -17,7 +17,7 @@ from stages.calendar_feeds.services import purge_feed_cache
 from stages.calendar_feeds.tokens import Feed, renew_all_feeds, renew_feed
 from stages.extensions import db
 from stages.scheduling.models import Course, Venue
-from tests.helpers import count_queries
+from tests.helpers import count_queries, login
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -227,3 +227,30 @@ def test_a_worker_never_serves_from_memory_a_copy_the_database_replaced(client, 
     assert b"MJD du 18e" in client.get(url).data
     packed = client.get(url, headers={"Accept-Encoding": "gzip"}).data
     assert b"MJD du 18e" in gzip.decompress(packed)
+
+
+def test_a_feed_request_reads_in_autocommit(app, client, team):
+    # No BEGIN, no ROLLBACK: a calendar app's poll costs its statements' round trips only, and
+    # psycopg keeps its prepared statements (a ROLLBACK makes it forget them). Built or served
+    # from its copy, the feed's statements all run outside a transaction.
+    url, organizer_id = _feed(team["organizer"], "tous.ics"), team["organizer"].id
+    db.session.commit()
+    db.session.remove()  # as a worker starts a request: nothing begun yet
+    levels = []
+
+    def record(conn, *_args):
+        levels.append(conn.get_execution_options().get("isolation_level"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        built = FlaskClient(app, app.response_class).get(url)
+        served = FlaskClient(app, app.response_class).get(url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert built.status_code == served.status_code == 200
+    assert served.data == built.data
+    assert levels and set(levels) == {"AUTOCOMMIT"}
+    # Someone signed in opens the URL in a browser: their session is loaded first, in a
+    # transaction; the feed then simply reads within it.
+    login(client, db.session.get(User, organizer_id))
+    assert client.get(url).data == built.data
