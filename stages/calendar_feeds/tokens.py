@@ -64,30 +64,40 @@ def user_for_feed(token: str, feed: Feed) -> User | None:
     unknown, another feed's token): callers answer 404 whatever the reason."""
     if not 0 <= feed.target_id <= _MAX_ID:
         return None
-    query = sa.select(User, RenewedFeed.generation).outerjoin(
-        RenewedFeed,
-        sa.and_(
-            RenewedFeed.user_id == User.id,
-            RenewedFeed.kind == feed.kind.value,
-            RenewedFeed.target_id == feed.target_id,
-        ),
-    # The associations that scope an organizer's feeds come with the row, not by a second query.
-    ).options(joinedload(User.organizations))
+    where = {"kind": feed.kind.value, "target_id": feed.target_id}
     match = _FEED_TOKEN.fullmatch(token)
     if match is not None:
-        row = db.session.execute(query.where(User.id == int(match[1]))).unique().first()
+        row = db.session.execute(_BY_ID, {"user_id": int(match[1]), **where}).unique().first()
         if row is None or not row.User.feed_key:
             return None
         expected = feed_token(row.User, feed, row.generation or 0)
         if not hmac.compare_digest(token.encode(), expected.encode()):
             return None
     elif _OLDER_TOKEN.fullmatch(token):
-        row = db.session.execute(query.where(User.feed_token == token)).unique().first()
+        row = db.session.execute(_BY_OLDER_TOKEN, {"token": token, **where}).unique().first()
         if row is None or row.generation is not None:  # renewed: the older token is closed
             return None
     else:
         return None
     return row.User if row.User.active else None
+
+
+def _owner_query() -> sa.Select:
+    """The user's row, that feed's renewal row and the user's associations (which scope an
+    organizer's feeds), the feed given as parameters: built once, so a calendar app's poll
+    neither builds it nor walks it for SQLAlchemy's statement cache again."""
+    return sa.select(User, RenewedFeed.generation).outerjoin(
+        RenewedFeed,
+        sa.and_(
+            RenewedFeed.user_id == User.id,
+            RenewedFeed.kind == sa.bindparam("kind"),
+            RenewedFeed.target_id == sa.bindparam("target_id"),
+        ),
+    ).options(joinedload(User.organizations))
+
+
+_BY_ID = _owner_query().where(User.id == sa.bindparam("user_id"))
+_BY_OLDER_TOKEN = _owner_query().where(User.feed_token == sa.bindparam("token"))
 
 
 # How the audit log names each feed (ids only).
