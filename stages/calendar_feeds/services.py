@@ -2,6 +2,7 @@
 ``tokens``)."""
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import secrets
@@ -46,11 +47,15 @@ class FeedValidator:
     cached_key: str | None = None
 
 
-def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.Select | None:
+def feed_query(
+    user: User | FeedScope, kind: FeedKind, target_id: int | None = None,
+    window_start: datetime | None = None,
+) -> sa.Select | None:
     """A SELECT of the courses in one of ``user``'s feeds, or None if they have no such feed.
 
     Every feed stays within ``visible(Course, user)``, except that "my courses" also holds the
-    courses the user facilitates. Drafts never appear.
+    courses the user facilitates. Drafts never appear. It reads the user's id, role, activity
+    and associations only: a ``FeedScope`` stands for the user.
     """
     if not user.active or user.role == Role.LIAISON:
         return None
@@ -74,7 +79,7 @@ def feed_query(user: User, kind: FeedKind, target_id: int | None = None) -> sa.S
         return None
     return query.where(
         Course.status != CourseStatus.DRAFT,
-        Course.ends_at >= feed_window_start(),
+        Course.ends_at >= (window_start or feed_window_start()),
     )
 
 
@@ -99,19 +104,70 @@ def feed_window_start() -> datetime:
     return local_to_utc(today_local() - timedelta(days=HISTORY_DAYS), time(0))
 
 
-def feed_validator(
-    query: sa.Select, kind: FeedKind, target_id: int | None = None, cached_for: User | None = None
-) -> FeedValidator:
-    """The feed's validator, from one aggregate query, before anything is loaded or built.
+@dataclass(frozen=True)
+class FeedScope:
+    """Everything the SELECT of one feed's courses depends on (``feed_query``): its owner's id,
+    role, activity and associations, the feed, and the window's start (it moves daily)."""
+
+    id: int
+    role: Role
+    active: bool
+    organization_ids: frozenset[int]
+    kind: FeedKind
+    target_id: int | None
+    window_start: datetime
+
+    @classmethod
+    def of(cls, user: User, kind: FeedKind, target_id: int | None = None) -> FeedScope:
+        return cls(user.id, user.role, user.active, frozenset(user.organization_ids), kind,
+                   target_id, feed_window_start())
+
+    def query(self) -> sa.Select | None:
+        return feed_query(self, self.kind, self.target_id, self.window_start)
+
+
+def feed_validator(scope: FeedScope, with_cached_key: bool = True) -> FeedValidator | None:
+    """The feed's validator, from one aggregate query, before anything is loaded or built;
+    None when ``scope``'s owner has no such feed.
 
     Services bump ``updated_at`` (and ``ical_sequence``) on each change, so these aggregates move
     whenever the feed's content does; the window's start covers courses leaving the past year.
     Renaming a venue or an organization does not touch its courses: a client holding the
     ETag sees it the next day, when the window moves (the cached copies are dropped at once,
-    see ``models``). With ``cached_for`` (the feed's owner), the same query also reads the key
-    of the feed's cached copy: a worker that holds that copy in memory serves it without a
-    further round trip (``cached_feed_body``).
+    see ``models``). With ``with_cached_key``, the same query also reads the key of the feed's
+    cached copy: a worker that holds that copy in memory serves it without a further round trip
+    (``cached_feed_body``).
     """
+    statements = _validator_statements(scope)
+    if statements is None:
+        return None
+    count, id_sum, newest, sequence_sum, seats_sum, cached_key = db.session.execute(
+        statements[with_cached_key]
+    ).one()
+    key = ":".join(
+        str(value)
+        for value in (
+            FEED_FORMAT, scope.kind, scope.target_id, scope.window_start.isoformat(), count,
+            id_sum, newest.isoformat() if newest else "", sequence_sum, seats_sum,
+        )
+    )
+    # The window moved last at local midnight today: that is a change too.
+    moved_at = scope.window_start + timedelta(days=HISTORY_DAYS)
+    last_modified = max(newest, moved_at) if newest else moved_at
+    return FeedValidator(
+        hashlib.sha256(key.encode()).hexdigest()[:32], last_modified, with_cached_key, cached_key,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_statements(scope: FeedScope) -> tuple[sa.Select, sa.Select] | None:
+    """The validator's statement without and with the cached copy's key, built once per scope
+    and process: a calendar app's poll then neither builds them nor walks them again for
+    SQLAlchemy's statement cache (a statement keeps its cache key). The values are in the
+    statements, so a scope's statements serve that scope only."""
+    query = scope.query()
+    if query is None:
+        return None
     # Only the columns the aggregates read: a smaller statement to key, compile and run.
     feed = query.with_only_columns(
         Course.id, Course.updated_at, Course.ical_sequence, Course.seats_taken
@@ -123,32 +179,16 @@ def feed_validator(
         sa.func.coalesce(sa.func.sum(feed.c.ical_sequence), 0).label("sequence_sum"),
         sa.func.coalesce(sa.func.sum(feed.c.seats_taken), 0).label("seats_sum"),
     ).select_from(feed)
-    if cached_for is None:
-        count, id_sum, newest, sequence_sum, seats_sum = db.session.execute(aggregates).one()
-        cached_key = None
-    else:
-        # One aggregate row, joined with the key of the feed's cache row if there is one.
-        totals = aggregates.subquery()
-        cached = sa.select(CachedFeed.cache_key).where(
-            *_cache_row(cached_for, kind, target_id)
-        ).subquery()
-        count, id_sum, newest, sequence_sum, seats_sum, cached_key = db.session.execute(
-            sa.select(totals, cached.c.cache_key).select_from(totals.outerjoin(cached, sa.true()))
-        ).one()
-    window_start = feed_window_start()
-    key = ":".join(
-        str(value)
-        for value in (
-            FEED_FORMAT, kind, target_id, window_start.isoformat(), count, id_sum,
-            newest.isoformat() if newest else "", sequence_sum, seats_sum,
-        )
-    )
-    # The window moved last at local midnight today: that is a change too.
-    moved_at = window_start + timedelta(days=HISTORY_DAYS)
-    last_modified = max(newest, moved_at) if newest else moved_at
-    return FeedValidator(
-        hashlib.sha256(key.encode()).hexdigest()[:32], last_modified,
-        cached_for is not None, cached_key,
+    # One aggregate row, joined with the key of the feed's cache row if there is one.
+    totals = aggregates.subquery()
+    cached = sa.select(CachedFeed.cache_key).where(
+        CachedFeed.user_id == scope.id,
+        CachedFeed.kind == scope.kind.value,
+        CachedFeed.target_id == (scope.target_id or 0),
+    ).subquery()
+    return (
+        aggregates.add_columns(sa.null()),
+        sa.select(totals, cached.c.cache_key).select_from(totals.outerjoin(cached, sa.true())),
     )
 
 

@@ -24,10 +24,10 @@ from stages.calendar_feeds.ical import build_calendar, default_uid_domain
 from stages.calendar_feeds.models import FeedKind
 from stages.calendar_feeds.queries import feed_courses
 from stages.calendar_feeds.services import (
+    FeedScope,
     cached_feed_body,
     feed_cache_key,
     feed_name,
-    feed_query,
     feed_targets,
     feed_validator,
     store_feed_body,
@@ -182,14 +182,14 @@ def _read_without_transaction() -> None:
 
 
 def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str, filename: str):
-    query = feed_query(user, kind, target_id)
-    if query is None:
-        abort(404)
+    scope = FeedScope.of(user, kind, target_id)
     # The validator costs one aggregate query: a calendar app polling an unchanged feed gets its
     # 304 before any course is loaded or any iCalendar built. A request that cannot be a 304
     # reads the cached copy with it.
     conditional = bool(request.if_none_match or request.if_modified_since)
-    validator = feed_validator(query, kind, target_id, cached_for=None if conditional else user)
+    validator = feed_validator(scope, with_cached_key=not conditional)
+    if validator is None:
+        abort(404)
     if not is_resource_modified(
         request.environ, etag=validator.etag, last_modified=validator.last_modified
     ):
@@ -201,7 +201,7 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
         gzip_ok = bool(request.accept_encodings["gzip"])
         stored = cached_feed_body(user, kind, target_id, key, validator, plain=not gzip_ok)
         if stored is None:
-            body = build_calendar(feed_courses(query), name=name, **settings)
+            body = build_calendar(feed_courses(scope.query()), name=name, **settings)
             stored = store_feed_body(user, kind, target_id, key, body), body
             db.session.commit()
         response = _gzipped_response(*stored, f"{filename}.ics", gzip_ok)

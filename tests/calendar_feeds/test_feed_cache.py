@@ -254,3 +254,29 @@ def test_a_feed_request_reads_in_autocommit(app, client, team):
     # transaction; the feed then simply reads within it.
     login(client, db.session.get(User, organizer_id))
     assert client.get(url).data == built.data
+
+
+def test_a_feed_follows_its_owner_into_another_association(client, make, team, frozen):
+    # The validator's statement is built once per scope (owner, role, associations, feed,
+    # window) and kept: moving the organizer to another association must give that
+    # association's courses at the next poll, not the statement kept for the former one.
+    url = _feed(team["organizer"], "tous.ics")
+    response = client.get(url)
+    first, etag = response.get_data(as_text=True), response.headers["ETag"]
+    assert f"/stages/{team['course'].id}" in first
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    other_org = make.organization(name="Fondation Scelles")
+    theirs = make.course(make.venue(), [other_org], [])
+    organizer = db.session.get(User, team["organizer"].id)
+    organizer.organizations = [other_org]
+    db.session.commit()
+    # The calendar app holds the former ETag: it must get the new content, not a 304.
+    moved = client.get(url, headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    text = moved.get_data(as_text=True)
+    assert f"/stages/{theirs.id}" in text and f"/stages/{team['course'].id}" not in text
+    # Back in the first association (same scope as the first poll): its courses again.
+    organizer.organizations = [db.session.get(Organization, team["org"].id)]
+    db.session.commit()
+    again = client.get(url).get_data(as_text=True)
+    assert f"/stages/{team['course'].id}" in again and f"/stages/{theirs.id}" not in again
