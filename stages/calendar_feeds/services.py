@@ -302,9 +302,10 @@ def _cache_row(user: User, kind: FeedKind, target_id: int | None) -> tuple:
 
 
 def store_feed_body(
-    user: User, kind: FeedKind, target_id: int | None, key: str, body: bytes
+    user_id: int, kind: FeedKind, target_id: int | None, key: str, body: bytes
 ) -> bytes:
     """Keep ``body`` as this feed's cached body, replacing any earlier one; returns it gzipped.
+    Call it in a transaction (not in autocommit: ``SET LOCAL`` would then do nothing).
 
     An upsert on the feed's unique key: two identical requests that both missed write in
     turn, and neither fails (PostgreSQL makes the second wait for the first's row).
@@ -317,7 +318,7 @@ def store_feed_body(
         db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(CachedFeed).values(
-        user_id=user.id, kind=kind.value, target_id=target_id or 0,
+        user_id=user_id, kind=kind.value, target_id=target_id or 0,
         cache_key=stored_key, body_gzip=packed, built_at=now_utc(),
     )
     db.session.execute(statement.on_conflict_do_update(

@@ -202,7 +202,9 @@ def _feed_response(user: User, kind: FeedKind, target_id: int | None, name: str,
         stored = cached_feed_body(user, kind, target_id, key, validator, plain=not gzip_ok)
         if stored is None:
             body = build_calendar(feed_courses(scope.query()), name=name, **settings)
-            stored = store_feed_body(user, kind, target_id, key, body), body
+            # The reads were in autocommit: the copy is written in a transaction of its own.
+            db.session.commit()
+            stored = store_feed_body(scope.id, kind, target_id, key, body), body
             db.session.commit()
         response = _gzipped_response(*stored, f"{filename}.ics", gzip_ok)
     # Weak: a rebuilt body carries its own DTSTAMP, and the body may be sent gzipped or not.
