@@ -182,9 +182,7 @@ def _validator_statements(scope: FeedScope) -> tuple[sa.Select, sa.Select] | Non
     # One aggregate row, joined with the key of the feed's cache row if there is one.
     totals = aggregates.subquery()
     cached = sa.select(CachedFeed.cache_key).where(
-        CachedFeed.user_id == scope.id,
-        CachedFeed.kind == scope.kind.value,
-        CachedFeed.target_id == (scope.target_id or 0),
+        *_cache_row(scope.id, scope.kind, scope.target_id)
     ).subquery()
     return (
         aggregates.add_columns(sa.null()),
@@ -273,14 +271,14 @@ def cached_feed_body(
     query does): a copy dropped there (a renamed venue, a renewed token, the nightly purge) is
     dropped here too. This worker's memory then spares reading the bytes again."""
     stored_key = validator.cached_key if validator.cache_read else db.session.scalar(
-        sa.select(CachedFeed.cache_key).where(*_cache_row(user, kind, target_id))
+        sa.select(CachedFeed.cache_key).where(*_cache_row(user.id, kind, target_id))
     )
     if not _same_feed(stored_key, key):
         return None
     held = _bodies.get(stored_key)
     packed = held[0] if held else db.session.scalar(
         sa.select(CachedFeed.body_gzip).where(
-            *_cache_row(user, kind, target_id), CachedFeed.cache_key == stored_key
+            *_cache_row(user.id, kind, target_id), CachedFeed.cache_key == stored_key
         )
     )
     if packed is None:  # replaced between the two statements
@@ -293,9 +291,9 @@ def cached_feed_body(
     return packed, unpacked
 
 
-def _cache_row(user: User, kind: FeedKind, target_id: int | None) -> tuple:
+def _cache_row(user_id: int, kind: FeedKind, target_id: int | None) -> tuple:
     return (
-        CachedFeed.user_id == user.id,
+        CachedFeed.user_id == user_id,
         CachedFeed.kind == kind.value,
         CachedFeed.target_id == (target_id or 0),
     )
