@@ -1,8 +1,10 @@
 """Test helpers: logging in, counting SQL statements, a real SMTP server, config overrides,
-checking that a form's edits are saved."""
+checking that a form's edits are saved, a PDF's text as a reader's tool extracts it."""
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -179,3 +181,13 @@ def fresh(model, ident):
     """``model`` ``ident`` as another request would read it: from the database, not memory."""
     db.session.expire_all()
     return db.session.get(model, ident)
+
+
+def pdftotext(pdf: bytes, *options: str) -> str:
+    """The PDF's text as ``pdftotext`` (poppler) extracts it, the tool a reader would use:
+    ``-enc UTF-8`` unless ``options`` are given (``-layout``). A machine without it fails the
+    test, never skips it (``.ci/run`` installs Debian's poppler-utils)."""
+    if shutil.which("pdftotext") is None:
+        raise AssertionError("pdftotext is missing: apt-get install poppler-utils (.ci/run does it)")
+    command = ["pdftotext", *(options or ("-enc", "UTF-8")), "-", "-"]
+    return subprocess.run(command, input=pdf, capture_output=True, check=True).stdout.decode()

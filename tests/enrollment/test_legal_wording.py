@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
@@ -38,7 +36,7 @@ from stages.reports.bilans import bilan_rows, bilan_signatory, bilan_summary
 from stages.reports.pdf import bilan_pdf
 from stages.scheduling.models import CourseStatus
 from stages.timeutil import local_to_utc
-from tests.helpers import login
+from tests.helpers import login, pdftotext
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "convocations"
 SESSION_DAY = date(2026, 3, 12)  # a Thursday
@@ -93,14 +91,6 @@ def _enrolled(make, w, surname="DURAND", **measure_kw):
         decision_date=date(2026, 1, 10), **measure_kw,
     )
     return make.enrollment(measure, w.course, status=EnrollmentStatus.ENROLLED)
-
-
-def pdftotext(pdf: bytes) -> str:
-    """The text as ``pdftotext`` (poppler) extracts it, the tool a reader would use."""
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True)
-    return done.stdout.decode()
 
 
 def _flat(text: str) -> str:

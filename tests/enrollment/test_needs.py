@@ -4,7 +4,6 @@ page, shown on the person's page and on the sign-in sheet (HTML and PDF), in a f
 queries."""
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from stages.enrollment import needs
 from stages.enrollment.models import InterpreterBooking, Participant
 from stages.extensions import db
 from stages.timeutil import today_local
-from tests.helpers import flashes, login, queries_for
+from tests.helpers import flashes, login, pdftotext, queries_for
 
 
 @pytest.fixture
@@ -203,8 +202,7 @@ def test_the_sign_in_sheet_tells_the_facilitator_the_language_and_needs(client, 
     login(client, world["facilitator"])
     assert note in client.get(f"/stages/{world['course'].id}/emargement").get_data(as_text=True)
     pdf = client.get(f"/stages/{world['course'].id}/emargement.pdf").data
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
-                          capture_output=True, check=True).stdout.decode()
+    text = pdftotext(pdf)
     assert note in " ".join(text.split())
 
 

@@ -3,7 +3,6 @@ right to left, Romanian with its letters), the email, and what stays French."""
 from __future__ import annotations
 
 import re
-import subprocess
 import unicodedata
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from stages.enrollment.letter_texts import save_texts
 from stages.enrollment.models import EnrollmentStatus, LegalFrame
 from stages.extensions import db
 from stages.mail import outbox
+from tests.helpers import pdftotext as extracted_text
 
 SESSION_DAY = date(2026, 3, 12)  # a Thursday
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -53,9 +53,7 @@ def enrolled(make):
 def pdftotext(pdf: bytes) -> str:
     """The PDF's text as poppler reads it, Arabic presentation forms back to letters (NFKC),
     whitespace collapsed."""
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
-                          capture_output=True, check=True).stdout.decode()
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    return " ".join(unicodedata.normalize("NFKC", extracted_text(pdf)).split())
 
 
 def test_a_french_speaker_gets_the_french_letter_alone(enrolled):
@@ -94,8 +92,7 @@ def test_the_arabic_letter_is_shaped_and_reads_right_to_left(enrolled):
     pdf = convocation.convocation_pdf(enrolled("ar", frame=LegalFrame.SURSIS_PROBATOIRE))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "convocation-ar.pdf").write_bytes(pdf)
-    raw = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
-                         capture_output=True, check=True).stdout.decode()
+    raw = extracted_text(pdf)
     # Shaped: the letters are drawn in their joined forms (Arabic Presentation Forms-B).
     assert any("\ufe70" <= ch <= "\ufefc" for ch in raw)
     text = pdftotext(pdf)

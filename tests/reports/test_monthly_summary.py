@@ -3,7 +3,6 @@ month bounds), it is made and sent once even by two schedulers, the liaison read
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import threading
 from datetime import date, datetime, timedelta, timezone
 
@@ -27,7 +26,7 @@ from stages.jobs import runner
 from stages.reports.models import MonthlySummary, ReportTransmission, TransmissionKind, TransmissionStatus
 from stages.timeutil import to_local
 from tests.conftest import requires_postgres
-from tests.helpers import login
+from tests.helpers import login, pdftotext
 
 # Monday 2 March 2026, 06:30 in Paris: the job's time; the summary is February's.
 NOW = datetime(2026, 3, 2, 5, 30, tzinfo=timezone.utc)
@@ -149,7 +148,7 @@ def test_the_summary_goes_to_the_authority_once_with_its_pdf(mail, february):
     transmission = db.session.scalar(sa.select(ReportTransmission))
     assert transmission.kind == TransmissionKind.MONTHLY_SUMMARY and transmission.status == TransmissionStatus.SENT
     assert transmission.files[0].sha256 == hashlib.sha256(content).hexdigest()
-    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True).stdout.decode()
+    text = pdftotext(content, "-layout")
     assert "Synthèse mensuelle" in text and "Parquet de Bobigny" in text and "Mesures reçues" in text
     # No name in the subject or the body: the PDF carries them.
     names = db.session.scalars(sa.select(LegalMeasure.participant_id)).all()

@@ -3,7 +3,6 @@ drafted once whatever runs the job, withdrawn (with the reason) when they no lon
 list scoped and paginated, the report page audited, its PDF."""
 from __future__ import annotations
 
-import subprocess
 import threading
 from datetime import date, datetime, timedelta, timezone
 
@@ -22,7 +21,7 @@ from stages.reports.models import NonExecutionReason, NonExecutionReport, NonExe
 from stages.reports.non_execution import draft_reports
 from stages.scheduling.models import CourseStatus
 from tests.conftest import requires_postgres
-from tests.helpers import count_queries, login, queries_for
+from tests.helpers import count_queries, login, pdftotext, queries_for
 
 # Tuesday 10 March 2026, 06:00 in Paris: the job's time.
 NOW = datetime(2026, 3, 10, 5, 0, tzinfo=timezone.utc)
@@ -300,7 +299,7 @@ def test_the_pdf_states_the_person_the_measure_and_the_reason(client, make, worl
     login(client, world.organizer)
     response = client.get(f"/rapports-non-execution/{report.id}.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=response.data, capture_output=True, check=True).stdout.decode()
+    text = pdftotext(response.data, "-layout")
     for expected in ("Rapport de non-exécution", "Parquet de Créteil", "MARTIN Paul", "Lyon",
                      measure.case_reference, "jeudi 5 mars 2026", "Absence au stage",
                      "Courriel accepté par le serveur de messagerie", "(absence non excusée)"):
