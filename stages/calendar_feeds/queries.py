@@ -4,11 +4,13 @@
 Plain values, not ORM objects: the busiest feed holds about 500 courses and 1,200 half-days, and
 loading them as ``Course`` objects with their collections cost ten times the writing of the
 whole feed. Four statements whatever the size: the courses with their venue, then their
-half-days, co-organizers and facilitators, each selected by the feed's own statement.
+half-days, co-organizers and facilitators of those courses.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from sqlalchemy.dialects import postgresql
 
 from stages.auth.models import Organization, User
 from stages.calendar_feeds.ical import FeedCourse, FeedVenue
@@ -25,7 +27,6 @@ from stages.scheduling.models import (
 def feed_courses(query: sa.Select) -> list[FeedCourse]:
     """The courses ``query`` (a feed's SELECT of ``Course``) selects, in date order, each with its
     venue, half-days, co-organizers and facilitators: four statements, whatever the number."""
-    ids = query.with_only_columns(Course.id)
     rows = db.session.execute(
         query.with_only_columns(
             Course.id, Course.title, Course.status, Course.seats_taken, Course.ical_sequence,
@@ -40,9 +41,12 @@ def feed_courses(query: sa.Select) -> list[FeedCourse]:
     for row in rows:
         venue = venues.get(row[7]) or venues.setdefault(row[7], FeedVenue(*row[8:]))
         courses[row[0]] = FeedCourse(*row[:7], venue=venue)
+    if not courses:
+        return []
+    ids = _among(list(courses), query)
     # Plain tuples and strings from here on (see FeedCourse), not the result's rows.
     parts = sa.select(CoursePart.course_id, CoursePart.id, CoursePart.starts_at,
-                      CoursePart.ends_at).where(CoursePart.course_id.in_(ids))
+                      CoursePart.ends_at).where(ids(CoursePart.course_id))
     for course_id, part_id, starts_at, ends_at in db.session.execute(
         parts.order_by(CoursePart.starts_at, CoursePart.id)
     ):
@@ -50,7 +54,7 @@ def feed_courses(query: sa.Select) -> list[FeedCourse]:
     organizations = (
         sa.select(course_organizations.c.session_id, Organization.name)
         .join(Organization, Organization.id == course_organizations.c.organization_id)
-        .where(course_organizations.c.session_id.in_(ids))
+        .where(ids(course_organizations.c.session_id))
         .order_by(Organization.name)
     )
     for course_id, name in db.session.execute(organizations):
@@ -58,9 +62,21 @@ def feed_courses(query: sa.Select) -> list[FeedCourse]:
     facilitators = (
         sa.select(course_facilitators.c.session_id, User.full_name)
         .join(User, User.id == course_facilitators.c.user_id)
-        .where(course_facilitators.c.session_id.in_(ids))
+        .where(ids(course_facilitators.c.session_id))
         .order_by(User.full_name)
     )
     for course_id, name in db.session.execute(facilitators):
         courses[course_id].facilitators.append(name)
     return list(courses.values())
+
+
+def _among(course_ids: list[int], query: sa.Select):
+    """How the three statements after the first pick the feed's courses: on PostgreSQL, by the
+    ids just loaded, as one array parameter (index lookups, where running the feed's filter
+    again cost a hash join each time: about 1 ms apiece on the busiest feed); elsewhere (SQLite,
+    with its cap on bound parameters) by the feed's own statement."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam("course_ids", course_ids, type_=postgresql.ARRAY(sa.Integer))
+        return lambda column: column == sa.any_(array)
+    selected = query.with_only_columns(Course.id)
+    return lambda column: column.in_(selected)
