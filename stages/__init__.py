@@ -131,6 +131,7 @@ def _warn_about_base_url(app: Flask) -> None:
 
 def _init_login(app: Flask) -> None:
     from stages.auth.login_sessions import load_login
+    from stages.auth.security import unauthorized
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -139,6 +140,7 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     login_manager.user_loader(load_login)
+    login_manager.unauthorized_handler(unauthorized)
 
 
 def _database_time_limits(app: Flask) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, request, session, url_for
 from flask_login import (
     current_user,
+    login_url,
     logout_user,
     user_loaded_from_cookie,
     user_logged_in,
@@ -72,6 +73,32 @@ def register_security(app: Flask) -> None:
     user_logged_in.connect(_mark_seen)
     user_loaded_from_cookie.connect(_mark_seen)
     user_logged_out.connect(_forget_seen)
+
+
+def unauthorized():
+    """A page asked for without a login: the login page, which says why and comes back after.
+
+    A request the browser makes on its own (a service worker checking its script, a script's
+    fetch, an image) gets a bare 401 instead, which leaves the session cookie alone. Flashing
+    « Connectez-vous » would write a new cookie; if that request left before the login page's
+    answer and came back after it, its cookie would replace the login page's, whose form then
+    fails on its security token (4 December: a tablet's stale service worker did that).
+    """
+    if not is_page_navigation():
+        return Response("Connexion requise.", 401, mimetype="text/plain")
+    manager = current_app.login_manager
+    flash(manager.login_message, manager.login_message_category)
+    return redirect(login_url(manager.login_view, next_url=request.url))
+
+
+def is_page_navigation() -> bool:
+    """Whether the request opens a page in the browser (a link, an address, a form), as opposed
+    to a request made by the page or the browser itself. Browsers without the Fetch Metadata
+    headers count as navigations, except for a service worker's script."""
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None:
+        return mode == "navigate"
+    return "Service-Worker" not in request.headers
 
 
 def set_security_headers(response):

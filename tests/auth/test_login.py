@@ -163,3 +163,47 @@ def test_each_demo_account_logs_in_and_sees_its_navigation(app, client):
         assert labels == EXPECTED_NAV[role], (email, labels)
         assert role.label in html
         client.post("/deconnexion")
+
+
+# What the browser asks for on its own, without a login: a service worker checking its script
+# (Chromium's headers), a script's fetch, an image. Each gets a bare 401 and no cookie.
+BACKGROUND_REQUESTS = [
+    ("/stages/9/presence/sw.js",
+     {"Service-Worker": "script", "Sec-Fetch-Mode": "same-origin", "Sec-Fetch-Dest": "serviceworker"}),
+    ("/stages/9/presence/sw.js", {"Service-Worker": "script"}),  # a browser without Fetch Metadata
+    ("/stages/9/presence/hors-ligne.json", {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}),
+    ("/stages/9", {"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}),
+]
+
+
+@pytest.mark.parametrize("path, headers", BACKGROUND_REQUESTS)
+def test_a_background_request_without_login_gets_401_and_no_cookie(app, path, headers):
+    response = app.test_client().get(path, headers=headers)
+    assert response.status_code == 401
+    assert response.headers.getlist("Set-Cookie") == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}])
+def test_a_page_opened_without_login_still_goes_to_the_login_page(client, headers):
+    response = client.get("/stages/9?etat=a-cloturer", headers=headers)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/connexion?next=%2Fstages%2F9%3Fetat%3Da-cloturer"
+    assert "Connectez-vous pour accéder à cette page." in client.get("/connexion").get_data(as_text=True)
+
+
+def test_a_service_worker_check_crossing_the_login_page_does_not_break_the_login(app, make, csrf_enabled):
+    """The CI failure of 5 December: a tablet's service worker, registered by an earlier login,
+    checks its script while the login page loads. Its request leaves without a cookie and its
+    answer arrives after the login page's: the browser keeps the cookie of the last answer."""
+    import re
+
+    user = make.user(Role.ADMIN)
+    browser = app.test_client()
+    page = browser.get("/connexion")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    worker_check = app.test_client().get("/stages/9/presence/sw.js", headers=BACKGROUND_REQUESTS[0][1])
+    for cookie in worker_check.headers.getlist("Set-Cookie"):  # what the browser would store
+        name, value = cookie.split(";", 1)[0].split("=", 1)
+        browser.set_cookie(name, value, domain=app.config["SERVER_NAME"])
+    response = browser.post("/connexion", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/"

@@ -276,7 +276,10 @@ class Journey:
         self.get("/connexion", "connexion")
         self.css("#email").send_keys(email)
         self.css("#password").send_keys(password)
-        return self.click(self.button("Se connecter"), "connecte")
+        self.click(self.button("Se connecter"), "connecte")
+        # Say why at once when the login itself failed (a refused form, a security token).
+        assert not self.path().startswith("/connexion"), (self.path(), self.css("main").text[:500])
+        return self
 
 
 @pytest.fixture
