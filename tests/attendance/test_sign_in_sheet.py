@@ -100,3 +100,28 @@ def test_print_stylesheet_ends_with_the_sheet_print_rules(client):
     last = css[css.rindex("@media print"):]
     for rule in (".site-nav", ".btn", "table-header-group", ".table-wrap"):
         assert rule in last, rule
+
+
+def test_a_name_is_printed_as_typed_and_a_long_note_wraps_in_its_row(make):
+    """The sheet draws text, not markup: « <b> » and « & » print as they are. A note longer
+    than the name's column wraps inside its row, which grows, and the next row starts below it."""
+    from pypdf import PdfReader
+
+    course = make.course(day=DAY)
+    hostile = make.enrollment(make.measure(participant=make.participant(surname="O'NEIL <b>&amp;</b>")), course)
+    after = make.enrollment(make.measure(participant=make.participant(surname="SUIVANT")), course)
+    note = "Arabe ; interprète : " + " ; ".join(f"besoin numéro {n}" for n in range(12))
+    pdf = roster_pdf(course, [hostile, after], notes={hostile.id: note})
+    (page,) = PdfReader(io.BytesIO(pdf)).pages
+    heights = {}
+
+    def visit(text, cm, tm, _font, _size):
+        for word in ("O'NEIL", "numéro 11", "SUIVANT"):
+            if word in text:  # the height on the page: the text matrix, then the graphics one
+                heights.setdefault(word, tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+
+    text = page.extract_text(visitor_text=visit)
+    assert hostile.measure.participant.display_name in text  # « O'NEIL <B>&AMP;</B> Jean »
+    assert note in " ".join(text.split())
+    # Top to bottom: the name, the end of its note (wrapped, so lower), then the next person.
+    assert heights["O'NEIL"] > heights["numéro 11"] > heights["SUIVANT"], heights
