@@ -1,5 +1,5 @@
 """Request hooks that protect every page: security headers, idle timeout, a temporary password
-to replace, required 2FA.
+to replace, required 2FA; and the answer to a request made without a login (``unauthorized``).
 
 ``register_security(app)`` is called once by ``create_app``. The headers come from ONE
 ``after_request`` hook, so HTML pages, PDFs, calendar feeds, error pages and static files all
@@ -82,7 +82,8 @@ def unauthorized():
     fetch, an image) gets a bare 401 instead, which leaves the session cookie alone. Flashing
     « Connectez-vous » would write a new cookie; if that request left before the login page's
     answer and came back after it, its cookie would replace the login page's, whose form then
-    fails on its security token (4 December: a tablet's stale service worker did that).
+    fails on its security token (5 December, in CI: a service worker left by an earlier
+    browser test did that; a tablet keeps the day's worker after its login ends).
     """
     if not is_page_navigation():
         return Response("Connexion requise.", 401, mimetype="text/plain")
