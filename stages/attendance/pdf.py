@@ -43,10 +43,12 @@ NUMBER_WIDTH, NAME_WIDTH = 10 * mm, 70 * mm
 
 def half_days_line(parts, zone: str) -> str:
     """« matin, 9 h 30 – 12 h 30 ; après-midi, 13 h 30 – 16 h 30 »: the half-days of one day."""
-    return " ; ".join(
-        f"{fr_half_day(p.starts_at, zone)}, {fr_time(p.starts_at, zone)} – {fr_time(p.ends_at, zone)}"
-        for p in parts
-    )
+    return " ; ".join(_half_day(p, zone) for p in parts)
+
+
+def _half_day(part, zone: str) -> str:
+    """« matin, 9 h 30 – 12 h 30 »."""
+    return f"{fr_half_day(part.starts_at, zone)}, {fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}"
 
 
 def roster_pdf(
@@ -216,7 +218,7 @@ def _people(sheet: _Sheet, parts, enrollments, zone, signed: SignedDay | None, n
         bold = [("N°", BOLD, 8)], [("Nom et prénom", BOLD, 8)]
         spans = [NUMBER_WIDTH, NAME_WIDTH] + [per_part] * len(parts)
         top = sheet.y
-        sheet.row(spans, ["", ""] + [[(_part_label(p, zone), BOLD, 8)] for p in parts],
+        sheet.row(spans, ["", ""] + [[(_half_day(p, zone).capitalize(), BOLD, 8)] for p in parts],
                   HEAD_ROW, shade=True, centred=True)
         sheet.row(widths, ["", ""] + [[(t, BOLD, 8)] for t in ("Arrivée", "Départ", "Signature")] * len(parts),
                   HEAD_ROW, shade=True, centred=True)
@@ -250,10 +252,6 @@ def _height(cell: list[Line], width: float) -> float:
     """The height the lines of a cell take, wrapped, with the cell's padding."""
     return 6 + sum((size + 2) * max(1, len(simpleSplit(text, font, size, width - 2 * PAD)))
                    for text, font, size in cell)
-
-
-def _part_label(part, zone) -> str:
-    return f"{fr_half_day(part.starts_at, zone).capitalize()}, {fr_time(part.starts_at, zone)} – {fr_time(part.ends_at, zone)}"
 
 
 def _signed_cells(enrollment, part, zone, signed: SignedDay, live: dict, box) -> list:
