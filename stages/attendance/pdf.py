@@ -36,7 +36,7 @@ BOTTOM = MARGIN + 6 * mm  # above the page number
 WIDTH = PAGE[0] - 2 * MARGIN
 PAD = 6  # points of space inside a cell, left and right (as a ReportLab table has)
 SHADE = colors.HexColor("#e8edf5")
-HEAD_ROW = 15  # points: a heading row of the tables
+HEAD_ROW = 16  # points: a heading row of the tables (8-point bold and its padding)
 PERSON_ROW = 11 * mm
 NUMBER_WIDTH, NAME_WIDTH = 10 * mm, 70 * mm
 
@@ -149,7 +149,10 @@ class _Sheet:
     def row(self, widths: list[float], cells: list, height: float, *,
             shade=False, centred=False, left=0.0) -> None:
         """One row of a grid: each cell a list of lines, an image ``(reader, width, height)``,
-        or nothing; lines and pictures centred up and down, lines also across with ``centred``."""
+        or nothing; lines and pictures centred up and down, lines also across with ``centred``.
+        The row is ``height`` high, or higher where a cell's wrapped lines need it."""
+        cells = [_wrap(cell, width) if isinstance(cell, list) else cell for width, cell in zip(widths, cells)]
+        height = max([height] + [_height(cell) for cell in cells if isinstance(cell, list)])
         self.room_for(height)
         canvas, bottom = self.canvas, self.y - height
         x = MARGIN + left
@@ -169,12 +172,20 @@ class _Sheet:
         self.y = bottom
 
 
-def _draw_lines(canvas, cell: list[Line], x: float, width: float, bottom: float, height: float,
+def _wrap(cell: list[Line], width: float) -> list[Line]:
+    """The lines of a cell cut to fit inside its padding."""
+    return [(line, font, size) for text, font, size in cell
+            for line in simpleSplit(text, font, size, width - 2 * PAD) or [""]]
+
+
+def _height(wrapped: list[Line]) -> float:
+    """The height wrapped lines take in a cell, with its padding."""
+    return 6 + sum(size + 2 for _, _, size in wrapped)
+
+
+def _draw_lines(canvas, wrapped: list[Line], x: float, width: float, bottom: float, height: float,
                 *, centred: bool) -> None:
-    wrapped = [(line, font, size) for text, font, size in cell
-               for line in simpleSplit(text, font, size, width - 2 * PAD) or [""]]
-    block = sum(size + 2 for _, _, size in wrapped)
-    y = bottom + (height + block) / 2
+    y = bottom + (height + _height(wrapped) - 6) / 2
     for line, font, size in wrapped:
         y -= size + 2
         canvas.setFont(font, size)
@@ -228,7 +239,7 @@ def _people(sheet: _Sheet, parts, enrollments, zone, signed: SignedDay | None, n
             canvas.setFillColor(SHADE)
             canvas.rect(x, sheet.y, width, top - sheet.y, stroke=1, fill=1)
             canvas.setFillColor(colors.black)
-            _draw_lines(canvas, label, x, width, sheet.y, top - sheet.y, centred=True)
+            _draw_lines(canvas, _wrap(label, width), x, width, sheet.y, top - sheet.y, centred=True)
             x += width
 
     sheet.room_for(2 * HEAD_ROW + PERSON_ROW)
@@ -242,16 +253,10 @@ def _people(sheet: _Sheet, parts, enrollments, zone, signed: SignedDay | None, n
         cells = [[(str(number), FONT, 10)], name]
         for part in parts:
             cells += _signed_cells(enrollment, part, zone, signed, live.get(part.id, {}), box) if signed else ["", "", ""]
-        sheet.row(widths, cells, max(PERSON_ROW, _height(name, NAME_WIDTH)))
+        sheet.row(widths, cells, PERSON_ROW)
     for _ in range(2):
         sheet.row(widths, [""] * len(widths), PERSON_ROW)
     sheet.repeat = None
-
-
-def _height(cell: list[Line], width: float) -> float:
-    """The height the lines of a cell take, wrapped, with the cell's padding."""
-    return 6 + sum((size + 2) * max(1, len(simpleSplit(text, font, size, width - 2 * PAD)))
-                   for text, font, size in cell)
 
 
 def _signed_cells(enrollment, part, zone, signed: SignedDay, live: dict, box) -> list:
