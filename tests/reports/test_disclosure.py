@@ -167,6 +167,10 @@ def test_completions_cannot_be_recovered_knowing_they_are_at_most_the_people(tab
     people, completed = protect_pair(table, done)
     upper = [[people.published(i, j) for j in range(len(row))] for i, row in enumerate(people.values)]
     for cell, bounds in _attack(completed.values, completed.suppressed, upper).items():
+        # A cell whose people are published as 0 has 0 completions, suppressed or not: pinning
+        # it says nothing about anyone (CI, 5 December: such zeros were the only cells pinned).
+        if upper[cell[0]][cell[1]] == 0:
+            continue
         assert not _is_pinned(bounds), (table, done, cell, bounds)
     for cell, bounds in _attack(people.values, people.suppressed).items():
         assert not _is_pinned(bounds), (table, cell, bounds)
