@@ -3,7 +3,6 @@ attendance shown on the course page and on a person's page."""
 from __future__ import annotations
 
 import uuid
-from functools import wraps
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -21,7 +20,7 @@ from stages.auth.audit import audit
 from stages.auth.permissions import Permission, can, get_authorized
 from stages.enrollment import needs
 from stages.enrollment.queries import participant_sections
-from stages.errors import DomainError, json_error, refused, wants_json
+from stages.errors import DomainError, json_error, refused
 from stages.extensions import db, limiter
 from stages.forms import BaseForm
 from stages.scheduling.models import Course, CoursePart, CourseStatus
@@ -37,22 +36,6 @@ DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatu
 
 def sync_rate_limit() -> str:
     return current_app.config["SYNC_RATE_LIMIT"]
-
-
-def login_required_json(view):
-    """``login_required``, but a script asking for JSON gets a 401 it can act on: the tablet
-    keeps its queue, sends the person to log in again, and sends the queue afterwards."""
-
-    @wraps(view)
-    def checked(*args, **kwargs):
-        if current_user.is_authenticated:
-            return view(*args, **kwargs)
-        if wants_json():
-            return json_error(401, "login", "Connexion expirée : reconnectez-vous ; les modifications "
-                              "en attente seront envoyées ensuite.", login_url=url_for("auth.login"))
-        return current_app.login_manager.unauthorized()
-
-    return checked
 
 
 @course_sections.add(template="attendance/_course_day.html", position=10)
@@ -150,7 +133,7 @@ def take_attendance(course_id: int, part_id: int):
 
 @bp.route("/stages/<int:course_id>/presence/synchro", methods=["POST"])
 @limiter.limit(sync_rate_limit, key_func=lambda: f"sync:{current_user.get_id() or get_remote_address()}")
-@login_required_json
+@login_required
 def sync(course_id: int):
     """What a tablet sends: marks, signatures, refusals, countersignatures (JSON, idempotent)."""
     course = get_authorized(Course, course_id, Permission.SESSION_RUN)
@@ -169,7 +152,7 @@ def sync(course_id: int):
 
 
 @bp.route("/stages/<int:course_id>/presence/jeton")
-@login_required_json
+@login_required
 def token(course_id: int):
     """A fresh CSRF token for the tablet's sync, after a new login."""
     get_authorized(Course, course_id, Permission.SESSION_RUN)

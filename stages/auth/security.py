@@ -20,6 +20,7 @@ from flask_login import (
 )
 
 from stages.auth.totp import enrolment_required
+from stages.errors import json_error, wants_json
 
 # Scripts and styles only from our own files: no inline <script>, no style="" attribute, no
 # onclick= handler in any template (images may be data: URIs, e.g. QR codes in a PDF preview).
@@ -78,13 +79,17 @@ def register_security(app: Flask) -> None:
 def unauthorized():
     """A page asked for without a login: the login page, which says why and comes back after.
 
-    A request the browser makes on its own (a service worker checking its script, a script's
-    fetch, an image) gets a bare 401 instead, which leaves the session cookie alone. Flashing
-    « Connectez-vous » would write a new cookie; if that request left before the login page's
-    answer and came back after it, its cookie would replace the login page's, whose form then
-    fails on its security token (5 December, in CI: a service worker left by an earlier
-    browser test did that; a tablet keeps the day's worker after its login ends).
+    A script that reads JSON (the tablet's sync) gets a 401 in JSON that it acts on. Any other
+    request the browser makes on its own (a service worker checking its script, a script's
+    fetch, an image) gets a bare 401. Neither writes a cookie: flashing « Connectez-vous » would,
+    and if that request left before the login page's answer and came back after it, its cookie
+    would replace the login page's, whose form then fails on its security token (5 December, in
+    CI: a service worker left by an earlier browser test did that; a tablet keeps the day's
+    worker after its login ends).
     """
+    if wants_json():
+        return json_error(401, "login", "Connexion expirée : reconnectez-vous.",
+                          login_url=url_for("auth.login"))
     if not is_page_navigation():
         return Response("Connexion requise.", 401, mimetype="text/plain")
     manager = current_app.login_manager

@@ -183,6 +183,20 @@ def test_a_background_request_without_login_gets_401_and_no_cookie(app, path, he
     assert response.headers.getlist("Set-Cookie") == []
 
 
+def test_a_script_reading_json_without_login_gets_a_json_401_and_no_cookie(app):
+    """Any view behind ``login_required``, asked for by a script that reads JSON (the tablet's
+    sync and its token): a 401 it can act on, saying where to log in."""
+    for response in (
+        app.test_client().post("/stages/9/presence/synchro", json={"items": []},
+                               headers={"Sec-Fetch-Mode": "cors", "Accept": "application/json"}),
+        app.test_client().get("/stages/9/presence/jeton", headers={"Accept": "application/json"}),
+    ):
+        assert response.status_code == 401
+        assert response.get_json() == {"error": "login", "message": "Connexion expirée : reconnectez-vous.",
+                                       "login_url": "/connexion"}
+        assert response.headers.getlist("Set-Cookie") == []
+
+
 @pytest.mark.parametrize("headers", [{}, {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}])
 def test_a_page_opened_without_login_still_goes_to_the_login_page(client, headers):
     response = client.get("/stages/9?etat=a-cloturer", headers=headers)
