@@ -38,7 +38,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bench.databases import drop_database, fresh_database
+
 RESULTS = Path(__file__).resolve().parent / "results" / "attendance.json"
+NAME = "stages_bench_attendance"  # its PostgreSQL database (--postgres), dropped after the run
 PEOPLE = 16
 LIMIT = 2.0
 
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
             figures = _run(url, args.requests)
         finally:
             if args.postgres:
-                _drop(args.postgres)
+                drop_database(args.postgres, NAME)
     _print(figures)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
@@ -66,23 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _database(postgres: str | None, tmp: str) -> str:
-    if not postgres:
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    _drop(postgres)
-    _admin(postgres, "CREATE DATABASE stages_bench_attendance")
-    return f"{postgres.rstrip('/')}/stages_bench_attendance"
-
-
-def _admin(postgres: str, statement: str) -> None:
-    import psycopg
-
-    dsn = postgres.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _drop(postgres: str) -> None:
-    _admin(postgres, "DROP DATABASE IF EXISTS stages_bench_attendance WITH (FORCE)")
+    return fresh_database(postgres, NAME) if postgres else f"sqlite:///{tmp}/bench.sqlite3"
 
 
 def signature_png(seed: int) -> str:

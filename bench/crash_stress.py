@@ -31,7 +31,8 @@ import threading
 import time
 from collections import Counter
 
-from bench.load import CSRF_FIELD, DEFAULT_DATABASE, PASSWORD, _admin_sql
+from bench.databases import drop_database, fresh_database
+from bench.load import CSRF_FIELD, DEFAULT_DATABASE, PASSWORD
 
 PAGES = ("enroll_form", "attendance", "course", "person", "calendar", "home", "enroll")
 WEIGHTS = (25, 25, 15, 15, 5, 5, 10)
@@ -152,8 +153,7 @@ def main(argv=None) -> int:
     os.environ.update(DATABASE_URL=f"{args.database.rstrip('/')}/{name}", SECRET_KEY=os.urandom(16).hex(),
                       STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT="100000 per minute",
                       STAGES_INSTANCE_DIR=f"/tmp/{name}")
-    _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin_sql(args.database, f'CREATE DATABASE "{name}"')
+    fresh_database(args.database, name)
     try:
         from stages import create_app
 
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
             print("  ", line)
         return 1 if errors else 0
     finally:
-        _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(args.database, name)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ from pathlib import Path
 from html import unescape
 from urllib.parse import urlencode, urlsplit
 
+from bench.databases import drop_database, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -66,14 +68,6 @@ FACILITATOR_MIX = (("browse", 50), ("attendance", 50))
 
 # ---------------------------------------------------------------------------------------------
 # Database and scenario
-
-
-def _admin_sql(prefix: str, statement: str) -> None:
-    import psycopg
-
-    dsn = prefix.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
 
 
 @dataclass
@@ -854,8 +848,7 @@ def main(argv: list[str] | None = None) -> int:
     # config.py reads the environment on import: set it before the app is imported.
     os.environ.update(DATABASE_URL=url, SECRET_KEY=secret, STAGES_INSTANCE_DIR=str(instance),
                       STAGES_MAIL_BACKEND="file")
-    _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin_sql(args.database, f'CREATE DATABASE "{name}"')
+    fresh_database(args.database, name)
     process = log = None
     try:
         from stages import create_app
@@ -924,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
                 db.engine.dispose()
         except Exception:
             pass
-        _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(args.database, name)
         shutil.rmtree(instance, ignore_errors=True)
 
     # Summary

@@ -28,7 +28,8 @@ import sys
 import threading
 
 from bench.crash_stress import PAGES, WEIGHTS, _csrf, one_request, setup
-from bench.load import DEFAULT_DATABASE, PASSWORD, _admin_sql
+from bench.databases import drop_database, fresh_database
+from bench.load import DEFAULT_DATABASE, PASSWORD
 
 
 def shared_objects() -> dict[str, object]:
@@ -68,8 +69,7 @@ def main(argv=None) -> int:
     os.environ.update(DATABASE_URL=f"{args.database.rstrip('/')}/{name}", SECRET_KEY=os.urandom(16).hex(),
                       STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT="100000 per minute",
                       STAGES_INSTANCE_DIR=f"/tmp/{name}")
-    _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin_sql(args.database, f'CREATE DATABASE "{name}"')
+    fresh_database(args.database, name)
     try:
         from stages import create_app
 
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
             print(f"  moves {key}: {series}")
         return 1 if falling else 0
     finally:
-        _admin_sql(args.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(args.database, name)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.databases import drop_database, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FLOOR_URL = "/__bench_floor"
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
             entry["generation"] = generations[label]
         if args.postgres and not args.keep:
             for scale in scales:
-                _drop_postgres(args.postgres, _pg_name(scale))
+                drop_database(args.postgres, _pg_name(scale))
         report["total_seconds"] = round(time.perf_counter() - started, 1)
         _add_ratios(report, args)
         _print(report, args)
@@ -202,10 +204,7 @@ def _pg_name(scale: float) -> str:
 def _prepare(scale: float, seed: int, postgres: str | None) -> tuple[str, dict]:
     """A fresh database at ``scale``: migrations, then ``flask stages generate`` (timed)."""
     if postgres:
-        name = _pg_name(scale)
-        _drop_postgres(postgres, name)
-        _admin_sql(postgres, f'CREATE DATABASE "{name}"')
-        url = f"{postgres.rstrip('/')}/{name}"
+        url = fresh_database(postgres, _pg_name(scale))
     else:
         path = RESULTS / f"bench-{scale:g}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
@@ -241,18 +240,6 @@ def _env(url: str) -> dict:
     env = dict(os.environ)
     env.update(DATABASE_URL=url, FLASK_APP="wsgi", PYTHONUNBUFFERED="1")
     return env
-
-
-def _admin_sql(prefix: str, statement: str) -> None:
-    import psycopg
-
-    dsn = prefix.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _drop_postgres(prefix: str, name: str) -> None:
-    _admin_sql(prefix, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _safe_url(url: str) -> str:

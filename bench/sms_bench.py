@@ -38,8 +38,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench.databases import drop_database, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "sms.json"
+NAME = "stages_bench_sms"  # its PostgreSQL database (--postgres), dropped after the run
 PEOPLE = 16
 
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
             figures = _run(url, args.sessions, tmp)
         finally:
             if args.postgres:
-                _drop(args.postgres)
+                drop_database(args.postgres, NAME)
     figures["database"] = "postgresql" if args.postgres else "sqlite"
     _print(figures)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -69,23 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _database(postgres: str | None, tmp: str) -> str:
-    if not postgres:
-        return f"sqlite:///{tmp}/bench.sqlite3"
-    _drop(postgres)
-    _admin(postgres, "CREATE DATABASE stages_bench_sms")
-    return f"{postgres.rstrip('/')}/stages_bench_sms"
-
-
-def _admin(postgres: str, statement: str) -> None:
-    import psycopg
-
-    dsn = postgres.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _drop(postgres: str) -> None:
-    _admin(postgres, "DROP DATABASE IF EXISTS stages_bench_sms WITH (FORCE)")
+    return fresh_database(postgres, NAME) if postgres else f"sqlite:///{tmp}/bench.sqlite3"
 
 
 class _Collector:
