@@ -140,7 +140,7 @@ class _Sheet:
     def lines(self, x: float, width: float, lines: list[Line]) -> None:
         """Paragraph-like text from the left edge of the content, wrapped to ``width``."""
         for text, font, size in lines:
-            for line in simpleSplit(text, font, size, width) or [""]:
+            for line in _split(text, font, size, width):
                 self.room_for(size + 2)
                 self.y -= size + 2
                 self.canvas.setFont(font, size)
@@ -175,7 +175,31 @@ class _Sheet:
 def _wrap(cell: list[Line], width: float) -> list[Line]:
     """The lines of a cell cut to fit inside its padding."""
     return [(line, font, size) for text, font, size in cell
-            for line in simpleSplit(text, font, size, width - 2 * PAD) or [""]]
+            for line in _split(text, font, size, width - 2 * PAD)]
+
+
+def _split(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width``, cut between words; a word longer than a line
+    (a compound surname typed without spaces, « FERNANDEZ-GARCIA-… ») is cut too, after a
+    hyphen where one fits. An empty text is one empty line."""
+    lines = []
+    for line in simpleSplit(text, font, size, width) or [""]:
+        while stringWidth(line, font, size) > width:
+            fits = _fitting(line, font, size, width)
+            hyphen = line.rfind("-", 0, fits)
+            cut = hyphen + 1 if hyphen > 0 else fits
+            lines.append(line[:cut])
+            line = line[cut:]
+        lines.append(line)
+    return lines
+
+
+def _fitting(text: str, font: str, size: float, width: float) -> int:
+    """How many characters of ``text`` fit in ``width``: at least one, so that a cut moves on."""
+    count = 1
+    while count < len(text) and stringWidth(text[:count + 1], font, size) <= width:
+        count += 1
+    return count
 
 
 def _height(wrapped: list[Line]) -> float:

@@ -125,3 +125,35 @@ def test_a_name_is_printed_as_typed_and_a_long_note_wraps_in_its_row(make):
     assert note in " ".join(text.split())
     # Top to bottom: the name, the end of its note (wrapped, so lower), then the next person.
     assert heights["O'NEIL"] > heights["numéro 11"] > heights["SUIVANT"], heights
+
+
+@pytest.mark.parametrize("surname", [
+    "-".join(["FERNANDEZ"] * 12)[:120],  # a compound name without spaces, as long as the field allows
+    "A" * 120,  # not even a hyphen to cut after
+])
+def test_a_name_longer_than_its_column_is_cut_inside_it(make, surname):
+    """A word longer than the name's column is cut (after a hyphen where one fits) instead of
+    running over the arrival, departure and signature cells; every character is still printed."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from stages.attendance.pdf import MARGIN, NAME_WIDTH, NUMBER_WIDTH, PAD
+    from stages.pdf_fonts import FONT
+
+    course = make.course(day=DAY)
+    enrollment = make.enrollment(make.measure(participant=make.participant(surname=surname, first_names="Jean")), course)
+    (page,) = PdfReader(io.BytesIO(roster_pdf(course, [enrollment]))).pages
+    name_x = MARGIN + NUMBER_WIDTH + PAD
+    drawn = []
+
+    def visit(text, cm, tm, _font, size):
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        if text.strip() and abs(x - name_x) < 0.5:
+            drawn.append((text.strip(), size))
+
+    page.extract_text(visitor_text=visit)
+    assert len(drawn) > 2  # cut into several lines
+    assert "".join(text for text, _ in drawn) == surname + "Jean"
+    for text, size in drawn:
+        assert stringWidth(text, FONT, size) <= NAME_WIDTH - 2 * PAD, text
+    if "-" in surname:
+        assert all(text.endswith("-") for text, _ in drawn[:-2]), drawn  # cut after its hyphens
