@@ -150,10 +150,9 @@ def main(argv=None) -> int:
         sys.meta_path.insert(0, _Blocked(blocked))
     faulthandler.enable()
     name = f"stages_stress_{os.getpid()}"
-    os.environ.update(DATABASE_URL=f"{args.database.rstrip('/')}/{name}", SECRET_KEY=os.urandom(16).hex(),
+    os.environ.update(DATABASE_URL=fresh_database(args.database, name), SECRET_KEY=os.urandom(16).hex(),
                       STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT="100000 per minute",
                       STAGES_INSTANCE_DIR=f"/tmp/{name}")
-    fresh_database(args.database, name)
     try:
         from stages import create_app
 

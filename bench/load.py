@@ -842,13 +842,12 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     load_before = os.getloadavg()[0]  # the machine may be shared: recorded with the results
     name = f"stages_load_{os.getpid()}"
-    url = f"{args.database.rstrip('/')}/{name}"
+    url = fresh_database(args.database, name)
     instance = Path(tempfile.mkdtemp(prefix="stages-load-"))
     secret = os.urandom(24).hex()
     # config.py reads the environment on import: set it before the app is imported.
     os.environ.update(DATABASE_URL=url, SECRET_KEY=secret, STAGES_INSTANCE_DIR=str(instance),
                       STAGES_MAIL_BACKEND="file")
-    fresh_database(args.database, name)
     process = log = None
     try:
         from stages import create_app

@@ -66,10 +66,9 @@ def main(argv=None) -> int:
     chosen = [p for p in args.pages.split(",") if p]
     pages = ([p for p in PAGES if p in chosen], [w for p, w in zip(PAGES, WEIGHTS) if p in chosen])
     name = f"stages_drift_{os.getpid()}"
-    os.environ.update(DATABASE_URL=f"{args.database.rstrip('/')}/{name}", SECRET_KEY=os.urandom(16).hex(),
+    os.environ.update(DATABASE_URL=fresh_database(args.database, name), SECRET_KEY=os.urandom(16).hex(),
                       STAGES_MAIL_BACKEND="file", STAGES_LOGIN_RATE_LIMIT="100000 per minute",
                       STAGES_INSTANCE_DIR=f"/tmp/{name}")
-    fresh_database(args.database, name)
     try:
         from stages import create_app
 

@@ -204,12 +204,17 @@ def _fitting(text: str, font: str, size: float, width: float) -> int:
 
 def _height(wrapped: list[Line]) -> float:
     """The height wrapped lines take in a cell, with its padding."""
-    return 6 + sum(size + 2 for _, _, size in wrapped)
+    return 6 + _block(wrapped)
+
+
+def _block(wrapped: list[Line]) -> float:
+    """The height of the lines themselves."""
+    return sum(size + 2 for _, _, size in wrapped)
 
 
 def _draw_lines(canvas, wrapped: list[Line], x: float, width: float, bottom: float, height: float,
                 *, centred: bool) -> None:
-    y = bottom + (height + _height(wrapped) - 6) / 2
+    y = bottom + (height + _block(wrapped)) / 2
     for line, font, size in wrapped:
         y -= size + 2
         canvas.setFont(font, size)
