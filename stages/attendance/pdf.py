@@ -14,7 +14,7 @@ import io
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from stages.attendance.models import SignatureKind
@@ -22,6 +22,7 @@ from stages.attendance.signatures import SignedDay
 from stages.attendance.services import PRESENT_STATUSES
 from stages.enrollment.models import Enrollment
 from stages.pdf_fonts import BOLD, FONT
+from stages.pdf_lines import split_lines
 from stages.pdf_pages import numbered_canvas
 from stages.scheduling.models import Course
 from stages.scheduling.programme.queries import printed_programme
@@ -140,7 +141,7 @@ class _Sheet:
     def lines(self, x: float, width: float, lines: list[Line]) -> None:
         """Paragraph-like text from the left edge of the content, wrapped to ``width``."""
         for text, font, size in lines:
-            for line in _split(text, font, size, width):
+            for line in split_lines(text, font, size, width):
                 self.room_for(size + 2)
                 self.y -= size + 2
                 self.canvas.setFont(font, size)
@@ -175,31 +176,7 @@ class _Sheet:
 def _wrap(cell: list[Line], width: float) -> list[Line]:
     """The lines of a cell cut to fit inside its padding."""
     return [(line, font, size) for text, font, size in cell
-            for line in _split(text, font, size, width - 2 * PAD)]
-
-
-def _split(text: str, font: str, size: float, width: float) -> list[str]:
-    """``text`` in lines no wider than ``width``, cut between words; a word longer than a line
-    (a compound surname typed without spaces, « FERNANDEZ-GARCIA-… ») is cut too, after a
-    hyphen where one fits. An empty text is one empty line."""
-    lines = []
-    for line in simpleSplit(text, font, size, width) or [""]:
-        while stringWidth(line, font, size) > width:
-            fits = _fitting(line, font, size, width)
-            hyphen = line.rfind("-", 0, fits)
-            cut = hyphen + 1 if hyphen > 0 else fits
-            lines.append(line[:cut])
-            line = line[cut:]
-        lines.append(line)
-    return lines
-
-
-def _fitting(text: str, font: str, size: float, width: float) -> int:
-    """How many characters of ``text`` fit in ``width``: at least one, so that a cut moves on."""
-    count = 1
-    while count < len(text) and stringWidth(text[:count + 1], font, size) <= width:
-        count += 1
-    return count
+            for line in split_lines(text, font, size, width - 2 * PAD)]
 
 
 def _height(wrapped: list[Line]) -> float:
@@ -356,9 +333,10 @@ def _programme(sheet: _Sheet, parts, programme: dict[int, list[str]], zone) -> N
         sheet.skip(4 * mm)
     for part, items in rows:
         label = f"Programme, {fr_half_day(part.starts_at, zone)} : "
-        text = " ; ".join(items)
+        # Single spaces, so that the first line is the start of the text and the rest follows it.
+        text = " ".join(" ; ".join(items).split())
         indent = stringWidth(label, BOLD, 8)
-        first, *rest = simpleSplit(text, FONT, 8, WIDTH - 2 * PAD - indent) or [""]
+        first = split_lines(text, FONT, 8, WIDTH - 2 * PAD - indent)[0]
         sheet.room_for(10)
         sheet.skip(10)
         canvas = sheet.canvas
@@ -366,6 +344,6 @@ def _programme(sheet: _Sheet, parts, programme: dict[int, list[str]], zone) -> N
         canvas.drawString(MARGIN + PAD, sheet.y + 2, label)
         canvas.setFont(FONT, 8)
         canvas.drawString(MARGIN + PAD + indent, sheet.y + 2, first)
-        remaining = " ".join(rest)
+        remaining = text[len(first):].lstrip()
         if remaining:
             sheet.lines(PAD, WIDTH - 2 * PAD, [(remaining, FONT, 8)])

@@ -28,6 +28,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from stages.pdf_fonts import BOLD, FONT
+from stages.pdf_lines import split_lines
 from stages.wording import PARTNERS_LINE
 
 COURSE_NAME = "Stage de sensibilisation à la lutte contre l'achat d'actes sexuels"
@@ -61,7 +62,10 @@ REQUIRED_CONTENTS = (
 # texts: remember the splits while one document is drawn (cleared after it: names and case
 # references are not kept in memory between documents).
 @functools.lru_cache(maxsize=4096)
-def _split(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+def _split(text: str, font: str, size: float, width: float, cut: bool) -> tuple[str, ...]:
+    """``cut`` (see ``_cuts_words``): a word longer than the line is cut inside it."""
+    if cut:
+        return tuple(split_lines(text, font, size, width)) if text else ()
     return tuple(simpleSplit(text, font, size, width))
 
 
@@ -134,7 +138,7 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
     """Everything above the verification block; returns the lowest y used."""
     y = _header(c, doc)
     y = _title(c, y, scale)
-    legacy = doc.wording == 1
+    legacy, cut = doc.wording == 1, _cuts_words(doc)
     # Official French: « Je soussigné(e) » (no inclusive-writing dot), until the signatory's own
     # form is known.
     y = _paragraph(
@@ -143,34 +147,41 @@ def _draw_body(c: canvas.Canvas, doc: CertificateDocument, scale: float) -> floa
         f"{for_organization(doc.signatory_organization)}, "
         f"atteste que la personne désignée ci-dessous a suivi le stage de sensibilisation à la "
         f"lutte contre l'achat d'actes sexuels organisé par {_and_join(doc.organizations)}.",
-        y, scale,
+        y, scale, cut,
     )
     y = _section(c, "Personne concernée", [
         ("Nom", doc.surname),
         ("Prénoms", doc.first_names),
         ("Née ou né le", doc.birth),
-    ], y, scale)
+    ], y, scale, cut)
     y = _section(c, "Mesure judiciaire", [
         ("Cadre légal", doc.legal_frame),
         ("Autorité prescriptrice" if legacy else "Mandant", doc.authority),
         ("Référence de la procédure", doc.case_reference),
-    ], y, scale)
+    ], y, scale, cut)
     y = _section(c, "Stage suivi", [
         ("Intitulé", doc.course_title),
         ("Lieu", doc.venue),
         ("Demi-journées", "\n".join(doc.half_days)),
         ("Durée de présence", doc.hours_attended),
-    ], y, scale)
+    ], y, scale, cut)
     if not legacy:
         contents = [("Programme", REQUIRED_CONTENTS)]
         if doc.wording >= 3 and doc.programme:
             contents.append(("Modules suivis", "\n".join(doc.programme)))
-        y = _section(c, "Contenu du stage", contents, y, scale)
+        y = _section(c, "Contenu du stage", contents, y, scale, cut)
     transmission = [("Destinataire", doc.recipient)]
     if doc.replaces:
         transmission.append(("Annule et remplace", f"l'attestation n° {doc.replaces}, révoquée"))
-    y = _section(c, "Transmission", transmission, y, scale)
+    y = _section(c, "Transmission", transmission, y, scale, cut)
     return _signature(c, doc, y - 4 * mm * scale, scale)
+
+
+def _cuts_words(doc: CertificateDocument) -> bool:
+    """Whether a word longer than its line is cut: from wording 3 on. Before, such a word (a
+    120-letter compound surname, a long case reference) ran past the margin, and attestations of
+    wordings 1 and 2 are redrawn exactly as they were issued."""
+    return doc.wording >= 3
 
 
 class _MeasuringCanvas:
@@ -216,7 +227,7 @@ def _header(c: canvas.Canvas, doc: CertificateDocument) -> float:
     number = f"N° {doc.number}"
     c.drawRightString(PAGE_WIDTH - MARGIN, top - 10, number)
     width = TEXT_WIDTH - c.stringWidth(number, BOLD, 10) - 10 * mm
-    lines = _split(" — ".join(doc.organizations), BOLD, 10, width)
+    lines = _split(" — ".join(doc.organizations), BOLD, 10, width, _cuts_words(doc))
     y = top - 10
     for line in lines:
         c.drawString(MARGIN, y, line)
@@ -237,17 +248,17 @@ def _title(c: canvas.Canvas, y: float, scale: float) -> float:
     return y - 11 * mm * scale
 
 
-def _paragraph(c: canvas.Canvas, text: str, y: float, scale: float) -> float:
+def _paragraph(c: canvas.Canvas, text: str, y: float, scale: float, cut: bool) -> float:
     size = 10.5 * scale
     c.setFont(FONT, size)
-    for line in _split(text, FONT, size, TEXT_WIDTH):
+    for line in _split(text, FONT, size, TEXT_WIDTH, cut):
         c.drawString(MARGIN, y, line)
         y -= size * 1.35
     return y - 3 * mm * scale
 
 
 def _section(
-    c: canvas.Canvas, heading: str, rows: list[tuple[str, str]], y: float, scale: float
+    c: canvas.Canvas, heading: str, rows: list[tuple[str, str]], y: float, scale: float, cut: bool
 ) -> float:
     """A heading over label/value rows; long values wrap, ``\\n`` starts a new line."""
     c.setFont(BOLD, 11 * scale)
@@ -265,7 +276,7 @@ def _section(
         c.setFont(FONT, size)
         lines = []
         for piece in (value or "—").split("\n"):
-            lines += _split(piece, FONT, size, TEXT_WIDTH - LABEL_WIDTH) or [""]
+            lines += _split(piece, FONT, size, TEXT_WIDTH - LABEL_WIDTH, cut) or [""]
         for line in lines:
             c.drawString(MARGIN + LABEL_WIDTH, y, line)
             y -= size * 1.33
@@ -280,12 +291,13 @@ def _signature(c: canvas.Canvas, doc: CertificateDocument, y: float, scale: floa
     width = PAGE_WIDTH - MARGIN - x
     y -= 8 * mm * scale
     for line in _split(
-        _upper_first(for_organization(doc.signatory_organization)) + ",", FONT, size, width
+        _upper_first(for_organization(doc.signatory_organization)) + ",", FONT, size, width,
+        _cuts_words(doc),
     ):
         c.drawString(x, y, line)
         y -= size * 1.33
     c.setFont(BOLD, size)
-    for line in _split(doc.signatory, BOLD, size, width):
+    for line in _split(doc.signatory, BOLD, size, width, _cuts_words(doc)):
         c.drawString(x, y, line)
         y -= size * 1.33
     c.setFont(FONT, 8.5 * scale)
@@ -319,7 +331,7 @@ def _verification(c: canvas.Canvas, doc: CertificateDocument) -> None:
         "stage, les initiales et l'année de naissance de la personne."
     )
     y = bottom + QR_SIZE - 9
-    for line in _split(text, FONT, 8.5, PAGE_WIDTH - MARGIN - x):
+    for line in _split(text, FONT, 8.5, PAGE_WIDTH - MARGIN - x, _cuts_words(doc)):
         c.drawString(x, y, line)
         y -= 11
     c.setFillColor(black)
@@ -360,7 +372,9 @@ def _footer(c: canvas.Canvas, doc: CertificateDocument) -> None:
     if doc.wording == 1:
         c.drawString(MARGIN, MARGIN, notice)  # as issued: one line, running past the margin
     else:
-        lines = [*_split(notice, FONT, 7.5, TEXT_WIDTH), *_split(PARTNERS_LINE, FONT, 7.5, TEXT_WIDTH)]
+        cut = _cuts_words(doc)
+        lines = [*_split(notice, FONT, 7.5, TEXT_WIDTH, cut),
+                 *_split(PARTNERS_LINE, FONT, 7.5, TEXT_WIDTH, cut)]
         for index, line in enumerate(lines):
             c.drawString(MARGIN, MARGIN - 9 * index, line)
     c.setFillColor(black)

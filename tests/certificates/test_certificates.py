@@ -381,6 +381,62 @@ def test_names_outside_latin_1_print_as_typed(make, partners):
     assert "\u25a0" not in text
 
 
+def _value_column(pdf: bytes) -> list[tuple[str, float]]:
+    """The lines drawn in the attestation's value column, top to bottom: text and right edge."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from stages.certificates.pdf import LABEL_WIDTH, MARGIN
+    from stages.pdf_fonts import FONT
+
+    (page,) = PdfReader(io.BytesIO(pdf)).pages
+    drawn = []
+
+    def visit(text, cm, tm, _font, size):
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        if text.strip() and abs(x - (MARGIN + LABEL_WIDTH)) < 0.5:
+            drawn.append((text.strip(), x + stringWidth(text.strip(), FONT, size)))
+
+    page.extract_text(visitor_text=visit)
+    return drawn
+
+
+@pytest.mark.parametrize("surname", [
+    "-".join(["FERNANDEZ"] * 12)[:120],  # a compound name without spaces, as long as the field allows
+    "A" * 120,  # not even a hyphen to cut after
+])
+def test_a_word_longer_than_its_column_is_cut_inside_the_page(closed, partners, surname):
+    """A surname or a case reference longer than the value column is cut inside it (after a
+    hyphen where one fits) instead of running off the page; every character is still printed."""
+    from stages.certificates.pdf import MARGIN, PAGE_WIDTH
+
+    _course, (enrollment, _other) = closed
+    enrollment.measure.participant.surname = surname
+    enrollment.measure.case_reference = "PARQUET-DE-PARIS/" + "0123456789" * 6  # 77 characters
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    drawn = _value_column(document.certificate_pdf(certificate))
+    texts = [text for text, _right in drawn]
+    assert all(right <= PAGE_WIDTH - MARGIN for _text, right in drawn), drawn
+    name_lines = texts[:texts.index("Maximilien Aurèle")]
+    assert len(name_lines) > 1 and "".join(name_lines) == surname
+    if "-" in surname:
+        assert all(line.endswith("-") for line in name_lines[:-1]), name_lines
+    reference = texts[texts.index("PARQUET-DE-"):]  # cut after its last hyphen that fits
+    assert "".join(reference).startswith("PARQUET-DE-PARIS/" + "0123456789" * 6 + "Stage de")
+
+
+def test_an_attestation_of_an_earlier_wording_is_still_drawn_as_it_was_issued(closed, partners):
+    """Attestations of wordings 1 and 2 whose bytes were not kept are redrawn and compared with
+    their SHA-256: a long word there stays on one line, past the margin, as it was issued."""
+    from stages.certificates.pdf import MARGIN, PAGE_WIDTH
+
+    _course, (enrollment, _other) = closed
+    enrollment.measure.participant.surname = "A" * 120
+    certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
+    for wording in (1, 2):
+        drawn = _value_column(document._render(certificate, wording=wording))
+        assert drawn[0][0].startswith("A" * 60) and drawn[0][1] > PAGE_WIDTH - MARGIN
+
+
 # ---------------------------------------------------------------------------------------------
 # Revocation
 

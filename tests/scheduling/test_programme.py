@@ -219,6 +219,31 @@ def test_the_sign_in_sheet_prints_the_programme(make, team):
     assert "Nadia" not in text  # a speaker's name and contact stay off the sheet
 
 
+def test_a_module_title_longer_than_the_sheet_is_cut_inside_the_page(make, team):
+    """A module's title without spaces, as long as the field allows, is cut across lines rather
+    than drawn off the page, and every character is printed."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from stages.attendance.pdf import MARGIN, PAGE
+    from stages.pdf_fonts import FONT
+
+    course = make.course(organizations=[team.apcars], day=DAY)
+    title = "-".join(["SENSIBILISATION"] * 13)[:200]
+    course.parts[0].programme[0].module.title = title
+    db.session.flush()
+    pieces = []
+
+    def visit(text, cm, tm, _font, size):
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        if "SENSIBILISATION" in text:
+            pieces.append(text.strip())
+            assert x + stringWidth(text.strip(), FONT, size) <= PAGE[0] - MARGIN, text
+
+    for page in PdfReader(io.BytesIO(roster_pdf(course, []))).pages:
+        page.extract_text(visitor_text=visit)
+    assert len(pieces) > 1 and title in "".join(pieces)
+
+
 def test_a_new_attestation_prints_the_programme_an_issued_one_keeps_its_bytes(make, team):
     authority = make.authority()
     course, (first, second) = make.closed_course_with(people=2, organizations=[team.apcars], authority=authority,
