@@ -284,20 +284,22 @@ def _section(
 
 
 def _signature(c: canvas.Canvas, doc: CertificateDocument, y: float, scale: float) -> float:
-    size = 10.5 * scale
+    size, cut = 10.5 * scale, _cuts_words(doc)
     c.setFont(FONT, size)
-    c.drawString(MARGIN, y, f"Fait à {doc.issued_place}, le {doc.issued_on}.")
+    place = f"Fait à {doc.issued_place}, le {doc.issued_on}."
+    places = _split(place, FONT, size, TEXT_WIDTH, cut) if cut else (place,)
+    for index, line in enumerate(places):
+        c.drawString(MARGIN, y - index * size * 1.33, line)
     x = PAGE_WIDTH / 2 + 10 * mm
     width = PAGE_WIDTH - MARGIN - x
-    y -= 8 * mm * scale
+    y -= 8 * mm * scale + (len(places) - 1) * size * 1.33
     for line in _split(
-        _upper_first(for_organization(doc.signatory_organization)) + ",", FONT, size, width,
-        _cuts_words(doc),
+        _upper_first(for_organization(doc.signatory_organization)) + ",", FONT, size, width, cut
     ):
         c.drawString(x, y, line)
         y -= size * 1.33
     c.setFont(BOLD, size)
-    for line in _split(doc.signatory, BOLD, size, width, _cuts_words(doc)):
+    for line in _split(doc.signatory, BOLD, size, width, cut):
         c.drawString(x, y, line)
         y -= size * 1.33
     c.setFont(FONT, 8.5 * scale)

@@ -383,9 +383,15 @@ def test_names_outside_latin_1_print_as_typed(make, partners):
 
 def _value_column(pdf: bytes) -> list[tuple[str, float]]:
     """The lines drawn in the attestation's value column, top to bottom: text and right edge."""
+    from stages.certificates.pdf import LABEL_WIDTH, MARGIN
+
+    return _lines_at(pdf, MARGIN + LABEL_WIDTH)
+
+
+def _lines_at(pdf: bytes, left: float) -> list[tuple[str, float]]:
+    """The lines of regular text that start at ``left``, top to bottom: text and right edge."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from stages.certificates.pdf import LABEL_WIDTH, MARGIN
     from stages.pdf_fonts import FONT
 
     (page,) = PdfReader(io.BytesIO(pdf)).pages
@@ -393,7 +399,7 @@ def _value_column(pdf: bytes) -> list[tuple[str, float]]:
 
     def visit(text, cm, tm, _font, size):
         x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        if text.strip() and abs(x - (MARGIN + LABEL_WIDTH)) < 0.5:
+        if text.strip() and abs(x - left) < 0.5:
             drawn.append((text.strip(), x + stringWidth(text.strip(), FONT, size)))
 
     page.extract_text(visitor_text=visit)
@@ -405,15 +411,18 @@ def _value_column(pdf: bytes) -> list[tuple[str, float]]:
     "A" * 120,  # not even a hyphen to cut after
 ])
 def test_a_word_longer_than_its_column_is_cut_inside_the_page(closed, partners, surname):
-    """A surname or a case reference longer than the value column is cut inside it (after a
-    hyphen where one fits) instead of running off the page; every character is still printed."""
+    """A surname or a case reference longer than the value column, a town longer than the
+    « Fait à » line, is cut inside it (after a hyphen where one fits) instead of running off the
+    page; every character is still printed."""
     from stages.certificates.pdf import MARGIN, PAGE_WIDTH
 
     _course, (enrollment, _other) = closed
     enrollment.measure.participant.surname = surname
     enrollment.measure.case_reference = "PARQUET-DE-PARIS/" + "0123456789" * 6  # 77 characters
+    enrollment.course.venue.city = city = "-".join(["SAINT-REMY-DE-PROVENCE"] * 5)[:100]
     certificate = issuing.issue_certificate(enrollment, by=partners.organizer)
-    drawn = _value_column(document.certificate_pdf(certificate))
+    pdf = document.certificate_pdf(certificate)
+    drawn = _value_column(pdf)
     texts = [text for text, _right in drawn]
     assert all(right <= PAGE_WIDTH - MARGIN for _text, right in drawn), drawn
     name_lines = texts[:texts.index("Maximilien Aurèle")]
@@ -422,6 +431,13 @@ def test_a_word_longer_than_its_column_is_cut_inside_the_page(closed, partners, 
         assert all(line.endswith("-") for line in name_lines[:-1]), name_lines
     reference = texts[texts.index("PARQUET-DE-"):]  # cut after its last hyphen that fits
     assert "".join(reference).startswith("PARQUET-DE-PARIS/" + "0123456789" * 6 + "Stage de")
+    place = _lines_at(pdf, MARGIN)
+    start = next(i for i, (text, _right) in enumerate(place) if text.startswith("Fait à"))
+    end = next(i for i, (text, _right) in enumerate(place) if text.endswith("2026."))
+    assert len(place[start:end + 1]) > 1
+    assert all(right <= PAGE_WIDTH - MARGIN for _text, right in place[start:end + 1]), place
+    printed = "".join(text for text, _right in place[start:end + 1])
+    assert "".join(printed.split()) == "".join(f"Fait à {city}, le 20 mars 2026.".split())
 
 
 def test_an_attestation_of_an_earlier_wording_is_still_drawn_as_it_was_issued(closed, partners):
