@@ -125,20 +125,23 @@ return {width: document.documentElement.scrollWidth, elements: wide.slice(0, 4)}
 # Drop-down lists whose widest option does not fit: a closed list shows its choice cut short.
 # On a phone, only those of tables are checked: a form's list already takes the screen's whole
 # width, and a choice longer than a phone is wide is shown whole only in the list it opens. So is,
-# on a desktop, a choice longer than the page's content column.
+# on a desktop, a choice longer than the list could be: as wide as its whole form.
 CUT_OPTIONS_JS = """
 const cut = [];
 const canvas = document.createElement('canvas').getContext('2d');
 const lists = arguments[0] ? 'table select' : 'select:not([multiple]):not([size])';
-const column = document.querySelector('main').clientWidth;
 for (const select of document.querySelectorAll(lists)) {
   if (!select.offsetParent) continue;
   const style = getComputedStyle(select);
   canvas.font = style.font;
   const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const form = select.closest('form') || document.querySelector('main');
+  const formStyle = getComputedStyle(form);
+  const widest = form.clientWidth - parseFloat(formStyle.paddingLeft) - parseFloat(formStyle.paddingRight)
+    - (select.offsetWidth - room);
   for (const option of select.options) {
     const needed = canvas.measureText(option.text).width;
-    if (needed > room + 1 && needed < column) {
+    if (needed > room + 1 && needed <= widest) {
       cut.push('#' + (select.id || select.name) + ' « ' + option.text + ' » ('
         + Math.round(needed) + ' px in ' + Math.round(room) + '; window ' + window.innerWidth
         + ' px, fonts ' + document.fonts.status + ')');
@@ -226,7 +229,7 @@ def _words_longer_than_a_line(enrollment, course, waiting) -> None:
     enrollment.measure.case_reference = "PARQUET-DE-PARIS/" + "0123456789" * 6
     waiting.participant.surname = "W" * 120
     course.title = ("Sensibilisation" * 8)[:120]
-    course.venue.name = ("MaisondelaJusticeetduDroit" * 5)[:120]
+    course.venue.name = ("MAISONDELAJUSTICEETDUDROIT" * 5)[:120]
 
 
 def _urls(rule: str, demo: Demo, role: str) -> list[str]:
