@@ -191,3 +191,33 @@ def pdftotext(pdf: bytes, *options: str) -> str:
         raise AssertionError("pdftotext is missing: apt-get install poppler-utils (.ci/run does it)")
     command = ["pdftotext", *(options or ("-enc", "UTF-8")), "-", "-"]
     return subprocess.run(command, input=pdf, capture_output=True, check=True).stdout.decode()
+
+
+@dataclass(frozen=True)
+class DrawnText:
+    """A piece of text as drawn on a PDF page: where it starts (points) and its font size."""
+
+    text: str
+    x: float
+    y: float
+    size: float
+
+
+def drawn_texts(pdf: bytes) -> list[DrawnText]:
+    """Every non-blank piece of text of every page, in drawing order, with its position: the
+    text matrix placed by the graphics one (pypdf's visitor)."""
+    import io
+
+    from pypdf import PdfReader
+
+    drawn = []
+
+    def visit(text, cm, tm, _font, size):
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            drawn.append(DrawnText(text.strip(), x, y, size))
+
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        page.extract_text(visitor_text=visit)
+    return drawn

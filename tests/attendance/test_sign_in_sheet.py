@@ -13,7 +13,7 @@ from stages.auth.models import Role
 from stages.extensions import db
 from stages.scheduling.models import CoursePart
 from stages.timeutil import fr_date, fr_time, local_to_utc
-from tests.helpers import login
+from tests.helpers import drawn_texts, login
 
 DAY = date(2027, 3, 11)  # a Thursday
 DAY_2 = date(2027, 3, 12)
@@ -113,14 +113,12 @@ def test_a_name_is_printed_as_typed_and_a_long_note_wraps_in_its_row(make):
     note = "Arabe ; interprète : " + " ; ".join(f"besoin numéro {n}" for n in range(12))
     pdf = roster_pdf(course, [hostile, after], notes={hostile.id: note})
     (page,) = PdfReader(io.BytesIO(pdf)).pages
+    text = page.extract_text()
     heights = {}
-
-    def visit(text, cm, tm, _font, _size):
+    for piece in drawn_texts(pdf):
         for word in ("O'NEIL", "numéro 11", "SUIVANT"):
-            if word in text:  # the height on the page: the text matrix, then the graphics one
-                heights.setdefault(word, tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
-
-    text = page.extract_text(visitor_text=visit)
+            if word in piece.text:
+                heights.setdefault(word, piece.y)
     assert hostile.measure.participant.display_name in text  # « O'NEIL <B>&AMP;</B> Jean »
     assert note in " ".join(text.split())
     # Top to bottom: the name, the end of its note (wrapped, so lower), then the next person.
@@ -141,16 +139,9 @@ def test_a_name_longer_than_its_column_is_cut_inside_it(make, surname):
 
     course = make.course(day=DAY)
     enrollment = make.enrollment(make.measure(participant=make.participant(surname=surname, first_names="Jean")), course)
-    (page,) = PdfReader(io.BytesIO(roster_pdf(course, [enrollment]))).pages
     name_x = MARGIN + NUMBER_WIDTH + PAD
-    drawn = []
-
-    def visit(text, cm, tm, _font, size):
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        if text.strip() and abs(x - name_x) < 0.5:
-            drawn.append((text.strip(), size))
-
-    page.extract_text(visitor_text=visit)
+    drawn = [(piece.text, piece.size) for piece in drawn_texts(roster_pdf(course, [enrollment]))
+             if abs(piece.x - name_x) < 0.5]
     assert len(drawn) > 2  # cut into several lines
     assert "".join(text for text, _ in drawn) == surname + "Jean"
     for text, size in drawn:

@@ -32,7 +32,7 @@ from stages.errors import DomainError
 from stages.extensions import db
 from stages.scheduling.models import CourseStatus
 from stages.auth.models import OrganizationKind
-from tests.helpers import count_queries, login
+from tests.helpers import count_queries, drawn_texts, login
 
 # Monday 16 March 2026, a one-day course of two half-days (3 h + 3 h).
 COURSE_DAY = date(2026, 3, 16)
@@ -394,16 +394,8 @@ def _lines_at(pdf: bytes, left: float) -> list[tuple[str, float]]:
 
     from stages.pdf_fonts import FONT
 
-    (page,) = PdfReader(io.BytesIO(pdf)).pages
-    drawn = []
-
-    def visit(text, cm, tm, _font, size):
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        if text.strip() and abs(x - left) < 0.5:
-            drawn.append((text.strip(), x + stringWidth(text.strip(), FONT, size)))
-
-    page.extract_text(visitor_text=visit)
-    return drawn
+    return [(piece.text, piece.x + stringWidth(piece.text, FONT, piece.size))
+            for piece in drawn_texts(pdf) if abs(piece.x - left) < 0.5]
 
 
 @pytest.mark.parametrize("surname", [

@@ -31,7 +31,7 @@ from stages.scheduling.programme.models import (
 )
 from stages.scheduling.services import CourseData, PartSpec
 from tests.factories import PASSWORD
-from tests.helpers import login, queries_for
+from tests.helpers import drawn_texts, login, queries_for
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DAY = date(2026, 3, 12)
@@ -231,17 +231,10 @@ def test_a_module_title_longer_than_the_sheet_is_cut_inside_the_page(make, team)
     title = "-".join(["SENSIBILISATION"] * 13)[:200]
     course.parts[0].programme[0].module.title = title
     db.session.flush()
-    pieces = []
-
-    def visit(text, cm, tm, _font, size):
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        if "SENSIBILISATION" in text:
-            pieces.append(text.strip())
-            assert x + stringWidth(text.strip(), FONT, size) <= PAGE[0] - MARGIN, text
-
-    for page in PdfReader(io.BytesIO(roster_pdf(course, []))).pages:
-        page.extract_text(visitor_text=visit)
-    assert len(pieces) > 1 and title in "".join(pieces)
+    pieces = [piece for piece in drawn_texts(roster_pdf(course, [])) if "SENSIBILISATION" in piece.text]
+    for piece in pieces:
+        assert piece.x + stringWidth(piece.text, FONT, piece.size) <= PAGE[0] - MARGIN, piece
+    assert len(pieces) > 1 and title in "".join(piece.text for piece in pieces)
 
 
 def test_a_new_attestation_prints_the_programme_an_issued_one_keeps_its_bytes(make, team):
