@@ -146,7 +146,8 @@ def _init_login(app: Flask) -> None:
 def _database_time_limits(app: Flask) -> None:
     """On PostgreSQL, the connect and statement timeouts and the pool's wait of config.py
     (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT, DB_POOL_TIMEOUT), added to the engine options
-    unless these set them already: an unanswering server then gives the 503 page in seconds."""
+    unless these set them already: an unanswering server then gives the 503 page in seconds.
+    Each connection also starts in UTC (below)."""
     url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() != "postgresql":
         return
@@ -156,7 +157,13 @@ def _database_time_limits(app: Flask) -> None:
     # libpq's "options" (server settings at connection start): the URL's own are kept.
     server_options = connect_args.get("options", url.query.get("options", ""))
     statement_ms = app.config["DB_STATEMENT_TIMEOUT"] * 1000
-    connect_args["options"] = f"{server_options} -c statement_timeout={statement_ms}".strip()
+    # The session's zone is UTC, what every column stores: psycopg then hands back datetimes
+    # in ``timezone.utc``, which UTCDateTime keeps as they are, instead of converting each one
+    # from the server's zone (a feed of 1,200 half-days reads some 3,500), and a date taken of
+    # a timestamp is the UTC date on PostgreSQL as on SQLite, whatever the server's setting.
+    connect_args["options"] = (
+        f"{server_options} -c statement_timeout={statement_ms} -c TimeZone=UTC".strip()
+    )
     options["connect_args"] = connect_args
     if issubclass(options.get("poolclass", sa.pool.QueuePool), sa.pool.QueuePool):
         options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])

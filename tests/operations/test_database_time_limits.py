@@ -8,6 +8,7 @@ PostgreSQL server and are skipped on SQLite.
 from __future__ import annotations
 
 import time
+from datetime import date, timezone
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -88,6 +89,25 @@ def test_statement_past_the_limit_is_cancelled_into_the_503(make):
         response = client.get("/")
         assert response.status_code == 200
         assert "Se déconnecter" in response.get_data(as_text=True)
+
+
+@requires_postgres
+def test_sessions_run_in_utc_whatever_the_servers_zone():
+    """Every connection's zone is UTC, what the columns store, even where the server's own
+    default is local time: psycopg then returns ``timezone.utc`` datetimes, kept as they are,
+    and the date of a timestamp is its UTC date, as on SQLite."""
+    url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": "-c TimeZone=Europe/Paris"})
+    with disposed(other_app(url.render_as_string(hide_password=False))) as app:
+        with app.app_context():
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SHOW TimeZone")).scalar() == "UTC"
+                moment = conn.execute(
+                    sa.text("SELECT TIMESTAMPTZ '2026-12-31 23:30:00+00'")
+                ).scalar()
+                assert moment.tzinfo is timezone.utc
+                assert conn.execute(
+                    sa.text("SELECT CAST(TIMESTAMPTZ '2026-12-31 23:30:00+00' AS DATE)")
+                ).scalar() == date(2026, 12, 31)
 
 
 @requires_postgres
