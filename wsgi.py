@@ -39,8 +39,23 @@ def _served_by_gunicorn() -> bool:
     return "gunicorn.http.wsgi" in sys.modules
 
 
+def _warn_about_threaded_workers(app) -> None:
+    """Say at each worker's start when gunicorn runs the requests in threads (``-k gthread``,
+    or ``--threads`` above 1, which makes gunicorn choose that worker): under load, workers of
+    several threads died of heap corruption, cause not found (issue 13, README « One thread per
+    worker »). gunicorn imports its worker class before it loads this file."""
+    if "gunicorn.workers.gthread" in sys.modules:
+        app.logger.error(
+            "Workers gunicorn à plusieurs threads (-k gthread ou --threads) : sous charge, de "
+            "tels workers sont morts de corruption mémoire (cause non trouvée, voir le README, "
+            "« One thread per worker »). Servez avec les workers sync par défaut et davantage "
+            "de --workers."
+        )
+
+
 _no_gunicorn_server_header()
 app = create_app()
+_warn_about_threaded_workers(app)
 if _served_by_gunicorn() and app.config["GC_TUNING"]:
     # Garbage collection out of the requests' way (stages/gc_tuning.py says why and what was
     # measured): only in the serving process, so the test suite (which imports this module),
