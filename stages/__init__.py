@@ -64,7 +64,7 @@ def create_app(config=None) -> Flask:
 
     from stages import models  # noqa: F401  (register every model before binding)
 
-    _database_time_limits(app)
+    _postgres_connection_settings(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project / "migrations"))
     csrf.init_app(app)
@@ -143,11 +143,11 @@ def _init_login(app: Flask) -> None:
     login_manager.unauthorized_handler(unauthorized)
 
 
-def _database_time_limits(app: Flask) -> None:
+def _postgres_connection_settings(app: Flask) -> None:
     """On PostgreSQL, the connect and statement timeouts and the pool's wait of config.py
     (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT, DB_POOL_TIMEOUT), added to the engine options
     unless these set them already: an unanswering server then gives the 503 page in seconds.
-    Each connection also starts in UTC (below)."""
+    And each connection's zone: UTC (below)."""
     url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() != "postgresql":
         return
