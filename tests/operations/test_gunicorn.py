@@ -23,8 +23,8 @@ def _free_port() -> int:
 
 @contextmanager
 def serving(tmp_path: Path, *options: str):
-    """gunicorn with ``options`` on SQLite in a temporary instance folder; yields its port, and
-    its log once it has stopped."""
+    """gunicorn with ``options`` on SQLite in a temporary instance folder; yields its port.
+    Its output goes to ``tmp_path / "gunicorn.log"``, complete once the block has ended."""
     port = _free_port()
     env = dict(os.environ, STAGES_INSTANCE_DIR=str(tmp_path), SECRET_KEY="gunicorn-test-key")
     env.pop("DATABASE_URL", None)
