@@ -64,7 +64,8 @@ class Config:
     # frozen host) held every request about 130 s, the worker's threads with it, static files
     # included. With them such a request gets the French 503 page within a few seconds.
     # Seconds to wait for the server while opening a connection (libpq's connect_timeout; 2 at
-    # least, libpq rounds lower values up).
+    # least, libpq rounds lower values up), and while checking a pooled one as a request takes
+    # it (stages/database.py).
     DB_CONNECT_TIMEOUT = int(os.environ.get("STAGES_DB_CONNECT_TIMEOUT", 3))
     # Seconds one SQL statement may run before the server cancels it (statement_timeout; 0 turns
     # the limit off). Pages need milliseconds: this stops a statement stuck behind a lock or a

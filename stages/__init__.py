@@ -5,12 +5,12 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Flask, request, send_from_directory, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from stages.database import configure_engine_options, register_connection_checks
 from stages.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -64,7 +64,7 @@ def create_app(config=None) -> Flask:
 
     from stages import models  # noqa: F401  (register every model before binding)
 
-    _postgres_connection_settings(app)
+    configure_engine_options(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project / "migrations"))
     csrf.init_app(app)
@@ -72,7 +72,7 @@ def create_app(config=None) -> Flask:
     _warn_about_local_rate_limits(app)
     _warn_about_base_url(app)
     _init_login(app)
-    _register_sqlite_pragmas(app)
+    register_connection_checks(app)
 
     from stages import outbox, sms_brevo  # noqa: F401 (sms_brevo: the « brevo » SMS backend)
     from stages.auth.security import register_security
@@ -141,49 +141,6 @@ def _init_login(app: Flask) -> None:
 
     login_manager.user_loader(load_login)
     login_manager.unauthorized_handler(unauthorized)
-
-
-def _postgres_connection_settings(app: Flask) -> None:
-    """On PostgreSQL, the connect and statement timeouts and the pool's wait of config.py
-    (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT, DB_POOL_TIMEOUT), added to the engine options
-    unless these set them already: an unanswering server then gives the 503 page in seconds.
-    And each connection's zone: UTC (below)."""
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() != "postgresql":
-        return
-    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    connect_args = dict(options.get("connect_args") or {})
-    connect_args.setdefault("connect_timeout", app.config["DB_CONNECT_TIMEOUT"])
-    # libpq's "options" (server settings at connection start): the URL's own are kept.
-    server_options = connect_args.get("options", url.query.get("options", ""))
-    statement_ms = app.config["DB_STATEMENT_TIMEOUT"] * 1000
-    # The session's zone is UTC, what every column stores: psycopg then hands back datetimes
-    # in ``timezone.utc``, which UTCDateTime keeps as they are, instead of converting each one
-    # from the server's zone (a feed of 1,200 half-days reads some 3,500), and a date taken of
-    # a timestamp is the UTC date on PostgreSQL as on SQLite, whatever the server's setting.
-    connect_args["options"] = (
-        f"{server_options} -c statement_timeout={statement_ms} -c TimeZone=UTC".strip()
-    )
-    options["connect_args"] = connect_args
-    if issubclass(options.get("poolclass", sa.pool.QueuePool), sa.pool.QueuePool):
-        options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-
-
-def _register_sqlite_pragmas(app: Flask) -> None:
-    """SQLite enforces foreign keys only when asked, per connection; WAL lets readers run along."""
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "sqlite":
-        return
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
 
 
 def _navigation() -> list[NavItem]:

@@ -3,7 +3,9 @@
 ``TcpProxy`` forwards 127.0.0.1:<port> to a target and can be stopped and started. Stopping
 closes the listening socket and cuts every forwarded connection, as a database server that goes
 down would: pooled connections break, new ones are refused. Starting again listens on the same
-port, so the application's URL stays valid and it can recover by itself.
+port, so the application's URL stays valid and it can recover by itself. Freezing keeps every
+connection open but forwards nothing more, either way, until thawed: a network partition or a
+frozen server, as seen by a client that already holds connections.
 
 ``SilentServer`` accepts connections and never answers, as a database host behind a network
 partition or frozen would look to a client whose connection the network still accepts.
@@ -20,6 +22,8 @@ class TcpProxy:
         self.port: int | None = None
         self._server: socket.socket | None = None
         self._stopping = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
@@ -41,6 +45,7 @@ class TcpProxy:
     def stop(self) -> None:
         """Refuse new connections and cut the open ones; returns once every thread is done."""
         self._stopping.set()
+        self._flowing.set()
         with self._lock:
             sockets, self._sockets = self._sockets, set()
         for sock in sockets:
@@ -51,6 +56,14 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+
+    def freeze(self) -> None:
+        """Forward nothing more (what arrives is held), connections kept open, new ones taken."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Forward again, what was held first."""
+        self._flowing.set()
 
     def __enter__(self) -> TcpProxy:
         self.start()
@@ -91,6 +104,9 @@ class TcpProxy:
     def _pump(self, source: socket.socket, destination: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                while not self._flowing.wait(timeout=0.05):
+                    if self._stopping.is_set():
+                        return
                 destination.sendall(data)
         except OSError:
             pass

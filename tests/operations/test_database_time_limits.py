@@ -1,5 +1,6 @@
 """A database that does not answer costs a request seconds, never minutes: the connect and
-statement timeouts and the pool's wait (config.py DB_*), each ending in the French 503 page.
+statement timeouts, the pool's wait and the check of a pooled connection (config.py DB_*,
+stages/database.py), each ending in the French 503 page.
 
 The silent server needs no PostgreSQL (psycopg talks to a socket that never answers), so that
 test runs on both suites like the closed-port one; the statement and pool limits need a real
@@ -17,7 +18,7 @@ from stages.auth.models import Role
 from stages.extensions import db
 from tests.conftest import TEST_DATABASE_URL, requires_postgres
 from tests.helpers import login
-from tests.operations.tcp_proxy import SilentServer
+from tests.operations.tcp_proxy import SilentServer, TcpProxy
 from tests.operations.test_unavailable import (
     assert_unavailable_page,
     disposed,
@@ -57,6 +58,36 @@ def test_silent_server_gives_the_503_within_seconds():
             assert response.status_code == 200
             assert seconds < 1
             response.close()
+
+
+@requires_postgres
+def test_partition_after_connections_are_pooled_gives_the_503_within_seconds(make):
+    """The server stops answering once the pool holds a connection (a partition, a frozen
+    host): the check made as a request takes that connection is bounded too, then the 503;
+    when the network is back, the same login session works again."""
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    db.session.commit()
+    account = SimpleNamespace(email=user.email)
+    real = sa.make_url(TEST_DATABASE_URL)
+    with TcpProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
+        url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        with disposed(other_app(url, DB_CONNECT_TIMEOUT=1)) as app:
+            client = app.test_client()
+            assert login(client, account).status_code == 302
+            assert client.get("/").status_code == 200  # the pool now holds a connection
+
+            proxy.freeze()
+            response, seconds = timed(lambda: client.get("/"))
+            assert_unavailable_page(response)
+            assert seconds < WITHIN_SECONDS
+            response, seconds = timed(lambda: client.get("/calendrier"))
+            assert_unavailable_page(response)
+            assert seconds < WITHIN_SECONDS
+
+            proxy.thaw()
+            response = client.get("/")
+            assert response.status_code == 200
+            assert "Se déconnecter" in response.get_data(as_text=True)
 
 
 @requires_postgres
@@ -116,7 +147,7 @@ def test_waiting_for_a_pooled_connection_is_bounded(make):
     user = make.user(Role.ORGANIZER, [make.organization()])
     db.session.commit()
     account = SimpleNamespace(email=user.email)
-    engine_options = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
+    engine_options = {"pool_size": 1, "max_overflow": 0}
     with disposed(other_app(TEST_DATABASE_URL, DB_POOL_TIMEOUT=1,
                             SQLALCHEMY_ENGINE_OPTIONS=engine_options)) as app:
         client = app.test_client()
@@ -140,3 +171,5 @@ def test_time_limits_are_postgresql_only(app):
     else:
         assert options["connect_args"]["connect_timeout"] == app.config["DB_CONNECT_TIMEOUT"]
         assert options["pool_timeout"] == app.config["DB_POOL_TIMEOUT"]
+        # SQLAlchemy's own check of a pooled connection waits without limit: ours replaces it.
+        assert options["pool_pre_ping"] is False
