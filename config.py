@@ -71,6 +71,12 @@ class Config:
     # the limit off). Pages need milliseconds: this stops a statement stuck behind a lock or a
     # runaway query. Migrations (flask db upgrade) run without it.
     DB_STATEMENT_TIMEOUT = int(os.environ.get("STAGES_DB_STATEMENT_TIMEOUT", 30))
+    # Seconds after which a connection whose server no longer answers at all (a partition: no
+    # packet comes back) is dropped by the operating system, waiting for a statement's answer
+    # or idle in the pool: TCP keepalives and libpq's tcp_user_timeout. 0 leaves the system's
+    # defaults: two hours of silence and more. A live server answers the probes, however long
+    # its statement runs.
+    DB_SILENCE_TIMEOUT = int(os.environ.get("STAGES_DB_SILENCE_TIMEOUT", 20))
     # Seconds a request waits for a free connection of its worker's pool (SQLAlchemy's
     # pool_timeout) before getting the 503 page. The pool holds 5 connections, 10 more on
     # demand: a worker with fewer threads than that never waits (the README's set-up has one

@@ -7,7 +7,9 @@ the server) and a free pooled connection (DB_POOL_TIMEOUT). A connection already
 checked as a request takes it, within DB_CONNECT_TIMEOUT too (``_check_on_checkout``):
 SQLAlchemy's own ``pool_pre_ping`` has no time limit, so after a partition every request
 waited on its pooled connection until the operating system gave up on it, which it may never
-do while the other host's network still acknowledges.
+do while the other host's network still acknowledges. And a statement whose answer never
+comes (no packet comes back at all) ends after DB_SILENCE_TIMEOUT, by TCP's own timers
+(``_silence_limits``), instead of the system's two hours and more.
 """
 from __future__ import annotations
 
@@ -42,12 +44,33 @@ def configure_engine_options(app: Flask) -> None:
     connect_args["options"] = (
         f"{server_options} -c statement_timeout={statement_ms} -c TimeZone=UTC".strip()
     )
+    connect_args.update(
+        {k: v for k, v in _silence_limits(app.config["DB_SILENCE_TIMEOUT"]).items()
+         if k not in connect_args}
+    )
     options["connect_args"] = connect_args
     # The check of a pooled connection as it is taken is ours, with a time limit (below).
     options["pool_pre_ping"] = False
     if issubclass(options.get("poolclass", sa.pool.QueuePool), sa.pool.QueuePool):
         options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _silence_limits(seconds: int) -> dict[str, int]:
+    """libpq's settings that drop a connection after ``seconds`` without an answer from the
+    server's host: keepalive probes once the connection has been quiet for a while (waiting
+    for a statement's answer is quiet), two of them unanswered end it; and what is sent but
+    not acknowledged gives up after the same time (tcp_user_timeout)."""
+    if seconds <= 0:
+        return {}
+    interval = max(1, seconds // 5)
+    return {
+        "keepalives": 1,
+        "keepalives_idle": max(1, seconds - 2 * interval),
+        "keepalives_interval": interval,
+        "keepalives_count": 2,
+        "tcp_user_timeout": seconds * 1000,
+    }
 
 
 def register_connection_checks(app: Flask) -> None:

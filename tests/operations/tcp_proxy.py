@@ -1,4 +1,4 @@
-"""TCP helpers for tests, on 127.0.0.1 only.
+"""TCP helpers for tests, on 127.0.0.1 (or a test's own network, tests/operations/netns.py).
 
 ``TcpProxy`` forwards 127.0.0.1:<port> to a target and can be stopped and started. Stopping
 closes the listening socket and cuts every forwarded connection, as a database server that goes
@@ -17,8 +17,9 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, host: str = "127.0.0.1"):
         self.target = (target_host, target_port)
+        self.host = host
         self.port: int | None = None
         self._server: socket.socket | None = None
         self._stopping = threading.Event()
@@ -32,7 +33,7 @@ class TcpProxy:
         """Listen (on the same port as before, after a stop)."""
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port or 0))
+        server.bind((self.host, self.port or 0))
         server.listen(16)
         # accept() wakes up regularly to notice stop(): closing a socket another thread is
         # blocked on does not wake it up reliably on Linux.
@@ -165,3 +166,23 @@ def _close(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.operations.tcp_proxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT``:
+    a proxy in a process of its own (in another network namespace, tests/operations/netns.py),
+    which prints « prêt » once it listens and serves until it is killed."""
+    import sys
+    import time
+
+    listen_host, listen_port, target_host, target_port = argv or sys.argv[1:]
+    proxy = TcpProxy(target_host, int(target_port), host=listen_host)
+    proxy.port = int(listen_port)
+    proxy.start()
+    print("prêt", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

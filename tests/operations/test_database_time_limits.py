@@ -8,16 +8,19 @@ PostgreSQL server and are skipped on SQLite.
 """
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, timezone
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 from stages.auth.models import Role
 from stages.extensions import db
 from tests.conftest import TEST_DATABASE_URL, requires_postgres
 from tests.helpers import login
+from tests.operations.netns import CuttablePath, unavailable_reason
 from tests.operations.tcp_proxy import SilentServer, TcpProxy
 from tests.operations.test_unavailable import (
     assert_unavailable_page,
@@ -88,6 +91,75 @@ def test_partition_after_connections_are_pooled_gives_the_503_within_seconds(mak
             response = client.get("/")
             assert response.status_code == 200
             assert "Se déconnecter" in response.get_data(as_text=True)
+
+
+@requires_postgres
+def test_partition_while_a_statement_waits_gives_the_503_within_seconds(make):
+    """The network fails while a statement waits for its answer: no packet comes back, no
+    reset, the server may never learn of it. TCP's keepalives (DB_SILENCE_TIMEOUT) end the
+    wait, then the 503; the network back, the same login works again. Without them the
+    request waited on (the system's keepalives start after two hours)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    user = make.user(Role.ORGANIZER, [make.organization()])
+    db.session.commit()
+    account = SimpleNamespace(email=user.email)
+    real = sa.make_url(TEST_DATABASE_URL)
+    name = f"partition-{threading.get_native_id()}"
+    with CuttablePath(real.host or "127.0.0.1", real.port or 5432) as path:
+        url = real.set(host=path.host, port=path.port).update_query_dict(
+            {"options": f"-c application_name={name}"}
+        ).render_as_string(hide_password=False)
+        with disposed(other_app(url, DB_SILENCE_TIMEOUT=3)) as app:
+            client = app.test_client()
+            assert login(client, account).status_code == 302
+            db.session.rollback()  # the test's own session must not wait on the lock below
+            outcome = {}
+            request = threading.Thread(target=lambda: outcome.update(response=client.get("/")))
+            try:
+                with db.engine.connect() as holder:
+                    holder.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+                    request.start()
+                    _wait_for_lock_wait(holder, name)
+                    path.cut()
+                    started = time.monotonic()
+                    holder.rollback()  # the server answers now; the answer is lost
+                request.join(timeout=60)
+                seconds = time.monotonic() - started
+                assert not request.is_alive()
+                assert_unavailable_page(outcome["response"])
+                # The timers count from the statement's sending, a little before the cut.
+                assert 2 <= seconds < WITHIN_SECONDS
+            finally:
+                path.restore()
+                _end_backends(name)
+            response = client.get("/")
+            assert response.status_code == 200
+            assert "Se déconnecter" in response.get_data(as_text=True)
+
+
+def _wait_for_lock_wait(connection, application_name: str) -> None:
+    """Until the app's statement waits on the lock, on the server (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with db.engine.connect() as probe:
+            waiting = probe.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = :name AND wait_event_type = 'Lock'"
+            ), {"name": application_name}).scalar()
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the app's statement never waited on the lock")
+
+
+def _end_backends(application_name: str) -> None:
+    """End the server's side of the app's cut connections (it may wait for its client)."""
+    with db.engine.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+        ), {"name": application_name})
 
 
 @requires_postgres
@@ -173,3 +245,5 @@ def test_time_limits_are_postgresql_only(app):
         assert options["pool_timeout"] == app.config["DB_POOL_TIMEOUT"]
         # SQLAlchemy's own check of a pooled connection waits without limit: ours replaces it.
         assert options["pool_pre_ping"] is False
+        assert options["connect_args"]["keepalives"] == 1
+        assert options["connect_args"]["tcp_user_timeout"] == app.config["DB_SILENCE_TIMEOUT"] * 1000
