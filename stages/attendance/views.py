@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from flask_login import current_user, login_required
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.orm import joinedload
 
 from stages.attendance import incidents as incident_service
 from stages.attendance import offline, services, signatures
@@ -32,6 +33,13 @@ bp = Blueprint("attendance", __name__)
 offline.register(bp)  # the service worker, its list of URLs, « Préparer la journée hors ligne »
 
 DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
+# What the sign-in sheet reads of its course, in the course's own statement (a few rows: its
+# associations × facilitators × half-days) rather than one lazy load each: the scope check
+# reads the associations, the heading the venue and facilitators, the signed day the half-days.
+ROSTER_LOAD = (
+    joinedload(Course.venue), joinedload(Course.organizations), joinedload(Course.facilitators),
+    joinedload(Course.parts),
+)
 
 
 def sync_rate_limit() -> str:
@@ -61,7 +69,7 @@ def participant_marks(enrollments: list, full_view: bool, **_) -> dict | None:
 @login_required
 def roster(course_id: int):
     """The sign-in sheet as a print-styled page (names only, no legal details)."""
-    course = get_authorized(Course, course_id, Permission.SESSION_RUN)
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN, ROSTER_LOAD)
     enrollments = services.seat_holders(course)
     html = render_template("attendance/roster.html", course=course, enrollments=enrollments,
                            notes=needs.roster_notes(enrollments))
@@ -75,7 +83,7 @@ def roster(course_id: int):
 def roster_download(course_id: int):
     """The sign-in sheet as a PDF: with what was signed on the tablet, or blank (``?vierge=1``)
     to print and sign on paper."""
-    course = get_authorized(Course, course_id, Permission.SESSION_RUN)
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN, ROSTER_LOAD)
     enrollments = services.seat_holders(course)
     blank = request.args.get("vierge") == "1"
     pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course),
