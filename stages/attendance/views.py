@@ -33,10 +33,11 @@ bp = Blueprint("attendance", __name__)
 offline.register(bp)  # the service worker, its list of URLs, « Préparer la journée hors ligne »
 
 DAY_OF_COURSE_STATUSES = (CourseStatus.SCHEDULED, CourseStatus.HELD, CourseStatus.CLOSED)
-# What the sign-in sheet reads of its course, in the course's own statement (a few rows: its
+# What the day's pages read of their course, in the course's own statement (a few rows: its
 # associations × facilitators × half-days) rather than one lazy load each: the scope check
-# reads the associations, the heading the venue and facilitators, the signed day the half-days.
-ROSTER_LOAD = (
+# reads the associations, the sign-in sheet's heading the venue and facilitators, the
+# attendance page the venue (its zone) and the half-days, among which it finds its own.
+COURSE_DAY_LOAD = (
     joinedload(Course.venue), joinedload(Course.organizations), joinedload(Course.facilitators),
     joinedload(Course.parts),
 )
@@ -69,7 +70,7 @@ def participant_marks(enrollments: list, full_view: bool, **_) -> dict | None:
 @login_required
 def roster(course_id: int):
     """The sign-in sheet as a print-styled page (names only, no legal details)."""
-    course = get_authorized(Course, course_id, Permission.SESSION_RUN, ROSTER_LOAD)
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN, COURSE_DAY_LOAD)
     enrollments = services.seat_holders(course)
     html = render_template("attendance/roster.html", course=course, enrollments=enrollments,
                            notes=needs.roster_notes(enrollments))
@@ -83,7 +84,7 @@ def roster(course_id: int):
 def roster_download(course_id: int):
     """The sign-in sheet as a PDF: with what was signed on the tablet, or blank (``?vierge=1``)
     to print and sign on paper."""
-    course = get_authorized(Course, course_id, Permission.SESSION_RUN, ROSTER_LOAD)
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN, COURSE_DAY_LOAD)
     enrollments = services.seat_holders(course)
     blank = request.args.get("vierge") == "1"
     pdf = roster_pdf(course, enrollments, None if blank else signatures.signed_day(course),
@@ -98,8 +99,8 @@ def roster_download(course_id: int):
 
 
 def _part_of(course_id: int, part_id: int) -> CoursePart:
-    course = get_authorized(Course, course_id, Permission.SESSION_RUN)
-    part = db.session.get(CoursePart, part_id)
+    course = get_authorized(Course, course_id, Permission.SESSION_RUN, COURSE_DAY_LOAD)
+    part = next((p for p in course.parts if p.id == part_id), None)
     # ``part.course`` read while ``course`` is held: the part then keeps it (the session's map
     # alone would let it go, and the course with its co-organizers be loaded again).
     if part is None or part.course is not course:

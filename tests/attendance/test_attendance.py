@@ -56,6 +56,21 @@ def post_marks(client, course, part, marks, **extra):
     return client.post(f"/stages/{course.course.id}/presence/{part.id}", data=data, follow_redirects=True)
 
 
+def test_a_half_day_of_another_course_is_not_found_under_this_one(client, course, make):
+    """The attendance pages find their half-day among their own course's: another course's,
+    even one the same person may run, is a 404 under this course's address."""
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=timezone.utc), tick=False):
+        other = make.course(organizations=[course.assoc], facilitators=[course.facilitator],
+                            day=date(2026, 3, 19))
+    db.session.commit()
+    with time_machine.travel(ON_THE_DAY, tick=False):
+        login(client, course.facilitator)
+        assert client.get(f"/stages/{course.course.id}/presence/{course.parts[0].id}").status_code == 200
+        assert client.get(f"/stages/{other.id}/presence/{other.parts[0].id}").status_code == 200
+        assert client.get(f"/stages/{course.course.id}/presence/{other.parts[0].id}").status_code == 404
+        assert client.get(f"/stages/{course.course.id}/presence/{other.parts[0].id}/signatures").status_code == 404
+
+
 def test_roster_html_and_pdf_show_names_not_legal_data(client, course):
     login(client, course.facilitator)
     html = client.get(f"/stages/{course.course.id}/emargement").get_data(as_text=True)
