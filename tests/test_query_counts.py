@@ -61,7 +61,7 @@ def test_course_page_query_count_does_not_grow_with_enrollments(client, make):
 # co-organizers and facilitators (for the sign-in sheet, its half-days too) with the course, a
 # course's people with their measures, the programme's modules, topics and speakers with its
 # items; a half-day keeps its course.
-BUDGETS = {"course": 12, "person": 16, "attendance": 5, "sign_in_sheet": 7}
+BUDGETS = {"course": 11, "person": 16, "attendance": 5, "sign_in_sheet": 7}
 
 
 def _statements(client, url: str) -> int:

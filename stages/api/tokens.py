@@ -105,8 +105,11 @@ def token_from_header(header: str | None) -> ApiToken | None:
     if match is None:
         return None
     prefix, secret = match.groups()
+    # The user's associations with it, as a login loads them: every scope check reads them.
     token = db.session.scalar(
-        sa.select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.prefix == prefix)
+        sa.select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.organizations))
+        .where(ApiToken.prefix == prefix)
     )
     if token is None or not hmac.compare_digest(token.secret_hash, _hash(secret)):
         return None

@@ -23,9 +23,10 @@ FACILITATOR_ROLES = (Role.FACILITATOR, Role.ORGANIZER)
 HISTORY_LENGTH = 50
 
 # What the course page reads of the course itself, joined to its row: its venue, co-organizers
-# (the permission rule reads them) and facilitators, a few rows each.
+# (the permission rule reads them), facilitators and half-days (the programme), a few rows each.
 COURSE_PAGE_LOAD = (
     joinedload(Course.venue), joinedload(Course.organizations), joinedload(Course.facilitators),
+    joinedload(Course.parts),
 )
 
 course_sections = PageSections()

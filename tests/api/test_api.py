@@ -286,6 +286,12 @@ def test_list_query_count_does_not_grow_with_the_page(api, two_sides, make):
                     assert api.get(f"/api/v1/{kind}?limit={limit}", token).status_code == 200
                 counts.append(counter.count)
             assert counts[0] == counts[1], (holder, kind, counts)
+    # The token with its user and the user's associations, the page, its enrollments, the
+    # audit entry, the token's last use (bench/README.md: « API : mesures du référent »).
+    db.session.expunge_all()
+    with count_queries() as counter:
+        assert api.get("/api/v1/measures", two_sides.tokens["liaison_a"]).status_code == 200
+    assert counter.count <= 5
 
 
 def test_etag_gives_304_on_lists_and_items(api, two_sides):
