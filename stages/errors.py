@@ -186,8 +186,9 @@ def _database_error(error: Exception):
 
     The database session is rolled back so that the request's teardown does not wait on a dead
     connection; the pool needs no disposal: each connection is checked as it is taken
-    (``pool_pre_ping`` on SQLite, stages/database.py on PostgreSQL) and SQLAlchemy already invalidated the pool on a disconnect, so the app recovers
-    by itself when the server is back (disposing here would close other threads' connections).
+    (``pool_pre_ping`` on SQLite, stages/database.py on PostgreSQL) and SQLAlchemy already
+    invalidated the pool on a disconnect, so the app recovers by itself when the server is back
+    (disposing here would close other threads' connections).
     """
     if not is_database_unavailable(error):
         raise error
