@@ -72,12 +72,13 @@ class CuttablePath:
         self._cut = True
 
     def restore(self) -> None:
-        _ip("route", "del", "blackhole", f"{self.host}/32")
-        self._cut = False
+        """Take the blackhole away (nothing to do if the path was not cut)."""
+        if self._cut:
+            _ip("route", "del", "blackhole", f"{self.host}/32")
+            self._cut = False
 
     def __exit__(self, *exc) -> None:
-        if self._cut:
-            self.restore()
+        self.restore()
         if self._inner is not None:
             self._inner.kill()
             self._inner.wait()

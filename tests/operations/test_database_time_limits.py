@@ -121,7 +121,7 @@ def test_partition_while_a_statement_waits_gives_the_503_within_seconds(make):
                 with db.engine.connect() as holder:
                     holder.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
                     request.start()
-                    _wait_for_lock_wait(holder, name)
+                    _wait_for_lock_wait(name)
                     path.cut()
                     started = time.monotonic()
                     holder.rollback()  # the server answers now; the answer is lost
@@ -139,7 +139,7 @@ def test_partition_while_a_statement_waits_gives_the_503_within_seconds(make):
             assert "Se déconnecter" in response.get_data(as_text=True)
 
 
-def _wait_for_lock_wait(connection, application_name: str) -> None:
+def _wait_for_lock_wait(application_name: str) -> None:
     """Until the app's statement waits on the lock, on the server (5 s at most)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
