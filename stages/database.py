@@ -44,10 +44,8 @@ def configure_engine_options(app: Flask) -> None:
     connect_args["options"] = (
         f"{server_options} -c statement_timeout={statement_ms} -c TimeZone=UTC".strip()
     )
-    connect_args.update(
-        {k: v for k, v in _silence_limits(app.config["DB_SILENCE_TIMEOUT"]).items()
-         if k not in connect_args}
-    )
+    for key, value in _silence_limits(app.config["DB_SILENCE_TIMEOUT"]).items():
+        connect_args.setdefault(key, value)
     options["connect_args"] = connect_args
     # The check of a pooled connection as it is taken is ours, with a time limit (below).
     options["pool_pre_ping"] = False

@@ -1,6 +1,5 @@
 """The real thing: ``flask stages scheduler`` as a subprocess, a real SMTP server (aiosmtpd)."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from stages.enrollment.models import EnrollmentStatus
 from stages.extensions import db
 from stages.timeutil import today_local
 from tests import factories
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,12 +25,6 @@ class Collector:
     async def handle_DATA(self, server, course, envelope):
         self.envelopes.append(envelope)
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_scheduler_process_sends_the_reminder_over_smtp(tmp_path):

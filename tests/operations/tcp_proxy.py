@@ -13,7 +13,9 @@ partition or frozen would look to a client whose connection the network still ac
 from __future__ import annotations
 
 import socket
+import sys
 import threading
+import time
 
 
 class TcpProxy:
@@ -172,9 +174,6 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m tests.operations.tcp_proxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT``:
     a proxy in a process of its own (in another network namespace, tests/operations/netns.py),
     which prints « prêt » once it listens and serves until it is killed."""
-    import sys
-    import time
-
     listen_host, listen_port, target_host, target_port = argv or sys.argv[1:]
     proxy = TcpProxy(target_host, int(target_port), host=listen_host)
     proxy.port = int(listen_port)

@@ -12,20 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def serving(tmp_path: Path, *options: str):
     """gunicorn with ``options`` on SQLite in a temporary instance folder; yields its port.
     Its output goes to ``tmp_path / "gunicorn.log"``, complete once the block has ended."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, STAGES_INSTANCE_DIR=str(tmp_path), SECRET_KEY="gunicorn-test-key")
     env.pop("DATABASE_URL", None)
     log_path = tmp_path / "gunicorn.log"
