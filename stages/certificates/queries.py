@@ -35,18 +35,16 @@ def certificates_for_enrollments(enrollment_ids) -> list[Certificate]:
     ids = list(enrollment_ids)
     if not ids:
         return []
-    return list(
-        db.session.scalars(
-            sa.select(Certificate)
-            .where(Certificate.enrollment_id.in_(ids))
-            .options(
-                joinedload(Certificate.enrollment)
-                .joinedload(Enrollment.course)
-                .joinedload(Course.venue)
-            )
-            .order_by(Certificate.id)
-        )
-    )
+    return list(db.session.scalars(_OF_ENROLLMENTS, {"ids": ids}))
+
+
+# Built once (bench/README.md: a person's page, statements built once).
+_OF_ENROLLMENTS = (
+    sa.select(Certificate)
+    .where(Certificate.enrollment_id.in_(sa.bindparam("ids", expanding=True)))
+    .options(joinedload(Certificate.enrollment).joinedload(Enrollment.course).joinedload(Course.venue))
+    .order_by(Certificate.id)
+)
 
 
 def replaceable(certificates: list[Certificate]) -> set[int]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from stages.auth.models import AuditEntry, User
-from stages.auth.permissions import Permission, can, visible
+from stages.auth.permissions import Permission, built_per_user, can, visible
 
 from stages.enrollment.models import (
     LIVE_STATUSES,
@@ -179,38 +179,40 @@ def participant_file(participant: Participant, user: User) -> dict:
 
 
 def _visible_measures_of(participant: Participant, user: User) -> list[LegalMeasure]:
+    return list(db.session.scalars(_measures_tree(user), {"participant_id": participant.id}))
+
+
+@built_per_user
+def _measures_tree(user: User) -> sa.Select:
     # One tree of options: many-to-ones joined to their parent's query, collections selected in
     # one query each (the same path repeated costs statements and cache keys).
-    return list(
-        db.session.scalars(
-            visible(LegalMeasure, user)
-            .where(LegalMeasure.participant_id == participant.id)
-            .options(
-                joinedload(LegalMeasure.authority),
-                joinedload(LegalMeasure.handling_organization),
-                selectinload(LegalMeasure.enrollments).options(
-                    joinedload(Enrollment.course).options(
-                        joinedload(Course.venue), selectinload(Course.parts)
-                    ),
-                    selectinload(Enrollment.events).joinedload(EnrollmentEvent.user),
-                ),
-            )
-            .order_by(LegalMeasure.decision_date)
+    return (
+        visible(LegalMeasure, user)
+        .where(LegalMeasure.participant_id == sa.bindparam("participant_id"))
+        .options(
+            joinedload(LegalMeasure.authority),
+            joinedload(LegalMeasure.handling_organization),
+            selectinload(LegalMeasure.enrollments).options(
+                joinedload(Enrollment.course).options(joinedload(Course.venue), selectinload(Course.parts)),
+                selectinload(Enrollment.events).joinedload(EnrollmentEvent.user),
+            ),
         )
+        .order_by(LegalMeasure.decision_date)
     )
 
 
 def _file_views(participant: Participant) -> list[AuditEntry]:
     """The latest reads and changes of the person's file (who, when, what)."""
-    return list(
-        db.session.scalars(
-            sa.select(AuditEntry)
-            .where(AuditEntry.participant_id == participant.id)
-            .options(joinedload(AuditEntry.user))
-            .order_by(AuditEntry.at.desc())
-            .limit(VIEWS_SHOWN)
-        )
-    )
+    return list(db.session.scalars(_FILE_VIEWS, {"participant_id": participant.id}))
+
+
+_FILE_VIEWS = (
+    sa.select(AuditEntry)
+    .where(AuditEntry.participant_id == sa.bindparam("participant_id"))
+    .options(joinedload(AuditEntry.user))
+    .order_by(AuditEntry.at.desc())
+    .limit(VIEWS_SHOWN)
+)
 
 
 def measures_list(user: User, q: str, status: str, frame: str) -> sa.Select:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from stages.auth.audit import describes
 from stages.auth.models import Role, User
-from stages.auth.permissions import Permission, exists, object_rule, scope
+from stages.auth.permissions import Permission, built_per_user, exists, object_rule, scope
 from stages.enrollment.confirmation.models import SummonsReply
 from stages.enrollment.ledger import rules as _ledger_rules  # noqa: F401 (registers its rules)
 from stages.enrollment.models import Enrollment, LegalMeasure, Participant
@@ -42,18 +42,27 @@ def measure_rule(user: User, permission: Permission, measure: LegalMeasure) -> b
 
 @object_rule(Participant, same_for_every_permission=True)
 def participant_rule(user: User, permission: Permission, participant: Participant) -> bool:
+    return db.session.scalar(_participant_in_scope(user), {"participant_id": participant.id}) is True
+
+
+@built_per_user
+def _participant_in_scope(user: User) -> sa.Select:
+    """Whether a person is in ``user``'s scope (one statement, built once per user: every
+    person's page asks it)."""
     if user.role == Role.FACILITATOR:
         # Facilitators see the people enrolled in the courses they run (names only).
-        return exists(
+        found = (
             sa.select(Enrollment.id)
             .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
             .join(course_facilitators, course_facilitators.c.session_id == Enrollment.course_id)
             .where(
-                LegalMeasure.participant_id == participant.id,
+                LegalMeasure.participant_id == sa.bindparam("participant_id"),
                 course_facilitators.c.user_id == user.id,
             )
         )
-    return exists(visible_measures(user).where(LegalMeasure.participant_id == participant.id))
+    else:
+        found = visible_measures(user).where(LegalMeasure.participant_id == sa.bindparam("participant_id"))
+    return sa.select(found.exists())
 
 
 @scope(LegalMeasure)

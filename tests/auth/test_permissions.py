@@ -170,3 +170,28 @@ def test_create_user_enforces_scope_kinds(make):
         create_user("l@x.test", "L", Role.LIAISON, "long enough password", [association])
     with pytest.raises(DomainError):
         create_user("f@x.test", "F", Role.FACILITATOR, "long enough password", [])
+
+
+def test_statements_built_once_follow_a_change_of_organizations_or_role(client, two_sides):
+    """The person's scope and measures are asked with statements built once per user
+    (``built_per_user``): once the user's associations or role change, the next page
+    answers for the new ones, never for the old."""
+    w = two_sides
+    pa, pb = w.measure_a.participant, w.measure_b.participant
+    login(client, w.org_a)
+    page = client.get(f"/personnes/{pa.id}")
+    assert page.status_code == 200 and w.measure_a.case_reference in page.text
+    assert client.get(f"/personnes/{pb.id}").status_code == 403
+
+    w.org_a.organizations = [w.assoc_b]  # moved to the other association by an admin
+    db.session.commit()
+    assert client.get(f"/personnes/{pa.id}").status_code == 403
+    page = client.get(f"/personnes/{pb.id}")
+    assert page.status_code == 200 and w.measure_b.case_reference in page.text
+
+    w.org_a.role, w.org_a.organizations = Role.FACILITATOR, [w.assoc_a]  # now runs course A
+    w.course_a.facilitators.append(w.org_a)
+    db.session.commit()
+    page = client.get(f"/personnes/{pa.id}")
+    assert page.status_code == 200 and w.measure_a.case_reference not in page.text  # names only
+    assert client.get(f"/personnes/{pb.id}").status_code == 403

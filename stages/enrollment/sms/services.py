@@ -103,10 +103,14 @@ def withdraw_consent(participant: Participant, *, by: User | None,
 
 def consent_history(participant: Participant) -> list[SmsConsent]:
     """Every consent of the person, latest first."""
-    return list(db.session.scalars(
-        sa.select(SmsConsent).where(SmsConsent.participant_id == participant.id)
-        .order_by(SmsConsent.given_at.desc(), SmsConsent.id.desc())
-    ))
+    return list(db.session.scalars(_CONSENTS_OF, {"participant_id": participant.id}))
+
+
+# Built once, as the SMS sent below (bench/README.md: a person's page, statements built once).
+_CONSENTS_OF = (
+    sa.select(SmsConsent).where(SmsConsent.participant_id == sa.bindparam("participant_id"))
+    .order_by(SmsConsent.given_at.desc(), SmsConsent.id.desc())
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,13 +274,16 @@ def convocation_preview(enrollment: Enrollment) -> tuple[str, Segments]:
 
 def sms_sent_to(participant: Participant) -> list[SmsMessage]:
     """The SMS sent for the person's enrollments, latest first."""
-    return list(db.session.scalars(
-        sa.select(SmsMessage)
-        .join(Enrollment, Enrollment.id == SmsMessage.enrollment_id)
-        .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
-        .where(LegalMeasure.participant_id == participant.id)
-        .order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc())
-    ))
+    return list(db.session.scalars(_SENT_TO, {"participant_id": participant.id}))
+
+
+_SENT_TO = (
+    sa.select(SmsMessage)
+    .join(Enrollment, Enrollment.id == SmsMessage.enrollment_id)
+    .join(LegalMeasure, LegalMeasure.id == Enrollment.measure_id)
+    .where(LegalMeasure.participant_id == sa.bindparam("participant_id"))
+    .order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc())
+)
 
 
 # ---------------------------------------------------------------------------------------------
