@@ -66,7 +66,7 @@ def participant_marks(enrollments: list, full_view: bool, **_) -> dict | None:
     return {"marks": {(mark.enrollment_id, mark.part_id): mark for mark in marks}}
 
 
-# Built once (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
 _MARKS = sa.select(AttendanceMark).where(AttendanceMark.enrollment_id.in_(sa.bindparam("ids", expanding=True)))
 
 

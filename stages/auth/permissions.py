@@ -159,7 +159,7 @@ def built_per_user(build: Callable[[User], sa.Select]) -> Callable[[User], sa.Se
     the rest, built once per user and process and then reused.
 
     A statement built anew at each request costs its building and SQLAlchemy's walk of it for
-    the cache key (a statement object keeps its key): ~1.3 ms for a person's measures with their
+    the cache key (a statement object keeps its key): ~0.6 ms for a person's measures with their
     loader options (bench/README.md). The scopes read the user's role and organizations; the
     statement is kept under both and the user's id, so a change of either builds a new one and
     no user ever runs another's.

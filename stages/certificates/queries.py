@@ -38,7 +38,7 @@ def certificates_for_enrollments(enrollment_ids) -> list[Certificate]:
     return list(db.session.scalars(_OF_ENROLLMENTS, {"ids": ids}))
 
 
-# Built once (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
 _OF_ENROLLMENTS = (
     sa.select(Certificate)
     .where(Certificate.enrollment_id.in_(sa.bindparam("ids", expanding=True)))

@@ -88,17 +88,16 @@ class CoursePeople:
 def course_people(course: Course) -> CoursePeople:
     """Every enrollment of ``course`` with its measure and person, in enrollment order (one
     statement: both are many-to-ones, joined)."""
-    return CoursePeople(
-        list(
-            db.session.scalars(
-                sa.select(Enrollment)
-                .where(Enrollment.course_id == course.id)
-                .options(joinedload(Enrollment.measure, innerjoin=True)
-                         .joinedload(LegalMeasure.participant, innerjoin=True))
-                .order_by(Enrollment.id)
-            )
-        )
-    )
+    return CoursePeople(list(db.session.scalars(_COURSE_PEOPLE, {"course_id": course.id})))
+
+
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
+_COURSE_PEOPLE = (
+    sa.select(Enrollment)
+    .where(Enrollment.course_id == sa.bindparam("course_id"))
+    .options(joinedload(Enrollment.measure, innerjoin=True).joinedload(LegalMeasure.participant, innerjoin=True))
+    .order_by(Enrollment.id)
+)
 
 
 # The statuses an organizer sets by hand on a person's page, as the buttons say them.
@@ -257,16 +256,14 @@ def with_people(query: sa.Select) -> sa.Select:
 
 def updates_due(course: Course) -> set[int]:
     """The enrollments of ``course`` still owed the update of a move (their ids)."""
-    return set(
-        db.session.scalars(
-            sa.select(InvitationUpdate.enrollment_id)
-            .join(InvitationUpdate.enrollment)
-            .where(
-                InvitationUpdate.course_id == course.id,
-                Enrollment.status.in_(TO_ATTEND_STATUSES),
-            )
-        )
-    )
+    return set(db.session.scalars(_UPDATES_DUE, {"course_id": course.id}))
+
+
+_UPDATES_DUE = (
+    sa.select(InvitationUpdate.enrollment_id)
+    .join(InvitationUpdate.enrollment)
+    .where(InvitationUpdate.course_id == sa.bindparam("course_id"), Enrollment.status.in_(TO_ATTEND_STATUSES))
+)
 
 
 @dataclass(frozen=True)

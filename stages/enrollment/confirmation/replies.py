@@ -142,7 +142,7 @@ def replies_of(enrollment_ids: list[int]) -> list[SummonsReply]:
     return list(db.session.scalars(_REPLIES_OF, {"ids": list(enrollment_ids)}).unique())
 
 
-# Built once (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
 _REPLIES_OF = (
     sa.select(SummonsReply).where(SummonsReply.enrollment_id.in_(sa.bindparam("ids", expanding=True)))
     .options(joinedload(SummonsReply.enrollment).joinedload(Enrollment.course).joinedload(Course.venue),

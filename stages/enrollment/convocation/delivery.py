@@ -313,7 +313,7 @@ def deliveries_by_enrollment(enrollment_ids: Iterable[int]) -> dict[int, list[Su
     return found
 
 
-# Built once (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
 _BY_ENROLLMENT = (
     sa.select(SummonsDelivery)
     .where(SummonsDelivery.enrollment_id.in_(sa.bindparam("ids", expanding=True)))

@@ -67,9 +67,13 @@ def invoice_document(invoice: FeeInvoice) -> InvoiceDocument:
 
 
 def invoices_of(course: Course) -> list[FeeInvoice]:
-    return list(db.session.scalars(
-        sa.select(FeeInvoice).where(FeeInvoice.course_id == course.id).order_by(FeeInvoice.number)
-    ))
+    return list(db.session.scalars(_INVOICES_OF, {"course_id": course.id}))
+
+
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
+_INVOICES_OF = (
+    sa.select(FeeInvoice).where(FeeInvoice.course_id == sa.bindparam("course_id")).order_by(FeeInvoice.number)
+)
 
 
 def issue_invoices(course: Course, *, by: User) -> list[FeeInvoice]:

@@ -49,7 +49,7 @@ def accounts_of(measure_ids) -> dict[int, Account]:
     return {i: Account(totals_of_entries(entries.get(i, [])), entries.get(i, [])) for i in ids}
 
 
-# Built once (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters (bench/README.md, « Statements built once »).
 _ENTRIES_OF = (
     sa.select(LedgerEntry).where(LedgerEntry.measure_id.in_(sa.bindparam("ids", expanding=True)))
     .options(selectinload(LedgerEntry.created_by))

@@ -106,7 +106,7 @@ def consent_history(participant: Participant) -> list[SmsConsent]:
     return list(db.session.scalars(_CONSENTS_OF, {"participant_id": participant.id}))
 
 
-# Built once, as the SMS sent below (bench/README.md: a person's page, statements built once).
+# Built once, with bind parameters, as the SMS sent below (bench/README.md, « Statements built once »).
 _CONSENTS_OF = (
     sa.select(SmsConsent).where(SmsConsent.participant_id == sa.bindparam("participant_id"))
     .order_by(SmsConsent.given_at.desc(), SmsConsent.id.desc())
