@@ -175,7 +175,6 @@ def built_per_user(build: Callable[[User], sa.Select]) -> Callable[[User], sa.Se
             found = built[key] = build(user)
         return found
 
-    statement.cache_clear = built.clear
     return statement
 
 
