@@ -55,6 +55,8 @@ from bench.databases import drop_database, fresh_database
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# How long a server run under another command (valgrind…) may take to start, and to answer.
+SLOW_SERVER_SECONDS = 600
 PASSWORD = "load-test-2026"
 LOGIN_RATE_LIMIT = "100000 per minute"
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -236,8 +238,8 @@ class Client:
     method, ``calls`` the requests asked for; a difference would be a replay.
     """
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, timeout: float = 60):
+        self.port, self.timeout = port, timeout
         self.cookies: dict[str, str] = {}
         self.connection: http.client.HTTPConnection | None = None
         self.last_used = 0.0
@@ -263,7 +265,7 @@ class Client:
             self.close()
             self.fresh_after_idle += 1
         if self.connection is None:
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             self.sends[method] += 1
             self.connection.request(method, path, body=body, headers=headers)
@@ -338,10 +340,11 @@ class Shared:
 
 
 class User(threading.Thread):
-    def __init__(self, email, role, port, scenario, shared, barrier, stop_at, seed, think):
+    def __init__(self, email, role, port, scenario, shared, barrier, stop_at, seed, think,
+                 timeout: float = 60):
         super().__init__(daemon=True, name=email)
         self.email, self.role, self.scenario, self.shared = email, role, scenario, shared
-        self.client = Client(port)
+        self.client = Client(port, timeout)
         self.barrier, self.stop_at, self.think = barrier, stop_at, think
         self.rng = random.Random(seed)
 
@@ -379,7 +382,7 @@ class User(threading.Thread):
             self._login()
         finally:
             try:
-                self.barrier.wait(timeout=120)
+                self.barrier.wait(timeout=2 * self.client.timeout)
             except threading.BrokenBarrierError:
                 pass
         if self.email in self.shared.login_failures:
@@ -531,7 +534,7 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     more: the start and the worker timeout then allow ten minutes.
     """
     port = _free_port()
-    slow = 600 if prefix else 60
+    slow = SLOW_SERVER_SECONDS if prefix else 60
     worker_class = _worker_class(threads)
     command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), *worker_class,
@@ -872,12 +875,15 @@ def main(argv: list[str] | None = None) -> int:
         deadline = _Deadline()
         emails = [(e, "organizer") for e in scenario.organizers] + [(e, "facilitator") for e in scenario.facilitators]
         barrier = threading.Barrier(len(emails) + 1)
-        threads = [User(e, role, port, scenario, shared, barrier, deadline, args.seed + i, args.think)
+        # Under a --server-prefix (valgrind…) a login alone can take minutes.
+        timeout = SLOW_SERVER_SECONDS if args.server_prefix else 60
+        threads = [User(e, role, port, scenario, shared, barrier, deadline, args.seed + i, args.think,
+                        timeout)
                    for i, (e, role) in enumerate(emails)]
         for t in threads:
             t.start()
         mark = time.monotonic()
-        barrier.wait(timeout=180)
+        barrier.wait(timeout=3 * timeout)
         started = time.monotonic()
         login_seconds = started - mark
         deadline.value = started + args.seconds
@@ -886,7 +892,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.chaos:
             chaos(log_path, args.chaos, args.seconds / 2, chaos_done)
         for t in threads:
-            t.join(timeout=args.seconds + 90)
+            t.join(timeout=args.seconds + timeout + 30)
         elapsed = time.monotonic() - started
         stragglers = sum(t.is_alive() for t in threads)
         log_before_stop = log_path.read_text(errors="replace")
