@@ -55,8 +55,9 @@ from bench.databases import drop_database, fresh_database
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
-# How long a server run under another command (valgrind…) may take to start, and to answer.
-SLOW_SERVER_SECONDS = 600
+# How long the server may take to start, and to answer a request: ten times longer when it runs
+# under another command (valgrind…), where a login alone can take minutes.
+ANSWER_SECONDS, SLOW_SERVER_SECONDS = 60, 600
 PASSWORD = "load-test-2026"
 LOGIN_RATE_LIMIT = "100000 per minute"
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -238,7 +239,7 @@ class Client:
     method, ``calls`` the requests asked for; a difference would be a replay.
     """
 
-    def __init__(self, port: int, timeout: float = 60):
+    def __init__(self, port: int, timeout: float = ANSWER_SECONDS):
         self.port, self.timeout = port, timeout
         self.cookies: dict[str, str] = {}
         self.connection: http.client.HTTPConnection | None = None
@@ -341,7 +342,7 @@ class Shared:
 
 class User(threading.Thread):
     def __init__(self, email, role, port, scenario, shared, barrier, stop_at, seed, think,
-                 timeout: float = 60):
+                 timeout: float = ANSWER_SECONDS):
         super().__init__(daemon=True, name=email)
         self.email, self.role, self.scenario, self.shared = email, role, scenario, shared
         self.client = Client(port, timeout)
@@ -525,6 +526,11 @@ def _worker_class(threads: int) -> list[str]:
     return ["-k", "sync"] if threads == 1 else ["-k", "gthread", "--threads", str(threads)]
 
 
+def patience(prefix) -> int:
+    """Seconds to wait for the server to start or answer, run as is or under ``prefix``."""
+    return SLOW_SERVER_SECONDS if prefix else ANSWER_SECONDS
+
+
 def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access_path: Path,
                    prefix: list[str] | None = None):
     """Start gunicorn on a free loopback port; its log at level info, so that every worker it
@@ -534,7 +540,7 @@ def start_gunicorn(env: dict, workers: int, threads: int, log_path: Path, access
     more: the start and the worker timeout then allow ten minutes.
     """
     port = _free_port()
-    slow = SLOW_SERVER_SECONDS if prefix else 60
+    slow = patience(prefix)
     worker_class = _worker_class(threads)
     command = [*(prefix or []),
         str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), *worker_class,
@@ -875,8 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = _Deadline()
         emails = [(e, "organizer") for e in scenario.organizers] + [(e, "facilitator") for e in scenario.facilitators]
         barrier = threading.Barrier(len(emails) + 1)
-        # Under a --server-prefix (valgrind…) a login alone can take minutes.
-        timeout = SLOW_SERVER_SECONDS if args.server_prefix else 60
+        timeout = patience(args.server_prefix)
         threads = [User(e, role, port, scenario, shared, barrier, deadline, args.seed + i, args.think,
                         timeout)
                    for i, (e, role) in enumerate(emails)]
